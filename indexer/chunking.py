@@ -1,0 +1,226 @@
+"""Structure-aware chunking: pure functions from a Document to Chunks with exact spans.
+
+Rules, in order of priority:
+- a chunk never exceeds ``max_tokens`` of the embedding model's tokenizer (nothing is silently
+  truncated at embedding time);
+- a chunk does not cross a heading, unless sections are tiny (under ``min_tokens``);
+- a numbered list, a bulleted list or a table stays in one chunk when it fits, and is otherwise
+  split between items or rows, never inside one unless a single item is itself too long;
+- a heading line and a lead-in line ending in ':' stay with what follows them.
+Every chunk's text is ``document.text[start:end]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from indexer.documents import Chunk, Document
+
+CHUNKER_VERSION = "structure-v1"
+TokenCounter = Callable[[str], int]
+
+_PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
+_ITEM_RE = re.compile(r"^\s*(?:\d+[.)]|[-*+\u2022]|[a-z][.)])\s+|^\s*\|")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
+    section: int  # index of the section the span lies in
+
+
+def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Non-blank paragraphs of ``text[start:end]`` as trimmed absolute spans."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    for match in _PARA_SPLIT_RE.finditer(text, start, end):
+        out.append((pos, match.start()))
+        pos = match.end()
+    out.append((pos, end))
+    return [s for s in (_trim(text, a, b) for a, b in out) if s]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def _is_item(text: str, start: int, end: int) -> bool:
+    """A paragraph that is a list item or table row (or starts a run of them)."""
+    first_line = text[start:end].split("\n", 1)[0]
+    return bool(_ITEM_RE.match(first_line)) or " | " in first_line
+
+
+def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Paragraphs grouped so lists, tables, headings and lead-ins stay with what they belong to."""
+    paras = _paragraphs(text, start, end)
+    blocks: list[list[int]] = []
+    glue_next = False
+    for a, b in paras:
+        item = _is_item(text, a, b)
+        if blocks and (glue_next or (item and blocks[-1][2])):
+            blocks[-1][1] = b
+            blocks[-1][2] = item
+        else:
+            blocks.append([a, b, item])
+        stripped = text[a:b].rstrip()
+        glue_next = stripped.endswith(":") or stripped.startswith("#") or (
+            a == paras[0][0] and "\n" not in stripped and len(stripped) < 100 and not item
+            and not stripped.endswith((".", "?", "!"))
+        )
+    return [(a, b) for a, b, _ in blocks]
+
+
+def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    out = []
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        stop = end if nl == -1 else nl
+        span = _trim(text, pos, stop)
+        if span:
+            out.append(span)
+        pos = stop + 1
+    return out
+
+
+def _split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    out = []
+    pos = start
+    for match in _SENTENCE_END_RE.finditer(text, start, end):
+        span = _trim(text, pos, match.start())
+        if span:
+            out.append(span)
+        pos = match.end()
+    span = _trim(text, pos, end)
+    if span:
+        out.append(span)
+    return out
+
+
+def _split_words(
+    text: str, start: int, end: int, count: TokenCounter, max_tokens: int
+) -> list[tuple[int, int]]:
+    """Last resort for one overlong sentence: greedy runs of whole words under the limit."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        j = i + 1
+        while j < len(words) and count(text[start + words[i][0] : start + words[j][1]]) <= max_tokens:
+            j += 1
+        if j == i + 1 and count(text[start + words[i][0] : start + words[i][1]]) > max_tokens:
+            # A single "word" longer than the limit (a URL, a hash): cut it by characters.
+            a, b = start + words[i][0], start + words[i][1]
+            step = max(1, max_tokens)
+            out.extend((k, min(k + step, b)) for k in range(a, b, step))
+        else:
+            out.append((start + words[i][0], start + words[j - 1][1]))
+        i = j
+    return out
+
+
+def _fit(
+    text: str, span: tuple[int, int], count: TokenCounter, max_tokens: int, depth: int = 0
+) -> list[tuple[int, int]]:
+    """Split one span into pieces under ``max_tokens``: by lines, then sentences, then words."""
+    a, b = span
+    if count(text[a:b]) <= max_tokens:
+        return [span]
+    splitters = (_split_lines, _split_sentences)
+    for splitter in splitters[depth:]:
+        pieces = splitter(text, a, b)
+        depth += 1
+        if len(pieces) > 1:
+            return _pack(text, [p for piece in pieces for p in _fit(text, piece, count, max_tokens, depth)], count, max_tokens)
+    return _split_words(text, a, b, count, max_tokens)
+
+
+def _pack(
+    text: str, spans: list[tuple[int, int]], count: TokenCounter, max_tokens: int
+) -> list[tuple[int, int]]:
+    """Greedily merge consecutive spans while the merged text stays under the limit."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and count(text[out[-1][0] : b]) <= max_tokens:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def chunk_spans(
+    doc: Document, count: TokenCounter, max_tokens: int, min_tokens: int
+) -> list[_Span]:
+    """Chunk spans for a document, before they become Chunk objects."""
+    text = doc.text
+    sections = doc.sections or []
+    if not sections:
+        from indexer.documents import Section
+
+        sections = [Section(path=(), start=0, end=len(text))]
+    # 1. Per section: blocks, each made to fit, then packed.
+    per_section: list[list[tuple[int, int]]] = []
+    for sec in sections:
+        pieces: list[tuple[int, int]] = []
+        for block in _blocks(text, sec.start, sec.end):
+            pieces.extend(_fit(text, block, count, max_tokens))
+        per_section.append(_pack(text, pieces, count, max_tokens))
+    # 2. Tiny sections merge into their neighbour when the result still fits.
+    spans: list[_Span] = []
+    for index, packed in enumerate(per_section):
+        for a, b in packed:
+            prev = spans[-1] if spans else None
+            small_prev = prev is not None and count(text[prev.start : prev.end]) < min_tokens
+            small_this = count(text[a:b]) < min_tokens and len(packed) == 1
+            if prev and prev.section != index and (small_prev or small_this) and count(text[prev.start : b]) <= max_tokens:
+                major = index if (b - a) >= (prev.end - prev.start) else prev.section
+                spans[-1] = _Span(prev.start, b, major)
+            else:
+                spans.append(_Span(a, b, index))
+    return spans
+
+
+def chunk_document(
+    doc: Document, count: TokenCounter, max_tokens: int = 160, min_tokens: int = 24
+) -> list[Chunk]:
+    """Cut a Document into Chunks that follow its structure (see module docstring)."""
+    sections = doc.sections
+    chunks: list[Chunk] = []
+    for ordinal, span in enumerate(chunk_spans(doc, count, max_tokens, min_tokens)):
+        path = sections[span.section].path if sections else ()
+        chunks.append(
+            Chunk(
+                doc_id=doc.doc_id,
+                start=span.start,
+                end=span.end,
+                text=doc.text[span.start : span.end],
+                heading_path=path,
+                pages=tuple(doc.pages_for(span.start, span.end)),
+                ordinal=ordinal,
+            )
+        )
+    return chunks
+
+
+def embedding_text(
+    title: str, heading_path: tuple[str, ...], text: str, count: TokenCounter, limit: int
+) -> str:
+    """The text we embed: title and heading path give a passage its context.
+
+    The context is shortened (never the passage) so the whole stays within ``limit`` tokens.
+    """
+    trail = [title] + [h.lstrip("#").strip() for h in heading_path if h.lstrip("#").strip() != title]
+    while trail:
+        candidate = " > ".join(trail) + "\n" + text
+        if count(candidate) <= limit:
+            return candidate
+        trail.pop()
+    return text

@@ -1,0 +1,78 @@
+"""Plain data passed between pipeline stages: a loaded Document and the Chunks cut from it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and the character span of its section (heading line included) in the text.
+
+    ``path`` is the heading path from the top, e.g. ``("Refunds", "Exceptions")``; ``anchor``
+    is an HTML id or slug a viewer can jump to.
+    """
+
+    path: tuple[str, ...]
+    start: int
+    end: int
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
+class PageSpan:
+    """Where a 1-based page of the source lies in the document text."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass
+class Document:
+    """A loaded source file: its plain text, structure and metadata.
+
+    Every span (sections, pages, chunks) indexes into ``text``, the same text the API serves,
+    so a citation can be opened at its exact place.
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    source: str
+    format: str
+    sections: list[Section] = field(default_factory=list)
+    pages: list[PageSpan] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of the text and metadata: changes whenever what we index would change."""
+        h = hashlib.sha256(self.text.encode("utf-8"))
+        h.update(repr(sorted(self.metadata.items())).encode("utf-8"))
+        return h.hexdigest()
+
+    def pages_for(self, start: int, end: int) -> list[int]:
+        """1-based page numbers that the span ``[start, end)`` touches (empty if unpaged)."""
+        return [p.number for p in self.pages if p.start < end and start < p.end]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: the unit we embed, retrieve and cite."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    heading_path: tuple[str, ...]
+    pages: tuple[int, ...]
+    ordinal: int
+
+    @property
+    def chunk_id(self) -> str:
+        """Deterministic id from source, span and text, so citations survive re-indexing."""
+        key = f"{self.doc_id}\x00{self.start}\x00{self.end}\x00{self.text}"
+        return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]

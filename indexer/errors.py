@@ -1,0 +1,34 @@
+"""The small exception hierarchy the API maps to HTTP codes and the CLI to clean messages."""
+
+
+class KBError(Exception):
+    """Base class for every error kb-assistant raises on purpose."""
+
+
+class DocumentLoadError(KBError):
+    """A source file could not be read; carries the path and a short reason."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexNotFoundError(KBError):
+    """No index exists at the configured directory (run `kb index` first)."""
+
+
+class IndexMismatchError(KBError):
+    """The index was built with another model, dimension or format than the one configured."""
+
+
+class ModelIntegrityError(KBError):
+    """The bundled model's files do not match the expected checksum."""
+
+
+class InvalidQueryError(KBError):
+    """The query or its options are not acceptable (empty, too long, unknown filter...)."""
+
+
+class NotFoundError(KBError):
+    """A requested document or chunk does not exist in the index."""

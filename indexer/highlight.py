@@ -1,0 +1,76 @@
+"""Pick the sentence of a passage that best answers the query (pure, no model call).
+
+Query terms are weighted by inverse document frequency over the index's chunks, so rare,
+telling words ('chargeback', 'MY') count more than common ones ('account', 'user').
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SENTENCE_RE = re.compile(r"[^\n.!?]+(?:[.!?]+(?=\s|$)|(?=\n)|$)")
+STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i if in is it its me my of on "
+    "or our so that the their them they this to was we what when where which who will with you "
+    "your".split()
+)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased word stems without stopwords: the unit of matching."""
+    out = []
+    for word in _WORD_RE.findall(text.lower()):
+        if word in STOPWORDS:
+            continue
+        for suffix in ("ing", "ed", "es", "s"):
+            if len(word) > len(suffix) + 3 and word.endswith(suffix):
+                word = word[: -len(suffix)]
+                break
+        out.append(word)
+    return out
+
+
+def idf_table(texts: Iterable[str]) -> dict[str, float]:
+    """Smoothed inverse document frequency of every term over ``texts``."""
+    df: Counter[str] = Counter()
+    n = 0
+    for text in texts:
+        n += 1
+        df.update(set(terms(text)))
+    return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences and lines of ``text`` as (start, end) spans, whitespace trimmed."""
+    spans = []
+    for match in _SENTENCE_RE.finditer(text):
+        a, b = match.start(), match.end()
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            spans.append((a, b))
+    return spans or [(0, len(text))]
+
+
+def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, int]:
+    """Span (relative to ``text``) of the sentence sharing the most query weight."""
+    query_terms = set(terms(query))
+    default = max(idf.values(), default=1.0)
+    best, best_score = None, 0.0
+    for a, b in sentence_spans(text):
+        words = set(terms(text[a:b]))
+        score = sum(idf.get(t, default) for t in query_terms & words)
+        # Prefer real sentences over a bare heading line with the same words.
+        if score > best_score + 1e-9:
+            best, best_score = (a, b), score
+    if best is None:
+        spans = sentence_spans(text)
+        body = [s for s in spans if not text[s[0] : s[1]].lstrip().startswith("#")]
+        best = (body or spans)[0]
+    return best

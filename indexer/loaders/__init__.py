@@ -1,0 +1,112 @@
+"""One loader per format behind a dispatch table; ``load_directory`` walks a knowledge base.
+
+A file that cannot be read is reported with its reason and skipped; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.documents import Document
+from indexer.errors import DocumentLoadError
+from indexer.loaders import docx, html, markdown, metadata, pdf, text
+from indexer.loaders.common import Parsed, ParseError, sections_from_headings
+
+logger = logging.getLogger(__name__)
+
+PARSERS: dict[str, Callable[[bytes], Parsed]] = {
+    ".md": markdown.parse,
+    ".markdown": markdown.parse,
+    ".txt": text.parse,
+    ".html": html.parse,
+    ".htm": html.parse,
+    ".docx": docx.parse,
+    ".pdf": pdf.parse,
+}
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out of the index, and why (shown in `kb index`'s summary)."""
+
+    path: str
+    reason: str
+
+
+def doc_id_for(path: Path, root: Path) -> str:
+    """The document id: its path relative to the knowledge-base root, with '/' separators."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def iter_source_files(root: Path) -> Iterator[Path]:
+    """Files under ``root`` with a supported extension, in a stable order; hidden ones skipped."""
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if any(part.startswith(".") for part in rel):
+            continue
+        if path.is_file() and path.suffix.lower() in PARSERS:
+            yield path
+
+
+def load_file(path: Path, root: Path | None = None) -> Document:
+    """Load one file into a Document, or raise DocumentLoadError with the reason."""
+    root = root if root is not None else path.parent
+    parser = PARSERS.get(path.suffix.lower())
+    if parser is None:
+        raise DocumentLoadError(str(path), f"unsupported file type {path.suffix or '(none)'}")
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise ParseError("empty file")
+        if size > MAX_FILE_BYTES:
+            raise ParseError(f"file too large ({size} bytes > {MAX_FILE_BYTES})")
+        parsed = parser(path.read_bytes())
+        if not parsed.text.strip():
+            raise ParseError("no text content")
+        meta = metadata.normalise({**parsed.metadata, **metadata.read_sidecar(path)})
+    except ParseError as exc:
+        raise DocumentLoadError(str(path), str(exc)) from exc
+    except OSError as exc:
+        raise DocumentLoadError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
+    title = str(meta.pop("title", "") or parsed.title or path.stem.replace("-", " ").title())
+    return Document(
+        doc_id=doc_id_for(path, root),
+        title=title,
+        text=parsed.text,
+        source=str(path),
+        format=path.suffix.lower().lstrip("."),
+        sections=sections_from_headings(parsed.text, parsed.headings),
+        pages=parsed.pages,
+        metadata=meta,
+    )
+
+
+def load_directory(
+    root: Path, on_file: Callable[[Path], None] | None = None
+) -> tuple[list[Document], list[Skipped]]:
+    """Load every supported file under ``root``; unreadable ones are returned as Skipped."""
+    documents: list[Document] = []
+    skipped: list[Skipped] = []
+    base = root if root.is_dir() else root.parent
+    for path in iter_source_files(root):
+        try:
+            documents.append(load_file(path, base))
+        except DocumentLoadError as exc:
+            logger.warning("skipped %s: %s", exc.path, exc.reason)
+            skipped.append(Skipped(doc_id_for(path, base), exc.reason))
+        if on_file is not None:
+            on_file(path)
+    return documents, skipped
+
+
+__all__ = ["PARSERS", "Skipped", "doc_id_for", "iter_source_files", "load_directory", "load_file"]

@@ -1,0 +1,338 @@
+"""The read side: a Searcher answers a query with ranked, cited passages from one index.
+
+Filters and the in-force rule (superseded or not-yet-effective versions left out) are applied
+inside the vector search through a FAISS id selector, so a narrow filter still gets top_k.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.embedding import Embedder
+from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.highlight import best_sentence, idf_table
+from indexer.settings import Settings
+from indexer.store import Manifest, check_model, connect_table, read_manifest, read_vectors
+
+logger = logging.getLogger(__name__)
+
+# Filterable metadata fields; list-valued ones match when any value is shared.
+FILTER_FIELDS = (
+    "doc_id", "doc_type", "markets", "product_area", "language", "access_groups", "tags",
+    "status", "owner_team",
+)  # fmt: skip
+CITED_FIELDS = ("doc_type", "version", "effective_date", "review_date", "markets", "status",
+                "product_area", "owner_team", "access_groups", "language")
+GLOBAL_MARKET = "global"
+
+
+@dataclass
+class Highlight:
+    """The sentence of a passage that best matches the query, as a span into the document."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class SearchResult:
+    """One cited passage."""
+
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    title: str
+    heading_path: list[str]
+    page: int | None
+    pages: list[int]
+    start: int
+    end: int
+    text: str
+    highlight: Highlight
+    source: str
+    metadata: dict[str, Any]
+
+
+@dataclass
+class SearchResponse:
+    """Results plus what a caller needs to trust and reproduce them."""
+
+    query: str
+    results: list[SearchResult]
+    took_ms: float
+    index_version: str
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    as_of: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _DocInfo:
+    doc_id: str
+    title: str
+    source: str
+    metadata: dict[str, Any]
+
+
+def normalise_filters(filters: dict[str, Any] | None) -> dict[str, list[str]]:
+    """Validate filter fields and turn every value into a list of strings."""
+    out: dict[str, list[str]] = {}
+    for name, value in (filters or {}).items():
+        if name not in FILTER_FIELDS:
+            raise InvalidQueryError(
+                f"unknown filter field {name!r}; allowed: {', '.join(FILTER_FIELDS)}"
+            )
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(isinstance(v, (str, int, float)) for v in values):
+            raise InvalidQueryError(f"filter {name!r} takes a string or a list of strings")
+        out[name] = [str(v) for v in values]
+    return out
+
+
+def matches(metadata: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    """Whether a document's metadata passes every filter (any-of within a field).
+
+    A document for the 'global' market applies in every market.
+    """
+    for name, wanted in filters.items():
+        have = metadata.get(name)
+        have_set = {str(v) for v in have} if isinstance(have, list) else {str(have)}
+        if name == "markets" and GLOBAL_MARKET in have_set:
+            continue
+        if not have_set & set(wanted):
+            return False
+    return True
+
+
+def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> bool:
+    """A version applies on ``as_of`` if it is effective and no successor has taken over."""
+    effective = doc.get("effective_date")
+    if effective and effective > as_of:
+        return False
+    if any((s.get("effective_date") or "") <= as_of for s in successors):
+        return False
+    return not (doc.get("status") == "superseded" and not successors)
+
+
+class Searcher:
+    """Ranked passages with citations from one index directory, for API, CLI and eval."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self.manifest: Manifest = read_manifest(self.index_dir)
+        check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
+        self._vectors = read_vectors(self.index_dir)
+        self._db = connect_table(self.index_dir)
+        self._lock = threading.Lock()
+        self._docs: list[_DocInfo] = []
+        doc_row: dict[str, int] = {}
+        for r in self._db.execute("SELECT doc_id, title, source, metadata FROM documents ORDER BY doc_id"):
+            doc_row[r["doc_id"]] = len(self._docs)
+            self._docs.append(_DocInfo(r["doc_id"], r["title"], r["source"], json.loads(r["metadata"])))
+        rows = self._db.execute("SELECT row, doc_id, text FROM chunks ORDER BY row").fetchall()
+        self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
+        self._idf = idf_table(r["text"] for r in rows)
+        self._successors = self._successor_map()
+        if self._vectors.ntotal != len(rows):
+            from indexer.errors import IndexMismatchError
+
+            raise IndexMismatchError(
+                f"index at {self.index_dir} is inconsistent: {self._vectors.ntotal} vectors "
+                f"but {len(rows)} chunks; rebuild it with `kb index`"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
+        """A Searcher over ``index_dir`` (default: settings) with the configured model."""
+        embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
+        return cls(index_dir or settings.index_dir, embedder, settings)
+
+    def warm_up(self) -> None:
+        """Load the model before the first query is waiting on it."""
+        self.embedder.warm_up()
+
+    def _successor_map(self) -> dict[str, list[dict[str, Any]]]:
+        by_id = {d.doc_id: d.metadata for d in self._docs}
+        succ: dict[str, list[dict[str, Any]]] = {d.doc_id: [] for d in self._docs}
+        for d in self._docs:
+            newer = d.metadata.get("superseded_by")
+            if newer in by_id and by_id[newer] not in succ[d.doc_id]:
+                succ[d.doc_id].append(by_id[newer])
+            older = d.metadata.get("supersedes")
+            if older in succ and d.metadata not in succ[older]:
+                succ[older].append(d.metadata)
+        return succ
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _validate(self, query: str, top_k: int) -> str:
+        query = " ".join(str(query or "").split())
+        if not query:
+            raise InvalidQueryError("query is empty")
+        if len(query) > self.settings.max_query_chars:
+            raise InvalidQueryError(
+                f"query is {len(query)} characters; the limit is {self.settings.max_query_chars}"
+            )
+        if not 1 <= int(top_k) <= self.settings.max_top_k:
+            raise InvalidQueryError(f"top_k must be between 1 and {self.settings.max_top_k}")
+        return query
+
+    def allowed_docs(
+        self, filters: dict[str, list[str]], as_of: str, include_superseded: bool = False
+    ) -> np.ndarray:
+        """Boolean mask over documents that pass the filters and are in force on ``as_of``."""
+        return np.array(
+            [
+                matches(d.metadata, filters)
+                and (include_superseded or in_force(d.metadata, self._successors[d.doc_id], as_of))
+                for d in self._docs
+            ],
+            dtype=bool,
+        )
+
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        as_of: dt.date | str | None = None,
+        include_superseded: bool = False,
+    ) -> SearchResponse:
+        """The ``top_k`` passages most similar to ``query`` among documents that pass."""
+        started = time.perf_counter()
+        top_k = self.settings.default_top_k if top_k is None else top_k
+        query = self._validate(query, top_k)
+        flt = normalise_filters(filters)
+        as_of_s = _as_of(as_of)
+        doc_mask = self.allowed_docs(flt, as_of_s, include_superseded)
+        rows, scores = self._dense(query, top_k, doc_mask)
+        results = [self._result(rank, int(row), float(score), query)
+                   for rank, (row, score) in enumerate(zip(rows, scores, strict=True), start=1)]
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(query, results, round(took, 2), self.manifest.index_version, flt, as_of_s)
+
+    def _dense(self, query: str, top_k: int, doc_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        if not doc_mask.any() or self._vectors.ntotal == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        vector = self.embedder.encode([query])
+        k = min(top_k, self._vectors.ntotal)
+        if doc_mask.all():
+            scores, rows = self._vectors.search(vector, k)
+        else:
+            allowed = np.flatnonzero(doc_mask[self._chunk_doc]).astype(np.int64)
+            if len(allowed) == 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            selector = faiss.IDSelectorBatch(allowed)
+            params = faiss.SearchParameters(sel=selector)
+            scores, rows = self._vectors.search(vector, min(k, len(allowed)), params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def _result(self, rank: int, row: int, score: float, query: str) -> SearchResult:
+        with self._lock:
+            r = self._db.execute("SELECT * FROM chunks WHERE row = ?", (row,)).fetchone()
+        doc = self._docs[int(self._chunk_doc[row])]
+        text = r["text"]
+        a, b = best_sentence(text, query, self._idf)
+        pages = json.loads(r["pages"])
+        return SearchResult(
+            rank=rank,
+            score=round(score, 4),
+            chunk_id=r["chunk_id"],
+            doc_id=doc.doc_id,
+            title=doc.title,
+            heading_path=json.loads(r["heading_path"]),
+            page=pages[0] if pages else None,
+            pages=pages,
+            start=r["start"],
+            end=r["end"],
+            text=text,
+            highlight=Highlight(r["start"] + a, r["start"] + b, text[a:b]),
+            source=doc.source,
+            metadata={k: doc.metadata[k] for k in CITED_FIELDS if k in doc.metadata},
+        )
+
+    # -- documents -----------------------------------------------------------------------
+
+    def list_documents(self) -> list[dict[str, Any]]:
+        """Every indexed document's id, title, source and metadata (no text)."""
+        return [
+            {"doc_id": d.doc_id, "title": d.title, "source": d.source, "metadata": d.metadata}
+            for d in self._docs
+        ]
+
+    def get_document(self, doc_id: str) -> dict[str, Any]:
+        """A document with its full text and structure, so a citation span can be opened."""
+        with self._lock:
+            r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if r is None:
+            raise NotFoundError(f"no document {doc_id!r} in the index")
+        return {
+            "doc_id": r["doc_id"],
+            "title": r["title"],
+            "source": r["source"],
+            "format": r["format"],
+            "metadata": json.loads(r["metadata"]),
+            "text": r["text"],
+            "sections": [
+                {"heading_path": p, "start": s, "end": e, "anchor": a}
+                for p, s, e, a in json.loads(r["sections"])
+            ],
+            "pages": [{"page": n, "start": s, "end": e} for n, s, e in json.loads(r["pages"])],
+        }
+
+    def chunks(self) -> list[dict[str, Any]]:
+        """Every chunk row (for checks and exports)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM chunks ORDER BY row").fetchall()
+        return [dict(r) for r in rows]
+
+    def skipped(self) -> list[dict[str, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, reason FROM skipped").fetchall()
+        return [dict(r) for r in rows]
+
+    def health(self) -> dict[str, Any]:
+        """What /health reports: model, index version and counts."""
+        m = self.manifest
+        return {
+            "status": "ok",
+            "model": m.model,
+            "model_fingerprint": m.model_fingerprint,
+            "dimension": m.dimension,
+            "index_version": m.index_version,
+            "index_created_at": m.created_at,
+            "chunker": m.chunker,
+            "counts": m.counts,
+        }
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _as_of(value: dt.date | str | None) -> str:
+    if value is None or value == "":
+        return dt.date.today().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError as exc:
+        raise InvalidQueryError(f"as_of must be an ISO date (YYYY-MM-DD), got {value!r}") from exc

@@ -1,0 +1,52 @@
+"""One settings object for the whole product, read from ``KB_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Validated configuration; tests build their own instead of touching the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=None, extra="ignore")
+
+    # Embedding model: the bundled all-MiniLM-L6-v2, or any sentence-transformers name or path.
+    model: str = BUNDLED_MODEL
+    device: str = "cpu"
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+
+    # Where indexes live and what gets indexed by default.
+    index_dir: Path = Path("var/index")
+    kb_dir: Path = Path("kb")
+
+    # Chunking, in the embedding model's own tokens.
+    chunk_max_tokens: int = Field(160, ge=16, le=2048)
+    chunk_min_tokens: int = Field(24, ge=0, le=512)
+
+    # Query limits, enforced by the Searcher so the API and CLI agree.
+    max_query_chars: int = Field(1000, ge=1)
+    default_top_k: int = Field(5, ge=1)
+    max_top_k: int = Field(50, ge=1)
+
+    # HTTP.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    ui_port: int = Field(8501, ge=1, le=65535)
+    api_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("index_dir", "kb_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return Path(value).expanduser()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests call ``get_settings.cache_clear()``."""
+    return Settings()

@@ -1,0 +1,222 @@
+"""The index directory: FAISS vectors + SQLite chunk table + JSON manifest. No pickle.
+
+An index is written to a temporary sibling directory and swapped into place, so readers never
+see a half-written index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.documents import Chunk, Document
+from indexer.errors import IndexMismatchError, IndexNotFoundError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+TABLE = "chunks.sqlite"
+
+_SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    format TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    sections TEXT NOT NULL,
+    pages TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    pages TEXT NOT NULL,
+    heading_path TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id);
+CREATE TABLE skipped (path TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+
+
+@dataclass
+class Manifest:
+    """What an index was built from; checked before an index is used."""
+
+    index_version: str
+    model: str
+    model_fingerprint: str
+    dimension: int
+    chunker: dict[str, Any]
+    counts: dict[str, int]
+    build_seconds: float
+    created_at: str
+    format_version: int = FORMAT_VERSION
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def write_index(
+    index_dir: Path,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    skipped: list[tuple[str, str]],
+    *,
+    model: str,
+    model_fingerprint: str,
+    chunker: dict[str, Any],
+    build_seconds: float,
+) -> Manifest:
+    """Write a complete index to ``index_dir``, replacing any previous one at once."""
+    import faiss
+
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    index_dir = Path(index_dir)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index_dir.with_name(f".{index_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        dimension = int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else 0
+        flat = faiss.IndexFlatIP(dimension or 1)
+        if len(vectors):
+            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(flat, str(tmp / VECTORS))
+        _write_table(tmp / TABLE, documents, chunks, skipped)
+        created = dt.datetime.now(dt.timezone.utc)
+        manifest = Manifest(
+            index_version=created.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
+            model=model,
+            model_fingerprint=model_fingerprint,
+            dimension=dimension,
+            chunker=chunker,
+            counts={"documents": len(documents), "chunks": len(chunks), "skipped": len(skipped)},
+            build_seconds=round(build_seconds, 3),
+            created_at=created.isoformat(timespec="seconds"),
+        )
+        (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
+        _swap_into_place(tmp, index_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _write_table(
+    path: Path, documents: list[Document], chunks: list[Chunk], skipped: list[tuple[str, str]]
+) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(_SCHEMA)
+        con.executemany(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    d.doc_id,
+                    d.title,
+                    d.source,
+                    d.format,
+                    d.text,
+                    json.dumps(d.metadata),
+                    json.dumps([[list(s.path), s.start, s.end, s.anchor] for s in d.sections]),
+                    json.dumps([[p.number, p.start, p.end] for p in d.pages]),
+                    d.content_hash,
+                )
+                for d in documents
+            ],
+        )
+        con.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    row,
+                    c.chunk_id,
+                    c.doc_id,
+                    c.ordinal,
+                    c.start,
+                    c.end,
+                    json.dumps(list(c.pages)),
+                    json.dumps(list(c.heading_path)),
+                    c.text,
+                )
+                for row, c in enumerate(chunks)
+            ],
+        )
+        con.executemany("INSERT INTO skipped VALUES (?,?)", skipped)
+        con.commit()
+    finally:
+        con.close()
+
+
+def _swap_into_place(tmp: Path, index_dir: Path) -> None:
+    """Replace ``index_dir`` by ``tmp`` with two renames; the old index is removed after."""
+    old = None
+    if index_dir.exists():
+        old = index_dir.with_name(f".{index_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(index_dir, old)
+    os.replace(tmp, index_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """The manifest of the index at ``index_dir``; IndexNotFoundError if there is none."""
+    path = Path(index_dir) / MANIFEST
+    if not path.is_file():
+        raise IndexNotFoundError(
+            f"no index at {index_dir}: build one with `kb index` (or set KB_INDEX_DIR)"
+        )
+    manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index at {index_dir} has format {manifest.format_version}, this version reads "
+            f"{FORMAT_VERSION}: rebuild it with `kb index`"
+        )
+    return manifest
+
+
+def check_model(manifest: Manifest, model: str, fingerprint: str, index_dir: Path) -> None:
+    """Refuse an index whose vectors came from another model than the one configured."""
+    if manifest.model_fingerprint != fingerprint:
+        raise IndexMismatchError(
+            f"index at {index_dir} was built with model {manifest.model!r} "
+            f"({manifest.model_fingerprint}), but the configured model is {model!r} "
+            f"({fingerprint}): rebuild the index with `kb index` or configure that model"
+        )
+
+
+def read_vectors(index_dir: Path):
+    """The FAISS index of an index directory."""
+    import faiss
+
+    return faiss.read_index(str(Path(index_dir) / VECTORS))
+
+
+def connect_table(index_dir: Path) -> sqlite3.Connection:
+    """A read-only connection to the chunk table, shareable across the API's threads."""
+    uri = f"file:{(Path(index_dir) / TABLE).resolve()}?mode=ro"
+    con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    con.row_factory = sqlite3.Row
+    return con

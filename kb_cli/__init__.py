@@ -1,0 +1,1 @@
+"""The `kb` command: a thin layer over the indexer library and the API."""

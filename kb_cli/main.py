@@ -1,0 +1,189 @@
+"""`kb index | ask | serve | ui`: parse arguments, call the library, print for people.
+
+Domain errors (KBError) become one clean line on stderr and exit status 1; bad usage exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from indexer.errors import KBError
+from indexer.settings import Settings, get_settings
+
+logger = logging.getLogger("kb")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = get_settings()
+    if getattr(args, "index_dir", None):
+        settings = settings.model_copy(update={"index_dir": Path(args.index_dir)})
+    return settings
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from indexer.build import Progress, build_index
+    from indexer.embedding import Embedder
+
+    settings = _settings(args)
+    source = Path(args.path) if args.path else settings.kb_dir
+    bars: dict[str, tqdm] = {}
+
+    def start(stage: str, total: int) -> None:
+        for bar in bars.values():
+            bar.close()
+        label = {"load": "reading documents", "embed": "embedding chunks"}.get(stage, stage)
+        bars[stage] = tqdm(total=total, desc=label, unit="file" if stage == "load" else "chunk",
+                           disable=args.quiet, file=sys.stderr)
+
+    def advance(n: int) -> None:
+        for bar in bars.values():
+            if not bar.disable and bar.n < bar.total:
+                bar.update(n)
+                break
+
+    embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
+    report = build_index(
+        source,
+        settings.index_dir,
+        embedder,
+        max_tokens=settings.chunk_max_tokens,
+        min_tokens=settings.chunk_min_tokens,
+        progress=Progress(on_start=start, on_advance=advance),
+    )
+    for bar in bars.values():
+        bar.close()
+    out = sys.stdout
+    out.write(f"Indexed {report.documents} documents into {report.chunks} chunks "
+              f"in {report.seconds:.1f}s -> {report.index_dir}\n")
+    if report.skipped:
+        out.write(f"Skipped {len(report.skipped)} file(s):\n")
+        for item in report.skipped:
+            out.write(f"  - {item.path}: {item.reason}\n")
+    else:
+        out.write("Skipped 0 files.\n")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from indexer.search import Searcher
+
+    settings = _settings(args)
+    searcher = Searcher.from_settings(settings)
+    filters = json.loads(args.filters) if args.filters else None
+    response = searcher.search(args.question, top_k=args.top_k, filters=filters, as_of=args.as_of)
+    if args.json:
+        sys.stdout.write(json.dumps(response.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return 0
+    sys.stdout.write(format_response(response))
+    return 0
+
+
+def format_response(response) -> str:
+    """Cited passages for a terminal: citation line, highlighted sentence, passage."""
+    if not response.results:
+        return "No passages found.\n"
+    lines = []
+    for r in response.results:
+        meta = r.metadata
+        path = " > ".join(r.heading_path) or "(top)"
+        page = f", p. {r.page}" if r.page else ""
+        lines.append(f"[{r.rank}] {r.title} (v{meta.get('version', '?')}, effective "
+                     f"{meta.get('effective_date', '?')}) score {r.score:.3f}")
+        lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
+        lines.append(f"    >> {r.highlight.text}")
+        body = textwrap.indent(textwrap.shorten(" ".join(r.text.split()), 600), "    ")
+        lines.append(body)
+        lines.append("")
+    lines.append(f"({len(response.results)} results in {response.took_ms:.0f} ms, "
+                 f"index {response.index_version})")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args)
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    settings = _settings(args)
+    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    env = {**os.environ, "KB_API_URL": args.api_url or settings.api_url}
+    port = str(args.port or settings.ui_port)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", port,
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd, env=env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kb", description="Knowledge-base search for support agents.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index a folder of documents (default: settings' kb_dir)")
+    p.add_argument("path", nargs="?", help="file or folder to index (default: KB_KB_DIR or ./kb)")
+    p.add_argument("--index-dir", help="where to write the index (default: KB_INDEX_DIR)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="print cited passages for a question")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--filters", help='JSON object, e.g. \'{"markets": ["DE"]}\'')
+    p.add_argument("--as-of", help="answer as of this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON shape")
+    p.add_argument("--index-dir")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--index-dir")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ui", help="run the Streamlit UI against the API")
+    p.add_argument("--port", type=int)
+    p.add_argument("--api-url")
+    p.add_argument("--index-dir")
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except json.JSONDecodeError as exc:
+        sys.stderr.write(f"kb: --filters is not valid JSON: {exc}\n")
+        return 2
+    except KBError as exc:
+        sys.stderr.write(f"kb: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Chunker properties: exact spans, token limits, headings and lists respected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.chunking import chunk_document, embedding_text
+from indexer.documents import Document
+from indexer.loaders import load_directory, load_file
+from indexer.loaders.common import Heading, sections_from_headings
+
+
+def _doc(text: str, headings: list[Heading] | None = None) -> Document:
+    return Document("d.md", "T", text, "d.md", "md", sections_from_headings(text, headings or []))
+
+
+def test_spans_map_back_to_text_and_respect_limit(sample_kb: Path, fake_embedder) -> None:
+    documents, _ = load_directory(sample_kb)
+    for doc in documents:
+        chunks = chunk_document(doc, fake_embedder.count_tokens, max_tokens=40, min_tokens=8)
+        assert chunks, doc.doc_id
+        for c in chunks:
+            assert doc.text[c.start : c.end] == c.text
+            assert fake_embedder.count_tokens(c.text) <= 40
+        # Chunks are in order and do not overlap.
+        for a, b in zip(chunks, chunks[1:]):
+            assert a.end <= b.start
+
+
+def test_no_chunk_crosses_a_heading_when_sections_are_big(fake_embedder) -> None:
+    body = " ".join(f"Sentence {i} about refunds." for i in range(12))
+    text = f"## Alpha\n\n{body}\n\n## Beta\n\n{body}\n"
+    beta = text.index("## Beta")
+    doc = _doc(text, [Heading(2, "Alpha", 0), Heading(2, "Beta", beta)])
+    chunks = chunk_document(doc, fake_embedder.count_tokens, max_tokens=60, min_tokens=5)
+    for c in chunks:
+        assert not (c.start < beta < c.end), "chunk crosses the Beta heading"
+    assert {c.heading_path for c in chunks} == {("Alpha",), ("Beta",)}
+
+
+def test_tiny_sections_merge(fake_embedder) -> None:
+    text = "# Title\n\n## Purpose\n\nShort.\n\n## Scope\n\nAlso short.\n"
+    heads = [Heading(1, "Title", 0), Heading(2, "Purpose", text.index("## Purpose")),
+             Heading(2, "Scope", text.index("## Scope"))]
+    chunks = chunk_document(_doc(text, heads), fake_embedder.count_tokens, 100, 20)
+    assert len(chunks) == 1
+    assert chunks[0].text == text.strip()
+
+
+def test_numbered_steps_stay_together(fake_embedder) -> None:
+    intro = " ".join(["Background sentence."] * 15)
+    steps = "\n".join(f"{i}. Do step number {i} carefully." for i in range(1, 6))
+    text = f"## Procedure\n\n{intro}\n\nFollow these steps:\n\n{steps}\n\nAfterwards close the ticket."
+    doc = _doc(text, [Heading(2, "Procedure", 0)])
+    chunks = chunk_document(doc, fake_embedder.count_tokens, max_tokens=70, min_tokens=5)
+    holder = [c for c in chunks if "1. Do step" in c.text]
+    assert len(holder) == 1
+    assert "5. Do step number 5" in holder[0].text
+    assert "Follow these steps:" in holder[0].text  # the lead-in stays with its list
+
+
+def test_long_list_splits_between_items_only(fake_embedder) -> None:
+    steps = "\n".join(f"{i}. Do step number {i} carefully and log it." for i in range(1, 30))
+    doc = _doc(f"## Steps\n\n{steps}\n", [Heading(2, "Steps", 0)])
+    chunks = chunk_document(doc, fake_embedder.count_tokens, max_tokens=50, min_tokens=5)
+    assert len(chunks) > 1
+    for c in chunks:
+        for line in filter(None, c.text.splitlines()):
+            assert line.startswith(("## Steps", *[f"{i}. " for i in range(1, 30)]))
+
+
+def test_table_rows_are_never_cut(fake_embedder) -> None:
+    rows = "\n".join(f"| M{i} | {i} days | note {i} |" for i in range(40))
+    doc = _doc(f"## Windows\n\n| Market | Window | Note |\n|---|---|---|\n{rows}\n",
+               [Heading(2, "Windows", 0)])
+    for c in chunk_document(doc, fake_embedder.count_tokens, max_tokens=60, min_tokens=5):
+        for line in filter(None, c.text.splitlines()):
+            if line.startswith("## "):
+                continue
+            assert line.startswith("|") and line.endswith("|")
+
+
+def test_overlong_sentence_is_split_not_truncated(fake_embedder) -> None:
+    words = " ".join(f"w{i}" for i in range(500))
+    doc = _doc(words)
+    chunks = chunk_document(doc, fake_embedder.count_tokens, max_tokens=50, min_tokens=5)
+    assert " ".join(c.text for c in chunks) == words
+    assert all(fake_embedder.count_tokens(c.text) <= 50 for c in chunks)
+
+
+def test_chunk_ids_are_stable_and_distinct(sample_kb: Path, fake_embedder) -> None:
+    doc = load_file(sample_kb / "policies" / "coin-refunds.md", sample_kb)
+    first = [c.chunk_id for c in chunk_document(doc, fake_embedder.count_tokens, 40, 8)]
+    second = [c.chunk_id for c in chunk_document(doc, fake_embedder.count_tokens, 40, 8)]
+    assert first == second
+    assert len(set(first)) == len(first)
+
+
+def test_pdf_chunks_carry_pages(sample_kb: Path, fake_embedder) -> None:
+    doc = load_file(sample_kb / "sops" / "dangerous-challenges.pdf", sample_kb)
+    chunks = chunk_document(doc, fake_embedder.count_tokens, 30, 4)
+    guardian = next(c for c in chunks if "Guardian queue" in c.text)
+    assert guardian.pages == (2,)
+    assert guardian.heading_path == ("2 Escalation",)
+
+
+@pytest.mark.parametrize("limit", [20, 30, 64])
+def test_embedding_text_fits_the_model(fake_embedder, limit: int) -> None:
+    text = "word " * 15
+    out = embedding_text("A very long document title indeed", ("Section one", "Sub two"),
+                         text.strip(), fake_embedder.count_tokens, limit)
+    assert out.endswith(text.strip())
+    assert fake_embedder.count_tokens(out) <= max(limit, fake_embedder.count_tokens(text))

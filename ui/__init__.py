@@ -1,0 +1,1 @@
+"""Streamlit UI; it talks to the API over HTTP and imports nothing heavy."""
