@@ -1,0 +1,101 @@
+"""The HTTP API through TestClient, with the fake encoder: shapes, errors, documents, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from indexer.build import build_index
+from indexer.search import Searcher
+from indexer.settings import Settings
+
+
+@pytest.fixture
+def client(sample_kb: Path, fake_embedder, tmp_path: Path) -> TestClient:
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(index_dir=tmp_path / "ix")
+    searcher = Searcher(tmp_path / "ix", fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as c:
+        yield c
+
+
+def test_search_returns_cited_results(client: TestClient) -> None:
+    r = client.post("/search", json={"query": "how do I refund coins", "top_k": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) >= {"results", "took_ms", "index_version", "query"}
+    assert 1 <= len(body["results"]) <= 3
+    first = body["results"][0]
+    for key in ("chunk_id", "doc_id", "title", "heading_path", "page", "start", "end", "text",
+                "highlight", "score", "source", "metadata"):
+        assert key in first
+    for key in ("doc_type", "version", "effective_date", "markets"):
+        assert key in first["metadata"]
+    doc = client.get(f"/documents/{first['doc_id']}").json()
+    assert doc["text"][first["start"] : first["end"]] == first["text"]
+
+
+def test_filters_through_the_api(client: TestClient) -> None:
+    r = client.post("/search", json={"query": "refund", "top_k": 5, "filters": {"doc_type": ["sop"]}})
+    assert r.status_code == 200
+    assert {x["metadata"]["doc_type"] for x in r.json()["results"]} == {"sop"}
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"query": ""}, "query is empty"),
+        ({"query": "   "}, "query is empty"),
+        ({"query": "x" * 5000}, "limit is 1000"),
+        ({"query": "refund", "top_k": 0}, "top_k"),
+        ({"query": "refund", "top_k": 500}, "top_k"),
+        ({"query": "refund", "filters": {"colour": "red"}}, "unknown filter field"),
+        ({"query": "refund", "as_of": "yesterday"}, "as_of"),
+        ({"query": "refund", "unknown": 1}, "unknown"),
+        ({}, "query"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(client: TestClient, body: dict, fragment: str) -> None:
+    r = client.post("/search", json=body)
+    assert r.status_code == 422
+    assert fragment in r.text
+
+
+def test_malformed_json_is_a_4xx(client: TestClient) -> None:
+    r = client.post("/search", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_documents_list_and_get(client: TestClient) -> None:
+    listing = client.get("/documents").json()
+    ids = {d["doc_id"] for d in listing}
+    assert "sops/dangerous-challenges.pdf" in ids
+    doc = client.get("/documents/sops/dangerous-challenges.pdf").json()
+    assert [p["page"] for p in doc["pages"]] == [1, 2, 3]
+    assert doc["metadata"]["access_groups"] == ["tns-specialists"]
+    missing = client.get("/documents/sops/nope.pdf")
+    assert missing.status_code == 404
+    assert "nope.pdf" in missing.json()["detail"]
+
+
+def test_health_and_docs(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok"
+    assert health["counts"]["documents"] == 5
+    assert health["model"] == "fake-hash-64"
+    assert client.get("/docs").status_code == 200
+    assert "/search" in client.get("/openapi.json").json()["paths"]
+
+
+def test_api_without_index_reports_unavailable(tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "missing")
+    with TestClient(create_app(settings)) as c:
+        health = c.get("/health").json()
+        assert health["status"] == "unavailable"
+        assert "kb index" in health["reason"]
+        r = c.post("/search", json={"query": "refund"})
+        assert r.status_code == 503
+        assert "kb index" in r.json()["detail"]

@@ -1,0 +1,64 @@
+"""The `kb` command with the fake encoder patched in: index summary, ask output, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from indexer.settings import get_settings
+from kb_cli.main import main
+from tests.conftest import FakeEmbedder
+
+
+@pytest.fixture(autouse=True)
+def _fake_model(monkeypatch) -> None:
+    factory = lambda *args, **kwargs: FakeEmbedder()  # noqa: E731
+    monkeypatch.setattr("indexer.embedding.Embedder", factory)
+    monkeypatch.setattr("indexer.search.Embedder", factory)
+    monkeypatch.setenv("KB_CHUNK_MAX_TOKENS", "60")
+    monkeypatch.setenv("KB_CHUNK_MIN_TOKENS", "8")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_index_then_ask(sample_kb: Path, tmp_path: Path, capsys) -> None:
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Indexed 5 documents" in out
+    assert "Skipped 6 file(s)" in out
+    assert "broken/encrypted.pdf: encrypted" in out
+
+    assert main(["ask", "escalate imminent risk guardian", "--index-dir", ix, "--top-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "[1] Dangerous Challenges SOP (v2.0, effective 2026-01-10)" in out
+    assert "sops/dangerous-challenges.pdf :: 2 Escalation, p. 2 :: chars" in out
+    assert "[3]" not in out
+
+    assert main(["ask", "refund coins", "--index-dir", ix, "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["results"] and "start" in body["results"][0]
+
+
+def test_ask_without_index_is_a_clean_error(tmp_path: Path, capsys) -> None:
+    assert main(["ask", "refund", "--index-dir", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kb: no index at") and "Traceback" not in err
+
+
+def test_bad_filters_json(sample_kb: Path, tmp_path: Path, capsys) -> None:
+    ix = str(tmp_path / "ix")
+    main(["index", str(sample_kb), "--index-dir", ix, "--quiet"])
+    capsys.readouterr()
+    assert main(["ask", "refund", "--index-dir", ix, "--filters", "{bad"]) == 2
+    assert "--filters is not valid JSON" in capsys.readouterr().err
+    assert main(["ask", "refund", "--index-dir", ix, "--filters", '{"colour": "x"}']) == 1
+    assert "unknown filter field" in capsys.readouterr().err
+
+
+def test_index_missing_folder(tmp_path: Path, capsys) -> None:
+    assert main(["index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path / "ix")]) == 1
+    assert "does not exist" in capsys.readouterr().err

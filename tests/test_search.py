@@ -1,0 +1,153 @@
+"""Index build and search in tmp_path with the fake encoder: citations, filters, versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from indexer.build import build_index
+from indexer.errors import IndexMismatchError, IndexNotFoundError, InvalidQueryError, NotFoundError
+from indexer.search import Searcher, in_force, matches
+from indexer.settings import Settings
+from indexer.store import MANIFEST
+
+
+@pytest.fixture
+def index_dir(sample_kb: Path, fake_embedder, tmp_path: Path) -> Path:
+    out = tmp_path / "index"
+    build_index(sample_kb, out, fake_embedder, max_tokens=60, min_tokens=8)
+    return out
+
+
+@pytest.fixture
+def searcher(index_dir: Path, fake_embedder) -> Searcher:
+    s = Searcher(index_dir, fake_embedder, Settings(max_top_k=20))
+    yield s
+    s.close()
+
+
+def test_build_report_and_manifest(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
+    report = build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    assert report.documents == 5
+    assert len(report.skipped) == 6
+    manifest = json.loads((tmp_path / "ix" / MANIFEST).read_text())
+    assert manifest["model_fingerprint"] == "fake-hash-64@v1"
+    assert manifest["dimension"] == 64
+    assert manifest["counts"] == {"documents": 5, "chunks": report.chunks, "skipped": 6}
+    assert manifest["chunker"]["max_tokens"] == 60
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".ix")]
+    assert leftovers == []  # temporary build directories are gone
+
+
+def test_rebuild_replaces_index(sample_kb: Path, fake_embedder, index_dir: Path) -> None:
+    first = json.loads((index_dir / MANIFEST).read_text())["index_version"]
+    (sample_kb / "policies" / "coin-refunds.md").unlink()
+    build_index(sample_kb, index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+    s = Searcher(index_dir, fake_embedder)
+    assert s.manifest.index_version != first
+    assert "policies/coin-refunds.md" not in {d["doc_id"] for d in s.list_documents()}
+
+
+def test_result_carries_a_precise_citation(searcher: Searcher) -> None:
+    response = searcher.search("escalate imminent risk guardian queue", top_k=3)
+    top = response.results[0]
+    assert top.doc_id == "sops/dangerous-challenges.pdf"
+    assert top.page == 2 and top.pages == [2]
+    assert top.heading_path == ["2 Escalation"]
+    doc = searcher.get_document(top.doc_id)
+    assert doc["text"][top.start : top.end] == top.text
+    assert doc["text"][top.highlight.start : top.highlight.end] == top.highlight.text
+    assert "Guardian queue" in top.highlight.text
+    assert top.metadata["version"] == "2.0"
+    assert top.metadata["effective_date"] == "2026-01-10"
+    assert response.index_version == searcher.manifest.index_version
+    assert [r.rank for r in response.results] == [1, 2, 3]
+    assert response.results[0].score >= response.results[-1].score
+
+
+def test_every_chunk_span_matches_its_document(searcher: Searcher) -> None:
+    for chunk in searcher.chunks():
+        text = searcher.get_document(chunk["doc_id"])["text"]
+        assert text[chunk["start"] : chunk["end"]] == chunk["text"]
+
+
+def test_filters_apply_inside_retrieval(searcher: Searcher) -> None:
+    everything = searcher.search("refund", top_k=20)
+    assert len({r.doc_id for r in everything.results}) > 1
+    narrow = searcher.search("refund", top_k=4, filters={"doc_type": "sop"})
+    assert narrow.results and all(r.metadata["doc_type"] == "sop" for r in narrow.results)
+    assert len(narrow.results) == 4  # still top_k from the allowed documents
+    markets = searcher.search("refund", top_k=20, filters={"markets": ["DE"]})
+    assert {r.doc_id for r in markets.results} >= {"policies/coin-refunds.md"}
+    # 'global' documents apply in every market.
+    assert "sops/account-recovery.txt" in {r.doc_id for r in markets.results}
+    none = searcher.search("refund", filters={"markets": "JP", "doc_type": "policy"})
+    assert none.results == []
+
+
+@pytest.mark.parametrize(
+    ("query", "top_k", "filters", "message"),
+    [
+        ("   ", 5, None, "query is empty"),
+        ("x" * 1001, 5, None, "limit is 1000"),
+        ("refund", 0, None, "top_k"),
+        ("refund", 21, None, "top_k"),
+        ("refund", 5, {"colour": "red"}, "unknown filter field"),
+        ("refund", 5, {"markets": [{"a": 1}]}, "string or a list"),
+    ],
+)
+def test_bad_queries_are_rejected(searcher, query, top_k, filters, message) -> None:
+    with pytest.raises(InvalidQueryError, match=message):
+        searcher.search(query, top_k=top_k, filters=filters)
+
+
+def test_unknown_document(searcher: Searcher) -> None:
+    with pytest.raises(NotFoundError):
+        searcher.get_document("nope.md")
+
+
+def test_missing_index_and_other_model(index_dir: Path, fake_embedder, tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="kb index"):
+        Searcher(tmp_path / "nothing", fake_embedder)
+
+    class OtherModel(type(fake_embedder)):
+        model_name = "other-model"
+        fingerprint = "other@sha256:abc"
+
+    with pytest.raises(IndexMismatchError, match="built with model 'fake-hash-64'"):
+        Searcher(index_dir, OtherModel())
+
+
+def test_versions_in_force() -> None:
+    v2 = {"status": "superseded", "effective_date": "2025-01-15", "superseded_by": "v3"}
+    v3 = {"status": "active", "effective_date": "2026-03-01", "supersedes": "v2"}
+    assert not in_force(v2, [v3], "2026-11-25")
+    assert in_force(v2, [v3], "2025-06-01")  # before v3 took effect, v2 applied
+    assert in_force(v3, [], "2026-11-25")
+    assert not in_force(v3, [], "2026-01-01")  # not yet effective
+    assert not in_force({"status": "superseded"}, [], "2026-11-25")
+
+
+def test_superseded_versions_are_left_out(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
+    old = (sample_kb / "policies" / "coin-refunds.md").read_text()
+    old = old.replace('version: "3.0"', 'version: "2.0"\nstatus: superseded\n'
+                      "superseded_by: policies/coin-refunds.md").replace("14 days", "30 days")
+    old = old.replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
+    (sample_kb / "policies" / "coin-refunds-old.md").write_text(old)
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    s = Searcher(tmp_path / "ix", fake_embedder)
+    now = {r.doc_id for r in s.search("withdraw coin purchase days", top_k=10).results}
+    assert "policies/coin-refunds-old.md" not in now
+    past = {r.doc_id for r in s.search("withdraw coin purchase days", 10, as_of="2025-06-01").results}
+    assert "policies/coin-refunds-old.md" in past and "policies/coin-refunds.md" not in past
+    every = s.search("withdraw coin purchase days", top_k=10, include_superseded=True).results
+    assert "policies/coin-refunds-old.md" in {r.doc_id for r in every}
+
+
+def test_matches_any_of_within_field() -> None:
+    meta = {"markets": ["DE", "FR"], "doc_type": "policy"}
+    assert matches(meta, {"markets": ["FR", "JP"]})
+    assert not matches(meta, {"markets": ["JP"]})
+    assert matches(meta, {"doc_type": ["sop", "policy"], "markets": ["DE"]})
