@@ -41,7 +41,11 @@ class Progress:
 
 
 def chunk_all(
-    documents: list[Document], embedder: Embedder, max_tokens: int, min_tokens: int
+    documents: list[Document],
+    embedder: Embedder,
+    max_tokens: int,
+    min_tokens: int,
+    on_document: Callable[[int], None] = lambda n: None,
 ) -> tuple[list[Chunk], list[str]]:
     """Chunks of every document and the text each is embedded as."""
     limit = embedder.max_tokens
@@ -54,6 +58,7 @@ def chunk_all(
         for chunk in chunk_document(doc, count, max_tokens, min_tokens):
             chunks.append(chunk)
             texts.append(embedding_text(doc.title, chunk.heading_path, chunk.text, count, limit))
+        on_document(1)
     return chunks, texts
 
 
@@ -80,7 +85,8 @@ def build_index(
         raise KBError(f"no readable documents under {source}" + (f" ({reasons})" if reasons else ""))
     _check_unique_ids(documents)
 
-    chunks, texts = chunk_all(documents, embedder, max_tokens, min_tokens)
+    progress.on_start("chunk", len(documents))
+    chunks, texts = chunk_all(documents, embedder, max_tokens, min_tokens, progress.on_advance)
     progress.on_start("embed", len(texts))
     batches = []
     step = max(1, embedder.batch_size * 4)

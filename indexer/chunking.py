@@ -173,18 +173,31 @@ def chunk_spans(
         for block in _blocks(text, sec.start, sec.end):
             pieces.extend(_fit(text, block, count, max_tokens))
         per_section.append(_pack(text, pieces, count, max_tokens))
-    # 2. Tiny sections merge into their neighbour when the result still fits.
+    # 2. A tiny section (a heading with a line or two) joins the next chunk, or failing that
+    #    the previous one, when the result still fits.
     spans: list[_Span] = []
+    pending: _Span | None = None
     for index, packed in enumerate(per_section):
+        tiny = len(packed) == 1 and count(text[packed[0][0] : packed[0][1]]) < min_tokens
         for a, b in packed:
-            prev = spans[-1] if spans else None
-            small_prev = prev is not None and count(text[prev.start : prev.end]) < min_tokens
-            small_this = count(text[a:b]) < min_tokens and len(packed) == 1
-            if prev and prev.section != index and (small_prev or small_this) and count(text[prev.start : b]) <= max_tokens:
-                major = index if (b - a) >= (prev.end - prev.start) else prev.section
-                spans[-1] = _Span(prev.start, b, major)
+            span = _Span(a, b, index)
+            if pending is not None:
+                if count(text[pending.start : b]) <= max_tokens:
+                    major = index if (b - a) >= (pending.end - pending.start) else pending.section
+                    span = _Span(pending.start, b, major)
+                else:
+                    spans.append(pending)
+                pending = None
+            if tiny:
+                pending = span
             else:
-                spans.append(_Span(a, b, index))
+                spans.append(span)
+    if pending is not None:
+        prev = spans[-1] if spans else None
+        if prev is not None and count(text[prev.start : pending.end]) <= max_tokens:
+            spans[-1] = _Span(prev.start, pending.end, prev.section)
+        else:
+            spans.append(pending)
     return spans
 
 

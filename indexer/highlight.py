@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_RE = re.compile(r"[^\n.!?]+(?:[.!?]+(?=\s|$)|(?=\n)|$)")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
+_LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
 STOPWORDS = frozenset(
     "a an and are as at be by can do does for from has have how i if in is it its me my of on "
     "or our so that the their them they this to was we what when where which who will with you "
@@ -45,16 +46,31 @@ def idf_table(texts: Iterable[str]) -> dict[str, float]:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentences and lines of ``text`` as (start, end) spans, whitespace trimmed."""
-    spans = []
-    for match in _SENTENCE_RE.finditer(text):
-        a, b = match.start(), match.end()
+    """Sentences and lines of ``text`` as (start, end) spans, whitespace trimmed.
+
+    A list marker ('1.', 'a)') does not end a sentence.
+    """
+    spans: list[tuple[int, int]] = []
+
+    def emit(a: int, b: int) -> None:
         while a < b and text[a].isspace():
             a += 1
         while b > a and text[b - 1].isspace():
             b -= 1
         if b > a:
             spans.append((a, b))
+
+    line_start = 0
+    for line in text.split("\n"):
+        line_end = line_start + len(line)
+        pos = line_start
+        for match in _SENTENCE_END_RE.finditer(text, line_start, line_end):
+            if _LIST_MARKER_RE.fullmatch(text[pos : match.start()].strip()):
+                continue
+            emit(pos, match.start())
+            pos = match.end()
+        emit(pos, line_end)
+        line_start = line_end + 1
     return spans or [(0, len(text))]
 
 
@@ -65,7 +81,7 @@ def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, in
     best, best_score = None, 0.0
     for a, b in sentence_spans(text):
         words = set(terms(text[a:b]))
-        score = sum(idf.get(t, default) for t in query_terms & words)
+        score = sum(idf.get(t, default) for t in query_terms if _matches(t, words))
         # Prefer real sentences over a bare heading line with the same words.
         if score > best_score + 1e-9:
             best, best_score = (a, b), score
@@ -74,3 +90,12 @@ def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, in
         body = [s for s in spans if not text[s[0] : s[1]].lstrip().startswith("#")]
         best = (body or spans)[0]
     return best
+
+
+def _matches(term: str, words: set[str]) -> bool:
+    """Exact stem match, or a shared prefix for longer words ('german' ~ 'germany')."""
+    if term in words:
+        return True
+    if len(term) < 4:
+        return False
+    return any(len(w) >= 4 and (w.startswith(term) or term.startswith(w)) for w in words)

@@ -35,20 +35,18 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     source = Path(args.path) if args.path else settings.kb_dir
-    bars: dict[str, tqdm] = {}
+    bars: list[tqdm] = []
 
     def start(stage: str, total: int) -> None:
-        for bar in bars.values():
-            bar.close()
-        label = {"load": "reading documents", "embed": "embedding chunks"}.get(stage, stage)
-        bars[stage] = tqdm(total=total, desc=label, unit="file" if stage == "load" else "chunk",
-                           disable=args.quiet, file=sys.stderr)
+        if bars:
+            bars.pop().close()
+        label, unit = {"load": ("reading files", "file"), "chunk": ("chunking", "doc"),
+                       "embed": ("embedding", "chunk")}.get(stage, (stage, "item"))
+        bars.append(tqdm(total=total, desc=label, unit=unit, disable=args.quiet, file=sys.stderr))
 
     def advance(n: int) -> None:
-        for bar in bars.values():
-            if not bar.disable and bar.n < bar.total:
-                bar.update(n)
-                break
+        if bars:
+            bars[-1].update(n)
 
     embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
     report = build_index(
@@ -59,8 +57,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         min_tokens=settings.chunk_min_tokens,
         progress=Progress(on_start=start, on_advance=advance),
     )
-    for bar in bars.values():
-        bar.close()
+    if bars:
+        bars.pop().close()
     out = sys.stdout
     out.write(f"Indexed {report.documents} documents into {report.chunks} chunks "
               f"in {report.seconds:.1f}s -> {report.index_dir}\n")
@@ -78,6 +76,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     searcher = Searcher.from_settings(settings)
+    searcher.warm_up()  # so took_ms measures the query, not the model load
     filters = json.loads(args.filters) if args.filters else None
     response = searcher.search(args.question, top_k=args.top_k, filters=filters, as_of=args.as_of)
     if args.json:

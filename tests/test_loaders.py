@@ -126,3 +126,9 @@ def test_bad_sidecar_date_is_a_skip_reason(tmp_path: Path) -> None:
     (tmp_path / "a.txt.meta.yaml").write_text("effective_date: next tuesday\n", encoding="utf-8")
     with pytest.raises(DocumentLoadError, match="effective_date is not an ISO date"):
         load_file(tmp_path / "a.txt", tmp_path)
+
+
+def test_pdf_running_footers_are_dropped(sample_kb: Path) -> None:
+    doc = load_file(sample_kb / "sops" / "dangerous-challenges.pdf", sample_kb)
+    assert "Page 2" not in doc.text
+    assert "Escalate imminent risk" in doc.text

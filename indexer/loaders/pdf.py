@@ -43,6 +43,7 @@ def parse(data: bytes) -> Parsed:
         raise ParseError("PDF has no pages")
     if not any(t.strip() for t in page_texts):
         raise ParseError("no extractable text (empty or image-only PDF; OCR is not supported)")
+    page_texts = strip_running_lines(page_texts)
 
     parts: list[str] = []
     pages: list[PageSpan] = []
@@ -60,6 +61,40 @@ def parse(data: bytes) -> Parsed:
     headings = _outline_headings(reader, text, pages) or _heuristic_headings(text)
     title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or ""
     return Parsed(text=text, headings=headings, pages=pages, title=str(title).strip())
+
+
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def strip_running_lines(page_texts: list[str], edge: int = 2) -> list[str]:
+    """Drop running headers and footers ('Page 3 of 8', a repeated title) from every page.
+
+    A line within ``edge`` lines of a page's top or bottom that recurs, digits aside, on at
+    least 60% of the pages (and at least 3) is page furniture, not content.
+    """
+    if len(page_texts) < 3:
+        return page_texts
+    pages = [t.split("\n") for t in page_texts]
+
+    def key(line: str) -> str:
+        return _DIGITS_RE.sub("#", " ".join(line.split()).lower())
+
+    seen: dict[str, int] = {}
+    for lines in pages:
+        edges = {key(x) for x in lines[:edge] + lines[-edge:] if x.strip()}
+        for k in edges:
+            seen[k] = seen.get(k, 0) + 1
+    running = {k for k, n in seen.items() if n >= max(3, 0.6 * len(pages))}
+    if not running:
+        return page_texts
+    out = []
+    for lines in pages:
+        keep = list(lines)
+        for i in list(range(min(edge, len(keep)))) + list(range(max(0, len(keep) - edge), len(keep))):
+            if key(keep[i]) in running:
+                keep[i] = None
+        out.append("\n".join(x for x in keep if x is not None))
+    return out
 
 
 def _outline_headings(reader, text: str, pages: list[PageSpan]) -> list[Heading]:

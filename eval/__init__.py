@@ -1,0 +1,1 @@
+"""Evaluation harness: metrics over labelled queries (see the issue on retrieval quality)."""
