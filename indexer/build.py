@@ -83,8 +83,28 @@ def build_index(
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
         raise KBError(f"no readable documents under {source}" + (f" ({reasons})" if reasons else ""))
-    _check_unique_ids(documents)
+    return index_documents(
+        documents, index_dir, embedder, skipped=skipped, max_tokens=max_tokens,
+        min_tokens=min_tokens, progress=progress, started=started,
+    )
 
+
+def index_documents(
+    documents: list[Document],
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    skipped: list[Skipped] | None = None,
+    max_tokens: int = 160,
+    min_tokens: int = 24,
+    progress: Progress | None = None,
+    started: float | None = None,
+) -> BuildReport:
+    """Chunk, embed and write already-loaded documents (the eval harness starts here)."""
+    progress = progress or Progress()
+    started = time.perf_counter() if started is None else started
+    skipped = skipped or []
+    _check_unique_ids(documents)
     progress.on_start("chunk", len(documents))
     chunks, texts = chunk_all(documents, embedder, max_tokens, min_tokens, progress.on_advance)
     progress.on_start("embed", len(texts))
@@ -108,7 +128,7 @@ def build_index(
         build_seconds=seconds,
     )
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
-    return BuildReport(index_dir, len(documents), len(chunks), skipped, seconds, manifest)
+    return BuildReport(Path(index_dir), len(documents), len(chunks), skipped, seconds, manifest)
 
 
 def _check_unique_ids(documents: list[Document]) -> None:

@@ -131,6 +131,37 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.datasets import load_dataset
+    from eval.report import markdown_table, regressions
+    from eval.runner import cached_index, evaluate
+    from indexer.embedding import Embedder
+    from indexer.search import Searcher
+
+    settings = _settings(args)
+    dataset = load_dataset(Path(args.dataset), args.split)
+    embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
+    index_dir = cached_index(dataset, embedder, settings, Path(args.cache_dir))
+    searcher = Searcher(index_dir, embedder, settings)
+    modes = ["default"] if args.mode in (None, "default") else [args.mode]
+    results = {"dataset": dataset.name, "split": dataset.split,
+               "results": {mode: evaluate(dataset, searcher, mode) for mode in modes}}
+    table = markdown_table(results)
+    sys.stdout.write(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if args.report:
+        Path(args.report).write_text(table, encoding="utf-8")
+    if args.baseline:
+        baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+        failed = regressions(results, baseline, args.max_drop)
+        for line in failed:
+            sys.stderr.write(f"regression: {line}\n")
+        if failed:
+            return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kb", description="Knowledge-base search for support agents.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -150,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the API's JSON shape")
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="measure retrieval on a labelled dataset")
+    p.add_argument("dataset", help="dataset folder (../shared/datasets/NAME or kb)")
+    p.add_argument("--split", help="e.g. dev; without it queries.jsonl and qrels.tsv are read")
+    p.add_argument("--mode", choices=["default", "dense"], default="default")
+    p.add_argument("--json", help="write per-query and mean metrics as JSON here")
+    p.add_argument("--report", help="write a Markdown table here")
+    p.add_argument("--baseline", help="JSON of an earlier run; exit 1 on regressions")
+    p.add_argument("--max-drop", type=float, default=0.01)
+    p.add_argument("--cache-dir", default="var/eval-cache", help="indexes cached per corpus")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")

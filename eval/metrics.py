@@ -1,0 +1,54 @@
+"""Retrieval metrics as pure functions over ranked ids and relevance judgements.
+
+Shapes follow sentence-transformers' InformationRetrievalEvaluator: qrels ``{doc_id: rel}`` per
+query, a ranked list of doc ids per query, scores per query and their mean.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """Share of the relevant documents found in the top ``k``."""
+    rel = {d for d, r in relevant.items() if r > 0}
+    if not rel:
+        return 0.0
+    return len(rel & set(ranked[:k])) / len(rel)
+
+
+def hit_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """1 if any relevant document is in the top ``k``."""
+    return float(any(relevant.get(d, 0) > 0 for d in ranked[:k]))
+
+
+def mrr_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """Reciprocal rank of the first relevant document within the top ``k``."""
+    for i, doc_id in enumerate(ranked[:k], start=1):
+        if relevant.get(doc_id, 0) > 0:
+            return 1.0 / i
+    return 0.0
+
+
+def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
+    """Normalised discounted cumulative gain with linear gains (as trec_eval and ranx)."""
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 1) for i, d in enumerate(ranked[:k], start=1))
+    ideal = sorted((r for r in relevant.values() if r > 0), reverse=True)[:k]
+    idcg = sum(r / math.log2(i + 1) for i, r in enumerate(ideal, start=1))
+    return dcg / idcg if idcg else 0.0
+
+
+def normalise_ws(text: str) -> str:
+    """Collapse whitespace so evidence matches across line breaks and extraction quirks."""
+    return " ".join(text.split())
+
+
+def evidence_hit_at(passages: Sequence[str], evidence: Sequence[str], k: int) -> float:
+    """1 if one of the top ``k`` passages contains one of the evidence strings."""
+    wanted = [normalise_ws(e) for e in evidence if e.strip()]
+    return float(any(e in normalise_ws(p) for p in passages[:k] for e in wanted))
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

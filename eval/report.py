@@ -1,0 +1,47 @@
+"""Tables for people and the regression gate for CI, from evaluation results (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HIGHER_IS_BETTER_SKIP = {"mean_passage_chars", "queries"}
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """One row per mode, one column per metric."""
+    modes = results["results"]
+    names: list[str] = []
+    for block in modes.values():
+        names += [n for n in block["metrics"] if n not in names]
+    head = f"| mode | {' | '.join(names)} |\n|---|{'---|' * len(names)}\n"
+    rows = [
+        f"| {mode} | " + " | ".join(_fmt(block["metrics"].get(n)) for n in names) + " |"
+        for mode, block in modes.items()
+    ]
+    title = f"**{results['dataset']}**" + (f" ({results['split']})" if results.get("split") else "")
+    return f"{title}\n\n{head}" + "\n".join(rows) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value <= 1.0 else f"{value:.1f}"
+    return str(value)
+
+
+def regressions(current: dict[str, Any], baseline: dict[str, Any], max_drop: float) -> list[str]:
+    """Metrics that fell by more than ``max_drop`` against the baseline, as readable lines."""
+    out = []
+    for mode, block in current["results"].items():
+        base = baseline.get("results", {}).get(mode)
+        if base is None:
+            continue
+        for name, value in block["metrics"].items():
+            if name in HIGHER_IS_BETTER_SKIP or name not in base["metrics"]:
+                continue
+            drop = base["metrics"][name] - value
+            if drop > max_drop + 1e-12:
+                out.append(f"{mode} {name}: {base['metrics'][name]:.4f} -> {value:.4f} "
+                           f"(drop {drop:.4f} > {max_drop})")
+    return out
