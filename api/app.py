@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             filters=body.filters,
             as_of=body.as_of,
             include_superseded=body.include_superseded,
+            mode=body.mode,
         )
         return response.to_dict()
 

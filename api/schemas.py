@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,6 +26,9 @@ class SearchRequest(BaseModel):
     )
     as_of: dt.date | None = Field(None, description="Answer as of this date (default: today).")
     include_superseded: bool = Field(False, description="Also return superseded versions.")
+    mode: Literal["dense", "bm25", "hybrid"] | None = Field(
+        None, description="Retrieval mode (default: the configured best, hybrid)."
+    )
 
     @field_validator("query")
     @classmethod
@@ -67,6 +70,7 @@ class SearchResponseOut(BaseModel):
     index_version: str
     filters: dict[str, list[str]]
     as_of: str | None
+    mode: str
 
 
 class DocumentSummary(BaseModel):

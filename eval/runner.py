@@ -43,9 +43,11 @@ def cached_index(dataset: Dataset, embedder: Embedder, settings: Settings, cache
     return index_dir
 
 
-def run_query(searcher: Searcher, text: str, top_k: int = CANDIDATE_PASSAGES) -> tuple[list[str], list[str]]:
+def run_query(
+    searcher: Searcher, text: str, mode: str | None = None, top_k: int = CANDIDATE_PASSAGES
+) -> tuple[list[str], list[str]]:
     """(documents ranked by their best passage, passages in rank order)."""
-    response = searcher.search(text, top_k=top_k, include_superseded=False)
+    response = searcher.search(text, top_k=top_k, mode=mode)
     docs: list[str] = []
     for r in response.results:
         if r.doc_id not in docs:
@@ -60,7 +62,7 @@ def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dic
         relevant = dataset.qrels.get(qid)
         if not relevant or qid in dataset.unanswerable:
             continue
-        docs, passages = run_query(searcher, text)
+        docs, passages = run_query(searcher, text, None if mode == "default" else mode)
         row: dict[str, Any] = {"query_id": qid, "query": text, "ranked_docs": docs[:10],
                                "relevant": sorted(relevant)}
         for name, fn, k in DOC_METRICS:

@@ -122,6 +122,7 @@ def index_documents(
         chunks,
         vectors,
         [(s.path, s.reason) for s in skipped],
+        lexical_texts=texts,
         model=embedder.model_name,
         model_fingerprint=embedder.fingerprint,
         chunker={"version": CHUNKER_VERSION, "max_tokens": max_tokens, "min_tokens": min_tokens},

@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from indexer.embedding import Embedder
-from indexer.errors import InvalidQueryError, NotFoundError
+from indexer import fusion
+from indexer.errors import IndexMismatchError, InvalidQueryError, NotFoundError
 from indexer.highlight import best_sentence, idf_table
+from indexer.lexical import bm25_scores, load_bm25
 from indexer.settings import Settings
 from indexer.store import Manifest, check_model, connect_table, read_manifest, read_vectors
 
@@ -33,6 +35,7 @@ FILTER_FIELDS = (
 CITED_FIELDS = ("doc_type", "version", "effective_date", "review_date", "markets", "status",
                 "product_area", "owner_team", "access_groups", "language")
 GLOBAL_MARKET = "global"
+MODES = ("dense", "bm25", "hybrid")
 
 
 @dataclass
@@ -74,6 +77,7 @@ class SearchResponse:
     index_version: str
     filters: dict[str, list[str]] = field(default_factory=dict)
     as_of: str | None = None
+    mode: str = "hybrid"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,7 +140,11 @@ class Searcher:
         self.embedder = embedder
         self.manifest: Manifest = read_manifest(self.index_dir)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
-        self._vectors = read_vectors(self.index_dir)
+        vectors = read_vectors(self.index_dir)
+        # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
+        self._matrix = (vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal
+                        else np.zeros((0, self.manifest.dimension), np.float32))
+        self._bm25 = load_bm25(self.index_dir)
         self._db = connect_table(self.index_dir)
         self._lock = threading.Lock()
         self._docs: list[_DocInfo] = []
@@ -148,11 +156,9 @@ class Searcher:
         self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
         self._idf = idf_table(r["text"] for r in rows)
         self._successors = self._successor_map()
-        if self._vectors.ntotal != len(rows):
-            from indexer.errors import IndexMismatchError
-
+        if len(self._matrix) != len(rows):
             raise IndexMismatchError(
-                f"index at {self.index_dir} is inconsistent: {self._vectors.ntotal} vectors "
+                f"index at {self.index_dir} is inconsistent: {len(self._matrix)} vectors "
                 f"but {len(rows)} chunks; rebuild it with `kb index`"
             )
 
@@ -212,6 +218,7 @@ class Searcher:
         filters: dict[str, Any] | None = None,
         as_of: dt.date | str | None = None,
         include_superseded: bool = False,
+        mode: str | None = None,
     ) -> SearchResponse:
         """The ``top_k`` passages most similar to ``query`` among documents that pass."""
         started = time.perf_counter()
@@ -220,30 +227,32 @@ class Searcher:
         flt = normalise_filters(filters)
         as_of_s = _as_of(as_of)
         doc_mask = self.allowed_docs(flt, as_of_s, include_superseded)
-        rows, scores = self._dense(query, top_k, doc_mask)
+        allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
+        mode = mode or self.settings.search_mode
+        scores_all = self.scores(query, mode, allowed) if allowed.any() else np.zeros(0)
+        rows = fusion.top_rows(scores_all, allowed, top_k) if allowed.any() else np.zeros(0, int)
+        scores = scores_all[rows] if len(rows) else np.zeros(0)
         results = [self._result(rank, int(row), float(score), query)
                    for rank, (row, score) in enumerate(zip(rows, scores, strict=True), start=1)]
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query, results, round(took, 2), self.manifest.index_version, flt, as_of_s)
+        return SearchResponse(query, results, round(took, 2), self.manifest.index_version, flt,
+                              as_of_s, mode)
 
-    def _dense(self, query: str, top_k: int, doc_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
-        if not doc_mask.any() or self._vectors.ntotal == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        vector = self.embedder.encode([query])
-        k = min(top_k, self._vectors.ntotal)
-        if doc_mask.all():
-            scores, rows = self._vectors.search(vector, k)
-        else:
-            allowed = np.flatnonzero(doc_mask[self._chunk_doc]).astype(np.int64)
-            if len(allowed) == 0:
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            selector = faiss.IDSelectorBatch(allowed)
-            params = faiss.SearchParameters(sel=selector)
-            scores, rows = self._vectors.search(vector, min(k, len(allowed)), params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+    def scores(self, query: str, mode: str, allowed: np.ndarray) -> np.ndarray:
+        """Score of every chunk for ``query`` in ``mode`` (dense, bm25 or hybrid)."""
+        if mode not in MODES:
+            raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        n = len(self._chunk_doc)
+        dense = lexical = None
+        if mode in ("dense", "hybrid"):
+            dense = self._matrix @ self.embedder.encode([query])[0]
+        if mode in ("bm25", "hybrid"):
+            lexical = bm25_scores(self._bm25, query, n)
+        if mode == "dense":
+            return dense
+        if mode == "bm25":
+            return lexical
+        return fusion.convex(dense, lexical, allowed, self.settings.hybrid_alpha)
 
     def _result(self, rank: int, row: int, score: float, query: str) -> SearchResult:
         with self._lock:

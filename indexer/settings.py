@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(160, ge=16, le=2048)
     chunk_min_tokens: int = Field(24, ge=0, le=512)
 
+    # Retrieval: dense, bm25 or hybrid (convex fusion; alpha is the dense weight).
+    search_mode: str = "hybrid"
+    hybrid_alpha: float = Field(0.7, ge=0.0, le=1.0)
+
     # Query limits, enforced by the Searcher so the API and CLI agree.
     max_query_chars: int = Field(1000, ge=1)
     default_top_k: int = Field(5, ge=1)

@@ -21,10 +21,11 @@ import numpy as np
 
 from indexer.documents import Chunk, Document
 from indexer.errors import IndexMismatchError, IndexNotFoundError
+from indexer.lexical import build_bm25, save_bm25
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 index added
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 TABLE = "chunks.sqlite"
@@ -84,6 +85,7 @@ def write_index(
     vectors: np.ndarray,
     skipped: list[tuple[str, str]],
     *,
+    lexical_texts: list[str],
     model: str,
     model_fingerprint: str,
     chunker: dict[str, Any],
@@ -92,8 +94,8 @@ def write_index(
     """Write a complete index to ``index_dir``, replacing any previous one at once."""
     import faiss
 
-    if len(chunks) != len(vectors):
-        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    if not len(chunks) == len(vectors) == len(lexical_texts):
+        raise ValueError(f"{len(chunks)} chunks, {len(vectors)} vectors, {len(lexical_texts)} texts")
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = index_dir.with_name(f".{index_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -105,6 +107,7 @@ def write_index(
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(flat, str(tmp / VECTORS))
         _write_table(tmp / TABLE, documents, chunks, skipped)
+        save_bm25(build_bm25(lexical_texts), tmp)
         created = dt.datetime.now(dt.timezone.utc)
         manifest = Manifest(
             index_version=created.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],

@@ -78,7 +78,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     searcher = Searcher.from_settings(settings)
     searcher.warm_up()  # so took_ms measures the query, not the model load
     filters = json.loads(args.filters) if args.filters else None
-    response = searcher.search(args.question, top_k=args.top_k, filters=filters, as_of=args.as_of)
+    response = searcher.search(args.question, top_k=args.top_k, filters=filters, as_of=args.as_of,
+                               mode=args.mode)
     if args.json:
         sys.stdout.write(json.dumps(response.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -143,7 +144,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
     index_dir = cached_index(dataset, embedder, settings, Path(args.cache_dir))
     searcher = Searcher(index_dir, embedder, settings)
-    modes = ["default"] if args.mode in (None, "default") else [args.mode]
+    modes = ["default", "dense", "bm25", "hybrid"] if args.mode == "all" else [args.mode]
     results = {"dataset": dataset.name, "split": dataset.split,
                "results": {mode: evaluate(dataset, searcher, mode) for mode in modes}}
     table = markdown_table(results)
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--filters", help='JSON object, e.g. \'{"markets": ["DE"]}\'')
     p.add_argument("--as-of", help="answer as of this date (YYYY-MM-DD)")
+    p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="retrieval mode")
     p.add_argument("--json", action="store_true", help="print the API's JSON shape")
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_ask)
@@ -185,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure retrieval on a labelled dataset")
     p.add_argument("dataset", help="dataset folder (../shared/datasets/NAME or kb)")
     p.add_argument("--split", help="e.g. dev; without it queries.jsonl and qrels.tsv are read")
-    p.add_argument("--mode", choices=["default", "dense"], default="default")
+    p.add_argument("--mode", choices=["default", "dense", "bm25", "hybrid", "all"],
+                   default="default")
     p.add_argument("--json", help="write per-query and mean metrics as JSON here")
     p.add_argument("--report", help="write a Markdown table here")
     p.add_argument("--baseline", help="JSON of an earlier run; exit 1 on regressions")
