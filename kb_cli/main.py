@@ -128,7 +128,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     env = {**os.environ, "KB_API_URL": args.api_url or settings.api_url}
     port = str(args.port or settings.ui_port)
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", port,
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.address", args.host or "127.0.0.1"]
     return subprocess.call(cmd, env=env)
 
 
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ui", help="run the Streamlit UI against the API")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int)
     p.add_argument("--api-url")
     p.add_argument("--index-dir")
