@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             as_of=body.as_of,
             include_superseded=body.include_superseded,
             mode=body.mode,
+            context=body.context,
         )
         return response.to_dict()
 

@@ -29,6 +29,7 @@ class SearchRequest(BaseModel):
     mode: Literal["dense", "bm25", "hybrid"] | None = Field(
         None, description="Retrieval mode (default: the configured best, hybrid)."
     )
+    context: int = Field(0, ge=0, le=3, description="Neighbouring passages to add per result.")
 
     @field_validator("query")
     @classmethod
@@ -61,6 +62,8 @@ class SearchResultOut(BaseModel):
     highlight: HighlightOut
     source: str
     metadata: dict[str, Any]
+    context_before: list[dict[str, Any]] = []
+    context_after: list[dict[str, Any]] = []
 
 
 class SearchResponseOut(BaseModel):
@@ -71,6 +74,8 @@ class SearchResponseOut(BaseModel):
     filters: dict[str, list[str]]
     as_of: str | None
     mode: str
+    answerable: bool = Field(description="False when the evidence is too weak to call an answer.")
+    reason: str
 
 
 class DocumentSummary(BaseModel):

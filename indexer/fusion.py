@@ -48,3 +48,24 @@ def top_rows(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
     k = min(k, candidates.size)
     part = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
     return part[np.argsort(-scores[part], kind="stable")]
+
+
+def diversify(rows: np.ndarray, section_of: list[str], k: int) -> list[int]:
+    """Best ``k`` rows with at most one per section while others remain, in score order.
+
+    Five passages of one section tell an agent less than the best passage of five sections;
+    repeats fill in only when the candidates run out.
+    """
+    chosen: list[int] = []
+    repeats: list[int] = []
+    seen: set[str] = set()
+    for row in rows:
+        key = section_of[int(row)]
+        if key in seen:
+            repeats.append(int(row))
+            continue
+        seen.add(key)
+        chosen.append(int(row))
+        if len(chosen) == k:
+            return chosen
+    return chosen + repeats[: k - len(chosen)]

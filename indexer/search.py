@@ -65,6 +65,8 @@ class SearchResult:
     highlight: Highlight
     source: str
     metadata: dict[str, Any]
+    context_before: list[dict[str, Any]] = field(default_factory=list)
+    context_after: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +80,8 @@ class SearchResponse:
     filters: dict[str, list[str]] = field(default_factory=dict)
     as_of: str | None = None
     mode: str = "hybrid"
+    answerable: bool = True
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,8 +156,12 @@ class Searcher:
         for r in self._db.execute("SELECT doc_id, title, source, metadata FROM documents ORDER BY doc_id"):
             doc_row[r["doc_id"]] = len(self._docs)
             self._docs.append(_DocInfo(r["doc_id"], r["title"], r["source"], json.loads(r["metadata"])))
-        rows = self._db.execute("SELECT row, doc_id, text FROM chunks ORDER BY row").fetchall()
+        rows = self._db.execute(
+            "SELECT row, doc_id, heading_path, text FROM chunks ORDER BY row"
+        ).fetchall()
         self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
+        # Results are diversified by section: (document, heading path) of every chunk.
+        self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
         self._idf = idf_table(r["text"] for r in rows)
         self._successors = self._successor_map()
         if len(self._matrix) != len(rows):
@@ -219,44 +227,72 @@ class Searcher:
         as_of: dt.date | str | None = None,
         include_superseded: bool = False,
         mode: str | None = None,
+        context: int = 0,
     ) -> SearchResponse:
-        """The ``top_k`` passages most similar to ``query`` among documents that pass."""
+        """The ``top_k`` best passages for ``query`` among documents that pass, diversified.
+
+        ``context`` adds that many neighbouring passages of the same document before and after
+        each result, for an agent who needs to read on.
+        """
         started = time.perf_counter()
         top_k = self.settings.default_top_k if top_k is None else top_k
         query = self._validate(query, top_k)
+        mode = mode or self.settings.search_mode
+        if mode not in MODES:
+            raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if not 0 <= int(context) <= 3:
+            raise InvalidQueryError("context must be between 0 and 3 passages")
         flt = normalise_filters(filters)
         as_of_s = _as_of(as_of)
         doc_mask = self.allowed_docs(flt, as_of_s, include_superseded)
         allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
-        mode = mode or self.settings.search_mode
-        scores_all = self.scores(query, mode, allowed) if allowed.any() else np.zeros(0)
-        rows = fusion.top_rows(scores_all, allowed, top_k) if allowed.any() else np.zeros(0, int)
-        scores = scores_all[rows] if len(rows) else np.zeros(0)
-        results = [self._result(rank, int(row), float(score), query)
-                   for rank, (row, score) in enumerate(zip(rows, scores, strict=True), start=1)]
+        results: list[SearchResult] = []
+        if allowed.any():
+            dense, lexical = self._signals(query, mode)
+            scores = self._combine(mode, dense, lexical, allowed)
+            pool = fusion.top_rows(scores, allowed, top_k * 4 + 10)
+            rows = fusion.diversify(pool, self._section_of, top_k)
+            results = [self._result(rank, int(row), float(scores[row]), query, context)
+                       for rank, row in enumerate(rows, start=1)]
+            answerable, reason = self._judge(dense, allowed)
+        else:
+            answerable, reason = False, "no document passes the filters and date"
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query, results, round(took, 2), self.manifest.index_version, flt,
-                              as_of_s, mode)
+                              as_of_s, mode, answerable, reason)
 
-    def scores(self, query: str, mode: str, allowed: np.ndarray) -> np.ndarray:
-        """Score of every chunk for ``query`` in ``mode`` (dense, bm25 or hybrid)."""
-        if mode not in MODES:
-            raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        n = len(self._chunk_doc)
-        dense = lexical = None
-        if mode in ("dense", "hybrid"):
-            dense = self._matrix @ self.embedder.encode([query])[0]
-        if mode in ("bm25", "hybrid"):
-            lexical = bm25_scores(self._bm25, query, n)
-        if mode == "dense":
+    def _signals(self, query: str, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Dense similarity of every chunk (always: it also decides answerability) and BM25."""
+        dense = self._matrix @ self.embedder.encode([query])[0]
+        lexical = bm25_scores(self._bm25, query, len(dense)) if mode != "dense" else None
+        return dense, lexical
+
+    def _combine(
+        self, mode: str, dense: np.ndarray, lexical: np.ndarray | None, allowed: np.ndarray
+    ) -> np.ndarray:
+        if mode == "dense" or lexical is None:
             return dense
         if mode == "bm25":
             return lexical
         return fusion.convex(dense, lexical, allowed, self.settings.hybrid_alpha)
 
-    def _result(self, rank: int, row: int, score: float, query: str) -> SearchResult:
+    def _judge(self, dense: np.ndarray, allowed: np.ndarray) -> tuple[bool, str]:
+        """Whether the best passage is close enough to the question to present as an answer.
+
+        The threshold on the best dense similarity is calibrated on labelled answerable and
+        unanswerable questions (see docs/retrieval.md).
+        """
+        best = float(dense[allowed].max())
+        threshold = self.settings.answerable_threshold
+        if best < threshold:
+            return False, (f"weak evidence: the closest passage has similarity {best:.2f}, "
+                           f"below {threshold:.2f}; the knowledge base may not cover this")
+        return True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
+
+    def _result(self, rank: int, row: int, score: float, query: str, context: int = 0) -> SearchResult:
         with self._lock:
             r = self._db.execute("SELECT * FROM chunks WHERE row = ?", (row,)).fetchone()
+            before, after = self._neighbours(r["doc_id"], r["ordinal"], context)
         doc = self._docs[int(self._chunk_doc[row])]
         text = r["text"]
         a, b = best_sentence(text, query, self._idf)
@@ -276,7 +312,22 @@ class Searcher:
             highlight=Highlight(r["start"] + a, r["start"] + b, text[a:b]),
             source=doc.source,
             metadata={k: doc.metadata[k] for k in CITED_FIELDS if k in doc.metadata},
+            context_before=before,
+            context_after=after,
         )
+
+    def _neighbours(self, doc_id: str, ordinal: int, context: int) -> tuple[list[dict], list[dict]]:
+        """Up to ``context`` passages before and after one, in document order (lock held)."""
+        if not context:
+            return [], []
+        rows = self._db.execute(
+            'SELECT ordinal, start, "end", text FROM chunks WHERE doc_id = ? AND ordinal BETWEEN ? AND ? '
+            "AND ordinal != ? ORDER BY ordinal",
+            (doc_id, ordinal - context, ordinal + context, ordinal),
+        ).fetchall()
+        out = [{"start": x["start"], "end": x["end"], "text": x["text"]} for x in rows]
+        split = sum(1 for x in rows if x["ordinal"] < ordinal)
+        return out[:split], out[split:]
 
     # -- documents -----------------------------------------------------------------------
 

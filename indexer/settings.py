@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # Retrieval: dense, bm25 or hybrid (convex fusion; alpha is the dense weight).
     search_mode: str = "hybrid"
     hybrid_alpha: float = Field(0.7, ge=0.0, le=1.0)
+    # Below this best dense similarity a search says answerable=false (calibrated on kb/).
+    answerable_threshold: float = Field(0.45, ge=-1.0, le=1.0)
 
     # Query limits, enforced by the Searcher so the API and CLI agree.
     max_query_chars: int = Field(1000, ge=1)

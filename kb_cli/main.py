@@ -79,7 +79,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     searcher.warm_up()  # so took_ms measures the query, not the model load
     filters = json.loads(args.filters) if args.filters else None
     response = searcher.search(args.question, top_k=args.top_k, filters=filters, as_of=args.as_of,
-                               mode=args.mode)
+                               mode=args.mode, context=args.context)
     if args.json:
         sys.stdout.write(json.dumps(response.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -90,8 +90,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def format_response(response) -> str:
     """Cited passages for a terminal: citation line, highlighted sentence, passage."""
     if not response.results:
-        return "No passages found.\n"
+        return f"No passages found ({response.reason}).\n"
     lines = []
+    if not response.answerable:
+        lines += [f"No good answer in the knowledge base: {response.reason}.",
+                  "Closest passages, for reference only:", ""]
     for r in response.results:
         meta = r.metadata
         path = " > ".join(r.heading_path) or "(top)"
@@ -100,8 +103,12 @@ def format_response(response) -> str:
                      f"{meta.get('effective_date', '?')}) score {r.score:.3f}")
         lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
         lines.append(f"    >> {r.highlight.text}")
+        for ctx in r.context_before:
+            lines.append(textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. "))
         body = textwrap.indent(textwrap.shorten(" ".join(r.text.split()), 600), "    ")
         lines.append(body)
+        for ctx in r.context_after:
+            lines.append(textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. "))
         lines.append("")
     lines.append(f"({len(response.results)} results in {response.took_ms:.0f} ms, "
                  f"index {response.index_version})")
@@ -181,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--filters", help='JSON object, e.g. \'{"markets": ["DE"]}\'')
     p.add_argument("--as-of", help="answer as of this date (YYYY-MM-DD)")
     p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="retrieval mode")
+    p.add_argument("--context", type=int, default=0, help="neighbouring passages to show (0-3)")
     p.add_argument("--json", action="store_true", help="print the API's JSON shape")
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_ask)

@@ -151,3 +151,46 @@ def test_matches_any_of_within_field() -> None:
     assert matches(meta, {"markets": ["FR", "JP"]})
     assert not matches(meta, {"markets": ["JP"]})
     assert matches(meta, {"doc_type": ["sop", "policy"], "markets": ["DE"]})
+
+
+def test_diversify_prefers_new_sections() -> None:
+    import numpy as np
+
+    from indexer.fusion import diversify
+
+    sections = ["a", "a", "b", "a", "c"]
+    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 3) == [0, 2, 4]
+    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 4) == [0, 2, 4, 1]
+    assert diversify(np.array([0, 1]), sections, 5) == [0, 1]
+
+
+def test_results_come_from_distinct_sections(searcher: Searcher) -> None:
+    results = searcher.search("refund coins days steps", top_k=5).results
+    keys = [(r.doc_id, tuple(r.heading_path)) for r in results]
+    assert len(set(keys)) == len(keys)
+
+
+def test_context_returns_neighbours_in_order(searcher: Searcher) -> None:
+    top = searcher.search("escalate imminent risk guardian queue", top_k=1, context=1).results[0]
+    assert top.context_before and top.context_after
+    assert top.context_before[-1]["end"] <= top.start < top.end <= top.context_after[0]["start"]
+    doc = searcher.get_document(top.doc_id)["text"]
+    assert doc[top.context_after[0]["start"] : top.context_after[0]["end"]] == top.context_after[0]["text"]
+    with pytest.raises(InvalidQueryError, match="context"):
+        searcher.search("refund", context=9)
+
+
+def test_modes_and_answerable_flag(index_dir: Path, fake_embedder) -> None:
+    strict = Searcher(index_dir, fake_embedder, Settings(answerable_threshold=0.99))
+    response = strict.search("refund coins", top_k=2)
+    assert response.answerable is False and "weak evidence" in response.reason
+    assert response.results  # the closest passages are still shown, flagged
+    loose = Searcher(index_dir, fake_embedder, Settings(answerable_threshold=0.0))
+    assert loose.search("refund coins").answerable is True
+    for mode in ("dense", "bm25", "hybrid"):
+        assert loose.search("imminent risk tier 2 minutes", mode=mode).results[0].doc_id == (
+            "sops/dangerous-challenges.pdf")
+    with pytest.raises(InvalidQueryError, match="unknown mode"):
+        loose.search("refund", mode="magic")
+    filtered = loose.search("refund", filters={"markets": "JP", "doc_type": "policy"})
+    assert filtered.answerable is False and "filters" in filtered.reason
