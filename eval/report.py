@@ -45,3 +45,22 @@ def regressions(current: dict[str, Any], baseline: dict[str, Any], max_drop: flo
                 out.append(f"{mode} {name}: {base['metrics'][name]:.4f} -> {value:.4f} "
                            f"(drop {drop:.4f} > {max_drop})")
     return out
+
+
+def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
+    """docs/retrieval.md: every set x mode, with the configuration that produced it."""
+    import datetime as dt
+
+    parts = [
+        "# Retrieval quality\n",
+        "Regenerate with `kb eval-all` (reads `../shared/datasets` and `kb/`).\n",
+        f"Generated {dt.date.today().isoformat()} with model `{settings.model}`, chunks "
+        f"{settings.chunk_max_tokens}/{settings.chunk_min_tokens} tokens (max/min), "
+        f"window weight {settings.window_weight}, lexical boost {settings.lexical_boost}. "
+        "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
+        "whether a top-k passage contains an evidence string; `recall@k` is the share of "
+        "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "
+        "recall@1 cannot exceed ~0.2: read `mrr@10` there). The default mode is `hybrid`.\n",
+    ]
+    parts += [markdown_table(run) for run in runs]
+    return "\n".join(parts)

@@ -11,19 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import Dataset
-from eval.metrics import evidence_hit_at, mean, mrr_at, ndcg_at, recall_at
+from eval.metrics import evidence_hit_at, hit_at, mean, mrr_at, ndcg_at, recall_at
 from indexer.build import index_documents
 from indexer.chunking import CHUNKER_VERSION
 from indexer.embedding import Embedder
+from indexer.errors import KBError
 from indexer.search import Searcher
 from indexer.settings import Settings
-from indexer.store import read_manifest
+from indexer.store import FORMAT_VERSION, read_manifest
 
 logger = logging.getLogger(__name__)
 
+SHARED_SETS = (("conditionalqa", "dev"), ("stackfaq", None), ("policyqa", "dev"))
 CANDIDATE_PASSAGES = 50  # chunks fetched per query to rank documents by their best chunk
 DOC_METRICS = (("recall@1", recall_at, 1), ("recall@5", recall_at, 5), ("recall@10", recall_at, 10),
-               ("mrr@10", mrr_at, 10), ("ndcg@10", ndcg_at, 10))
+               ("hit@1", hit_at, 1), ("mrr@10", mrr_at, 10), ("ndcg@10", ndcg_at, 10))
 EVIDENCE_KS = (1, 3, 5)
 
 
@@ -32,12 +34,13 @@ def cached_index(dataset: Dataset, embedder: Embedder, settings: Settings, cache
     key = "-".join([
         dataset.name, dataset.corpus_hash, embedder.fingerprint.split(":")[-1][:12],
         CHUNKER_VERSION, str(settings.chunk_max_tokens), str(settings.chunk_min_tokens),
+        f"f{FORMAT_VERSION}",
     ])
     index_dir = cache_root / key
     try:
         read_manifest(index_dir)
         logger.info("using cached index %s", index_dir)
-    except Exception:
+    except KBError:
         index_documents(dataset.documents, index_dir, embedder,
                         max_tokens=settings.chunk_max_tokens, min_tokens=settings.chunk_min_tokens)
     return index_dir
@@ -45,24 +48,30 @@ def cached_index(dataset: Dataset, embedder: Embedder, settings: Settings, cache
 
 def run_query(
     searcher: Searcher, text: str, mode: str | None = None, top_k: int = CANDIDATE_PASSAGES
-) -> tuple[list[str], list[str]]:
-    """(documents ranked by their best passage, passages in rank order)."""
+) -> tuple[list[str], list[str], bool]:
+    """(documents ranked by their best passage, passages in rank order, answerable flag)."""
     response = searcher.search(text, top_k=top_k, mode=mode)
     docs: list[str] = []
     for r in response.results:
         if r.doc_id not in docs:
             docs.append(r.doc_id)
-    return docs, [r.text for r in response.results]
+    return docs, [r.text for r in response.results], response.answerable
 
 
 def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dict[str, Any]:
     """Metrics per query and their means for one mode."""
     per_query: list[dict[str, Any]] = []
+    flags: list[tuple[bool, bool]] = []  # (truly unanswerable, flagged as no answer)
     for qid, text in dataset.queries.items():
         relevant = dataset.qrels.get(qid)
-        if not relevant or qid in dataset.unanswerable:
+        if qid in dataset.unanswerable:
+            _docs, _passages, answerable = run_query(searcher, text, None if mode == "default" else mode)
+            flags.append((True, not answerable))
             continue
-        docs, passages = run_query(searcher, text, None if mode == "default" else mode)
+        if not relevant:
+            continue
+        docs, passages, answerable = run_query(searcher, text, None if mode == "default" else mode)
+        flags.append((False, not answerable))
         row: dict[str, Any] = {"query_id": qid, "query": text, "ranked_docs": docs[:10],
                                "relevant": sorted(relevant)}
         for name, fn, k in DOC_METRICS:
@@ -79,4 +88,25 @@ def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dic
     metrics = {n: round(mean([r[n] for r in per_query if n in r]), 4) for n in names}
     metrics["mean_passage_chars"] = round(mean([r["passage_chars"] for r in per_query]), 1)
     metrics["queries"] = len(per_query)
+    if dataset.unanswerable:
+        flagged = sum(f for _, f in flags)
+        correct = sum(t and f for t, f in flags)
+        metrics["no_answer_precision"] = round(correct / flagged, 4) if flagged else 0.0
+        metrics["no_answer_recall"] = round(correct / len(dataset.unanswerable), 4)
     return {"metrics": metrics, "per_query": per_query}
+
+
+def run_dataset(
+    folder: Path, split: str | None, modes: list[str], settings: Settings, cache_root: Path
+) -> dict[str, Any]:
+    """Index (cached) and evaluate one dataset in several modes, in one run."""
+    from eval.datasets import load_dataset
+
+    dataset = load_dataset(folder, split)
+    embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
+    searcher = Searcher(cached_index(dataset, embedder, settings, cache_root), embedder, settings)
+    try:
+        return {"dataset": dataset.name, "split": dataset.split,
+                "results": {mode: evaluate(dataset, searcher, mode) for mode in modes}}
+    finally:
+        searcher.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text
+from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text, sentence_windows
 from indexer.documents import Chunk, Document
 from indexer.embedding import Embedder
 from indexer.errors import KBError
@@ -67,8 +67,8 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     *,
-    max_tokens: int = 160,
-    min_tokens: int = 24,
+    max_tokens: int = 200,
+    min_tokens: int = 64,
     progress: Progress | None = None,
 ) -> BuildReport:
     """Index every readable document under ``source`` into ``index_dir`` (replacing it)."""
@@ -95,8 +95,8 @@ def index_documents(
     embedder: Embedder,
     *,
     skipped: list[Skipped] | None = None,
-    max_tokens: int = 160,
-    min_tokens: int = 24,
+    max_tokens: int = 200,
+    min_tokens: int = 64,
     progress: Progress | None = None,
     started: float | None = None,
 ) -> BuildReport:
@@ -107,13 +107,11 @@ def index_documents(
     _check_unique_ids(documents)
     progress.on_start("chunk", len(documents))
     chunks, texts = chunk_all(documents, embedder, max_tokens, min_tokens, progress.on_advance)
-    progress.on_start("embed", len(texts))
-    batches = []
-    step = max(1, embedder.batch_size * 4)
-    for i in range(0, len(texts), step):
-        batches.append(embedder.encode(texts[i : i + step]))
-        progress.on_advance(len(texts[i : i + step]))
-    vectors = np.concatenate(batches) if batches else np.zeros((0, embedder.dimension), np.float32)
+    titles = {d.doc_id: d.title for d in documents}
+    spans, window_texts = windows_of(chunks, titles)
+    progress.on_start("embed", len(texts) + len(window_texts))
+    vectors = _embed(embedder, texts, progress)
+    window_vectors = _embed(embedder, window_texts, progress)
 
     seconds = time.perf_counter() - started
     manifest = write_index(
@@ -123,6 +121,7 @@ def index_documents(
         vectors,
         [(s.path, s.reason) for s in skipped],
         lexical_texts=texts,
+        windows=(spans, window_vectors),
         model=embedder.model_name,
         model_fingerprint=embedder.fingerprint,
         chunker={"version": CHUNKER_VERSION, "max_tokens": max_tokens, "min_tokens": min_tokens},
@@ -130,6 +129,26 @@ def index_documents(
     )
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     return BuildReport(Path(index_dir), len(documents), len(chunks), skipped, seconds, manifest)
+
+
+def windows_of(chunks: list[Chunk], titles: dict[str, str]) -> tuple[np.ndarray, list[str]]:
+    """(rows of chunk row, start, end in the document) and the texts to embed, per window."""
+    spans: list[tuple[int, int, int]] = []
+    texts: list[str] = []
+    for row, chunk in enumerate(chunks):
+        for a, b in sentence_windows(chunk.text):
+            spans.append((row, chunk.start + a, chunk.start + b))
+            texts.append(f"{titles[chunk.doc_id]}\n{chunk.text[a:b]}")
+    return np.array(spans, dtype=np.int64).reshape(-1, 3), texts
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: Progress) -> np.ndarray:
+    batches = []
+    step = max(1, embedder.batch_size * 4)
+    for i in range(0, len(texts), step):
+        batches.append(embedder.encode(texts[i : i + step]))
+        progress.on_advance(len(texts[i : i + step]))
+    return np.concatenate(batches) if batches else np.zeros((0, embedder.dimension), np.float32)
 
 
 def _check_unique_ids(documents: list[Document]) -> None:

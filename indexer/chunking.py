@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from indexer.documents import Chunk, Document
 
-CHUNKER_VERSION = "structure-v1"
+CHUNKER_VERSION = "structure-v2"  # v2: sentence windows inside chunks
 TokenCounter = Callable[[str], int]
 
 _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
@@ -237,3 +237,18 @@ def embedding_text(
             return candidate
         trail.pop()
     return text
+
+
+def sentence_windows(text: str, size: int = 2) -> list[tuple[int, int]]:
+    """Spans of ``size`` consecutive sentences (heading lines left out) within a chunk's text.
+
+    Embedded next to whole chunks, they let a one-sentence answer inside a long passage be
+    found (multi-granularity retrieval) and name the sentence to highlight.
+    """
+    from indexer.highlight import sentence_spans
+
+    spans = [s for s in sentence_spans(text) if not text[s[0] : s[1]].lstrip().startswith("#")]
+    if len(spans) <= 1:
+        return spans
+    return [(spans[i][0], spans[min(i + size - 1, len(spans) - 1)][1])
+            for i in range(len(spans) - size + 1)]

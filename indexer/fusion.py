@@ -28,6 +28,17 @@ def convex(dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, alpha: f
     return alpha * _normalise(dense, allowed, depth) + (1 - alpha) * _normalise(lexical, allowed, depth)
 
 
+def boost(dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, weight: float,
+          depth: int = 100) -> np.ndarray:
+    """Dense-led hybrid: ``dense * (1 + weight * lexical)``, lexical normalised over its top.
+
+    Measured across ConditionalQA, StackFAQ, PolicyQA and kb/, a bounded multiplicative boost
+    keeps dense ranking where keywords mislead (paraphrased FAQs) and lets exact terms
+    (market codes, product names) lift the right passage where they matter.
+    """
+    return dense * (1.0 + weight * _normalise(lexical, allowed, depth))
+
+
 def rrf(dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, k: int = 60) -> np.ndarray:
     """Reciprocal-rank fusion, kept for comparison in the eval harness."""
     out = np.zeros_like(dense, dtype=np.float32)

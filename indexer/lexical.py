@@ -28,6 +28,7 @@ def build_bm25(texts: list[str]):
     """A bm25s index over ``texts`` (one row per chunk, same order as the vectors)."""
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
     retriever = bm25s.BM25()
     retriever.index([tokenize(t) for t in texts], show_progress=False)
     return retriever

@@ -23,7 +23,14 @@ from indexer.errors import IndexMismatchError, InvalidQueryError, NotFoundError
 from indexer.highlight import best_sentence, idf_table
 from indexer.lexical import bm25_scores, load_bm25
 from indexer.settings import Settings
-from indexer.store import Manifest, check_model, connect_table, read_manifest, read_vectors
+from indexer.store import (
+    Manifest,
+    check_model,
+    connect_table,
+    read_manifest,
+    read_vectors,
+    read_windows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +95,15 @@ class SearchResponse:
 
 
 @dataclass
+class _Signals:
+    """Per-chunk dense evidence for one query."""
+
+    passage: np.ndarray  # cosine of the whole passage
+    dense: np.ndarray  # passage mixed with its best sentence window
+    best_window: np.ndarray  # index of that window, -1 if the chunk has none
+
+
+@dataclass
 class _DocInfo:
     doc_id: str
     title: str
@@ -149,6 +165,9 @@ class Searcher:
         self._matrix = (vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal
                         else np.zeros((0, self.manifest.dimension), np.float32))
         self._bm25 = load_bm25(self.index_dir)
+        spans, self._window_matrix = read_windows(self.index_dir)
+        self._window_chunk = spans[:, 0]
+        self._window_span = spans[:, 1:]
         self._db = connect_table(self.index_dir)
         self._lock = threading.Lock()
         self._docs: list[_DocInfo] = []
@@ -248,24 +267,38 @@ class Searcher:
         allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
         results: list[SearchResult] = []
         if allowed.any():
-            dense, lexical = self._signals(query, mode)
-            scores = self._combine(mode, dense, lexical, allowed)
+            signals, lexical = self._signals(query, mode)
+            scores = self._combine(mode, signals.dense, lexical, allowed)
             pool = fusion.top_rows(scores, allowed, top_k * 4 + 10)
             rows = fusion.diversify(pool, self._section_of, top_k)
-            results = [self._result(rank, int(row), float(scores[row]), query, context)
-                       for rank, row in enumerate(rows, start=1)]
-            answerable, reason = self._judge(dense, allowed)
+            results = [
+                self._result(rank, int(row), float(scores[row]), query, context,
+                             int(signals.best_window[row]))
+                for rank, row in enumerate(rows, start=1)
+            ]
+            answerable, reason = self._judge(signals.passage, allowed)
         else:
             answerable, reason = False, "no document passes the filters and date"
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query, results, round(took, 2), self.manifest.index_version, flt,
                               as_of_s, mode, answerable, reason)
 
-    def _signals(self, query: str, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Dense similarity of every chunk (always: it also decides answerability) and BM25."""
-        dense = self._matrix @ self.embedder.encode([query])[0]
-        lexical = bm25_scores(self._bm25, query, len(dense)) if mode != "dense" else None
-        return dense, lexical
+    def _signals(self, query: str, mode: str) -> tuple[_Signals, np.ndarray | None]:
+        """Dense signals (always: they also decide answerability and highlights) and BM25."""
+        vector = self.embedder.encode([query])[0]
+        passage = self._matrix @ vector
+        window_scores = self._window_matrix @ vector if len(self._window_matrix) else np.zeros(0)
+        best_window = np.full(len(passage), -1.0, dtype=np.float32)
+        best_window_id = np.full(len(passage), -1, dtype=np.int64)
+        if len(window_scores):
+            order = np.argsort(window_scores, kind="stable")  # ascending: the best write last
+            best_window[self._window_chunk[order]] = window_scores[order]
+            best_window_id[self._window_chunk[order]] = order
+        has_window = best_window_id >= 0
+        weight = self.settings.window_weight
+        dense = np.where(has_window, (1 - weight) * passage + weight * best_window, passage)
+        lexical = bm25_scores(self._bm25, query, len(passage)) if mode != "dense" else None
+        return _Signals(passage, dense.astype(np.float32), best_window_id), lexical
 
     def _combine(
         self, mode: str, dense: np.ndarray, lexical: np.ndarray | None, allowed: np.ndarray
@@ -274,7 +307,7 @@ class Searcher:
             return dense
         if mode == "bm25":
             return lexical
-        return fusion.convex(dense, lexical, allowed, self.settings.hybrid_alpha)
+        return fusion.boost(dense, lexical, allowed, self.settings.lexical_boost)
 
     def _judge(self, dense: np.ndarray, allowed: np.ndarray) -> tuple[bool, str]:
         """Whether the best passage is close enough to the question to present as an answer.
@@ -289,13 +322,18 @@ class Searcher:
                            f"below {threshold:.2f}; the knowledge base may not cover this")
         return True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
 
-    def _result(self, rank: int, row: int, score: float, query: str, context: int = 0) -> SearchResult:
+    def _result(
+        self, rank: int, row: int, score: float, query: str, context: int = 0, window: int = -1
+    ) -> SearchResult:
         with self._lock:
             r = self._db.execute("SELECT * FROM chunks WHERE row = ?", (row,)).fetchone()
             before, after = self._neighbours(r["doc_id"], r["ordinal"], context)
         doc = self._docs[int(self._chunk_doc[row])]
         text = r["text"]
-        a, b = best_sentence(text, query, self._idf)
+        if window >= 0:  # the sentence window that matched best is what the agent should read
+            a, b = (int(x) - r["start"] for x in self._window_span[window])
+        else:
+            a, b = best_sentence(text, query, self._idf)
         pages = json.loads(r["pages"])
         return SearchResult(
             rank=rank,

@@ -26,14 +26,16 @@ class Settings(BaseSettings):
     kb_dir: Path = Path("kb")
 
     # Chunking, in the embedding model's own tokens.
-    chunk_max_tokens: int = Field(160, ge=16, le=2048)
-    chunk_min_tokens: int = Field(24, ge=0, le=512)
+    chunk_max_tokens: int = Field(200, ge=16, le=2048)
+    chunk_min_tokens: int = Field(64, ge=0, le=512)
 
-    # Retrieval: dense, bm25 or hybrid (convex fusion; alpha is the dense weight).
+    # Retrieval: dense, bm25 or hybrid. Dense scores mix the passage's similarity with its best
+    # sentence window's (window_weight); hybrid boosts them by normalised BM25 (lexical_boost).
     search_mode: str = "hybrid"
-    hybrid_alpha: float = Field(0.7, ge=0.0, le=1.0)
+    window_weight: float = Field(0.5, ge=0.0, le=1.0)
+    lexical_boost: float = Field(0.3, ge=0.0, le=5.0)
     # Below this best dense similarity a search says answerable=false (calibrated on kb/).
-    answerable_threshold: float = Field(0.45, ge=-1.0, le=1.0)
+    answerable_threshold: float = Field(0.35, ge=-1.0, le=1.0)
 
     # Query limits, enforced by the Searcher so the API and CLI agree.
     max_query_chars: int = Field(1000, ge=1)

@@ -25,10 +25,12 @@ from indexer.lexical import build_bm25, save_bm25
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: BM25 index added
+FORMAT_VERSION = 3  # 2: BM25 index added; 3: sentence windows
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 TABLE = "chunks.sqlite"
+WINDOW_SPANS = "window_spans.npy"  # rows of (chunk row, start, end in the document text)
+WINDOW_VECTORS = "window_vectors.npy"
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -86,6 +88,7 @@ def write_index(
     skipped: list[tuple[str, str]],
     *,
     lexical_texts: list[str],
+    windows: tuple[np.ndarray, np.ndarray],
     model: str,
     model_fingerprint: str,
     chunker: dict[str, Any],
@@ -108,6 +111,9 @@ def write_index(
         faiss.write_index(flat, str(tmp / VECTORS))
         _write_table(tmp / TABLE, documents, chunks, skipped)
         save_bm25(build_bm25(lexical_texts), tmp)
+        spans, window_vectors = windows
+        np.save(tmp / WINDOW_SPANS, np.asarray(spans, dtype=np.int64).reshape(-1, 3), allow_pickle=False)
+        np.save(tmp / WINDOW_VECTORS, np.asarray(window_vectors, dtype=np.float32), allow_pickle=False)
         created = dt.datetime.now(dt.timezone.utc)
         manifest = Manifest(
             index_version=created.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
@@ -115,7 +121,8 @@ def write_index(
             model_fingerprint=model_fingerprint,
             dimension=dimension,
             chunker=chunker,
-            counts={"documents": len(documents), "chunks": len(chunks), "skipped": len(skipped)},
+            counts={"documents": len(documents), "chunks": len(chunks),
+                    "windows": len(windows[0]), "skipped": len(skipped)},
             build_seconds=round(build_seconds, 3),
             created_at=created.isoformat(timespec="seconds"),
         )
@@ -223,3 +230,11 @@ def connect_table(index_dir: Path) -> sqlite3.Connection:
     con = sqlite3.connect(uri, uri=True, check_same_thread=False)
     con.row_factory = sqlite3.Row
     return con
+
+
+def read_windows(index_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(window spans, window vectors) of an index directory."""
+    index_dir = Path(index_dir)
+    spans = np.load(index_dir / WINDOW_SPANS, allow_pickle=False)
+    vectors = np.load(index_dir / WINDOW_VECTORS, allow_pickle=False)
+    return spans, vectors

@@ -141,26 +141,22 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.datasets import load_dataset
     from eval.report import markdown_table, regressions
-    from eval.runner import cached_index, evaluate
-    from indexer.embedding import Embedder
-    from indexer.search import Searcher
+    from eval.runner import run_dataset
 
     settings = _settings(args)
-    dataset = load_dataset(Path(args.dataset), args.split)
-    embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
-    index_dir = cached_index(dataset, embedder, settings, Path(args.cache_dir))
-    searcher = Searcher(index_dir, embedder, settings)
     modes = ["default", "dense", "bm25", "hybrid"] if args.mode == "all" else [args.mode]
-    results = {"dataset": dataset.name, "split": dataset.split,
-               "results": {mode: evaluate(dataset, searcher, mode) for mode in modes}}
+    results = run_dataset(Path(args.dataset), args.split, modes, settings, Path(args.cache_dir))
     table = markdown_table(results)
     sys.stdout.write(table)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     if args.report:
         Path(args.report).write_text(table, encoding="utf-8")
+    if args.chart:
+        from eval.charts import write_chart
+
+        write_chart(results, Path(args.chart))
     if args.baseline:
         baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
         failed = regressions(results, baseline, args.max_drop)
@@ -168,6 +164,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
             sys.stderr.write(f"regression: {line}\n")
         if failed:
             return 1
+        sys.stdout.write(f"no metric dropped by more than {args.max_drop} against {args.baseline}\n")
+    return 0
+
+
+def cmd_eval_all(args: argparse.Namespace) -> int:
+    from eval.report import retrieval_doc
+    from eval.runner import SHARED_SETS, run_dataset
+
+    settings = _settings(args)
+    runs = []
+    for name, split in SHARED_SETS:
+        folder = Path(args.datasets_dir) / name
+        runs.append(run_dataset(folder, split, ["dense", "bm25", "hybrid"], settings,
+                                Path(args.cache_dir)))
+        sys.stderr.write(f"evaluated {name}\n")
+    runs.append(run_dataset(Path(args.kb), None, ["dense", "bm25", "hybrid"], settings,
+                            Path(args.cache_dir)))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(retrieval_doc(runs, settings), encoding="utf-8")
+    sys.stdout.write(f"wrote {args.out}\n")
     return 0
 
 
@@ -200,10 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
                    default="default")
     p.add_argument("--json", help="write per-query and mean metrics as JSON here")
     p.add_argument("--report", help="write a Markdown table here")
+    p.add_argument("--chart", help="write a PNG chart comparing modes here")
     p.add_argument("--baseline", help="JSON of an earlier run; exit 1 on regressions")
     p.add_argument("--max-drop", type=float, default=0.01)
     p.add_argument("--cache-dir", default="var/eval-cache", help="indexes cached per corpus")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("eval-all", help="every shared set x mode -> docs/retrieval.md")
+    p.add_argument("--datasets-dir", default="../shared/datasets")
+    p.add_argument("--kb", default="kb")
+    p.add_argument("--out", default="docs/retrieval.md")
+    p.add_argument("--cache-dir", default="var/eval-cache")
+    p.set_defaults(func=cmd_eval_all)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")
