@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
     )
     def document(doc_id: str, request: Request) -> dict:
-        """A document's metadata, text and structure: slice ``text[start:end]`` to open a citation."""
+        """A document's metadata, text and structure: slice ``text[start:end]`` to cite."""
         return ready(request).get_document(doc_id)
 
     return app

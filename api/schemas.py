@@ -16,7 +16,11 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(..., description="The agent's question, as typed.", examples=["refund coins bought by minor MY"])
+    query: str = Field(
+        ...,
+        description="The agent's question, as typed.",
+        examples=["refund coins bought by minor MY"],
+    )
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many passages to return.")
     filters: dict[str, str | list[str]] = Field(
         default_factory=dict,

@@ -16,8 +16,9 @@ def write_chart(results: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     modes = list(results["results"])
-    names = [m for m in CHART_METRICS
-             if any(m in results["results"][mode]["metrics"] for mode in modes)]
+    names = [
+        m for m in CHART_METRICS if any(m in results["results"][mode]["metrics"] for mode in modes)
+    ]
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 4))
     width = 0.8 / max(1, len(modes))
     for i, mode in enumerate(modes):

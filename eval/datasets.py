@@ -44,7 +44,9 @@ class Dataset:
 
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def _suffix(split: str | None) -> str:
@@ -102,7 +104,8 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
     rows = _jsonl(queries_path)
     queries = {str(r["query_id"]): r["text"] for r in rows}
     unanswerable = {
-        str(r["query_id"]) for r in rows
+        str(r["query_id"])
+        for r in rows
         if r.get("answerable") is False or r.get("not_answerable") is True
     }
     evidence: dict[str, list[str]] = defaultdict(list)

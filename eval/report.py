@@ -42,8 +42,10 @@ def regressions(current: dict[str, Any], baseline: dict[str, Any], max_drop: flo
                 continue
             drop = base["metrics"][name] - value
             if drop > max_drop + 1e-12:
-                out.append(f"{mode} {name}: {base['metrics'][name]:.4f} -> {value:.4f} "
-                           f"(drop {drop:.4f} > {max_drop})")
+                out.append(
+                    f"{mode} {name}: {base['metrics'][name]:.4f} -> {value:.4f} "
+                    f"(drop {drop:.4f} > {max_drop})"
+                )
     return out
 
 

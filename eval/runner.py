@@ -24,25 +24,44 @@ logger = logging.getLogger(__name__)
 
 SHARED_SETS = (("conditionalqa", "dev"), ("stackfaq", None), ("policyqa", "dev"))
 CANDIDATE_PASSAGES = 50  # chunks fetched per query to rank documents by their best chunk
-DOC_METRICS = (("recall@1", recall_at, 1), ("recall@5", recall_at, 5), ("recall@10", recall_at, 10),
-               ("hit@1", hit_at, 1), ("mrr@10", mrr_at, 10), ("ndcg@10", ndcg_at, 10))
+DOC_METRICS = (
+    ("recall@1", recall_at, 1),
+    ("recall@5", recall_at, 5),
+    ("recall@10", recall_at, 10),
+    ("hit@1", hit_at, 1),
+    ("mrr@10", mrr_at, 10),
+    ("ndcg@10", ndcg_at, 10),
+)
 EVIDENCE_KS = (1, 3, 5)
 
 
-def cached_index(dataset: Dataset, embedder: Embedder, settings: Settings, cache_root: Path) -> Path:
+def cached_index(
+    dataset: Dataset, embedder: Embedder, settings: Settings, cache_root: Path
+) -> Path:
     """Index the dataset's corpus once per (corpus, model, chunker settings)."""
-    key = "-".join([
-        dataset.name, dataset.corpus_hash, embedder.fingerprint.split(":")[-1][:12],
-        CHUNKER_VERSION, str(settings.chunk_max_tokens), str(settings.chunk_min_tokens),
-        f"f{FORMAT_VERSION}",
-    ])
+    key = "-".join(
+        [
+            dataset.name,
+            dataset.corpus_hash,
+            embedder.fingerprint.split(":")[-1][:12],
+            CHUNKER_VERSION,
+            str(settings.chunk_max_tokens),
+            str(settings.chunk_min_tokens),
+            f"f{FORMAT_VERSION}",
+        ]
+    )
     index_dir = cache_root / key
     try:
         read_manifest(index_dir)
         logger.info("using cached index %s", index_dir)
     except KBError:
-        index_documents(dataset.documents, index_dir, embedder,
-                        max_tokens=settings.chunk_max_tokens, min_tokens=settings.chunk_min_tokens)
+        index_documents(
+            dataset.documents,
+            index_dir,
+            embedder,
+            max_tokens=settings.chunk_max_tokens,
+            min_tokens=settings.chunk_min_tokens,
+        )
     return index_dir
 
 
@@ -65,15 +84,21 @@ def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dic
     for qid, text in dataset.queries.items():
         relevant = dataset.qrels.get(qid)
         if qid in dataset.unanswerable:
-            _docs, _passages, answerable = run_query(searcher, text, None if mode == "default" else mode)
+            _docs, _passages, answerable = run_query(
+                searcher, text, None if mode == "default" else mode
+            )
             flags.append((True, not answerable))
             continue
         if not relevant:
             continue
         docs, passages, answerable = run_query(searcher, text, None if mode == "default" else mode)
         flags.append((False, not answerable))
-        row: dict[str, Any] = {"query_id": qid, "query": text, "ranked_docs": docs[:10],
-                               "relevant": sorted(relevant)}
+        row: dict[str, Any] = {
+            "query_id": qid,
+            "query": text,
+            "ranked_docs": docs[:10],
+            "relevant": sorted(relevant),
+        }
         for name, fn, k in DOC_METRICS:
             row[name] = fn(docs, relevant, k)
         evidence = dataset.evidence.get(qid)
@@ -106,7 +131,10 @@ def run_dataset(
     embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
     searcher = Searcher(cached_index(dataset, embedder, settings, cache_root), embedder, settings)
     try:
-        return {"dataset": dataset.name, "split": dataset.split,
-                "results": {mode: evaluate(dataset, searcher, mode) for mode in modes}}
+        return {
+            "dataset": dataset.name,
+            "split": dataset.split,
+            "results": {mode: evaluate(dataset, searcher, mode) for mode in modes},
+        }
     finally:
         searcher.close()

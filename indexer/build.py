@@ -82,10 +82,18 @@ def build_index(
     documents, skipped = load_directory(source, on_file=lambda _p: progress.on_advance(1))
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
-        raise KBError(f"no readable documents under {source}" + (f" ({reasons})" if reasons else ""))
+        raise KBError(
+            f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
+        )
     return index_documents(
-        documents, index_dir, embedder, skipped=skipped, max_tokens=max_tokens,
-        min_tokens=min_tokens, progress=progress, started=started,
+        documents,
+        index_dir,
+        embedder,
+        skipped=skipped,
+        max_tokens=max_tokens,
+        min_tokens=min_tokens,
+        progress=progress,
+        started=started,
     )
 
 

@@ -71,9 +71,16 @@ def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
         else:
             blocks.append([a, b, item])
         stripped = text[a:b].rstrip()
-        glue_next = stripped.endswith(":") or stripped.startswith("#") or (
-            a == paras[0][0] and "\n" not in stripped and len(stripped) < 100 and not item
-            and not stripped.endswith((".", "?", "!"))
+        glue_next = (
+            stripped.endswith(":")
+            or stripped.startswith("#")
+            or (
+                a == paras[0][0]
+                and "\n" not in stripped
+                and len(stripped) < 100
+                and not item
+                and not stripped.endswith((".", "?", "!"))
+            )
         )
     return [(a, b) for a, b, _ in blocks]
 
@@ -114,7 +121,9 @@ def _split_words(
     i = 0
     while i < len(words):
         j = i + 1
-        while j < len(words) and count(text[start + words[i][0] : start + words[j][1]]) <= max_tokens:
+        while (
+            j < len(words) and count(text[start + words[i][0] : start + words[j][1]]) <= max_tokens
+        ):
             j += 1
         if j == i + 1 and count(text[start + words[i][0] : start + words[i][1]]) > max_tokens:
             # A single "word" longer than the limit (a URL, a hash): cut it by characters.
@@ -139,7 +148,12 @@ def _fit(
         pieces = splitter(text, a, b)
         depth += 1
         if len(pieces) > 1:
-            return _pack(text, [p for piece in pieces for p in _fit(text, piece, count, max_tokens, depth)], count, max_tokens)
+            return _pack(
+                text,
+                [p for piece in pieces for p in _fit(text, piece, count, max_tokens, depth)],
+                count,
+                max_tokens,
+            )
     return _split_words(text, a, b, count, max_tokens)
 
 
@@ -230,7 +244,9 @@ def embedding_text(
 
     The context is shortened (never the passage) so the whole stays within ``limit`` tokens.
     """
-    trail = [title] + [h.lstrip("#").strip() for h in heading_path if h.lstrip("#").strip() != title]
+    trail = [title] + [
+        h.lstrip("#").strip() for h in heading_path if h.lstrip("#").strip() != title
+    ]
     while trail:
         candidate = " > ".join(trail) + "\n" + text
         if count(candidate) <= limit:
@@ -250,5 +266,7 @@ def sentence_windows(text: str, size: int = 2) -> list[tuple[int, int]]:
     spans = [s for s in sentence_spans(text) if not text[s[0] : s[1]].lstrip().startswith("#")]
     if len(spans) <= 1:
         return spans
-    return [(spans[i][0], spans[min(i + size - 1, len(spans) - 1)][1])
-            for i in range(len(spans) - size + 1)]
+    return [
+        (spans[i][0], spans[min(i + size - 1, len(spans) - 1)][1])
+        for i in range(len(spans) - size + 1)
+    ]

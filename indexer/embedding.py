@@ -103,7 +103,10 @@ class Embedder:
     @property
     def dimension(self) -> int:
         model = self.model
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
         return int(getter())
 
     @property
@@ -113,7 +116,9 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, special tokens included."""
-        encoded = self.model.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+        encoded = self.model.tokenizer(
+            text, add_special_tokens=True, truncation=False, verbose=False
+        )
         return len(encoded["input_ids"])
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:

@@ -15,21 +15,25 @@ def _normalise(scores: np.ndarray, allowed: np.ndarray, depth: int) -> np.ndarra
     values = scores[allowed]
     if values.size == 0:
         return out
-    top = np.partition(values, max(values.size - depth, 0))[max(values.size - depth, 0):]
+    top = np.partition(values, max(values.size - depth, 0))[max(values.size - depth, 0) :]
     hi, lo = float(top.max()), float(top.min())
     if hi - lo < 1e-9:
         return (scores >= hi).astype(np.float32) * (hi > 0)
     return np.clip((scores - lo) / (hi - lo), 0.0, None).astype(np.float32)
 
 
-def convex(dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, alpha: float,
-           depth: int = 100) -> np.ndarray:
+def convex(
+    dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, alpha: float, depth: int = 100
+) -> np.ndarray:
     """``alpha * dense + (1 - alpha) * lexical`` after normalising each over its top ``depth``."""
-    return alpha * _normalise(dense, allowed, depth) + (1 - alpha) * _normalise(lexical, allowed, depth)
+    return alpha * _normalise(dense, allowed, depth) + (1 - alpha) * _normalise(
+        lexical, allowed, depth
+    )
 
 
-def boost(dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, weight: float,
-          depth: int = 100) -> np.ndarray:
+def boost(
+    dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, weight: float, depth: int = 100
+) -> np.ndarray:
     """Dense-led hybrid: ``dense * (1 + weight * lexical)``, lexical normalised over its top.
 
     Measured across ConditionalQA, StackFAQ, PolicyQA and kb/, a bounded multiplicative boost

@@ -41,8 +41,9 @@ def save_bm25(retriever, index_dir: Path) -> None:
 def load_bm25(index_dir: Path):
     import bm25s
 
-    return bm25s.BM25.load(str(Path(index_dir) / BM25_DIR), allow_pickle=False,
-                           show_progress=False, verbosity=0)
+    return bm25s.BM25.load(
+        str(Path(index_dir) / BM25_DIR), allow_pickle=False, show_progress=False, verbosity=0
+    )
 
 
 def bm25_scores(retriever, query: str, n_rows: int) -> np.ndarray:

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embedding import Embedder
 from indexer import fusion
+from indexer.embedding import Embedder
 from indexer.errors import IndexMismatchError, InvalidQueryError, NotFoundError
 from indexer.highlight import best_sentence, idf_table
 from indexer.lexical import bm25_scores, load_bm25
@@ -39,8 +39,18 @@ FILTER_FIELDS = (
     "doc_id", "doc_type", "markets", "product_area", "language", "access_groups", "tags",
     "status", "owner_team",
 )  # fmt: skip
-CITED_FIELDS = ("doc_type", "version", "effective_date", "review_date", "markets", "status",
-                "product_area", "owner_team", "access_groups", "language")
+CITED_FIELDS = (
+    "doc_type",
+    "version",
+    "effective_date",
+    "review_date",
+    "markets",
+    "status",
+    "product_area",
+    "owner_team",
+    "access_groups",
+    "language",
+)
 GLOBAL_MARKET = "global"
 MODES = ("dense", "bm25", "hybrid")
 
@@ -162,8 +172,11 @@ class Searcher:
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
         vectors = read_vectors(self.index_dir)
         # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
-        self._matrix = (vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal
-                        else np.zeros((0, self.manifest.dimension), np.float32))
+        self._matrix = (
+            vectors.reconstruct_n(0, vectors.ntotal)
+            if vectors.ntotal
+            else np.zeros((0, self.manifest.dimension), np.float32)
+        )
         self._bm25 = load_bm25(self.index_dir)
         spans, self._window_matrix = read_windows(self.index_dir)
         self._window_chunk = spans[:, 0]
@@ -172,9 +185,13 @@ class Searcher:
         self._lock = threading.Lock()
         self._docs: list[_DocInfo] = []
         doc_row: dict[str, int] = {}
-        for r in self._db.execute("SELECT doc_id, title, source, metadata FROM documents ORDER BY doc_id"):
+        for r in self._db.execute(
+            "SELECT doc_id, title, source, metadata FROM documents ORDER BY doc_id"
+        ):
             doc_row[r["doc_id"]] = len(self._docs)
-            self._docs.append(_DocInfo(r["doc_id"], r["title"], r["source"], json.loads(r["metadata"])))
+            self._docs.append(
+                _DocInfo(r["doc_id"], r["title"], r["source"], json.loads(r["metadata"]))
+            )
         rows = self._db.execute(
             "SELECT row, doc_id, heading_path, text FROM chunks ORDER BY row"
         ).fetchall()
@@ -272,16 +289,31 @@ class Searcher:
             pool = fusion.top_rows(scores, allowed, top_k * 4 + 10)
             rows = fusion.diversify(pool, self._section_of, top_k)
             results = [
-                self._result(rank, int(row), float(scores[row]), query, context,
-                             int(signals.best_window[row]))
+                self._result(
+                    rank,
+                    int(row),
+                    float(scores[row]),
+                    query,
+                    context,
+                    int(signals.best_window[row]),
+                )
                 for rank, row in enumerate(rows, start=1)
             ]
             answerable, reason = self._judge(signals.passage, allowed)
         else:
             answerable, reason = False, "no document passes the filters and date"
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query, results, round(took, 2), self.manifest.index_version, flt,
-                              as_of_s, mode, answerable, reason)
+        return SearchResponse(
+            query,
+            results,
+            round(took, 2),
+            self.manifest.index_version,
+            flt,
+            as_of_s,
+            mode,
+            answerable,
+            reason,
+        )
 
     def _signals(self, query: str, mode: str) -> tuple[_Signals, np.ndarray | None]:
         """Dense signals (always: they also decide answerability and highlights) and BM25."""
@@ -318,8 +350,10 @@ class Searcher:
         best = float(dense[allowed].max())
         threshold = self.settings.answerable_threshold
         if best < threshold:
-            return False, (f"weak evidence: the closest passage has similarity {best:.2f}, "
-                           f"below {threshold:.2f}; the knowledge base may not cover this")
+            return False, (
+                f"weak evidence: the closest passage has similarity {best:.2f}, "
+                f"below {threshold:.2f}; the knowledge base may not cover this"
+            )
         return True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
 
     def _result(
@@ -359,8 +393,8 @@ class Searcher:
         if not context:
             return [], []
         rows = self._db.execute(
-            'SELECT ordinal, start, "end", text FROM chunks WHERE doc_id = ? AND ordinal BETWEEN ? AND ? '
-            "AND ordinal != ? ORDER BY ordinal",
+            'SELECT ordinal, start, "end", text FROM chunks WHERE doc_id = ? '
+            "AND ordinal BETWEEN ? AND ? AND ordinal != ? ORDER BY ordinal",
             (doc_id, ordinal - context, ordinal + context, ordinal),
         ).fetchall()
         out = [{"start": x["start"], "end": x["end"], "text": x["text"]} for x in rows]

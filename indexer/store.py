@@ -98,7 +98,9 @@ def write_index(
     import faiss
 
     if not len(chunks) == len(vectors) == len(lexical_texts):
-        raise ValueError(f"{len(chunks)} chunks, {len(vectors)} vectors, {len(lexical_texts)} texts")
+        raise ValueError(
+            f"{len(chunks)} chunks, {len(vectors)} vectors, {len(lexical_texts)} texts"
+        )
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = index_dir.with_name(f".{index_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -112,17 +114,25 @@ def write_index(
         _write_table(tmp / TABLE, documents, chunks, skipped)
         save_bm25(build_bm25(lexical_texts), tmp)
         spans, window_vectors = windows
-        np.save(tmp / WINDOW_SPANS, np.asarray(spans, dtype=np.int64).reshape(-1, 3), allow_pickle=False)
-        np.save(tmp / WINDOW_VECTORS, np.asarray(window_vectors, dtype=np.float32), allow_pickle=False)
-        created = dt.datetime.now(dt.timezone.utc)
+        np.save(
+            tmp / WINDOW_SPANS, np.asarray(spans, dtype=np.int64).reshape(-1, 3), allow_pickle=False
+        )
+        np.save(
+            tmp / WINDOW_VECTORS, np.asarray(window_vectors, dtype=np.float32), allow_pickle=False
+        )
+        created = dt.datetime.now(dt.UTC)
         manifest = Manifest(
             index_version=created.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
             model=model,
             model_fingerprint=model_fingerprint,
             dimension=dimension,
             chunker=chunker,
-            counts={"documents": len(documents), "chunks": len(chunks),
-                    "windows": len(windows[0]), "skipped": len(skipped)},
+            counts={
+                "documents": len(documents),
+                "chunks": len(chunks),
+                "windows": len(windows[0]),
+                "skipped": len(skipped),
+            },
             build_seconds=round(build_seconds, 3),
             created_at=created.isoformat(timespec="seconds"),
         )

@@ -40,8 +40,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     def start(stage: str, total: int) -> None:
         if bars:
             bars.pop().close()
-        label, unit = {"load": ("reading files", "file"), "chunk": ("chunking", "doc"),
-                       "embed": ("embedding", "chunk")}.get(stage, (stage, "item"))
+        label, unit = {
+            "load": ("reading files", "file"),
+            "chunk": ("chunking", "doc"),
+            "embed": ("embedding", "chunk"),
+        }.get(stage, (stage, "item"))
         bars.append(tqdm(total=total, desc=label, unit=unit, disable=args.quiet, file=sys.stderr))
 
     def advance(n: int) -> None:
@@ -60,8 +63,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     if bars:
         bars.pop().close()
     out = sys.stdout
-    out.write(f"Indexed {report.documents} documents into {report.chunks} chunks "
-              f"in {report.seconds:.1f}s -> {report.index_dir}\n")
+    out.write(
+        f"Indexed {report.documents} documents into {report.chunks} chunks "
+        f"in {report.seconds:.1f}s -> {report.index_dir}\n"
+    )
     if report.skipped:
         out.write(f"Skipped {len(report.skipped)} file(s):\n")
         for item in report.skipped:
@@ -78,8 +83,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     searcher = Searcher.from_settings(settings)
     searcher.warm_up()  # so took_ms measures the query, not the model load
     filters = json.loads(args.filters) if args.filters else None
-    response = searcher.search(args.question, top_k=args.top_k, filters=filters, as_of=args.as_of,
-                               mode=args.mode, context=args.context)
+    response = searcher.search(
+        args.question,
+        top_k=args.top_k,
+        filters=filters,
+        as_of=args.as_of,
+        mode=args.mode,
+        context=args.context,
+    )
     if args.json:
         sys.stdout.write(json.dumps(response.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return 0
@@ -93,25 +104,36 @@ def format_response(response) -> str:
         return f"No passages found ({response.reason}).\n"
     lines = []
     if not response.answerable:
-        lines += [f"No good answer in the knowledge base: {response.reason}.",
-                  "Closest passages, for reference only:", ""]
+        lines += [
+            f"No good answer in the knowledge base: {response.reason}.",
+            "Closest passages, for reference only:",
+            "",
+        ]
     for r in response.results:
         meta = r.metadata
         path = " > ".join(r.heading_path) or "(top)"
         page = f", p. {r.page}" if r.page else ""
-        lines.append(f"[{r.rank}] {r.title} (v{meta.get('version', '?')}, effective "
-                     f"{meta.get('effective_date', '?')}) score {r.score:.3f}")
+        lines.append(
+            f"[{r.rank}] {r.title} (v{meta.get('version', '?')}, effective "
+            f"{meta.get('effective_date', '?')}) score {r.score:.3f}"
+        )
         lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
         lines.append(f"    >> {r.highlight.text}")
         for ctx in r.context_before:
-            lines.append(textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. "))
+            lines.append(
+                textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. ")
+            )
         body = textwrap.indent(textwrap.shorten(" ".join(r.text.split()), 600), "    ")
         lines.append(body)
         for ctx in r.context_after:
-            lines.append(textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. "))
+            lines.append(
+                textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. ")
+            )
         lines.append("")
-    lines.append(f"({len(response.results)} results in {response.took_ms:.0f} ms, "
-                 f"index {response.index_version})")
+    lines.append(
+        f"({len(response.results)} results in {response.took_ms:.0f} ms, "
+        f"index {response.index_version})"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -134,9 +156,21 @@ def cmd_ui(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     env = {**os.environ, "KB_API_URL": args.api_url or settings.api_url}
     port = str(args.port or settings.ui_port)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", port,
-           "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.address", args.host or "127.0.0.1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        port,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.address",
+        args.host or "127.0.0.1",
+    ]
     return subprocess.call(cmd, env=env)
 
 
@@ -164,7 +198,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             sys.stderr.write(f"regression: {line}\n")
         if failed:
             return 1
-        sys.stdout.write(f"no metric dropped by more than {args.max_drop} against {args.baseline}\n")
+        sys.stdout.write(
+            f"no metric dropped by more than {args.max_drop} against {args.baseline}\n"
+        )
     return 0
 
 
@@ -176,11 +212,15 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
     runs = []
     for name, split in SHARED_SETS:
         folder = Path(args.datasets_dir) / name
-        runs.append(run_dataset(folder, split, ["dense", "bm25", "hybrid"], settings,
-                                Path(args.cache_dir)))
+        runs.append(
+            run_dataset(folder, split, ["dense", "bm25", "hybrid"], settings, Path(args.cache_dir))
+        )
         sys.stderr.write(f"evaluated {name}\n")
-    runs.append(run_dataset(Path(args.kb), None, ["dense", "bm25", "hybrid"], settings,
-                            Path(args.cache_dir)))
+    runs.append(
+        run_dataset(
+            Path(args.kb), None, ["dense", "bm25", "hybrid"], settings, Path(args.cache_dir)
+        )
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(retrieval_doc(runs, settings), encoding="utf-8")
     sys.stdout.write(f"wrote {args.out}\n")
@@ -188,7 +228,9 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kb", description="Knowledge-base search for support agents.")
+    parser = argparse.ArgumentParser(
+        prog="kb", description="Knowledge-base search for support agents."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -212,8 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure retrieval on a labelled dataset")
     p.add_argument("dataset", help="dataset folder (../shared/datasets/NAME or kb)")
     p.add_argument("--split", help="e.g. dev; without it queries.jsonl and qrels.tsv are read")
-    p.add_argument("--mode", choices=["default", "dense", "bm25", "hybrid", "all"],
-                   default="default")
+    p.add_argument(
+        "--mode", choices=["default", "dense", "bm25", "hybrid", "all"], default="default"
+    )
     p.add_argument("--json", help="write per-query and mean metrics as JSON here")
     p.add_argument("--report", help="write a Markdown table here")
     p.add_argument("--chart", help="write a PNG chart comparing modes here")

@@ -89,8 +89,14 @@ access_groups: [tns-specialists]
 """
 
 PDF_PAGES = [
-    ("1 Scope", "This SOP covers reports of dangerous challenges. Agents follow it for every market."),
-    ("2 Escalation", "Escalate imminent risk to T&S Tier 2 within 15 minutes via the Guardian queue."),
+    (
+        "1 Scope",
+        "This SOP covers reports of dangerous challenges. Agents follow it for every market.",
+    ),
+    (
+        "2 Escalation",
+        "Escalate imminent risk to T&S Tier 2 within 15 minutes via the Guardian queue.",
+    ),
     ("3 Evidence", "Preserve the video id and the reporter id before removing anything."),
 ]
 
@@ -150,8 +156,11 @@ def make_docx() -> bytes:
     d.add_heading("Seller Dispute SOP", level=0)
     d.add_paragraph("Use this SOP when a buyer and a seller disagree about an order.")
     d.add_heading("Steps", level=1)
-    for step in ("Collect the order id.", "Ask the seller for proof of delivery.",
-                 "Decide within 5 business days."):
+    for step in (
+        "Collect the order id.",
+        "Ask the seller for proof of delivery.",
+        "Decide within 5 business days.",
+    ):
         d.add_paragraph(step, style="List Number")
     d.add_heading("Deadlines", level=1)
     table = d.add_table(rows=2, cols=2)
@@ -170,11 +179,13 @@ def write_sample_kb(root: Path) -> None:
     (root / "policies" / "coin-refunds.md").write_text(MARKDOWN, encoding="utf-8")
     (root / "sops" / "account-recovery.txt").write_text(TEXT, encoding="utf-8")
     (root / "sops" / "account-recovery.txt.meta.yaml").write_text(
-        SIDECAR.format(title="Account Recovery SOP", doc_type="sop"), encoding="utf-8")
+        SIDECAR.format(title="Account Recovery SOP", doc_type="sop"), encoding="utf-8"
+    )
     (root / "policies" / "live-gifts.html").write_text(HTML, encoding="utf-8")
     (root / "sops" / "dangerous-challenges.pdf").write_bytes(make_pdf(PDF_PAGES))
     (root / "sops" / "dangerous-challenges.pdf.meta.yaml").write_text(
-        SIDECAR.format(title="Dangerous Challenges SOP", doc_type="sop"), encoding="utf-8")
+        SIDECAR.format(title="Dangerous Challenges SOP", doc_type="sop"), encoding="utf-8"
+    )
     (root / "sops" / "seller-dispute.docx").write_bytes(make_docx())
     (root / "broken" / "encrypted.pdf").write_bytes(make_encrypted_pdf())
     (root / "broken" / "scan.pdf").write_bytes(make_image_only_pdf())

@@ -29,8 +29,20 @@ def test_search_returns_cited_results(client: TestClient) -> None:
     assert set(body) >= {"results", "took_ms", "index_version", "query"}
     assert 1 <= len(body["results"]) <= 3
     first = body["results"][0]
-    for key in ("chunk_id", "doc_id", "title", "heading_path", "page", "start", "end", "text",
-                "highlight", "score", "source", "metadata"):
+    for key in (
+        "chunk_id",
+        "doc_id",
+        "title",
+        "heading_path",
+        "page",
+        "start",
+        "end",
+        "text",
+        "highlight",
+        "score",
+        "source",
+        "metadata",
+    ):
         assert key in first
     for key in ("doc_type", "version", "effective_date", "markets"):
         assert key in first["metadata"]
@@ -39,7 +51,9 @@ def test_search_returns_cited_results(client: TestClient) -> None:
 
 
 def test_filters_through_the_api(client: TestClient) -> None:
-    r = client.post("/search", json={"query": "refund", "top_k": 5, "filters": {"doc_type": ["sop"]}})
+    r = client.post(
+        "/search", json={"query": "refund", "top_k": 5, "filters": {"doc_type": ["sop"]}}
+    )
     assert r.status_code == 200
     assert {x["metadata"]["doc_type"] for x in r.json()["results"]} == {"sop"}
 
@@ -99,3 +113,25 @@ def test_api_without_index_reports_unavailable(tmp_path: Path) -> None:
         r = c.post("/search", json={"query": "refund"})
         assert r.status_code == 503
         assert "kb index" in r.json()["detail"]
+
+
+def test_mode_context_and_answerable_fields(client: TestClient) -> None:
+    for mode in ("dense", "bm25", "hybrid"):
+        body = client.post("/search", json={"query": "refund coins", "mode": mode}).json()
+        assert body["mode"] == mode
+        assert isinstance(body["answerable"], bool) and body["reason"]
+    r = client.post("/search", json={"query": "refund", "mode": "magic"})
+    assert r.status_code == 422
+    body = client.post(
+        "/search", json={"query": "imminent risk guardian", "top_k": 1, "context": 1}
+    ).json()
+    assert body["results"][0]["context_after"]
+    as_of = client.post(
+        "/search",
+        json={
+            "query": "refund",
+            "as_of": "2020-01-01",
+            "filters": {"doc_id": "policies/coin-refunds.md"},
+        },
+    ).json()
+    assert as_of["results"] == [] and as_of["answerable"] is False  # nothing was in force yet

@@ -25,7 +25,7 @@ def test_spans_map_back_to_text_and_respect_limit(sample_kb: Path, fake_embedder
             assert doc.text[c.start : c.end] == c.text
             assert fake_embedder.count_tokens(c.text) <= 40
         # Chunks are in order and do not overlap.
-        for a, b in zip(chunks, chunks[1:]):
+        for a, b in zip(chunks, chunks[1:], strict=False):
             assert a.end <= b.start
 
 
@@ -42,8 +42,11 @@ def test_no_chunk_crosses_a_heading_when_sections_are_big(fake_embedder) -> None
 
 def test_tiny_sections_merge(fake_embedder) -> None:
     text = "# Title\n\n## Purpose\n\nShort.\n\n## Scope\n\nAlso short.\n"
-    heads = [Heading(1, "Title", 0), Heading(2, "Purpose", text.index("## Purpose")),
-             Heading(2, "Scope", text.index("## Scope"))]
+    heads = [
+        Heading(1, "Title", 0),
+        Heading(2, "Purpose", text.index("## Purpose")),
+        Heading(2, "Scope", text.index("## Scope")),
+    ]
     chunks = chunk_document(_doc(text, heads), fake_embedder.count_tokens, 100, 20)
     assert len(chunks) == 1
     assert chunks[0].text == text.strip()
@@ -52,7 +55,9 @@ def test_tiny_sections_merge(fake_embedder) -> None:
 def test_numbered_steps_stay_together(fake_embedder) -> None:
     intro = " ".join(["Background sentence."] * 15)
     steps = "\n".join(f"{i}. Do step number {i} carefully." for i in range(1, 6))
-    text = f"## Procedure\n\n{intro}\n\nFollow these steps:\n\n{steps}\n\nAfterwards close the ticket."
+    text = (
+        f"## Procedure\n\n{intro}\n\nFollow these steps:\n\n{steps}\n\nAfterwards close the ticket."
+    )
     doc = _doc(text, [Heading(2, "Procedure", 0)])
     chunks = chunk_document(doc, fake_embedder.count_tokens, max_tokens=70, min_tokens=5)
     holder = [c for c in chunks if "1. Do step" in c.text]
@@ -73,8 +78,10 @@ def test_long_list_splits_between_items_only(fake_embedder) -> None:
 
 def test_table_rows_are_never_cut(fake_embedder) -> None:
     rows = "\n".join(f"| M{i} | {i} days | note {i} |" for i in range(40))
-    doc = _doc(f"## Windows\n\n| Market | Window | Note |\n|---|---|---|\n{rows}\n",
-               [Heading(2, "Windows", 0)])
+    doc = _doc(
+        f"## Windows\n\n| Market | Window | Note |\n|---|---|---|\n{rows}\n",
+        [Heading(2, "Windows", 0)],
+    )
     for c in chunk_document(doc, fake_embedder.count_tokens, max_tokens=60, min_tokens=5):
         for line in filter(None, c.text.splitlines()):
             if line.startswith("## "):
@@ -109,7 +116,12 @@ def test_pdf_chunks_carry_pages(sample_kb: Path, fake_embedder) -> None:
 @pytest.mark.parametrize("limit", [20, 30, 64])
 def test_embedding_text_fits_the_model(fake_embedder, limit: int) -> None:
     text = "word " * 15
-    out = embedding_text("A very long document title indeed", ("Section one", "Sub two"),
-                         text.strip(), fake_embedder.count_tokens, limit)
+    out = embedding_text(
+        "A very long document title indeed",
+        ("Section one", "Sub two"),
+        text.strip(),
+        fake_embedder.count_tokens,
+        limit,
+    )
     assert out.endswith(text.strip())
     assert fake_embedder.count_tokens(out) <= max(limit, fake_embedder.count_tokens(text))

@@ -50,12 +50,21 @@ def test_edge_cases() -> None:
 
 
 def test_regression_gate_and_table() -> None:
-    base = {"dataset": "d", "split": None,
-            "results": {"default": {"metrics": {"ndcg@10": 0.90, "mean_passage_chars": 500}}}}
-    same = {"dataset": "d", "split": None,
-            "results": {"default": {"metrics": {"ndcg@10": 0.895, "mean_passage_chars": 900}}}}
-    worse = {"dataset": "d", "split": None,
-             "results": {"default": {"metrics": {"ndcg@10": 0.85, "mean_passage_chars": 500}}}}
+    base = {
+        "dataset": "d",
+        "split": None,
+        "results": {"default": {"metrics": {"ndcg@10": 0.90, "mean_passage_chars": 500}}},
+    }
+    same = {
+        "dataset": "d",
+        "split": None,
+        "results": {"default": {"metrics": {"ndcg@10": 0.895, "mean_passage_chars": 900}}},
+    }
+    worse = {
+        "dataset": "d",
+        "split": None,
+        "results": {"default": {"metrics": {"ndcg@10": 0.85, "mean_passage_chars": 500}}},
+    }
     assert regressions(same, base, 0.01) == []
     assert regressions(worse, base, 0.01)[0].startswith("default ndcg@10: 0.9000 -> 0.8500")
     assert "| default | 0.900 | 500 |" in markdown_table(base)

@@ -21,12 +21,23 @@ from tests.conftest import KB_DIR
 
 pytestmark = pytest.mark.integration
 
-REQUIRED_FIELDS = ("doc_type", "owner_team", "markets", "product_area", "language", "version",
-                   "effective_date", "review_date", "access_groups")
+REQUIRED_FIELDS = (
+    "doc_type",
+    "owner_team",
+    "markets",
+    "product_area",
+    "language",
+    "version",
+    "effective_date",
+    "review_date",
+    "access_groups",
+)
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def _qrels() -> dict[str, set[str]]:

@@ -37,7 +37,7 @@ def test_sections_tile_the_text(sample_kb: Path) -> None:
         doc = load_file(path, sample_kb)
         spans = [(s.start, s.end) for s in doc.sections]
         assert spans == sorted(spans)
-        for (a, b), (c, _d) in zip(spans, spans[1:]):
+        for (_a, b), (c, _d) in zip(spans, spans[1:], strict=False):
             assert b == c, f"gap or overlap in {path.name}"
         assert spans[-1][1] == len(doc.text)
 
@@ -115,8 +115,12 @@ def test_directory_load_skips_bad_files_and_goes_on(sample_kb: Path) -> None:
         "sops/seller-dispute.docx",
     ]
     assert {s.path for s in skipped} == {
-        "broken/encrypted.pdf", "broken/scan.pdf", "broken/garbage.pdf", "broken/empty.md",
-        "broken/latin1.txt", "broken/binary.txt",
+        "broken/encrypted.pdf",
+        "broken/scan.pdf",
+        "broken/garbage.pdf",
+        "broken/empty.md",
+        "broken/latin1.txt",
+        "broken/binary.txt",
     }
     assert all(s.reason for s in skipped)
 

@@ -134,15 +134,19 @@ def test_versions_in_force() -> None:
 
 def test_superseded_versions_are_left_out(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
     old = (sample_kb / "policies" / "coin-refunds.md").read_text()
-    old = old.replace('version: "3.0"', 'version: "2.0"\nstatus: superseded\n'
-                      "superseded_by: policies/coin-refunds.md").replace("14 days", "30 days")
+    old = old.replace(
+        'version: "3.0"',
+        'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
+    ).replace("14 days", "30 days")
     old = old.replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
     (sample_kb / "policies" / "coin-refunds-old.md").write_text(old)
     build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
     s = Searcher(tmp_path / "ix", fake_embedder)
     now = {r.doc_id for r in s.search("withdraw coin purchase days", top_k=10).results}
     assert "policies/coin-refunds-old.md" not in now
-    past = {r.doc_id for r in s.search("withdraw coin purchase days", 10, as_of="2025-06-01").results}
+    past = {
+        r.doc_id for r in s.search("withdraw coin purchase days", 10, as_of="2025-06-01").results
+    }
     assert "policies/coin-refunds-old.md" in past and "policies/coin-refunds.md" not in past
     every = s.search("withdraw coin purchase days", top_k=10, include_superseded=True).results
     assert "policies/coin-refunds-old.md" in {r.doc_id for r in every}
@@ -177,7 +181,10 @@ def test_context_returns_neighbours_in_order(searcher: Searcher) -> None:
     assert top.context_before and top.context_after
     assert top.context_before[-1]["end"] <= top.start < top.end <= top.context_after[0]["start"]
     doc = searcher.get_document(top.doc_id)["text"]
-    assert doc[top.context_after[0]["start"] : top.context_after[0]["end"]] == top.context_after[0]["text"]
+    assert (
+        doc[top.context_after[0]["start"] : top.context_after[0]["end"]]
+        == top.context_after[0]["text"]
+    )
     with pytest.raises(InvalidQueryError, match="context"):
         searcher.search("refund", context=9)
 
@@ -191,7 +198,8 @@ def test_modes_and_answerable_flag(index_dir: Path, fake_embedder) -> None:
     assert loose.search("refund coins").answerable is True
     for mode in ("dense", "bm25", "hybrid"):
         assert loose.search("imminent risk tier 2 minutes", mode=mode).results[0].doc_id == (
-            "sops/dangerous-challenges.pdf")
+            "sops/dangerous-challenges.pdf"
+        )
     with pytest.raises(InvalidQueryError, match="unknown mode"):
         loose.search("refund", mode="magic")
     filtered = loose.search("refund", filters={"markets": "JP", "doc_type": "policy"})

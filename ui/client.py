@@ -39,8 +39,9 @@ class ApiClient:
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/health")
 
-    def search(self, query: str, top_k: int = 5, filters: dict | None = None,
-               as_of: str | None = None) -> dict[str, Any]:
+    def search(
+        self, query: str, top_k: int = 5, filters: dict | None = None, as_of: str | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"query": query, "top_k": top_k, "filters": filters or {}}
         if as_of:
             body["as_of"] = as_of

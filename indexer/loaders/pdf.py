@@ -90,7 +90,9 @@ def strip_running_lines(page_texts: list[str], edge: int = 2) -> list[str]:
     out = []
     for lines in pages:
         keep = list(lines)
-        for i in list(range(min(edge, len(keep)))) + list(range(max(0, len(keep) - edge), len(keep))):
+        for i in list(range(min(edge, len(keep)))) + list(
+            range(max(0, len(keep) - edge), len(keep))
+        ):
             if key(keep[i]) in running:
                 keep[i] = None
         out.append("\n".join(x for x in keep if x is not None))
