@@ -12,10 +12,11 @@ import numpy as np
 
 from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text, sentence_windows
 from indexer.documents import Chunk, Document
+from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.loaders import Skipped, iter_source_files, load_directory
-from indexer.store import Manifest, write_index
+from indexer.store import Manifest, read_manifest, write_index
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     manifest: Manifest | None = None
+    embedded: int = 0  # texts (passages and sentence windows) that had to be embedded
+    reused: int = 0  # texts whose vectors came from the embedding cache
+    unchanged: bool = False  # nothing to do: the index already holds exactly these documents
 
 
 @dataclass
@@ -70,8 +74,13 @@ def build_index(
     max_tokens: int = 200,
     min_tokens: int = 64,
     progress: Progress | None = None,
+    cache_path: Path | None = None,
 ) -> BuildReport:
-    """Index every readable document under ``source`` into ``index_dir`` (replacing it)."""
+    """Index every readable document under ``source`` into ``index_dir`` (replacing it).
+
+    When the index already holds exactly these documents, built the same way, nothing is
+    rewritten; otherwise only passages whose text is new to ``cache_path`` get embedded.
+    """
     progress = progress or Progress()
     started = time.perf_counter()
     source = Path(source)
@@ -85,15 +94,36 @@ def build_index(
         raise KBError(
             f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
         )
+    chunker = chunker_config(max_tokens, min_tokens)
+    if _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
+        manifest = read_manifest(index_dir)
+        return BuildReport(Path(index_dir), len(documents), manifest.counts["chunks"], skipped,
+                           time.perf_counter() - started, manifest, unchanged=True)
     return index_documents(
-        documents,
-        index_dir,
-        embedder,
-        skipped=skipped,
-        max_tokens=max_tokens,
-        min_tokens=min_tokens,
-        progress=progress,
-        started=started,
+        documents, index_dir, embedder, skipped=skipped, max_tokens=max_tokens,
+        min_tokens=min_tokens, progress=progress, started=started, cache_path=cache_path,
+    )
+
+
+def chunker_config(max_tokens: int, min_tokens: int) -> dict[str, object]:
+    """What the manifest records about chunking; a change means a rebuild."""
+    return {"version": CHUNKER_VERSION, "max_tokens": max_tokens, "min_tokens": min_tokens}
+
+
+def _up_to_date(
+    index_dir: Path, documents: list[Document], skipped: list[Skipped], fingerprint: str,
+    chunker: dict[str, object],
+) -> bool:
+    """True when the index holds exactly these documents, built the same way."""
+    try:
+        manifest = read_manifest(index_dir)
+    except KBError:
+        return False
+    return (
+        manifest.model_fingerprint == fingerprint
+        and manifest.chunker == chunker
+        and manifest.sources == {d.doc_id: d.content_hash for d in documents}
+        and manifest.counts.get("skipped") == len(skipped)
     )
 
 
@@ -107,6 +137,7 @@ def index_documents(
     min_tokens: int = 64,
     progress: Progress | None = None,
     started: float | None = None,
+    cache_path: Path | None = None,
 ) -> BuildReport:
     """Chunk, embed and write already-loaded documents (the eval harness starts here)."""
     progress = progress or Progress()
@@ -118,8 +149,13 @@ def index_documents(
     titles = {d.doc_id: d.title for d in documents}
     spans, window_texts = windows_of(chunks, titles)
     progress.on_start("embed", len(texts) + len(window_texts))
-    vectors = _embed(embedder, texts, progress)
-    window_vectors = _embed(embedder, window_texts, progress)
+    cache = EmbeddingCache(cache_path, embedder.fingerprint) if cache_path else None
+    try:
+        vectors, fresh_chunks = _embed(embedder, texts, progress, cache)
+        window_vectors, fresh_windows = _embed(embedder, window_texts, progress, cache)
+    finally:
+        if cache is not None:
+            cache.close()
 
     seconds = time.perf_counter() - started
     manifest = write_index(
@@ -132,11 +168,14 @@ def index_documents(
         windows=(spans, window_vectors),
         model=embedder.model_name,
         model_fingerprint=embedder.fingerprint,
-        chunker={"version": CHUNKER_VERSION, "max_tokens": max_tokens, "min_tokens": min_tokens},
+        chunker=chunker_config(max_tokens, min_tokens),
         build_seconds=seconds,
     )
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
-    return BuildReport(Path(index_dir), len(documents), len(chunks), skipped, seconds, manifest)
+    total = len(texts) + len(window_texts)
+    fresh = fresh_chunks + fresh_windows
+    return BuildReport(Path(index_dir), len(documents), len(chunks), skipped, seconds, manifest,
+                       embedded=fresh, reused=total - fresh)
 
 
 def windows_of(chunks: list[Chunk], titles: dict[str, str]) -> tuple[np.ndarray, list[str]]:
@@ -150,13 +189,30 @@ def windows_of(chunks: list[Chunk], titles: dict[str, str]) -> tuple[np.ndarray,
     return np.array(spans, dtype=np.int64).reshape(-1, 3), texts
 
 
-def _embed(embedder: Embedder, texts: list[str], progress: Progress) -> np.ndarray:
+def _embed(
+    embedder: Embedder, texts: list[str], progress: Progress, cache: EmbeddingCache | None
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts`` (cached ones reused) and how many had to be computed."""
+    hits, missing = cache.lookup(texts) if cache is not None else ({}, list(range(len(texts))))
+    progress.on_advance(len(hits))
+    todo = [texts[i] for i in missing]
     batches = []
     step = max(1, embedder.batch_size * 4)
-    for i in range(0, len(texts), step):
-        batches.append(embedder.encode(texts[i : i + step]))
-        progress.on_advance(len(texts[i : i + step]))
-    return np.concatenate(batches) if batches else np.zeros((0, embedder.dimension), np.float32)
+    for i in range(0, len(todo), step):
+        batches.append(embedder.encode(todo[i : i + step]))
+        progress.on_advance(len(todo[i : i + step]))
+    fresh = np.concatenate(batches) if batches else None
+    if cache is not None and fresh is not None:
+        cache.store(todo, fresh)
+    if not texts:
+        return np.zeros((0, embedder.dimension), np.float32), 0
+    dim = fresh.shape[1] if fresh is not None else len(next(iter(hits.values())))
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, vec in hits.items():
+        out[i] = vec
+    if fresh is not None:
+        out[missing] = fresh
+    return out, len(todo)
 
 
 def _check_unique_ids(documents: list[Document]) -> None:

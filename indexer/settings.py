@@ -23,6 +23,8 @@ class Settings(BaseSettings):
 
     # Where indexes live and what gets indexed by default.
     index_dir: Path = Path("var/index")
+    # Vectors by (model, text): re-indexing embeds only new or changed passages. None: off.
+    embed_cache_path: Path | None = Path("var/embed-cache.sqlite")
     kb_dir: Path = Path("kb")
 
     # Chunking, in the embedding model's own tokens.
@@ -48,7 +50,13 @@ class Settings(BaseSettings):
     ui_port: int = Field(8501, ge=1, le=65535)
     api_url: str = "http://127.0.0.1:8000"
 
-    @field_validator("index_dir", "kb_dir")
+    # Query log and feedback (SQLite; personal data is redacted before anything is written),
+    # and where the evaluator page finds labelled sets and caches their indexes.
+    log_path: Path = Path("var/querylog.sqlite")
+    datasets_dir: Path = Path("../shared/datasets")
+    eval_cache_dir: Path = Path("var/eval-cache")
+
+    @field_validator("index_dir", "kb_dir", "log_path", "datasets_dir", "eval_cache_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return Path(value).expanduser()

@@ -13,7 +13,7 @@ import os
 import shutil
 import sqlite3
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,7 @@ class Manifest:
     build_seconds: float
     created_at: str
     format_version: int = FORMAT_VERSION
+    sources: dict[str, str] = field(default_factory=dict)  # doc_id -> content hash
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
@@ -135,6 +136,7 @@ def write_index(
             },
             build_seconds=round(build_seconds, 3),
             created_at=created.isoformat(timespec="seconds"),
+            sources={d.doc_id: d.content_hash for d in documents},
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
         _swap_into_place(tmp, index_dir)

@@ -59,14 +59,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         max_tokens=settings.chunk_max_tokens,
         min_tokens=settings.chunk_min_tokens,
         progress=Progress(on_start=start, on_advance=advance),
+        cache_path=settings.embed_cache_path,
     )
     if bars:
         bars.pop().close()
     out = sys.stdout
-    out.write(
-        f"Indexed {report.documents} documents into {report.chunks} chunks "
-        f"in {report.seconds:.1f}s -> {report.index_dir}\n"
-    )
+    if report.unchanged:
+        out.write(f"Index at {report.index_dir} is up to date ({report.documents} documents, "
+                  f"{report.chunks} chunks; checked in {report.seconds:.1f}s).\n")
+    else:
+        out.write(f"Indexed {report.documents} documents into {report.chunks} chunks "
+                  f"in {report.seconds:.1f}s -> {report.index_dir}\n")
+        out.write(f"Embedded {report.embedded} new texts, reused {report.reused} from the cache.\n")
     if report.skipped:
         out.write(f"Skipped {len(report.skipped)} file(s):\n")
         for item in report.skipped:

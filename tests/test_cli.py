@@ -13,12 +13,13 @@ from tests.conftest import FakeEmbedder
 
 
 @pytest.fixture(autouse=True)
-def _fake_model(monkeypatch) -> None:
+def _fake_model(monkeypatch, tmp_path) -> None:
     factory = lambda *args, **kwargs: FakeEmbedder()  # noqa: E731
     monkeypatch.setattr("indexer.embedding.Embedder", factory)
     monkeypatch.setattr("indexer.search.Embedder", factory)
     monkeypatch.setenv("KB_CHUNK_MAX_TOKENS", "60")
     monkeypatch.setenv("KB_CHUNK_MIN_TOKENS", "8")
+    monkeypatch.setenv("KB_EMBED_CACHE_PATH", str(tmp_path / "embed-cache.sqlite"))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -31,6 +32,10 @@ def test_index_then_ask(sample_kb: Path, tmp_path: Path, capsys) -> None:
     assert "Indexed 5 documents" in out
     assert "Skipped 6 file(s)" in out
     assert "broken/encrypted.pdf: encrypted" in out
+    assert "new texts, reused" in out
+
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    assert "is up to date" in capsys.readouterr().out
 
     assert main(["ask", "escalate imminent risk guardian", "--index-dir", ix, "--top-k", "2"]) == 0
     out = capsys.readouterr().out

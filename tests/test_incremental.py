@@ -1,0 +1,46 @@
+"""Re-indexing embeds only what changed; deletions vanish everywhere; no change, no work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.build import build_index
+from indexer.search import Searcher
+
+
+def _build(kb: Path, ix: Path, embedder, cache: Path):
+    return build_index(kb, ix, embedder, max_tokens=60, min_tokens=8, cache_path=cache)
+
+
+def test_reindex_embeds_only_changed_text(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    first = _build(sample_kb, ix, fake_embedder, cache)
+    assert first.embedded > 10 * first.reused  # only texts repeated within the corpus reuse
+
+    same = _build(sample_kb, ix, fake_embedder, cache)
+    assert same.unchanged and same.embedded == 0
+    assert same.manifest.index_version == first.manifest.index_version  # not rewritten
+
+    md = sample_kb / "policies" / "coin-refunds.md"
+    md.write_text(md.read_text().replace("Chargebacks are never refunded twice.",
+                                         "Chargebacks are never refunded twice, not even in JP."))
+    edited = _build(sample_kb, ix, fake_embedder, cache)
+    assert not edited.unchanged
+    assert 0 < edited.embedded <= 4  # the edited passage and its sentence windows
+    assert edited.reused > 10 * edited.embedded
+    s = Searcher(ix, fake_embedder)
+    assert any("not even in JP" in c["text"] for c in s.chunks())
+
+
+def test_deleted_documents_vanish_from_every_part(sample_kb: Path, fake_embedder, tmp_path) -> None:
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    _build(sample_kb, ix, fake_embedder, cache)
+    (sample_kb / "sops" / "seller-dispute.docx").unlink()
+    report = _build(sample_kb, ix, fake_embedder, cache)
+    assert report.embedded == 0  # nothing new to embed, but the index is rewritten
+    s = Searcher(ix, fake_embedder)
+    assert "sops/seller-dispute.docx" not in {d["doc_id"] for d in s.list_documents()}
+    assert all(c["doc_id"] != "sops/seller-dispute.docx" for c in s.chunks())
+    hits = s.search("seller proof of delivery order id", top_k=10, mode="bm25").results
+    assert all(r.doc_id != "sops/seller-dispute.docx" for r in hits)
+    assert len(s._matrix) == len(s.chunks()) == s.manifest.counts["chunks"]
