@@ -19,7 +19,7 @@ import numpy as np
 
 from indexer import fusion
 from indexer.embedding import Embedder
-from indexer.errors import IndexMismatchError, InvalidQueryError, NotFoundError
+from indexer.errors import IndexMismatchError, InvalidQueryError, KBError, NotFoundError
 from indexer.highlight import best_sentence, idf_table
 from indexer.lexical import bm25_scores, load_bm25
 from indexer.settings import Settings
@@ -27,6 +27,7 @@ from indexer.store import (
     Manifest,
     check_model,
     connect_table,
+    current_generation,
     read_manifest,
     read_vectors,
     read_windows,
@@ -168,20 +169,21 @@ class Searcher:
         self.settings = settings or Settings()
         self.index_dir = Path(index_dir)
         self.embedder = embedder
+        self.generation = current_generation(self.index_dir)
         self.manifest: Manifest = read_manifest(self.index_dir)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
-        vectors = read_vectors(self.index_dir)
+        vectors = read_vectors(self.generation)
         # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
         self._matrix = (
             vectors.reconstruct_n(0, vectors.ntotal)
             if vectors.ntotal
             else np.zeros((0, self.manifest.dimension), np.float32)
         )
-        self._bm25 = load_bm25(self.index_dir)
-        spans, self._window_matrix = read_windows(self.index_dir)
+        self._bm25 = load_bm25(self.generation)
+        spans, self._window_matrix = read_windows(self.generation)
         self._window_chunk = spans[:, 0]
         self._window_span = spans[:, 1:]
-        self._db = connect_table(self.index_dir)
+        self._db = connect_table(self.generation)
         self._lock = threading.Lock()
         self._docs: list[_DocInfo] = []
         doc_row: dict[str, int] = {}
@@ -211,6 +213,13 @@ class Searcher:
         """A Searcher over ``index_dir`` (default: settings) with the configured model."""
         embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
         return cls(index_dir or settings.index_dir, embedder, settings)
+
+    def is_stale(self) -> bool:
+        """Whether a newer generation has been published since this Searcher was opened."""
+        try:
+            return current_generation(self.index_dir) != self.generation
+        except KBError:
+            return False
 
     def warm_up(self) -> None:
         """Load the model before the first query is waiting on it."""
@@ -435,6 +444,12 @@ class Searcher:
         with self._lock:
             rows = self._db.execute("SELECT * FROM chunks ORDER BY row").fetchall()
         return [dict(r) for r in rows]
+
+    def passage_vectors(self) -> np.ndarray:
+        """The passage embeddings, one row per chunk in ``chunks()`` order (read-only view)."""
+        view = self._matrix.view()
+        view.flags.writeable = False
+        return view
 
     def skipped(self) -> list[dict[str, str]]:
         with self._lock:

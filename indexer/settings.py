@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     ui_port: int = Field(8501, ge=1, le=65535)
     api_url: str = "http://127.0.0.1:8000"
+    # How often the API looks for a newly published index generation (0: never).
+    reload_interval_s: float = Field(2.0, ge=0.0)
 
     # Query log and feedback (SQLite; personal data is redacted before anything is written),
     # and where the evaluator page finds labelled sets and caches their indexes.

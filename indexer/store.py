@@ -1,7 +1,8 @@
-"""The index directory: FAISS vectors + SQLite chunk table + JSON manifest. No pickle.
+"""The index directory: FAISS vectors + SQLite chunk table + BM25 + windows + manifest. No pickle.
 
-An index is written to a temporary sibling directory and swapped into place, so readers never
-see a half-written index.
+Layout: ``INDEX_DIR/CURRENT`` names the live generation ``INDEX_DIR/gen-<version>/``. A build
+writes a new generation beside it, syncs it and swaps the pointer, so readers never see a
+half-written index and a running API can move to the new one between requests.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ VECTORS = "vectors.faiss"
 TABLE = "chunks.sqlite"
 WINDOW_SPANS = "window_spans.npy"  # rows of (chunk row, start, end in the document text)
 WINDOW_VECTORS = "window_vectors.npy"
+CURRENT = "CURRENT"  # pointer file: the name of the generation readers should use
+GEN_PREFIX = "gen-"
+TMP_PREFIX = ".tmp-"
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -103,8 +107,9 @@ def write_index(
             f"{len(chunks)} chunks, {len(vectors)} vectors, {len(lexical_texts)} texts"
         )
     index_dir = Path(index_dir)
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index_dir.with_name(f".{index_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    index_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(index_dir)
+    tmp = index_dir / f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         dimension = int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else 0
@@ -139,7 +144,7 @@ def write_index(
             sources={d.doc_id: d.content_hash for d in documents},
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
-        _swap_into_place(tmp, index_dir)
+        _publish(tmp, index_dir, manifest.index_version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -192,24 +197,63 @@ def _write_table(
         con.close()
 
 
-def _swap_into_place(tmp: Path, index_dir: Path) -> None:
-    """Replace ``index_dir`` by ``tmp`` with two renames; the old index is removed after."""
-    old = None
-    if index_dir.exists():
-        old = index_dir.with_name(f".{index_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(index_dir, old)
-    os.replace(tmp, index_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
-def read_manifest(index_dir: Path) -> Manifest:
-    """The manifest of the index at ``index_dir``; IndexNotFoundError if there is none."""
-    path = Path(index_dir) / MANIFEST
-    if not path.is_file():
+def _publish(tmp: Path, index_dir: Path, version: str) -> None:
+    """Make a fully written generation current with one atomic rename of the pointer.
+
+    Files are synced first, so a crash leaves either the old pointer or the new one, each
+    naming a complete generation. Older generations are pruned; a reader that still holds
+    one keeps its open files and in-memory copies until it lets go.
+    """
+    for path in tmp.rglob("*"):
+        if path.is_file():
+            _fsync(path)
+    generation = index_dir / f"{GEN_PREFIX}{version}"
+    os.replace(tmp, generation)
+    pointer_tmp = index_dir / f"{TMP_PREFIX}{CURRENT}"
+    pointer_tmp.write_text(generation.name, encoding="utf-8")
+    _fsync(pointer_tmp)
+    os.replace(pointer_tmp, index_dir / CURRENT)
+    _fsync(index_dir)
+    keep = {generation.name}
+    for old in sorted(index_dir.glob(f"{GEN_PREFIX}*"), key=lambda p: p.stat().st_mtime):
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(index_dir: Path) -> None:
+    """Half-written generations of an earlier build that died before publishing."""
+    for leftover in index_dir.glob(f"{TMP_PREFIX}*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def current_generation(index_dir: Path) -> Path:
+    """The directory of the generation the pointer names; IndexNotFoundError if none."""
+    index_dir = Path(index_dir)
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        name = ""
+    if not name or not (index_dir / name / MANIFEST).is_file():
         raise IndexNotFoundError(
             f"no index at {index_dir}: build one with `kb index` (or set KB_INDEX_DIR)"
         )
+    return index_dir / name
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """The manifest of the current generation at ``index_dir`` (IndexNotFoundError if none)."""
+    path = current_generation(index_dir) / MANIFEST
     manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(

@@ -135,3 +135,28 @@ def test_mode_context_and_answerable_fields(client: TestClient) -> None:
         },
     ).json()
     assert as_of["results"] == [] and as_of["answerable"] is False  # nothing was in force yet
+
+
+def test_api_moves_to_a_new_generation_without_failing(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    from api.app import refresh_searcher
+
+    ix = tmp_path / "gen-ix"
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(index_dir=ix, reload_interval_s=0)
+    with TestClient(create_app(settings, searcher=Searcher(ix, fake_embedder, settings))) as c:
+        before = c.get("/health").json()["index_version"]
+        old = c.app.state.searcher
+        assert refresh_searcher(c.app, settings) is False  # nothing new yet
+        (sample_kb / "policies" / "live-gifts.html").unlink()
+        build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+        # The old generation's files are gone, yet a request on the old Searcher still works.
+        assert old.search("refund", top_k=2).results
+        assert refresh_searcher(c.app, settings) is True
+        after = c.get("/health").json()
+        assert after["index_version"] != before and after["counts"]["documents"] == 4
+        r = c.post("/search", json={"query": "creator gift revenue share", "top_k": 5})
+        assert r.status_code == 200
+        assert "policies/live-gifts.html" not in {x["doc_id"] for x in r.json()["results"]}
+        assert len(list(ix.glob("gen-*"))) == 1  # the old generation was pruned

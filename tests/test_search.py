@@ -11,7 +11,7 @@ from indexer.build import build_index
 from indexer.errors import IndexMismatchError, IndexNotFoundError, InvalidQueryError, NotFoundError
 from indexer.search import Searcher, in_force, matches
 from indexer.settings import Settings
-from indexer.store import MANIFEST
+from indexer.store import MANIFEST, current_generation
 
 
 @pytest.fixture
@@ -32,19 +32,19 @@ def test_build_report_and_manifest(sample_kb: Path, fake_embedder, tmp_path: Pat
     report = build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
     assert report.documents == 5
     assert len(report.skipped) == 6
-    manifest = json.loads((tmp_path / "ix" / MANIFEST).read_text())
+    manifest = json.loads((current_generation(tmp_path / "ix") / MANIFEST).read_text())
     assert manifest["model_fingerprint"] == "fake-hash-64@v1"
     assert manifest["dimension"] == 64
     counts = manifest["counts"]
     assert (counts["documents"], counts["chunks"], counts["skipped"]) == (5, report.chunks, 6)
     assert counts["windows"] > counts["chunks"]  # several sentence windows per passage
     assert manifest["chunker"]["max_tokens"] == 60
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".ix")]
+    leftovers = [p.name for p in (tmp_path / "ix").iterdir() if p.name.startswith(".tmp")]
     assert leftovers == []  # temporary build directories are gone
 
 
 def test_rebuild_replaces_index(sample_kb: Path, fake_embedder, index_dir: Path) -> None:
-    first = json.loads((index_dir / MANIFEST).read_text())["index_version"]
+    first = json.loads((current_generation(index_dir) / MANIFEST).read_text())["index_version"]
     (sample_kb / "policies" / "coin-refunds.md").unlink()
     build_index(sample_kb, index_dir, fake_embedder, max_tokens=60, min_tokens=8)
     s = Searcher(index_dir, fake_embedder)
@@ -204,3 +204,16 @@ def test_modes_and_answerable_flag(index_dir: Path, fake_embedder) -> None:
         loose.search("refund", mode="magic")
     filtered = loose.search("refund", filters={"markets": "JP", "doc_type": "policy"})
     assert filtered.answerable is False and "filters" in filtered.reason
+
+
+def test_generations_pointer_and_leftovers(sample_kb: Path, fake_embedder, index_dir: Path) -> None:
+    first = current_generation(index_dir)
+    leftover = index_dir / ".tmp-deadbeef"  # as if a build had been killed mid-write
+    (leftover / "junk").mkdir(parents=True)
+    assert Searcher(index_dir, fake_embedder).generation == first  # readers ignore it
+    (sample_kb / "sops" / "seller-dispute.docx").unlink()
+    build_index(sample_kb, index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+    assert not leftover.exists()
+    second = current_generation(index_dir)
+    assert second != first and not first.exists()
+    assert (index_dir / "CURRENT").read_text() == second.name

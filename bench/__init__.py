@@ -1,0 +1,1 @@
+"""Benchmarks run side by side in one process tree: `python -m bench.run` (not unit tests)."""
