@@ -14,6 +14,7 @@ from indexer.documents import Document
 from indexer.errors import DocumentLoadError
 from indexer.loaders import docx, html, markdown, metadata, pdf, text
 from indexer.loaders.common import Parsed, ParseError, sections_from_headings
+from indexer.loaders.isolation import ParseLimits, parse_isolated
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ PARSERS: dict[str, Callable[[bytes], Parsed]] = {
     ".pdf": pdf.parse,
 }
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# Binary formats whose parsers decompress untrusted data run in an isolated child process.
+ISOLATED = frozenset({".pdf", ".docx"})
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ def iter_source_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def load_file(path: Path, root: Path | None = None) -> Document:
+def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None = None) -> Document:
     """Load one file into a Document, or raise DocumentLoadError with the reason."""
     root = root if root is not None else path.parent
     parser = PARSERS.get(path.suffix.lower())
@@ -70,7 +73,11 @@ def load_file(path: Path, root: Path | None = None) -> Document:
             raise ParseError("empty file")
         if size > MAX_FILE_BYTES:
             raise ParseError(f"file too large ({size} bytes > {MAX_FILE_BYTES})")
-        parsed = parser(path.read_bytes())
+        data = path.read_bytes()
+        if path.suffix.lower() in ISOLATED:
+            parsed = parse_isolated(parser, data, limits or ParseLimits())
+        else:
+            parsed = parser(data)
         if not parsed.text.strip():
             raise ParseError("no text content")
         meta = metadata.normalise({**parsed.metadata, **metadata.read_sidecar(path)})
@@ -92,7 +99,9 @@ def load_file(path: Path, root: Path | None = None) -> Document:
 
 
 def load_directory(
-    root: Path, on_file: Callable[[Path], None] | None = None
+    root: Path,
+    on_file: Callable[[Path], None] | None = None,
+    limits: ParseLimits | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
     """Load every supported file under ``root``; unreadable ones are returned as Skipped."""
     documents: list[Document] = []
@@ -100,7 +109,7 @@ def load_directory(
     base = root if root.is_dir() else root.parent
     for path in iter_source_files(root):
         try:
-            documents.append(load_file(path, base))
+            documents.append(load_file(path, base, limits))
         except DocumentLoadError as exc:
             logger.warning("skipped %s: %s", exc.path, exc.reason)
             skipped.append(Skipped(doc_id_for(path, base), exc.reason))
@@ -109,4 +118,4 @@ def load_directory(
     return documents, skipped
 
 
-__all__ = ["PARSERS", "Skipped", "doc_id_for", "iter_source_files", "load_directory", "load_file"]
+__all__ = ["PARSERS", "ParseLimits", "Skipped", "doc_id_for", "iter_source_files", "load_directory", "load_file"]

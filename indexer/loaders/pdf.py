@@ -21,7 +21,7 @@ _NUMBERED_HEADING_RE = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+([A-Z][^\n]{1,70})$")
 def parse(data: bytes) -> Parsed:
     """Extract page texts, page spans and section headings from PDF bytes."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -35,6 +35,8 @@ def parse(data: bytes) -> Parsed:
         page_texts = [normalise_newlines(page.extract_text() or "") for page in reader.pages]
     except ParseError:
         raise
+    except LimitReachedError as exc:
+        raise ParseError(f"decompression limit reached, a possible decompression bomb ({exc})") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise ParseError(f"malformed PDF ({type(exc).__name__}: {exc})") from exc
     except RecursionError as exc:
