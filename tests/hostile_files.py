@@ -35,8 +35,9 @@ def _pdf_with_stream(content: bytes) -> bytes:
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for off in offsets:
         out.write(b"%010d 00000 n \n" % off)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-              % (len(objects) + 1, xref))
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
     return out.getvalue()
 
 
@@ -53,15 +54,19 @@ def docx_zip_bomb(megabytes: int = 300) -> bytes:
     ns = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
     xml = b'<?xml version="1.0" encoding="UTF-8"?><w:document ' + ns + b"><w:body>" + body
     xml += b"</w:body></w:document>"
-    types = (b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-             b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats'
-             b'-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-             b'<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
-             b'officedocument.wordprocessingml.document.main+xml"/></Types>')
-    rels = (b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-            b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-            b'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
-            b"</Relationships>")
+    types = (
+        b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats'
+        b'-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        b'<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
+        b'officedocument.wordprocessingml.document.main+xml"/></Types>'
+    )
+    rels = (
+        b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        b'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+        b"</Relationships>"
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         z.writestr("[Content_Types].xml", types)
@@ -77,7 +82,11 @@ def truncated_pdf() -> bytes:
 
 # (file name, bytes maker, words the skip reason must contain: any of them)
 HOSTILE: list[tuple[str, object, tuple[str, ...]]] = [
-    ("bomb.pdf", pdf_decompression_bomb, ("decompression", "memory cap", "took longer", "parser died")),
+    (
+        "bomb.pdf",
+        pdf_decompression_bomb,
+        ("decompression", "memory cap", "took longer", "parser died"),
+    ),
     ("bomb.docx", docx_zip_bomb, ("memory cap", "took longer", "parser died", "malformed")),
     ("truncated.pdf", truncated_pdf, ("malformed", "no extractable text", "no pages")),
     ("encrypted.pdf", fixture_files.make_encrypted_pdf, ("encrypted",)),

@@ -118,4 +118,12 @@ def load_directory(
     return documents, skipped
 
 
-__all__ = ["PARSERS", "ParseLimits", "Skipped", "doc_id_for", "iter_source_files", "load_directory", "load_file"]
+__all__ = [
+    "PARSERS",
+    "ParseLimits",
+    "Skipped",
+    "doc_id_for",
+    "iter_source_files",
+    "load_directory",
+    "load_file",
+]

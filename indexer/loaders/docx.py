@@ -18,6 +18,8 @@ def parse(data: bytes) -> Parsed:
 
     try:
         document = docx.Document(io.BytesIO(data))
+    except MemoryError:
+        raise  # a zip bomb: the isolation layer reports the memory cap
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ParseError(f"not a readable DOCX file ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:  # lxml and python-docx raise many unrelated types on bad input

@@ -36,7 +36,9 @@ def parse(data: bytes) -> Parsed:
     except ParseError:
         raise
     except LimitReachedError as exc:
-        raise ParseError(f"decompression limit reached, a possible decompression bomb ({exc})") from exc
+        raise ParseError(
+            f"decompression limit reached, a possible decompression bomb ({exc})"
+        ) from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise ParseError(f"malformed PDF ({type(exc).__name__}: {exc})") from exc
     except RecursionError as exc:
