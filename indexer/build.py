@@ -15,8 +15,8 @@ from indexer.documents import Chunk, Document
 from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
 from indexer.errors import KBError
-from indexer.loaders import Skipped, iter_source_files, load_directory
-from indexer.store import Manifest, read_manifest, write_index
+from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
+from indexer.store import Manifest, read_manifest, write_index, writer_lock
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,18 @@ def chunk_all(
     return chunks, texts
 
 
-def build_index(
+def build_index(source: Path, index_dir: Path, embedder: Embedder, **options) -> BuildReport:
+    """Index every readable document under ``source`` into ``index_dir`` (one writer at a time).
+
+    When the index already holds exactly these documents, built the same way, nothing is
+    rewritten; otherwise only passages whose text is new to ``cache_path`` get embedded.
+    Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``.
+    """
+    with writer_lock(index_dir):
+        return _build_index(source, index_dir, embedder, **options)
+
+
+def _build_index(
     source: Path,
     index_dir: Path,
     embedder: Embedder,
@@ -75,12 +86,8 @@ def build_index(
     min_tokens: int = 64,
     progress: Progress | None = None,
     cache_path: Path | None = None,
+    limits: ParseLimits | None = None,
 ) -> BuildReport:
-    """Index every readable document under ``source`` into ``index_dir`` (replacing it).
-
-    When the index already holds exactly these documents, built the same way, nothing is
-    rewritten; otherwise only passages whose text is new to ``cache_path`` get embedded.
-    """
     progress = progress or Progress()
     started = time.perf_counter()
     source = Path(source)
@@ -88,7 +95,9 @@ def build_index(
         raise KBError(f"nothing to index: {source} does not exist")
     files = list(iter_source_files(source))
     progress.on_start("load", len(files))
-    documents, skipped = load_directory(source, on_file=lambda _p: progress.on_advance(1))
+    documents, skipped = load_directory(
+        source, on_file=lambda _p: progress.on_advance(1), limits=limits
+    )
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
         raise KBError(
@@ -97,11 +106,25 @@ def build_index(
     chunker = chunker_config(max_tokens, min_tokens)
     if _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
         manifest = read_manifest(index_dir)
-        return BuildReport(Path(index_dir), len(documents), manifest.counts["chunks"], skipped,
-                           time.perf_counter() - started, manifest, unchanged=True)
-    return index_documents(
-        documents, index_dir, embedder, skipped=skipped, max_tokens=max_tokens,
-        min_tokens=min_tokens, progress=progress, started=started, cache_path=cache_path,
+        return BuildReport(
+            Path(index_dir),
+            len(documents),
+            manifest.counts["chunks"],
+            skipped,
+            time.perf_counter() - started,
+            manifest,
+            unchanged=True,
+        )
+    return _index_documents(
+        documents,
+        index_dir,
+        embedder,
+        skipped=skipped,
+        max_tokens=max_tokens,
+        min_tokens=min_tokens,
+        progress=progress,
+        started=started,
+        cache_path=cache_path,
     )
 
 
@@ -111,7 +134,10 @@ def chunker_config(max_tokens: int, min_tokens: int) -> dict[str, object]:
 
 
 def _up_to_date(
-    index_dir: Path, documents: list[Document], skipped: list[Skipped], fingerprint: str,
+    index_dir: Path,
+    documents: list[Document],
+    skipped: list[Skipped],
+    fingerprint: str,
     chunker: dict[str, object],
 ) -> bool:
     """True when the index holds exactly these documents, built the same way."""
@@ -128,6 +154,14 @@ def _up_to_date(
 
 
 def index_documents(
+    documents: list[Document], index_dir: Path, embedder: Embedder, **options
+) -> BuildReport:
+    """Chunk, embed and write already-loaded documents (the eval harness starts here)."""
+    with writer_lock(index_dir):
+        return _index_documents(documents, index_dir, embedder, **options)
+
+
+def _index_documents(
     documents: list[Document],
     index_dir: Path,
     embedder: Embedder,
@@ -139,7 +173,6 @@ def index_documents(
     started: float | None = None,
     cache_path: Path | None = None,
 ) -> BuildReport:
-    """Chunk, embed and write already-loaded documents (the eval harness starts here)."""
     progress = progress or Progress()
     started = time.perf_counter() if started is None else started
     skipped = skipped or []
@@ -174,8 +207,16 @@ def index_documents(
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     total = len(texts) + len(window_texts)
     fresh = fresh_chunks + fresh_windows
-    return BuildReport(Path(index_dir), len(documents), len(chunks), skipped, seconds, manifest,
-                       embedded=fresh, reused=total - fresh)
+    return BuildReport(
+        Path(index_dir),
+        len(documents),
+        len(chunks),
+        skipped,
+        seconds,
+        manifest,
+        embedded=fresh,
+        reused=total - fresh,
+    )
 
 
 def windows_of(chunks: list[Chunk], titles: dict[str, str]) -> tuple[np.ndarray, list[str]]:

@@ -32,3 +32,11 @@ class InvalidQueryError(KBError):
 
 class NotFoundError(KBError):
     """A requested document or chunk does not exist in the index."""
+
+
+class IndexCorruptError(KBError):
+    """An index file does not match the checksum its manifest recorded."""
+
+
+class IndexLockedError(KBError):
+    """Another indexer is writing to the same index directory."""

@@ -19,7 +19,13 @@ import numpy as np
 
 from indexer import fusion
 from indexer.embedding import Embedder
-from indexer.errors import IndexMismatchError, InvalidQueryError, KBError, NotFoundError
+from indexer.errors import (
+    IndexCorruptError,
+    IndexMismatchError,
+    InvalidQueryError,
+    KBError,
+    NotFoundError,
+)
 from indexer.highlight import best_sentence, idf_table
 from indexer.lexical import bm25_scores, load_bm25
 from indexer.settings import Settings
@@ -28,9 +34,11 @@ from indexer.store import (
     check_model,
     connect_table,
     current_generation,
+    previous_generations,
     read_manifest,
     read_vectors,
     read_windows,
+    verify_generation,
 )
 
 logger = logging.getLogger(__name__)
@@ -165,13 +173,22 @@ def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) 
 class Searcher:
     """Ranked passages with citations from one index directory, for API, CLI and eval."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder, settings: Settings | None = None):
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        settings: Settings | None = None,
+        generation: Path | None = None,
+    ):
         self.settings = settings or Settings()
         self.index_dir = Path(index_dir)
         self.embedder = embedder
-        self.generation = current_generation(self.index_dir)
-        self.manifest: Manifest = read_manifest(self.index_dir)
+        self.generation = generation or current_generation(self.index_dir)
+        self.manifest: Manifest = read_manifest(self.index_dir, self.generation)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
+        verify_generation(self.generation, self.manifest)  # before any file is deserialised
+        self.degraded = ""  # set when serving an older generation because the newest is bad
+        self._refused = ""  # a newer generation that failed to load: not retried
         vectors = read_vectors(self.generation)
         # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
         self._matrix = (
@@ -212,14 +229,39 @@ class Searcher:
     def from_settings(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
         """A Searcher over ``index_dir`` (default: settings) with the configured model."""
         embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
-        return cls(index_dir or settings.index_dir, embedder, settings)
+        return cls.open_best(index_dir or settings.index_dir, embedder, settings)
+
+    @classmethod
+    def open_best(cls, index_dir: Path, embedder: Embedder, settings: Settings) -> Searcher:
+        """The current generation, or if it is corrupt the newest intact older one (degraded)."""
+        try:
+            return cls(index_dir, embedder, settings)
+        except IndexCorruptError as exc:
+            for older in previous_generations(index_dir):
+                try:
+                    fallback = cls(index_dir, embedder, settings, generation=older)
+                except KBError:
+                    continue
+                fallback._refused = current_generation(index_dir).name
+                fallback.degraded = (
+                    f"serving {older.name}: the current generation is refused ({exc})"
+                )
+                logger.error("%s", fallback.degraded)
+                return fallback
+            raise
 
     def is_stale(self) -> bool:
         """Whether a newer generation has been published since this Searcher was opened."""
         try:
-            return current_generation(self.index_dir) != self.generation
+            current = current_generation(self.index_dir)
         except KBError:
             return False
+        return current != self.generation and current.name != self._refused
+
+    def mark_refused(self, generation: str, reason: str) -> None:
+        """Remember a newer generation that failed to load, and report it in /health."""
+        self._refused = generation
+        self.degraded = f"still serving {self.generation.name}: {generation} was refused ({reason})"
 
     def warm_up(self) -> None:
         """Load the model before the first query is waiting on it."""
@@ -460,7 +502,8 @@ class Searcher:
         """What /health reports: model, index version and counts."""
         m = self.manifest
         return {
-            "status": "ok",
+            "status": "degraded" if self.degraded else "ok",
+            "reason": self.degraded,
             "model": m.model,
             "model_fingerprint": m.model_fingerprint,
             "dimension": m.dimension,

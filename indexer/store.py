@@ -8,12 +8,16 @@ half-written index and a running API can move to the new one between requests.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,12 @@ from typing import Any
 import numpy as np
 
 from indexer.documents import Chunk, Document
-from indexer.errors import IndexMismatchError, IndexNotFoundError
+from indexer.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
 from indexer.lexical import build_bm25, save_bm25
 
 logger = logging.getLogger(__name__)
@@ -35,6 +44,7 @@ WINDOW_VECTORS = "window_vectors.npy"
 CURRENT = "CURRENT"  # pointer file: the name of the generation readers should use
 GEN_PREFIX = "gen-"
 TMP_PREFIX = ".tmp-"
+LOCK = ".lock"
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -78,6 +88,7 @@ class Manifest:
     created_at: str
     format_version: int = FORMAT_VERSION
     sources: dict[str, str] = field(default_factory=dict)  # doc_id -> content hash
+    files: dict[str, str] = field(default_factory=dict)  # file -> sha256, checked before loading
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
@@ -142,6 +153,7 @@ def write_index(
             build_seconds=round(build_seconds, 3),
             created_at=created.isoformat(timespec="seconds"),
             sources={d.doc_id: d.content_hash for d in documents},
+            files=_checksums(tmp),
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
         _publish(tmp, index_dir, manifest.index_version)
@@ -222,10 +234,9 @@ def _publish(tmp: Path, index_dir: Path, version: str) -> None:
     _fsync(pointer_tmp)
     os.replace(pointer_tmp, index_dir / CURRENT)
     _fsync(index_dir)
-    keep = {generation.name}
-    for old in sorted(index_dir.glob(f"{GEN_PREFIX}*"), key=lambda p: p.stat().st_mtime):
-        if old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    # Keep the previous generation: the fallback if the new one is ever found corrupt.
+    for old in previous_generations(index_dir)[1:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_leftovers(index_dir: Path) -> None:
@@ -235,6 +246,82 @@ def _remove_leftovers(index_dir: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
+
+
+def previous_generations(index_dir: Path) -> list[Path]:
+    """Generations other than the current one, newest first."""
+    index_dir = Path(index_dir)
+    try:
+        current = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        current = ""
+    others = [p for p in index_dir.glob(f"{GEN_PREFIX}*") if p.name != current and p.is_dir()]
+    return sorted(others, key=lambda p: p.name, reverse=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checksums(generation: Path) -> dict[str, str]:
+    return {
+        p.relative_to(generation).as_posix(): _sha256(p)
+        for p in sorted(generation.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def verify_generation(generation: Path, manifest: Manifest) -> None:
+    """Refuse a generation whose files are missing, truncated or altered (before any load)."""
+    if not manifest.files:
+        raise IndexCorruptError(f"{generation.name} has no checksums: rebuild it with `kb index`")
+    for name, expected in manifest.files.items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexCorruptError(f"{generation.name}: {name} is missing")
+        if _sha256(path) != expected:
+            raise IndexCorruptError(f"{generation.name}: {name} fails its checksum")
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer per index directory; a second one fails at once with who holds the lock."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    key = str(index_dir.resolve())
+    if key in _HELD:  # re-entrant within this process (build_index -> index_documents)
+        yield
+        return
+    fh = open(index_dir / LOCK, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise IndexLockedError(
+                f"another indexer (pid {holder}) is writing to {index_dir}; wait for it to "
+                "finish or stop it"
+            ) from exc
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        _HELD.add(key)
+        try:
+            yield
+        finally:
+            _HELD.discard(key)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+_HELD: set[str] = set()
 
 
 def current_generation(index_dir: Path) -> Path:
@@ -251,9 +338,9 @@ def current_generation(index_dir: Path) -> Path:
     return index_dir / name
 
 
-def read_manifest(index_dir: Path) -> Manifest:
-    """The manifest of the current generation at ``index_dir`` (IndexNotFoundError if none)."""
-    path = current_generation(index_dir) / MANIFEST
+def read_manifest(index_dir: Path, generation: Path | None = None) -> Manifest:
+    """The manifest of a generation (default: the current one at ``index_dir``)."""
+    path = (generation or current_generation(index_dir)) / MANIFEST
     manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(

@@ -215,5 +215,67 @@ def test_generations_pointer_and_leftovers(sample_kb: Path, fake_embedder, index
     build_index(sample_kb, index_dir, fake_embedder, max_tokens=60, min_tokens=8)
     assert not leftover.exists()
     second = current_generation(index_dir)
-    assert second != first and not first.exists()
+    assert second != first and first.exists()  # kept as the fallback
     assert (index_dir / "CURRENT").read_text() == second.name
+    build_index(sample_kb / "policies", index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+    assert not first.exists() and second.exists()  # only one previous generation is kept
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_corrupt_generation_is_refused_and_previous_served(
+    sample_kb: Path, fake_embedder, index_dir: Path, damage: str
+) -> None:
+    from indexer.errors import IndexCorruptError
+
+    good = Searcher(index_dir, fake_embedder)
+    expected = [r.chunk_id for r in good.search("refund coins", top_k=3).results]
+    (sample_kb / "policies" / "live-gifts.html").unlink()
+    build_index(sample_kb, index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+    newest = current_generation(index_dir)
+    target = newest / "vectors.faiss"
+    if damage == "flip":
+        _flip_byte(target)
+    elif damage == "truncate":
+        target.write_bytes(target.read_bytes()[:100])
+    else:
+        (newest / "bm25" / "vocab.index.json").unlink()
+    with pytest.raises(IndexCorruptError):
+        Searcher(index_dir, fake_embedder)
+    fallback = Searcher.open_best(index_dir, fake_embedder, Settings())
+    assert fallback.generation == good.generation
+    assert "refused" in fallback.degraded and fallback.health()["status"] == "degraded"
+    assert [r.chunk_id for r in fallback.search("refund coins", top_k=3).results] == expected
+    assert not fallback.is_stale()  # the refused generation is not retried in a loop
+
+
+def test_second_writer_fails_fast(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
+    from indexer.errors import IndexLockedError
+    from indexer.store import writer_lock
+
+    ix = tmp_path / "locked"
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+
+    def hold() -> None:
+        with writer_lock(ix):
+            ready.set()
+            release.wait(20)
+
+    holder = ctx.Process(target=hold)
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(IndexLockedError, match="another indexer"):
+            build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    finally:
+        release.set()
+        holder.join(10)
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)  # free again
