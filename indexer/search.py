@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,16 @@ def matches(metadata: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     return True
 
 
+def visible(metadata: dict[str, Any], groups: Iterable[str] | None) -> bool:
+    """Whether a caller in ``groups`` may see a document (None: no restriction, e.g. admin).
+
+    A caller sees a document when it shares at least one access group with it.
+    """
+    if groups is None:
+        return True
+    return bool(set(metadata.get("access_groups") or []) & set(groups))
+
+
 def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> bool:
     """A version applies on ``as_of`` if it is effective and no successor has taken over."""
     effective = doc.get("effective_date")
@@ -294,12 +305,17 @@ class Searcher:
         return query
 
     def allowed_docs(
-        self, filters: dict[str, list[str]], as_of: str, include_superseded: bool = False
+        self,
+        filters: dict[str, list[str]],
+        as_of: str,
+        include_superseded: bool = False,
+        groups: Iterable[str] | None = None,
     ) -> np.ndarray:
-        """Boolean mask over documents that pass the filters and are in force on ``as_of``."""
+        """Documents that the caller may see, that pass the filters and are in force."""
         return np.array(
             [
-                matches(d.metadata, filters)
+                visible(d.metadata, groups)
+                and matches(d.metadata, filters)
                 and (include_superseded or in_force(d.metadata, self._successors[d.doc_id], as_of))
                 for d in self._docs
             ],
@@ -315,6 +331,7 @@ class Searcher:
         include_superseded: bool = False,
         mode: str | None = None,
         context: int = 0,
+        groups: Iterable[str] | None = None,
     ) -> SearchResponse:
         """The ``top_k`` best passages for ``query`` among documents that pass, diversified.
 
@@ -331,7 +348,7 @@ class Searcher:
             raise InvalidQueryError("context must be between 0 and 3 passages")
         flt = normalise_filters(filters)
         as_of_s = _as_of(as_of)
-        doc_mask = self.allowed_docs(flt, as_of_s, include_superseded)
+        doc_mask = self.allowed_docs(flt, as_of_s, include_superseded, groups)
         allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
         results: list[SearchResult] = []
         if allowed.any():
@@ -454,18 +471,22 @@ class Searcher:
 
     # -- documents -----------------------------------------------------------------------
 
-    def list_documents(self) -> list[dict[str, Any]]:
-        """Every indexed document's id, title, source and metadata (no text)."""
+    def list_documents(self, groups: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Every document the caller may see: id, title, source and metadata (no text)."""
         return [
             {"doc_id": d.doc_id, "title": d.title, "source": d.source, "metadata": d.metadata}
             for d in self._docs
+            if visible(d.metadata, groups)
         ]
 
-    def get_document(self, doc_id: str) -> dict[str, Any]:
-        """A document with its full text and structure, so a citation span can be opened."""
+    def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
+        """A document with its full text and structure, so a citation span can be opened.
+
+        A document the caller may not see is reported exactly like one that does not exist.
+        """
         with self._lock:
             r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        if r is None:
+        if r is None or not visible(json.loads(r["metadata"]), groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {
             "doc_id": r["doc_id"],

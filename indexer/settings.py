@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     ui_port: int = Field(8501, ge=1, le=65535)
     api_url: str = "http://127.0.0.1:8000"
+    # Security. Without auth every caller is an admin, so the server then listens on loopback
+    # only. Keys live hashed in keys_path; limits bound what one request or key can cost.
+    auth_required: bool = False
+    keys_path: Path = Path("var/keys.sqlite")
+    rate_limit_per_minute: int = Field(600, ge=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    request_timeout_s: float = Field(10.0, gt=0)
     # How often the API looks for a newly published index generation (0: never).
     reload_interval_s: float = Field(2.0, ge=0.0)
 

@@ -141,6 +141,9 @@ def format_response(response) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -149,6 +152,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.api_host
     port = args.port or settings.api_port
+    if not settings.auth_required and host not in LOOPBACK and not host.startswith("127."):
+        raise KBError(
+            f"refusing to listen on {host} with authentication off: set KB_AUTH_REQUIRED=true "
+            "and create keys with `kb keys create`, or listen on 127.0.0.1"
+        )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     return 0
 
@@ -231,6 +239,28 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from api.security import KeyStore
+
+    store = KeyStore(_settings(args).keys_path)
+    try:
+        if args.keys_command == "create":
+            groups = None
+            if args.groups:
+                groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+            if groups is None and args.role != "admin":
+                groups = ["all-agents"]
+            key_id, key = store.create(args.role, groups)
+            sys.stdout.write(f"{key}\n")
+            sys.stderr.write(f"key {key_id} ({args.role}, groups: {groups or 'all'}); it is "
+                             "shown only now: store it safely\n")
+        elif not store.revoke(args.key_id):
+            raise KBError(f"no key {args.key_id!r}")
+        return 0
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kb", description="Knowledge-base search for support agents."
@@ -275,6 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="docs/retrieval.md")
     p.add_argument("--cache-dir", default="var/eval-cache")
     p.set_defaults(func=cmd_eval_all)
+
+    p = sub.add_parser("keys", help="manage API keys (stored hashed)")
+    keys = p.add_subparsers(dest="keys_command", required=True)
+    k = keys.add_parser("create", help="create a key and print it once")
+    k.add_argument("--role", required=True, choices=["agent", "knowledge_manager", "admin"])
+    k.add_argument("--groups", help="access groups, comma-separated (default: all-agents; "
+                   "an admin without groups sees every document)")
+    k = keys.add_parser("revoke", help="revoke a key by its id")
+    k.add_argument("key_id")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")

@@ -67,3 +67,20 @@ def test_bad_filters_json(sample_kb: Path, tmp_path: Path, capsys) -> None:
 def test_index_missing_folder(tmp_path: Path, capsys) -> None:
     assert main(["index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path / "ix")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_keys_create_and_serve_guard(tmp_path: Path, capsys, monkeypatch) -> None:
+    from api.security import KeyStore
+
+    monkeypatch.setenv("KB_KEYS_PATH", str(tmp_path / "keys.sqlite"))
+    get_settings.cache_clear()
+    assert main(["keys", "create", "--role", "agent", "--groups", "payments-support"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("kb_")
+    assert key not in (tmp_path / "keys.sqlite").read_bytes().decode("latin-1")  # stored hashed
+    store = KeyStore(tmp_path / "keys.sqlite")
+    principal = store.verify(key)
+    assert principal.role == "agent" and principal.groups == ("payments-support",)
+    assert main(["keys", "revoke", principal.key_id]) == 0
+    assert main(["serve", "--host", "0.0.0.0", "--index-dir", str(tmp_path)]) == 1
+    assert "refusing to listen on 0.0.0.0" in capsys.readouterr().err
