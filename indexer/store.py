@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from indexer.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from indexer.files import sha256_file
 from indexer.lexical import build_bm25, save_bm25
 
 logger = logging.getLogger(__name__)
@@ -259,17 +259,9 @@ def previous_generations(index_dir: Path) -> list[Path]:
     return sorted(others, key=lambda p: p.name, reverse=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _checksums(generation: Path) -> dict[str, str]:
     return {
-        p.relative_to(generation).as_posix(): _sha256(p)
+        p.relative_to(generation).as_posix(): sha256_file(p)
         for p in sorted(generation.rglob("*"))
         if p.is_file() and p.name != MANIFEST
     }
@@ -283,7 +275,7 @@ def verify_generation(generation: Path, manifest: Manifest) -> None:
         path = generation / name
         if not path.is_file():
             raise IndexCorruptError(f"{generation.name}: {name} is missing")
-        if _sha256(path) != expected:
+        if sha256_file(path) != expected:
             raise IndexCorruptError(f"{generation.name}: {name} fails its checksum")
 
 
