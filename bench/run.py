@@ -357,6 +357,7 @@ def render(results: dict, command: str) -> str:
         f"{b['ours']['evidence_hit@1']} | {b['ours']['mean_passage_chars']} |",
         "",
         f"Build time ratio ours/baseline: {b['ours']['seconds'] / max(b['baseline']['seconds'], 1e-9):.2f}x "
+        "(above 1: ours is slower) "
         f"(whole-corpus wall time, same machine, same run).",
         "",
         f"## Re-index ({r['documents']} documents, {r['chunks']} passages, embedding cache on)",
