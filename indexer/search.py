@@ -120,7 +120,7 @@ class _Signals:
 
     passage: np.ndarray  # cosine of the whole passage
     dense: np.ndarray  # passage mixed with its best sentence window
-    best_window: np.ndarray  # index of that window, -1 if the chunk has none
+    window_scores: np.ndarray  # cosine of every sentence window
 
 
 @dataclass
@@ -200,6 +200,7 @@ class Searcher:
         verify_generation(self.generation, self.manifest)  # before any file is deserialised
         self.degraded = ""  # set when serving an older generation because the newest is bad
         self._refused = ""  # a newer generation that failed to load: not retried
+        self._mask_cache: dict[tuple, np.ndarray] = {}
         vectors = read_vectors(self.generation)
         # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
         self._matrix = (
@@ -209,8 +210,15 @@ class Searcher:
         )
         self._bm25 = load_bm25(self.generation)
         spans, self._window_matrix = read_windows(self.generation)
+        if len(spans) and np.any(np.diff(spans[:, 0]) < 0):  # group windows by chunk row
+            order = np.argsort(spans[:, 0], kind="stable")
+            spans, self._window_matrix = spans[order], self._window_matrix[order]
         self._window_chunk = spans[:, 0]
         self._window_span = spans[:, 1:]
+        # Per chunk row: its windows are [start, end) in the window arrays (empty if none).
+        rows_with = np.unique(self._window_chunk)
+        self._window_rows = rows_with
+        self._window_starts = np.searchsorted(self._window_chunk, rows_with, side="left")
         self._db = connect_table(self.generation)
         self._lock = threading.Lock()
         self._docs: list[_DocInfo] = []
@@ -311,8 +319,20 @@ class Searcher:
         include_superseded: bool = False,
         groups: Iterable[str] | None = None,
     ) -> np.ndarray:
-        """Documents that the caller may see, that pass the filters and are in force."""
-        return np.array(
+        """Documents that the caller may see, that pass the filters and are in force.
+
+        Masks are memoised per (filters, date, groups): most searches repeat a handful.
+        """
+        key = (
+            tuple(sorted((k, tuple(v)) for k, v in filters.items())),
+            as_of,
+            include_superseded,
+            None if groups is None else tuple(sorted(groups)),
+        )
+        cached = self._mask_cache.get(key)
+        if cached is not None:
+            return cached
+        mask = np.array(
             [
                 visible(d.metadata, groups)
                 and matches(d.metadata, filters)
@@ -321,6 +341,10 @@ class Searcher:
             ],
             dtype=bool,
         )
+        if len(self._mask_cache) >= 256:
+            self._mask_cache.clear()
+        self._mask_cache[key] = mask
+        return mask
 
     def search(
         self,
@@ -363,7 +387,7 @@ class Searcher:
                     float(scores[row]),
                     query,
                     context,
-                    int(signals.best_window[row]),
+                    self._best_window(int(row), signals.window_scores),
                 )
                 for rank, row in enumerate(rows, start=1)
             ]
@@ -388,17 +412,27 @@ class Searcher:
         vector = self.embedder.encode([query])[0]
         passage = self._matrix @ vector
         window_scores = self._window_matrix @ vector if len(self._window_matrix) else np.zeros(0)
-        best_window = np.full(len(passage), -1.0, dtype=np.float32)
-        best_window_id = np.full(len(passage), -1, dtype=np.int64)
+        dense = passage.astype(np.float32, copy=True)
         if len(window_scores):
-            order = np.argsort(window_scores, kind="stable")  # ascending: the best write last
-            best_window[self._window_chunk[order]] = window_scores[order]
-            best_window_id[self._window_chunk[order]] = order
-        has_window = best_window_id >= 0
-        weight = self.settings.window_weight
-        dense = np.where(has_window, (1 - weight) * passage + weight * best_window, passage)
+            best = np.maximum.reduceat(window_scores, self._window_starts)  # one pass, O(n)
+            weight = self.settings.window_weight
+            rows = self._window_rows
+            dense[rows] = (1 - weight) * passage[rows] + weight * best
         lexical = bm25_scores(self._bm25, query, len(passage)) if mode != "dense" else None
-        return _Signals(passage, dense.astype(np.float32), best_window_id), lexical
+        return _Signals(passage, dense, window_scores), lexical
+
+    def _best_window(self, row: int, window_scores: np.ndarray) -> int:
+        """Index of the best-scoring sentence window of one chunk row, -1 if it has none."""
+        i = int(np.searchsorted(self._window_rows, row))
+        if i >= len(self._window_rows) or self._window_rows[i] != row:
+            return -1
+        start = int(self._window_starts[i])
+        end = (
+            int(self._window_starts[i + 1])
+            if i + 1 < len(self._window_starts)
+            else len(window_scores)
+        )
+        return start + int(np.argmax(window_scores[start:end]))
 
     def _combine(
         self, mode: str, dense: np.ndarray, lexical: np.ndarray | None, allowed: np.ndarray
