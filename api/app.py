@@ -6,14 +6,19 @@ the API still starts: /health says so and /search answers 503 with how to fix it
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.guards import BodySizeLimit, groups_of, guard
+from api.insights_routes import install as install_insights
+from api.insights_routes import record_search
 from api.schemas import (
     DocumentOut,
     DocumentSummary,
@@ -21,7 +26,10 @@ from api.schemas import (
     SearchRequest,
     SearchResponseOut,
 )
+from api.security import AuthError, ForbiddenError, KeyStore, RateLimitedError, RateLimiter
 from indexer.errors import (
+    IndexCorruptError,
+    IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     InvalidQueryError,
@@ -31,15 +39,27 @@ from indexer.errors import (
 )
 from indexer.search import Searcher
 from indexer.settings import Settings, get_settings
+from indexer.store import current_generation
 
 logger = logging.getLogger(__name__)
 
+
+class DeadlineExceeded(KBError):
+    """The request took longer than the configured deadline (HTTP 504)."""
+
+
 STATUS_FOR_ERROR: list[tuple[type[KBError], int]] = [
+    (AuthError, 401),
+    (ForbiddenError, 403),
+    (RateLimitedError, 429),
+    (DeadlineExceeded, 504),
     (InvalidQueryError, 422),
     (NotFoundError, 404),
     (IndexNotFoundError, 503),
     (IndexMismatchError, 503),
     (ModelIntegrityError, 503),
+    (IndexCorruptError, 503),
+    (IndexLockedError, 409),
     (KBError, 500),
 ]
 
@@ -47,6 +67,48 @@ STATUS_FOR_ERROR: list[tuple[type[KBError], int]] = [
 def status_for(exc: KBError) -> int:
     """The HTTP status for a domain error (first matching class wins)."""
     return next(code for cls, code in STATUS_FOR_ERROR if isinstance(exc, cls))
+
+
+def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
+    """Open the newest index generation if one was published; True when the searcher changed.
+
+    Requests already running keep the Searcher they started with; the old one is released
+    (files closed) when the last of them lets go of it.
+    """
+    current: Searcher | None = app.state.searcher
+    if current is not None and not current.is_stale():
+        return False
+    try:
+        if current is None:
+            fresh = Searcher.from_settings(settings)
+        else:
+            fresh = Searcher.open_best(current.index_dir, current.embedder, settings)
+        fresh.warm_up()
+    except KBError as exc:
+        if current is None:
+            app.state.load_error = exc
+        else:
+            latest = current_generation(current.index_dir)
+            current.mark_refused(latest.name, str(exc))
+            logger.error(
+                "keeping index %s: %s failed to load: %s",
+                current.manifest.index_version,
+                latest.name,
+                exc,
+            )
+        return False
+    app.state.searcher = fresh
+    app.state.load_error = None
+    logger.info("now serving index %s", fresh.manifest.index_version)
+    return True
+
+
+def _watch_generations(app: FastAPI, settings: Settings, stop: threading.Event) -> None:
+    while not stop.wait(settings.reload_interval_s):
+        try:
+            refresh_searcher(app, settings)
+        except Exception:  # the watcher must outlive any one bad generation
+            logger.exception("index refresh failed")
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
@@ -64,20 +126,46 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             except KBError as exc:
                 logger.error("search is unavailable: %s", exc)
                 app.state.load_error = exc
+        stop = threading.Event()
+        watcher = threading.Thread(
+            target=_watch_generations,
+            args=(app, settings, stop),
+            daemon=True,
+            name="kb-generation-watcher",
+        )
+        if settings.reload_interval_s > 0:
+            watcher.start()
         yield
+        stop.set()
+        if watcher.is_alive():
+            watcher.join(timeout=5)
         if app.state.searcher is not None and searcher is None:
             app.state.searcher.close()
+        app.state.insights.close()
+        if app.state.keystore is not None:
+            app.state.keystore.close()
 
     app = FastAPI(
         title="kb-assistant",
         description="Cited passages from support SOPs and policies for agents mid-ticket.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(guard)],
     )
+    app.state.keystore = KeyStore(settings.keys_path) if settings.auth_required else None
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(KBError)
     async def _kb_error(_request: Request, exc: KBError) -> JSONResponse:
-        return JSONResponse(status_code=status_for(exc), content={"detail": str(exc)})
+        headers = {}
+        if isinstance(exc, RateLimitedError):
+            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        elif isinstance(exc, AuthError):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse(
+            status_code=status_for(exc), content={"detail": str(exc)}, headers=headers
+        )
 
     def ready(request: Request) -> Searcher:
         found: Searcher | None = request.app.state.searcher
@@ -95,9 +183,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         return request.app.state.searcher.health()
 
     @app.post("/search", response_model=SearchResponseOut, responses=errors)
-    def search(body: SearchRequest, request: Request) -> dict:
+    async def search(body: SearchRequest, request: Request) -> dict:
         """Ranked passages with citations (document, version, heading path, page, span)."""
-        response = ready(request).search(
+        searcher = ready(request)
+        call = run_in_threadpool(
+            searcher.search,
             body.query,
             top_k=body.top_k,
             filters=body.filters,
@@ -105,13 +195,22 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             include_superseded=body.include_superseded,
             mode=body.mode,
             context=body.context,
+            groups=groups_of(request),
         )
-        return response.to_dict()
+        try:
+            response = await asyncio.wait_for(call, settings.request_timeout_s)
+        except TimeoutError as exc:
+            raise DeadlineExceeded(
+                f"the search took longer than {settings.request_timeout_s:g}s"
+            ) from exc
+        out = response.to_dict()
+        out["search_id"] = record_search(request.app, out)
+        return out
 
     @app.get("/documents", response_model=list[DocumentSummary], responses=errors)
     def documents(request: Request) -> list[dict]:
         """Every indexed document with its metadata."""
-        return ready(request).list_documents()
+        return ready(request).list_documents(groups_of(request))
 
     @app.get(
         "/documents/{doc_id:path}",
@@ -120,8 +219,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     )
     def document(doc_id: str, request: Request) -> dict:
         """A document's metadata, text and structure: slice ``text[start:end]`` to cite."""
-        return ready(request).get_document(doc_id)
+        return ready(request).get_document(doc_id, groups_of(request))
 
+    install_insights(app, settings)
     return app
 
 

@@ -80,6 +80,9 @@ class SearchResponseOut(BaseModel):
     mode: str
     answerable: bool = Field(description="False when the evidence is too weak to call an answer.")
     reason: str
+    search_id: str | None = Field(
+        None, description="Id of this search in the query log, for POST /feedback."
+    )
 
 
 class DocumentSummary(BaseModel):

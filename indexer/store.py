@@ -139,7 +139,8 @@ def write_index(
         )
         created = dt.datetime.now(dt.UTC)
         manifest = Manifest(
-            index_version=created.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
+            # Microseconds first, so generation names sort by time.
+            index_version=created.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6],
             model=model,
             model_fingerprint=model_fingerprint,
             dimension=dimension,

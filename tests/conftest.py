@@ -50,6 +50,12 @@ class FakeEmbedder:
         pass
 
 
+@pytest.fixture(autouse=True)
+def _query_log_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every API a test builds logs searches into tmp_path, never into the repo's var/."""
+    monkeypatch.setenv("KB_LOG_PATH", str(tmp_path / "querylog.sqlite"))
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

@@ -284,12 +284,13 @@ def test_second_writer_fails_fast(sample_kb: Path, fake_embedder, tmp_path: Path
 def test_access_groups_are_enforced_inside_retrieval(searcher: Searcher) -> None:
     # The PDF and the text SOP are tns-specialists only; the rest is all-agents.
     agent = searcher.search("escalate imminent risk guardian queue", top_k=5, groups=["all-agents"])
-    assert agent.results and all(
-        "all-agents" in r.metadata["access_groups"] for r in agent.results
+    assert agent.results and all("all-agents" in r.metadata["access_groups"] for r in agent.results)
+    assert len(agent.results) == min(
+        5, len([c for c in searcher.chunks() if c["doc_id"] not in RESTRICTED])
     )
-    assert len(agent.results) == min(5, len([c for c in searcher.chunks()
-                                             if c["doc_id"] not in RESTRICTED]))
-    tns = searcher.search("escalate imminent risk guardian queue", top_k=5, groups=["tns-specialists"])
+    tns = searcher.search(
+        "escalate imminent risk guardian queue", top_k=5, groups=["tns-specialists"]
+    )
     assert tns.results[0].doc_id == "sops/dangerous-challenges.pdf"
     assert {d["doc_id"] for d in searcher.list_documents(["all-agents"])}.isdisjoint(RESTRICTED)
     with pytest.raises(NotFoundError):

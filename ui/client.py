@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -19,10 +20,9 @@ class ApiClient:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
         try:
-            response = requests.request(
-                method, self.base_url + path, timeout=self.timeout, **kwargs
-            )
+            response = requests.request(method, self.base_url + path, **kwargs)
         except requests.RequestException as exc:
             raise ApiUnavailable(
                 f"The search API at {self.base_url} is not reachable ({type(exc).__name__}). "
@@ -49,3 +49,39 @@ class ApiClient:
 
     def documents(self) -> list[dict[str, Any]]:
         return self._call("GET", "/documents")
+
+    def feedback(
+        self, search_id: str, rating: str, comment: str = "", chunk_id: str | None = None
+    ) -> dict[str, Any]:
+        """Rate a search (or one result of it): helpful, not_helpful or wrong_or_outdated."""
+        body = {"search_id": search_id, "rating": rating, "comment": comment, "chunk_id": chunk_id}
+        return self._call("POST", "/feedback", json=body)
+
+    def analytics(self, name: str, **params: Any) -> Any:
+        """GET /analytics/NAME (summary, gaps, unretrieved, stale, conflicts, ...) as JSON."""
+        params = {k: v for k, v in params.items() if v is not None}
+        return self._call("GET", f"/analytics/{name}", params=params)
+
+    def eval_datasets(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/eval/datasets")
+
+    def run_eval(
+        self, dataset: str, split: str | None, modes: list[str], timeout: float = 1800.0
+    ) -> dict[str, Any]:
+        """Run an evaluation on the API (minutes on a big set, so a long timeout)."""
+        body = {"dataset": dataset, "split": split, "modes": modes}
+        return self._call("POST", "/eval/run", json=body, timeout=timeout)
+
+    def source_url(self, result: dict[str, Any]) -> str:
+        """A link that opens the cited passage inside its document (marked, scrolled to)."""
+        return (
+            f"{self.base_url}/source/{quote(result['doc_id'])}"
+            f"?start={result['start']}&end={result['end']}#passage"
+        )
+
+    def original_url(self, result: dict[str, Any]) -> str | None:
+        """The original PDF at the cited page, for PDF sources."""
+        if not str(result.get("source", "")).lower().endswith(".pdf"):
+            return None
+        page = f"#page={result['page']}" if result.get("page") else ""
+        return f"{self.base_url}/source-file/{quote(result['doc_id'])}{page}"

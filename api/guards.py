@@ -1,0 +1,128 @@
+"""Request guards: who is calling (API key -> Principal), role checks, body size limit.
+
+Kept apart from the routes so every router uses the same checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.security import (
+    ANONYMOUS_ADMIN,
+    AuthError,
+    ForbiddenError,
+    KeyStore,
+    Principal,
+    RateLimiter,
+)
+
+
+def caller(request: Request) -> Principal:
+    """The Principal of this request; every caller is an admin when auth is switched off."""
+    keystore: KeyStore | None = request.app.state.keystore
+    if keystore is None:
+        return ANONYMOUS_ADMIN
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    key = key or request.headers.get("x-api-key", "").strip()
+    if not key:
+        raise AuthError("an API key is required (Authorization: Bearer KEY or X-API-Key)")
+    principal = keystore.verify(key)
+    limiter: RateLimiter = request.app.state.limiter
+    limiter.check(principal.key_id)
+    return principal
+
+
+def require(role: str) -> Callable[[Request], Principal]:
+    """A dependency that lets through callers whose role is at least ``role``."""
+
+    def dependency(request: Request) -> Principal:
+        principal = caller(request)
+        if not principal.allows(role):
+            raise ForbiddenError(f"this call needs the {role} role")
+        return principal
+
+    return dependency
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` (413), chunked ones without Content-Length too.
+
+    The body is read (up to the limit) before the app sees it, then replayed to the app.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = b'{"detail":"request body too large (limit %d bytes)"}' % self.max_bytes
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+OPEN_PATHS = ("/health", "/docs", "/redoc", "/openapi.json")
+# Minimum role by path prefix; anything else needs at least an agent key.
+ROLE_FOR_PREFIX = (
+    ("/analytics", "knowledge_manager"),
+    ("/eval", "knowledge_manager"),
+    ("/admin", "admin"),
+)
+
+
+def guard(request: Request) -> None:
+    """App-wide dependency: authenticate, rate-limit and check the role for the path.
+
+    The Principal is left on ``request.state.principal`` for routes that filter by groups.
+    """
+    path = request.url.path
+    if path in OPEN_PATHS or path.startswith("/docs"):
+        request.state.principal = None
+        return
+    role = next((r for prefix, r in ROLE_FOR_PREFIX if path.startswith(prefix)), "agent")
+    request.state.principal = require(role)(request)
+
+
+def groups_of(request: Request) -> tuple[str, ...] | None:
+    """Access groups of the caller (None: no restriction)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return None if principal is None else principal.groups

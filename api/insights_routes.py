@@ -1,0 +1,357 @@
+"""Feedback, analytics, source views and evaluation runs: thin routes over ``insights``.
+
+``install(app, settings)`` adds the routes and the (lazily opened) query log; the /search route
+calls :func:`record_search` after building its response. Analytics answer JSON by default and
+CSV with ``?format=csv`` for spreadsheets and other tools.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.guards import groups_of
+from indexer.errors import IndexNotFoundError, InvalidQueryError, NotFoundError
+from indexer.search import Searcher
+from indexer.settings import Settings
+from insights import conflicts, evaluation, gaps
+from insights.querylog import RATINGS, QueryLog
+
+logger = logging.getLogger(__name__)
+
+Format = Annotated[
+    Literal["json", "csv"], Query(alias="format", description="json (default) or csv")
+]
+Days = Annotated[int | None, Query(ge=1, le=3650, description="Only the last N days.")]
+Unit = Annotated[float, Query(ge=0.0, le=1.0)]
+
+
+class FeedbackRequest(BaseModel):
+    """An agent's verdict on a search, or on one of its results (``chunk_id``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    search_id: str = Field(..., min_length=8, max_length=64, description="From /search.")
+    rating: Literal["helpful", "not_helpful", "wrong_or_outdated"]
+    chunk_id: str | None = Field(None, max_length=128, description="A result of that search.")
+    comment: str = Field("", max_length=2000, description="Optional; personal data is redacted.")
+
+
+class FeedbackOut(BaseModel):
+    feedback_id: str
+
+
+class EvalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(..., description="A name from GET /eval/datasets.")
+    split: str | None = None
+    modes: list[Literal["default", "dense", "bm25", "hybrid"]] = Field(
+        default_factory=lambda: ["default"], min_length=1, max_length=4
+    )
+
+
+class InsightsState:
+    """Settings and the query log, opened on first use (the API starts without touching disk)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._log: QueryLog | None = None
+        self._lock = threading.Lock()
+        self.eval_lock = threading.Lock()
+
+    @property
+    def log(self) -> QueryLog:
+        with self._lock:
+            if self._log is None:
+                self._log = QueryLog(self.settings.log_path)
+            return self._log
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Mount the insights routes on ``app`` with their state."""
+    app.state.insights = InsightsState(settings)
+    app.include_router(router)
+
+
+def record_search(app: FastAPI, response: dict[str, Any]) -> str | None:
+    """Log a search response (redacted); a logging failure never fails the search."""
+    try:
+        return app.state.insights.log.log_search(response)
+    except Exception:  # the log is a side channel: keep answering agents
+        logger.exception("could not write the query log")
+        return None
+
+
+router = APIRouter()
+
+
+def _state(request: Request) -> InsightsState:
+    return request.app.state.insights
+
+
+def _searcher(request: Request) -> Searcher:
+    found: Searcher | None = request.app.state.searcher
+    if found is None:
+        raise request.app.state.load_error or IndexNotFoundError("the index is not loaded")
+    return found
+
+
+def _visible_documents(request: Request) -> list[dict[str, Any]]:
+    """Documents the caller may see (all of them when auth is off)."""
+    return _searcher(request).list_documents(groups_of(request))
+
+
+def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:
+    if fmt == "json":
+        return rows
+    buffer = io.StringIO()
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    writer = csv.DictWriter(buffer, fieldnames=columns or ["empty"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
+        )
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.post("/feedback", status_code=201, response_model=FeedbackOut, tags=["feedback"])
+def feedback(body: FeedbackRequest, request: Request) -> dict:
+    """Helpful / not helpful / wrong or outdated, on a search or one of its results."""
+    feedback_id = _state(request).log.add_feedback(
+        body.search_id, body.rating, body.comment, body.chunk_id
+    )
+    return {"feedback_id": feedback_id}
+
+
+@router.get("/feedback/ratings", tags=["feedback"])
+def ratings() -> list[str]:
+    return list(RATINGS)
+
+
+def _since(days: int | None) -> str | None:
+    if not days:
+        return None
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat(timespec="seconds")
+
+
+@router.get("/analytics/summary", tags=["analytics"])
+def analytics_summary(request: Request, days: Days = None) -> dict:
+    """Searches, unanswered, low-confidence and negative-feedback counts."""
+    state = _state(request)
+    searches = state.log.searches(_since(days))
+    return gaps.summary(searches, state.settings.answerable_threshold)
+
+
+@router.get("/analytics/gaps", tags=["analytics"])
+def analytics_gaps(
+    request: Request,
+    fmt: Format = "json",
+    days: Days = None,
+    cluster_threshold: Unit = 0.5,
+    low_margin: Unit = 0.05,
+) -> Any:
+    """Unanswered, low-confidence and disliked searches grouped into topics."""
+    state, searcher = _state(request), _searcher(request)
+    topics = gaps.gap_topics(
+        state.log.searches(_since(days)),
+        searcher.embedder.encode,
+        state.settings.answerable_threshold,
+        low_margin=low_margin,
+        cluster_threshold=cluster_threshold,
+    )
+    return _table(topics, fmt, "coverage-gaps")
+
+
+@router.get("/analytics/unretrieved", tags=["analytics"])
+def analytics_unretrieved(
+    request: Request,
+    fmt: Format = "json",
+    days: Days = None,
+) -> Any:
+    """Documents that no logged search has returned."""
+    rows = gaps.never_retrieved(
+        _visible_documents(request), _state(request).log.searches(_since(days))
+    )
+    return _table(rows, fmt, "never-retrieved")
+
+
+@router.get("/analytics/stale", tags=["analytics"])
+def analytics_stale(
+    request: Request,
+    fmt: Format = "json",
+    today: dt.date | None = None,
+) -> Any:
+    """Documents past their review date."""
+    return _table(gaps.past_review(_visible_documents(request), today), fmt, "past-review")
+
+
+@router.get("/analytics/document-feedback", tags=["analytics"])
+def analytics_document_feedback(request: Request, fmt: Format = "json") -> Any:
+    """Ratings per document, the most often 'wrong or outdated' first."""
+    return _table(gaps.document_feedback(_state(request).log.searches()), fmt, "doc-feedback")
+
+
+@router.get("/analytics/conflicts", tags=["analytics"])
+def analytics_conflicts(
+    request: Request,
+    fmt: Format = "json",
+    min_similarity: Unit = 0.5,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    include_versions: bool = False,
+) -> Any:
+    """Near-duplicate passages in different documents whose numbers, durations or dates differ."""
+    searcher = _searcher(request)
+    documents = searcher.list_documents(groups_of(request))
+    seen = {d["doc_id"] for d in documents}
+    chunks = searcher.chunks()
+    keep = [i for i, c in enumerate(chunks) if c["doc_id"] in seen]  # only what the caller may see
+    rows = conflicts.find_conflicts(
+        [chunks[i] for i in keep],
+        searcher.passage_vectors()[keep],
+        documents,
+        min_similarity=min_similarity,
+        limit=limit,
+        include_versions=include_versions,
+    )
+    return _table(rows, fmt, "conflicts")
+
+
+@router.get("/analytics/searches", tags=["analytics"])
+def analytics_searches(
+    request: Request,
+    fmt: Format = "json",
+    days: Days = None,
+) -> Any:
+    """The (redacted) query log with what each search returned and its feedback."""
+    rows = [
+        {
+            "ts": s["ts"],
+            "query": s["query"],
+            "answerable": s["answerable"],
+            "confidence": s["confidence"],
+            "top_doc": s["results"][0]["doc_id"] if s["results"] else None,
+            "results": [r["doc_id"] for r in s["results"]],
+            "feedback": [f["rating"] for f in s["feedback"]],
+            "filters": s["filters"],
+            "search_id": s["search_id"],
+        }
+        for s in _state(request).log.searches(_since(days))
+    ]
+    return _table(rows, fmt, "searches")
+
+
+# -- opening a citation --------------------------------------------------------------------
+
+
+@router.get("/source/{doc_id:path}", response_class=HTMLResponse, tags=["documents"])
+def source_view(
+    doc_id: str,
+    request: Request,
+    start: Annotated[int | None, Query(ge=0)] = None,
+    end: Annotated[int | None, Query(ge=0)] = None,
+) -> HTMLResponse:
+    """The document as text, with section and page anchors and the cited span marked."""
+    doc = _searcher(request).get_document(doc_id, groups_of(request))
+    text = doc["text"]
+    if start is not None and (end is None or not start < end <= len(text)):
+        raise InvalidQueryError("start and end must satisfy 0 <= start < end <= document length")
+    events: list[tuple[int, int, str]] = []
+    for s in doc["sections"]:
+        if s.get("anchor"):
+            events.append((s["start"], 1, f'<span id="{html.escape(s["anchor"])}"></span>'))
+    if len(doc["pages"]) > 1 or doc["format"] == "pdf":
+        for p in doc["pages"]:
+            events.append(
+                (p["start"], 0, f'<span class="page" id="page-{p["page"]}">page {p["page"]}</span>')
+            )
+    if start is not None and end is not None:
+        events.append((start, 2, '<mark id="passage">'))
+        events.append((end, -1, "</mark>"))
+    events.sort(key=lambda e: (e[0], e[1]))
+    parts, pos = [], 0
+    for at, _, tag in events:
+        parts.append(html.escape(text[pos:at]))
+        parts.append(tag)
+        pos = at
+    parts.append(html.escape(text[pos:]))
+    meta = doc["metadata"]
+    original = ""
+    if doc["format"] == "pdf" and Path(doc["source"]).is_file():
+        original = f' · <a href="/source-file/{html.escape(doc_id)}">original PDF</a>'
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(doc['title'])}</title><style>"
+        "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.5}"
+        "pre{white-space:pre-wrap;font-family:inherit}mark{background:#ffe58a}"
+        ".page{display:block;color:#888;border-top:1px dashed #bbb;margin-top:1em;font-size:.8em}"
+        "</style></head><body>"
+        f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc_id)} · version "
+        f"{html.escape(str(meta.get('version', '?')))} · effective "
+        f"{html.escape(str(meta.get('effective_date', '?')))}{original}</p>"
+        f"<pre>{''.join(parts)}</pre></body></html>"
+    )
+    return HTMLResponse(body)
+
+
+@router.get("/source-file/{doc_id:path}", tags=["documents"])
+def source_file(doc_id: str, request: Request) -> FileResponse:
+    """The original file of an indexed document (PDF viewers honour ``#page=N``)."""
+    doc = next((d for d in _visible_documents(request) if d["doc_id"] == doc_id), None)
+    if doc is None or not Path(doc["source"]).is_file():
+        raise NotFoundError(f"no original file for {doc_id!r}")
+    return FileResponse(doc["source"])
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+
+@router.get("/eval/datasets", tags=["evaluation"])
+def eval_datasets(request: Request) -> list[dict[str, Any]]:
+    """Labelled sets the evaluator can run: kb/ and each folder of the datasets directory."""
+    s = _state(request).settings
+    return list(evaluation.available_datasets(s.kb_dir, s.datasets_dir).values())
+
+
+@router.post("/eval/run", tags=["evaluation"])
+def eval_run(body: EvalRequest, request: Request) -> dict[str, Any]:
+    """Evaluate one labelled set in the chosen modes with the serving model."""
+    state, searcher = _state(request), _searcher(request)
+    found = evaluation.available_datasets(state.settings.kb_dir, state.settings.datasets_dir)
+    if body.dataset not in found:
+        raise NotFoundError(f"no labelled set {body.dataset!r}; see GET /eval/datasets")
+    if body.split not in found[body.dataset]["splits"]:
+        raise InvalidQueryError(
+            f"{body.dataset} has splits {found[body.dataset]['splits']}, not {body.split!r}"
+        )
+    with state.eval_lock:  # one run at a time: runs are CPU-bound and share the cache
+        return evaluation.run(
+            Path(found[body.dataset]["path"]),
+            body.split,
+            list(dict.fromkeys(body.modes)),
+            searcher.embedder,
+            state.settings,
+            state.settings.eval_cache_dir,
+        )

@@ -1,0 +1,255 @@
+"""Coverage gaps from real signals, for knowledge managers (pure: plain data in and out).
+
+A search is a gap signal when it was unanswered (no result, or ``answerable`` false), answered
+with low confidence (best passage similarity just above the threshold), or got negative
+feedback. Signal queries are grouped into topics by average-link agglomerative clustering of
+their embeddings (cosine), each topic with counts per signal, a daily trend and example
+questions. Also here: documents no search has returned, and documents past their review date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from insights.querylog import NEGATIVE
+
+STOPWORDS = set(
+    """a an and are as at be by can do does for from how i if in into is it its me my no not of
+    on or our should so that the their them there they this to was we what when where which who
+    why will with you your user users agent customer can't cant dont don't get got has have
+    need needs want wants still after before about any been being did just than then too us
+    via per also ask asks asked said says tell know yes""".split()
+)
+_WORD = re.compile(r"[a-z][a-z0-9+'-]*")
+_PLACEHOLDER = re.compile(r"#?\[[A-Z]+\]")
+# "user [EMAIL] asks:", "ticket #[TICKET]:", "[HANDLE] says" - who asked, not what was asked.
+_PASTE_PREFIX = re.compile(
+    r"^\s*(?:(?:user|customer|cust|buyer|seller|creator)\s+)?(?:#?\[[A-Z]+\])\s*"
+    r"(?:asks|says|writes|wants)?\s*[:,-]?\s*"
+    r"|^\s*(?:ticket|order|case)\s+#?\[[A-Z]+\]\s*[:,-]?\s*"
+    r"|^\s*(?:cust|customer|user)\s+called\s+from\s+\[PHONE\]\s*[:,-]?\s*",
+    re.IGNORECASE,
+)
+
+
+def signal_reasons(search: dict[str, Any], threshold: float, low_margin: float = 0.05) -> list[str]:
+    """Why one logged search points at a gap (empty when it does not)."""
+    reasons = []
+    if not search["answerable"] or not search.get("n_results"):
+        reasons.append("unanswered")
+    elif search.get("confidence") is not None and search["confidence"] < threshold + low_margin:
+        reasons.append("low_confidence")
+    if any(f["rating"] in NEGATIVE for f in search.get("feedback", [])):
+        reasons.append("negative_feedback")
+    return reasons
+
+
+def agglomerative(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-link clustering on cosine similarity; merge while the best pair is >= threshold.
+
+    Returns a cluster label per row (0..k-1, largest cluster first).
+    """
+    n = len(vectors)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    v = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    v = v / np.where(norms == 0, 1, norms)
+    sim = v @ v.T
+    np.fill_diagonal(sim, -np.inf)
+    size = np.ones(n)
+    alive = np.ones(n, dtype=bool)
+    members: list[list[int]] = [[i] for i in range(n)]
+    while alive.sum() > 1:
+        flat = int(np.argmax(sim))
+        i, j = divmod(flat, n)
+        if sim[i, j] < threshold:
+            break
+        # Lance-Williams update for average linkage: the merged cluster lives in row i.
+        merged = (size[i] * sim[i] + size[j] * sim[j]) / (size[i] + size[j])
+        sim[i], sim[:, i] = merged, merged
+        sim[i, i] = -np.inf
+        sim[j], sim[:, j] = -np.inf, -np.inf
+        size[i] += size[j]
+        alive[j] = False
+        members[i] += members[j]
+        members[j] = []
+    groups = sorted((m for m in members if m), key=lambda m: (-len(m), min(m)))
+    labels = np.empty(n, dtype=np.int64)
+    for label, group in enumerate(groups):
+        labels[group] = label
+    return labels
+
+
+def strip_placeholders(text: str) -> str:
+    """The question without redaction placeholders and the paste boilerplate around them."""
+    text = _PASTE_PREFIX.sub("", text)
+    return " ".join(_PLACEHOLDER.sub(" ", text).split())
+
+
+def keywords(texts: Sequence[str], k: int = 3) -> list[str]:
+    """The content words most questions of a topic share (placeholders left out)."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        clean = strip_placeholders(text).lower()
+        counts.update({w for w in _WORD.findall(clean) if w not in STOPWORDS and len(w) > 2})
+    return [w for w, _ in counts.most_common(k)]
+
+
+def gap_topics(
+    searches: list[dict[str, Any]],
+    embed: Callable[[list[str]], np.ndarray],
+    threshold: float,
+    low_margin: float = 0.05,
+    cluster_threshold: float = 0.5,
+    max_queries: int = 800,
+    examples: int = 5,
+) -> list[dict[str, Any]]:
+    """Gap signals grouped into topics, biggest first."""
+    signals = []
+    for s in searches:
+        reasons = signal_reasons(s, threshold, low_margin)
+        if reasons:
+            signals.append((s, reasons))
+    signals = signals[-max_queries:]
+    if not signals:
+        return []
+    # "user [EMAIL] asks: X" and "X" are one question: cluster and count what was asked.
+    asked = {s["search_id"]: strip_placeholders(s["query"]) or s["query"] for s, _ in signals}
+    texts = sorted(set(asked.values()))
+    vectors = np.asarray(embed(texts), dtype=np.float64)
+    labels_by_text = dict(zip(texts, agglomerative(vectors, cluster_threshold), strict=True))
+    row_of = {t: i for i, t in enumerate(texts)}
+    topics: dict[int, dict[str, Any]] = {}
+    for s, reasons in signals:
+        question = asked[s["search_id"]]
+        label = int(labels_by_text[question])
+        t = topics.setdefault(
+            label,
+            {
+                "topic_id": label,
+                "count": 0,
+                "unanswered": 0,
+                "low_confidence": 0,
+                "negative_feedback": 0,
+                "queries": Counter(),
+                "trend": Counter(),
+                "docs": Counter(),
+                "first_seen": s["ts"],
+                "last_seen": s["ts"],
+            },
+        )
+        t["count"] += 1
+        for reason in reasons:
+            t[reason] += 1
+        t["queries"][question] += 1
+        t["trend"][s["ts"][:10]] += 1
+        if s["results"]:
+            t["docs"][s["results"][0]["doc_id"]] += 1
+        t["first_seen"] = min(t["first_seen"], s["ts"])
+        t["last_seen"] = max(t["last_seen"], s["ts"])
+    out = []
+    for t in topics.values():
+        queries: Counter[str] = t.pop("queries")
+        rows = [row_of[q] for q in queries]
+        centre = vectors[rows].mean(axis=0)
+        central = sorted(queries, key=lambda q: -float(vectors[row_of[q]] @ centre))
+        words = keywords(list(queries))
+        single = len(queries) == 1 or not words  # one question says it better than keywords
+        t["label"] = central[0][:70] if single else " / ".join(words)
+        t["keywords"] = words
+        t["examples"] = central[:examples]
+        t["distinct_queries"] = len(queries)
+        t["trend"] = dict(sorted(t["trend"].items()))
+        t["closest_docs"] = [d for d, _ in t.pop("docs").most_common(3)]
+        out.append(t)
+    out.sort(key=lambda t: (-t["count"], t["label"]))
+    for rank, t in enumerate(out, start=1):
+        t["topic_id"] = rank
+    return out
+
+
+def never_retrieved(
+    documents: list[dict[str, Any]], searches: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Documents no logged search has returned, in any rank."""
+    seen = {r["doc_id"] for s in searches for r in s["results"]}
+    return [
+        {
+            "doc_id": d["doc_id"],
+            "title": d["title"],
+            "doc_type": d["metadata"].get("doc_type"),
+            "owner_team": d["metadata"].get("owner_team"),
+            "status": d["metadata"].get("status"),
+        }
+        for d in documents
+        if d["doc_id"] not in seen
+    ]
+
+
+def past_review(documents: list[dict[str, Any]], today: dt.date | None = None) -> list[dict]:
+    """Documents whose ``review_date`` has passed, most overdue first."""
+    today = today or dt.date.today()
+    out = []
+    for d in documents:
+        raw = d["metadata"].get("review_date")
+        try:
+            review = dt.date.fromisoformat(str(raw)[:10]) if raw else None
+        except ValueError:
+            review = None
+        if review and review < today:
+            out.append(
+                {
+                    "doc_id": d["doc_id"],
+                    "title": d["title"],
+                    "review_date": review.isoformat(),
+                    "days_overdue": (today - review).days,
+                    "owner_team": d["metadata"].get("owner_team"),
+                    "status": d["metadata"].get("status"),
+                }
+            )
+    return sorted(out, key=lambda r: -r["days_overdue"])
+
+
+def document_feedback(searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per document: how often results from it were rated, by rating (worst first)."""
+    table: dict[str, Counter[str]] = {}
+    titles: dict[str, str] = {}
+    for s in searches:
+        for r in s["results"]:
+            titles.setdefault(r["doc_id"], r.get("title", ""))
+        for f in s.get("feedback", []):
+            if f.get("doc_id"):
+                table.setdefault(f["doc_id"], Counter())[f["rating"]] += 1
+    rows = [
+        {
+            "doc_id": doc,
+            "title": titles.get(doc, ""),
+            "helpful": c["helpful"],
+            "not_helpful": c["not_helpful"],
+            "wrong_or_outdated": c["wrong_or_outdated"],
+        }
+        for doc, c in table.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["wrong_or_outdated"], -r["not_helpful"], r["doc_id"]))
+
+
+def summary(searches: list[dict[str, Any]], threshold: float, low_margin: float = 0.05) -> dict:
+    """Headline counts for the knowledge-manager page."""
+    reasons = Counter(r for s in searches for r in signal_reasons(s, threshold, low_margin))
+    ratings = Counter(f["rating"] for s in searches for f in s.get("feedback", []))
+    return {
+        "searches": len(searches),
+        "unanswered": reasons["unanswered"],
+        "low_confidence": reasons["low_confidence"],
+        "negative_feedback": reasons["negative_feedback"],
+        "feedback": dict(ratings),
+        "first": searches[0]["ts"] if searches else None,
+        "last": searches[-1]["ts"] if searches else None,
+    }

@@ -1,0 +1,180 @@
+"""Query log, gap topics, never-retrieved and stale documents, conflicting passages (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.errors import InvalidQueryError, NotFoundError
+from insights import conflicts, gaps
+from insights.querylog import QueryLog, confidence_from_reason
+from tests.conftest import FakeEmbedder
+
+THRESHOLD = 0.35
+
+
+def _response(query: str, answerable: bool, similarity: float, docs: list[str]) -> dict:
+    word = "weak evidence: the closest passage has" if not answerable else "closest passage"
+    return {
+        "query": query,
+        "answerable": answerable,
+        "reason": f"{word} similarity {similarity:.2f} (threshold 0.35)",
+        "results": [
+            {"rank": i, "doc_id": d, "chunk_id": f"{d}#{i}", "title": d, "score": similarity}
+            for i, d in enumerate(docs, start=1)
+        ],
+        "filters": {},
+        "mode": "hybrid",
+        "took_ms": 3.0,
+        "index_version": "v1",
+    }
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> QueryLog:
+    log = QueryLog(tmp_path / "q.sqlite")
+    yield log
+    log.close()
+
+
+def test_confidence_is_read_from_the_reason() -> None:
+    assert confidence_from_reason("closest passage similarity 0.69 (threshold 0.35)") == 0.69
+    assert confidence_from_reason("no document passes the filters and date") is None
+
+
+def test_log_round_trip_and_feedback_validation(log: QueryLog) -> None:
+    sid = log.log_search(_response("refund coins DE", True, 0.7, ["a.md", "b.md"]))
+    log.add_feedback(sid, "helpful")
+    log.add_feedback(sid, "wrong_or_outdated", "old numbers", chunk_id="b.md#2")
+    with pytest.raises(InvalidQueryError):
+        log.add_feedback(sid, "meh")
+    with pytest.raises(InvalidQueryError):
+        log.add_feedback(sid, "helpful", chunk_id="not-returned")
+    with pytest.raises(NotFoundError):
+        log.add_feedback("0" * 32, "helpful")
+    [row] = log.searches()
+    assert row["query"] == "refund coins DE" and row["confidence"] == 0.7
+    assert [r["doc_id"] for r in row["results"]] == ["a.md", "b.md"]
+    assert sorted(f["rating"] for f in row["feedback"]) == ["helpful", "wrong_or_outdated"]
+    assert [f["doc_id"] for f in row["feedback"] if f["chunk_id"]] == ["b.md"]
+    assert log.counts() == {"searches": 1, "feedback": 2}
+
+
+def test_agglomerative_groups_close_vectors() -> None:
+    v = np.array([[1, 0, 0], [0.95, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1], [0, 0, 1]], float)
+    labels = gaps.agglomerative(v, 0.8)
+    assert labels[0] == labels[1] and labels[2] == labels[3]
+    assert len({labels[0], labels[2], labels[4]}) == 3
+    assert list(gaps.agglomerative(v, 1.01)) != [0] * 5
+    assert len(set(gaps.agglomerative(v, -1.0))) == 1
+
+
+def test_gap_topics_from_a_seeded_log(log: QueryLog) -> None:
+    day1, day2 = "2026-11-01T10:00:00+00:00", "2026-11-02T10:00:00+00:00"
+    for i, q in enumerate(
+        ["crypto payout wallet", "crypto payout wallet address", "payout in crypto wallet"]
+    ):
+        log.log_search(_response(q, False, 0.2, ["p.md"]), ts=day1 if i < 2 else day2)
+    for q in ["karaoke licence songs live", "karaoke songs licence"]:
+        log.log_search(_response(q, True, 0.37, ["m.md"]), ts=day2)  # low confidence
+    good = log.log_search(_response("refund coins DE 14 days", True, 0.8, ["c.md"]), ts=day2)
+    log.log_search(_response("refund coins DE 14 days", True, 0.8, ["c.md"]), ts=day2)
+    log.add_feedback(good, "not_helpful", "wrong market")
+    topics = gaps.gap_topics(log.searches(), FakeEmbedder().encode, THRESHOLD, 0.05, 0.4)
+    by_label = {t["label"]: t for t in topics}
+    crypto = next(t for t in topics if "crypto" in t["keywords"])
+    assert crypto["count"] == 3 and crypto["unanswered"] == 3
+    assert crypto["trend"] == {"2026-11-01": 2, "2026-11-02": 1}
+    assert crypto["topic_id"] == 1 and crypto["closest_docs"] == ["p.md"]
+    karaoke = next(t for t in topics if "karaoke" in t["keywords"])
+    assert karaoke["low_confidence"] == 2 and karaoke["unanswered"] == 0
+    refund = next(t for t in topics if "refund" in t["keywords"])
+    assert refund["count"] == 1 and refund["negative_feedback"] == 1  # the other was fine
+    assert len(by_label) == 3
+    summary = gaps.summary(log.searches(), THRESHOLD)
+    assert summary["searches"] == 7 and summary["unanswered"] == 3
+    assert summary["low_confidence"] == 2 and summary["negative_feedback"] == 1
+
+
+def test_never_retrieved_stale_and_document_feedback(log: QueryLog) -> None:
+    docs = [
+        {"doc_id": "a.md", "title": "A", "metadata": {"review_date": "2026-01-01"}},
+        {"doc_id": "b.md", "title": "B", "metadata": {"review_date": "2027-01-01"}},
+        {"doc_id": "c.md", "title": "C", "metadata": {}},
+    ]
+    sid = log.log_search(_response("q", True, 0.8, ["a.md"]))
+    log.add_feedback(sid, "wrong_or_outdated", chunk_id="a.md#1")
+    searches = log.searches()
+    assert [d["doc_id"] for d in gaps.never_retrieved(docs, searches)] == ["b.md", "c.md"]
+    stale = gaps.past_review(docs, today=dt.date(2026, 6, 1))
+    assert [(d["doc_id"], d["days_overdue"]) for d in stale] == [("a.md", 151)]
+    [row] = gaps.document_feedback(searches)
+    assert row["doc_id"] == "a.md" and row["wrong_or_outdated"] == 1
+
+
+def test_quantities_and_disagreements() -> None:
+    q = conflicts.quantities("Refund within 14 days (10 business days in BR), max $50, 2026-03-01")
+    assert q["days"] == {"14", "10"} and q["money"] == {"$50"} and q["date"] == {"2026-03-01"}
+    assert conflicts.disagreements("refund within 14 days", "refund within 7 days") == {
+        "days": [["14"], ["7"]]
+    }
+    assert conflicts.disagreements("refund within 14 days", "refund within 14 days") == {}
+    assert conflicts.disagreements("refund within 14 days", "costs $5") == {}
+
+
+def test_find_conflicts_skips_same_document_and_versions() -> None:
+    chunks = [
+        {"doc_id": "faq.md", "text": "Coins can be refunded within 14 days.", "heading_path": []},
+        {"doc_id": "policy.md", "text": "Coins can be refunded within 7 days.",
+         "heading_path": ["4"]},
+        {"doc_id": "policy.md", "text": "Coins can be refunded within 3 days.", "heading_path": []},
+        {"doc_id": "policy-v1.md", "text": "Coins can be refunded within 30 days.",
+         "heading_path": []},
+        {"doc_id": "other.md", "text": "Gifts are sent instantly to creators.", "heading_path": []},
+    ]  # fmt: skip
+    docs = [
+        {"doc_id": "faq.md", "title": "FAQ", "metadata": {}},
+        {"doc_id": "policy.md", "title": "Policy", "metadata": {"supersedes": "policy-v1.md"}},
+        {"doc_id": "policy-v1.md", "title": "Policy v1", "metadata": {}},
+        {"doc_id": "other.md", "title": "Other", "metadata": {}},
+    ]
+    vectors = FakeEmbedder().encode([c["text"] for c in chunks])
+    found = conflicts.find_conflicts(chunks, vectors, docs, min_similarity=0.7)
+    pairs = {(c["doc_a"], c["doc_b"]) for c in found}
+    assert ("faq.md", "policy.md") in pairs
+    assert ("faq.md", "policy-v1.md") in pairs
+    assert ("policy.md", "policy-v1.md") not in pairs and ("policy-v1.md", "policy.md") not in pairs
+    assert all(c["doc_a"] != c["doc_b"] for c in found)
+    assert not any("other.md" in (c["doc_a"], c["doc_b"]) for c in found)
+    both = conflicts.find_conflicts(chunks, vectors, docs, 0.7, include_versions=True)
+    assert any({c["doc_a"], c["doc_b"]} == {"policy.md", "policy-v1.md"} for c in both)
+
+
+def test_who_asked_is_not_part_of_the_question(log: QueryLog) -> None:
+    assert gaps.strip_placeholders("user [EMAIL] asks: can I merge accounts") == (
+        "can I merge accounts"
+    )
+    assert gaps.strip_placeholders("ticket #[TICKET]: merge accounts?") == "merge accounts?"
+    for q in [
+        "user jo@x.io asks: merge two accounts",
+        "merge two accounts",
+        "@kim says merge two accounts",
+    ]:  # noqa: E501
+        log.log_search(_response(q, False, 0.1, []))
+    [topic] = gaps.gap_topics(log.searches(), FakeEmbedder().encode, THRESHOLD)
+    assert topic["count"] == 3 and topic["distinct_queries"] == 1
+    assert topic["examples"] == ["merge two accounts"] and topic["label"] == "merge two accounts"
+
+
+def test_sentence_level_disagreement_ignores_bookkeeping_and_unrelated_numbers() -> None:
+    a = "Version 1.1 | Effective 2026-04-20 | Review by 2026-10-20\nSellers reply within 3 days."
+    b = "Version 2.0 | Effective 2026-09-01 | Review by 2027-09-01\nSellers reply within 5 days."
+    assert conflicts.disagreements(a, b) == {"days": [["3"], ["5"]]}
+    unrelated = "Refunds are paid within 7 days. Payouts run every 14 days for creators."
+    assert conflicts.disagreements("Refunds are paid within 7 days.", unrelated) == {}
+    assert conflicts.disagreements("Appeals close after 30 days.", "Refunds take 5 days.") == {}
+    assert "age" not in conflicts.quantities("hosts need at least 1,000 followers")
+    assert conflicts.quantities("users under 18 cannot go live")["age"] == {"18"}

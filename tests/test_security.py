@@ -1,0 +1,167 @@
+"""Keys, roles, document-level access and request limits through the real app (fake encoder)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.security import KeyStore
+from indexer.build import build_index
+from indexer.search import Searcher
+from indexer.settings import Settings
+
+RESTRICTED = {"sops/dangerous-challenges.pdf", "sops/account-recovery.txt"}  # tns-specialists
+QUERY = "escalate imminent risk guardian queue tier 2 account"
+
+
+@pytest.fixture
+def secured(sample_kb: Path, fake_embedder, tmp_path: Path):
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix",
+        auth_required=True,
+        keys_path=tmp_path / "keys.sqlite",
+        rate_limit_per_minute=1000,
+        reload_interval_s=0,
+        log_path=tmp_path / "log.sqlite",
+    )
+    store = KeyStore(settings.keys_path)
+    keys = {
+        "agent": store.create("agent", ["all-agents"])[1],
+        "tns_agent": store.create("agent", ["tns-specialists"])[1],
+        "km": store.create("knowledge_manager", ["all-agents"])[1],
+        "admin": store.create("admin", None)[1],
+    }
+    store.close()
+    searcher = Searcher(tmp_path / "ix", fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as client:
+        yield client, keys, settings
+
+
+def _h(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_health_is_open_everything_else_needs_a_key(secured) -> None:
+    client, keys, _ = secured
+    assert client.get("/health").status_code == 200
+    for method, path, body in [
+        ("post", "/search", {"query": "refund"}),
+        ("get", "/documents", None),
+        ("get", "/documents/policies/coin-refunds.md", None),
+        ("get", "/analytics/summary", None),
+    ]:
+        r = client.request(method.upper(), path, json=body)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer", path
+        bad = client.request(method.upper(), path, json=body, headers=_h("kb_forged"))
+        assert bad.status_code == 401, path
+    assert (
+        client.post(
+            "/search", json={"query": "refund"}, headers={"X-API-Key": keys["agent"]}
+        ).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "sees_restricted", "analytics"),
+    [("agent", False, 403), ("tns_agent", True, 403), ("km", False, 200), ("admin", True, 200)],
+)
+def test_access_matrix(secured, who: str, sees_restricted: bool, analytics: int) -> None:
+    client, keys, _ = secured
+    headers = _h(keys[who])
+    results = client.post("/search", json={"query": QUERY, "top_k": 10}, headers=headers).json()
+    found = {r["doc_id"] for r in results["results"]}
+    listed = {d["doc_id"] for d in client.get("/documents", headers=headers).json()}
+    if sees_restricted:
+        assert RESTRICTED & found and RESTRICTED <= listed
+    else:
+        assert not RESTRICTED & found and not RESTRICTED & listed
+        assert len(results["results"]) == min(10, results["results"].__len__())
+    for doc_id in RESTRICTED:
+        r = client.get(f"/documents/{doc_id}", headers=headers)
+        assert r.status_code == (200 if sees_restricted else 404)
+        if not sees_restricted:
+            assert r.json() == client.get("/documents/no/such.md", headers=headers).json() | {
+                "detail": r.json()["detail"]
+            }  # same shape as a missing document
+    assert client.get("/analytics/summary", headers=headers).status_code == analytics
+    if analytics == 200:
+        stale = client.get("/analytics/stale", headers=headers).json()
+        shown = {row.get("doc_id") for row in (stale if isinstance(stale, list) else [])}
+        assert sees_restricted or not RESTRICTED & shown
+
+
+def test_narrow_caller_still_gets_top_k(secured) -> None:
+    client, keys, _ = secured
+    r = client.post("/search", json={"query": QUERY, "top_k": 3}, headers=_h(keys["tns_agent"]))
+    docs = {x["doc_id"] for x in r.json()["results"]}
+    assert docs <= RESTRICTED and len(r.json()["results"]) == 3
+
+
+def test_rate_limit_answers_429_with_retry_after(sample_kb, fake_embedder, tmp_path) -> None:
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix",
+        auth_required=True,
+        reload_interval_s=0,
+        keys_path=tmp_path / "k.sqlite",
+        rate_limit_per_minute=3,
+        log_path=tmp_path / "log.sqlite",
+    )
+    key = KeyStore(settings.keys_path).create("agent", ["all-agents"])[1]
+    with TestClient(create_app(settings, Searcher(tmp_path / "ix", fake_embedder, settings))) as c:
+        codes = [
+            c.post("/search", json={"query": "refund"}, headers=_h(key)).status_code
+            for _ in range(5)
+        ]
+        assert codes[:3] == [200, 200, 200] and codes[3] == 429
+        limited = c.post("/search", json={"query": "refund"}, headers=_h(key))
+        assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_body_limits_with_and_without_content_length(secured) -> None:
+    client, keys, settings = secured
+    big = b'{"query": "' + b"x" * (settings.max_body_bytes + 10) + b'"}'
+    r = client.post(
+        "/search", content=big, headers={**_h(keys["agent"]), "content-type": "application/json"}
+    )
+    assert r.status_code == 413
+
+    def chunks():
+        yield b'{"query": "'
+        for _ in range(settings.max_body_bytes // 1000 + 2):
+            yield b"y" * 1000
+        yield b'"}'
+
+    r = client.post(
+        "/search",
+        content=chunks(),
+        headers={**_h(keys["agent"]), "content-type": "application/json"},
+    )
+    assert r.status_code == 413
+
+
+def test_deadline_answers_504(sample_kb, fake_embedder, tmp_path, monkeypatch) -> None:
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix",
+        request_timeout_s=0.2,
+        reload_interval_s=0,
+        log_path=tmp_path / "log.sqlite",
+    )
+    searcher = Searcher(tmp_path / "ix", fake_embedder, settings)
+    slow = searcher.search
+
+    def sleepy(*args, **kwargs):
+        time.sleep(1.0)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(searcher, "search", sleepy)
+    with TestClient(create_app(settings, searcher)) as c:
+        r = c.post("/search", json={"query": "refund"})
+        assert r.status_code == 504 and "longer than 0.2s" in r.json()["detail"]

@@ -1,0 +1,84 @@
+"""A real browser (Debian's headless chromium) loads the running UI and runs a search.
+
+The API runs in a thread with the fake encoder, the UI as `streamlit run` in a subprocess, and
+chromium types the question and presses Enter like an agent. The screenshot is saved under
+test-artifacts/. Without chromium the test skips locally and fails in CI (env CI set).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.cdp import Chromium, chromium_path
+from tests.test_insights_api import make_app
+from tests.test_ui_pages import _free_port, serve
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture
+def chromium() -> None:
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def ui_url(chromium, sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
+    api_url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
+    port = _free_port()
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        env={**os.environ, "KB_API_URL": api_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or ui.poll() is not None:
+            ui.kill()
+            pytest.fail("the Streamlit UI did not start")
+        time.sleep(0.3)
+    yield url
+    ui.terminate()
+    ui.wait(timeout=10)
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def test_browser_runs_a_search_and_sees_cited_results(ui_url: str) -> None:
+    with Chromium() as browser:
+        browser.goto(ui_url)
+        browser.wait_for_text("Search the knowledge base", "passages.")
+        browser.type_and_enter(
+            'input[aria-label^="Ask the knowledge base"]', "escalate imminent risk guardian queue"
+        )
+        text = browser.wait_for_text("passages for", "Send feedback")
+        shot = browser.screenshot(ARTIFACTS / "browser-search.png")
+        assert "Dangerous Challenges SOP" in text
+        assert "Open in source" in text and "Did this search answer your question?" in text
+        assert "Traceback" not in text and "Error" not in text
+        marked = browser.js("[...document.querySelectorAll('mark')].map(m => m.innerText)")
+        assert marked and all(m.strip() for m in marked)
+        links = browser.js("[...document.querySelectorAll('a')].map(a => a.href)")
+        assert any("/source/sops/dangerous-challenges.pdf?start=" in h for h in links)
+        assert browser.js("location.search").startswith("?q=escalate")
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,1 @@
+"""Streamlit pages, run by path from ui/app.py (st.navigation)."""

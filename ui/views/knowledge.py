@@ -1,0 +1,141 @@
+"""Knowledge-manager page: where the knowledge base is thin, stale or contradictory.
+
+Everything comes from GET /analytics/...: gap topics from unanswered, low-confidence and
+disliked searches, documents never retrieved or past review, and conflicting passages.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ui.common import call, client, require_api
+
+api = client()
+require_api(api)
+
+st.title("Coverage & quality")
+controls = st.columns([1, 1, 1])
+window = controls[0].selectbox(
+    "Period", ["All time", "Last 7 days", "Last 30 days", "Last 90 days"], index=0
+)
+days = {"All time": None, "Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}[window]
+cluster_threshold = controls[1].slider(
+    "Topic grouping (higher = narrower topics)", 0.3, 0.9, 0.5, 0.05
+)
+min_similarity = controls[2].slider("Conflict: passage similarity at least", 0.3, 0.95, 0.5, 0.05)
+
+
+def _download(frame: pd.DataFrame, name: str) -> None:
+    st.download_button(
+        f"Download {name}.csv",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv-{name}",
+    )
+
+
+summary = call(api.analytics, "summary", days=days)
+cols = st.columns(5)
+cols[0].metric("Searches", summary["searches"])
+cols[1].metric("Unanswered", summary["unanswered"])
+cols[2].metric("Low confidence", summary["low_confidence"])
+cols[3].metric("Negative feedback", summary["negative_feedback"])
+cols[4].metric("Feedback given", sum(summary["feedback"].values()))
+
+st.header("Coverage gaps by topic")
+topics = call(api.analytics, "gaps", days=days, cluster_threshold=cluster_threshold)
+if not topics:
+    st.info("No gap signals yet: no unanswered, low-confidence or disliked searches logged.")
+else:
+    table = pd.DataFrame(
+        [
+            {
+                "topic": t["topic_id"],
+                "label": t["label"],
+                "searches": t["count"],
+                "unanswered": t["unanswered"],
+                "low confidence": t["low_confidence"],
+                "negative feedback": t["negative_feedback"],
+                "distinct questions": t["distinct_queries"],
+                "last seen": t["last_seen"][:10],
+                "example": t["examples"][0],
+                "closest documents": ", ".join(t["closest_docs"]),
+            }
+            for t in topics
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    _download(table, "coverage-gaps")
+    st.subheader("Trend (gap searches per day, top topics)")
+    trend = pd.DataFrame(
+        {f"{t['topic_id']}. {t['label']}": pd.Series(t["trend"]) for t in topics[:6]}
+    ).fillna(0)
+    trend.index.name = "day"
+    st.bar_chart(trend.sort_index())
+    st.subheader("Example questions")
+    for t in topics[:10]:
+        with st.expander(f"{t['topic_id']}. {t['label']} ({t['count']} searches)"):
+            for example in t["examples"]:
+                st.markdown(f"- {example}")
+
+st.header("Feedback on documents")
+doc_feedback = call(api.analytics, "document-feedback")
+if doc_feedback:
+    frame = pd.DataFrame(doc_feedback)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    _download(frame, "document-feedback")
+else:
+    st.caption("No feedback on individual passages yet.")
+
+left, right = st.columns(2)
+with left:
+    st.header("Never retrieved")
+    unretrieved = call(api.analytics, "unretrieved", days=days)
+    st.caption(f"{len(unretrieved)} documents no logged search has returned.")
+    if unretrieved:
+        frame = pd.DataFrame(unretrieved)
+        st.dataframe(frame, hide_index=True, width="stretch")
+        _download(frame, "never-retrieved")
+with right:
+    st.header("Past review date")
+    stale = call(api.analytics, "stale")
+    st.caption(f"{len(stale)} documents are due for review.")
+    if stale:
+        frame = pd.DataFrame(stale)
+        st.dataframe(frame, hide_index=True, width="stretch")
+        _download(frame, "past-review")
+
+st.header("Conflicting passages")
+found = call(api.analytics, "conflicts", min_similarity=min_similarity)
+st.caption(
+    f"{len(found)} pairs of near-duplicate passages in different documents whose numbers, "
+    "durations or dates differ (versions of one document are left out)."
+)
+if found:
+    frame = pd.DataFrame(
+        [
+            {
+                "similarity": c["similarity"],
+                "document A": c["doc_a"],
+                "section A": c["section_a"],
+                "document B": c["doc_b"],
+                "section B": c["section_b"],
+                "differences": "; ".join(
+                    f"{kind}: {', '.join(a)} vs {', '.join(b)}"
+                    for kind, (a, b) in c["differences"].items()
+                ),
+            }
+            for c in found
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+    _download(frame, "conflicts")
+    for c in found[:5]:
+        with st.expander(f"{c['title_a']} vs {c['title_b']} ({c['similarity']:.2f})"):
+            a, b = st.columns(2)
+            a.markdown(f"**{c['doc_a']}** · {c['section_a']}")
+            a.text(c["text_a"])
+            b.markdown(f"**{c['doc_b']}** · {c['section_b']}")
+            b.text(c["text_b"])
