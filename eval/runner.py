@@ -98,6 +98,7 @@ def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dic
             "query": text,
             "ranked_docs": docs[:10],
             "relevant": sorted(relevant),
+            "top_passages": [p[:600] for p in passages[:3]],  # what an agent would have read
         }
         for name, fn, k in DOC_METRICS:
             row[name] = fn(docs, relevant, k)

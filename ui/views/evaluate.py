@@ -89,3 +89,6 @@ if rows:
         for i, doc in enumerate(row["ranked_docs"], start=1):
             mark = " ✅" if doc in row["relevant"] else ""
             st.markdown(f"{i}. `{doc}`{mark}")
+        for i, passage in enumerate(row.get("top_passages", []), start=1):
+            with st.expander(f"Passage {i} as returned"):
+                st.text(passage)
