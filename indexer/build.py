@@ -191,6 +191,7 @@ def _index_documents(
             cache.close()
 
     seconds = time.perf_counter() - started
+    progress.on_start("write", 1)
     manifest = write_index(
         index_dir,
         documents,

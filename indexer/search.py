@@ -238,10 +238,11 @@ class Searcher:
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
         self._idf = idf_table(r["text"] for r in rows)
         self._successors = self._successor_map()
-        if len(self._matrix) != len(rows):
+        bm25_rows = int(self._bm25.scores["num_docs"])
+        if not len(self._matrix) == len(rows) == bm25_rows == self.manifest.counts["chunks"]:
             raise IndexMismatchError(
-                f"index at {self.index_dir} is inconsistent: {len(self._matrix)} vectors "
-                f"but {len(rows)} chunks; rebuild it with `kb index`"
+                f"index at {self.index_dir} is inconsistent: {len(self._matrix)} vectors, "
+                f"{bm25_rows} BM25 rows, {len(rows)} chunks; rebuild it with `kb index`"
             )
 
     @classmethod
