@@ -31,11 +31,13 @@ from indexer.highlight import best_sentence, idf_table
 from indexer.lexical import bm25_scores, load_bm25
 from indexer.settings import Settings
 from indexer.store import (
+    ACCESS_OVERRIDES,
     Manifest,
     check_model,
     connect_table,
     current_generation,
     previous_generations,
+    read_access_overrides,
     read_manifest,
     read_vectors,
     read_windows,
@@ -201,6 +203,7 @@ class Searcher:
         self.degraded = ""  # set when serving an older generation because the newest is bad
         self._refused = ""  # a newer generation that failed to load: not retried
         self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._access_stamp, self._access = read_access_overrides(self.index_dir)
         vectors = read_vectors(self.generation)
         # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
         self._matrix = (
@@ -313,6 +316,22 @@ class Searcher:
             raise InvalidQueryError(f"top_k must be between 1 and {self.settings.max_top_k}")
         return query
 
+    def _refresh_access(self) -> None:
+        """Pick up `kb access` changes: one stat per query, a reload only when they change."""
+        try:
+            stamp = (self.index_dir / ACCESS_OVERRIDES).stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        if stamp != self._access_stamp:
+            self._access_stamp, self._access = read_access_overrides(self.index_dir)
+            self._mask_cache.clear()
+
+    def _access_of(self, doc_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """A document's metadata with its access groups as overridden, if they are."""
+        if doc_id in self._access:
+            return {**metadata, "access_groups": self._access[doc_id]}
+        return metadata
+
     def allowed_docs(
         self,
         filters: dict[str, list[str]],
@@ -324,6 +343,7 @@ class Searcher:
 
         Masks are memoised per (filters, date, groups): most searches repeat a handful.
         """
+        self._refresh_access()
         key = (
             tuple(sorted((k, tuple(v)) for k, v in filters.items())),
             as_of,
@@ -335,7 +355,7 @@ class Searcher:
             return cached
         mask = np.array(
             [
-                visible(d.metadata, groups)
+                visible(self._access_of(d.doc_id, d.metadata), groups)
                 and matches(d.metadata, filters)
                 and (include_superseded or in_force(d.metadata, self._successors[d.doc_id], as_of))
                 for d in self._docs
@@ -508,10 +528,11 @@ class Searcher:
 
     def list_documents(self, groups: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every document the caller may see: id, title, source and metadata (no text)."""
+        self._refresh_access()
         return [
             {"doc_id": d.doc_id, "title": d.title, "source": d.source, "metadata": d.metadata}
             for d in self._docs
-            if visible(d.metadata, groups)
+            if visible(self._access_of(d.doc_id, d.metadata), groups)
         ]
 
     def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
@@ -519,9 +540,10 @@ class Searcher:
 
         A document the caller may not see is reported exactly like one that does not exist.
         """
+        self._refresh_access()
         with self._lock:
             r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        if r is None or not visible(json.loads(r["metadata"]), groups):
+        if r is None or not visible(self._access_of(doc_id, json.loads(r["metadata"])), groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {
             "doc_id": r["doc_id"],

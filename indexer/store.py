@@ -374,3 +374,26 @@ def read_windows(index_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     spans = np.load(index_dir / WINDOW_SPANS, allow_pickle=False)
     vectors = np.load(index_dir / WINDOW_VECTORS, allow_pickle=False)
     return spans, vectors
+
+
+ACCESS_OVERRIDES = "ACCESS.json"  # beside the generations: survives rebuilds, read per query
+
+
+def read_access_overrides(index_dir: Path) -> tuple[int, dict[str, list[str]]]:
+    """(file mtime in ns or 0, {doc_id: access groups}) set by `kb access`, without a rebuild."""
+    path = Path(index_dir) / ACCESS_OVERRIDES
+    try:
+        stamp = path.stat().st_mtime_ns
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0, {}
+    return stamp, {str(k): [str(g) for g in v] for k, v in data.items()}
+
+
+def write_access_overrides(index_dir: Path, overrides: dict[str, list[str]]) -> None:
+    """Replace the overrides atomically (readers see the old or the new file, never half)."""
+    index_dir = Path(index_dir)
+    tmp = index_dir / f"{TMP_PREFIX}{ACCESS_OVERRIDES}"
+    tmp.write_text(json.dumps(overrides, indent=2, sort_keys=True), encoding="utf-8")
+    _fsync(tmp)
+    os.replace(tmp, index_dir / ACCESS_OVERRIDES)

@@ -65,11 +65,15 @@ def cmd_index(args: argparse.Namespace) -> int:
         bars.pop().close()
     out = sys.stdout
     if report.unchanged:
-        out.write(f"Index at {report.index_dir} is up to date ({report.documents} documents, "
-                  f"{report.chunks} chunks; checked in {report.seconds:.1f}s).\n")
+        out.write(
+            f"Index at {report.index_dir} is up to date ({report.documents} documents, "
+            f"{report.chunks} chunks; checked in {report.seconds:.1f}s).\n"
+        )
     else:
-        out.write(f"Indexed {report.documents} documents into {report.chunks} chunks "
-                  f"in {report.seconds:.1f}s -> {report.index_dir}\n")
+        out.write(
+            f"Indexed {report.documents} documents into {report.chunks} chunks "
+            f"in {report.seconds:.1f}s -> {report.index_dir}\n"
+        )
         out.write(f"Embedded {report.embedded} new texts, reused {report.reused} from the cache.\n")
     if report.skipped:
         out.write(f"Skipped {len(report.skipped)} file(s):\n")
@@ -252,13 +256,33 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 groups = ["all-agents"]
             key_id, key = store.create(args.role, groups)
             sys.stdout.write(f"{key}\n")
-            sys.stderr.write(f"key {key_id} ({args.role}, groups: {groups or 'all'}); it is "
-                             "shown only now: store it safely\n")
+            sys.stderr.write(
+                f"key {key_id} ({args.role}, groups: {groups or 'all'}); it is "
+                "shown only now: store it safely\n"
+            )
         elif not store.revoke(args.key_id):
             raise KBError(f"no key {args.key_id!r}")
         return 0
     finally:
         store.close()
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    from indexer.store import read_access_overrides, write_access_overrides
+
+    index_dir = _settings(args).index_dir
+    _stamp, overrides = read_access_overrides(index_dir)
+    if args.access_command == "set":
+        overrides[args.doc_id] = [g.strip() for g in args.groups.split(",") if g.strip()]
+    elif args.access_command == "clear":
+        overrides.pop(args.doc_id, None)
+    else:
+        sys.stdout.write(json.dumps(overrides, indent=2) + "\n")
+        return 0
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    write_access_overrides(index_dir, overrides)
+    sys.stdout.write(f"{args.doc_id}: {overrides.get(args.doc_id, 'groups from its metadata')}\n")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,11 +334,25 @@ def build_parser() -> argparse.ArgumentParser:
     keys = p.add_subparsers(dest="keys_command", required=True)
     k = keys.add_parser("create", help="create a key and print it once")
     k.add_argument("--role", required=True, choices=["agent", "knowledge_manager", "admin"])
-    k.add_argument("--groups", help="access groups, comma-separated (default: all-agents; "
-                   "an admin without groups sees every document)")
+    k.add_argument(
+        "--groups",
+        help="access groups, comma-separated (default: all-agents; "
+        "an admin without groups sees every document)",
+    )
     k = keys.add_parser("revoke", help="revoke a key by its id")
     k.add_argument("key_id")
     p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("access", help="change a document's access groups without a rebuild")
+    acc = p.add_subparsers(dest="access_command", required=True)
+    a = acc.add_parser("set", help="override a document's access groups")
+    a.add_argument("doc_id")
+    a.add_argument("--groups", required=True, help="comma-separated access groups")
+    a = acc.add_parser("clear", help="back to the groups in the document's metadata")
+    a.add_argument("doc_id")
+    acc.add_parser("list", help="print the overrides")
+    p.add_argument("--index-dir")
+    p.set_defaults(func=cmd_access)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")

@@ -301,3 +301,24 @@ def test_access_groups_are_enforced_inside_retrieval(searcher: Searcher) -> None
 
 
 RESTRICTED = {"sops/dangerous-challenges.pdf", "sops/account-recovery.txt"}
+
+
+def test_access_change_applies_at_next_query_without_rebuild(searcher: Searcher, index_dir) -> None:
+    from indexer.settings import get_settings
+    from kb_cli.main import main
+
+    get_settings.cache_clear()
+    pdf = "sops/dangerous-challenges.pdf"
+    before = searcher.manifest.index_version
+    assert pdf not in {d["doc_id"] for d in searcher.list_documents(["all-agents"])}
+    assert (
+        main(["access", "--index-dir", str(index_dir), "set", pdf, "--groups", "all-agents"]) == 0
+    )
+    hits = searcher.search("imminent risk guardian queue", top_k=3, groups=["all-agents"]).results
+    assert hits[0].doc_id == pdf  # same Searcher, no rebuild
+    assert searcher.get_document(pdf, groups=["all-agents"])["doc_id"] == pdf
+    with pytest.raises(NotFoundError):  # the override replaces the metadata's groups
+        searcher.get_document(pdf, groups=["tns-specialists"])
+    assert main(["access", "--index-dir", str(index_dir), "clear", pdf]) == 0
+    assert pdf not in {d["doc_id"] for d in searcher.list_documents(["all-agents"])}
+    assert searcher.manifest.index_version == before
