@@ -112,6 +112,21 @@ def _searcher(request: Request) -> Searcher:
     return found
 
 
+def _visible_searches(request: Request, since: Any) -> list[dict[str, Any]]:
+    """The query log as this caller may see it: results and feedback on documents outside
+    the caller's access groups are removed, so analytics never reveal a restricted document."""
+    searches = _state(request).log.searches(since)
+    if groups_of(request) is None:
+        return searches
+    seen = {d["doc_id"] for d in _visible_documents(request)}
+    out = []
+    for search in searches:
+        results = [r for r in search["results"] if r.get("doc_id") in seen]
+        feedback = [f for f in search["feedback"] if f.get("doc_id") in seen | {None, ""}]
+        out.append({**search, "results": results, "feedback": feedback})
+    return out
+
+
 def _visible_documents(request: Request) -> list[dict[str, Any]]:
     """Documents the caller may see (all of them when auth is off)."""
     return _searcher(request).list_documents(groups_of(request))
@@ -161,7 +176,7 @@ def _since(days: int | None) -> str | None:
 def analytics_summary(request: Request, days: Days = None) -> dict:
     """Searches, unanswered, low-confidence and negative-feedback counts."""
     state = _state(request)
-    searches = state.log.searches(_since(days))
+    searches = _visible_searches(request, _since(days))
     return gaps.summary(searches, state.settings.answerable_threshold)
 
 
@@ -176,7 +191,7 @@ def analytics_gaps(
     """Unanswered, low-confidence and disliked searches grouped into topics."""
     state, searcher = _state(request), _searcher(request)
     topics = gaps.gap_topics(
-        state.log.searches(_since(days)),
+        _visible_searches(request, _since(days)),
         searcher.embedder.encode,
         state.settings.answerable_threshold,
         low_margin=low_margin,
@@ -193,7 +208,7 @@ def analytics_unretrieved(
 ) -> Any:
     """Documents that no logged search has returned."""
     rows = gaps.never_retrieved(
-        _visible_documents(request), _state(request).log.searches(_since(days))
+        _visible_documents(request), _visible_searches(request, _since(days))
     )
     return _table(rows, fmt, "never-retrieved")
 
@@ -211,7 +226,7 @@ def analytics_stale(
 @router.get("/analytics/document-feedback", tags=["analytics"])
 def analytics_document_feedback(request: Request, fmt: Format = "json") -> Any:
     """Ratings per document, the most often 'wrong or outdated' first."""
-    return _table(gaps.document_feedback(_state(request).log.searches()), fmt, "doc-feedback")
+    return _table(gaps.document_feedback(_visible_searches(request, None)), fmt, "doc-feedback")
 
 
 @router.get("/analytics/conflicts", tags=["analytics"])
@@ -258,7 +273,7 @@ def analytics_searches(
             "filters": s["filters"],
             "search_id": s["search_id"],
         }
-        for s in _state(request).log.searches(_since(days))
+        for s in _visible_searches(request, _since(days))
     ]
     return _table(rows, fmt, "searches")
 

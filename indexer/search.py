@@ -65,6 +65,7 @@ CITED_FIELDS = (
 )
 GLOBAL_MARKET = "global"
 MODES = ("dense", "bm25", "hybrid")
+MAX_FILTER_VALUES = 50  # per field; the fields themselves are the closed list above
 
 
 @dataclass
@@ -144,6 +145,10 @@ def normalise_filters(filters: dict[str, Any] | None) -> dict[str, list[str]]:
         values = value if isinstance(value, (list, tuple)) else [value]
         if not values or not all(isinstance(v, (str, int, float)) for v in values):
             raise InvalidQueryError(f"filter {name!r} takes a string or a list of strings")
+        if len(values) > MAX_FILTER_VALUES:
+            raise InvalidQueryError(
+                f"filter {name!r} has {len(values)} values; the limit is {MAX_FILTER_VALUES}"
+            )
         out[name] = [str(v) for v in values]
     return out
 

@@ -165,3 +165,20 @@ def test_deadline_answers_504(sample_kb, fake_embedder, tmp_path, monkeypatch) -
     with TestClient(create_app(settings, searcher)) as c:
         r = c.post("/search", json={"query": "refund"})
         assert r.status_code == 504 and "longer than 0.2s" in r.json()["detail"]
+
+
+def test_analytics_do_not_reveal_restricted_documents(secured) -> None:
+    client, keys, _ = secured
+    r = client.post("/search", json={"query": QUERY, "top_k": 10}, headers=_h(keys["tns_agent"]))
+    assert RESTRICTED & {x["doc_id"] for x in r.json()["results"]}
+    km = client.get("/analytics/searches", headers=_h(keys["km"])).json()
+    assert km and not RESTRICTED & {d for row in km for d in row["results"]}
+    admin = client.get("/analytics/searches", headers=_h(keys["admin"])).json()
+    assert RESTRICTED & {d for row in admin for d in row["results"]}
+
+
+def test_too_many_filter_values(secured) -> None:
+    client, keys, _ = secured
+    body = {"query": "refund", "filters": {"markets": [f"M{i}" for i in range(51)]}}
+    r = client.post("/search", json=body, headers=_h(keys["agent"]))
+    assert r.status_code == 422 and "limit is 50" in r.text
