@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     datasets_dir: Path = Path("../shared/datasets")
     eval_cache_dir: Path = Path("var/eval-cache")
 
+    @field_validator("embed_cache_path", mode="before")
+    @classmethod
+    def _cache_off(cls, value: object) -> object:
+        """An empty value, 'off' or 'none' switches the embedding cache off."""
+        if value is None or str(value).strip().lower() in ("", "off", "none"):
+            return None
+        return value
+
     @field_validator("index_dir", "kb_dir", "log_path", "datasets_dir", "eval_cache_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:

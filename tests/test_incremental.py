@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from indexer.build import build_index
 from indexer.search import Searcher
 
@@ -44,3 +46,11 @@ def test_deleted_documents_vanish_from_every_part(sample_kb: Path, fake_embedder
     hits = s.search("seller proof of delivery order id", top_k=10, mode="bm25").results
     assert all(r.doc_id != "sops/seller-dispute.docx" for r in hits)
     assert len(s._matrix) == len(s.chunks()) == s.manifest.counts["chunks"]
+
+
+@pytest.mark.parametrize("value", ["", "off", "none"])
+def test_cache_can_be_switched_off(value: str, monkeypatch) -> None:
+    from indexer.settings import Settings
+
+    monkeypatch.setenv("KB_EMBED_CACHE_PATH", value)
+    assert Settings().embed_cache_path is None
