@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from api.app import create_app
 from indexer.build import build_index
 from indexer.search import Searcher
 from indexer.settings import Settings
+from tests.test_ui_pages import _free_port as free_port
+from tests.test_ui_pages import serve
 
 APP = str(Path(__file__).resolve().parent.parent / "ui" / "app.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -30,14 +22,8 @@ def api_url(sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
     build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
     settings = Settings(index_dir=tmp_path / "ix")
     app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    url, server, thread = serve(app)
+    yield url
     server.should_exit = True
     thread.join(timeout=5)
 
@@ -56,7 +42,7 @@ def test_search_renders_cited_cards(api_url: str, monkeypatch) -> None:
 
 
 def test_api_down_is_a_clear_message(monkeypatch) -> None:
-    monkeypatch.setenv("KB_API_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("KB_API_URL", f"http://127.0.0.1:{free_port()}")
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert at.error and "not reachable" in at.error[0].value
