@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.guards import BodySizeLimit, groups_of, guard
+from api.guards import BodySizeLimit, groups_of, guard, searcher_of
 from api.insights_routes import install as install_insights
 from api.insights_routes import record_search
 from api.schemas import (
@@ -167,12 +167,6 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             status_code=status_for(exc), content={"detail": str(exc)}, headers=headers
         )
 
-    def ready(request: Request) -> Searcher:
-        found: Searcher | None = request.app.state.searcher
-        if found is None:
-            raise request.app.state.load_error or IndexNotFoundError("the index is not loaded")
-        return found
-
     errors = {422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
     @app.get("/health")
@@ -185,7 +179,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     @app.post("/search", response_model=SearchResponseOut, responses=errors)
     async def search(body: SearchRequest, request: Request) -> dict:
         """Ranked passages with citations (document, version, heading path, page, span)."""
-        searcher = ready(request)
+        searcher = searcher_of(request)
         call = run_in_threadpool(
             searcher.search,
             body.query,
@@ -210,7 +204,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     @app.get("/documents", response_model=list[DocumentSummary], responses=errors)
     def documents(request: Request) -> list[dict]:
         """Every indexed document with its metadata."""
-        return ready(request).list_documents(groups_of(request))
+        return searcher_of(request).list_documents(groups_of(request))
 
     @app.get(
         "/documents/{doc_id:path}",
@@ -219,7 +213,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     )
     def document(doc_id: str, request: Request) -> dict:
         """A document's metadata, text and structure: slice ``text[start:end]`` to cite."""
-        return ready(request).get_document(doc_id, groups_of(request))
+        return searcher_of(request).get_document(doc_id, groups_of(request))
 
     install_insights(app, settings)
     return app

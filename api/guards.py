@@ -18,6 +18,8 @@ from api.security import (
     Principal,
     RateLimiter,
 )
+from indexer.errors import IndexNotFoundError
+from indexer.search import Searcher
 
 
 def caller(request: Request) -> Principal:
@@ -126,3 +128,11 @@ def groups_of(request: Request) -> tuple[str, ...] | None:
     """Access groups of the caller (None: no restriction)."""
     principal: Principal | None = getattr(request.state, "principal", None)
     return None if principal is None else principal.groups
+
+
+def searcher_of(request: Request) -> Searcher:
+    """The Searcher serving this request, or the reason there is none (503)."""
+    found: Searcher | None = request.app.state.searcher
+    if found is None:
+        raise request.app.state.load_error or IndexNotFoundError("the index is not loaded")
+    return found

@@ -21,9 +21,8 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.guards import groups_of
-from indexer.errors import IndexNotFoundError, InvalidQueryError, NotFoundError
-from indexer.search import Searcher
+from api.guards import groups_of, searcher_of
+from indexer.errors import InvalidQueryError, NotFoundError
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
 from insights.querylog import RATINGS, QueryLog
@@ -105,11 +104,6 @@ def _state(request: Request) -> InsightsState:
     return request.app.state.insights
 
 
-def _searcher(request: Request) -> Searcher:
-    found: Searcher | None = request.app.state.searcher
-    if found is None:
-        raise request.app.state.load_error or IndexNotFoundError("the index is not loaded")
-    return found
 
 
 def _visible_searches(request: Request, since: Any) -> list[dict[str, Any]]:
@@ -129,7 +123,7 @@ def _visible_searches(request: Request, since: Any) -> list[dict[str, Any]]:
 
 def _visible_documents(request: Request) -> list[dict[str, Any]]:
     """Documents the caller may see (all of them when auth is off)."""
-    return _searcher(request).list_documents(groups_of(request))
+    return searcher_of(request).list_documents(groups_of(request))
 
 
 def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:
@@ -189,7 +183,7 @@ def analytics_gaps(
     low_margin: Unit = 0.05,
 ) -> Any:
     """Unanswered, low-confidence and disliked searches grouped into topics."""
-    state, searcher = _state(request), _searcher(request)
+    state, searcher = _state(request), searcher_of(request)
     topics = gaps.gap_topics(
         _visible_searches(request, _since(days)),
         searcher.embedder.encode,
@@ -238,7 +232,7 @@ def analytics_conflicts(
     include_versions: bool = False,
 ) -> Any:
     """Near-duplicate passages in different documents whose numbers, durations or dates differ."""
-    searcher = _searcher(request)
+    searcher = searcher_of(request)
     documents = searcher.list_documents(groups_of(request))
     seen = {d["doc_id"] for d in documents}
     chunks = searcher.chunks()
@@ -289,7 +283,7 @@ def source_view(
     end: Annotated[int | None, Query(ge=0)] = None,
 ) -> HTMLResponse:
     """The document as text, with section and page anchors and the cited span marked."""
-    doc = _searcher(request).get_document(doc_id, groups_of(request))
+    doc = searcher_of(request).get_document(doc_id, groups_of(request))
     text = doc["text"]
     if start is not None and (end is None or not start < end <= len(text)):
         raise InvalidQueryError("start and end must satisfy 0 <= start < end <= document length")
@@ -353,7 +347,7 @@ def eval_datasets(request: Request) -> list[dict[str, Any]]:
 @router.post("/eval/run", tags=["evaluation"])
 def eval_run(body: EvalRequest, request: Request) -> dict[str, Any]:
     """Evaluate one labelled set in the chosen modes with the serving model."""
-    state, searcher = _state(request), _searcher(request)
+    state, searcher = _state(request), searcher_of(request)
     found = evaluation.available_datasets(state.settings.kb_dir, state.settings.datasets_dir)
     if body.dataset not in found:
         raise NotFoundError(f"no labelled set {body.dataset!r}; see GET /eval/datasets")

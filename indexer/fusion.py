@@ -1,7 +1,7 @@
 """Combine dense and keyword scores into one ranking (pure functions over score arrays).
 
-Reciprocal-rank fusion throws the scores away and lets a weak list drag a strong one down;
-a convex combination of normalised scores keeps how sure each retriever is.
+Reciprocal-rank fusion and convex mixes were measured and lost to dense-only on paraphrased
+FAQs (docs/retrieval.md); the dense-led ``boost`` kept here does not.
 """
 
 from __future__ import annotations
@@ -22,15 +22,6 @@ def _normalise(scores: np.ndarray, allowed: np.ndarray, depth: int) -> np.ndarra
     return np.clip((scores - lo) / (hi - lo), 0.0, None).astype(np.float32)
 
 
-def convex(
-    dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, alpha: float, depth: int = 100
-) -> np.ndarray:
-    """``alpha * dense + (1 - alpha) * lexical`` after normalising each over its top ``depth``."""
-    return alpha * _normalise(dense, allowed, depth) + (1 - alpha) * _normalise(
-        lexical, allowed, depth
-    )
-
-
 def boost(
     dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, weight: float, depth: int = 100
 ) -> np.ndarray:
@@ -41,18 +32,6 @@ def boost(
     (market codes, product names) lift the right passage where they matter.
     """
     return dense * (1.0 + weight * _normalise(lexical, allowed, depth))
-
-
-def rrf(dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, k: int = 60) -> np.ndarray:
-    """Reciprocal-rank fusion, kept for comparison in the eval harness."""
-    out = np.zeros_like(dense, dtype=np.float32)
-    for scores in (dense, lexical):
-        masked = np.where(allowed, scores, -np.inf)
-        order = np.argsort(-masked, kind="stable")
-        ranks = np.empty_like(order)
-        ranks[order] = np.arange(1, len(order) + 1)
-        out += np.where(allowed, 1.0 / (k + ranks), 0.0).astype(np.float32)
-    return out
 
 
 def top_rows(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -239,12 +240,11 @@ class Searcher:
                 _DocInfo(r["doc_id"], r["title"], r["source"], json.loads(r["metadata"]))
             )
         rows = self._db.execute(
-            "SELECT row, doc_id, heading_path, text FROM chunks ORDER BY row"
+            "SELECT row, doc_id, heading_path FROM chunks ORDER BY row"
         ).fetchall()
         self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
-        self._idf = idf_table(r["text"] for r in rows)
         self._successors = self._successor_map()
         bm25_rows = int(self._bm25.scores["num_docs"])
         if not len(self._matrix) == len(rows) == bm25_rows == self.manifest.counts["chunks"]:
@@ -320,6 +320,13 @@ class Searcher:
         if not 1 <= int(top_k) <= self.settings.max_top_k:
             raise InvalidQueryError(f"top_k must be between 1 and {self.settings.max_top_k}")
         return query
+
+    @cached_property
+    def _idf(self) -> dict[str, float]:
+        """Term weights for the lexical highlight fallback, computed on first need only."""
+        with self._lock:
+            texts = [r[0] for r in self._db.execute("SELECT text FROM chunks")]
+        return idf_table(texts)
 
     def _refresh_access(self) -> None:
         """Pick up `kb access` changes: one stat per query, a reload only when they change."""
@@ -495,7 +502,7 @@ class Searcher:
         if window >= 0:  # the sentence window that matched best is what the agent should read
             a, b = (int(x) - r["start"] for x in self._window_span[window])
         else:
-            a, b = best_sentence(text, query, self._idf)
+            a, b = best_sentence(text, query, self._idf)  # rare: a passage without windows
         pages = json.loads(r["pages"])
         return SearchResult(
             rank=rank,
