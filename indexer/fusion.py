@@ -22,8 +22,15 @@ def _normalise(scores: np.ndarray, allowed: np.ndarray, depth: int) -> np.ndarra
     return np.clip((scores - lo) / (hi - lo), 0.0, None).astype(np.float32)
 
 
+LEXICAL_DEPTH = 100  # BM25 scores are normalised over this many best allowed passages
+
+
 def boost(
-    dense: np.ndarray, lexical: np.ndarray, allowed: np.ndarray, weight: float, depth: int = 100
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    allowed: np.ndarray,
+    weight: float,
+    depth: int = LEXICAL_DEPTH,
 ) -> np.ndarray:
     """Dense-led hybrid: ``dense * (1 + weight * lexical)``, lexical normalised over its top.
 
@@ -35,13 +42,19 @@ def boost(
 
 
 def top_rows(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best allowed scores, best first."""
+    """Indices of the ``k`` best allowed scores, best first; ties go to the lower row.
+
+    Deterministic tie-breaking keeps exact and approximate search (and reruns) identical.
+    """
     candidates = np.flatnonzero(allowed)
     if candidates.size == 0:
         return candidates
     k = min(k, candidates.size)
-    part = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
-    return part[np.argsort(-scores[part], kind="stable")]
+    values = scores[candidates]
+    kth = np.partition(values, values.size - k)[values.size - k]
+    part = candidates[values >= kth]
+    order = np.lexsort((part, -scores[part]))
+    return part[order][:k]
 
 
 def diversify(rows: np.ndarray, section_of: list[str], k: int) -> list[int]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from indexer import fusion
+from indexer.ann import read_ivf, search_ivf
 from indexer.embedding import Embedder
 from indexer.errors import (
     IndexCorruptError,
@@ -228,6 +229,8 @@ class Searcher:
         rows_with = np.unique(self._window_chunk)
         self._window_rows = rows_with
         self._window_starts = np.searchsorted(self._window_chunk, rows_with, side="left")
+        self._window_ends = np.append(self._window_starts[1:], len(spans)).astype(np.int64)
+        self._ivf = read_ivf(self.generation)  # None: small enough to score every passage
         self._db = connect_table(self.generation)
         self._lock = threading.Lock()
         self._docs: list[_DocInfo] = []
@@ -256,7 +259,7 @@ class Searcher:
     @classmethod
     def from_settings(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
         """A Searcher over ``index_dir`` (default: settings) with the configured model."""
-        embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
+        embedder = Embedder.from_settings(settings)
         return cls.open_best(index_dir or settings.index_dir, embedder, settings)
 
     @classmethod
@@ -409,7 +412,7 @@ class Searcher:
         allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
         results: list[SearchResult] = []
         if allowed.any():
-            signals, lexical = self._signals(query, mode)
+            signals, lexical, allowed = self._signals(query, mode, allowed)
             scores = self._combine(mode, signals.dense, lexical, allowed)
             pool = fusion.top_rows(scores, allowed, top_k * 4 + 10)
             rows = fusion.diversify(pool, self._section_of, top_k)
@@ -440,19 +443,71 @@ class Searcher:
             reason,
         )
 
-    def _signals(self, query: str, mode: str) -> tuple[_Signals, np.ndarray | None]:
-        """Dense signals (always: they also decide answerability and highlights) and BM25."""
+    def _signals(
+        self, query: str, mode: str, allowed: np.ndarray
+    ) -> tuple[_Signals, np.ndarray | None, np.ndarray]:
+        """Dense signals (always: they also decide answerability and highlights), BM25, and
+        the rows that were scored (all allowed ones, or the ANN candidates among them)."""
         vector = self.embedder.encode([query])[0]
-        passage = self._matrix @ vector
-        window_scores = self._window_matrix @ vector if len(self._window_matrix) else np.zeros(0)
-        dense = passage.astype(np.float32, copy=True)
-        if len(window_scores):
-            best = np.maximum.reduceat(window_scores, self._window_starts)  # one pass, O(n)
-            weight = self.settings.window_weight
-            rows = self._window_rows
-            dense[rows] = (1 - weight) * passage[rows] + weight * best
-        lexical = bm25_scores(self._bm25, query, len(passage)) if mode != "dense" else None
-        return _Signals(passage, dense, window_scores), lexical
+        lexical = bm25_scores(self._bm25, query, len(self._matrix)) if mode != "dense" else None
+        rows = self._candidates(vector, lexical, allowed)
+        if rows is None:  # exact: every passage and every window
+            passage = self._matrix @ vector
+            window_scores = (
+                self._window_matrix @ vector if len(self._window_matrix) else np.zeros(0)
+            )
+            dense = passage.astype(np.float32, copy=True)
+            if len(window_scores):
+                best = np.maximum.reduceat(window_scores, self._window_starts)  # one pass, O(n)
+                dense[self._window_rows] = self._mix(passage[self._window_rows], best)
+            return _Signals(passage, dense, window_scores), lexical, allowed
+        passage = np.full(len(self._matrix), -1.0, np.float32)
+        passage[rows] = self._matrix[rows] @ vector
+        dense = passage.copy()
+        window_scores = np.full(len(self._window_matrix), -np.inf, np.float32)
+        pos = np.searchsorted(self._window_rows, rows)
+        has = pos < len(self._window_rows)
+        has[has] = self._window_rows[pos[has]] == rows[has]
+        if has.any():
+            starts, ends = self._window_starts[pos[has]], self._window_ends[pos[has]]
+            lengths = ends - starts
+            offsets = np.cumsum(lengths) - lengths
+            gather = np.arange(lengths.sum()) - np.repeat(offsets - starts, lengths)
+            scored = self._window_matrix[gather] @ vector
+            window_scores[gather] = scored
+            best = np.maximum.reduceat(scored, offsets)
+            dense[rows[has]] = self._mix(passage[rows[has]], best)
+        scored_rows = np.zeros(len(allowed), bool)
+        scored_rows[rows] = True
+        return _Signals(passage, dense, window_scores), lexical, allowed & scored_rows
+
+    def _mix(self, passage: np.ndarray, best_window: np.ndarray) -> np.ndarray:
+        weight = self.settings.window_weight
+        return (1 - weight) * passage + weight * best_window
+
+    def _candidates(
+        self, vector: np.ndarray, lexical: np.ndarray | None, allowed: np.ndarray
+    ) -> np.ndarray | None:
+        """Rows worth scoring exactly in a large index; None means score all (small index).
+
+        The IVF index proposes the nearest passages, BM25 its best matches; a narrow filter
+        leaves so few rows that scoring them all is cheaper than asking the IVF index.
+        """
+        if self._ivf is None:
+            return None
+        k = self.settings.ann_candidates
+        n_allowed = int(np.count_nonzero(allowed))
+        if n_allowed <= 20 * k:
+            return np.flatnonzero(allowed)
+        dense_rows = search_ivf(
+            self._ivf, vector, k, self.settings.ann_nprobe, None if allowed.all() else allowed
+        )
+        if lexical is None:
+            return np.unique(dense_rows)
+        # At least the BM25 rows the hybrid normalises over, so its scale matches exact search.
+        depth = max(k, fusion.LEXICAL_DEPTH)
+        lexical_rows = fusion.top_rows(lexical, allowed & (lexical > 0), depth)
+        return np.union1d(dense_rows, lexical_rows)
 
     def _best_window(self, row: int, window_scores: np.ndarray) -> int:
         """Index of the best-scoring sentence window of one chunk row, -1 if it has none."""

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.ann import ANN_FILE, build_ivf, write_ivf
 from indexer.documents import Chunk, Document
 from indexer.errors import (
     IndexCorruptError,
@@ -109,8 +110,12 @@ def write_index(
     model_fingerprint: str,
     chunker: dict[str, Any],
     build_seconds: float,
+    ann_min_chunks: int = 0,
 ) -> Manifest:
-    """Write a complete index to ``index_dir``, replacing any previous one at once."""
+    """Write a complete index to ``index_dir``, replacing any previous one at once.
+
+    With ``ann_min_chunks`` set and at least that many chunks, an IVF index is written too.
+    """
     import faiss
 
     if not len(chunks) == len(vectors) == len(lexical_texts):
@@ -128,6 +133,8 @@ def write_index(
         if len(vectors):
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(flat, str(tmp / VECTORS))
+        if ann_min_chunks and len(vectors) >= ann_min_chunks:
+            write_ivf(build_ivf(vectors, _previous_file(index_dir, ANN_FILE)), tmp / ANN_FILE)
         _write_table(tmp / TABLE, documents, chunks, skipped)
         save_bm25(build_bm25(lexical_texts), tmp)
         spans, window_vectors = windows
@@ -162,6 +169,14 @@ def write_index(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _previous_file(index_dir: Path, name: str) -> Path | None:
+    """A file of the current generation, if there is one (a rebuild may reuse it)."""
+    try:
+        return current_generation(index_dir) / name
+    except IndexNotFoundError:
+        return None
 
 
 def _write_table(

@@ -13,9 +13,13 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexer.errors import KBError
 from indexer.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from indexer.build import BuildReport
 
 logger = logging.getLogger("kb")
 
@@ -51,18 +55,46 @@ def cmd_index(args: argparse.Namespace) -> int:
         if bars:
             bars[-1].update(n)
 
-    embedder = Embedder(settings.model, settings.device, settings.embed_batch_size)
-    report = build_index(
-        source,
-        settings.index_dir,
-        embedder,
-        max_tokens=settings.chunk_max_tokens,
-        min_tokens=settings.chunk_min_tokens,
-        progress=Progress(on_start=start, on_advance=advance),
-        cache_path=settings.embed_cache_path,
-    )
-    if bars:
-        bars.pop().close()
+    embedder = Embedder.from_settings(settings)
+
+    def index_once() -> None:
+        report = build_index(
+            source,
+            settings.index_dir,
+            embedder,
+            max_tokens=settings.chunk_max_tokens,
+            min_tokens=settings.chunk_min_tokens,
+            progress=Progress(on_start=start, on_advance=advance),
+            cache_path=settings.embed_cache_path,
+            windows=settings.window_vectors,
+            ann_min_chunks=settings.ann_min_chunks,
+        )
+        if bars:
+            bars.pop().close()
+        _print_build_report(report)
+
+    index_once()
+    if not args.watch:
+        return 0
+    from indexer.watch import watch
+
+    def rebuild(changes: list[str]) -> None:
+        more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+        shown = ", ".join(changes[:3]) + more
+        sys.stdout.write(f"Changed: {shown}\n")
+        index_once()
+        sys.stdout.flush()
+
+    sys.stdout.write(f"Watching {source} for changes (Ctrl-C to stop)...\n")
+    sys.stdout.flush()
+    try:
+        watch(source, rebuild, interval_s=args.interval, debounce_s=args.debounce)
+    except KeyboardInterrupt:
+        sys.stdout.write("Stopped watching.\n")
+    return 0
+
+
+def _print_build_report(report: BuildReport) -> None:
     out = sys.stdout
     if report.unchanged:
         out.write(
@@ -81,7 +113,6 @@ def cmd_index(args: argparse.Namespace) -> int:
             out.write(f"  - {item.path}: {item.reason}\n")
     else:
         out.write("Skipped 0 files.\n")
-    return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -298,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="file or folder to index (default: KB_KB_DIR or ./kb)")
     p.add_argument("--index-dir", help="where to write the index (default: KB_INDEX_DIR)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--watch", action="store_true", help="keep running; re-index on file changes")
+    p.add_argument("--interval", type=float, default=0.25, help="--watch: seconds between polls")
+    p.add_argument("--debounce", type=float, default=0.3,
+                   help="--watch: seconds of quiet before a re-index")  # fmt: skip
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="print cited passages for a question")

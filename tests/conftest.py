@@ -46,6 +46,14 @@ class FakeEmbedder:
                 out[i] /= norm
         return out
 
+    def encode_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Span vectors are the spans' own bag-of-words vectors (the real one pools tokens)."""
+        pooled = [self.encode([text[a:b] for a, b in text_spans]) for text, text_spans in
+                  zip(texts, spans, strict=True)]  # fmt: skip
+        return self.encode(texts), pooled
+
     def warm_up(self) -> None:
         pass
 

@@ -1,0 +1,75 @@
+"""`kb index --watch`: re-index when files under the knowledge base change, debounced.
+
+Polling rather than inotify: it works the same on network shares and in containers, and a
+stat of every file is ~1 ms per thousand files. A burst of saves (an editor writing a temp
+file, then renaming it) triggers one rebuild once the tree has been quiet for ``debounce_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from indexer.errors import KBError
+
+logger = logging.getLogger(__name__)
+
+Snapshot = dict[str, tuple[int, int]]
+
+
+def snapshot(source: Path) -> Snapshot:
+    """(mtime in ns, size) of every visible file under ``source`` (metadata sidecars too)."""
+    source = Path(source)
+    paths = [source] if source.is_file() else source.rglob("*")
+    out: Snapshot = {}
+    for path in paths:
+        if any(part.startswith(".") for part in path.relative_to(source).parts):
+            continue
+        try:
+            stat = path.stat()
+        except OSError:  # deleted between listing and stat: the next poll sees it gone
+            continue
+        if not path.is_dir():
+            out[str(path)] = (stat.st_mtime_ns, stat.st_size)
+    return out
+
+
+def changed_paths(before: Snapshot, after: Snapshot) -> list[str]:
+    """Paths added, removed or modified between two snapshots, sorted."""
+    return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+
+
+def watch(
+    source: Path,
+    rebuild: Callable[[list[str]], None],
+    *,
+    interval_s: float = 0.25,
+    debounce_s: float = 0.3,
+    stop: threading.Event | None = None,
+) -> None:
+    """Call ``rebuild(changed paths)`` after each quiet change to the tree, until ``stop``.
+
+    A failing rebuild (say a half-written file) is logged and retried on the next change;
+    the index keeps serving its last good generation meanwhile.
+    """
+    stop = stop or threading.Event()
+    current = snapshot(source)
+    while not stop.wait(interval_s):
+        latest = snapshot(source)
+        if latest == current:
+            continue
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < debounce_s and not stop.is_set():
+            stop.wait(min(interval_s, debounce_s))
+            newer = snapshot(source)
+            if newer != latest:
+                latest, quiet_since = newer, time.monotonic()
+        changes = changed_paths(current, latest)
+        current = latest
+        try:
+            rebuild(changes)
+        except KBError as exc:
+            logger.error("re-index after %d change(s) failed: %s", len(changes), exc)

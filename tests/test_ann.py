@@ -1,0 +1,140 @@
+"""The approximate path for large indexes: candidates from IVF and BM25, then exact re-scoring.
+
+With every inverted list probed the IVF index finds the true nearest passages, so the
+approximate path must reproduce the exact ranking; filters must still fill top_k.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.ann import ANN_FILE, list_count
+from indexer.build import index_documents
+from indexer.documents import Document
+from indexer.loaders.common import sections_from_headings
+from indexer.loaders.markdown import parse as parse_markdown
+from indexer.search import Searcher
+from indexer.settings import Settings
+from indexer.store import current_generation
+
+WORDS = (
+    "refund coins wallet payout creator gift live stream ban appeal strike minor safety report "
+    "harassment spam account hacked password email phone verify age market region shop order "
+    "return seller buyer parcel courier delay damaged invoice tax charge card bank transfer"
+).split()
+
+
+def _documents(n: int, seed: int = 3) -> list[Document]:
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n):
+        paragraphs = [
+            " ".join(rng.choice(WORDS) for _ in range(14)).capitalize() + "." for _ in range(4)
+        ]
+        text = f"# Policy {i}\n\n" + "\n\n".join(paragraphs) + "\n"
+        market = ["us", "gb", "de", "fr"][i % 4]
+        parsed = parse_markdown(text.encode("utf-8"))
+        docs.append(
+            Document(
+                doc_id=f"docs/p{i}.md",
+                title=f"Policy {i}",
+                text=parsed.text,
+                source=f"docs/p{i}.md",
+                format="md",
+                sections=sections_from_headings(parsed.text, parsed.headings),
+                metadata={"markets": [market]},
+            )
+        )
+    return docs
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory, fake_embedder_module):
+    docs = _documents(160)
+    root = tmp_path_factory.mktemp("ann")
+    options = {"max_tokens": 40, "min_tokens": 8}
+    index_documents(docs, root / "exact", fake_embedder_module, **options)
+    index_documents(docs, root / "ann", fake_embedder_module, ann_min_chunks=1, **options)
+    return root / "exact", root / "ann"
+
+
+@pytest.fixture(scope="module")
+def fake_embedder_module():
+    from tests.conftest import FakeEmbedder
+
+    return FakeEmbedder()
+
+
+def test_ivf_written_only_past_the_threshold(indexes) -> None:
+    exact, ann = indexes
+    assert not (current_generation(exact) / ANN_FILE).exists()
+    assert (current_generation(ann) / ANN_FILE).is_file()
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "bm25"])
+def test_exhaustive_probe_reproduces_the_exact_ranking(indexes, fake_embedder_module, mode) -> None:
+    exact_dir, ann_dir = indexes
+    exact = Searcher(exact_dir, fake_embedder_module, Settings())
+    n = exact.manifest.counts["chunks"]
+    assert n > 20 * 10, "the index must be large enough for the IVF path to run"
+    settings = Settings(ann_candidates=10, ann_nprobe=list_count(n))
+    ann = Searcher(ann_dir, fake_embedder_module, settings)
+    assert ann._ivf is not None
+    for query in ["refund coins to the wallet", "hacked account password email", "courier delay"]:
+        want = exact.search(query, top_k=5, mode=mode)
+        got = ann.search(query, top_k=5, mode=mode)
+        assert [r.chunk_id for r in got.results] == [r.chunk_id for r in want.results]
+        assert [r.score for r in got.results] == pytest.approx([r.score for r in want.results])
+        assert [r.highlight.text for r in got.results] == [r.highlight.text for r in want.results]
+        assert got.answerable == want.answerable
+
+
+def test_filtered_search_still_fills_top_k(indexes, fake_embedder_module) -> None:
+    _exact, ann_dir = indexes
+    ann = Searcher(ann_dir, fake_embedder_module, Settings(ann_candidates=10, ann_nprobe=2))
+    response = ann.search("refund coins", top_k=8, filters={"markets": "gb"})
+    assert len(response.results) == 8
+    assert all(r.metadata["markets"] == ["gb"] for r in response.results)
+
+
+def test_recall_grows_with_probes(indexes, fake_embedder_module) -> None:
+    """Probing half the lists finds most of the exact top 10, probing one list fewer."""
+    exact_dir, ann_dir = indexes
+    exact = Searcher(exact_dir, fake_embedder_module, Settings(max_top_k=10))
+    nlist = list_count(exact.manifest.counts["chunks"])
+    queries = ["refund coins to the wallet", "ban appeal strike", "shop order return"]
+    want = [{r.chunk_id for r in exact.search(q, top_k=10, mode="dense").results} for q in queries]
+
+    def recall(nprobe: int) -> float:
+        ann = Searcher(
+            ann_dir, fake_embedder_module, Settings(ann_candidates=10, ann_nprobe=nprobe)
+        )
+        got = [{r.chunk_id for r in ann.search(q, top_k=10, mode="dense").results} for q in queries]
+        return sum(len(w & g) / len(w) for w, g in zip(want, got, strict=True)) / len(queries)
+
+    assert recall(nlist // 2) >= 0.7
+    assert recall(1) < recall(nlist // 2)
+
+
+def _ivf_of(index_dir: Path) -> tuple[int, np.ndarray]:
+    """(vectors held, centroids) of a generation's IVF index."""
+    import faiss
+
+    stored = faiss.read_index(str(current_generation(index_dir) / ANN_FILE))
+    ivf = faiss.extract_index_ivf(stored)
+    return ivf.ntotal, ivf.quantizer.reconstruct_n(0, ivf.nlist)
+
+
+def test_rebuild_reuses_centroids(fake_embedder_module, tmp_path: Path) -> None:
+    docs = _documents(160)
+    options = {"max_tokens": 40, "min_tokens": 8, "ann_min_chunks": 1}
+    index_documents(docs, tmp_path / "ix", fake_embedder_module, **options)
+    first_total, first_centroids = _ivf_of(tmp_path / "ix")
+    index_documents(docs[:-1], tmp_path / "ix", fake_embedder_module, **options)
+    second_total, second_centroids = _ivf_of(tmp_path / "ix")
+    assert second_total < first_total
+    assert np.array_equal(first_centroids, second_centroids)

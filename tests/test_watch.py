@@ -1,0 +1,94 @@
+"""`kb index --watch`: change detection, debouncing and survival of a failing rebuild."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from indexer.errors import KBError
+from indexer.watch import changed_paths, snapshot, watch
+
+
+def _wait_for(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_snapshot_sees_edits_additions_removals_and_sidecars(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("one")
+    (tmp_path / "b.md").write_text("two")
+    (tmp_path / ".hidden.md").write_text("ignored")
+    before = snapshot(tmp_path)
+    assert sorted(Path(p).name for p in before) == ["a.md", "b.md"]
+    (tmp_path / "a.md").write_text("one, longer")
+    (tmp_path / "b.md").unlink()
+    (tmp_path / "c.md").write_text("three")
+    (tmp_path / "c.md.meta.yaml").write_text("markets: [gb]\n")
+    after = snapshot(tmp_path)
+    names = [Path(p).name for p in changed_paths(before, after)]
+    assert names == ["a.md", "b.md", "c.md", "c.md.meta.yaml"]
+    assert changed_paths(after, snapshot(tmp_path)) == []
+
+
+def test_a_burst_of_saves_triggers_one_rebuild(tmp_path: Path) -> None:
+    doc = tmp_path / "policy.md"
+    doc.write_text("v0")
+    calls: list[list[str]] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch,
+        args=(tmp_path, calls.append),
+        kwargs={"interval_s": 0.02, "debounce_s": 0.3, "stop": stop},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        time.sleep(0.1)
+        for i in range(4):  # an editor saving repeatedly, faster than the debounce
+            doc.write_text(f"v{i + 1}" * (i + 1))
+            time.sleep(0.05)
+        assert _wait_for(lambda: len(calls) >= 1)
+        time.sleep(0.5)
+        assert len(calls) == 1
+        assert calls[0] == [str(doc)]
+        doc.unlink()
+        assert _wait_for(lambda: len(calls) == 2)
+        assert calls[1] == [str(doc)]
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path) -> None:
+    doc = tmp_path / "policy.md"
+    doc.write_text("v0")
+    attempts: list[int] = []
+
+    def rebuild(_changes: list[str]) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise KBError("half-written file")
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch,
+        args=(tmp_path, rebuild),
+        kwargs={"interval_s": 0.02, "debounce_s": 0.05, "stop": stop},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        time.sleep(0.1)
+        doc.write_text("v1")
+        assert _wait_for(lambda: len(attempts) == 1)
+        doc.write_text("v2, complete")
+        assert _wait_for(lambda: len(attempts) == 2)
+    finally:
+        stop.set()
+        thread.join(5)
