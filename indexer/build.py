@@ -264,7 +264,7 @@ def _embed(
     progress.on_advance(len(hits))
     todo = [texts[i] for i in missing]
     batches = []
-    step = max(1, embedder.batch_size * 4)
+    step = max(32, embedder.batch_size * 4)
     for i in range(0, len(todo), step):
         batches.append(embedder.encode(todo[i : i + step]))
         progress.on_advance(len(todo[i : i + step]))
@@ -325,7 +325,7 @@ def _embed_pooled(
         else:
             window_vectors[i - window_base] = vec
     progress.on_advance(len(texts) - len(todo))
-    step = max(1, embedder.batch_size * 4)
+    step = max(32, embedder.batch_size * 4)
     for i in range(0, len(todo), step):
         batch = todo[i : i + step]
         fresh, pooled = embedder.encode_with_spans(

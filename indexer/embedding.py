@@ -78,7 +78,7 @@ class Embedder:
         self,
         model: str = BUNDLED_MODEL,
         device: str = "cpu",
-        batch_size: int = 32,
+        batch_size: int = 0,
         backend: str = "onnx-int8",
         cache_dir: Path = Path("var/models"),
         threads: int = 0,
@@ -87,7 +87,9 @@ class Embedder:
             raise KBError(f"unknown embedding backend {backend!r}; choose {', '.join(BACKENDS)}")
         self.model_name = model
         self.device = device
-        self.batch_size = batch_size
+        # 0: the backend's best. Small batches of length-sorted texts run fastest on int8 ONNX
+        # (least padding; measured 4 vs 32: ~1.4x); torch prefers larger ones.
+        self.batch_size = batch_size or (32 if backend == "torch" else 4)
         self.backend = backend
         self.cache_dir = Path(cache_dir)
         self.threads = threads

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     # Embedding model: the bundled all-MiniLM-L6-v2, or any sentence-transformers name or path.
     model: str = BUNDLED_MODEL
     device: str = "cpu"
-    embed_batch_size: int = Field(32, ge=1, le=1024)
+    embed_batch_size: int = Field(0, ge=0, le=1024)  # 0: the backend's best
     # onnx-int8 (exported once into model_cache_dir; ~2x faster, ndcg within 0.01 of fp32) or
     # torch (sentence-transformers fp32). embed_threads 0: the runtime's default (all cores).
     embed_backend: Literal["onnx-int8", "torch"] = "onnx-int8"
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     lexical_boost: float = Field(0.3, ge=0.0, le=5.0)
     # Past ann_min_chunks passages an IVF index proposes ann_candidates passages (probing
     # ann_nprobe lists) that are then scored exactly; below it every passage is scored.
-    ann_min_chunks: int = Field(20_000, ge=0)
+    ann_min_chunks: int = Field(5_000, ge=0)
     ann_nprobe: int = Field(32, ge=1, le=4096)
     ann_candidates: int = Field(200, ge=10, le=10_000)
     # Below this best dense similarity a search says answerable=false (calibrated on kb/).
