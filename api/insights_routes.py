@@ -104,8 +104,6 @@ def _state(request: Request) -> InsightsState:
     return request.app.state.insights
 
 
-
-
 def _visible_searches(request: Request, since: Any) -> list[dict[str, Any]]:
     """The query log as this caller may see it: results and feedback on documents outside
     the caller's access groups are removed, so analytics never reveal a restricted document."""

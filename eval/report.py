@@ -58,7 +58,9 @@ def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
     parts = [
         "# Retrieval quality\n",
         "Regenerate with `kb eval-all` (reads `../shared/datasets` and `kb/`).\n",
-        f"Generated {dt.date.today().isoformat()} with model `{settings.model}`, chunks "
+        f"Generated {dt.date.today().isoformat()} with model `{settings.model}` "
+        f"(backend `{settings.embed_backend}`, sentence windows `{settings.window_vectors}`), "
+        "chunks "
         f"{settings.chunk_max_tokens}/{settings.chunk_min_tokens} tokens (max/min), "
         f"window weight {settings.window_weight}, lexical boost {settings.lexical_boost}. "
         "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "

@@ -92,7 +92,7 @@ def _build_index(
     progress: Progress | None = None,
     cache_path: Path | None = None,
     limits: ParseLimits | None = None,
-    windows: str = "pooled",
+    windows: str = "separate",
     ann_min_chunks: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()
@@ -137,7 +137,9 @@ def _build_index(
     )
 
 
-def chunker_config(max_tokens: int, min_tokens: int, windows: str = "pooled") -> dict[str, object]:
+def chunker_config(
+    max_tokens: int, min_tokens: int, windows: str = "separate"
+) -> dict[str, object]:
     """What the manifest records about chunking; a change means a rebuild."""
     if windows not in WINDOW_METHODS:
         raise KBError(f"unknown window method {windows!r}; choose {', '.join(WINDOW_METHODS)}")
@@ -188,7 +190,7 @@ def _index_documents(
     progress: Progress | None = None,
     started: float | None = None,
     cache_path: Path | None = None,
-    windows: str = "pooled",
+    windows: str = "separate",
     ann_min_chunks: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()

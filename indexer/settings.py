@@ -26,8 +26,10 @@ class Settings(BaseSettings):
     embed_backend: Literal["onnx-int8", "torch"] = "onnx-int8"
     model_cache_dir: Path = Path("var/models")
     embed_threads: int = Field(0, ge=0, le=256)
-    # Sentence-window vectors: pooled from the passage's own model pass, or embedded separately.
-    window_vectors: Literal["pooled", "separate"] = "pooled"
+    # Sentence-window vectors: embedded as their own short texts (best first-passage quality),
+    # or pooled from the passage's own model pass (~2x faster builds, lower evidence_hit@1;
+    # measured in docs/retrieval.md and bench/RESULTS.md).
+    window_vectors: Literal["separate", "pooled"] = "separate"
 
     # Where indexes live and what gets indexed by default.
     index_dir: Path = Path("var/index")

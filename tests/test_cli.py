@@ -14,9 +14,18 @@ from tests.conftest import FakeEmbedder
 
 @pytest.fixture(autouse=True)
 def _fake_model(monkeypatch, tmp_path) -> None:
-    factory = lambda *args, **kwargs: FakeEmbedder()  # noqa: E731
-    monkeypatch.setattr("indexer.embedding.Embedder", factory)
-    monkeypatch.setattr("indexer.search.Embedder", factory)
+    class Factory:
+        """Stands in for Embedder: every way of making one gives the fake."""
+
+        def __new__(cls, *args, **kwargs):
+            return FakeEmbedder()
+
+        @staticmethod
+        def from_settings(settings):
+            return FakeEmbedder()
+
+    monkeypatch.setattr("indexer.embedding.Embedder", Factory)
+    monkeypatch.setattr("indexer.search.Embedder", Factory)
     monkeypatch.setenv("KB_CHUNK_MAX_TOKENS", "60")
     monkeypatch.setenv("KB_CHUNK_MIN_TOKENS", "8")
     monkeypatch.setenv("KB_EMBED_CACHE_PATH", str(tmp_path / "embed-cache.sqlite"))

@@ -28,8 +28,18 @@ def test_no_metric_drops_against_baseline(folder, split, baseline, tmp_path, cap
         pytest.skip(f"{folder} is not here")
     get_settings.cache_clear()
     out = tmp_path / "run.json"
-    args = ["eval", str(folder), "--json", str(out), "--cache-dir", str(tmp_path / "cache"),
-            "--baseline", str(BASELINES / baseline), "--max-drop", "0.01"]
+    args = [
+        "eval",
+        str(folder),
+        "--json",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--baseline",
+        str(BASELINES / baseline),
+        "--max-drop",
+        "0.01",
+    ]
     if split:
         args += ["--split", split]
     code = main(args)

@@ -73,9 +73,14 @@ def test_regression_gate_and_table() -> None:
 def test_chart_is_a_png(tmp_path) -> None:
     from eval.charts import write_chart
 
-    results = {"dataset": "d", "split": "dev", "results": {
-        "dense": {"metrics": {"ndcg@10": 0.8, "recall@1": 0.6}},
-        "hybrid": {"metrics": {"ndcg@10": 0.9, "recall@1": 0.7}}}}
+    results = {
+        "dataset": "d",
+        "split": "dev",
+        "results": {
+            "dense": {"metrics": {"ndcg@10": 0.8, "recall@1": 0.6}},
+            "hybrid": {"metrics": {"ndcg@10": 0.9, "recall@1": 0.7}},
+        },
+    }
     path = write_chart(results, tmp_path / "out" / "chart.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000

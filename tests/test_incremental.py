@@ -24,8 +24,12 @@ def test_reindex_embeds_only_changed_text(sample_kb: Path, fake_embedder, tmp_pa
     assert same.manifest.index_version == first.manifest.index_version  # not rewritten
 
     md = sample_kb / "policies" / "coin-refunds.md"
-    md.write_text(md.read_text().replace("Chargebacks are never refunded twice.",
-                                         "Chargebacks are never refunded twice, not even in JP."))
+    md.write_text(
+        md.read_text().replace(
+            "Chargebacks are never refunded twice.",
+            "Chargebacks are never refunded twice, not even in JP.",
+        )
+    )
     edited = _build(sample_kb, ix, fake_embedder, cache)
     assert not edited.unchanged
     assert 0 < edited.embedded <= 4  # the edited passage and its sentence windows
@@ -54,3 +58,32 @@ def test_cache_can_be_switched_off(value: str, monkeypatch) -> None:
 
     monkeypatch.setenv("KB_EMBED_CACHE_PATH", value)
     assert Settings().embed_cache_path is None
+
+
+def test_pooled_windows_come_from_the_passage_pass_and_are_cached(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from indexer.store import current_generation, read_windows
+
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    options = {"max_tokens": 60, "min_tokens": 8, "cache_path": cache, "windows": "pooled"}
+    first = build_index(sample_kb, ix, fake_embedder, **options)
+    assert first.manifest.chunker["windows"] == "pooled"
+    assert first.embedded == first.chunks  # one pass per passage; windows ride along
+    spans, vectors = read_windows(current_generation(ix))
+    s = Searcher(ix, fake_embedder)
+    texts = {c["row"]: c for c in s.chunks()}
+    row, start, end = (int(x) for x in spans[0])
+    chunk = texts[row]
+    window_text = chunk["text"][start - chunk["start"] : end - chunk["start"]]
+    np.testing.assert_allclose(vectors[0], fake_embedder.encode([window_text])[0], atol=1e-6)
+
+    md = sample_kb / "policies" / "coin-refunds.md"
+    md.write_text(md.read_text() + "\nA new closing sentence. And one more after it.\n")
+    edited = build_index(sample_kb, ix, fake_embedder, **options)
+    assert 0 < edited.embedded <= 2  # only the changed passage ran; its windows came from cache
+    # Switching the method is a different index: everything is built again.
+    separate = build_index(sample_kb, ix, fake_embedder, **{**options, "windows": "separate"})
+    assert not separate.unchanged and separate.manifest.chunker["windows"] == "separate"
