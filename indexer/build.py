@@ -16,7 +16,7 @@ from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
-from indexer.store import Manifest, read_manifest, write_index, writer_lock
+from indexer.store import Manifest, previous_chunks, read_manifest, write_index, writer_lock
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,14 @@ def chunk_all(
     max_tokens: int,
     min_tokens: int,
     on_document: Callable[[int], None] = lambda n: None,
+    reuse: dict[str, tuple[str, list[tuple[Chunk, str]]]] | None = None,
 ) -> tuple[list[Chunk], list[str]]:
-    """Chunks of every document and the text each is embedded as."""
+    """Chunks of every document and the text each is embedded as.
+
+    ``reuse`` (from the previous generation) supplies the chunks of documents whose content
+    hash is unchanged, so only new or edited documents are cut again.
+    """
+    reuse = reuse or {}
     limit = embedder.max_tokens
     if max_tokens > limit:
         raise KBError(f"chunk_max_tokens={max_tokens} exceeds the model's limit of {limit}")
@@ -63,6 +69,13 @@ def chunk_all(
     chunks: list[Chunk] = []
     texts: list[str] = []
     for doc in documents:
+        previous = reuse.get(doc.doc_id)
+        if previous is not None and previous[0] == doc.content_hash:
+            for chunk, text in previous[1]:
+                chunks.append(chunk)
+                texts.append(text)
+            on_document(1)
+            continue
         for chunk in chunk_document(doc, count, max_tokens, min_tokens):
             chunks.append(chunk)
             texts.append(embedding_text(doc.title, chunk.heading_path, chunk.text, count, limit))
@@ -198,7 +211,12 @@ def _index_documents(
     skipped = skipped or []
     _check_unique_ids(documents)
     progress.on_start("chunk", len(documents))
-    chunks, texts = chunk_all(documents, embedder, max_tokens, min_tokens, progress.on_advance)
+    reuse = previous_chunks(
+        index_dir, embedder.fingerprint, chunker_config(max_tokens, min_tokens, windows)
+    )
+    chunks, texts = chunk_all(
+        documents, embedder, max_tokens, min_tokens, progress.on_advance, reuse
+    )
     titles = {d.doc_id: d.title for d in documents}
     spans, window_texts = windows_of(chunks, titles)
     progress.on_start("embed", len(texts))

@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     # Past ann_min_chunks passages an IVF index proposes ann_candidates passages (probing
     # ann_nprobe lists) that are then scored exactly; below it every passage is scored.
     ann_min_chunks: int = Field(5_000, ge=0)
-    ann_nprobe: int = Field(32, ge=1, le=4096)
-    ann_candidates: int = Field(200, ge=10, le=10_000)
+    ann_nprobe: int = Field(64, ge=1, le=4096)
+    ann_candidates: int = Field(400, ge=10, le=10_000)
     # Below this best dense similarity a search says answerable=false (calibrated on kb/).
     answerable_threshold: float = Field(0.35, ge=-1.0, le=1.0)
 
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     request_timeout_s: float = Field(10.0, gt=0)
     # How often the API looks for a newly published index generation (0: never).
-    reload_interval_s: float = Field(0.5, ge=0.0)
+    reload_interval_s: float = Field(0.25, ge=0.0)
 
     # Query log and feedback (SQLite; personal data is redacted before anything is written),
     # and where the evaluator page finds labelled sets and caches their indexes.

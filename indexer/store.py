@@ -30,13 +30,14 @@ from indexer.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    KBError,
 )
 from indexer.files import sha256_file
 from indexer.lexical import build_bm25, save_bm25
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: BM25 index added; 3: sentence windows
+FORMAT_VERSION = 4  # 2: BM25 index added; 3: sentence windows; 4: embedded text kept
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 TABLE = "chunks.sqlite"
@@ -68,7 +69,8 @@ CREATE TABLE chunks (
     "end" INTEGER NOT NULL,
     pages TEXT NOT NULL,
     heading_path TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    embed_text TEXT NOT NULL
 );
 CREATE INDEX chunks_doc ON chunks(doc_id);
 CREATE TABLE skipped (path TEXT NOT NULL, reason TEXT NOT NULL);
@@ -135,7 +137,7 @@ def write_index(
         faiss.write_index(flat, str(tmp / VECTORS))
         if ann_min_chunks and len(vectors) >= ann_min_chunks:
             write_ivf(build_ivf(vectors, _previous_file(index_dir, ANN_FILE)), tmp / ANN_FILE)
-        _write_table(tmp / TABLE, documents, chunks, skipped)
+        _write_table(tmp / TABLE, documents, chunks, lexical_texts, skipped)
         save_bm25(build_bm25(lexical_texts), tmp)
         spans, window_vectors = windows
         np.save(
@@ -180,7 +182,11 @@ def _previous_file(index_dir: Path, name: str) -> Path | None:
 
 
 def _write_table(
-    path: Path, documents: list[Document], chunks: list[Chunk], skipped: list[tuple[str, str]]
+    path: Path,
+    documents: list[Document],
+    chunks: list[Chunk],
+    texts: list[str],
+    skipped: list[tuple[str, str]],
 ) -> None:
     con = sqlite3.connect(path)
     try:
@@ -203,7 +209,7 @@ def _write_table(
             ],
         )
         con.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     row,
@@ -215,8 +221,9 @@ def _write_table(
                     json.dumps(list(c.pages)),
                     json.dumps(list(c.heading_path)),
                     c.text,
+                    text,
                 )
-                for row, c in enumerate(chunks)
+                for row, (c, text) in enumerate(zip(chunks, texts, strict=True))
             ],
         )
         con.executemany("INSERT INTO skipped VALUES (?,?)", skipped)
@@ -366,6 +373,41 @@ def check_model(manifest: Manifest, model: str, fingerprint: str, index_dir: Pat
             f"({manifest.model_fingerprint}), but the configured model is {model!r} "
             f"({fingerprint}): rebuild the index with `kb index` or configure that model"
         )
+
+
+def previous_chunks(
+    index_dir: Path, fingerprint: str, chunker: dict[str, Any]
+) -> dict[str, tuple[str, list[tuple[Chunk, str]]]]:
+    """Chunks of the current generation by document: {doc_id: (content hash, [(chunk, text)])}.
+
+    Only when it was chunked the same way with the same tokenizer, so a rebuild can reuse the
+    chunks of unchanged documents instead of cutting them again (chunking counts tokens, the
+    slowest part of a one-document re-index). Empty when there is nothing safe to reuse.
+    """
+    try:
+        manifest = read_manifest(index_dir)
+        generation = current_generation(index_dir)
+    except KBError:
+        return {}
+    if manifest.model_fingerprint != fingerprint or manifest.chunker != chunker:
+        return {}
+    out: dict[str, tuple[str, list[tuple[Chunk, str]]]] = {}
+    con = connect_table(generation)
+    try:
+        hashes = dict(con.execute("SELECT doc_id, content_hash FROM documents"))
+        for r in con.execute("SELECT * FROM chunks ORDER BY row"):
+            chunk = Chunk(
+                r["doc_id"], r["start"], r["end"], r["text"],
+                tuple(json.loads(r["heading_path"])), tuple(json.loads(r["pages"])), r["ordinal"],
+            )  # fmt: skip
+            out.setdefault(r["doc_id"], (hashes[r["doc_id"]], []))[1].append(
+                (chunk, r["embed_text"])
+            )
+    except sqlite3.Error:
+        return {}
+    finally:
+        con.close()
+    return out
 
 
 def read_vectors(index_dir: Path):

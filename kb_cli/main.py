@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--watch", action="store_true", help="keep running; re-index on file changes")
     p.add_argument("--interval", type=float, default=0.25, help="--watch: seconds between polls")
-    p.add_argument("--debounce", type=float, default=0.3,
+    p.add_argument("--debounce", type=float, default=0.2,
                    help="--watch: seconds of quiet before a re-index")  # fmt: skip
     p.set_defaults(func=cmd_index)
 

@@ -87,3 +87,34 @@ def test_pooled_windows_come_from_the_passage_pass_and_are_cached(
     # Switching the method is a different index: everything is built again.
     separate = build_index(sample_kb, ix, fake_embedder, **{**options, "windows": "separate"})
     assert not separate.unchanged and separate.manifest.chunker["windows"] == "separate"
+
+
+def test_unchanged_documents_are_not_chunked_again(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import indexer.build as build
+
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    first = _build(sample_kb, ix, fake_embedder, cache)
+    cut: list[str] = []
+    real = build.chunk_document
+
+    def counting(doc, *args, **kwargs):
+        cut.append(doc.doc_id)
+        return real(doc, *args, **kwargs)
+
+    monkeypatch.setattr(build, "chunk_document", counting)
+    md = sample_kb / "policies" / "coin-refunds.md"
+    md.write_text(md.read_text() + "\nOne more closing sentence.\n")
+    edited = _build(sample_kb, ix, fake_embedder, cache)
+    assert cut == ["policies/coin-refunds.md"]  # the others came from the previous generation
+    assert edited.chunks >= first.chunks
+    # The reused chunks are the ones a full re-chunk gives: same ids, same spans, same order.
+    monkeypatch.setattr(build, "chunk_document", real)
+    fresh = build.index_documents(
+        build.load_directory(sample_kb)[0], tmp_path / "fresh", fake_embedder,
+        max_tokens=60, min_tokens=8,
+    )  # fmt: skip
+    ids = [c["chunk_id"] for c in Searcher(ix, fake_embedder).chunks()]
+    assert ids == [c["chunk_id"] for c in Searcher(tmp_path / "fresh", fake_embedder).chunks()]
+    assert fresh.chunks == edited.chunks
