@@ -465,9 +465,9 @@ def bench_latency(sizes: list[int], seconds: float, concurrency: int) -> list[di
             row["rss_idle_mib"] = round(rss_idle / 1024, 1)
             row["peak_rss_mib"] = round(_rss_kib(server.pid, "VmHWM") / 1024, 1)
             row["ann"] = ann
-            if shutil.which("wrk"):  # paced: 8 agents each pausing 70 ms, ~100 req/s offered
+            if shutil.which("wrk"):  # paced: each client pauses 55 ms, ~100 req/s offered
                 paced = {"chunks": size, "concurrency": concurrency}
-                paced.update(_wrk(url, bodies, seconds, concurrency, think_ms=70))
+                paced.update(_wrk(url, bodies, seconds, concurrency, think_ms=55))
                 paced["rss_idle_mib"] = row["rss_idle_mib"]
                 paced["peak_rss_mib"] = round(_rss_kib(server.pid, "VmHWM") / 1024, 1)
                 out.append(paced)

@@ -464,7 +464,9 @@ class Searcher:
         passage = np.full(len(self._matrix), -1.0, np.float32)
         passage[rows] = self._matrix[rows] @ vector
         dense = passage.copy()
-        window_scores = np.full(len(self._window_matrix), -np.inf, np.float32)
+        # Only the candidates' windows are written, and only candidates can become results, so
+        # the rest of this array is never read: left uninitialised (no 4 bytes x windows fill).
+        window_scores = np.empty(len(self._window_matrix), np.float32)
         pos = np.searchsorted(self._window_rows, rows)
         has = pos < len(self._window_rows)
         has[has] = self._window_rows[pos[has]] == rows[has]

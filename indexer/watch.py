@@ -49,14 +49,17 @@ def watch(
     interval_s: float = 0.25,
     debounce_s: float = 0.3,
     stop: threading.Event | None = None,
+    initial: Snapshot | None = None,
 ) -> None:
     """Call ``rebuild(changed paths)`` after each quiet change to the tree, until ``stop``.
 
     A failing rebuild (say a half-written file) is logged and retried on the next change;
-    the index keeps serving its last good generation meanwhile.
+    the index keeps serving its last good generation meanwhile. ``initial`` is the tree as
+    the caller last indexed it (taken before that build), so an edit made while the first
+    build ran is not mistaken for the starting state.
     """
     stop = stop or threading.Event()
-    current = snapshot(source)
+    current = snapshot(source) if initial is None else initial
     while not stop.wait(interval_s):
         latest = snapshot(source)
         if latest == current:

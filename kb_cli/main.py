@@ -73,10 +73,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             bars.pop().close()
         _print_build_report(report)
 
+    from indexer.watch import snapshot, watch
+
+    before = snapshot(source) if args.watch and source.exists() else None
     index_once()
     if not args.watch:
         return 0
-    from indexer.watch import watch
 
     def rebuild(changes: list[str]) -> None:
         more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
@@ -88,7 +90,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     sys.stdout.write(f"Watching {source} for changes (Ctrl-C to stop)...\n")
     sys.stdout.flush()
     try:
-        watch(source, rebuild, interval_s=args.interval, debounce_s=args.debounce)
+        watch(source, rebuild, interval_s=args.interval, debounce_s=args.debounce, initial=before)
     except KeyboardInterrupt:
         sys.stdout.write("Stopped watching.\n")
     return 0

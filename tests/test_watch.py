@@ -92,3 +92,25 @@ def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path) -> None
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_an_edit_made_during_the_first_build_is_not_missed(tmp_path: Path) -> None:
+    doc = tmp_path / "policy.md"
+    doc.write_text("v0")
+    before = snapshot(tmp_path)  # taken before the first build, as `kb index --watch` does
+    doc.write_text("v1, saved while the first build ran")
+    calls: list[list[str]] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch,
+        args=(tmp_path, calls.append),
+        kwargs={"interval_s": 0.02, "debounce_s": 0.05, "stop": stop, "initial": before},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        assert _wait_for(lambda: len(calls) == 1)
+        assert calls[0] == [str(doc)]
+    finally:
+        stop.set()
+        thread.join(5)
