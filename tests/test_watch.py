@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from indexer.errors import KBError
@@ -17,6 +19,22 @@ def _wait_for(predicate, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+@contextmanager
+def _watching(root: Path, rebuild, **kwargs) -> Iterator[None]:
+    """``watch`` in a background thread for the duration of the block."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch, args=(root, rebuild), kwargs={**kwargs, "stop": stop}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_snapshot_sees_edits_additions_removals_and_sidecars(tmp_path: Path) -> None:
@@ -39,15 +57,7 @@ def test_a_burst_of_saves_triggers_one_rebuild(tmp_path: Path) -> None:
     doc = tmp_path / "policy.md"
     doc.write_text("v0")
     calls: list[list[str]] = []
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=watch,
-        args=(tmp_path, calls.append),
-        kwargs={"interval_s": 0.02, "debounce_s": 0.3, "stop": stop},
-        daemon=True,
-    )
-    thread.start()
-    try:
+    with _watching(tmp_path, calls.append, interval_s=0.02, debounce_s=0.3):
         time.sleep(0.1)
         for i in range(4):  # an editor saving repeatedly, faster than the debounce
             doc.write_text(f"v{i + 1}" * (i + 1))
@@ -59,10 +69,6 @@ def test_a_burst_of_saves_triggers_one_rebuild(tmp_path: Path) -> None:
         doc.unlink()
         assert _wait_for(lambda: len(calls) == 2)
         assert calls[1] == [str(doc)]
-    finally:
-        stop.set()
-        thread.join(5)
-    assert not thread.is_alive()
 
 
 def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path) -> None:
@@ -75,23 +81,12 @@ def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path) -> None
         if len(attempts) == 1:
             raise KBError("half-written file")
 
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=watch,
-        args=(tmp_path, rebuild),
-        kwargs={"interval_s": 0.02, "debounce_s": 0.05, "stop": stop},
-        daemon=True,
-    )
-    thread.start()
-    try:
+    with _watching(tmp_path, rebuild, interval_s=0.02, debounce_s=0.05):
         time.sleep(0.1)
         doc.write_text("v1")
         assert _wait_for(lambda: len(attempts) == 1)
         doc.write_text("v2, complete")
         assert _wait_for(lambda: len(attempts) == 2)
-    finally:
-        stop.set()
-        thread.join(5)
 
 
 def test_an_edit_made_during_the_first_build_is_not_missed(tmp_path: Path) -> None:
@@ -100,17 +95,6 @@ def test_an_edit_made_during_the_first_build_is_not_missed(tmp_path: Path) -> No
     before = snapshot(tmp_path)  # taken before the first build, as `kb index --watch` does
     doc.write_text("v1, saved while the first build ran")
     calls: list[list[str]] = []
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=watch,
-        args=(tmp_path, calls.append),
-        kwargs={"interval_s": 0.02, "debounce_s": 0.05, "stop": stop, "initial": before},
-        daemon=True,
-    )
-    thread.start()
-    try:
+    with _watching(tmp_path, calls.append, interval_s=0.02, debounce_s=0.05, initial=before):
         assert _wait_for(lambda: len(calls) == 1)
         assert calls[0] == [str(doc)]
-    finally:
-        stop.set()
-        thread.join(5)
