@@ -39,7 +39,6 @@ from indexer.errors import (
 )
 from indexer.search import Searcher
 from indexer.settings import Settings, get_settings
-from indexer.store import current_generation
 
 logger = logging.getLogger(__name__)
 
@@ -79,21 +78,18 @@ def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
     if current is not None and not current.is_stale():
         return False
     try:
-        if current is None:
-            fresh = Searcher.from_settings(settings)
-        else:
-            fresh = Searcher.open_best(current.index_dir, current.embedder, settings)
+        fresh = Searcher.from_settings(settings) if current is None else current.reopen()
         fresh.warm_up()
     except KBError as exc:
         if current is None:
             app.state.load_error = exc
         else:
-            latest = current_generation(current.index_dir)
-            current.mark_refused(latest.name, str(exc))
+            latest = current.latest_name()
+            current.mark_refused(latest, str(exc))
             logger.error(
                 "keeping index %s: %s failed to load: %s",
                 current.manifest.index_version,
-                latest.name,
+                latest,
                 exc,
             )
         return False

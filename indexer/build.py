@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -10,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer import pgstore, store
 from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text, sentence_windows
 from indexer.documents import Chunk, Document
 from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
-from indexer.store import Manifest, previous_chunks, read_manifest, write_index, writer_lock
+from indexer.store import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ WINDOW_METHODS = ("pooled", "separate")
 class BuildReport:
     """What `kb index` prints at the end: what went in, what was left out, how long it took."""
 
-    index_dir: Path
+    index_dir: Path | str  # or a postgresql:// URL
     documents: int
     chunks: int
     skipped: list[Skipped] = field(default_factory=list)
@@ -83,7 +85,7 @@ def chunk_all(
     return chunks, texts
 
 
-def build_index(source: Path, index_dir: Path, embedder: Embedder, **options) -> BuildReport:
+def build_index(source: Path, index_dir: Path | str, embedder: Embedder, **options) -> BuildReport:
     """Index every readable document under ``source`` into ``index_dir`` (one writer at a time).
 
     When the index already holds exactly these documents, built the same way, nothing is
@@ -91,13 +93,13 @@ def build_index(source: Path, index_dir: Path, embedder: Embedder, **options) ->
     Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``,
     ``windows``, ``ann_min_chunks``.
     """
-    with writer_lock(index_dir):
+    with _writer(index_dir):
         return _build_index(source, index_dir, embedder, **options)
 
 
 def _build_index(
     source: Path,
-    index_dir: Path,
+    index_dir: Path | str,
     embedder: Embedder,
     *,
     max_tokens: int = 200,
@@ -125,7 +127,7 @@ def _build_index(
         )
     chunker = chunker_config(max_tokens, min_tokens, windows)
     if _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
-        manifest = read_manifest(index_dir)
+        manifest = _read_manifest(index_dir)
         return BuildReport(
             Path(index_dir),
             len(documents),
@@ -165,7 +167,7 @@ def chunker_config(
 
 
 def _up_to_date(
-    index_dir: Path,
+    index_dir: Path | str,
     documents: list[Document],
     skipped: list[Skipped],
     fingerprint: str,
@@ -173,7 +175,7 @@ def _up_to_date(
 ) -> bool:
     """True when the index holds exactly these documents, built the same way."""
     try:
-        manifest = read_manifest(index_dir)
+        manifest = _read_manifest(index_dir)
     except KBError:
         return False
     return (
@@ -185,16 +187,16 @@ def _up_to_date(
 
 
 def index_documents(
-    documents: list[Document], index_dir: Path, embedder: Embedder, **options
+    documents: list[Document], index_dir: Path | str, embedder: Embedder, **options
 ) -> BuildReport:
     """Chunk, embed and write already-loaded documents (the eval harness starts here)."""
-    with writer_lock(index_dir):
+    with _writer(index_dir):
         return _index_documents(documents, index_dir, embedder, **options)
 
 
 def _index_documents(
     documents: list[Document],
-    index_dir: Path,
+    index_dir: Path | str,
     embedder: Embedder,
     *,
     skipped: list[Skipped] | None = None,
@@ -211,7 +213,8 @@ def _index_documents(
     skipped = skipped or []
     _check_unique_ids(documents)
     progress.on_start("chunk", len(documents))
-    reuse = previous_chunks(
+    previous = pgstore.previous_chunks if _in_database(index_dir) else store.previous_chunks
+    reuse = previous(
         index_dir, embedder.fingerprint, chunker_config(max_tokens, min_tokens, windows)
     )
     chunks, texts = chunk_all(
@@ -236,25 +239,24 @@ def _index_documents(
 
     seconds = time.perf_counter() - started
     progress.on_start("write", 1)
-    manifest = write_index(
-        index_dir,
-        documents,
-        chunks,
-        vectors,
-        [(s.path, s.reason) for s in skipped],
+    written = dict(
         lexical_texts=texts,
         windows=(spans, window_vectors),
         model=embedder.model_name,
         model_fingerprint=embedder.fingerprint,
         chunker=chunker_config(max_tokens, min_tokens, windows),
         build_seconds=seconds,
-        ann_min_chunks=ann_min_chunks,
     )
+    args = (documents, chunks, vectors, [(s.path, s.reason) for s in skipped])
+    if _in_database(index_dir):  # pgvector's HNSW index replaces the IVF file
+        manifest = pgstore.write_index(str(index_dir), *args, **written)
+    else:
+        manifest = store.write_index(index_dir, *args, **written, ann_min_chunks=ann_min_chunks)
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     # Pooled windows come with their passage: only separately embedded ones count as texts.
     total = len(texts) + (len(window_texts) if windows == "separate" else 0)
     return BuildReport(
-        Path(index_dir),
+        index_dir if _in_database(index_dir) else Path(index_dir),
         len(documents),
         len(chunks),
         skipped,
@@ -366,6 +368,22 @@ def _embed_pooled(
             np.concatenate([vectors[todo], window_vectors[fresh_windows]]),
         )
     return vectors, window_vectors, len(todo)
+
+
+def _in_database(target: Path | str) -> bool:
+    """Whether the index target is a PostgreSQL URL rather than an index directory."""
+    return isinstance(target, str) and pgstore.is_database_url(target)
+
+
+def _writer(target: Path | str):
+    """One writer at a time: a file lock here, an advisory lock inside the database write."""
+    return contextlib.nullcontext() if _in_database(target) else store.writer_lock(target)
+
+
+def _read_manifest(target: Path | str) -> Manifest:
+    return (
+        pgstore.read_manifest(str(target)) if _in_database(target) else store.read_manifest(target)
+    )
 
 
 def _check_unique_ids(documents: list[Document]) -> None:

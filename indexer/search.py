@@ -190,6 +190,74 @@ def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) 
     return not (doc.get("status") == "superseded" and not successors)
 
 
+def open_searcher(target: Path | str, embedder: Embedder, settings: Settings):
+    """The searcher for an index directory, or for a postgresql:// URL (the postgres backend).
+
+    Both answer the same calls with the same shapes; nothing above this knows which it got.
+    """
+    from indexer.pgstore import is_database_url
+
+    if is_database_url(str(target)):
+        from indexer.pgsearch import PgSearcher
+
+        return PgSearcher(str(target), embedder, settings)
+    return Searcher.open_best(Path(target), embedder, settings)
+
+
+def validate_query(query: str, top_k: int, settings: Settings) -> str:
+    """The query with whitespace collapsed, or InvalidQueryError naming the broken limit."""
+    query = " ".join(str(query or "").split())
+    if not query:
+        raise InvalidQueryError("query is empty")
+    if len(query) > settings.max_query_chars:
+        raise InvalidQueryError(
+            f"query is {len(query)} characters; the limit is {settings.max_query_chars}"
+        )
+    if not 1 <= int(top_k) <= settings.max_top_k:
+        raise InvalidQueryError(f"top_k must be between 1 and {settings.max_top_k}")
+    return query
+
+
+def successor_map(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """For each document, the metadata of the versions that supersede it."""
+    by_id = dict(docs)
+    succ: dict[str, list[dict[str, Any]]] = {doc_id: [] for doc_id, _ in docs}
+    for doc_id, metadata in docs:
+        newer = metadata.get("superseded_by")
+        if newer in by_id and by_id[newer] not in succ[doc_id]:
+            succ[doc_id].append(by_id[newer])
+        older = metadata.get("supersedes")
+        if older in succ and metadata not in succ[older]:
+            succ[older].append(metadata)
+    return succ
+
+
+def allowed_mask(
+    docs: list[tuple[str, dict[str, Any]]],
+    filters: dict[str, list[str]],
+    as_of: str,
+    include_superseded: bool = False,
+    groups: Iterable[str] | None = None,
+    access: dict[str, list[str]] | None = None,
+    successors: dict[str, list[dict[str, Any]]] | None = None,
+) -> np.ndarray:
+    """Per document: may the caller see it, does it pass the filters, is it in force?
+
+    ``access`` overrides a document's access groups (`kb access`); both backends use this.
+    """
+    access = access or {}
+    successors = successors if successors is not None else successor_map(docs)
+    return np.array(
+        [
+            visible({"access_groups": access[doc_id]} if doc_id in access else metadata, groups)
+            and matches(metadata, filters)
+            and (include_superseded or in_force(metadata, successors[doc_id], as_of))
+            for doc_id, metadata in docs
+        ],
+        dtype=bool,
+    )
+
+
 class Searcher:
     """Ranked passages with citations from one index directory, for API, CLI and eval."""
 
@@ -248,7 +316,7 @@ class Searcher:
         self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
-        self._successors = self._successor_map()
+        self._successors = successor_map([(d.doc_id, d.metadata) for d in self._docs])
         bm25_rows = int(self._bm25.scores["num_docs"])
         if not len(self._matrix) == len(rows) == bm25_rows == self.manifest.counts["chunks"]:
             raise IndexMismatchError(
@@ -257,10 +325,12 @@ class Searcher:
             )
 
     @classmethod
-    def from_settings(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
-        """A Searcher over ``index_dir`` (default: settings) with the configured model."""
+    def from_settings(cls, settings: Settings, index_dir: Path | None = None):
+        """The configured backend's searcher: ``index_dir`` (default: settings) with the
+        configured model, or the database at ``KB_DATABASE_URL`` when one is set."""
         embedder = Embedder.from_settings(settings)
-        return cls.open_best(index_dir or settings.index_dir, embedder, settings)
+        target = index_dir or settings.database_url or settings.index_dir
+        return open_searcher(target, embedder, settings)
 
     @classmethod
     def open_best(cls, index_dir: Path, embedder: Embedder, settings: Settings) -> Searcher:
@@ -281,6 +351,14 @@ class Searcher:
                 return fallback
             raise
 
+    def reopen(self) -> Searcher:
+        """A Searcher over the newest generation (or the newest intact one)."""
+        return Searcher.open_best(self.index_dir, self.embedder, self.settings)
+
+    def latest_name(self) -> str:
+        """Name of the generation the pointer names now."""
+        return current_generation(self.index_dir).name
+
     def is_stale(self) -> bool:
         """Whether a newer generation has been published since this Searcher was opened."""
         try:
@@ -298,31 +376,7 @@ class Searcher:
         """Load the model before the first query is waiting on it."""
         self.embedder.warm_up()
 
-    def _successor_map(self) -> dict[str, list[dict[str, Any]]]:
-        by_id = {d.doc_id: d.metadata for d in self._docs}
-        succ: dict[str, list[dict[str, Any]]] = {d.doc_id: [] for d in self._docs}
-        for d in self._docs:
-            newer = d.metadata.get("superseded_by")
-            if newer in by_id and by_id[newer] not in succ[d.doc_id]:
-                succ[d.doc_id].append(by_id[newer])
-            older = d.metadata.get("supersedes")
-            if older in succ and d.metadata not in succ[older]:
-                succ[older].append(d.metadata)
-        return succ
-
     # -- queries -------------------------------------------------------------------------
-
-    def _validate(self, query: str, top_k: int) -> str:
-        query = " ".join(str(query or "").split())
-        if not query:
-            raise InvalidQueryError("query is empty")
-        if len(query) > self.settings.max_query_chars:
-            raise InvalidQueryError(
-                f"query is {len(query)} characters; the limit is {self.settings.max_query_chars}"
-            )
-        if not 1 <= int(top_k) <= self.settings.max_top_k:
-            raise InvalidQueryError(f"top_k must be between 1 and {self.settings.max_top_k}")
-        return query
 
     @cached_property
     def _idf(self) -> dict[str, float]:
@@ -368,15 +422,10 @@ class Searcher:
         cached = self._mask_cache.get(key)
         if cached is not None:
             return cached
-        mask = np.array(
-            [
-                visible(self._access_of(d.doc_id, d.metadata), groups)
-                and matches(d.metadata, filters)
-                and (include_superseded or in_force(d.metadata, self._successors[d.doc_id], as_of))
-                for d in self._docs
-            ],
-            dtype=bool,
-        )
+        mask = allowed_mask(
+            [(d.doc_id, d.metadata) for d in self._docs],
+            filters, as_of, include_superseded, groups, self._access, self._successors,
+        )  # fmt: skip
         if len(self._mask_cache) >= 256:
             self._mask_cache.clear()
         self._mask_cache[key] = mask
@@ -400,14 +449,14 @@ class Searcher:
         """
         started = time.perf_counter()
         top_k = self.settings.default_top_k if top_k is None else top_k
-        query = self._validate(query, top_k)
+        query = validate_query(query, top_k, self.settings)
         mode = mode or self.settings.search_mode
         if mode not in MODES:
             raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if not 0 <= int(context) <= 3:
             raise InvalidQueryError("context must be between 0 and 3 passages")
         flt = normalise_filters(filters)
-        as_of_s = _as_of(as_of)
+        as_of_s = as_of_date(as_of)
         doc_mask = self.allowed_docs(flt, as_of_s, include_superseded, groups)
         allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
         results: list[SearchResult] = []
@@ -664,7 +713,8 @@ class Searcher:
         self._db.close()
 
 
-def _as_of(value: dt.date | str | None) -> str:
+def as_of_date(value: dt.date | str | None) -> str:
+    """An ISO date string; today when none is given."""
     if value is None or value == "":
         return dt.date.today().isoformat()
     if isinstance(value, dt.date):

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     # measured in docs/retrieval.md and bench/RESULTS.md).
     window_vectors: Literal["separate", "pooled"] = "separate"
 
+    # Backend: empty for the local files below (the default), or a postgresql:// URL to keep
+    # the index in PostgreSQL with pgvector (several API processes can then share it).
+    database_url: str = ""
+    pg_data_dir: Path = Path("var/pgdata")  # where `kb db start` keeps a local server's data
+
     # Where indexes live and what gets indexed by default.
     index_dir: Path = Path("var/index")
     # Vectors by (model, text): re-indexing embeds only new or changed passages. None: off.

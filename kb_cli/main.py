@@ -60,7 +60,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     def index_once() -> None:
         report = build_index(
             source,
-            settings.index_dir,
+            settings.database_url or settings.index_dir,
             embedder,
             max_tokens=settings.chunk_max_tokens,
             min_tokens=settings.chunk_min_tokens,
@@ -195,6 +195,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "and create keys with `kb keys create`, or listen on 127.0.0.1"
         )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """`kb db start|stop|migrate`: a local PostgreSQL for development, and schema upgrades."""
+    from indexer import pgdev, pgstore
+
+    settings = _settings(args)
+    if args.action == "stop":
+        pgdev.stop(settings.pg_data_dir)
+        sys.stdout.write(f"Stopped the database in {settings.pg_data_dir}.\n")
+        return 0
+    if args.action == "start":
+        url = pgdev.start(settings.pg_data_dir)
+    else:
+        url = args.url or settings.database_url
+        if not pgstore.is_database_url(url):
+            raise KBError("no database: set KB_DATABASE_URL or pass --url postgresql://...")
+    applied = pgstore.migrate(url)
+    sys.stdout.write(f"Schema migrations applied: {', '.join(applied) or 'none (up to date)'}\n")
+    if args.action == "start":
+        sys.stdout.write(f"Database running. Use it with:\n  export KB_DATABASE_URL='{url}'\n")
     return 0
 
 
@@ -336,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debounce", type=float, default=0.2,
                    help="--watch: seconds of quiet before a re-index")  # fmt: skip
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("db", help="PostgreSQL backend: start/stop a local server, migrate")
+    p.add_argument("action", choices=["start", "stop", "migrate"])
+    p.add_argument("--url", help="migrate: the database (default: KB_DATABASE_URL)")
+    p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("ask", help="print cited passages for a question")
     p.add_argument("question")

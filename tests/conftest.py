@@ -95,3 +95,36 @@ def kb_index(real_embedder, tmp_path_factory) -> Path:
     index_dir = tmp_path_factory.mktemp("kb-index") / "index"
     build_index(KB_DIR, index_dir, real_embedder)
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> str:
+    """An embedded PostgreSQL with pgvector for the whole session (stopped at exit)."""
+    from indexer import pgdev
+
+    return pgdev.start(tmp_path_factory.mktemp("pg") / "data", keep_running=False)
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> str:
+    """A fresh, migrated database on the session's server: one per test, nothing shared."""
+    import uuid
+
+    import psycopg
+
+    from indexer import pgstore
+
+    name = f"kb_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    url = _with_database(pg_server, name)
+    pgstore.migrate(url)
+    return url
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))

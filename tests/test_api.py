@@ -9,15 +9,20 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from indexer.build import build_index
-from indexer.search import Searcher
+from indexer.search import Searcher, open_searcher
 from indexer.settings import Settings
 
 
-@pytest.fixture
-def client(sample_kb: Path, fake_embedder, tmp_path: Path) -> TestClient:
-    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
-    settings = Settings(index_dir=tmp_path / "ix")
-    searcher = Searcher(tmp_path / "ix", fake_embedder, settings)
+@pytest.fixture(params=["local", "postgres"])
+def client(request, sample_kb: Path, fake_embedder, tmp_path: Path) -> TestClient:
+    """The API on each backend: the same requests must get the same shapes."""
+    if request.param == "local":
+        target, settings = tmp_path / "ix", Settings(index_dir=tmp_path / "ix")
+    else:
+        target = request.getfixturevalue("pg_database")
+        settings = Settings(database_url=target)
+    build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
+    searcher = open_searcher(target, fake_embedder, settings)
     with TestClient(create_app(settings, searcher=searcher)) as c:
         yield c
 

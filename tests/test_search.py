@@ -9,7 +9,7 @@ import pytest
 
 from indexer.build import build_index
 from indexer.errors import IndexMismatchError, IndexNotFoundError, InvalidQueryError, NotFoundError
-from indexer.search import Searcher, in_force, matches
+from indexer.search import Searcher, in_force, matches, open_searcher
 from indexer.settings import Settings
 from indexer.store import MANIFEST, current_generation
 
@@ -21,8 +21,21 @@ def index_dir(sample_kb: Path, fake_embedder, tmp_path: Path) -> Path:
     return out
 
 
+@pytest.fixture(params=["local", "postgres"])
+def searcher(request, sample_kb: Path, fake_embedder, tmp_path: Path):
+    """The backend contract: every test using this runs on local files and on PostgreSQL."""
+    if request.param == "local":
+        target = tmp_path / "contract-index"
+    else:
+        target = request.getfixturevalue("pg_database")
+    build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
+    s = open_searcher(target, fake_embedder, Settings(max_top_k=20))
+    yield s
+    s.close()
+
+
 @pytest.fixture
-def searcher(index_dir: Path, fake_embedder) -> Searcher:
+def local_searcher(index_dir: Path, fake_embedder) -> Searcher:
     s = Searcher(index_dir, fake_embedder, Settings(max_top_k=20))
     yield s
     s.close()
@@ -303,7 +316,10 @@ def test_access_groups_are_enforced_inside_retrieval(searcher: Searcher) -> None
 RESTRICTED = {"sops/dangerous-challenges.pdf", "sops/account-recovery.txt"}
 
 
-def test_access_change_applies_at_next_query_without_rebuild(searcher: Searcher, index_dir) -> None:
+def test_access_change_applies_at_next_query_without_rebuild(
+    local_searcher: Searcher, index_dir
+) -> None:
+    searcher = local_searcher
     from indexer.settings import get_settings
     from kb_cli.main import main
 

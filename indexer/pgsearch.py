@@ -1,0 +1,443 @@
+"""The postgres backend's read side: the same ranked, cited passages as ``Searcher``, from SQL.
+
+pgvector's HNSW index proposes the nearest passages and BM25, computed in SQL over the same
+tokens as the local bm25s index, the best keyword matches, both restricted to the documents
+the caller may see that pass the filters and are in force. Only those candidates are then
+scored exactly as the local backend scores them (passage, best sentence window, BM25 boost),
+so the two backends agree wherever the candidates hold the answer. Every search reads one
+snapshot (REPEATABLE READ), so a re-index committing meanwhile is seen whole or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from indexer import fusion
+from indexer.embedding import Embedder
+from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.highlight import best_sentence, terms
+from indexer.pgstore import check_model, open_connection, read_manifest
+from indexer.search import (
+    CITED_FIELDS,
+    MODES,
+    Highlight,
+    SearchResponse,
+    SearchResult,
+    allowed_mask,
+    as_of_date,
+    normalise_filters,
+    validate_query,
+)
+from indexer.settings import Settings
+
+BM25_K1, BM25_B = 1.5, 0.75  # bm25s' defaults (method "lucene"), as the local backend uses
+POOL_SIZE = 8
+
+_BM25_SQL = """
+WITH w AS (SELECT * FROM unnest(%(terms)s::text[], %(counts)s::int[]) AS w(term, qn)),
+q AS (
+    SELECT p.term, count(*) AS df, min(w.qn) AS qn
+    FROM kb_postings p JOIN w USING (term) GROUP BY p.term
+)
+SELECT p.chunk_id,
+       sum(q.qn * ln(1 + (%(n)s - q.df + 0.5) / (q.df + 0.5))
+           * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * c.n_terms / %(avg)s))) AS score
+FROM kb_postings p
+JOIN q USING (term)
+JOIN kb_chunks c USING (chunk_id)
+WHERE c.doc_id = ANY(%(docs)s) {only}
+GROUP BY p.chunk_id
+ORDER BY score DESC, p.chunk_id
+LIMIT %(limit)s
+"""
+
+
+class PgSearcher:
+    """Ranked passages with citations from the index in a PostgreSQL database."""
+
+    def __init__(self, url: str, embedder: Embedder, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self.url = url
+        self.embedder = embedder
+        self.index_dir = None
+        self.degraded = ""
+        self.manifest = read_manifest(url)
+        check_model(self.manifest, embedder.model_name, embedder.fingerprint)
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._mask_cache: dict[tuple, np.ndarray] = {}
+        with self._connection() as con:
+            rows = con.execute(
+                "SELECT doc_id, title, source, metadata FROM kb_documents ORDER BY doc_id"
+            ).fetchall()
+        self._docs = [{"doc_id": d, "title": t, "source": s, "metadata": m} for d, t, s, m in rows]
+        self._doc_ids = np.array([d["doc_id"] for d in self._docs], dtype=object)
+        self._by_id = {d["doc_id"]: d for d in self._docs}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PgSearcher:
+        return cls(settings.database_url, Embedder.from_settings(settings), settings)
+
+    def reopen(self) -> PgSearcher:
+        """A searcher over the database's current index (after a re-index committed)."""
+        return PgSearcher(self.url, self.embedder, self.settings)
+
+    def is_stale(self) -> bool:
+        with self._connection() as con:
+            row = con.execute("SELECT index_version FROM kb_state").fetchone()
+        return row is not None and row[0] != self.manifest.index_version
+
+    def latest_name(self) -> str:
+        return read_manifest(self.url).index_version
+
+    def mark_refused(self, generation: str, reason: str) -> None:
+        self.degraded = f"still serving {self.manifest.index_version}: {generation} ({reason})"
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A pooled connection: each concurrent request gets its own."""
+        try:
+            con = self._pool.get_nowait()
+        except queue.Empty:
+            con = open_connection(self.url)
+        try:
+            yield con
+        finally:
+            if con.info.transaction_status != 0:  # not idle: a failed statement, roll back
+                con.rollback()
+            if self._pool.qsize() < POOL_SIZE:
+                self._pool.put(con)
+            else:
+                con.close()
+
+    # -- queries -------------------------------------------------------------------------
+
+    def allowed_docs(
+        self,
+        filters: dict[str, list[str]],
+        as_of: str,
+        include_superseded: bool = False,
+        groups: Iterable[str] | None = None,
+    ) -> np.ndarray:
+        key = (
+            tuple(sorted((k, tuple(v)) for k, v in filters.items())),
+            as_of,
+            include_superseded,
+            None if groups is None else tuple(sorted(groups)),
+        )
+        mask = self._mask_cache.get(key)
+        if mask is None:
+            mask = allowed_mask(
+                [(d["doc_id"], d["metadata"]) for d in self._docs],
+                filters, as_of, include_superseded, groups,
+            )  # fmt: skip
+            if len(self._mask_cache) >= 256:
+                self._mask_cache.clear()
+            self._mask_cache[key] = mask
+        return mask
+
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        as_of: dt.date | str | None = None,
+        include_superseded: bool = False,
+        mode: str | None = None,
+        context: int = 0,
+        groups: Iterable[str] | None = None,
+    ) -> SearchResponse:
+        """See ``Searcher.search``: same arguments, same response."""
+        started = time.perf_counter()
+        top_k = self.settings.default_top_k if top_k is None else top_k
+        query = validate_query(query, top_k, self.settings)
+        mode = mode or self.settings.search_mode
+        if mode not in MODES:
+            raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if not 0 <= int(context) <= 3:
+            raise InvalidQueryError("context must be between 0 and 3 passages")
+        flt = normalise_filters(filters)
+        as_of_s = as_of_date(as_of)
+        docs = list(self._doc_ids[self.allowed_docs(flt, as_of_s, include_superseded, groups)])
+        results: list[SearchResult] = []
+        answerable, reason = False, "no document passes the filters and date"
+        version = self.manifest.index_version
+        if docs:
+            vector = self.embedder.encode([query])[0]
+            with self._connection() as con, con.transaction():
+                con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                # The version, chunk count and mean length this snapshot holds: reported and
+                # used for BM25, so a re-index committed mid-request is never half seen.
+                version, avg_terms, counts = con.execute(
+                    "SELECT index_version, avg_terms, counts FROM kb_state"
+                ).fetchone()
+                snapshot = {"avg_terms": float(avg_terms), "chunks": int(counts["chunks"])}
+                results, answerable, reason = self._ranked(
+                    con, query, vector, docs, mode, top_k, context, groups, snapshot
+                )
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(
+            query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
+        )  # fmt: skip
+
+    def _ranked(
+        self,
+        con: Any,
+        query: str,
+        vector: np.ndarray,
+        docs: list[str],
+        mode: str,
+        top_k: int,
+        context: int,
+        groups: Iterable[str] | None,
+        snapshot: dict[str, float],
+    ) -> tuple[list[SearchResult], bool, str]:
+        k = self.settings.ann_candidates
+        dim = int(self.manifest.dimension)
+        con.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}")
+        con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        dense_ids = [
+            r[0]
+            for r in con.execute(
+                f"SELECT chunk_id FROM kb_chunks WHERE doc_id = ANY(%s) "
+                f"ORDER BY embedding::vector({dim}) <#> %s::vector({dim}) LIMIT %s",
+                (docs, vector, k),
+            )
+        ]
+        lexical: dict[str, float] = {}
+        query_terms = terms(query)  # repeated words weigh more, as in bm25s
+        if mode != "dense" and query_terms:
+            lexical = self._bm25(con, query_terms, docs, snapshot, max(k, fusion.LEXICAL_DEPTH))
+        candidates = sorted(set(dense_ids) | set(lexical))
+        if mode != "dense" and query_terms:  # BM25 of dense-only candidates too
+            missing = [c for c in candidates if c not in lexical]
+            if missing:
+                lexical.update(self._bm25(con, query_terms, docs, snapshot, len(missing), missing))
+        rows = con.execute(
+            'SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c."end", c.pages, c.heading_path, '
+            "c.text, -(c.embedding <#> %s) AS cos, d.metadata FROM kb_chunks c "
+            "JOIN kb_documents d USING (doc_id) WHERE c.chunk_id = ANY(%s) "
+            "ORDER BY c.doc_id, c.ordinal",  # document order: ties break as in the local backend
+            (vector, candidates),
+        ).fetchall()
+        if groups is not None:  # access re-checked on the snapshot itself, not on our cache
+            wanted = set(groups)
+            rows = [r for r in rows if wanted & set(r[9].get("access_groups") or [])]
+        if not rows:
+            return [], False, "no passage matches"
+        ids = [r[0] for r in rows]
+        passage = np.array([r[8] for r in rows], np.float32)
+        dense = passage.copy()
+        best_window: dict[str, tuple[float, int, int]] = {}
+        for chunk_id, a, b, score in con.execute(
+            'SELECT chunk_id, start, "end", -(embedding <#> %s) FROM kb_windows '
+            "WHERE chunk_id = ANY(%s) ORDER BY chunk_id, start",  # first best wins, as locally
+            (vector, ids),
+        ):
+            if chunk_id not in best_window or score > best_window[chunk_id][0]:
+                best_window[chunk_id] = (score, a, b)
+        weight = self.settings.window_weight
+        for i, chunk_id in enumerate(ids):
+            if chunk_id in best_window:
+                dense[i] = (1 - weight) * passage[i] + weight * best_window[chunk_id][0]
+        scored = np.ones(len(ids), bool)
+        if mode == "dense":
+            scores = dense
+        else:
+            lex = np.array([lexical.get(c, 0.0) for c in ids], np.float32)
+            scores = lex if mode == "bm25" else fusion.boost(
+                dense, lex, scored, self.settings.lexical_boost
+            )  # fmt: skip
+        pool = fusion.top_rows(scores, scored, top_k * 4 + 10)
+        sections = [f"{r[1]}\x00{_json_list(r[6])}" for r in rows]
+        chosen = fusion.diversify(pool, sections, top_k)
+        results = [
+            self._result(con, rank, rows[i], float(scores[i]), query, context,
+                         best_window.get(rows[i][0]))
+            for rank, i in enumerate(chosen, start=1)
+        ]  # fmt: skip
+        best = float(passage.max())
+        threshold = self.settings.answerable_threshold
+        if best < threshold:
+            return (
+                results,
+                False,
+                (
+                    f"weak evidence: the closest passage has similarity {best:.2f}, "
+                    f"below {threshold:.2f}; the knowledge base may not cover this"
+                ),
+            )
+        return results, True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
+
+    def _bm25(
+        self,
+        con: Any,
+        query_terms: list[str],
+        docs: list[str],
+        snapshot: dict[str, float],
+        limit: int,
+        only: list[str] | None = None,
+    ) -> dict[str, float]:
+        """BM25 (bm25s' lucene variant) of the best ``limit`` chunks, or of ``only`` these."""
+        counts = Counter(query_terms)
+        params = {
+            "terms": list(counts),
+            "counts": list(counts.values()),
+            "docs": docs,
+            "limit": limit,
+            "n": int(snapshot["chunks"]),
+            "avg": snapshot["avg_terms"],
+            "k1": BM25_K1,
+            "b": BM25_B,
+            "only": only,
+        }
+        sql = _BM25_SQL.format(only="AND p.chunk_id = ANY(%(only)s)" if only else "")
+        return {cid: float(score) for cid, score in con.execute(sql, params)}
+
+    def _result(
+        self,
+        con: Any,
+        rank: int,
+        row: tuple,
+        score: float,
+        query: str,
+        context: int,
+        window: tuple[float, int, int] | None,
+    ) -> SearchResult:
+        chunk_id, doc_id, ordinal, start, end, pages, heading_path, text = row[:8]
+        if window is not None:
+            a, b = window[1] - start, window[2] - start
+        else:
+            a, b = best_sentence(text, query, {})
+        before, after = self._neighbours(con, doc_id, ordinal, context)
+        doc = self._by_id.get(doc_id) or {"title": doc_id, "source": "", "metadata": row[9]}
+        metadata = row[9]
+        return SearchResult(
+            rank=rank,
+            score=round(score, 4),
+            chunk_id=chunk_id,
+            doc_id=doc_id,
+            title=doc["title"],
+            heading_path=list(heading_path),
+            page=pages[0] if pages else None,
+            pages=list(pages),
+            start=start,
+            end=end,
+            text=text,
+            highlight=Highlight(start + a, start + b, text[a:b]),
+            source=doc["source"],
+            metadata={k: metadata[k] for k in CITED_FIELDS if k in metadata},
+            context_before=before,
+            context_after=after,
+        )
+
+    def _neighbours(self, con: Any, doc_id: str, ordinal: int, context: int):
+        if not context:
+            return [], []
+        rows = con.execute(
+            'SELECT ordinal, start, "end", text FROM kb_chunks WHERE doc_id = %s '
+            "AND ordinal BETWEEN %s AND %s AND ordinal != %s ORDER BY ordinal",
+            (doc_id, ordinal - context, ordinal + context, ordinal),
+        ).fetchall()
+        out = [{"start": s, "end": e, "text": t} for _o, s, e, t in rows]
+        split = sum(1 for o, *_ in rows if o < ordinal)
+        return out[:split], out[split:]
+
+    # -- documents -----------------------------------------------------------------------
+
+    def list_documents(self, groups: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        return [dict(d) for d in self._docs if _visible(d["metadata"], groups)]
+
+    def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
+        with self._connection() as con:
+            r = con.execute(
+                "SELECT doc_id, title, source, format, metadata, text, sections, pages "
+                "FROM kb_documents WHERE doc_id = %s",
+                (doc_id,),
+            ).fetchone()
+        if r is None or not _visible(r[4], groups):
+            raise NotFoundError(f"no document {doc_id!r} in the index")
+        return {
+            "doc_id": r[0],
+            "title": r[1],
+            "source": r[2],
+            "format": r[3],
+            "metadata": r[4],
+            "text": r[5],
+            "sections": [
+                {"heading_path": p, "start": s, "end": e, "anchor": a} for p, s, e, a in r[6]
+            ],
+            "pages": [{"page": n, "start": s, "end": e} for n, s, e in r[7]],
+        }
+
+    def chunks(self) -> list[dict[str, Any]]:
+        with self._connection() as con:
+            rows = con.execute(
+                'SELECT chunk_id, doc_id, ordinal, start, "end", pages, heading_path, text '
+                "FROM kb_chunks ORDER BY doc_id, ordinal"
+            ).fetchall()
+        keys = ("chunk_id", "doc_id", "ordinal", "start", "end", "pages", "heading_path", "text")
+        out = []
+        for row, r in enumerate(rows):
+            item = dict(zip(keys, r, strict=True))
+            item.update(row=row, pages=_json_list(r[5]), heading_path=_json_list(r[6]))
+            out.append(item)
+        return out
+
+    def passage_vectors(self) -> np.ndarray:
+        with self._connection() as con:
+            rows = con.execute(
+                "SELECT embedding FROM kb_chunks ORDER BY doc_id, ordinal"
+            ).fetchall()
+        dim = int(self.manifest.dimension)
+        vectors = [r[0].to_numpy() if hasattr(r[0], "to_numpy") else r[0] for r in rows]
+        return np.array(vectors, np.float32).reshape(-1, dim)
+
+    def skipped(self) -> list[dict[str, str]]:
+        with self._connection() as con:
+            rows = con.execute("SELECT path, reason FROM kb_skipped").fetchall()
+        return [{"path": p, "reason": r} for p, r in rows]
+
+    def health(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "status": "degraded" if self.degraded else "ok",
+            "reason": self.degraded,
+            "backend": "postgres",
+            "model": m.model,
+            "model_fingerprint": m.model_fingerprint,
+            "dimension": m.dimension,
+            "index_version": m.index_version,
+            "index_created_at": m.created_at,
+            "chunker": m.chunker,
+            "counts": m.counts,
+        }
+
+    def close(self) -> None:
+        while True:
+            try:
+                con = self._pool.get_nowait()
+            except queue.Empty:
+                return
+            con.close()
+
+
+def _visible(metadata: dict[str, Any], groups: Iterable[str] | None) -> bool:
+    return groups is None or bool(set(metadata.get("access_groups") or []) & set(groups))
+
+
+def _json_list(value: Any) -> str:
+    """A heading path or page list as the local backend's chunk table stores it (JSON text)."""
+    import json
+
+    return json.dumps(list(value))

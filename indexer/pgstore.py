@@ -1,0 +1,273 @@
+"""The postgres backend's storage: schema migrations and incremental, transactional writes.
+
+Selected by ``KB_DATABASE_URL`` (a ``postgresql://`` URL); the local FAISS files stay the
+default. Several API processes can serve one database: a re-index changes only the documents
+whose content changed, in one transaction, so every reader sees the old index or the new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.documents import Chunk, Document
+from indexer.errors import IndexMismatchError, IndexNotFoundError, KBError
+from indexer.lexical import tokenize
+from indexer.store import Manifest
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_LOCK = 0x6B62  # pg_advisory_xact_lock key: one writer at a time, like the local flock
+
+
+def is_database_url(value: str) -> bool:
+    return value.startswith(("postgresql://", "postgres://"))
+
+
+def open_connection(url: str) -> Any:
+    """A psycopg connection with pgvector's numpy adapters registered (caller closes it)."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    try:
+        con = psycopg.connect(url)
+    except psycopg.OperationalError as exc:
+        raise KBError(f"cannot connect to the database: {exc}".strip()) from exc
+    try:
+        register_vector(con)
+    except psycopg.ProgrammingError as exc:  # the extension is not there yet
+        con.close()
+        raise IndexNotFoundError(
+            "the database has no kb-assistant schema: run `kb db migrate`"
+        ) from exc
+    return con
+
+
+@contextmanager
+def connect(url: str) -> Iterator[Any]:
+    """``open_connection`` for one block."""
+    con = open_connection(url)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def migrate(url: str) -> list[str]:
+    """Apply the SQL files in indexer/migrations/ that the database has not seen, in order."""
+    import psycopg
+
+    applied: list[str] = []
+    try:
+        con = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise KBError(f"cannot connect to the database: {exc}".strip()) from exc
+    with con:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS kb_schema_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            done = {r[0] for r in con.execute("SELECT name FROM kb_schema_migrations")}
+            for path in sorted(MIGRATIONS.glob("*.sql")):
+                if path.name in done:
+                    continue
+                con.execute(path.read_text(encoding="utf-8"))
+                con.execute("INSERT INTO kb_schema_migrations (name) VALUES (%s)", (path.name,))
+                applied.append(path.name)
+    return applied
+
+
+def read_manifest(url: str) -> Manifest:
+    """What the database's index was built from (IndexNotFoundError before the first build)."""
+    with connect(url) as con:
+        row = _state(con)
+    if row is None:
+        raise IndexNotFoundError("the database holds no index yet: build one with `kb index`")
+    return row
+
+
+def _state(con: Any) -> Manifest | None:
+    import psycopg
+
+    try:
+        row = con.execute(
+            "SELECT index_version, model, model_fingerprint, dimension, chunker, counts, "
+            "sources, build_seconds, created_at FROM kb_state"
+        ).fetchone()
+    except psycopg.errors.UndefinedTable as exc:
+        raise IndexNotFoundError(
+            "the database has no kb-assistant schema: run `kb db migrate`"
+        ) from exc
+    if row is None:
+        return None
+    version, model, fingerprint, dim, chunker, counts, sources, seconds, created = row
+    return Manifest(
+        index_version=version,
+        model=model,
+        model_fingerprint=fingerprint,
+        dimension=dim,
+        chunker=chunker,
+        counts=counts,
+        build_seconds=seconds,
+        created_at=created.isoformat(timespec="seconds"),
+        sources=sources,
+    )
+
+
+def previous_chunks(
+    url: str, fingerprint: str, chunker: dict[str, Any]
+) -> dict[str, tuple[str, list[tuple[Chunk, str]]]]:
+    """Chunks of unchanged documents to reuse, as ``store.previous_chunks`` does for files."""
+    try:
+        manifest = read_manifest(url)
+    except KBError:
+        return {}
+    if manifest.model_fingerprint != fingerprint or manifest.chunker != chunker:
+        return {}
+    out: dict[str, tuple[str, list[tuple[Chunk, str]]]] = {}
+    with connect(url) as con:
+        rows = con.execute(
+            'SELECT c.doc_id, d.content_hash, c.start, c."end", c.text, c.heading_path, c.pages, '
+            "c.ordinal, c.embed_text FROM kb_chunks c JOIN kb_documents d USING (doc_id) "
+            "ORDER BY c.doc_id, c.ordinal"
+        ).fetchall()
+    for doc_id, digest, start, end, text, path, pages, ordinal, embed_text in rows:
+        chunk = Chunk(doc_id, start, end, text, tuple(path), tuple(pages), ordinal)
+        out.setdefault(doc_id, (digest, []))[1].append((chunk, embed_text))
+    return out
+
+
+def write_index(
+    url: str,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    skipped: list[tuple[str, str]],
+    *,
+    lexical_texts: list[str],
+    windows: tuple[np.ndarray, np.ndarray],
+    model: str,
+    model_fingerprint: str,
+    chunker: dict[str, Any],
+    build_seconds: float,
+) -> Manifest:
+    """Bring the database's index to exactly ``documents``, changing only what changed.
+
+    Documents whose content hash is unchanged keep their rows; new and edited ones are
+    replaced, removed ones deleted (their chunks, windows and postings cascade). All of it,
+    and the new index version, commit together.
+    """
+    if not len(chunks) == len(vectors) == len(lexical_texts):
+        raise ValueError(
+            f"{len(chunks)} chunks, {len(vectors)} vectors, {len(lexical_texts)} texts"
+        )
+    dimension = int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else 0
+    spans, window_vectors = windows
+    wanted = {d.doc_id: d.content_hash for d in documents}
+    created = dt.datetime.now(dt.UTC)
+    version = created.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
+    with connect(url) as con, con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        state = _state(con)
+        same_build = (
+            state is not None
+            and state.model_fingerprint == model_fingerprint
+            and state.chunker == chunker
+            and state.dimension == dimension
+        )
+        have = dict(con.execute("SELECT doc_id, content_hash FROM kb_documents").fetchall())
+        keep = {d for d, h in have.items() if same_build and wanted.get(d) == h}
+        con.execute("DELETE FROM kb_documents WHERE NOT (doc_id = ANY(%s))", (list(keep),))
+        fresh_docs = [d for d in documents if d.doc_id not in keep]
+        _insert(con, fresh_docs, chunks, vectors, lexical_texts, spans, window_vectors, keep)
+        con.execute(f"CREATE INDEX IF NOT EXISTS kb_chunks_hnsw_{dimension} ON kb_chunks "
+                    f"USING hnsw ((embedding::vector({dimension})) vector_ip_ops)")  # fmt: skip
+        con.execute("DELETE FROM kb_skipped")
+        if skipped:
+            con.cursor().executemany("INSERT INTO kb_skipped VALUES (%s, %s)", skipped)
+        avg_terms = con.execute("SELECT coalesce(avg(n_terms), 1) FROM kb_chunks").fetchone()[0]
+        counts = {
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "windows": len(spans),
+            "skipped": len(skipped),
+            "documents_rewritten": len(fresh_docs),
+        }
+        con.execute("DELETE FROM kb_state")
+        con.execute(
+            "INSERT INTO kb_state (index_version, model, model_fingerprint, dimension, chunker, "
+            "counts, sources, build_seconds, created_at, avg_terms) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (version, model, model_fingerprint, dimension, json.dumps(chunker),
+             json.dumps(counts), json.dumps(wanted), round(build_seconds, 3), created,
+             float(avg_terms)),
+        )  # fmt: skip
+    logger.info("database index %s: %d documents rewritten", version, len(fresh_docs))
+    return read_manifest(url)
+
+
+def _insert(
+    con: Any,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    texts: list[str],
+    spans: np.ndarray,
+    window_vectors: np.ndarray,
+    keep: set[str],
+) -> None:
+    """Rows of the documents being (re)written: documents, chunks, postings, windows."""
+    with con.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO kb_documents VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (d.doc_id, d.title, d.source, d.format, d.text, json.dumps(d.metadata),
+                 json.dumps([[list(s.path), s.start, s.end, s.anchor] for s in d.sections]),
+                 json.dumps([[p.number, p.start, p.end] for p in d.pages]), d.content_hash)
+                for d in documents
+            ],
+        )  # fmt: skip
+        rows = [r for r, c in enumerate(chunks) if c.doc_id not in keep]
+        chunk_rows, postings = [], []
+        for r in rows:
+            c = chunks[r]
+            tokens = tokenize(texts[r])
+            chunk_rows.append(
+                (c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, json.dumps(list(c.pages)),
+                 json.dumps(list(c.heading_path)), c.text, texts[r], len(tokens), vectors[r])
+            )  # fmt: skip
+            postings += [(t, c.chunk_id, n) for t, n in Counter(tokens).items()]
+        cur.executemany(
+            "INSERT INTO kb_chunks VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", chunk_rows
+        )
+        with cur.copy("COPY kb_postings (term, chunk_id, tf) FROM STDIN") as copy:
+            for row in postings:
+                copy.write_row(row)
+        wanted_rows = set(rows)
+        window_rows = [
+            (chunks[int(r)].chunk_id, int(a), int(b), window_vectors[w])
+            for w, (r, a, b) in enumerate(spans)
+            if int(r) in wanted_rows
+        ]
+        cur.executemany("INSERT INTO kb_windows VALUES (%s, %s, %s, %s)", window_rows)
+
+
+def check_model(manifest: Manifest, model: str, fingerprint: str) -> None:
+    if manifest.model_fingerprint != fingerprint:
+        raise IndexMismatchError(
+            f"the index in the database was built with model {manifest.model!r} "
+            f"({manifest.model_fingerprint}), but the configured model is {model!r} "
+            f"({fingerprint}): rebuild it with `kb index` or configure that model"
+        )

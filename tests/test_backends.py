@@ -1,0 +1,100 @@
+"""Backend contract, part two: incremental updates, deletes and agreement between backends.
+
+The searcher-level contract (citations, filters, access, context, bad input) runs on both
+backends in tests/test_search.py; these cover what a re-index must do to either store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.build import build_index
+from indexer.errors import NotFoundError
+from indexer.search import open_searcher
+from indexer.settings import Settings
+
+OPTIONS = {"max_tokens": 60, "min_tokens": 8}
+QUERIES = [
+    "escalate imminent risk guardian queue",
+    "refund coins after purchase days",
+    "seller dispute evidence deadline",
+    "account recovery hacked email",
+]
+
+
+@pytest.fixture(params=["local", "postgres"])
+def target(request, tmp_path: Path):
+    if request.param == "local":
+        return tmp_path / "index"
+    return request.getfixturevalue("pg_database")
+
+
+def test_edits_and_deletions_reach_every_part(target, sample_kb: Path, fake_embedder) -> None:
+    first = build_index(sample_kb, target, fake_embedder, **OPTIONS)
+    again = build_index(sample_kb, target, fake_embedder, **OPTIONS)
+    assert again.unchanged and again.manifest.index_version == first.manifest.index_version
+
+    md = sample_kb / "policies" / "coin-refunds.md"
+    md.write_text(md.read_text() + "\nZebra parcels are refunded only on Tuesdays.\n")
+    (sample_kb / "sops" / "seller-dispute.docx").unlink()
+    edited = build_index(sample_kb, target, fake_embedder, **OPTIONS)
+    assert edited.manifest.index_version != first.manifest.index_version
+    s = open_searcher(target, fake_embedder, Settings())
+    try:
+        top = s.search("zebra parcels refunded tuesdays", top_k=1, mode="bm25").results[0]
+        assert "Zebra parcels" in top.text and top.doc_id == "policies/coin-refunds.md"
+        assert "sops/seller-dispute.docx" not in {d["doc_id"] for d in s.list_documents()}
+        assert all(c["doc_id"] != "sops/seller-dispute.docx" for c in s.chunks())
+        for mode in ("dense", "bm25", "hybrid"):
+            hits = s.search("seller dispute evidence deadline", top_k=10, mode=mode).results
+            assert all(r.doc_id != "sops/seller-dispute.docx" for r in hits)
+        with pytest.raises(NotFoundError):
+            s.get_document("sops/seller-dispute.docx")
+        assert len(s.passage_vectors()) == len(s.chunks()) == edited.chunks
+    finally:
+        s.close()
+
+
+def test_backends_rank_alike(sample_kb: Path, fake_embedder, tmp_path: Path, pg_database) -> None:
+    """The same documents give the same passages, scores and highlights on both backends."""
+    build_index(sample_kb, tmp_path / "index", fake_embedder, **OPTIONS)
+    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    local = open_searcher(tmp_path / "index", fake_embedder, Settings())
+    pg = open_searcher(pg_database, fake_embedder, Settings())
+    try:
+        assert pg.manifest.counts["chunks"] == local.manifest.counts["chunks"]
+        for query in QUERIES:
+            for mode in ("dense", "bm25", "hybrid"):
+                want = local.search(query, top_k=3, mode=mode)
+                got = pg.search(query, top_k=3, mode=mode)
+                assert [r.chunk_id for r in got.results] == [r.chunk_id for r in want.results]
+                assert [r.score for r in got.results] == pytest.approx(
+                    [r.score for r in want.results], abs=2e-4
+                )
+                assert [r.highlight.text for r in got.results] == [
+                    r.highlight.text for r in want.results
+                ]
+                assert got.answerable == want.answerable
+    finally:
+        local.close()
+        pg.close()
+
+
+def test_a_reindex_is_seen_whole_by_a_running_searcher(
+    sample_kb: Path, fake_embedder, pg_database
+) -> None:
+    """A searcher opened before a re-index notices it and reopens onto the new version."""
+    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    s = open_searcher(pg_database, fake_embedder, Settings())
+    assert not s.is_stale()
+    md = sample_kb / "policies" / "coin-refunds.md"
+    md.write_text(md.read_text() + "\nQuokka refunds need a manager.\n")
+    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    assert s.is_stale()
+    fresh = s.reopen()
+    assert not fresh.is_stale()
+    assert "Quokka" in fresh.search("quokka refunds manager", top_k=1, mode="bm25").results[0].text
+    s.close()
+    fresh.close()
