@@ -22,19 +22,17 @@ import numpy as np
 
 from indexer import fusion
 from indexer.embedding import Embedder
-from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.errors import NotFoundError
 from indexer.highlight import best_sentence, terms
 from indexer.pgstore import check_model, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
-    MODES,
     Highlight,
+    MaskCache,
     SearchResponse,
     SearchResult,
     allowed_mask,
-    as_of_date,
-    normalise_filters,
-    validate_query,
+    prepare_search,
 )
 from indexer.settings import Settings
 
@@ -72,7 +70,7 @@ class PgSearcher:
         self.manifest = read_manifest(url)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint)
         self._pool: queue.LifoQueue = queue.LifoQueue()
-        self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._masks = MaskCache()
         with self._connection() as con:
             rows = con.execute(
                 "SELECT doc_id, title, source, metadata FROM kb_documents ORDER BY doc_id"
@@ -129,22 +127,13 @@ class PgSearcher:
         include_superseded: bool = False,
         groups: Iterable[str] | None = None,
     ) -> np.ndarray:
-        key = (
-            tuple(sorted((k, tuple(v)) for k, v in filters.items())),
-            as_of,
-            include_superseded,
-            None if groups is None else tuple(sorted(groups)),
-        )
-        mask = self._mask_cache.get(key)
-        if mask is None:
-            mask = allowed_mask(
+        return self._masks.get(
+            filters, as_of, include_superseded, groups,
+            lambda: allowed_mask(
                 [(d["doc_id"], d["metadata"]) for d in self._docs],
                 filters, as_of, include_superseded, groups,
-            )  # fmt: skip
-            if len(self._mask_cache) >= 256:
-                self._mask_cache.clear()
-            self._mask_cache[key] = mask
-        return mask
+            ),
+        )  # fmt: skip
 
     def search(
         self,
@@ -159,15 +148,9 @@ class PgSearcher:
     ) -> SearchResponse:
         """See ``Searcher.search``: same arguments, same response."""
         started = time.perf_counter()
-        top_k = self.settings.default_top_k if top_k is None else top_k
-        query = validate_query(query, top_k, self.settings)
-        mode = mode or self.settings.search_mode
-        if mode not in MODES:
-            raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if not 0 <= int(context) <= 3:
-            raise InvalidQueryError("context must be between 0 and 3 passages")
-        flt = normalise_filters(filters)
-        as_of_s = as_of_date(as_of)
+        query, top_k, mode, flt, as_of_s = prepare_search(
+            self.settings, query, top_k, mode, context, filters, as_of
+        )
         docs = list(self._doc_ids[self.allowed_docs(flt, as_of_s, include_superseded, groups)])
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"

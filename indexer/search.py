@@ -204,6 +204,58 @@ def open_searcher(target: Path | str, embedder: Embedder, settings: Settings):
     return Searcher.open_best(Path(target), embedder, settings)
 
 
+class MaskCache:
+    """Allowed-document masks memoised per (filters, date, groups): most searches repeat a few."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._masks: dict[tuple, np.ndarray] = {}
+        self._size = size
+
+    def get(
+        self,
+        filters: dict[str, list[str]],
+        as_of: str,
+        include_superseded: bool,
+        groups: Iterable[str] | None,
+        compute,
+    ) -> np.ndarray:
+        key = (
+            tuple(sorted((k, tuple(v)) for k, v in filters.items())),
+            as_of,
+            include_superseded,
+            None if groups is None else tuple(sorted(groups)),
+        )
+        mask = self._masks.get(key)
+        if mask is None:
+            if len(self._masks) >= self._size:
+                self._masks.clear()
+            mask = self._masks[key] = compute()
+        return mask
+
+    def clear(self) -> None:
+        self._masks.clear()
+
+
+def prepare_search(
+    settings: Settings,
+    query: str,
+    top_k: int | None,
+    mode: str | None,
+    context: int,
+    filters: dict[str, Any] | None,
+    as_of: dt.date | str | None,
+) -> tuple[str, int, str, dict[str, list[str]], str]:
+    """Checked (query, top_k, mode, filters, as_of) of a search, the same for every backend."""
+    top_k = settings.default_top_k if top_k is None else top_k
+    query = validate_query(query, top_k, settings)
+    mode = mode or settings.search_mode
+    if mode not in MODES:
+        raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if not 0 <= int(context) <= 3:
+        raise InvalidQueryError("context must be between 0 and 3 passages")
+    return query, top_k, mode, normalise_filters(filters), as_of_date(as_of)
+
+
 def validate_query(query: str, top_k: int, settings: Settings) -> str:
     """The query with whitespace collapsed, or InvalidQueryError naming the broken limit."""
     query = " ".join(str(query or "").split())
@@ -277,7 +329,7 @@ class Searcher:
         verify_generation(self.generation, self.manifest)  # before any file is deserialised
         self.degraded = ""  # set when serving an older generation because the newest is bad
         self._refused = ""  # a newer generation that failed to load: not retried
-        self._mask_cache: dict[tuple, np.ndarray] = {}
+        self._masks = MaskCache()
         self._access_stamp, self._access = read_access_overrides(self.index_dir)
         vectors = read_vectors(self.generation)
         # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
@@ -393,7 +445,7 @@ class Searcher:
             stamp = 0
         if stamp != self._access_stamp:
             self._access_stamp, self._access = read_access_overrides(self.index_dir)
-            self._mask_cache.clear()
+            self._masks.clear()
 
     def _access_of(self, doc_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """A document's metadata with its access groups as overridden, if they are."""
@@ -413,23 +465,13 @@ class Searcher:
         Masks are memoised per (filters, date, groups): most searches repeat a handful.
         """
         self._refresh_access()
-        key = (
-            tuple(sorted((k, tuple(v)) for k, v in filters.items())),
-            as_of,
-            include_superseded,
-            None if groups is None else tuple(sorted(groups)),
-        )
-        cached = self._mask_cache.get(key)
-        if cached is not None:
-            return cached
-        mask = allowed_mask(
-            [(d.doc_id, d.metadata) for d in self._docs],
-            filters, as_of, include_superseded, groups, self._access, self._successors,
+        return self._masks.get(
+            filters, as_of, include_superseded, groups,
+            lambda: allowed_mask(
+                [(d.doc_id, d.metadata) for d in self._docs],
+                filters, as_of, include_superseded, groups, self._access, self._successors,
+            ),
         )  # fmt: skip
-        if len(self._mask_cache) >= 256:
-            self._mask_cache.clear()
-        self._mask_cache[key] = mask
-        return mask
 
     def search(
         self,
@@ -448,15 +490,9 @@ class Searcher:
         each result, for an agent who needs to read on.
         """
         started = time.perf_counter()
-        top_k = self.settings.default_top_k if top_k is None else top_k
-        query = validate_query(query, top_k, self.settings)
-        mode = mode or self.settings.search_mode
-        if mode not in MODES:
-            raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if not 0 <= int(context) <= 3:
-            raise InvalidQueryError("context must be between 0 and 3 passages")
-        flt = normalise_filters(filters)
-        as_of_s = as_of_date(as_of)
+        query, top_k, mode, flt, as_of_s = prepare_search(
+            self.settings, query, top_k, mode, context, filters, as_of
+        )
         doc_mask = self.allowed_docs(flt, as_of_s, include_superseded, groups)
         allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
         results: list[SearchResult] = []
