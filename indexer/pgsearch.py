@@ -51,7 +51,7 @@ SELECT p.chunk_id,
 FROM kb_postings p
 JOIN q USING (term)
 JOIN kb_chunks c USING (chunk_id)
-WHERE c.doc_id = ANY(%(docs)s) {only}
+WHERE {docs} {only}
 GROUP BY p.chunk_id
 ORDER BY score DESC, p.chunk_id
 LIMIT %(limit)s
@@ -151,7 +151,10 @@ class PgSearcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
-        docs = list(self._doc_ids[self.allowed_docs(flt, as_of_s, include_superseded, groups)])
+        mask = self.allowed_docs(flt, as_of_s, include_superseded, groups)
+        docs = list(self._doc_ids[mask])
+        # Everything allowed (the common case): no document list to ship and test per row.
+        restrict = None if mask.all() else docs
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
         version = self.manifest.index_version
@@ -166,7 +169,7 @@ class PgSearcher:
                 ).fetchone()
                 snapshot = {"avg_terms": float(avg_terms), "chunks": int(counts["chunks"])}
                 results, answerable, reason = self._ranked(
-                    con, query, vector, docs, mode, top_k, context, groups, snapshot
+                    con, query, vector, restrict, mode, top_k, context, groups, snapshot
                 )
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
@@ -178,7 +181,7 @@ class PgSearcher:
         con: Any,
         query: str,
         vector: np.ndarray,
-        docs: list[str],
+        docs: list[str] | None,
         mode: str,
         top_k: int,
         context: int,
@@ -189,12 +192,13 @@ class PgSearcher:
         dim = int(self.manifest.dimension)
         con.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}")
         con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        where, params = ("WHERE doc_id = ANY(%s) ", [docs]) if docs is not None else ("", [])
         dense_ids = [
             r[0]
             for r in con.execute(
-                f"SELECT chunk_id FROM kb_chunks WHERE doc_id = ANY(%s) "
+                f"SELECT chunk_id FROM kb_chunks {where}"
                 f"ORDER BY embedding::vector({dim}) <#> %s::vector({dim}) LIMIT %s",
-                (docs, vector, k),
+                (*params, vector, k),
             )
         ]
         lexical: dict[str, float] = {}
@@ -266,7 +270,7 @@ class PgSearcher:
         self,
         con: Any,
         query_terms: list[str],
-        docs: list[str],
+        docs: list[str] | None,
         snapshot: dict[str, float],
         limit: int,
         only: list[str] | None = None,
@@ -284,7 +288,10 @@ class PgSearcher:
             "b": BM25_B,
             "only": only,
         }
-        sql = _BM25_SQL.format(only="AND p.chunk_id = ANY(%(only)s)" if only else "")
+        sql = _BM25_SQL.format(
+            docs="c.doc_id = ANY(%(docs)s)" if docs is not None else "true",
+            only="AND p.chunk_id = ANY(%(only)s)" if only else "",
+        )
         return {cid: float(score) for cid, score in con.execute(sql, params)}
 
     def _result(
