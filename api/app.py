@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         lifespan=lifespan,
         dependencies=[Depends(guard)],
     )
-    app.state.keystore = KeyStore(settings.keys_path) if settings.auth_required else None
+    app.state.keystore = KeyStore.from_settings(settings) if settings.auth_required else None
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

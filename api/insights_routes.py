@@ -74,7 +74,7 @@ class InsightsState:
     def log(self) -> QueryLog:
         with self._lock:
             if self._log is None:
-                self._log = QueryLog(self.settings.log_path)
+                self._log = QueryLog.from_settings(self.settings)
             return self._log
 
     def close(self) -> None:

@@ -11,13 +11,14 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.errors import KBError
+from indexer.settings import Settings
+from indexer.sqldb import SqlDb, SqliteDb, open_db
 
 ROLES = ("agent", "knowledge_manager", "admin")
 KEY_PREFIX = "kb_"
@@ -59,20 +60,24 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-class KeyStore:
-    """Hashed API keys in SQLite."""
+KEYS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, digest TEXT UNIQUE, role TEXT NOT NULL,
+    groups TEXT, created_at TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+"""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._con = sqlite3.connect(self.path, check_same_thread=False)
-        with self._con:
-            self._con.execute(
-                "CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, digest TEXT UNIQUE, "
-                "role TEXT NOT NULL, groups TEXT, created_at TEXT NOT NULL, revoked INTEGER "
-                "NOT NULL DEFAULT 0)"
-            )
+
+class KeyStore:
+    """Hashed API keys: a SQLite file, or the postgres backend's database (shared by replicas)."""
+
+    def __init__(self, path_or_db: Path | str | SqlDb) -> None:
+        if isinstance(path_or_db, (str, Path)):
+            self._db: SqlDb = SqliteDb(path_or_db, KEYS_SCHEMA)
+        else:
+            self._db = path_or_db
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyStore:
+        return cls(open_db(settings, settings.keys_path, KEYS_SCHEMA, ("keys",)))
 
     def create(self, role: str, groups: list[str] | None) -> tuple[str, str]:
         """A new key for ``role``: returns (key_id, the key itself, which is not stored)."""
@@ -80,42 +85,36 @@ class KeyStore:
             raise KBError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         key_id = secrets.token_hex(4)
-        with self._lock, self._con:
-            self._con.execute(
-                "INSERT INTO keys VALUES (?,?,?,?,?,0)",
-                (
-                    key_id,
-                    _digest(key),
-                    role,
-                    None if groups is None else json.dumps(groups),
-                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                ),
-            )
+        self._db.execute(
+            "INSERT INTO keys (key_id, digest, role, groups, created_at, revoked) "
+            "VALUES (?, ?, ?, ?, ?, 0)",
+            (
+                key_id,
+                _digest(key),
+                role,
+                None if groups is None else json.dumps(groups),
+                dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            ),
+        )
         return key_id, key
 
     def revoke(self, key_id: str) -> bool:
-        with self._lock, self._con:
-            return (
-                self._con.execute(
-                    "UPDATE keys SET revoked = 1 WHERE key_id = ?", (key_id,)
-                ).rowcount
-                > 0
-            )
+        return self._db.execute("UPDATE keys SET revoked = 1 WHERE key_id = ?", (key_id,)) > 0
 
     def verify(self, key: str) -> Principal:
         """The principal of a valid key, or AuthError."""
-        with self._lock:
-            row = self._con.execute(
-                "SELECT key_id, role, groups FROM keys WHERE digest = ? AND revoked = 0",
-                (_digest(key),),
-            ).fetchone()
-        if row is None:
+        rows = self._db.query(
+            "SELECT key_id, role, groups FROM keys WHERE digest = ? AND revoked = 0",
+            (_digest(key),),
+        )
+        if not rows:
             raise AuthError("invalid or revoked API key")
-        groups = None if row[2] is None else tuple(json.loads(row[2]))
-        return Principal(row[0], row[1], groups)
+        row = rows[0]
+        groups = None if row["groups"] is None else tuple(json.loads(row["groups"]))
+        return Principal(row["key_id"], row["role"], groups)
 
     def close(self) -> None:
-        self._con.close()
+        self._db.close()
 
 
 class RateLimiter:

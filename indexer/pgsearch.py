@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,14 +71,8 @@ class PgSearcher:
         self.manifest = read_manifest(url)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint)
         self._pool: queue.LifoQueue = queue.LifoQueue()
-        self._masks = MaskCache()
         with self._connection() as con:
-            rows = con.execute(
-                "SELECT doc_id, title, source, metadata FROM kb_documents ORDER BY doc_id"
-            ).fetchall()
-        self._docs = [{"doc_id": d, "title": t, "source": s, "metadata": m} for d, t, s, m in rows]
-        self._doc_ids = np.array([d["doc_id"] for d in self._docs], dtype=object)
-        self._by_id = {d["doc_id"]: d for d in self._docs}
+            self._catalog = _Catalog.load(con)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PgSearcher:
@@ -88,6 +83,7 @@ class PgSearcher:
         return PgSearcher(self.url, self.embedder, self.settings)
 
     def is_stale(self) -> bool:
+        """True after a re-index committed (replicas poll this; access changes apply per query)."""
         with self._connection() as con:
             row = con.execute("SELECT index_version FROM kb_state").fetchone()
         return row is not None and row[0] != self.manifest.index_version
@@ -127,13 +123,7 @@ class PgSearcher:
         include_superseded: bool = False,
         groups: Iterable[str] | None = None,
     ) -> np.ndarray:
-        return self._masks.get(
-            filters, as_of, include_superseded, groups,
-            lambda: allowed_mask(
-                [(d["doc_id"], d["metadata"]) for d in self._docs],
-                filters, as_of, include_superseded, groups,
-            ),
-        )  # fmt: skip
+        return self._catalog.allowed(filters, as_of, include_superseded, groups)
 
     def search(
         self,
@@ -151,22 +141,25 @@ class PgSearcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
-        mask = self.allowed_docs(flt, as_of_s, include_superseded, groups)
-        docs = list(self._doc_ids[mask])
-        # Everything allowed (the common case): no document list to ship and test per row.
-        restrict = None if mask.all() else docs
+        vector = self.embedder.encode([query])[0]
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
-        version = self.manifest.index_version
-        if docs:
-            vector = self.embedder.encode([query])[0]
-            with self._connection() as con, con.transaction():
-                con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                # The version, chunk count and mean length this snapshot holds: reported and
-                # used for BM25, so a re-index committed mid-request is never half seen.
-                version, avg_terms, counts = con.execute(
-                    "SELECT index_version, avg_terms, counts FROM kb_state"
-                ).fetchone()
+        with self._connection() as con, con.transaction():
+            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # The version, chunk count and mean length this snapshot holds: reported and used
+            # for BM25, so a re-index committed mid-request is never half seen. An access
+            # change (`kb access`) applies from the next query on, as with the local backend.
+            version, avg_terms, counts, access = con.execute(
+                "SELECT s.index_version, s.avg_terms, s.counts, v.version "
+                "FROM kb_state s, kb_access_version v"
+            ).fetchone()
+            if access != self._catalog.access_version:
+                self._catalog = _Catalog.load(con)
+            mask = self._catalog.allowed(flt, as_of_s, include_superseded, groups)
+            docs = list(self._catalog.doc_ids[mask])
+            # Everything allowed (the common case): no document list to ship and test per row.
+            restrict = None if mask.all() else docs
+            if docs:
                 snapshot = {"avg_terms": float(avg_terms), "chunks": int(counts["chunks"])}
                 results, answerable, reason = self._ranked(
                     con, query, vector, restrict, mode, top_k, context, groups, snapshot
@@ -212,14 +205,15 @@ class PgSearcher:
                 lexical.update(self._bm25(con, query_terms, docs, snapshot, len(missing), missing))
         rows = con.execute(
             'SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c."end", c.pages, c.heading_path, '
-            "c.text, -(c.embedding <#> %s) AS cos, d.metadata FROM kb_chunks c "
-            "JOIN kb_documents d USING (doc_id) WHERE c.chunk_id = ANY(%s) "
+            "c.text, -(c.embedding <#> %s) AS cos, d.metadata, a.groups FROM kb_chunks c "
+            "JOIN kb_documents d USING (doc_id) LEFT JOIN kb_access a USING (doc_id) "
+            "WHERE c.chunk_id = ANY(%s) "
             "ORDER BY c.doc_id, c.ordinal",  # document order: ties break as in the local backend
             (vector, candidates),
         ).fetchall()
         if groups is not None:  # access re-checked on the snapshot itself, not on our cache
             wanted = set(groups)
-            rows = [r for r in rows if wanted & set(r[9].get("access_groups") or [])]
+            rows = [r for r in rows if wanted & set(_groups_of(r[9], r[10]))]
         if not rows:
             return [], False, "no passage matches"
         ids = [r[0] for r in rows]
@@ -310,7 +304,7 @@ class PgSearcher:
         else:
             a, b = best_sentence(text, query, {})
         before, after = self._neighbours(con, doc_id, ordinal, context)
-        doc = self._by_id.get(doc_id) or {"title": doc_id, "source": "", "metadata": row[9]}
+        doc = self._catalog.by_id.get(doc_id) or {"title": doc_id, "source": ""}
         metadata = row[9]
         return SearchResult(
             rank=rank,
@@ -346,16 +340,21 @@ class PgSearcher:
     # -- documents -----------------------------------------------------------------------
 
     def list_documents(self, groups: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        return [dict(d) for d in self._docs if _visible(d["metadata"], groups)]
+        with self._connection() as con:
+            access = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
+            if access != self._catalog.access_version:
+                self._catalog = _Catalog.load(con)
+        return [dict(d) for d in self._catalog.docs if _visible(d["metadata"], groups)]
 
     def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
         with self._connection() as con:
             r = con.execute(
-                "SELECT doc_id, title, source, format, metadata, text, sections, pages "
-                "FROM kb_documents WHERE doc_id = %s",
+                "SELECT d.doc_id, title, source, format, metadata, text, sections, pages, "
+                "a.groups FROM kb_documents d LEFT JOIN kb_access a USING (doc_id) "
+                "WHERE d.doc_id = %s",
                 (doc_id,),
             ).fetchone()
-        if r is None or not _visible(r[4], groups):
+        if r is None or not _visible({"access_groups": _groups_of(r[4], r[8])}, groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {
             "doc_id": r[0],
@@ -422,8 +421,55 @@ class PgSearcher:
             con.close()
 
 
+@dataclass(frozen=True)
+class _Catalog:
+    """Every document's title, source and metadata with `kb access` overrides applied, and the
+    allowed-document masks computed from them; replaced whole when the overrides change."""
+
+    access_version: int
+    docs: list[dict[str, Any]]
+    doc_ids: np.ndarray
+    by_id: dict[str, dict[str, Any]]
+    masks: MaskCache
+
+    @classmethod
+    def load(cls, con: Any) -> _Catalog:
+        rows = con.execute(
+            "SELECT d.doc_id, d.title, d.source, d.metadata, a.groups "
+            "FROM kb_documents d LEFT JOIN kb_access a USING (doc_id) ORDER BY d.doc_id"
+        ).fetchall()
+        version = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
+        docs = [
+            {"doc_id": d, "title": t, "source": s,
+             "metadata": m if a is None else {**m, "access_groups": a}}
+            for d, t, s, m, a in rows
+        ]  # fmt: skip
+        ids = np.array([d["doc_id"] for d in docs], dtype=object)
+        return cls(version, docs, ids, {d["doc_id"]: d for d in docs}, MaskCache())
+
+    def allowed(
+        self,
+        filters: dict[str, list[str]],
+        as_of: str,
+        include_superseded: bool,
+        groups: Iterable[str] | None,
+    ) -> np.ndarray:
+        return self.masks.get(
+            filters, as_of, include_superseded, groups,
+            lambda: allowed_mask(
+                [(d["doc_id"], d["metadata"]) for d in self.docs],
+                filters, as_of, include_superseded, groups,
+            ),
+        )  # fmt: skip
+
+
 def _visible(metadata: dict[str, Any], groups: Iterable[str] | None) -> bool:
     return groups is None or bool(set(metadata.get("access_groups") or []) & set(groups))
+
+
+def _groups_of(metadata: dict[str, Any], override: list[str] | None) -> list[str]:
+    """A document's access groups: the `kb access` override if there is one."""
+    return list(override) if override is not None else list(metadata.get("access_groups") or [])
 
 
 def _json_list(value: Any) -> str:

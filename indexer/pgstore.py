@@ -271,3 +271,21 @@ def check_model(manifest: Manifest, model: str, fingerprint: str) -> None:
             f"({manifest.model_fingerprint}), but the configured model is {model!r} "
             f"({fingerprint}): rebuild it with `kb index` or configure that model"
         )
+
+
+def read_access_overrides(url: str) -> dict[str, list[str]]:
+    """{doc_id: access groups} set by `kb access` (the ``kb_access`` table)."""
+    with connect(url) as con:
+        rows = con.execute("SELECT doc_id, groups FROM kb_access ORDER BY doc_id").fetchall()
+    return {doc_id: [str(g) for g in groups] for doc_id, groups in rows}
+
+
+def write_access_overrides(url: str, overrides: dict[str, list[str]]) -> None:
+    """Replace every override and bump the version replicas watch, in one transaction."""
+    with connect(url) as con, con.transaction():
+        con.execute("DELETE FROM kb_access")
+        con.cursor().executemany(
+            "INSERT INTO kb_access (doc_id, groups) VALUES (%s, %s)",
+            [(doc_id, json.dumps(list(groups))) for doc_id, groups in overrides.items()],
+        )
+        con.execute("UPDATE kb_access_version SET version = version + 1")

@@ -1,4 +1,4 @@
-"""The query log and feedback store: one SQLite file, personal data redacted before writing.
+"""The query log and feedback store, personal data redacted before anything is written.
 
 Each search is stored with what it returned (document, chunk, rank, score), whether it was
 answerable and how confident the best passage was; feedback refers to a search and optionally
@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.settings import Settings
+from indexer.sqldb import SqlDb, SqliteDb, open_db
 from insights.redact import redact
 
 RATINGS = ("helpful", "not_helpful", "wrong_or_outdated")
@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_search ON feedback(search_id);
 """
+TABLES = ("searches", "feedback")  # in PostgreSQL: indexer/migrations/002_records.sql
+SEARCH_COLUMNS = (
+    "search_id", "ts", "query", "filters", "as_of", "mode", "answerable", "reason",
+    "confidence", "top_score", "n_results", "results", "took_ms", "index_version",
+)  # fmt: skip
+FEEDBACK_COLUMNS = ("feedback_id", "ts", "search_id", "chunk_id", "doc_id", "rating", "comment")
 
 
 def confidence_from_reason(reason: str) -> float | None:
@@ -66,21 +72,21 @@ def _now() -> str:
 
 
 class QueryLog:
-    """Append-only store of searches and feedback; safe to share between threads."""
+    """Append-only store of searches and feedback; safe to share between threads.
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
-        # WAL without a sync per commit: a log write costs microseconds, not two fsyncs, on
-        # every search; a power cut can lose the last few entries but never corrupts the file.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock, self._db:
-            self._db.executescript(SCHEMA)
+    ``QueryLog(path)`` keeps it in a SQLite file; :meth:`from_settings` puts it in the postgres
+    backend's database when one is configured, so every API replica shares one log.
+    """
+
+    def __init__(self, path_or_db: Path | str | SqlDb) -> None:
+        if isinstance(path_or_db, (str, Path)):
+            self._db: SqlDb = SqliteDb(path_or_db, SCHEMA)
+        else:
+            self._db = path_or_db
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueryLog:
+        return cls(open_db(settings, settings.log_path, SCHEMA, TABLES))
 
     def close(self) -> None:
         self._db.close()
@@ -116,8 +122,11 @@ class QueryLog:
             response.get("took_ms"),
             response.get("index_version"),
         )
-        with self._lock, self._db:
-            self._db.execute(f"INSERT INTO searches VALUES ({','.join('?' * len(row))})", row)
+        self._db.execute(
+            f"INSERT INTO searches ({', '.join(SEARCH_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(row))})",
+            row,
+        )
         return search_id
 
     def add_feedback(
@@ -131,55 +140,46 @@ class QueryLog:
         """Feedback on a whole search (no ``chunk_id``) or on one of its results."""
         if rating not in RATINGS:
             raise InvalidQueryError(f"rating must be one of {', '.join(RATINGS)}")
-        with self._lock:
-            found = self._db.execute(
-                "SELECT results FROM searches WHERE search_id = ?", (search_id,)
-            ).fetchone()
-        if found is None:
+        found = self._db.query("SELECT results FROM searches WHERE search_id = ?", (search_id,))
+        if not found:
             raise NotFoundError(f"no search {search_id!r} in the query log")
         doc_id = None
         if chunk_id is not None:
-            returned = {r["chunk_id"]: r["doc_id"] for r in json.loads(found["results"])}
+            returned = {r["chunk_id"]: r["doc_id"] for r in json.loads(found[0]["results"])}
             if chunk_id not in returned:
                 raise InvalidQueryError(f"search {search_id} did not return chunk {chunk_id!r}")
             doc_id = returned[chunk_id]
         feedback_id = uuid.uuid4().hex
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (feedback_id, ts or _now(), search_id, chunk_id, doc_id, rating, redact(comment)),
-            )
+        self._db.execute(
+            "INSERT INTO feedback (feedback_id, ts, search_id, chunk_id, doc_id, rating, comment) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (feedback_id, ts or _now(), search_id, chunk_id, doc_id, rating, redact(comment)),
+        )
         return feedback_id
 
     # -- reading ---------------------------------------------------------------------------
 
     def searches(self, since: str | None = None) -> list[dict[str, Any]]:
         """Every logged search (oldest first) with its results decoded and feedback attached."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM searches WHERE ts >= ? ORDER BY ts, rowid", (since or "",)
-            ).fetchall()
-            feedback = self._db.execute("SELECT * FROM feedback ORDER BY ts").fetchall()
+        columns = ", ".join(SEARCH_COLUMNS)
+        rows = self._db.query(
+            f"SELECT {columns} FROM searches WHERE ts >= ? ORDER BY ts, rowid", (since or "",)
+        )
         by_search: dict[str, list[dict[str, Any]]] = {}
-        for f in feedback:
-            by_search.setdefault(f["search_id"], []).append(dict(f))
-        out = []
-        for r in rows:
-            item = dict(r)
+        for f in self.feedback():
+            by_search.setdefault(f["search_id"], []).append(f)
+        for item in rows:
             item["answerable"] = bool(item["answerable"])
             item["filters"] = json.loads(item["filters"])
             item["results"] = json.loads(item["results"])
             item["feedback"] = by_search.get(item["search_id"], [])
-            out.append(item)
-        return out
+        return rows
 
     def feedback(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM feedback ORDER BY ts, rowid").fetchall()
-        return [dict(r) for r in rows]
+        columns = ", ".join(FEEDBACK_COLUMNS)
+        return self._db.query(f"SELECT {columns} FROM feedback ORDER BY ts, rowid")
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            searches = self._db.execute("SELECT COUNT(*) FROM searches").fetchone()[0]
-            feedback = self._db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+        searches = self._db.query("SELECT COUNT(*) AS n FROM searches")[0]["n"]
+        feedback = self._db.query("SELECT COUNT(*) AS n FROM feedback")[0]["n"]
         return {"searches": searches, "feedback": feedback}

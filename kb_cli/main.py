@@ -303,7 +303,7 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     from api.security import KeyStore
 
-    store = KeyStore(_settings(args).keys_path)
+    store = KeyStore.from_settings(_settings(args))
     try:
         if args.keys_command == "create":
             groups = None
@@ -325,10 +325,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_access(args: argparse.Namespace) -> int:
-    from indexer.store import read_access_overrides, write_access_overrides
+    from indexer import access
 
-    index_dir = _settings(args).index_dir
-    _stamp, overrides = read_access_overrides(index_dir)
+    settings = _settings(args)
+    overrides = access.read_overrides(settings)
     if args.access_command == "set":
         overrides[args.doc_id] = [g.strip() for g in args.groups.split(",") if g.strip()]
     elif args.access_command == "clear":
@@ -336,8 +336,7 @@ def cmd_access(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(json.dumps(overrides, indent=2) + "\n")
         return 0
-    Path(index_dir).mkdir(parents=True, exist_ok=True)
-    write_access_overrides(index_dir, overrides)
+    access.write_overrides(settings, overrides)
     sys.stdout.write(f"{args.doc_id}: {overrides.get(args.doc_id, 'groups from its metadata')}\n")
     return 0
 

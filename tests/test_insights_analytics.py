@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.settings import Settings
 from insights import conflicts, gaps
 from insights.querylog import QueryLog, confidence_from_reason
 from tests.conftest import FakeEmbedder
@@ -33,9 +34,14 @@ def _response(query: str, answerable: bool, similarity: float, docs: list[str]) 
     }
 
 
-@pytest.fixture
-def log(tmp_path: Path) -> QueryLog:
-    log = QueryLog(tmp_path / "q.sqlite")
+@pytest.fixture(params=["local", "postgres"])
+def log(request, tmp_path: Path) -> QueryLog:
+    """The query log contract: a SQLite file, and the postgres backend's database."""
+    if request.param == "local":
+        log = QueryLog(tmp_path / "q.sqlite")
+    else:
+        url = request.getfixturevalue("pg_database")
+        log = QueryLog.from_settings(Settings(database_url=url))
     yield log
     log.close()
 

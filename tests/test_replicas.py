@@ -125,3 +125,10 @@ def test_two_replicas_see_an_edit_together_without_failing(
     errors = [o for o in outcomes if o != "ok"]
     assert not errors, errors[:3]
     assert len(outcomes) > 20
+    # One query log for both replicas, in the database: every search either answered is in it.
+    import psycopg
+
+    with psycopg.connect(pg_database) as con:
+        logged = con.execute("SELECT count(*) FROM searches").fetchone()[0]
+    assert logged >= len(outcomes) + len(seen)
+    assert not list(tmp_path.glob("log*.sqlite"))

@@ -317,24 +317,31 @@ RESTRICTED = {"sops/dangerous-challenges.pdf", "sops/account-recovery.txt"}
 
 
 def test_access_change_applies_at_next_query_without_rebuild(
-    local_searcher: Searcher, index_dir
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    searcher = local_searcher
     from indexer.settings import get_settings
     from kb_cli.main import main
 
+    if searcher.index_dir is None:  # postgres: `kb access` writes to the same database
+        monkeypatch.setenv("KB_DATABASE_URL", searcher.url)
+        where: list[str] = []
+    else:
+        where = ["--index-dir", str(searcher.index_dir)]
     get_settings.cache_clear()
     pdf = "sops/dangerous-challenges.pdf"
     before = searcher.manifest.index_version
     assert pdf not in {d["doc_id"] for d in searcher.list_documents(["all-agents"])}
-    assert (
-        main(["access", "--index-dir", str(index_dir), "set", pdf, "--groups", "all-agents"]) == 0
-    )
+    assert main(["access", *where, "set", pdf, "--groups", "all-agents"]) == 0
     hits = searcher.search("imminent risk guardian queue", top_k=3, groups=["all-agents"]).results
     assert hits[0].doc_id == pdf  # same Searcher, no rebuild
     assert searcher.get_document(pdf, groups=["all-agents"])["doc_id"] == pdf
     with pytest.raises(NotFoundError):  # the override replaces the metadata's groups
         searcher.get_document(pdf, groups=["tns-specialists"])
-    assert main(["access", "--index-dir", str(index_dir), "clear", pdf]) == 0
+    tns = searcher.search("imminent risk guardian queue", top_k=5, groups=["tns-specialists"])
+    assert pdf not in {r.doc_id for r in tns.results}
+    assert main(["access", *where, "clear", pdf]) == 0
     assert pdf not in {d["doc_id"] for d in searcher.list_documents(["all-agents"])}
+    again = searcher.search("imminent risk guardian queue", top_k=5, groups=["all-agents"])
+    assert pdf not in {r.doc_id for r in again.results}
     assert searcher.manifest.index_version == before
+    get_settings.cache_clear()

@@ -11,25 +11,29 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.security import KeyStore
 from indexer.build import build_index
-from indexer.search import Searcher
+from indexer.search import Searcher, open_searcher
 from indexer.settings import Settings
 
 RESTRICTED = {"sops/dangerous-challenges.pdf", "sops/account-recovery.txt"}  # tns-specialists
 QUERY = "escalate imminent risk guardian queue tier 2 account"
 
 
-@pytest.fixture
-def secured(sample_kb: Path, fake_embedder, tmp_path: Path):
-    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+@pytest.fixture(params=["local", "postgres"])
+def secured(request, sample_kb: Path, fake_embedder, tmp_path: Path):
+    """The secured app on both backends: with postgres, keys and the log live in the database."""
+    url = request.getfixturevalue("pg_database") if request.param == "postgres" else ""
+    target = url or tmp_path / "ix"
+    build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
     settings = Settings(
         index_dir=tmp_path / "ix",
+        database_url=url,
         auth_required=True,
         keys_path=tmp_path / "keys.sqlite",
         rate_limit_per_minute=1000,
         reload_interval_s=0,
         log_path=tmp_path / "log.sqlite",
     )
-    store = KeyStore(settings.keys_path)
+    store = KeyStore.from_settings(settings)
     keys = {
         "agent": store.create("agent", ["all-agents"])[1],
         "tns_agent": store.create("agent", ["tns-specialists"])[1],
@@ -37,7 +41,7 @@ def secured(sample_kb: Path, fake_embedder, tmp_path: Path):
         "admin": store.create("admin", None)[1],
     }
     store.close()
-    searcher = Searcher(tmp_path / "ix", fake_embedder, settings)
+    searcher = open_searcher(target, fake_embedder, settings)
     with TestClient(create_app(settings, searcher=searcher)) as client:
         yield client, keys, settings
 
@@ -182,3 +186,48 @@ def test_too_many_filter_values(secured) -> None:
     body = {"query": "refund", "filters": {"markets": [f"M{i}" for i in range(51)]}}
     r = client.post("/search", json=body, headers=_h(keys["agent"]))
     assert r.status_code == 422 and "limit is 50" in r.text
+
+
+def test_replicas_share_keys_log_feedback_and_access(
+    sample_kb: Path, fake_embedder, tmp_path: Path, pg_database: str, monkeypatch
+) -> None:
+    """Two API apps on one database are interchangeable: a key made once works on both, a
+    search answered by one takes feedback through the other, and `kb access` reaches both."""
+    from indexer.settings import get_settings
+    from kb_cli.main import main
+
+    build_index(sample_kb, pg_database, fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        database_url=pg_database,
+        auth_required=True,
+        reload_interval_s=0,
+        rate_limit_per_minute=1000,
+        keys_path=tmp_path / "unused-keys.sqlite",
+        log_path=tmp_path / "unused-log.sqlite",
+    )
+    store = KeyStore.from_settings(settings)
+    agent = store.create("agent", ["all-agents"])[1]
+    km = store.create("knowledge_manager", ["all-agents"])[1]
+    apps = [create_app(settings, open_searcher(pg_database, fake_embedder, settings)) for _ in "ab"]
+    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
+        found = a.post("/search", json={"query": QUERY}, headers=_h(agent)).json()
+        first = found["results"][0]
+        verdict = {"search_id": found["search_id"], "rating": "helpful"}
+        r = b.post("/feedback", json={**verdict, "chunk_id": first["chunk_id"]}, headers=_h(agent))
+        assert r.status_code == 201, r.text
+        summary = b.get("/analytics/summary", headers=_h(km)).json()
+        assert summary["searches"] == 1 and summary["feedback"] == {"helpful": 1}
+        pdf = "sops/dangerous-challenges.pdf"
+        monkeypatch.setenv("KB_DATABASE_URL", pg_database)
+        get_settings.cache_clear()
+        assert main(["access", "set", pdf, "--groups", "all-agents"]) == 0
+        for client in (a, b):
+            docs = client.get("/documents", headers=_h(agent)).json()
+            assert pdf in {d["doc_id"] for d in docs}
+        store.revoke(store.verify(agent).key_id)
+        for client in (a, b):
+            assert client.post("/search", json={"query": "x"}, headers=_h(agent)).status_code == 401
+    assert not (tmp_path / "unused-keys.sqlite").exists()
+    assert not (tmp_path / "unused-log.sqlite").exists()
+    store.close()
+    get_settings.cache_clear()
