@@ -18,7 +18,7 @@ from pathlib import Path
 
 from indexer.errors import KBError
 from indexer.settings import Settings
-from indexer.sqldb import SqlDb, SqliteDb, open_db
+from indexer.sqldb import SqlDb, as_db, open_db
 
 ROLES = ("agent", "knowledge_manager", "admin")
 KEY_PREFIX = "kb_"
@@ -70,10 +70,7 @@ class KeyStore:
     """Hashed API keys: a SQLite file, or the postgres backend's database (shared by replicas)."""
 
     def __init__(self, path_or_db: Path | str | SqlDb) -> None:
-        if isinstance(path_or_db, (str, Path)):
-            self._db: SqlDb = SqliteDb(path_or_db, KEYS_SCHEMA)
-        else:
-            self._db = path_or_db
+        self._db: SqlDb = as_db(path_or_db, KEYS_SCHEMA)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:

@@ -222,7 +222,8 @@ def _index_documents(
     )
     titles = {d.doc_id: d.title for d in documents}
     spans, window_texts = windows_of(chunks, titles)
-    progress.on_start("embed", len(texts))
+    # The bar counts every text the model reads: passages, and their windows when embedded apart.
+    progress.on_start("embed", len(texts) + (len(window_texts) if windows == "separate" else 0))
     cache = EmbeddingCache(cache_path, embedder.fingerprint) if cache_path else None
     try:
         if windows == "pooled":
@@ -231,7 +232,7 @@ def _index_documents(
             )
         else:
             vectors, fresh_chunks = _embed(embedder, texts, progress, cache)
-            window_vectors, fresh_windows = _embed(embedder, window_texts, Progress(), cache)
+            window_vectors, fresh_windows = _embed(embedder, window_texts, progress, cache)
             fresh = fresh_chunks + fresh_windows
     finally:
         if cache is not None:
@@ -284,6 +285,9 @@ def _embed(
     """Vectors for ``texts`` (cached ones reused) and how many had to be computed."""
     hits, missing = cache.lookup(texts) if cache is not None else ({}, list(range(len(texts))))
     progress.on_advance(len(hits))
+    # Longest first over the whole corpus, not per slice: each batch holds texts of nearly one
+    # length, so the model pads (and computes) little beyond the real tokens.
+    missing = sorted(missing, key=lambda i: -len(texts[i]))
     todo = [texts[i] for i in missing]
     batches = []
     step = max(32, embedder.batch_size * 4)
@@ -347,6 +351,7 @@ def _embed_pooled(
         else:
             window_vectors[i - window_base] = vec
     progress.on_advance(len(texts) - len(todo))
+    todo.sort(key=lambda r: -len(texts[r]))  # one length per batch: little padding (see _embed)
     step = max(32, embedder.batch_size * 4)
     for i in range(0, len(todo), step):
         batch = todo[i : i + step]

@@ -25,7 +25,7 @@ from indexer import fusion
 from indexer.embedding import Embedder
 from indexer.errors import NotFoundError
 from indexer.highlight import best_sentence, terms
-from indexer.pgstore import check_model, open_connection, read_manifest
+from indexer.pgstore import BM25_B, BM25_K1, check_model, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
     Highlight,
@@ -37,25 +37,32 @@ from indexer.search import (
 )
 from indexer.settings import Settings
 
-BM25_K1, BM25_B = 1.5, 0.75  # bm25s' defaults (method "lucene"), as the local backend uses
 POOL_SIZE = 8
+# BM25 candidates read at most this many postings per query term, best weight first (exact
+# whenever a term occurs in fewer passages); the candidates' scores are then computed exactly.
+POSTINGS_PER_TERM = 2000
 
-_BM25_SQL = """
-WITH w AS (SELECT * FROM unnest(%(terms)s::text[], %(counts)s::int[]) AS w(term, qn)),
-q AS (
-    SELECT p.term, count(*) AS df, min(w.qn) AS qn
-    FROM kb_postings p JOIN w USING (term) GROUP BY p.term
-)
-SELECT p.chunk_id,
-       sum(q.qn * ln(1 + (%(n)s - q.df + 0.5) / (q.df + 0.5))
-           * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * c.n_terms / %(avg)s))) AS score
-FROM kb_postings p
-JOIN q USING (term)
-JOIN kb_chunks c USING (chunk_id)
-WHERE {docs} {only}
-GROUP BY p.chunk_id
-ORDER BY score DESC, p.chunk_id
+_Q = "q AS (SELECT * FROM unnest(%(terms)s::text[], %(counts)s::int[], %(idf)s::float8[]) " \
+     "AS q(term, qn, idf))"  # fmt: skip
+_SCORE = "sum(q.qn * q.idf * t.tf / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * t.n_terms / %(avg)s)))"
+_BM25_TOP_SQL = f"""
+WITH {_Q}
+SELECT t.chunk_id, {_SCORE} AS score
+FROM q CROSS JOIN LATERAL (
+    SELECT p.chunk_id, p.tf, p.n_terms FROM kb_postings p
+    WHERE p.term = q.term {{docs}}
+    ORDER BY p.weight DESC LIMIT %(per_term)s
+) t
+GROUP BY t.chunk_id
+ORDER BY score DESC, t.chunk_id
 LIMIT %(limit)s
+"""
+_BM25_ONLY_SQL = f"""
+WITH {_Q}
+SELECT t.chunk_id, {_SCORE} AS score
+FROM kb_postings t JOIN q USING (term)
+WHERE t.chunk_id = ANY(%(only)s)
+GROUP BY t.chunk_id
 """
 
 
@@ -181,9 +188,9 @@ class PgSearcher:
         groups: Iterable[str] | None,
         snapshot: dict[str, float],
     ) -> tuple[list[SearchResult], bool, str]:
-        k = self.settings.ann_candidates
+        k = self.settings.pg_candidates
         dim = int(self.manifest.dimension)
-        con.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}")
+        con.execute(f"SET LOCAL hnsw.ef_search = {max(k, self.settings.pg_ef_search)}")
         con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         where, params = ("WHERE doc_id = ANY(%s) ", [docs]) if docs is not None else ("", [])
         dense_ids = [
@@ -196,16 +203,22 @@ class PgSearcher:
         ]
         lexical: dict[str, float] = {}
         query_terms = terms(query)  # repeated words weigh more, as in bm25s
-        if mode != "dense" and query_terms:
-            lexical = self._bm25(con, query_terms, docs, snapshot, max(k, fusion.LEXICAL_DEPTH))
+        bm25 = self._bm25_params(con, query_terms, snapshot) if mode != "dense" else None
+        if bm25:
+            sql = _BM25_TOP_SQL.format(docs="AND p.doc_id = ANY(%(docs)s)" if docs else "")
+            limit = max(self.settings.ann_candidates, fusion.LEXICAL_DEPTH)  # as locally
+            lexical = self._scores(con, sql, {**bm25, "docs": docs, "limit": limit})
         candidates = sorted(set(dense_ids) | set(lexical))
-        if mode != "dense" and query_terms:  # BM25 of dense-only candidates too
-            missing = [c for c in candidates if c not in lexical]
-            if missing:
-                lexical.update(self._bm25(con, query_terms, docs, snapshot, len(missing), missing))
+        if bm25:  # exact BM25 of the candidates the top postings did not score (fully)
+            unscored = [c for c in candidates if c not in lexical]
+            if bm25["truncated"]:
+                unscored = candidates
+            if unscored:
+                lexical.update(self._scores(con, _BM25_ONLY_SQL, {**bm25, "only": unscored}))
+        # Scoring needs only ids, similarities, sections and access; text for the chosen few.
         rows = con.execute(
-            'SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c."end", c.pages, c.heading_path, '
-            "c.text, -(c.embedding <#> %s) AS cos, d.metadata, a.groups FROM kb_chunks c "
+            "SELECT c.chunk_id, c.doc_id, c.heading_path, -(c.embedding <#> %s) AS cos, "
+            "d.metadata, a.groups FROM kb_chunks c "
             "JOIN kb_documents d USING (doc_id) LEFT JOIN kb_access a USING (doc_id) "
             "WHERE c.chunk_id = ANY(%s) "
             "ORDER BY c.doc_id, c.ordinal",  # document order: ties break as in the local backend
@@ -213,20 +226,21 @@ class PgSearcher:
         ).fetchall()
         if groups is not None:  # access re-checked on the snapshot itself, not on our cache
             wanted = set(groups)
-            rows = [r for r in rows if wanted & set(_groups_of(r[9], r[10]))]
+            rows = [r for r in rows if wanted & set(_groups_of(r[4], r[5]))]
         if not rows:
             return [], False, "no passage matches"
         ids = [r[0] for r in rows]
-        passage = np.array([r[8] for r in rows], np.float32)
+        passage = np.array([r[3] for r in rows], np.float32)
         dense = passage.copy()
-        best_window: dict[str, tuple[float, int, int]] = {}
-        for chunk_id, a, b, score in con.execute(
-            'SELECT chunk_id, start, "end", -(embedding <#> %s) FROM kb_windows '
-            "WHERE chunk_id = ANY(%s) ORDER BY chunk_id, start",  # first best wins, as locally
-            (vector, ids),
-        ):
-            if chunk_id not in best_window or score > best_window[chunk_id][0]:
-                best_window[chunk_id] = (score, a, b)
+        best_window = {
+            chunk_id: (score, a, b)
+            for chunk_id, a, b, score in con.execute(
+                'SELECT DISTINCT ON (chunk_id) chunk_id, start, "end", -(embedding <#> %s) AS s '
+                "FROM kb_windows WHERE chunk_id = ANY(%s) "
+                "ORDER BY chunk_id, s DESC, start",  # the first best wins, as locally
+                (vector, ids),
+            )
+        }
         weight = self.settings.window_weight
         for i, chunk_id in enumerate(ids):
             if chunk_id in best_window:
@@ -240,11 +254,19 @@ class PgSearcher:
                 dense, lex, scored, self.settings.lexical_boost
             )  # fmt: skip
         pool = fusion.top_rows(scores, scored, top_k * 4 + 10)
-        sections = [f"{r[1]}\x00{_json_list(r[6])}" for r in rows]
+        sections = [f"{r[1]}\x00{_json_list(r[2])}" for r in rows]
         chosen = fusion.diversify(pool, sections, top_k)
+        full = {
+            r[0]: r
+            for r in con.execute(
+                'SELECT chunk_id, doc_id, ordinal, start, "end", pages, heading_path, text '
+                "FROM kb_chunks WHERE chunk_id = ANY(%s)",
+                ([ids[i] for i in chosen],),
+            )
+        }
         results = [
-            self._result(con, rank, rows[i], float(scores[i]), query, context,
-                         best_window.get(rows[i][0]))
+            self._result(con, rank, (*full[ids[i]], rows[i][4]), float(scores[i]), query,
+                         context, best_window.get(ids[i]))
             for rank, i in enumerate(chosen, start=1)
         ]  # fmt: skip
         best = float(passage.max())
@@ -260,32 +282,37 @@ class PgSearcher:
             )
         return results, True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
 
-    def _bm25(
-        self,
-        con: Any,
-        query_terms: list[str],
-        docs: list[str] | None,
-        snapshot: dict[str, float],
-        limit: int,
-        only: list[str] | None = None,
-    ) -> dict[str, float]:
-        """BM25 (bm25s' lucene variant) of the best ``limit`` chunks, or of ``only`` these."""
+    @staticmethod
+    def _bm25_params(
+        con: Any, query_terms: list[str], snapshot: dict[str, float]
+    ) -> dict[str, Any] | None:
+        """Query terms with their counts and IDF (bm25s' lucene variant) in this snapshot."""
         counts = Counter(query_terms)
-        params = {
-            "terms": list(counts),
-            "counts": list(counts.values()),
-            "docs": docs,
-            "limit": limit,
-            "n": int(snapshot["chunks"]),
+        if not counts:
+            return None
+        df = dict(
+            con.execute(
+                "SELECT term, count(*) FROM kb_postings WHERE term = ANY(%s) GROUP BY term",
+                (list(counts),),
+            ).fetchall()
+        )
+        found = [t for t in counts if df.get(t)]
+        if not found:
+            return None
+        n = int(snapshot["chunks"])
+        return {
+            "terms": found,
+            "counts": [counts[t] for t in found],
+            "idf": [float(np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))) for t in found],
+            "truncated": any(df[t] > POSTINGS_PER_TERM for t in found),
+            "per_term": POSTINGS_PER_TERM,
             "avg": snapshot["avg_terms"],
             "k1": BM25_K1,
             "b": BM25_B,
-            "only": only,
         }
-        sql = _BM25_SQL.format(
-            docs="c.doc_id = ANY(%(docs)s)" if docs is not None else "true",
-            only="AND p.chunk_id = ANY(%(only)s)" if only else "",
-        )
+
+    @staticmethod
+    def _scores(con: Any, sql: str, params: dict[str, Any]) -> dict[str, float]:
         return {cid: float(score) for cid, score in con.execute(sql, params)}
 
     def _result(
@@ -305,7 +332,7 @@ class PgSearcher:
             a, b = best_sentence(text, query, {})
         before, after = self._neighbours(con, doc_id, ordinal, context)
         doc = self._catalog.by_id.get(doc_id) or {"title": doc_id, "source": ""}
-        metadata = row[9]
+        metadata = row[8]
         return SearchResult(
             rank=rank,
             score=round(score, 4),

@@ -124,6 +124,13 @@ def _placeholders(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+def as_db(path_or_db: Path | str | SqlDb, schema: str) -> SqlDb:
+    """A path opens (or creates) that SQLite file with ``schema``; a database is used as is."""
+    if isinstance(path_or_db, (str, Path)):
+        return SqliteDb(path_or_db, schema)
+    return path_or_db
+
+
 def open_db(settings: Settings, sqlite_path: Path | str, schema: str, tables: Sequence[str]):
     """The records database for these settings: the backend's PostgreSQL, or a SQLite file."""
     from indexer.pgstore import is_database_url

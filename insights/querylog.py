@@ -17,7 +17,7 @@ from typing import Any
 
 from indexer.errors import InvalidQueryError, NotFoundError
 from indexer.settings import Settings
-from indexer.sqldb import SqlDb, SqliteDb, open_db
+from indexer.sqldb import SqlDb, as_db, open_db
 from insights.redact import redact
 
 RATINGS = ("helpful", "not_helpful", "wrong_or_outdated")
@@ -79,10 +79,7 @@ class QueryLog:
     """
 
     def __init__(self, path_or_db: Path | str | SqlDb) -> None:
-        if isinstance(path_or_db, (str, Path)):
-            self._db: SqlDb = SqliteDb(path_or_db, SCHEMA)
-        else:
-            self._db = path_or_db
+        self._db: SqlDb = as_db(path_or_db, SCHEMA)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueryLog:

@@ -98,3 +98,31 @@ def test_a_reindex_is_seen_whole_by_a_running_searcher(
     assert "Quokka" in fresh.search("quokka refunds manager", top_k=1, mode="bm25").results[0].text
     s.close()
     fresh.close()
+
+
+def test_truncated_postings_still_score_exactly(
+    sample_kb: Path, fake_embedder, tmp_path: Path, pg_database, monkeypatch
+) -> None:
+    """With few postings read per term (as for common terms in a large index), the passages
+    proposed are still scored with full BM25: the same scores as the local backend's."""
+    import indexer.pgsearch as pgsearch
+
+    build_index(sample_kb, tmp_path / "index", fake_embedder, **OPTIONS)
+    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    monkeypatch.setattr(pgsearch, "POSTINGS_PER_TERM", 2)
+    local = open_searcher(tmp_path / "index", fake_embedder, Settings())
+    pg = open_searcher(pg_database, fake_embedder, Settings())
+    try:
+        for query in QUERIES:
+            exact = {
+                r.chunk_id: r.score for r in local.search(query, top_k=50, mode="bm25").results
+            }
+            got = pg.search(query, top_k=3, mode="bm25").results
+            assert got and all(r.chunk_id in exact for r in got)
+            assert [r.score for r in got] == pytest.approx(
+                [exact[r.chunk_id] for r in got], abs=2e-4
+            )
+            assert got[0].chunk_id == max(exact, key=exact.get)
+    finally:
+        local.close()
+        pg.close()
