@@ -190,7 +190,8 @@ class PgSearcher:
     ) -> tuple[list[SearchResult], bool, str]:
         k = self.settings.pg_candidates
         dim = int(self.manifest.dimension)
-        con.execute(f"SET LOCAL hnsw.ef_search = {max(k, self.settings.pg_ef_search)}")
+        # More candidates than ef_search: the iterative scan goes on past it (pgvector >= 0.8).
+        con.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(k, self.settings.pg_ef_search))}")
         con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         where, params = ("WHERE doc_id = ANY(%s) ", [docs]) if docs is not None else ("", [])
         dense_ids = [
