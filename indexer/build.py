@@ -129,7 +129,7 @@ def _build_index(
     if _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
         manifest = _read_manifest(index_dir)
         return BuildReport(
-            Path(index_dir),
+            _target(index_dir),
             len(documents),
             manifest.counts["chunks"],
             skipped,
@@ -214,9 +214,8 @@ def _index_documents(
     _check_unique_ids(documents)
     progress.on_start("chunk", len(documents))
     previous = pgstore.previous_chunks if _in_database(index_dir) else store.previous_chunks
-    reuse = previous(
-        index_dir, embedder.fingerprint, chunker_config(max_tokens, min_tokens, windows)
-    )
+    chunker = chunker_config(max_tokens, min_tokens, windows)
+    reuse = previous(index_dir, embedder.fingerprint, chunker)
     chunks, texts = chunk_all(
         documents, embedder, max_tokens, min_tokens, progress.on_advance, reuse
     )
@@ -245,7 +244,7 @@ def _index_documents(
         windows=(spans, window_vectors),
         model=embedder.model_name,
         model_fingerprint=embedder.fingerprint,
-        chunker=chunker_config(max_tokens, min_tokens, windows),
+        chunker=chunker,
         build_seconds=seconds,
     )
     args = (documents, chunks, vectors, [(s.path, s.reason) for s in skipped])
@@ -257,7 +256,7 @@ def _index_documents(
     # Pooled windows come with their passage: only separately embedded ones count as texts.
     total = len(texts) + (len(window_texts) if windows == "separate" else 0)
     return BuildReport(
-        index_dir if _in_database(index_dir) else Path(index_dir),
+        _target(index_dir),
         len(documents),
         len(chunks),
         skipped,
@@ -378,6 +377,11 @@ def _embed_pooled(
 def _in_database(target: Path | str) -> bool:
     """Whether the index target is a PostgreSQL URL rather than an index directory."""
     return isinstance(target, str) and pgstore.is_database_url(target)
+
+
+def _target(target: Path | str) -> Path | str:
+    """The index directory as a Path; a database URL as it is (a Path would mangle it)."""
+    return target if _in_database(target) else Path(target)
 
 
 def _writer(target: Path | str):

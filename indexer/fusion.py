@@ -41,6 +41,26 @@ def boost(
     return dense * (1.0 + weight * _normalise(lexical, allowed, depth))
 
 
+def mix(passage: np.ndarray, best_window: np.ndarray, weight: float) -> np.ndarray:
+    """Dense score of a passage: its own similarity mixed with its best sentence window's."""
+    return (1 - weight) * passage + weight * best_window
+
+
+def combine(
+    mode: str,
+    dense: np.ndarray,
+    lexical: np.ndarray | None,
+    allowed: np.ndarray,
+    lexical_boost: float,
+) -> np.ndarray:
+    """The ranking score of a search ``mode`` from its dense and BM25 signals."""
+    if mode == "dense" or lexical is None:
+        return dense
+    if mode == "bm25":
+        return lexical
+    return boost(dense, lexical, allowed, lexical_boost)
+
+
 def top_rows(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` best allowed scores, best first; ties go to the lower row.
 

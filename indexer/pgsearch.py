@@ -11,11 +11,10 @@ snapshot (REPEATABLE READ), so a re-index committing meanwhile is seen whole or 
 from __future__ import annotations
 
 import datetime as dt
-import queue
+import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from indexer import fusion
 from indexer.embedding import Embedder
 from indexer.errors import NotFoundError
 from indexer.highlight import best_sentence, terms
-from indexer.pgstore import BM25_B, BM25_K1, check_model, open_connection, read_manifest
+from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
     Highlight,
@@ -33,11 +32,13 @@ from indexer.search import (
     SearchResponse,
     SearchResult,
     allowed_mask,
+    judge,
     prepare_search,
+    visible,
 )
 from indexer.settings import Settings
+from indexer.store import check_model
 
-POOL_SIZE = 8
 # BM25 candidates read at most this many postings per query term, best weight first (exact
 # whenever a term occurs in fewer passages); the candidates' scores are then computed exactly.
 POSTINGS_PER_TERM = 2000
@@ -76,8 +77,8 @@ class PgSearcher:
         self.index_dir = None
         self.degraded = ""
         self.manifest = read_manifest(url)
-        check_model(self.manifest, embedder.model_name, embedder.fingerprint)
-        self._pool: queue.LifoQueue = queue.LifoQueue()
+        check_model(self.manifest, embedder.model_name, embedder.fingerprint, "the database")
+        self._pool = ConnectionPool(lambda: open_connection(url))
         with self._connection() as con:
             self._catalog = _Catalog.load(con)
 
@@ -104,22 +105,9 @@ class PgSearcher:
     def warm_up(self) -> None:
         self.embedder.warm_up()
 
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connection(self):
         """A pooled connection: each concurrent request gets its own."""
-        try:
-            con = self._pool.get_nowait()
-        except queue.Empty:
-            con = open_connection(self.url)
-        try:
-            yield con
-        finally:
-            if con.info.transaction_status != 0:  # not idle: a failed statement, roll back
-                con.rollback()
-            if self._pool.qsize() < POOL_SIZE:
-                self._pool.put(con)
-            else:
-                con.close()
+        return self._pool.connection()
 
     # -- queries -------------------------------------------------------------------------
 
@@ -211,9 +199,7 @@ class PgSearcher:
             lexical = self._scores(con, sql, {**bm25, "docs": docs, "limit": limit})
         candidates = sorted(set(dense_ids) | set(lexical))
         if bm25:  # exact BM25 of the candidates the top postings did not score (fully)
-            unscored = [c for c in candidates if c not in lexical]
-            if bm25["truncated"]:
-                unscored = candidates
+            unscored = [c for c in candidates if bm25["truncated"] or c not in lexical]
             if unscored:
                 lexical.update(self._scores(con, _BM25_ONLY_SQL, {**bm25, "only": unscored}))
         # Scoring needs only ids, similarities, sections and access; text for the chosen few.
@@ -242,18 +228,12 @@ class PgSearcher:
                 (vector, ids),
             )
         }
-        weight = self.settings.window_weight
-        for i, chunk_id in enumerate(ids):
-            if chunk_id in best_window:
-                dense[i] = (1 - weight) * passage[i] + weight * best_window[chunk_id][0]
+        windowed = [i for i, c in enumerate(ids) if c in best_window]
+        best = np.array([best_window[ids[i]][0] for i in windowed], np.float32)
+        dense[windowed] = fusion.mix(passage[windowed], best, self.settings.window_weight)
         scored = np.ones(len(ids), bool)
-        if mode == "dense":
-            scores = dense
-        else:
-            lex = np.array([lexical.get(c, 0.0) for c in ids], np.float32)
-            scores = lex if mode == "bm25" else fusion.boost(
-                dense, lex, scored, self.settings.lexical_boost
-            )  # fmt: skip
+        lex = None if mode == "dense" else np.array([lexical.get(c, 0.0) for c in ids], np.float32)
+        scores = fusion.combine(mode, dense, lex, scored, self.settings.lexical_boost)
         pool = fusion.top_rows(scores, scored, top_k * 4 + 10)
         sections = [f"{r[1]}\x00{_json_list(r[2])}" for r in rows]
         chosen = fusion.diversify(pool, sections, top_k)
@@ -270,18 +250,7 @@ class PgSearcher:
                          context, best_window.get(ids[i]))
             for rank, i in enumerate(chosen, start=1)
         ]  # fmt: skip
-        best = float(passage.max())
-        threshold = self.settings.answerable_threshold
-        if best < threshold:
-            return (
-                results,
-                False,
-                (
-                    f"weak evidence: the closest passage has similarity {best:.2f}, "
-                    f"below {threshold:.2f}; the knowledge base may not cover this"
-                ),
-            )
-        return results, True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
+        return (results, *judge(float(passage.max()), self.settings.answerable_threshold))
 
     @staticmethod
     def _bm25_params(
@@ -372,7 +341,7 @@ class PgSearcher:
             access = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
             if access != self._catalog.access_version:
                 self._catalog = _Catalog.load(con)
-        return [dict(d) for d in self._catalog.docs if _visible(d["metadata"], groups)]
+        return [dict(d) for d in self._catalog.docs if visible(d["metadata"], groups)]
 
     def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
         with self._connection() as con:
@@ -382,7 +351,7 @@ class PgSearcher:
                 "WHERE d.doc_id = %s",
                 (doc_id,),
             ).fetchone()
-        if r is None or not _visible({"access_groups": _groups_of(r[4], r[8])}, groups):
+        if r is None or not visible({"access_groups": _groups_of(r[4], r[8])}, groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {
             "doc_id": r[0],
@@ -441,12 +410,7 @@ class PgSearcher:
         }
 
     def close(self) -> None:
-        while True:
-            try:
-                con = self._pool.get_nowait()
-            except queue.Empty:
-                return
-            con.close()
+        self._pool.close()
 
 
 @dataclass(frozen=True)
@@ -491,10 +455,6 @@ class _Catalog:
         )  # fmt: skip
 
 
-def _visible(metadata: dict[str, Any], groups: Iterable[str] | None) -> bool:
-    return groups is None or bool(set(metadata.get("access_groups") or []) & set(groups))
-
-
 def _groups_of(metadata: dict[str, Any], override: list[str] | None) -> list[str]:
     """A document's access groups: the `kb access` override if there is one."""
     return list(override) if override is not None else list(metadata.get("access_groups") or [])
@@ -502,6 +462,4 @@ def _groups_of(metadata: dict[str, Any], override: list[str] | None) -> list[str
 
 def _json_list(value: Any) -> str:
     """A heading path or page list as the local backend's chunk table stores it (JSON text)."""
-    import json
-
     return json.dumps(list(value))

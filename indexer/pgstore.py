@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import queue
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from indexer.documents import Chunk, Document
-from indexer.errors import IndexMismatchError, IndexNotFoundError, KBError
+from indexer.errors import IndexNotFoundError, KBError
 from indexer.lexical import tokenize
 from indexer.store import Manifest
 
@@ -53,6 +54,42 @@ def open_connection(url: str) -> Any:
             "the database has no kb-assistant schema: run `kb db migrate`"
         ) from exc
     return con
+
+
+class ConnectionPool:
+    """Connections kept open for reuse (up to ``size`` idle); each concurrent caller gets its
+    own. One that failed is closed rather than reused; one left mid-transaction is rolled back.
+    """
+
+    def __init__(self, opener: Callable[[], Any], size: int = 8) -> None:
+        self._open = opener
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._size = size
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        try:
+            con = self._idle.get_nowait()
+        except queue.Empty:
+            con = self._open()
+        try:
+            yield con
+        except BaseException:
+            con.close()
+            raise
+        if con.info.transaction_status != 0:  # not idle
+            con.rollback()
+        if self._idle.qsize() < self._size:
+            self._idle.put(con)
+        else:
+            con.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
 
 
 @contextmanager
@@ -298,15 +335,6 @@ def _mean_terms(con: Any, new_lengths: list[int]) -> float:
     if row is not None and row[0]:
         return float(row[0])
     return max(1.0, sum(new_lengths) / max(1, len(new_lengths)))
-
-
-def check_model(manifest: Manifest, model: str, fingerprint: str) -> None:
-    if manifest.model_fingerprint != fingerprint:
-        raise IndexMismatchError(
-            f"the index in the database was built with model {manifest.model!r} "
-            f"({manifest.model_fingerprint}), but the configured model is {model!r} "
-            f"({fingerprint}): rebuild it with `kb index` or configure that model"
-        )
 
 
 def read_access_overrides(url: str) -> dict[str, list[str]]:

@@ -190,6 +190,20 @@ def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) 
     return not (doc.get("status") == "superseded" and not successors)
 
 
+def judge(best: float, threshold: float) -> tuple[bool, str]:
+    """Whether the best passage is close enough to the question to present as an answer.
+
+    The threshold on the best dense similarity is calibrated on labelled answerable and
+    unanswerable questions (see docs/retrieval.md).
+    """
+    if best < threshold:
+        return False, (
+            f"weak evidence: the closest passage has similarity {best:.2f}, "
+            f"below {threshold:.2f}; the knowledge base may not cover this"
+        )
+    return True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
+
+
 def open_searcher(target: Path | str, embedder: Embedder, settings: Settings):
     """The searcher for an index directory, or for a postgresql:// URL (the postgres backend).
 
@@ -498,7 +512,9 @@ class Searcher:
         results: list[SearchResult] = []
         if allowed.any():
             signals, lexical, allowed = self._signals(query, mode, allowed)
-            scores = self._combine(mode, signals.dense, lexical, allowed)
+            scores = fusion.combine(
+                mode, signals.dense, lexical, allowed, self.settings.lexical_boost
+            )
             pool = fusion.top_rows(scores, allowed, top_k * 4 + 10)
             rows = fusion.diversify(pool, self._section_of, top_k)
             results = [
@@ -512,7 +528,9 @@ class Searcher:
                 )
                 for rank, row in enumerate(rows, start=1)
             ]
-            answerable, reason = self._judge(signals.passage, allowed)
+            answerable, reason = judge(
+                float(signals.passage[allowed].max()), self.settings.answerable_threshold
+            )
         else:
             answerable, reason = False, "no document passes the filters and date"
         took = (time.perf_counter() - started) * 1000
@@ -544,7 +562,9 @@ class Searcher:
             dense = passage.astype(np.float32, copy=True)
             if len(window_scores):
                 best = np.maximum.reduceat(window_scores, self._window_starts)  # one pass, O(n)
-                dense[self._window_rows] = self._mix(passage[self._window_rows], best)
+                dense[self._window_rows] = fusion.mix(
+                    passage[self._window_rows], best, self.settings.window_weight
+                )
             return _Signals(passage, dense, window_scores), lexical, allowed
         passage = np.full(len(self._matrix), -1.0, np.float32)
         passage[rows] = self._matrix[rows] @ vector
@@ -563,14 +583,10 @@ class Searcher:
             scored = self._window_matrix[gather] @ vector
             window_scores[gather] = scored
             best = np.maximum.reduceat(scored, offsets)
-            dense[rows[has]] = self._mix(passage[rows[has]], best)
+            dense[rows[has]] = fusion.mix(passage[rows[has]], best, self.settings.window_weight)
         scored_rows = np.zeros(len(allowed), bool)
         scored_rows[rows] = True
         return _Signals(passage, dense, window_scores), lexical, allowed & scored_rows
-
-    def _mix(self, passage: np.ndarray, best_window: np.ndarray) -> np.ndarray:
-        weight = self.settings.window_weight
-        return (1 - weight) * passage + weight * best_window
 
     def _candidates(
         self, vector: np.ndarray, lexical: np.ndarray | None, allowed: np.ndarray
@@ -608,30 +624,6 @@ class Searcher:
             else len(window_scores)
         )
         return start + int(np.argmax(window_scores[start:end]))
-
-    def _combine(
-        self, mode: str, dense: np.ndarray, lexical: np.ndarray | None, allowed: np.ndarray
-    ) -> np.ndarray:
-        if mode == "dense" or lexical is None:
-            return dense
-        if mode == "bm25":
-            return lexical
-        return fusion.boost(dense, lexical, allowed, self.settings.lexical_boost)
-
-    def _judge(self, dense: np.ndarray, allowed: np.ndarray) -> tuple[bool, str]:
-        """Whether the best passage is close enough to the question to present as an answer.
-
-        The threshold on the best dense similarity is calibrated on labelled answerable and
-        unanswerable questions (see docs/retrieval.md).
-        """
-        best = float(dense[allowed].max())
-        threshold = self.settings.answerable_threshold
-        if best < threshold:
-            return False, (
-                f"weak evidence: the closest passage has similarity {best:.2f}, "
-                f"below {threshold:.2f}; the knowledge base may not cover this"
-            )
-        return True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
 
     def _result(
         self, rank: int, row: int, score: float, query: str, context: int = 0, window: int = -1

@@ -10,11 +10,9 @@ same ``ORDER BY ts, rowid`` keeps insertion order on both engines.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,15 +60,13 @@ class SqliteDb:
         self._con.close()
 
 
-POOL_SIZE = 8
-
-
 class PostgresDb:
     """Pooled autocommit connections to the postgres backend's database."""
 
     def __init__(self, url: str, tables: Sequence[str]) -> None:
-        self.url = url
-        self._pool: queue.LifoQueue = queue.LifoQueue()
+        from indexer.pgstore import ConnectionPool
+
+        self._pool = ConnectionPool(lambda: _autocommit(url))
         missing = [t for t in tables if not self._table_exists(t)]
         if missing:
             raise IndexNotFoundError(
@@ -81,42 +77,26 @@ class PostgresDb:
         rows = self.query("SELECT to_regclass(?) IS NOT NULL AS found", (table,))
         return bool(rows[0]["found"])
 
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        import psycopg
-        from psycopg.rows import dict_row
-
-        try:
-            con = self._pool.get_nowait()
-        except queue.Empty:
-            try:
-                con = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
-            except psycopg.OperationalError as exc:
-                raise KBError(f"cannot connect to the database: {exc}".strip()) from exc
-        try:
-            yield con
-        except psycopg.OperationalError:
-            con.close()  # a broken connection never goes back to the pool
-            raise
-        if self._pool.qsize() < POOL_SIZE:
-            self._pool.put(con)
-        else:
-            con.close()
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._connection() as con:
+        with self._pool.connection() as con:
             return con.execute(_placeholders(sql), tuple(params)).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._connection() as con:
+        with self._pool.connection() as con:
             return list(con.execute(_placeholders(sql), tuple(params)).fetchall())
 
     def close(self) -> None:
-        while True:
-            try:
-                self._pool.get_nowait().close()
-            except queue.Empty:
-                return
+        self._pool.close()
+
+
+def _autocommit(url: str) -> Any:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    try:
+        return psycopg.connect(url, autocommit=True, row_factory=dict_row)
+    except psycopg.OperationalError as exc:
+        raise KBError(f"cannot connect to the database: {exc}".strip()) from exc
 
 
 def _placeholders(sql: str) -> str:

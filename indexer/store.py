@@ -365,11 +365,11 @@ def read_manifest(index_dir: Path, generation: Path | None = None) -> Manifest:
     return manifest
 
 
-def check_model(manifest: Manifest, model: str, fingerprint: str, index_dir: Path) -> None:
+def check_model(manifest: Manifest, model: str, fingerprint: str, where: Path | str) -> None:
     """Refuse an index whose vectors came from another model than the one configured."""
     if manifest.model_fingerprint != fingerprint:
         raise IndexMismatchError(
-            f"index at {index_dir} was built with model {manifest.model!r} "
+            f"the index in {where} was built with model {manifest.model!r} "
             f"({manifest.model_fingerprint}), but the configured model is {model!r} "
             f"({fingerprint}): rebuild the index with `kb index` or configure that model"
         )

@@ -35,6 +35,7 @@ def test_edits_and_deletions_reach_every_part(target, sample_kb: Path, fake_embe
     first = build_index(sample_kb, target, fake_embedder, **OPTIONS)
     again = build_index(sample_kb, target, fake_embedder, **OPTIONS)
     assert again.unchanged and again.manifest.index_version == first.manifest.index_version
+    assert str(again.index_dir) == str(first.index_dir) == str(target)  # a URL stays a URL
 
     md = sample_kb / "policies" / "coin-refunds.md"
     md.write_text(md.read_text() + "\nZebra parcels are refunded only on Tuesdays.\n")
