@@ -62,7 +62,13 @@ def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
         f"(backend `{settings.embed_backend}`, sentence windows `{settings.window_vectors}`), "
         "chunks "
         f"{settings.chunk_max_tokens}/{settings.chunk_min_tokens} tokens (max/min), "
-        f"window weight {settings.window_weight}, lexical boost {settings.lexical_boost}. "
+        f"window weight {settings.window_weight}, lexical boost {settings.lexical_boost}"
+        + (
+            f" within {settings.lexical_reach} of the best dense score"
+            if settings.lexical_reach
+            else ""
+        )
+        + ". "
         "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
         "whether a top-k passage contains an evidence string; `recall@k` is the share of "
         "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "

@@ -25,20 +25,38 @@ def _normalise(scores: np.ndarray, allowed: np.ndarray, depth: int) -> np.ndarra
 LEXICAL_DEPTH = 100  # BM25 scores are normalised over this many best allowed passages
 
 
+def reach_gate(dense: np.ndarray, allowed: np.ndarray, reach: float) -> np.ndarray:
+    """Per passage, how much keyword evidence may lift it: 1 at the best dense score, falling
+    linearly to 0 at ``reach`` below it (``reach`` <= 0: 1 everywhere).
+
+    Keywords then reorder the passages that dense retrieval already finds close to the
+    question, but cannot lift one it finds off-topic: on paraphrased FAQs an unbounded boost
+    lets shared words promote wrong answers. Off by default: the limit also keeps BM25 from
+    rescuing far-ranked right passages in long guidance pages (docs/retrieval-experiments.md).
+    """
+    if reach <= 0 or not allowed.any():
+        return np.ones_like(dense, dtype=np.float32)
+    top = float(dense[allowed].max())
+    return np.clip((dense - (top - reach)) / reach, 0.0, 1.0).astype(np.float32)
+
+
 def boost(
     dense: np.ndarray,
     lexical: np.ndarray,
     allowed: np.ndarray,
     weight: float,
+    reach: float = 0.0,
     depth: int = LEXICAL_DEPTH,
 ) -> np.ndarray:
-    """Dense-led hybrid: ``dense * (1 + weight * lexical)``, lexical normalised over its top.
+    """Dense-led hybrid: ``dense * (1 + weight * gate * lexical)``, lexical normalised over its
+    top and ``gate`` the passage's :func:`reach_gate`.
 
     Measured across ConditionalQA, StackFAQ, PolicyQA and kb/, a bounded multiplicative boost
     keeps dense ranking where keywords mislead (paraphrased FAQs) and lets exact terms
     (market codes, product names) lift the right passage where they matter.
     """
-    return dense * (1.0 + weight * _normalise(lexical, allowed, depth))
+    gate = reach_gate(dense, allowed, reach)
+    return dense * (1.0 + weight * gate * _normalise(lexical, allowed, depth))
 
 
 def mix(passage: np.ndarray, best_window: np.ndarray, weight: float) -> np.ndarray:
@@ -52,13 +70,14 @@ def combine(
     lexical: np.ndarray | None,
     allowed: np.ndarray,
     lexical_boost: float,
+    lexical_reach: float = 0.0,
 ) -> np.ndarray:
     """The ranking score of a search ``mode`` from its dense and BM25 signals."""
     if mode == "dense" or lexical is None:
         return dense
     if mode == "bm25":
         return lexical
-    return boost(dense, lexical, allowed, lexical_boost)
+    return boost(dense, lexical, allowed, lexical_boost, lexical_reach)
 
 
 def top_rows(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:

@@ -233,7 +233,9 @@ class PgSearcher:
         dense[windowed] = fusion.mix(passage[windowed], best, self.settings.window_weight)
         scored = np.ones(len(ids), bool)
         lex = None if mode == "dense" else np.array([lexical.get(c, 0.0) for c in ids], np.float32)
-        scores = fusion.combine(mode, dense, lex, scored, self.settings.lexical_boost)
+        scores = fusion.combine(
+            mode, dense, lex, scored, self.settings.lexical_boost, self.settings.lexical_reach
+        )
         pool = fusion.top_rows(scores, scored, top_k * 4 + 10)
         sections = [f"{r[1]}\x00{_json_list(r[2])}" for r in rows]
         chosen = fusion.diversify(pool, sections, top_k)

@@ -513,8 +513,9 @@ class Searcher:
         if allowed.any():
             signals, lexical, allowed = self._signals(query, mode, allowed)
             scores = fusion.combine(
-                mode, signals.dense, lexical, allowed, self.settings.lexical_boost
-            )
+                mode, signals.dense, lexical, allowed,
+                self.settings.lexical_boost, self.settings.lexical_reach,
+            )  # fmt: skip
             pool = fusion.top_rows(scores, allowed, top_k * 4 + 10)
             rows = fusion.diversify(pool, self._section_of, top_k)
             results = [

@@ -52,10 +52,13 @@ class Settings(BaseSettings):
     chunk_min_tokens: int = Field(64, ge=0, le=512)
 
     # Retrieval: dense, bm25 or hybrid. Dense scores mix the passage's similarity with its best
-    # sentence window's (window_weight); hybrid boosts them by normalised BM25 (lexical_boost).
+    # sentence window's (window_weight); hybrid boosts them by normalised BM25 (lexical_boost),
+    # fully at the best dense score and not at all lexical_reach (cosine) below it (0: no limit;
+    # measured trade-off of a limit in docs/retrieval.md).
     search_mode: str = "hybrid"
     window_weight: float = Field(0.5, ge=0.0, le=1.0)
     lexical_boost: float = Field(0.3, ge=0.0, le=5.0)
+    lexical_reach: float = Field(0.0, ge=0.0, le=2.0)
     # Past ann_min_chunks passages an IVF index proposes ann_candidates passages (probing
     # ann_nprobe lists) that are then scored exactly; below it every passage is scored.
     ann_min_chunks: int = Field(5_000, ge=0)

@@ -62,25 +62,27 @@ def test_backends_rank_alike(sample_kb: Path, fake_embedder, tmp_path: Path, pg_
     """The same documents give the same passages, scores and highlights on both backends."""
     build_index(sample_kb, tmp_path / "index", fake_embedder, **OPTIONS)
     build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
-    local = open_searcher(tmp_path / "index", fake_embedder, Settings())
-    pg = open_searcher(pg_database, fake_embedder, Settings())
-    try:
-        assert pg.manifest.counts["chunks"] == local.manifest.counts["chunks"]
-        for query in QUERIES:
-            for mode in ("dense", "bm25", "hybrid"):
-                want = local.search(query, top_k=3, mode=mode)
-                got = pg.search(query, top_k=3, mode=mode)
-                assert [r.chunk_id for r in got.results] == [r.chunk_id for r in want.results]
-                assert [r.score for r in got.results] == pytest.approx(
-                    [r.score for r in want.results], abs=2e-4
-                )
-                assert [r.highlight.text for r in got.results] == [
-                    r.highlight.text for r in want.results
-                ]
-                assert got.answerable == want.answerable
-    finally:
-        local.close()
-        pg.close()
+    # the default, and a limit on how far below the best dense score keywords may lift
+    for settings in (Settings(), Settings(lexical_reach=0.15)):
+        local = open_searcher(tmp_path / "index", fake_embedder, settings)
+        pg = open_searcher(pg_database, fake_embedder, settings)
+        try:
+            assert pg.manifest.counts["chunks"] == local.manifest.counts["chunks"]
+            for query in QUERIES:
+                for mode in ("dense", "bm25", "hybrid"):
+                    want = local.search(query, top_k=3, mode=mode)
+                    got = pg.search(query, top_k=3, mode=mode)
+                    assert [r.chunk_id for r in got.results] == [r.chunk_id for r in want.results]
+                    assert [r.score for r in got.results] == pytest.approx(
+                        [r.score for r in want.results], abs=2e-4
+                    )
+                    assert [r.highlight.text for r in got.results] == [
+                        r.highlight.text for r in want.results
+                    ]
+                    assert got.answerable == want.answerable
+        finally:
+            local.close()
+            pg.close()
 
 
 def test_a_reindex_is_seen_whole_by_a_running_searcher(

@@ -183,6 +183,25 @@ def test_diversify_prefers_new_sections() -> None:
     assert diversify(np.array([0, 1]), sections, 5) == [0, 1]
 
 
+def test_keywords_reorder_near_passages_but_cannot_lift_far_ones() -> None:
+    import numpy as np
+
+    from indexer.fusion import boost, reach_gate
+
+    dense = np.array([0.70, 0.66, 0.40, 0.62], np.float32)
+    lexical = np.array([0.0, 5.0, 9.0, 0.0], np.float32)  # row 2: many shared words, off-topic
+    allowed = np.array([True, True, True, False])
+    gate = reach_gate(dense, allowed, 0.15)
+    assert gate[0] == pytest.approx(1.0) and 0.0 < gate[1] < 1.0 and gate[2] == 0.0
+    scores = boost(dense, lexical, allowed, 0.4, reach=0.15)
+    assert scores[1] > scores[0]  # a close passage with the query's words overtakes the top
+    assert scores[2] == dense[2]  # 0.30 below the top: keywords alone do not promote it
+    unbounded = boost(dense, lexical, allowed, 0.4, reach=0.0)
+    assert unbounded[2] > dense[2]  # reach 0 switches the limit off
+    # the gate follows the best *allowed* passage, so a filter cannot widen or narrow it
+    assert np.allclose(reach_gate(dense, np.array([False, True, True, True]), 0.15)[1], 1.0)
+
+
 def test_results_come_from_distinct_sections(searcher: Searcher) -> None:
     results = searcher.search("refund coins days steps", top_k=5).results
     keys = [(r.doc_id, tuple(r.heading_path)) for r in results]
