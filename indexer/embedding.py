@@ -17,7 +17,7 @@ import numpy as np
 
 from indexer.errors import KBError, ModelIntegrityError
 from indexer.files import sha256_file
-from indexer.onnx_backend import OnnxEncoder, ensure_export, span_vectors
+from indexer.onnx_backend import EXPORT_FORMAT, OnnxEncoder, ensure_export, span_vectors
 from indexer.settings import BUNDLED_MODEL, Settings
 
 if TYPE_CHECKING:
@@ -94,7 +94,8 @@ class Embedder:
         self.cache_dir = Path(cache_dir)
         self.threads = threads
         self._load_path, self.source_fingerprint = resolve_model(model)
-        suffix = "" if backend == "torch" else f"+{backend}"
+        # The export recipe shapes the vectors, so it is part of what an index records.
+        suffix = "" if backend == "torch" else f"+{backend}.{EXPORT_FORMAT}"
         self.fingerprint = self.source_fingerprint + suffix
 
     @classmethod

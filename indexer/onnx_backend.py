@@ -2,9 +2,10 @@
 
 The model is exported once from its sentence-transformers files (torch is needed only then) and
 cached under ``cache_dir/<fingerprint digest>/``; a small JSON file beside it records what it
-was made from and its sha256, which is checked on every load. Measured on this machine for
-all-MiniLM-L6-v2: about 1.8x faster on 200-token passages, 2.5x on short texts and ~6x on a
-single query than sentence-transformers fp32, with cosine ~0.994 to the fp32 vectors.
+was made from and its sha256, which is checked on every load. Before quantising, onnxruntime's
+transformer optimizer fuses each layer's attention, GELU and layer norms into single kernels
+(measured on all-MiniLM-L6-v2 against the unfused int8 export, side by side: 1.2-1.3x faster on
+batches of passages, ~1.4x on a single query, cosine to fp32 unchanged at 0.994).
 """
 
 from __future__ import annotations
@@ -27,10 +28,14 @@ from indexer.files import sha256_file
 
 logger = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1  # bump when the export recipe changes: old exports are then rebuilt
+# Bump when the export recipe changes: old exports are then rebuilt, and since the format is
+# part of the embedder's fingerprint, indexes and cached vectors made with the old one are too.
+EXPORT_FORMAT = 2  # 2: attention, GELU and layer norms fused before quantisation
 MODEL_FILE = "model.int8.onnx"
 RECORD_FILE = "export.json"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Encoder families whose layers onnxruntime's "bert" fuser knows; others are quantised unfused.
+FUSABLE = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra"})
 
 
 def export_dir(cache_dir: Path, fingerprint: str) -> Path:
@@ -56,12 +61,13 @@ def ensure_export(model_path: str, fingerprint: str, cache_dir: Path) -> Path:
         logger.info("exporting %s to int8 ONNX (once; cached in %s)", model_path, target)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
         try:
-            _export(model_path, staging)
+            fused = _export(model_path, staging)
             record = {
                 "format": EXPORT_FORMAT,
                 "source_fingerprint": fingerprint,
                 "sha256": sha256_file(staging / MODEL_FILE),
                 "quantisation": "dynamic int8, per-channel weights (onnxruntime)",
+                "fused": fused,
             }
             (staging / RECORD_FILE).write_text(json.dumps(record, indent=2))
             if target.exists():
@@ -85,9 +91,14 @@ def _verified(target: Path, fingerprint: str) -> bool:
     return True
 
 
-def _export(model_path: str, out: Path) -> None:
-    """Trace the transformer to ONNX (fp32), then quantise its weights to int8."""
+def _export(model_path: str, out: Path) -> dict[str, int]:
+    """Trace the transformer to ONNX (fp32), fuse its layers, then quantise weights to int8.
+
+    Returns the fused operator counts (empty when the model's graph could not be fused: it is
+    then quantised as traced, slower but the same vectors).
+    """
     try:
+        import onnx
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoModel, AutoTokenizer
@@ -106,7 +117,9 @@ def _export(model_path: str, out: Path) -> None:
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        base = AutoModel.from_pretrained(model_path).eval()
+        # Eager attention traces to the plain MatMul/Softmax pattern the fuser recognises
+        # (scaled_dot_product_attention does not); the vectors are the same.
+        base = AutoModel.from_pretrained(model_path, attn_implementation="eager").eval()
     except OSError as exc:
         raise KBError(f"cannot export {model_path!r} to ONNX: {exc}") from exc
     sample = tokenizer(["an example", "a second, longer example text"], padding=True,
@@ -125,15 +138,45 @@ def _export(model_path: str, out: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8,
-                     per_channel=True)  # fmt: skip
-    fp32.unlink()
+    source, fused = _fuse(fp32, base.config)
+    quantize_dynamic(
+        str(source),
+        str(out / MODEL_FILE),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        # fused ops come from onnxruntime's own domain, which shape inference does not type
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    for path in {fp32, source}:
+        path.unlink()
     for name in ("tokenizer.json", "sentence_bert_config.json"):
         if (Path(model_path) / name).is_file():
             shutil.copy2(Path(model_path) / name, out / name)
     pooling = Path(model_path) / "1_Pooling" / "config.json"
     if pooling.is_file():
         shutil.copy2(pooling, out / "pooling.json")
+    return fused
+
+
+def _fuse(fp32: Path, config: Any) -> tuple[Path, dict[str, int]]:
+    """The fp32 graph with BERT-style layers fused, or the traced one when that fails."""
+    heads = getattr(config, "num_attention_heads", 0)
+    hidden = getattr(config, "hidden_size", 0)
+    if getattr(config, "model_type", "") not in FUSABLE or not heads or not hidden:
+        return fp32, {}
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        model = optimize_model(
+            str(fp32), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1
+        )
+        target = fp32.with_name("model.fused.onnx")
+        model.save_model_to_file(str(target))
+        counts = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
+    except Exception as exc:  # the fuser is an optimisation: any failure keeps the traced graph
+        logger.warning("could not fuse %s (%s); quantising it unfused", fp32, exc)
+        return fp32, {}
+    return target, counts
 
 
 class OnnxEncoder:

@@ -10,7 +10,7 @@ import pytest
 
 from indexer.embedding import Embedder
 from indexer.errors import KBError
-from indexer.onnx_backend import MODEL_FILE, RECORD_FILE, export_dir
+from indexer.onnx_backend import EXPORT_FORMAT, MODEL_FILE, RECORD_FILE, export_dir
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def test_backends_count_tokens_alike_and_differ_in_fingerprint(
     for text in SENTENCES + ["", "naïve café — 10% off!\n\n# Heading"]:
         assert real_embedder.count_tokens(text) == torch_embedder.count_tokens(text)
     assert real_embedder.max_tokens == torch_embedder.max_tokens == 256
-    assert real_embedder.fingerprint == torch_embedder.fingerprint + "+onnx-int8"
+    assert real_embedder.fingerprint == torch_embedder.fingerprint + f"+onnx-int8.{EXPORT_FORMAT}"
 
 
 def test_pooled_spans_point_at_their_own_sentence(
@@ -73,6 +73,7 @@ def test_export_is_cached_verified_and_redone_when_tampered(tmp_path: Path) -> N
     folder = export_dir(tmp_path, first.source_fingerprint)
     record = json.loads((folder / RECORD_FILE).read_text())
     assert record["source_fingerprint"] == first.source_fingerprint
+    assert record["fused"].get("Attention", 0) > 0  # the fast kernels, not the traced graph
     stamp = (folder / MODEL_FILE).stat().st_mtime_ns
     Embedder(cache_dir=tmp_path).encode(["again"])  # reuses the export
     assert (folder / MODEL_FILE).stat().st_mtime_ns == stamp
