@@ -55,8 +55,10 @@ def boost(
     keeps dense ranking where keywords mislead (paraphrased FAQs) and lets exact terms
     (market codes, product names) lift the right passage where they matter.
     """
-    gate = reach_gate(dense, allowed, reach)
-    return dense * (1.0 + weight * gate * _normalise(lexical, allowed, depth))
+    lifted = _normalise(lexical, allowed, depth)
+    if reach > 0:
+        lifted *= reach_gate(dense, allowed, reach)
+    return dense * (1.0 + weight * lifted)
 
 
 def mix(passage: np.ndarray, best_window: np.ndarray, weight: float) -> np.ndarray:

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 # part of the embedder's fingerprint, indexes and cached vectors made with the old one are too.
 EXPORT_FORMAT = 2  # 2: attention, GELU and layer norms fused before quantisation
 MODEL_FILE = "model.int8.onnx"
+FUSED_FILE = "model.fused.onnx"  # intermediate: fp32 with fused layers
 RECORD_FILE = "export.json"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Encoder families whose layers onnxruntime's "bert" fuser knows; others are quantised unfused.
@@ -138,17 +139,28 @@ def _export(model_path: str, out: Path) -> dict[str, int]:
             opset_version=17,
             dynamo=False,
         )
+
+    def quantise(source: Path) -> None:
+        quantize_dynamic(
+            str(source),
+            str(out / MODEL_FILE),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # fused ops come from onnxruntime's own domain, which shape inference does not type
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+
     source, fused = _fuse(fp32, base.config)
-    quantize_dynamic(
-        str(source),
-        str(out / MODEL_FILE),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        # fused ops come from onnxruntime's own domain, which shape inference does not type
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-    for path in {fp32, source}:
-        path.unlink()
+    try:
+        quantise(source)
+    except Exception as exc:  # a fused graph the quantiser cannot take: quantise the traced one
+        if source == fp32:
+            raise
+        logger.warning("could not quantise the fused graph (%s); quantising it unfused", exc)
+        source, fused = fp32, {}
+        quantise(source)
+    for name in (fp32.name, FUSED_FILE):  # only the quantised model is kept
+        (out / name).unlink(missing_ok=True)
     for name in ("tokenizer.json", "sentence_bert_config.json"):
         if (Path(model_path) / name).is_file():
             shutil.copy2(Path(model_path) / name, out / name)
@@ -170,7 +182,7 @@ def _fuse(fp32: Path, config: Any) -> tuple[Path, dict[str, int]]:
         model = optimize_model(
             str(fp32), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1
         )
-        target = fp32.with_name("model.fused.onnx")
+        target = fp32.with_name(FUSED_FILE)
         model.save_model_to_file(str(target))
         counts = {k: int(v) for k, v in model.get_fused_operator_statistics().items() if v}
     except Exception as exc:  # the fuser is an optimisation: any failure keeps the traced graph

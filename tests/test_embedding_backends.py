@@ -88,3 +88,20 @@ def test_export_is_cached_verified_and_redone_when_tampered(tmp_path: Path) -> N
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(KBError, match="unknown embedding backend"):
         Embedder(backend="tensorrt")
+
+
+def test_export_falls_back_to_the_traced_graph_when_fusing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, torch_embedder: Embedder
+) -> None:
+    import onnxruntime.transformers.optimizer as optimizer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no fusion for this graph")
+
+    monkeypatch.setattr(optimizer, "optimize_model", broken)
+    embedder = Embedder(cache_dir=tmp_path)
+    vectors = embedder.encode(SENTENCES)
+    folder = export_dir(tmp_path, embedder.source_fingerprint)
+    assert json.loads((folder / RECORD_FILE).read_text())["fused"] == {}
+    assert sorted(p.name for p in folder.glob("*.onnx")) == [MODEL_FILE]
+    assert (vectors * torch_embedder.encode(SENTENCES)).sum(axis=1).min() > 0.98
