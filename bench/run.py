@@ -641,14 +641,16 @@ def _publish_under_load(
     for t in threads:
         t.join()
     swapped_at = publish.pop("swapped_at", None)
-    return {
-        **load,
-        **publish,
-        "swapped": swapped_at is not None,
-        "swapped_s": None if swapped_at is None else round(swapped_at - started, 1),
-        "load_s": load_s,
-        "swapped_under_load": swapped_at is not None and swapped_at - started < load_s,
-    }
+    swapped_s = None if swapped_at is None else round(swapped_at - started, 1)
+    return {**load, **publish, "swapped_s": swapped_s, "load_s": load_s}
+
+
+def _swap_phrase(swapped_s: float | None, load_s: float) -> str:
+    """When the API first served the new generation, relative to the load it was under."""
+    if swapped_s is None:
+        return "was never served (the API kept the old generation)"
+    late = "" if swapped_s < load_s else " (after the load had ended)"
+    return f"served from {swapped_s} s into the load{late}"
 
 
 def render(results: dict, command: str) -> str:
@@ -740,16 +742,11 @@ def render(results: dict, command: str) -> str:
             "",
             "### Publishing a new generation under load",
             "",
-            f"While {sizes[-1]['concurrency']} clients searched for {pub.get('load_s', 60)} s, a "
-            f"new {sizes[-1]['chunks']}-chunk generation was written ({pub['write_s']} s) and "
-            + (
-                f"served from {pub['swapped_s']} s into the load"
-                + ("" if pub.get("swapped_under_load") else " (after the load had ended)")
-                if pub.get("swapped_s") is not None
-                else f"swapped in (swapped: {pub['swapped']})"
-            )
-            + f": {pub['requests']} requests, {pub['errors']} failed, p50 {pub['p50_ms']} ms, "
-            f"p99 {pub['p99_ms']} ms (the writer shared the two cores with the API).",
+            f"While {sizes[-1]['concurrency']} clients searched for {pub['load_s']} s, a new "
+            f"{sizes[-1]['chunks']}-chunk generation was written ({pub['write_s']} s) and "
+            f"{_swap_phrase(pub['swapped_s'], pub['load_s'])}: {pub['requests']} requests, "
+            f"{pub['errors']} failed, p50 {pub['p50_ms']} ms, p99 {pub['p99_ms']} ms (the "
+            "writer shared the two cores with the API).",
         ]
     pg = results.get("postgres")
     if pg:

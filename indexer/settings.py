@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # Retrieval: dense, bm25 or hybrid. Dense scores mix the passage's similarity with its best
     # sentence window's (window_weight); hybrid boosts them by normalised BM25 (lexical_boost),
     # fully at the best dense score and not at all lexical_reach (cosine) below it (0: no limit;
-    # measured trade-off of a limit in docs/retrieval.md).
+    # measured trade-off of a limit in docs/retrieval-experiments.md).
     search_mode: str = "hybrid"
     window_weight: float = Field(0.5, ge=0.0, le=1.0)
     lexical_boost: float = Field(0.3, ge=0.0, le=5.0)
