@@ -191,26 +191,30 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     async def search(body: SearchRequest, request: Request) -> dict:
         """Ranked passages with citations (document, version, heading path, page, span)."""
         searcher = searcher_of(request)
-        call = run_in_threadpool(
-            searcher.search,
-            body.query,
-            top_k=body.top_k,
-            filters=body.filters,
-            as_of=body.as_of,
-            include_superseded=body.include_superseded,
-            mode=body.mode,
-            context=body.context,
-            groups=groups_of(request),
-        )
+        groups = groups_of(request)
+
+        def answer() -> dict:
+            # Searching, building the dicts and logging all run on a worker thread: the event
+            # loop only parses and sends, so one slow step never holds up other requests.
+            out = searcher.search(
+                body.query,
+                top_k=body.top_k,
+                filters=body.filters,
+                as_of=body.as_of,
+                include_superseded=body.include_superseded,
+                mode=body.mode,
+                context=body.context,
+                groups=groups,
+            ).to_dict()
+            out["search_id"] = record_search(request.app, out)
+            return out
+
         try:
-            response = await asyncio.wait_for(call, settings.request_timeout_s)
+            return await asyncio.wait_for(run_in_threadpool(answer), settings.request_timeout_s)
         except TimeoutError as exc:
             raise DeadlineExceeded(
                 f"the search took longer than {settings.request_timeout_s:g}s"
             ) from exc
-        out = response.to_dict()
-        out["search_id"] = record_search(request.app, out)
-        return out
 
     @app.get("/documents", response_model=list[DocumentSummary], responses=errors)
     def documents(request: Request) -> list[dict]:

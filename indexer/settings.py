@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     ui_port: int = Field(8501, ge=1, le=65535)
     api_url: str = "http://127.0.0.1:8000"
+    # API worker processes (0: one per core). Each computes on its own cores without sharing a
+    # GIL (measured at 100k chunks on 2 cores: ~1.5x the requests/s of one process); window
+    # vectors are memory-mapped, so workers share them. Rate limits count per worker.
+    api_workers: int = Field(0, ge=0, le=64)
     # Security. Without auth every caller is an admin, so the server then listens on loopback
     # only. Keys live hashed in keys_path; limits bound what one request or key can cost.
     auth_required: bool = False

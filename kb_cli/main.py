@@ -194,7 +194,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"refusing to listen on {host} with authentication off: set KB_AUTH_REQUIRED=true "
             "and create keys with `kb keys create`, or listen on 127.0.0.1"
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    workers = settings.api_workers or os.cpu_count() or 1
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return 0
+    # Worker processes build their own app from the environment: carry the CLI's choices there.
+    os.environ["KB_INDEX_DIR"] = str(settings.index_dir)
+    uvicorn.run(
+        "api.app:app_factory", factory=True, workers=workers, host=host, port=port,
+        log_level="info",
+    )  # fmt: skip
     return 0
 
 

@@ -138,3 +138,15 @@ def test_rebuild_reuses_centroids(fake_embedder_module, tmp_path: Path) -> None:
     second_total, second_centroids = _ivf_of(tmp_path / "ix")
     assert second_total < first_total
     assert np.array_equal(first_centroids, second_centroids)
+
+
+def test_lists_hold_one_byte_codes_per_dimension(fake_embedder_module, tmp_path: Path) -> None:
+    """The IVF lists keep 8-bit codes (candidates are re-scored exactly from the float
+    vectors), not a second float copy of every passage."""
+    import faiss
+
+    options = {"max_tokens": 40, "min_tokens": 8, "ann_min_chunks": 1}
+    index_documents(_documents(60), tmp_path / "ix", fake_embedder_module, **options)
+    stored = faiss.read_index(str(current_generation(tmp_path / "ix") / ANN_FILE))
+    ivf = faiss.extract_index_ivf(stored)  # a view: ``stored`` must stay referenced
+    assert ivf.code_size == ivf.d == fake_embedder_module.dimension

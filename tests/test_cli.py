@@ -93,3 +93,28 @@ def test_keys_create_and_serve_guard(tmp_path: Path, capsys, monkeypatch) -> Non
     assert main(["keys", "revoke", principal.key_id]) == 0
     assert main(["serve", "--host", "0.0.0.0", "--index-dir", str(tmp_path)]) == 1
     assert "refusing to listen on 0.0.0.0" in capsys.readouterr().err
+
+
+def test_serve_starts_worker_processes_from_the_factory(tmp_path: Path, monkeypatch) -> None:
+    """With more than one worker, uvicorn gets the app factory (each worker builds its own
+    app) and the CLI's index directory travels through the environment."""
+    import uvicorn
+
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setenv("KB_API_WORKERS", "2")
+    monkeypatch.delenv("KB_INDEX_DIR", raising=False)
+    get_settings.cache_clear()
+    assert main(["serve", "--index-dir", str(tmp_path / "ix")]) == 0
+    ((args, kwargs),) = calls
+    assert args == ("api.app:app_factory",) and kwargs["factory"] and kwargs["workers"] == 2
+    import os
+
+    assert os.environ["KB_INDEX_DIR"] == str(tmp_path / "ix")
+    monkeypatch.delenv("KB_INDEX_DIR")
+    monkeypatch.setenv("KB_API_WORKERS", "1")
+    get_settings.cache_clear()
+    calls.clear()
+    assert main(["serve", "--index-dir", str(tmp_path / "ix")]) == 0
+    ((args, kwargs),) = calls
+    assert not isinstance(args[0], str) and "workers" not in kwargs

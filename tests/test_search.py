@@ -364,3 +364,23 @@ def test_access_change_applies_at_next_query_without_rebuild(
     assert pdf not in {r.doc_id for r in again.results}
     assert searcher.manifest.index_version == before
     get_settings.cache_clear()
+
+
+def test_response_dict_is_a_deep_plain_copy(searcher: Searcher) -> None:
+    """The hand-built to_dict gives what dataclasses.asdict gives, and nothing it returns is
+    shared with the response (the API logs and serialises it on another thread)."""
+    import dataclasses
+
+    response = searcher.search("escalate imminent risk guardian queue", top_k=3, context=1)
+    out = response.to_dict()
+    assert out == dataclasses.asdict(response)
+    out["results"][0]["metadata"].setdefault("markets", []).append("zz")
+    out["results"][0]["highlight"]["text"] = "changed"
+    assert "zz" not in (response.results[0].metadata.get("markets") or [])
+    assert response.results[0].highlight.text != "changed"
+
+
+def test_window_vectors_are_mapped_not_copied(local_searcher: Searcher) -> None:
+    """API workers share the window vectors through the page cache: mapped read-only."""
+    matrix = local_searcher._window_matrix
+    assert len(matrix) and not matrix.flags.writeable and not matrix.flags.owndata
