@@ -34,3 +34,21 @@ def test_no_overlap_falls_back_to_first_body_sentence() -> None:
     text = "## Scope\nThis covers refunds."
     a, b = best_sentence(text, "zebra", {})
     assert text[a:b] == "This covers refunds."
+
+
+def test_memoised_stems_match_stemming_each_word(monkeypatch) -> None:
+    """The stem memo changes speed only: the same terms come out with it cold, warm, and
+    after it is cleared at its size bound."""
+    from indexer import highlight
+
+    text = "Creators posting streams were banned; refunds processed, coins gifted. The Rules!"
+    expected = [s for w in highlight._WORD_RE.findall(text.lower()) if (s := highlight._stem(w))]
+    assert expected == ["creator", "post", "stream", "were", "bann", "refund", "process",
+                        "coin", "gift", "rule"]  # fmt: skip
+    monkeypatch.setattr(highlight, "_STEMS", {})
+    assert highlight.terms(text) == expected  # cold
+    assert highlight.terms(text) == expected  # warm
+    monkeypatch.setattr(highlight, "_STEMS", {})
+    monkeypatch.setattr(highlight, "_MAX_STEMS", 3)
+    assert highlight.terms(text) == expected  # cleared and refilled on the way
+    assert 0 < len(highlight._STEMS) <= 3
