@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -50,13 +52,13 @@ class Chromium:
         binary = chromium_path()
         if binary is None:
             raise RuntimeError("chromium is not installed (apt-get install -y chromium)")
-        self._profile = tempfile.TemporaryDirectory(prefix="kb-chromium-")
+        self._profile = tempfile.mkdtemp(prefix="kb-chromium-")  # removed in close()
         port = _free_port()
         self.proc = subprocess.Popen(
             [
                 binary,
                 *FLAGS,
-                f"--user-data-dir={self._profile.name}",
+                f"--user-data-dir={self._profile}",
                 f"--remote-debugging-port={port}",
                 "--remote-allow-origins=*",
                 f"--window-size={width},{height}",
@@ -64,6 +66,7 @@ class Chromium:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helper processes too can be stopped as one group
         )
         self._ids = itertools.count(1)
         self.width, self.height = width, height
@@ -109,7 +112,28 @@ class Chromium:
                     self.proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
-            self._profile.cleanup()
+            self._stop_helpers()
+            self._remove_profile()
+
+    def _stop_helpers(self) -> None:
+        """Chromium's renderer and crash-handler processes can outlive the browser and keep
+        writing into the profile: stop the whole process group."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _remove_profile(self) -> None:
+        """Remove the profile directory, retrying while a dying helper still writes to it."""
+        for _ in range(20):
+            try:
+                shutil.rmtree(self._profile)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.25)
+        shutil.rmtree(self._profile, ignore_errors=True)
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
         """One DevTools command; events that arrive meanwhile are dropped."""
