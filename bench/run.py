@@ -504,7 +504,7 @@ def bench_latency(sizes: list[int], seconds: float, concurrency: int) -> list[di
             row = {
                 "chunks": size,
                 "concurrency": concurrency,
-                "workers": settings.api_workers or os.cpu_count() or 1,
+                "workers": settings.worker_count(),
                 **_wrk(url, bodies, seconds, concurrency),
             }
             row["rss_idle_mib"] = round(rss_idle / 1024, 1)

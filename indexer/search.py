@@ -101,7 +101,8 @@ class SearchResult:
     context_after: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """This result as plain dicts and lists (every container is the result's own)."""
+        """This result as plain dicts and lists. The highlight and metadata are copied (the
+        metadata's lists belong to the index's documents); the rest was built for this search."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["highlight"] = {"start": self.highlight.start, "end": self.highlight.end,
                             "text": self.highlight.text}  # fmt: skip
@@ -368,7 +369,7 @@ class Searcher:
             else np.zeros((0, self.manifest.dimension), np.float32)
         )
         self._bm25 = load_bm25(self.generation)
-        spans, self._window_matrix = read_windows(self.generation, mmap=True)
+        spans, self._window_matrix = read_windows(self.generation)
         if len(spans) and np.any(np.diff(spans[:, 0]) < 0):  # group windows by chunk row
             order = np.argsort(spans[:, 0], kind="stable")
             spans, self._window_matrix = spans[order], self._window_matrix[order]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -111,6 +112,16 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return Path(value).expanduser()
+
+    def worker_count(self) -> int:
+        """API worker processes: ``api_workers``, or one per core this process may run on
+        (the affinity mask, not the host's count: a container may be given 2 of 64)."""
+        if self.api_workers:
+            return self.api_workers
+        try:
+            return len(os.sched_getaffinity(0)) or 1
+        except AttributeError:  # no affinity call on this platform (macOS)
+            return os.cpu_count() or 1
 
 
 @lru_cache(maxsize=1)

@@ -425,18 +425,15 @@ def connect_table(index_dir: Path) -> sqlite3.Connection:
     return con
 
 
-def read_windows(index_dir: Path, mmap: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def read_windows(index_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """(window spans, window vectors) of an index directory.
 
-    ``mmap``: the vectors (most of an index's bytes) are mapped read-only from the file, so
-    every API worker process shares one copy in the page cache instead of holding its own.
+    The vectors (most of an index's bytes) are mapped read-only from the file, so every API
+    worker process shares one copy in the page cache instead of holding its own.
     """
     index_dir = Path(index_dir)
     spans = np.load(index_dir / WINDOW_SPANS, allow_pickle=False)
-    if mmap:
-        vectors = np.asarray(np.load(index_dir / WINDOW_VECTORS, mmap_mode="r"))
-    else:
-        vectors = np.load(index_dir / WINDOW_VECTORS, allow_pickle=False)
+    vectors = np.asarray(np.load(index_dir / WINDOW_VECTORS, mmap_mode="r"))
     return spans, vectors
 
 

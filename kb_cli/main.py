@@ -194,7 +194,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"refusing to listen on {host} with authentication off: set KB_AUTH_REQUIRED=true "
             "and create keys with `kb keys create`, or listen on 127.0.0.1"
         )
-    workers = settings.api_workers or os.cpu_count() or 1
+    workers = settings.worker_count()
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return 0

@@ -118,3 +118,12 @@ def test_serve_starts_worker_processes_from_the_factory(tmp_path: Path, monkeypa
     assert main(["serve", "--index-dir", str(tmp_path / "ix")]) == 0
     ((args, kwargs),) = calls
     assert not isinstance(args[0], str) and "workers" not in kwargs
+
+
+def test_default_workers_follow_the_cores_this_process_may_use() -> None:
+    import os
+
+    from indexer.settings import Settings
+
+    assert Settings(api_workers=3).worker_count() == 3
+    assert Settings(api_workers=0).worker_count() == len(os.sched_getaffinity(0))
