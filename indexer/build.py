@@ -18,6 +18,7 @@ from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
+from indexer.memo import RebuildMemo, remembered
 from indexer.store import Manifest
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def build_index(source: Path, index_dir: Path | str, embedder: Embedder, **optio
     When the index already holds exactly these documents, built the same way, nothing is
     rewritten; otherwise only passages whose text is new to ``cache_path`` get embedded.
     Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``,
-    ``windows``, ``ann_min_chunks``.
+    ``windows``, ``ann_min_chunks``, ``memo`` (a RebuildMemo kept by a watching indexer).
     """
     with _writer(index_dir):
         return _build_index(source, index_dir, embedder, **options)
@@ -109,16 +110,19 @@ def _build_index(
     limits: ParseLimits | None = None,
     windows: str = "separate",
     ann_min_chunks: int = 0,
+    memo: RebuildMemo | None = None,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter()
     source = Path(source)
     if not source.exists():
         raise KBError(f"nothing to index: {source} does not exist")
+    if memo is not None:
+        memo.start_build()
     files = list(iter_source_files(source))
     progress.on_start("load", len(files))
     documents, skipped = load_directory(
-        source, on_file=lambda _p: progress.on_advance(1), limits=limits
+        source, on_file=lambda _p: progress.on_advance(1), limits=limits, paths=files, memo=memo
     )
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
@@ -149,6 +153,7 @@ def _build_index(
         cache_path=cache_path,
         windows=windows,
         ann_min_chunks=ann_min_chunks,
+        memo=memo,
     )
 
 
@@ -207,6 +212,7 @@ def _index_documents(
     cache_path: Path | None = None,
     windows: str = "separate",
     ann_min_chunks: int = 0,
+    memo: RebuildMemo | None = None,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter() if started is None else started
@@ -220,7 +226,7 @@ def _index_documents(
         documents, embedder, max_tokens, min_tokens, progress.on_advance, reuse
     )
     titles = {d.doc_id: d.title for d in documents}
-    spans, window_texts = windows_of(chunks, titles)
+    spans, window_texts = windows_of(chunks, titles, memo)
     # The bar counts every text the model reads: passages, and their windows when embedded apart.
     progress.on_start("embed", len(texts) + (len(window_texts) if windows == "separate" else 0))
     cache = EmbeddingCache(cache_path, embedder.fingerprint) if cache_path else None
@@ -251,7 +257,9 @@ def _index_documents(
     if _in_database(index_dir):  # pgvector's HNSW index replaces the IVF file
         manifest = pgstore.write_index(str(index_dir), *args, **written)
     else:
-        manifest = store.write_index(index_dir, *args, **written, ann_min_chunks=ann_min_chunks)
+        manifest = store.write_index(
+            index_dir, *args, **written, ann_min_chunks=ann_min_chunks, memo=memo
+        )
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     # Pooled windows come with their passage: only separately embedded ones count as texts.
     total = len(texts) + (len(window_texts) if windows == "separate" else 0)
@@ -267,12 +275,15 @@ def _index_documents(
     )
 
 
-def windows_of(chunks: list[Chunk], titles: dict[str, str]) -> tuple[np.ndarray, list[str]]:
+def windows_of(
+    chunks: list[Chunk], titles: dict[str, str], memo: RebuildMemo | None = None
+) -> tuple[np.ndarray, list[str]]:
     """(rows of chunk row, start, end in the document) and the texts to embed, per window."""
     spans: list[tuple[int, int, int]] = []
     texts: list[str] = []
     for row, chunk in enumerate(chunks):
-        for a, b in sentence_windows(chunk.text):
+        found = remembered(memo, ("windows", chunk.text), lambda t=chunk.text: sentence_windows(t))
+        for a, b in found:
             spans.append((row, chunk.start + a, chunk.start + b))
             texts.append(f"{titles[chunk.doc_id]}\n{chunk.text[a:b]}")
     return np.array(spans, dtype=np.int64).reshape(-1, 3), texts

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.highlight import terms
+from indexer.memo import RebuildMemo, remembered
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +25,18 @@ def tokenize(text: str) -> list[str]:
     return terms(text) or [EMPTY_TOKEN]
 
 
-def build_bm25(texts: list[str]):
-    """A bm25s index over ``texts`` (one row per chunk, same order as the vectors)."""
+def build_bm25(texts: list[str], memo: RebuildMemo | None = None):
+    """A bm25s index over ``texts`` (one row per chunk, same order as the vectors).
+
+    Tokenising is most of a small rebuild's BM25 time; ``memo`` reuses the tokens of texts
+    the previous build saw (the statistics over all rows are recomputed every time).
+    """
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
     retriever = bm25s.BM25()
-    retriever.index([tokenize(t) for t in texts], show_progress=False)
+    tokens = [remembered(memo, ("bm25", t), lambda t=t: tokenize(t)) for t in texts]
+    retriever.index(tokens, show_progress=False)
     return retriever
 
 

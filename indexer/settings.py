@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     request_timeout_s: float = Field(10.0, gt=0)
     # How often the API looks for a newly published index generation (0: never).
-    reload_interval_s: float = Field(0.25, ge=0.0)
+    reload_interval_s: float = Field(0.1, ge=0.0)
 
     # Query log and feedback (SQLite; personal data is redacted before anything is written),
     # and where the evaluator page finds labelled sets and caches their indexes.

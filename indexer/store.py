@@ -34,6 +34,7 @@ from indexer.errors import (
 )
 from indexer.files import sha256_file
 from indexer.lexical import build_bm25, save_bm25
+from indexer.memo import RebuildMemo
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,13 @@ class Manifest:
         return cls(**{k: v for k, v in data.items() if k in fields})
 
 
+def warm_up() -> None:
+    """Import what writing a generation needs (faiss, bm25s and scipy: about half a second),
+    so a watching indexer's first rebuild after an edit is as quick as the later ones."""
+    import bm25s  # noqa: F401
+    import faiss  # noqa: F401
+
+
 def write_index(
     index_dir: Path,
     documents: list[Document],
@@ -113,10 +121,12 @@ def write_index(
     chunker: dict[str, Any],
     build_seconds: float,
     ann_min_chunks: int = 0,
+    memo: RebuildMemo | None = None,
 ) -> Manifest:
     """Write a complete index to ``index_dir``, replacing any previous one at once.
 
-    With ``ann_min_chunks`` set and at least that many chunks, an IVF index is written too.
+    With ``ann_min_chunks`` set and at least that many chunks, an IVF index is written too;
+    ``memo`` keeps the BM25 tokens of passages for the next build of a watching indexer.
     """
     import faiss
 
@@ -138,7 +148,7 @@ def write_index(
         if ann_min_chunks and len(vectors) >= ann_min_chunks:
             write_ivf(build_ivf(vectors, _previous_file(index_dir, ANN_FILE)), tmp / ANN_FILE)
         _write_table(tmp / TABLE, documents, chunks, lexical_texts, skipped)
-        save_bm25(build_bm25(lexical_texts), tmp)
+        save_bm25(build_bm25(lexical_texts, memo), tmp)
         spans, window_vectors = windows
         np.save(
             tmp / WINDOW_SPANS, np.asarray(spans, dtype=np.int64).reshape(-1, 3), allow_pickle=False

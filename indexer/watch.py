@@ -1,8 +1,10 @@
 """`kb index --watch`: re-index when files under the knowledge base change, debounced.
 
-Polling rather than inotify: it works the same on network shares and in containers, and a
-stat of every file is ~1 ms per thousand files. A burst of saves (an editor writing a temp
-file, then renaming it) triggers one rebuild once the tree has been quiet for ``debounce_s``.
+Polling rather than inotify: it works the same on network shares and in containers, and one
+scandir walk of 1,000 files takes ~7 ms. A burst of saves (an editor writing a temp file, then
+renaming it) triggers one rebuild once the tree has been quiet for ``debounce_s``; the quiet
+period is checked in steps of a quarter of it, so it ends close to ``debounce_s`` after the last
+save rather than a whole polling interval later.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from indexer.errors import KBError
+from indexer.files import visible_files
 
 logger = logging.getLogger(__name__)
 
@@ -22,19 +25,7 @@ Snapshot = dict[str, tuple[int, int]]
 
 def snapshot(source: Path) -> Snapshot:
     """(mtime in ns, size) of every visible file under ``source`` (metadata sidecars too)."""
-    source = Path(source)
-    paths = [source] if source.is_file() else source.rglob("*")
-    out: Snapshot = {}
-    for path in paths:
-        if any(part.startswith(".") for part in path.relative_to(source).parts):
-            continue
-        try:
-            stat = path.stat()
-        except OSError:  # deleted between listing and stat: the next poll sees it gone
-            continue
-        if not path.is_dir():
-            out[str(path)] = (stat.st_mtime_ns, stat.st_size)
-    return out
+    return {str(path): (st.st_mtime_ns, st.st_size) for path, st in visible_files(source)}
 
 
 def changed_paths(before: Snapshot, after: Snapshot) -> list[str]:
@@ -46,8 +37,8 @@ def watch(
     source: Path,
     rebuild: Callable[[list[str]], None],
     *,
-    interval_s: float = 0.25,
-    debounce_s: float = 0.3,
+    interval_s: float = 0.2,
+    debounce_s: float = 0.2,
     stop: threading.Event | None = None,
     initial: Snapshot | None = None,
 ) -> None:
@@ -66,7 +57,7 @@ def watch(
             continue
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < debounce_s and not stop.is_set():
-            stop.wait(min(interval_s, debounce_s))
+            stop.wait(min(interval_s, debounce_s / 4))
             newer = snapshot(source)
             if newer != latest:
                 latest, quiet_since = newer, time.monotonic()

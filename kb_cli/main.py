@@ -36,6 +36,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     from indexer.build import Progress, build_index
     from indexer.embedding import Embedder
+    from indexer.memo import RebuildMemo
 
     settings = _settings(args)
     source = Path(args.path) if args.path else settings.kb_dir
@@ -56,6 +57,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             bars[-1].update(n)
 
     embedder = Embedder.from_settings(settings)
+    memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
 
     def index_once() -> None:
         report = build_index(
@@ -68,6 +70,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             cache_path=settings.embed_cache_path,
             windows=settings.window_vectors,
             ann_min_chunks=settings.ann_min_chunks,
+            memo=memo,
         )
         if bars:
             bars.pop().close()
@@ -79,6 +82,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     index_once()
     if not args.watch:
         return 0
+    embedder.warm_up()  # load the model and the writer's modules now, not on the first edit
+    if not settings.database_url:
+        from indexer.store import warm_up
+
+        warm_up()
 
     def rebuild(changes: list[str]) -> None:
         more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
@@ -362,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", help="where to write the index (default: KB_INDEX_DIR)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--watch", action="store_true", help="keep running; re-index on file changes")
-    p.add_argument("--interval", type=float, default=0.25, help="--watch: seconds between polls")
+    p.add_argument("--interval", type=float, default=0.2, help="--watch: seconds between polls")
     p.add_argument("--debounce", type=float, default=0.2,
                    help="--watch: seconds of quiet before a re-index")  # fmt: skip
     p.set_defaults(func=cmd_index)

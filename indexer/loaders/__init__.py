@@ -12,9 +12,11 @@ from pathlib import Path
 
 from indexer.documents import Document
 from indexer.errors import DocumentLoadError
+from indexer.files import visible_files
 from indexer.loaders import docx, html, markdown, metadata, pdf, text
 from indexer.loaders.common import Parsed, ParseError, sections_from_headings
 from indexer.loaders.isolation import ParseLimits, parse_isolated
+from indexer.memo import RebuildMemo
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +55,8 @@ def iter_source_files(root: Path) -> Iterator[Path]:
     if root.is_file():
         yield root
         return
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).parts
-        if any(part.startswith(".") for part in rel):
-            continue
-        if path.is_file() and path.suffix.lower() in PARSERS:
+    for path, _stat in visible_files(root):
+        if path.suffix.lower() in PARSERS:
             yield path
 
 
@@ -102,20 +101,56 @@ def load_directory(
     root: Path,
     on_file: Callable[[Path], None] | None = None,
     limits: ParseLimits | None = None,
+    *,
+    paths: list[Path] | None = None,
+    memo: RebuildMemo | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
-    """Load every supported file under ``root``; unreadable ones are returned as Skipped."""
+    """Load every supported file under ``root``; unreadable ones are returned as Skipped.
+
+    ``paths`` saves a second walk when the caller already listed them. With a ``memo`` (a
+    watching indexer), a file whose stat and sidecar's stat are unchanged since the previous
+    build is not read or parsed again, the same test the watcher uses to notice a change.
+    """
     documents: list[Document] = []
     skipped: list[Skipped] = []
     base = root if root.is_dir() else root.parent
-    for path in iter_source_files(root):
-        try:
-            documents.append(load_file(path, base, limits))
-        except DocumentLoadError as exc:
-            logger.warning("skipped %s: %s", exc.path, exc.reason)
-            skipped.append(Skipped(doc_id_for(path, base), exc.reason))
+    limits = limits or ParseLimits()
+    for path in iter_source_files(root) if paths is None else paths:
+        loaded = (
+            _load(path, base, limits)
+            if memo is None
+            else memo.get(_load_key(path, base, limits), lambda p=path: _load(p, base, limits))
+        )
+        if isinstance(loaded, DocumentLoadError):
+            logger.warning("skipped %s: %s", loaded.path, loaded.reason)
+            skipped.append(Skipped(doc_id_for(path, base), loaded.reason))
+        else:
+            documents.append(loaded)
         if on_file is not None:
             on_file(path)
     return documents, skipped
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _load_key(path: Path, base: Path, limits: ParseLimits) -> tuple:
+    """What a loaded file depends on: its stat, its sidecar's, the root and the parse limits."""
+    return ("load", str(path), str(base), _stamp(path), _stamp(metadata.sidecar_path(path)), limits)
+
+
+def _load(path: Path, base: Path, limits: ParseLimits) -> Document | DocumentLoadError:
+    """The document, or why it could not be read: a file that failed stays failed (and is not
+    parsed again) until it changes."""
+    try:
+        return load_file(path, base, limits)
+    except DocumentLoadError as exc:
+        return exc
 
 
 __all__ = [
