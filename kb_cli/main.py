@@ -98,7 +98,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     sys.stdout.write(f"Watching {source} for changes (Ctrl-C to stop)...\n")
     sys.stdout.flush()
     try:
-        watch(source, rebuild, interval_s=args.interval, debounce_s=args.debounce, initial=before)
+        watch(
+            source,
+            rebuild,
+            interval_s=args.interval,
+            debounce_s=args.debounce,
+            initial=before,
+            polling=args.poll,
+        )
     except KeyboardInterrupt:
         sys.stdout.write("Stopped watching.\n")
     return 0
@@ -370,8 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", help="where to write the index (default: KB_INDEX_DIR)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--watch", action="store_true", help="keep running; re-index on file changes")
-    p.add_argument("--interval", type=float, default=0.2, help="--watch: seconds between polls")
-    p.add_argument("--debounce", type=float, default=0.2,
+    p.add_argument("--poll", action="store_true",
+                   help="--watch: poll the tree instead of the kernel's change events "
+                   "(network shares, where those do not arrive)")  # fmt: skip
+    p.add_argument("--interval", type=float, default=0.2,
+                   help="--watch --poll: seconds between polls")  # fmt: skip
+    p.add_argument("--debounce", type=float, default=0.1,
                    help="--watch: seconds of quiet before a re-index")  # fmt: skip
     p.set_defaults(func=cmd_index)
 

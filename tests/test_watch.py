@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from indexer.errors import KBError
 from indexer.watch import changed_paths, snapshot, watch
 
@@ -21,14 +23,25 @@ def _wait_for(predicate, timeout: float = 5.0) -> bool:
     return False
 
 
+@pytest.fixture(params=["notify", "poll"])
+def how(request) -> str:
+    """Every watcher test runs on the kernel's change events and on polling."""
+    return request.param
+
+
 @contextmanager
-def _watching(root: Path, rebuild, **kwargs) -> Iterator[None]:
+def _watching(root: Path, rebuild, how: str = "poll", **kwargs) -> Iterator[None]:
     """``watch`` in a background thread for the duration of the block."""
     stop = threading.Event()
     thread = threading.Thread(
-        target=watch, args=(root, rebuild), kwargs={**kwargs, "stop": stop}, daemon=True
+        target=watch,
+        args=(root, rebuild),
+        kwargs={**kwargs, "stop": stop, "polling": how == "poll"},
+        daemon=True,
     )
     thread.start()
+    if how == "notify":
+        time.sleep(0.3)  # the kernel watch is set up on the thread: let it start
     try:
         yield
     finally:
@@ -53,11 +66,11 @@ def test_snapshot_sees_edits_additions_removals_and_sidecars(tmp_path: Path) -> 
     assert changed_paths(after, snapshot(tmp_path)) == []
 
 
-def test_a_burst_of_saves_triggers_one_rebuild(tmp_path: Path) -> None:
+def test_a_burst_of_saves_triggers_one_rebuild(tmp_path: Path, how: str) -> None:
     doc = tmp_path / "policy.md"
     doc.write_text("v0")
     calls: list[list[str]] = []
-    with _watching(tmp_path, calls.append, interval_s=0.02, debounce_s=0.3):
+    with _watching(tmp_path, calls.append, how, interval_s=0.02, debounce_s=0.3):
         time.sleep(0.1)
         for i in range(4):  # an editor saving repeatedly, faster than the debounce
             doc.write_text(f"v{i + 1}" * (i + 1))
@@ -71,7 +84,7 @@ def test_a_burst_of_saves_triggers_one_rebuild(tmp_path: Path) -> None:
         assert calls[1] == [str(doc)]
 
 
-def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path) -> None:
+def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path, how: str) -> None:
     doc = tmp_path / "policy.md"
     doc.write_text("v0")
     attempts: list[int] = []
@@ -81,7 +94,7 @@ def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path) -> None
         if len(attempts) == 1:
             raise KBError("half-written file")
 
-    with _watching(tmp_path, rebuild, interval_s=0.02, debounce_s=0.05):
+    with _watching(tmp_path, rebuild, how, interval_s=0.02, debounce_s=0.05):
         time.sleep(0.1)
         doc.write_text("v1")
         assert _wait_for(lambda: len(attempts) == 1)
@@ -89,12 +102,26 @@ def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path) -> None
         assert _wait_for(lambda: len(attempts) == 2)
 
 
-def test_an_edit_made_during_the_first_build_is_not_missed(tmp_path: Path) -> None:
+def test_an_edit_made_during_the_first_build_is_not_missed(tmp_path: Path, how: str) -> None:
     doc = tmp_path / "policy.md"
     doc.write_text("v0")
     before = snapshot(tmp_path)  # taken before the first build, as `kb index --watch` does
     doc.write_text("v1, saved while the first build ran")
     calls: list[list[str]] = []
-    with _watching(tmp_path, calls.append, interval_s=0.02, debounce_s=0.05, initial=before):
+    with _watching(tmp_path, calls.append, how, interval_s=0.02, debounce_s=0.05, initial=before):
         assert _wait_for(lambda: len(calls) == 1)
         assert calls[0] == [str(doc)]
+
+
+def test_new_folders_are_watched_and_hidden_files_ignored(tmp_path: Path, how: str) -> None:
+    (tmp_path / "policy.md").write_text("v0")
+    calls: list[list[str]] = []
+    with _watching(tmp_path, calls.append, how, interval_s=0.02, debounce_s=0.05):
+        (tmp_path / ".policy.md.swp").write_text("an editor's swap file")
+        time.sleep(0.5)
+        assert calls == []  # only a hidden file changed
+        (tmp_path / "sops" / "new").mkdir(parents=True)
+        time.sleep(0.2)  # the new folder is watched once created
+        (tmp_path / "sops" / "new" / "escalation.md").write_text("# Escalation\n")
+        assert _wait_for(lambda: len(calls) == 1)
+        assert calls[0] == [str(tmp_path / "sops" / "new" / "escalation.md")]
