@@ -236,8 +236,18 @@ def _index_documents(
                 embedder, chunks, texts, spans, window_texts, progress, cache
             )
         else:
-            vectors, fresh_chunks = _embed(embedder, texts, progress, cache)
-            window_vectors, fresh_windows = _embed(embedder, window_texts, progress, cache)
+            previous = (
+                None
+                if _in_database(index_dir)
+                else store.previous_vectors(Path(index_dir), embedder.fingerprint)
+            )
+            vectors, fresh_chunks = _embed(
+                embedder, texts, progress, cache, previous and previous.passage_vectors(texts)
+            )
+            window_vectors, fresh_windows = _embed(
+                embedder, window_texts, progress, cache,
+                _known_windows(previous, chunks, titles, spans),
+            )  # fmt: skip
             fresh = fresh_chunks + fresh_windows
     finally:
         if cache is not None:
@@ -290,10 +300,22 @@ def windows_of(
 
 
 def _embed(
-    embedder: Embedder, texts: list[str], progress: Progress, cache: EmbeddingCache | None
+    embedder: Embedder,
+    texts: list[str],
+    progress: Progress,
+    cache: EmbeddingCache | None,
+    known: dict[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts`` (cached ones reused) and how many had to be computed."""
-    hits, missing = cache.lookup(texts) if cache is not None else ({}, list(range(len(texts))))
+    """Vectors for ``texts`` and how many had to be computed.
+
+    ``known`` (by position, from the previous generation) is used first, then the cache; only
+    the rest runs through the model.
+    """
+    known = known or {}
+    rest = [i for i in range(len(texts)) if i not in known]
+    found, still = cache.lookup([texts[i] for i in rest]) if cache is not None else ({}, None)
+    hits = {**known, **{rest[j]: vec for j, vec in found.items()}}
+    missing = rest if still is None else [rest[j] for j in still]
     progress.on_advance(len(hits))
     # Longest first over the whole corpus, not per slice: each batch holds texts of nearly one
     # length, so the model pads (and computes) little beyond the real tokens.
@@ -316,6 +338,26 @@ def _embed(
     if fresh is not None:
         out[missing] = fresh
     return out, len(todo)
+
+
+def _known_windows(
+    previous: store.PreviousVectors | None,
+    chunks: list[Chunk],
+    titles: dict[str, str],
+    spans: np.ndarray,
+) -> dict[int, np.ndarray]:
+    """Window vectors (by window position) of passages the previous generation already had."""
+    if previous is None or not len(spans):
+        return {}
+    first = np.searchsorted(spans[:, 0], np.arange(len(chunks) + 1))  # windows_of: row order
+    known: dict[int, np.ndarray] = {}
+    for row, chunk in enumerate(chunks):
+        a, b = int(first[row]), int(first[row + 1])
+        if b > a:
+            found = previous.window_vectors(titles[chunk.doc_id], chunk.text, b - a)
+            if found is not None:
+                known.update(zip(range(a, b), found, strict=True))
+    return known
 
 
 def _embed_pooled(

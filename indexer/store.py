@@ -302,9 +302,17 @@ def _checksums(generation: Path) -> dict[str, str]:
 
 def verify_generation(generation: Path, manifest: Manifest) -> None:
     """Refuse a generation whose files are missing, truncated or altered (before any load)."""
+    _verify_files(generation, manifest, list(manifest.files))
+
+
+def _verify_files(generation: Path, manifest: Manifest, names: list[str]) -> None:
+    """Refuse ``names`` of a generation unless each is present with its recorded checksum."""
     if not manifest.files:
         raise IndexCorruptError(f"{generation.name} has no checksums: rebuild it with `kb index`")
-    for name, expected in manifest.files.items():
+    for name in names:
+        expected = manifest.files.get(name)
+        if expected is None:
+            raise IndexCorruptError(f"{generation.name}: {name} has no checksum")
         path = generation / name
         if not path.is_file():
             raise IndexCorruptError(f"{generation.name}: {name} is missing")
@@ -418,6 +426,79 @@ def previous_chunks(
     finally:
         con.close()
     return out
+
+
+@dataclass
+class PreviousVectors:
+    """The current generation's vectors, found by what they embed, for the next build.
+
+    A re-index takes an unchanged passage's vector (keyed by its exact embedding text) and its
+    sentence windows' vectors (keyed by the document title and passage text, from which the
+    windows are cut) from here: no hashing and no cache queries for the texts that did not
+    change, which at 100k passages and 600k windows is most of a one-edit re-index.
+    """
+
+    passages: dict[str, int]  # embedding text -> row
+    windows: dict[tuple[str, str], tuple[int, int]]  # (title, passage text) -> window rows
+    matrix: np.ndarray
+    window_matrix: np.ndarray
+
+    def passage_vectors(self, texts: list[str]) -> dict[int, np.ndarray]:
+        """Vectors known for ``texts``, by position."""
+        rows = {i: self.passages.get(t) for i, t in enumerate(texts)}
+        return {i: self.matrix[r] for i, r in rows.items() if r is not None}
+
+    def window_vectors(self, title: str, text: str, count: int) -> np.ndarray | None:
+        """The ``count`` window vectors of a passage, or None when it was not indexed before
+        with exactly these windows."""
+        found = self.windows.get((title, text))
+        if found is None or found[1] - found[0] != count:
+            return None
+        return self.window_matrix[found[0] : found[1]]
+
+
+def previous_vectors(
+    index_dir: Path, fingerprint: str, windows: str = "separate"
+) -> PreviousVectors | None:
+    """The current generation's vectors when it was built with this model and window method
+    (pooled windows are not the vectors of separately embedded ones), else None."""
+    try:
+        manifest = read_manifest(index_dir)
+        generation = current_generation(index_dir)
+    except KBError:  # no index yet: nothing to reuse
+        return None
+    if manifest.model_fingerprint != fingerprint or manifest.chunker.get("windows") != windows:
+        return None
+    try:
+        # Copied into the next generation, a flipped byte here would get fresh checksums there.
+        _verify_files(generation, manifest, [VECTORS, WINDOW_SPANS, WINDOW_VECTORS, TABLE])
+        vectors = read_vectors(generation)
+        matrix = (
+            vectors.reconstruct_n(0, vectors.ntotal)
+            if vectors.ntotal
+            else np.zeros((0, manifest.dimension), np.float32)
+        )
+        spans, window_matrix = read_windows(generation)
+        con = connect_table(generation)
+        try:
+            titles = dict(con.execute("SELECT doc_id, title FROM documents"))
+            rows = con.execute("SELECT row, doc_id, text, embed_text FROM chunks").fetchall()
+        finally:
+            con.close()
+    except (KBError, OSError, ValueError, sqlite3.Error) as exc:
+        logger.warning("not reusing the current generation's vectors: %s", exc)
+        return None
+    owner = spans[:, 0] if len(spans) else np.zeros(0, np.int64)
+    if len(owner) and np.any(np.diff(owner) < 0):
+        return None  # windows not grouped by passage: cannot be sliced per passage
+    starts = np.searchsorted(owner, np.arange(len(rows) + 1)) if len(rows) else []
+    windows: dict[tuple[str, str], tuple[int, int]] = {}
+    passages: dict[str, int] = {}
+    for r in rows:
+        row = r["row"]
+        passages[r["embed_text"]] = row
+        windows[(titles[r["doc_id"]], r["text"])] = (int(starts[row]), int(starts[row + 1]))
+    return PreviousVectors(passages, windows, matrix, window_matrix)
 
 
 def read_vectors(index_dir: Path):

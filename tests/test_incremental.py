@@ -118,3 +118,54 @@ def test_unchanged_documents_are_not_chunked_again(
     ids = [c["chunk_id"] for c in Searcher(ix, fake_embedder).chunks()]
     assert ids == [c["chunk_id"] for c in Searcher(tmp_path / "fresh", fake_embedder).chunks()]
     assert fresh.chunks == edited.chunks
+
+
+def test_unchanged_passages_take_their_vectors_from_the_previous_generation(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from indexer.store import WINDOW_VECTORS, current_generation, read_windows
+
+    ix = tmp_path / "ix"
+    options = {"max_tokens": 60, "min_tokens": 8}  # and no embedding cache at all
+    first = build_index(sample_kb, ix, fake_embedder, **options)
+    md = sample_kb / "policies" / "coin-refunds.md"
+    md.write_text(md.read_text() + "\nA closing sentence added. And a second one.\n")
+    edited = build_index(sample_kb, ix, fake_embedder, **options)
+    assert 0 < edited.embedded <= 4  # the edited passage and its windows, nothing else
+    assert edited.reused >= first.embedded - 4
+    # What was copied is what embedding the texts gives.
+    s = Searcher(ix, fake_embedder)
+    texts = [c["embed_text"] for c in s.chunks()]
+    np.testing.assert_allclose(s.passage_vectors(), fake_embedder.encode(texts), atol=1e-6)
+    spans, vectors = read_windows(current_generation(ix))
+    rows = {c["row"]: c for c in s.chunks()}
+    titles = {d["doc_id"]: d["title"] for d in s.list_documents()}
+    for w in (0, len(spans) // 2, len(spans) - 1):
+        row, a, b = (int(x) for x in spans[w])
+        c = rows[row]
+        text = f"{titles[c['doc_id']]}\n{c['text'][a - c['start'] : b - c['start']]}"
+        np.testing.assert_allclose(vectors[w], fake_embedder.encode([text])[0], atol=1e-6)
+
+    # A damaged generation is not copied from: everything is embedded again, correctly.
+    damaged = current_generation(ix) / WINDOW_VECTORS
+    data = bytearray(damaged.read_bytes())
+    data[-1] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    md.write_text(md.read_text() + "\nOne more.\n")
+    again = build_index(sample_kb, ix, fake_embedder, **options)
+    assert again.reused == 0 and again.embedded >= first.embedded
+
+
+def test_pooled_window_vectors_are_not_reused_for_separate_windows(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    ix = tmp_path / "ix"
+    pooled = build_index(
+        sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8, windows="pooled"
+    )
+    separate = build_index(
+        sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8, windows="separate"
+    )
+    assert separate.reused == 0 and separate.embedded > pooled.embedded
