@@ -90,7 +90,8 @@ def build_index(source: Path, index_dir: Path | str, embedder: Embedder, **optio
     """Index every readable document under ``source`` into ``index_dir`` (one writer at a time).
 
     When the index already holds exactly these documents, built the same way, nothing is
-    rewritten; otherwise only passages whose text is new to ``cache_path`` get embedded.
+    rewritten; otherwise only passages whose text is new to both the current generation and
+    ``cache_path`` get embedded.
     Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``,
     ``windows``, ``ann_min_chunks``, ``memo`` (a RebuildMemo kept by a watching indexer).
     """
