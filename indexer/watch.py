@@ -72,14 +72,15 @@ def _can_notify() -> bool:
 
 
 def _notified(
-    source: Path, current: Snapshot, _interval_s: float, debounce_s: float, stop: threading.Event
+    source: Path, current: Snapshot, interval_s: float, debounce_s: float, stop: threading.Event
 ) -> Iterator[Snapshot]:
     """Snapshots that differ from the last one yielded, each once the kernel's change events
     have been quiet for ``debounce_s`` (inotify through watchfiles: no polling cost, and a
     save is seen at once rather than up to a polling interval later).
 
     Events say only that something happened; the snapshot decides what changed, so hidden
-    files and changes undone within the quiet period trigger nothing.
+    files and changes undone within the quiet period trigger nothing. When the kernel refuses
+    (the inotify watch limit of a huge tree, say), it falls back to polling.
     """
     import watchfiles
 
@@ -96,11 +97,17 @@ def _notified(
         rust_timeout=500,  # so ``stop`` is noticed within half a second
         raise_interrupt=False,
     )
-    for _batch in events:
-        latest = snapshot(source)
-        if latest != current:
-            current = latest
-            yield latest
+    try:
+        for _batch in events:
+            latest = snapshot(source)
+            if latest != current:
+                current = latest
+                yield latest
+    except (OSError, RuntimeError) as exc:  # watchfiles' own errors derive from these
+        if stop.is_set():
+            return
+        logger.warning("change events unavailable (%s): polling %s instead", exc, source)
+        yield from _polled(source, current, interval_s, debounce_s, stop)
 
 
 def _polled(

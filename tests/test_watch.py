@@ -125,3 +125,22 @@ def test_new_folders_are_watched_and_hidden_files_ignored(tmp_path: Path, how: s
         (tmp_path / "sops" / "new" / "escalation.md").write_text("# Escalation\n")
         assert _wait_for(lambda: len(calls) == 1)
         assert calls[0] == [str(tmp_path / "sops" / "new" / "escalation.md")]
+
+
+def test_without_change_events_the_watcher_falls_back_to_polling(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import watchfiles
+
+    def refused(*_args, **_kwargs):
+        raise OSError("OS file watch limit reached")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(watchfiles, "watch", refused)
+    doc = tmp_path / "policy.md"
+    doc.write_text("v0")
+    calls: list[list[str]] = []
+    with _watching(tmp_path, calls.append, "notify", interval_s=0.02, debounce_s=0.05):
+        doc.write_text("v1, seen by polling")
+        assert _wait_for(lambda: len(calls) == 1)
+        assert calls[0] == [str(doc)]
