@@ -132,6 +132,8 @@ def _build_index(
         )
     chunker = chunker_config(max_tokens, min_tokens, windows)
     if _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
+        if memo is not None:
+            memo.keep_unused()  # tokens and windows were not needed this time; still valid
         manifest = _read_manifest(index_dir)
         return BuildReport(
             _target(index_dir),

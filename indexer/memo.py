@@ -34,6 +34,12 @@ class RebuildMemo:
         self._before, self._now = self._now, {}
         self.hits = self.misses = 0
 
+    def keep_unused(self) -> None:
+        """This build stopped early (nothing had changed): keep what it did not ask for, so
+        the next build still finds the last full build's values."""
+        self._now.update(self._before)
+        self._before = {}
+
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The value for ``key``, computed (and remembered) only when it is not known."""
         if key in self._now:

@@ -34,6 +34,22 @@ def test_memo_keeps_what_the_last_build_used_and_drops_the_rest() -> None:
     assert len(memo) == 2  # "a" (previous build) and "b" (this one)
 
 
+def test_a_build_that_found_nothing_changed_keeps_the_memo_for_the_next(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    memo = RebuildMemo()
+    options = {"max_tokens": 60, "min_tokens": 8, "memo": memo}
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, **options)
+    md = sample_kb / "policies" / "coin-refunds.md"
+    # A save without a change: re-read, found identical, nothing rebuilt.
+    os.utime(md, ns=(md.stat().st_atime_ns, md.stat().st_mtime_ns + 1_000_000))
+    assert build_index(sample_kb, tmp_path / "ix", fake_embedder, **options).unchanged
+    md.write_text(md.read_text() + "\nA real edit this time.\n")
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, **options)
+    # Only the edited passages were tokenised and cut into windows again.
+    assert memo.misses <= 2 * 3 + 1  # load, BM25 tokens and windows of <= 2 passages, + file
+
+
 def test_visible_files_lists_regular_files_without_hidden_ones_or_symlinked_dirs(
     tmp_path: Path,
 ) -> None:
