@@ -445,8 +445,11 @@ class PreviousVectors:
 
     def passage_vectors(self, texts: list[str]) -> dict[int, np.ndarray]:
         """Vectors known for ``texts``, by position."""
-        rows = {i: self.passages.get(t) for i, t in enumerate(texts)}
-        return {i: self.matrix[r] for i, r in rows.items() if r is not None}
+        return {
+            i: self.matrix[row]
+            for i, t in enumerate(texts)
+            if (row := self.passages.get(t)) is not None
+        }
 
     def window_vectors(self, title: str, text: str, count: int) -> np.ndarray | None:
         """The ``count`` window vectors of a passage, or None when it was not indexed before
@@ -492,13 +495,13 @@ def previous_vectors(
     if len(owner) and np.any(np.diff(owner) < 0):
         return None  # windows not grouped by passage: cannot be sliced per passage
     starts = np.searchsorted(owner, np.arange(len(rows) + 1)) if len(rows) else []
-    windows: dict[tuple[str, str], tuple[int, int]] = {}
+    by_passage: dict[tuple[str, str], tuple[int, int]] = {}
     passages: dict[str, int] = {}
     for r in rows:
         row = r["row"]
         passages[r["embed_text"]] = row
-        windows[(titles[r["doc_id"]], r["text"])] = (int(starts[row]), int(starts[row + 1]))
-    return PreviousVectors(passages, windows, matrix, window_matrix)
+        by_passage[(titles[r["doc_id"]], r["text"])] = (int(starts[row]), int(starts[row + 1]))
+    return PreviousVectors(passages, by_passage, matrix, window_matrix)
 
 
 def read_vectors(index_dir: Path):

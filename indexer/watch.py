@@ -53,7 +53,7 @@ def watch(
     """
     stop = stop or threading.Event()
     current = snapshot(source) if initial is None else initial
-    quiet = _polled if polling or not _can_notify() else _notified
+    quiet = _polled if polling else _notified
     for latest in quiet(source, current, interval_s, debounce_s, stop):
         changes = changed_paths(current, latest)
         current = latest
@@ -61,14 +61,6 @@ def watch(
             rebuild(changes)
         except KBError as exc:
             logger.error("re-index after %d change(s) failed: %s", len(changes), exc)
-
-
-def _can_notify() -> bool:
-    try:
-        import watchfiles  # noqa: F401
-    except ImportError:  # it comes with uvicorn[standard]; a minimal install may lack it
-        return False
-    return True
 
 
 def _notified(
