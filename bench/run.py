@@ -286,7 +286,8 @@ def _synthetic_index(
     con.close()
     base = read_vectors(source_ix)
     matrix = base.reconstruct_n(0, base.ntotal)
-    spans, wvecs = read_windows(source_ix)
+    spans, windows = read_windows(source_ix)
+    wvecs = windows[:]  # decoded float32: the copies are written (and quantised) again
     manifest = json.loads((source_ix / "manifest.json").read_text())
     docs, chunks, vecs, lex, wspans, wv = [], [], [], [], [], []
     copies = -(-n_chunks // len(rows))
@@ -769,10 +770,20 @@ def render(results: dict, command: str) -> str:
         "",
         "## /search under load (separate load-generator process, loopback, default mode)",
         "",
+        *(
+            [
+                f"Re-measured apart with `python -m bench.run --only latency` on "
+                f"{results['latency_measured']['date']}, machine: "
+                f"{results['latency_measured']['machine']}.",
+                "",
+            ]
+            if "latency_measured" in results
+            else []
+        ),
         "API memory: idle is the proportional set size summed over the API's processes; mapped "
-        "is the window-vector file they map read-only and share through the page cache (paged "
-        "in as searches touch it); peak is each process's peak resident set, summed (shared "
-        "pages counted once per worker).",
+        "is the window-vector file (int8 codes) they map read-only and share through the page "
+        "cache (paged in as searches touch it); peak is each process's peak resident set, "
+        "summed (shared pages counted once per worker).",
         "",
         "| chunks | API workers | clients | tool | requests | errors | req/s | p50 ms | p95 ms "
         "| p99 ms | API idle MiB | mapped MiB | API peak MiB |",
@@ -863,7 +874,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--only",
-        choices=["reindex"],
+        choices=["reindex", "latency"],
         help="re-measure one part and keep the rest of the existing results (dated apart)",
     )
     args = parser.parse_args()
@@ -872,10 +883,13 @@ def main() -> int:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="minutes")
     if args.only:
         results = json.loads(Path(args.out).with_suffix(".json").read_text(encoding="utf-8"))
-        results[args.only] = {
-            **bench_reindex(args.quick),
-            "measured": {"date": now, "machine": _machine()},
-        }
+        measured = {"date": now, "machine": _machine()}
+        if args.only == "reindex":
+            results["reindex"] = {**bench_reindex(args.quick), "measured": measured}
+        else:
+            seconds = 3.0 if args.quick else args.seconds
+            results["latency"] = bench_latency(sizes, seconds, args.concurrency)
+            results["latency_measured"] = measured
         command = results.get("command", "python -m bench.run")
         Path(args.out).write_text(render(results, command), encoding="utf-8")
         Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2))

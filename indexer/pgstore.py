@@ -23,6 +23,7 @@ import numpy as np
 from indexer.documents import Chunk, Document
 from indexer.errors import IndexNotFoundError, KBError
 from indexer.lexical import tokenize
+from indexer.quantise import dequantise, quantise
 from indexer.store import Manifest
 
 logger = logging.getLogger(__name__)
@@ -214,6 +215,8 @@ def write_index(
         )
     dimension = int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else 0
     spans, window_vectors = windows
+    if len(spans):  # the values the local files keep, so both backends score windows alike
+        window_vectors = dequantise(*quantise(window_vectors))
     wanted = {d.doc_id: d.content_hash for d in documents}
     created = dt.datetime.now(dt.UTC)
     version = created.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]

@@ -31,6 +31,7 @@ from indexer.errors import (
 )
 from indexer.highlight import best_sentence, idf_table
 from indexer.lexical import bm25_scores, load_bm25
+from indexer.quantise import Int8Rows
 from indexer.settings import Settings
 from indexer.store import (
     ACCESS_OVERRIDES,
@@ -369,10 +370,14 @@ class Searcher:
             else np.zeros((0, self.manifest.dimension), np.float32)
         )
         self._bm25 = load_bm25(self.generation)
-        spans, self._window_matrix = read_windows(self.generation)
+        spans, windows = read_windows(self.generation)
         if len(spans) and np.any(np.diff(spans[:, 0]) < 0):  # group windows by chunk row
             order = np.argsort(spans[:, 0], kind="stable")
-            spans, self._window_matrix = spans[order], self._window_matrix[order]
+            spans, windows = spans[order], windows.take(order)
+        self._ivf = read_ivf(self.generation)  # None: small enough to score every passage
+        # A small index scores every window per query: decoded once (below ann_min_chunks that
+        # is at most a few tens of MB). A large one decodes only its candidates' windows.
+        self._window_matrix: Int8Rows | np.ndarray = windows[:] if self._ivf is None else windows
         self._window_chunk = spans[:, 0]
         self._window_span = spans[:, 1:]
         # Per chunk row: its windows are [start, end) in the window arrays (empty if none).
@@ -380,7 +385,6 @@ class Searcher:
         self._window_rows = rows_with
         self._window_starts = np.searchsorted(self._window_chunk, rows_with, side="left")
         self._window_ends = np.append(self._window_starts[1:], len(spans)).astype(np.int64)
-        self._ivf = read_ivf(self.generation)  # None: small enough to score every passage
         self._db = connect_table(self.generation)
         self._lock = threading.Lock()
         self._docs: list[_DocInfo] = []

@@ -35,15 +35,18 @@ from indexer.errors import (
 from indexer.files import sha256_file
 from indexer.lexical import build_bm25, save_bm25
 from indexer.memo import RebuildMemo
+from indexer.quantise import Int8Rows, quantise
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 2: BM25 index added; 3: sentence windows; 4: embedded text kept
+# 2: BM25 index added; 3: sentence windows; 4: embedded text kept; 5: int8 window vectors
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 TABLE = "chunks.sqlite"
 WINDOW_SPANS = "window_spans.npy"  # rows of (chunk row, start, end in the document text)
-WINDOW_VECTORS = "window_vectors.npy"
+WINDOW_VECTORS = "window_codes.npy"  # int8 codes, one row per window (indexer/quantise.py)
+WINDOW_SCALES = "window_scales.npy"  # float32, the scale of each row's codes
 CURRENT = "CURRENT"  # pointer file: the name of the generation readers should use
 GEN_PREFIX = "gen-"
 TMP_PREFIX = ".tmp-"
@@ -153,9 +156,12 @@ def write_index(
         np.save(
             tmp / WINDOW_SPANS, np.asarray(spans, dtype=np.int64).reshape(-1, 3), allow_pickle=False
         )
-        np.save(
-            tmp / WINDOW_VECTORS, np.asarray(window_vectors, dtype=np.float32), allow_pickle=False
-        )
+        window_vectors = np.asarray(window_vectors, dtype=np.float32)
+        if window_vectors.ndim != 2:  # no windows at all
+            window_vectors = window_vectors.reshape(0, dimension)
+        codes, scales = quantise(window_vectors)
+        np.save(tmp / WINDOW_VECTORS, codes, allow_pickle=False)
+        np.save(tmp / WINDOW_SCALES, scales, allow_pickle=False)
         created = dt.datetime.now(dt.UTC)
         manifest = Manifest(
             # Microseconds first, so generation names sort by time.
@@ -441,7 +447,7 @@ class PreviousVectors:
     passages: dict[str, int]  # embedding text -> row
     windows: dict[tuple[str, str], tuple[int, int]]  # (title, passage text) -> window rows
     matrix: np.ndarray
-    window_matrix: np.ndarray
+    window_matrix: Int8Rows
 
     def passage_vectors(self, texts: list[str]) -> dict[int, np.ndarray]:
         """Vectors known for ``texts``, by position."""
@@ -474,7 +480,9 @@ def previous_vectors(
         return None
     try:
         # Copied into the next generation, a flipped byte here would get fresh checksums there.
-        _verify_files(generation, manifest, [VECTORS, WINDOW_SPANS, WINDOW_VECTORS, TABLE])
+        _verify_files(
+            generation, manifest, [VECTORS, WINDOW_SPANS, WINDOW_VECTORS, WINDOW_SCALES, TABLE]
+        )
         vectors = read_vectors(generation)
         matrix = (
             vectors.reconstruct_n(0, vectors.ntotal)
@@ -519,16 +527,19 @@ def connect_table(index_dir: Path) -> sqlite3.Connection:
     return con
 
 
-def read_windows(index_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_windows(index_dir: Path) -> tuple[np.ndarray, Int8Rows]:
     """(window spans, window vectors) of an index directory.
 
-    The vectors (most of an index's bytes) are mapped read-only from the file, so every API
-    worker process shares one copy in the page cache instead of holding its own.
+    The vectors' int8 codes (most of an index's bytes) are mapped read-only from the file, so
+    every API worker process shares one copy in the page cache instead of holding its own;
+    rows are decoded to float32 as they are read.
     """
     index_dir = Path(index_dir)
     spans = np.load(index_dir / WINDOW_SPANS, allow_pickle=False)
-    vectors = np.asarray(np.load(index_dir / WINDOW_VECTORS, mmap_mode="r"))
-    return spans, vectors
+    codes = np.asarray(np.load(index_dir / WINDOW_VECTORS, mmap_mode="r"))
+    scales = np.load(index_dir / WINDOW_SCALES, allow_pickle=False)
+    dimension = codes.shape[1] if codes.ndim == 2 else 0
+    return spans, Int8Rows(codes.reshape(len(spans), dimension), scales)
 
 
 ACCESS_OVERRIDES = "ACCESS.json"  # beside the generations: survives rebuilds, read per query

@@ -65,6 +65,7 @@ def test_pooled_windows_come_from_the_passage_pass_and_are_cached(
 ) -> None:
     import numpy as np
 
+    from indexer.quantise import dequantise, quantise
     from indexer.store import current_generation, read_windows
 
     ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
@@ -78,7 +79,8 @@ def test_pooled_windows_come_from_the_passage_pass_and_are_cached(
     row, start, end = (int(x) for x in spans[0])
     chunk = texts[row]
     window_text = chunk["text"][start - chunk["start"] : end - chunk["start"]]
-    np.testing.assert_allclose(vectors[0], fake_embedder.encode([window_text])[0], atol=1e-6)
+    stored = dequantise(*quantise(fake_embedder.encode([window_text])))[0]
+    np.testing.assert_allclose(vectors[0], stored, atol=1e-6)
 
     md = sample_kb / "policies" / "coin-refunds.md"
     md.write_text(md.read_text() + "\nA new closing sentence. And one more after it.\n")
@@ -125,6 +127,7 @@ def test_unchanged_passages_take_their_vectors_from_the_previous_generation(
 ) -> None:
     import numpy as np
 
+    from indexer.quantise import dequantise, quantise
     from indexer.store import WINDOW_VECTORS, current_generation, read_windows
 
     ix = tmp_path / "ix"
@@ -146,7 +149,8 @@ def test_unchanged_passages_take_their_vectors_from_the_previous_generation(
         row, a, b = (int(x) for x in spans[w])
         c = rows[row]
         text = f"{titles[c['doc_id']]}\n{c['text'][a - c['start'] : b - c['start']]}"
-        np.testing.assert_allclose(vectors[w], fake_embedder.encode([text])[0], atol=1e-6)
+        stored = dequantise(*quantise(fake_embedder.encode([text])))[0]  # as windows are kept
+        np.testing.assert_allclose(vectors[w], stored, atol=1e-6)
 
     # A damaged generation is not copied from: everything is embedded again, correctly.
     damaged = current_generation(ix) / WINDOW_VECTORS

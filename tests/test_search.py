@@ -380,7 +380,15 @@ def test_response_dict_is_a_deep_plain_copy(searcher: Searcher) -> None:
     assert response.results[0].highlight.text != "changed"
 
 
-def test_window_vectors_are_mapped_not_copied(local_searcher: Searcher) -> None:
-    """API workers share the window vectors through the page cache: mapped read-only."""
-    matrix = local_searcher._window_matrix
-    assert len(matrix) and not matrix.flags.writeable and not matrix.flags.owndata
+def test_window_vectors_are_mapped_int8_codes(local_searcher: Searcher) -> None:
+    """API workers share the window vectors through the page cache: int8 codes mapped
+    read-only, decoded row by row; a small (exact) index decodes them once."""
+    import numpy as np
+
+    from indexer.store import read_windows
+
+    _spans, windows = read_windows(local_searcher.generation)
+    codes = windows.codes
+    assert codes.dtype == np.int8 and len(codes)
+    assert not codes.flags.writeable and not codes.flags.owndata
+    np.testing.assert_array_equal(local_searcher._window_matrix, windows[:])
