@@ -61,11 +61,16 @@ class Int8Rows:
             return codes.astype(np.float32) * scales
         return dequantise(codes, scales)
 
+    def score(self, vector: np.ndarray, index) -> np.ndarray:
+        """Scores of the rows at ``index`` against ``vector``: the scale multiplies each score,
+        not each component, so decoding costs one conversion of the codes."""
+        return (self.codes[index].astype(np.float32) @ vector) * self.scales[index]
+
     def __matmul__(self, vector: np.ndarray) -> np.ndarray:
         """Scores of every row against ``vector``, decoded block by block."""
         out = np.empty(len(self), np.float32)
         for i in range(0, len(self), DECODE_BLOCK):
-            out[i : i + DECODE_BLOCK] = self[i : i + DECODE_BLOCK] @ vector
+            out[i : i + DECODE_BLOCK] = self.score(vector, slice(i, i + DECODE_BLOCK))
         return out
 
     def take(self, order: np.ndarray) -> Int8Rows:

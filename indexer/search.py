@@ -602,7 +602,7 @@ class Searcher:
             lengths = ends - starts
             offsets = np.cumsum(lengths) - lengths
             gather = np.arange(lengths.sum()) - np.repeat(offsets - starts, lengths)
-            scored = self._window_matrix[gather] @ vector
+            scored = self._window_matrix.score(vector, gather)  # an index this large: int8
             window_scores[gather] = scored
             best = np.maximum.reduceat(scored, offsets)
             dense[rows[has]] = fusion.mix(passage[rows[has]], best, self.settings.window_weight)
