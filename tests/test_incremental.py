@@ -173,3 +173,35 @@ def test_pooled_window_vectors_are_not_reused_for_separate_windows(
         sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8, windows="separate"
     )
     assert separate.reused == 0 and separate.embedded > pooled.embedded
+
+
+def test_an_index_of_the_previous_format_is_refused_then_rebuilt(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    """An index written before int8 windows (format 4, float32 window file) is not read as
+    if it were current: the API refuses it by name, and the next `kb index` rebuilds it."""
+    import json
+
+    import numpy as np
+
+    from indexer.errors import IndexMismatchError
+    from indexer.store import FORMAT_VERSION, WINDOW_SCALES, WINDOW_VECTORS, current_generation
+
+    ix = tmp_path / "ix"
+    first = build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    gen = current_generation(ix)
+    (gen / WINDOW_SCALES).unlink()
+    (gen / WINDOW_VECTORS).unlink()
+    np.save(gen / "window_vectors.npy", np.zeros((3, 64), np.float32))
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=f"this version reads {FORMAT_VERSION}"):
+        Searcher(ix, fake_embedder)
+
+    again = build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    assert not again.unchanged and again.manifest.format_version == FORMAT_VERSION
+    assert again.chunks == first.chunks
+    s = Searcher(ix, fake_embedder)
+    top = s.search("disputed chargebacks refund", top_k=1).results[0]
+    assert top.highlight.text and top.doc_id
