@@ -450,11 +450,13 @@ def _ann_recall(index_dir: Path, queries: list[str], k: int = 10) -> dict:
     ivf = searcher._ivf
     if ivf is None:
         return {}
+    # Exact search as an index without IVF runs it: window vectors decoded once, in memory.
+    decoded = searcher._windows[:]
     recalls, timings = [], {"ann": 0.0, "exact": 0.0}
     for query in queries:
         found = {}
-        for label, index in (("exact", None), ("ann", ivf)):
-            searcher._ivf = index
+        for label, index, windows in (("exact", None, decoded), ("ann", ivf, None)):
+            searcher._ivf, searcher._window_dense = index, windows
             t0 = time.perf_counter()
             response = searcher.search(query, top_k=k, mode="dense")
             timings[label] += time.perf_counter() - t0

@@ -375,9 +375,10 @@ class Searcher:
             order = np.argsort(spans[:, 0], kind="stable")
             spans, windows = spans[order], windows.take(order)
         self._ivf = read_ivf(self.generation)  # None: small enough to score every passage
-        # A small index scores every window per query: decoded once (below ann_min_chunks that
-        # is at most a few tens of MB). A large one decodes only its candidates' windows.
-        self._window_matrix: Int8Rows | np.ndarray = windows[:] if self._ivf is None else windows
+        self._windows: Int8Rows = windows  # int8 codes, mapped: a large index decodes only
+        # its candidates' windows. A small one scores every window per query, so it decodes
+        # them once (below ann_min_chunks, at most a few tens of MB).
+        self._window_dense = windows[:] if self._ivf is None else None
         self._window_chunk = spans[:, 0]
         self._window_span = spans[:, 1:]
         # Per chunk row: its windows are [start, end) in the window arrays (empty if none).
@@ -578,9 +579,8 @@ class Searcher:
         rows = self._candidates(vector, lexical, allowed)
         if rows is None:  # exact: every passage and every window
             passage = self._matrix @ vector
-            window_scores = (
-                self._window_matrix @ vector if len(self._window_matrix) else np.zeros(0)
-            )
+            matrix = self._windows if self._window_dense is None else self._window_dense
+            window_scores = matrix @ vector if len(matrix) else np.zeros(0)
             dense = passage.astype(np.float32, copy=True)
             if len(window_scores):
                 best = np.maximum.reduceat(window_scores, self._window_starts)  # one pass, O(n)
@@ -593,7 +593,7 @@ class Searcher:
         dense = passage.copy()
         # Only the candidates' windows are written, and only candidates can become results, so
         # the rest of this array is never read: left uninitialised (no 4 bytes x windows fill).
-        window_scores = np.empty(len(self._window_matrix), np.float32)
+        window_scores = np.empty(len(self._windows), np.float32)
         pos = np.searchsorted(self._window_rows, rows)
         has = pos < len(self._window_rows)
         has[has] = self._window_rows[pos[has]] == rows[has]
@@ -602,7 +602,7 @@ class Searcher:
             lengths = ends - starts
             offsets = np.cumsum(lengths) - lengths
             gather = np.arange(lengths.sum()) - np.repeat(offsets - starts, lengths)
-            scored = self._window_matrix.score(vector, gather)  # an index this large: int8
+            scored = self._windows.score(vector, gather)
             window_scores[gather] = scored
             best = np.maximum.reduceat(scored, offsets)
             dense[rows[has]] = fusion.mix(passage[rows[has]], best, self.settings.window_weight)

@@ -391,4 +391,4 @@ def test_window_vectors_are_mapped_int8_codes(local_searcher: Searcher) -> None:
     codes = windows.codes
     assert codes.dtype == np.int8 and len(codes)
     assert not codes.flags.writeable and not codes.flags.owndata
-    np.testing.assert_array_equal(local_searcher._window_matrix, windows[:])
+    np.testing.assert_array_equal(local_searcher._window_dense, windows[:])
