@@ -176,9 +176,12 @@ def bench_build(quick: bool) -> dict:
         row["chunks_per_s"] = round(row["chunks"] / row["seconds"], 1)
         if label == "baseline":
             continue
-        # Per round: the baseline's time in that round over this row's (fp32: the median).
-        pairs = zip(base, runs, strict=False) if len(runs) == len(base) else []
-        ratios = [b / r for b, r in pairs] or [float(np.median(base)) / runs[0]]
+        # Per round: the baseline's time in that round over this row's (fp32, timed once:
+        # the baseline's median over its one time).
+        if len(runs) == len(base):
+            ratios = [b / r for b, r in zip(base, runs, strict=True)]
+        else:
+            ratios = [float(np.median(base)) / runs[0]]
         row["speedup"] = round(float(np.median(ratios)), 2)
         row["speedups"] = [round(x, 2) for x in ratios]
     return {"documents": len(ds.documents), "rounds": rounds, **rows}
@@ -745,6 +748,17 @@ def render(results: dict, command: str) -> str:
     b, r = results["build"], results["reindex"]
     base = b["baseline"]
 
+    def remeasured(part: str) -> list[str]:
+        """The line that dates a part re-measured on its own (`--only PART`), if it was."""
+        when = results.get("measured", {}).get(part)
+        if not when:
+            return []
+        return [
+            f"Re-measured apart with `python -m bench.run --only {part}` on {when['date']}, "
+            f"machine: {when['machine']}.",
+            "",
+        ]
+
     def build_row(label: str, x: dict) -> str:
         speedup = x.get("speedup", base["seconds"] / max(x["seconds"], 1e-9))
         per_round = (
@@ -775,16 +789,8 @@ def render(results: dict, command: str) -> str:
         f"{b.get('rounds', 1)} alternating rounds: seconds of each round, passages/s at the "
         "median, and the median of the per-round speed-ups (each round's in brackets); the "
         "fp32 row ran once. Quality on the ConditionalQA dev questions.",
-        *(
-            [
-                "",
-                f"Re-measured apart with `python -m bench.run --only build` on "
-                f"{b['measured']['date']}, machine: {b['measured']['machine']}.",
-            ]
-            if "measured" in b
-            else []
-        ),
         "",
+        *remeasured("build"),
         "| pipeline | passages | sentence windows | seconds | passages/s | speed-up vs baseline "
         "| ndcg@10 | evidence_hit@1 | mean passage chars |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -806,15 +812,7 @@ def render(results: dict, command: str) -> str:
         "",
         f"## Re-index ({r['documents']} documents, {r['chunks']} passages, embedding cache on)",
         "",
-        *(
-            [
-                f"Re-measured apart with `python -m bench.run --only reindex` on "
-                f"{r['measured']['date']}, machine: {r['measured']['machine']}.",
-                "",
-            ]
-            if "measured" in r
-            else []
-        ),
+        *remeasured("reindex"),
         "| run | seconds | embedded | reused |",
         "|---|---|---|---|",
         f"| full build | {r['full_build_s']} | all | 0 |",
@@ -829,16 +827,7 @@ def render(results: dict, command: str) -> str:
         "",
         "## /search under load (separate load-generator process, loopback, default mode)",
         "",
-        *(
-            [
-                f"Re-measured apart with `python -m bench.run --only latency` on "
-                f"{results['latency_measured']['date']}, machine: "
-                f"{results['latency_measured']['machine']}.",
-                "",
-            ]
-            if "latency_measured" in results
-            else []
-        ),
+        *remeasured("latency"),
         "API memory: idle is the proportional set size summed over the API's processes; mapped "
         "is the window-vector file (int8 codes) they map read-only and share through the page "
         "cache (paged in as searches touch it); peak is each process's peak resident set, "
@@ -933,24 +922,23 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--only",
-        choices=["build", "reindex", "latency"],
+        choices=["build", "reindex", "latency"],  # the keys of ``parts`` below
         help="re-measure one part and keep the rest of the existing results (dated apart)",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sizes = [500, 2000] if args.quick else [10_000, 100_000]
+    seconds = 3.0 if args.quick else args.seconds
     now = dt.datetime.now(dt.UTC).isoformat(timespec="minutes")
     if args.only:
         results = json.loads(Path(args.out).with_suffix(".json").read_text(encoding="utf-8"))
-        measured = {"date": now, "machine": _machine()}
-        if args.only == "reindex":
-            results["reindex"] = {**bench_reindex(args.quick), "measured": measured}
-        elif args.only == "build":
-            results["build"] = {**bench_build(args.quick), "measured": measured}
-        else:
-            seconds = 3.0 if args.quick else args.seconds
-            results["latency"] = bench_latency(sizes, seconds, args.concurrency)
-            results["latency_measured"] = measured
+        parts = {
+            "build": lambda: bench_build(args.quick),
+            "reindex": lambda: bench_reindex(args.quick),
+            "latency": lambda: bench_latency(sizes, seconds, args.concurrency),
+        }
+        results[args.only] = parts[args.only]()
+        results.setdefault("measured", {})[args.only] = {"date": now, "machine": _machine()}
         command = results.get("command", "python -m bench.run")
         Path(args.out).write_text(render(results, command), encoding="utf-8")
         Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2))
@@ -960,10 +948,8 @@ def main() -> int:
         "machine": _machine(),
         "build": bench_build(args.quick),
         "reindex": bench_reindex(args.quick),
-        "latency": bench_latency(sizes, 3.0 if args.quick else args.seconds, args.concurrency),
-        "postgres": bench_postgres(
-            sizes[-1], 3.0 if args.quick else args.seconds, args.concurrency
-        ),
+        "latency": bench_latency(sizes, seconds, args.concurrency),
+        "postgres": bench_postgres(sizes[-1], seconds, args.concurrency),
     }
     command = "python -m bench.run" + (" --quick" if args.quick else "")
     results["command"] = command

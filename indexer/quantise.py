@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 INT8_MAX = 127.0
-DECODE_BLOCK = 8192  # rows decoded at a time by a full scan, so its scratch stays small
 
 
 def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +35,7 @@ def dequantise(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
 
 
 class Int8Rows:
-    """Rows of int8 codes decoded on demand: indexing gives float32 vectors, ``@`` scores.
+    """Rows of int8 codes decoded on demand: indexing gives float32 vectors, ``score`` scores.
 
     The codes are usually memory-mapped; only the rows a search reads are paged in.
     """
@@ -65,13 +64,6 @@ class Int8Rows:
         """Scores of the rows at ``index`` against ``vector``: the scale multiplies each score,
         not each component, so decoding costs one conversion of the codes."""
         return (self.codes[index].astype(np.float32) @ vector) * self.scales[index]
-
-    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
-        """Scores of every row against ``vector``, decoded block by block."""
-        out = np.empty(len(self), np.float32)
-        for i in range(0, len(self), DECODE_BLOCK):
-            out[i : i + DECODE_BLOCK] = self.score(vector, slice(i, i + DECODE_BLOCK))
-        return out
 
     def take(self, order: np.ndarray) -> Int8Rows:
         """The rows in another order (a copy of the codes, still int8)."""

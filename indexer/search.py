@@ -579,8 +579,8 @@ class Searcher:
         rows = self._candidates(vector, lexical, allowed)
         if rows is None:  # exact: every passage and every window
             passage = self._matrix @ vector
-            matrix = self._windows if self._window_dense is None else self._window_dense
-            window_scores = matrix @ vector if len(matrix) else np.zeros(0)
+            windows = self._window_dense  # an index without IVF decoded them when it opened
+            window_scores = windows @ vector if len(windows) else np.zeros(0)
             dense = passage.astype(np.float32, copy=True)
             if len(window_scores):
                 best = np.maximum.reduceat(window_scores, self._window_starts)  # one pass, O(n)

@@ -537,9 +537,7 @@ def read_windows(index_dir: Path) -> tuple[np.ndarray, Int8Rows]:
     index_dir = Path(index_dir)
     spans = np.load(index_dir / WINDOW_SPANS, allow_pickle=False)
     codes = np.asarray(np.load(index_dir / WINDOW_VECTORS, mmap_mode="r"))
-    scales = np.load(index_dir / WINDOW_SCALES, allow_pickle=False)
-    dimension = codes.shape[1] if codes.ndim == 2 else 0
-    return spans, Int8Rows(codes.reshape(len(spans), dimension), scales)
+    return spans, Int8Rows(codes, np.load(index_dir / WINDOW_SCALES, allow_pickle=False))
 
 
 ACCESS_OVERRIDES = "ACCESS.json"  # beside the generations: survives rebuilds, read per query
