@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.guards import BodySizeLimit, groups_of, guard, searcher_of
 from api.insights_routes import install as install_insights
@@ -188,14 +188,16 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         return request.app.state.searcher.health()
 
     @app.post("/search", response_model=SearchResponseOut, responses=errors)
-    async def search(body: SearchRequest, request: Request) -> dict:
+    async def search(body: SearchRequest, request: Request) -> Response:
         """Ranked passages with citations (document, version, heading path, page, span)."""
         searcher = searcher_of(request)
         groups = groups_of(request)
 
-        def answer() -> dict:
-            # Searching, building the dicts and logging all run on a worker thread: the event
-            # loop only parses and sends, so one slow step never holds up other requests.
+        def answer() -> Response:
+            # Searching, logging and serialising all run on a worker thread: the event loop
+            # only parses and sends, so one slow step never holds up other requests. The
+            # response is checked against its schema here too, so FastAPI, handed bytes,
+            # does not check and encode it again on the loop.
             out = searcher.search(
                 body.query,
                 top_k=body.top_k,
@@ -207,7 +209,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 groups=groups,
             ).to_dict()
             out["search_id"] = record_search(request.app, out)
-            return out
+            payload = SearchResponseOut.model_validate(out).model_dump_json()
+            return Response(payload, media_type="application/json")
 
         try:
             return await asyncio.wait_for(run_in_threadpool(answer), settings.request_timeout_s)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.security import (
@@ -111,17 +112,22 @@ ROLE_FOR_PREFIX = (
 )
 
 
-def guard(request: Request) -> None:
+async def guard(request: Request) -> None:
     """App-wide dependency: authenticate, rate-limit and check the role for the path.
 
     The Principal is left on ``request.state.principal`` for routes that filter by groups.
+    Async, so a request without keys to check costs no hop to a worker thread (FastAPI runs
+    a plain ``def`` dependency on one); the key lookup, which reads SQLite, still runs there.
     """
     path = request.url.path
     if path in OPEN_PATHS or path.startswith("/docs"):
         request.state.principal = None
         return
+    if request.app.state.keystore is None:
+        request.state.principal = ANONYMOUS_ADMIN
+        return
     role = next((r for prefix, r in ROLE_FOR_PREFIX if path.startswith(prefix)), "agent")
-    request.state.principal = require(role)(request)
+    request.state.principal = await run_in_threadpool(require(role), request)
 
 
 def groups_of(request: Request) -> tuple[str, ...] | None:

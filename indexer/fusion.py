@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def _normalise(scores: np.ndarray, allowed: np.ndarray, depth: int) -> np.ndarray:
+def _normalise(scores: np.ndarray, allowed: np.ndarray | None, depth: int) -> np.ndarray:
     """Min-max over the top ``depth`` allowed scores, so both lists speak on one 0..1 scale."""
     out = np.zeros_like(scores, dtype=np.float32)
-    values = scores[allowed]
+    values = scores if allowed is None else scores[allowed]
     if values.size == 0:
         return out
     top = np.partition(values, max(values.size - depth, 0))[max(values.size - depth, 0) :]
@@ -25,7 +25,7 @@ def _normalise(scores: np.ndarray, allowed: np.ndarray, depth: int) -> np.ndarra
 LEXICAL_DEPTH = 100  # BM25 scores are normalised over this many best allowed passages
 
 
-def reach_gate(dense: np.ndarray, allowed: np.ndarray, reach: float) -> np.ndarray:
+def reach_gate(dense: np.ndarray, allowed: np.ndarray | None, reach: float) -> np.ndarray:
     """Per passage, how much keyword evidence may lift it: 1 at the best dense score, falling
     linearly to 0 at ``reach`` below it (``reach`` <= 0: 1 everywhere).
 
@@ -34,16 +34,17 @@ def reach_gate(dense: np.ndarray, allowed: np.ndarray, reach: float) -> np.ndarr
     lets shared words promote wrong answers. Off by default: the limit also keeps BM25 from
     rescuing far-ranked right passages in long guidance pages (docs/retrieval-experiments.md).
     """
-    if reach <= 0 or not allowed.any():
+    values = dense if allowed is None else dense[allowed]
+    if reach <= 0 or not values.size:
         return np.ones_like(dense, dtype=np.float32)
-    top = float(dense[allowed].max())
+    top = float(values.max())
     return np.clip((dense - (top - reach)) / reach, 0.0, 1.0).astype(np.float32)
 
 
 def boost(
     dense: np.ndarray,
     lexical: np.ndarray,
-    allowed: np.ndarray,
+    allowed: np.ndarray | None,
     weight: float,
     reach: float = 0.0,
     depth: int = LEXICAL_DEPTH,
@@ -70,7 +71,7 @@ def combine(
     mode: str,
     dense: np.ndarray,
     lexical: np.ndarray | None,
-    allowed: np.ndarray,
+    allowed: np.ndarray | None,
     lexical_boost: float,
     lexical_reach: float = 0.0,
 ) -> np.ndarray:
@@ -82,12 +83,13 @@ def combine(
     return boost(dense, lexical, allowed, lexical_boost, lexical_reach)
 
 
-def top_rows(scores: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+def top_rows(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:
     """Indices of the ``k`` best allowed scores, best first; ties go to the lower row.
 
     Deterministic tie-breaking keeps exact and approximate search (and reruns) identical.
+    ``allowed`` None: every score is eligible (the arrays hold only the scored rows).
     """
-    candidates = np.flatnonzero(allowed)
+    candidates = np.arange(len(scores)) if allowed is None else np.flatnonzero(allowed)
     if candidates.size == 0:
         return candidates
     k = min(k, candidates.size)

@@ -488,25 +488,28 @@ class Searcher:
             return {**metadata, "access_groups": self._access[doc_id]}
         return metadata
 
-    def allowed_docs(
+    def allowed_rows(
         self,
         filters: dict[str, list[str]],
         as_of: str,
         include_superseded: bool = False,
         groups: Iterable[str] | None = None,
     ) -> np.ndarray:
-        """Documents that the caller may see, that pass the filters and are in force.
+        """Per chunk row, whether its document may be seen, passes the filters and is in force.
 
-        Masks are memoised per (filters, date, groups): most searches repeat a handful.
+        Masks are memoised per (filters, date, groups): most searches repeat a handful, and
+        spreading a document mask over 100k rows costs more than the memo lookup.
         """
         self._refresh_access()
-        return self._masks.get(
-            filters, as_of, include_superseded, groups,
-            lambda: allowed_mask(
+
+        def compute() -> np.ndarray:
+            docs = allowed_mask(
                 [(d.doc_id, d.metadata) for d in self._docs],
                 filters, as_of, include_superseded, groups, self._access, self._successors,
-            ),
-        )  # fmt: skip
+            )  # fmt: skip
+            return docs[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
+
+        return self._masks.get(filters, as_of, include_superseded, groups, compute)
 
     def search(
         self,
@@ -528,31 +531,33 @@ class Searcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
-        doc_mask = self.allowed_docs(flt, as_of_s, include_superseded, groups)
-        allowed = doc_mask[self._chunk_doc] if len(self._chunk_doc) else np.zeros(0, bool)
+        allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)
         results: list[SearchResult] = []
         if allowed.any():
-            signals, lexical, allowed = self._signals(query, mode, allowed)
+            signals, lexical, scored = self._signals(query, mode, allowed)
+            # Fusion runs over the scored rows only (a large index's candidates), not over
+            # arrays the size of the index: the same scores, a few hundred values instead.
             scores = fusion.combine(
-                mode, signals.dense, lexical, allowed,
-                self.settings.lexical_boost, self.settings.lexical_reach,
+                mode, signals.dense[scored], None if lexical is None else lexical[scored],
+                None, self.settings.lexical_boost, self.settings.lexical_reach,
             )  # fmt: skip
-            pool = fusion.top_rows(scores, allowed, top_k * 4 + 10)
-            rows = [int(row) for row in fusion.diversify(pool, self._section_of, top_k)]
+            best = fusion.top_rows(scores, None, top_k * 4 + 10)
+            score_of = dict(zip(scored[best].tolist(), scores[best].tolist(), strict=True))
+            rows = [int(row) for row in fusion.diversify(scored[best], self._section_of, top_k)]
             records = self._chunk_records(rows, context)
             results = [
                 self._result(
                     rank,
                     row,
                     *records[row],
-                    float(scores[row]),
+                    score_of[row],
                     query,
                     self._best_window(row, signals.window_scores),
                 )
                 for rank, row in enumerate(rows, start=1)
             ]
             answerable, reason = judge(
-                float(signals.passage[allowed].max()), self.settings.answerable_threshold
+                float(signals.passage[scored].max()), self.settings.answerable_threshold
             )
         else:
             answerable, reason = False, "no document passes the filters and date"
@@ -573,7 +578,8 @@ class Searcher:
         self, query: str, mode: str, allowed: np.ndarray
     ) -> tuple[_Signals, np.ndarray | None, np.ndarray]:
         """Dense signals (always: they also decide answerability and highlights), BM25, and
-        the rows that were scored (all allowed ones, or the ANN candidates among them)."""
+        the rows that were scored, ascending (all allowed ones, or the ANN candidates, which
+        are allowed ones too)."""
         vector = self.embedder.encode([query])[0]
         lexical = bm25_scores(self._bm25, query, len(self._matrix)) if mode != "dense" else None
         rows = self._candidates(vector, lexical, allowed)
@@ -587,7 +593,7 @@ class Searcher:
                 dense[self._window_rows] = fusion.mix(
                     passage[self._window_rows], best, self.settings.window_weight
                 )
-            return _Signals(passage, dense, window_scores), lexical, allowed
+            return _Signals(passage, dense, window_scores), lexical, np.flatnonzero(allowed)
         passage = np.full(len(self._matrix), -1.0, np.float32)
         passage[rows] = self._matrix[rows] @ vector
         dense = passage.copy()
@@ -606,9 +612,7 @@ class Searcher:
             window_scores[gather] = scored
             best = np.maximum.reduceat(scored, offsets)
             dense[rows[has]] = fusion.mix(passage[rows[has]], best, self.settings.window_weight)
-        scored_rows = np.zeros(len(allowed), bool)
-        scored_rows[rows] = True
-        return _Signals(passage, dense, window_scores), lexical, allowed & scored_rows
+        return _Signals(passage, dense, window_scores), lexical, rows
 
     def _candidates(
         self, vector: np.ndarray, lexical: np.ndarray | None, allowed: np.ndarray

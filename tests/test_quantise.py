@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.quantise import Int8Rows, dequantise, quantise
+from indexer.quantise import SCORE_BLOCK, Int8Rows, dequantise, quantise
 
 
 def _unit_rows(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
@@ -40,6 +40,11 @@ def test_rows_decode_like_the_whole_matrix() -> None:
     np.testing.assert_array_equal(view[pick], whole[pick])
     np.testing.assert_array_equal(view[7], whole[7])
     np.testing.assert_allclose(view.score(vector, slice(None)), whole @ vector, atol=1e-6)
+    # scored in blocks of SCORE_BLOCK rows: an unsorted pick spanning several blocks, the
+    # last one partial, scores like the whole matrix row by row
+    scattered = np.random.default_rng(2).choice(len(rows), 3 * SCORE_BLOCK + 7, replace=False)
+    np.testing.assert_allclose(view.score(vector, scattered), whole[scattered] @ vector, atol=1e-6)
+    assert view.score(vector, np.array([], np.int64)).shape == (0,)
     order = np.arange(len(rows))[::-1]
     np.testing.assert_array_equal(view.take(order)[:], whole[order])
     assert len(view) == 20_000 and view.shape == (20_000, 16)

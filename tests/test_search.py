@@ -202,6 +202,29 @@ def test_keywords_reorder_near_passages_but_cannot_lift_far_ones() -> None:
     assert np.allclose(reach_gate(dense, np.array([False, True, True, True]), 0.15)[1], 1.0)
 
 
+def test_fusion_over_the_scored_rows_alone_ranks_as_over_masked_arrays() -> None:
+    """Search fuses only the rows it scored (allowed None): the same scores and order, ties
+    included, as fusing arrays the size of the index under a mask."""
+    import numpy as np
+
+    from indexer.fusion import combine, top_rows
+
+    rng = np.random.default_rng(3)
+    n = 500
+    dense = rng.random(n).astype(np.float32)
+    dense[[10, 20, 30]] = dense[40]  # ties: the lower row must win in both forms
+    lexical = np.where(rng.random(n) < 0.4, rng.random(n) * 12, 0).astype(np.float32)
+    allowed = rng.random(n) < 0.3
+    allowed[[10, 20, 30, 40]] = True
+    rows = np.flatnonzero(allowed)
+    for reach in (0.0, 0.2):
+        full = combine("hybrid", dense, lexical, allowed, 0.3, reach)
+        alone = combine("hybrid", dense[rows], lexical[rows], None, 0.3, reach)
+        np.testing.assert_allclose(alone, full[rows], rtol=1e-6)
+        np.testing.assert_array_equal(rows[top_rows(alone, None, 30)], top_rows(full, allowed, 30))
+    assert len(top_rows(np.zeros(0, np.float32), None, 5)) == 0
+
+
 def test_results_come_from_distinct_sections(searcher: Searcher) -> None:
     results = searcher.search("refund coins days steps", top_k=5).results
     keys = [(r.doc_id, tuple(r.heading_path)) for r in results]
