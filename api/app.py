@@ -12,6 +12,8 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.searcher = searcher
         app.state.load_error = None
+        app.state.search_slots = anyio.CapacityLimiter(settings.search_slot_count())
         if searcher is None:
             _one_thread_per_request()
             try:
@@ -213,7 +216,12 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             return Response(payload, media_type="application/json")
 
         try:
-            return await asyncio.wait_for(run_in_threadpool(answer), settings.request_timeout_s)
+            return await asyncio.wait_for(
+                anyio.to_thread.run_sync(
+                    answer, limiter=getattr(request.app.state, "search_slots", None)
+                ),
+                settings.request_timeout_s,
+            )
         except TimeoutError as exc:
             raise DeadlineExceeded(
                 f"the search took longer than {settings.request_timeout_s:g}s"

@@ -235,12 +235,18 @@ def open_searcher(target: Path | str, embedder: Embedder, settings: Settings):
     return Searcher.open_best(Path(target), embedder, settings)
 
 
-class MaskCache:
-    """Allowed-document masks memoised per (filters, date, groups): most searches repeat a few."""
+MASK_CACHE_BYTES = 32 * 2**20  # memoised masks per Searcher: 256 of them up to 128k rows
 
-    def __init__(self, size: int = 256) -> None:
+
+class MaskCache:
+    """Allowed masks memoised per (filters, date, groups): most searches repeat a few.
+
+    Masks are returned read-only, since every search with the same key shares one.
+    """
+
+    def __init__(self, size: int = 256, mask_bytes: int = 1) -> None:
         self._masks: dict[tuple, np.ndarray] = {}
-        self._size = size
+        self._size = max(8, min(size, MASK_CACHE_BYTES // max(mask_bytes, 1)))
 
     def get(
         self,
@@ -261,6 +267,7 @@ class MaskCache:
             if len(self._masks) >= self._size:
                 self._masks.clear()
             mask = self._masks[key] = compute()
+            mask.flags.writeable = False
         return mask
 
     def clear(self) -> None:
@@ -360,7 +367,6 @@ class Searcher:
         verify_generation(self.generation, self.manifest)  # before any file is deserialised
         self.degraded = ""  # set when serving an older generation because the newest is bad
         self._refused = ""  # a newer generation that failed to load: not retried
-        self._masks = MaskCache()
         self._access_stamp, self._access = read_access_overrides(self.index_dir)
         vectors = read_vectors(self.generation)
         # Exact scores for every chunk: a matrix product is a few ms up to ~100k chunks.
@@ -401,6 +407,7 @@ class Searcher:
             "SELECT row, doc_id, heading_path FROM chunks ORDER BY row"
         ).fetchall()
         self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
+        self._masks = MaskCache(mask_bytes=len(self._chunk_doc))  # one bool per chunk row
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
         self._successors = successor_map([(d.doc_id, d.metadata) for d in self._docs])

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(600, ge=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     request_timeout_s: float = Field(10.0, gt=0)
+    # Searches one API worker computes at once (0: one per core); the rest wait their turn in
+    # order instead of all sharing the cores and the worker's GIL (bench/PROFILE.md).
+    search_slots: int = Field(0, ge=0, le=256)
     # How often the API looks for a newly published index generation (0: never).
     reload_interval_s: float = Field(0.1, ge=0.0)
 
@@ -114,14 +117,22 @@ class Settings(BaseSettings):
         return Path(value).expanduser()
 
     def worker_count(self) -> int:
-        """API worker processes: ``api_workers``, or one per core this process may run on
-        (the affinity mask, not the host's count: a container may be given 2 of 64)."""
-        if self.api_workers:
-            return self.api_workers
-        try:
-            return len(os.sched_getaffinity(0)) or 1
-        except AttributeError:  # no affinity call on this platform (macOS)
-            return os.cpu_count() or 1
+        """API worker processes: ``api_workers``, or one per core."""
+        return self.api_workers or usable_cores()
+
+    def search_slot_count(self) -> int:
+        """Searches an API worker runs at once: ``search_slots``, or one per core (a worker
+        that was handed more connections than the other can still use both cores)."""
+        return self.search_slots or usable_cores()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: the affinity mask, not the host's count (a container may
+    be given 2 of 64)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity call on this platform (macOS)
+        return os.cpu_count() or 1
 
 
 @lru_cache(maxsize=1)

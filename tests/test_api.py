@@ -165,3 +165,41 @@ def test_api_moves_to_a_new_generation_without_failing(
         assert r.status_code == 200
         assert "policies/live-gifts.html" not in {x["doc_id"] for x in r.json()["results"]}
         assert len(list(ix.glob("gen-*"))) == 2  # current and the previous one, as a fallback
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_worker_computes_at_most_its_search_slots_at_once(
+    slots: int, sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """Searches beyond the slots wait their turn; each still answers, none fails."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix", search_slots=slots, reload_interval_s=0,
+        log_path=tmp_path / "log.sqlite",
+    )  # fmt: skip
+    searcher = Searcher(tmp_path / "ix", fake_embedder, settings)
+    running, peak, lock = 0, 0, threading.Lock()
+    search = searcher.search
+
+    def counted(*args, **kwargs):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.1)  # long enough for the other requests to arrive meanwhile
+        try:
+            return search(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(searcher, "search", counted)
+    with TestClient(create_app(settings, searcher)) as c, ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(lambda _: c.post("/search", json={"query": "refund"}).status_code,
+                              range(6)))  # fmt: skip
+    assert codes == [200] * 6
+    assert peak == slots

@@ -127,3 +127,5 @@ def test_default_workers_follow_the_cores_this_process_may_use() -> None:
 
     assert Settings(api_workers=3).worker_count() == 3
     assert Settings(api_workers=0).worker_count() == len(os.sched_getaffinity(0))
+    assert Settings(search_slots=5).search_slot_count() == 5
+    assert Settings().search_slot_count() == len(os.sched_getaffinity(0))

@@ -225,6 +225,23 @@ def test_fusion_over_the_scored_rows_alone_ranks_as_over_masked_arrays() -> None
     assert len(top_rows(np.zeros(0, np.float32), None, 5)) == 0
 
 
+def test_row_masks_are_shared_read_only_and_their_memo_is_bounded(local_searcher) -> None:
+    from indexer.search import MaskCache, as_of_date
+
+    today = as_of_date(None)
+    first = local_searcher.allowed_rows({}, today)
+    assert len(first) == len(local_searcher._chunk_doc) and first.any()
+    assert local_searcher.allowed_rows({}, today) is first  # memoised, so shared...
+    with pytest.raises(ValueError):
+        first[0] = not first[0]  # ...and read-only
+    narrow = local_searcher.allowed_rows({"doc_type": ["sop"]}, today)
+    assert narrow.sum() < first.sum()
+    # one bool per chunk row: a large index keeps fewer masks, never fewer than 8
+    assert MaskCache(mask_bytes=100)._size == 256
+    assert MaskCache(mask_bytes=1_000_000)._size == 33
+    assert MaskCache(mask_bytes=10**9)._size == 8
+
+
 def test_results_come_from_distinct_sections(searcher: Searcher) -> None:
     results = searcher.search("refund coins days steps", top_k=5).results
     keys = [(r.doc_id, tuple(r.heading_path)) for r in results]
