@@ -217,9 +217,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
         try:
             return await asyncio.wait_for(
-                anyio.to_thread.run_sync(
-                    answer, limiter=getattr(request.app.state, "search_slots", None)
-                ),
+                anyio.to_thread.run_sync(answer, limiter=request.app.state.search_slots),
                 settings.request_timeout_s,
             )
         except TimeoutError as exc:

@@ -930,29 +930,25 @@ def main() -> int:
     sizes = [500, 2000] if args.quick else [10_000, 100_000]
     seconds = 3.0 if args.quick else args.seconds
     now = dt.datetime.now(dt.UTC).isoformat(timespec="minutes")
+    parts = {
+        "build": lambda: bench_build(args.quick),
+        "reindex": lambda: bench_reindex(args.quick),
+        "latency": lambda: bench_latency(sizes, seconds, args.concurrency),
+    }
     if args.only:
         results = json.loads(Path(args.out).with_suffix(".json").read_text(encoding="utf-8"))
-        parts = {
-            "build": lambda: bench_build(args.quick),
-            "reindex": lambda: bench_reindex(args.quick),
-            "latency": lambda: bench_latency(sizes, seconds, args.concurrency),
-        }
         results[args.only] = parts[args.only]()
         results.setdefault("measured", {})[args.only] = {"date": now, "machine": _machine()}
         command = results.get("command", "python -m bench.run")
-        Path(args.out).write_text(render(results, command), encoding="utf-8")
-        Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2))
-        return 0
-    results = {
-        "date": now,
-        "machine": _machine(),
-        "build": bench_build(args.quick),
-        "reindex": bench_reindex(args.quick),
-        "latency": bench_latency(sizes, seconds, args.concurrency),
-        "postgres": bench_postgres(sizes[-1], seconds, args.concurrency),
-    }
-    command = "python -m bench.run" + (" --quick" if args.quick else "")
-    results["command"] = command
+    else:
+        results = {
+            "date": now,
+            "machine": _machine(),
+            **{name: measure() for name, measure in parts.items()},
+            "postgres": bench_postgres(sizes[-1], seconds, args.concurrency),
+        }
+        command = "python -m bench.run" + (" --quick" if args.quick else "")
+        results["command"] = command
     Path(args.out).write_text(render(results, command), encoding="utf-8")
     Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0

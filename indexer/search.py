@@ -549,8 +549,9 @@ class Searcher:
                 None, self.settings.lexical_boost, self.settings.lexical_reach,
             )  # fmt: skip
             best = fusion.top_rows(scores, None, top_k * 4 + 10)
-            score_of = dict(zip(scored[best].tolist(), scores[best].tolist(), strict=True))
-            rows = [int(row) for row in fusion.diversify(scored[best], self._section_of, top_k)]
+            pool = scored[best]
+            score_of = dict(zip(pool.tolist(), scores[best].tolist(), strict=True))
+            rows = fusion.diversify(pool, self._section_of, top_k)
             records = self._chunk_records(rows, context)
             results = [
                 self._result(
