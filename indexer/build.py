@@ -222,14 +222,19 @@ def _index_documents(
     skipped = skipped or []
     _check_unique_ids(documents)
     progress.on_start("chunk", len(documents))
-    previous = pgstore.previous_chunks if _in_database(index_dir) else store.previous_chunks
+    chunks_of = pgstore.previous_chunks if _in_database(index_dir) else store.previous_chunks
     chunker = chunker_config(max_tokens, min_tokens, windows)
-    reuse = previous(index_dir, embedder.fingerprint, chunker)
+    reuse = chunks_of(index_dir, embedder.fingerprint, chunker)
     chunks, texts = chunk_all(
         documents, embedder, max_tokens, min_tokens, progress.on_advance, reuse
     )
     titles = {d.doc_id: d.title for d in documents}
-    spans, window_texts = windows_of(chunks, titles, memo)
+    previous = (
+        None
+        if _in_database(index_dir)
+        else store.previous_vectors(Path(index_dir), embedder.fingerprint, windows)
+    )
+    spans, window_texts = windows_of(chunks, titles, memo, previous)
     # The bar counts every text the model reads: passages, and their windows when embedded apart.
     progress.on_start("embed", len(texts) + (len(window_texts) if windows == "separate" else 0))
     cache = EmbeddingCache(cache_path, embedder.fingerprint) if cache_path else None
@@ -239,11 +244,6 @@ def _index_documents(
                 embedder, chunks, texts, spans, window_texts, progress, cache
             )
         else:
-            previous = (
-                None
-                if _in_database(index_dir)
-                else store.previous_vectors(Path(index_dir), embedder.fingerprint)
-            )
             vectors, fresh_chunks = _embed(
                 embedder, texts, progress, cache, previous and previous.passage_vectors(texts)
             )
@@ -271,8 +271,9 @@ def _index_documents(
         manifest = pgstore.write_index(str(index_dir), *args, **written)
     else:
         manifest = store.write_index(
-            index_dir, *args, **written, ann_min_chunks=ann_min_chunks, memo=memo
-        )
+            index_dir, *args, **written, ann_min_chunks=ann_min_chunks, memo=memo,
+            previous=previous,
+        )  # fmt: skip
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     # Pooled windows come with their passage: only separately embedded ones count as texts.
     total = len(texts) + (len(window_texts) if windows == "separate" else 0)
@@ -289,16 +290,28 @@ def _index_documents(
 
 
 def windows_of(
-    chunks: list[Chunk], titles: dict[str, str], memo: RebuildMemo | None = None
+    chunks: list[Chunk],
+    titles: dict[str, str],
+    memo: RebuildMemo | None = None,
+    previous: store.PreviousVectors | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """(rows of chunk row, start, end in the document) and the texts to embed, per window."""
+    """(rows of chunk row, start, end in the document) and the texts to embed, per window.
+
+    Passages the ``previous`` generation indexed keep their windows; only new ones are cut
+    into sentences again.
+    """
     spans: list[tuple[int, int, int]] = []
     texts: list[str] = []
     for row, chunk in enumerate(chunks):
-        found = remembered(memo, ("windows", chunk.text), lambda t=chunk.text: sentence_windows(t))
+        title = titles[chunk.doc_id]
+        found = None if previous is None else previous.window_spans(title, chunk.text)
+        if found is None:
+            found = remembered(
+                memo, ("windows", chunk.text), lambda t=chunk.text: sentence_windows(t)
+            )
         for a, b in found:
             spans.append((row, chunk.start + a, chunk.start + b))
-            texts.append(f"{titles[chunk.doc_id]}\n{chunk.text[a:b]}")
+            texts.append(f"{title}\n{chunk.text[a:b]}")
     return np.array(spans, dtype=np.int64).reshape(-1, 3), texts
 
 

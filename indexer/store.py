@@ -33,7 +33,15 @@ from indexer.errors import (
     KBError,
 )
 from indexer.files import sha256_file
-from indexer.lexical import build_bm25, save_bm25
+from indexer.lexical import (
+    TERM_FILES,
+    ChunkTerms,
+    bm25_from_terms,
+    chunk_terms,
+    read_terms,
+    save_bm25,
+    save_terms,
+)
 from indexer.memo import RebuildMemo
 from indexer.quantise import Int8Rows, quantise
 
@@ -125,11 +133,13 @@ def write_index(
     build_seconds: float,
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
+    previous: PreviousVectors | None = None,
 ) -> Manifest:
     """Write a complete index to ``index_dir``, replacing any previous one at once.
 
     With ``ann_min_chunks`` set and at least that many chunks, an IVF index is written too;
-    ``memo`` keeps the BM25 tokens of passages for the next build of a watching indexer.
+    the BM25 terms of passages the ``previous`` generation indexed are taken from it, and
+    ``memo`` keeps the others for the next build of a watching indexer.
     """
     import faiss
 
@@ -151,7 +161,12 @@ def write_index(
         if ann_min_chunks and len(vectors) >= ann_min_chunks:
             write_ivf(build_ivf(vectors, _previous_file(index_dir, ANN_FILE)), tmp / ANN_FILE)
         _write_table(tmp / TABLE, documents, chunks, lexical_texts, skipped)
-        save_bm25(build_bm25(lexical_texts, memo), tmp)
+        known = previous.lexical_terms if previous is not None and previous.terms else None
+        terms = chunk_terms(
+            lexical_texts, memo, known, previous.terms.vocab if known is not None else None
+        )
+        save_bm25(bm25_from_terms(terms), tmp)
+        save_terms(terms, tmp)
         spans, window_vectors = windows
         np.save(
             tmp / WINDOW_SPANS, np.asarray(spans, dtype=np.int64).reshape(-1, 3), allow_pickle=False
@@ -445,9 +460,28 @@ class PreviousVectors:
     """
 
     passages: dict[str, int]  # embedding text -> row
-    windows: dict[tuple[str, str], tuple[int, int]]  # (title, passage text) -> window rows
+    windows: dict[tuple[str, str], tuple[int, int, int]]  # (title, text) -> window rows, row
     matrix: np.ndarray
     window_matrix: Int8Rows
+    terms: ChunkTerms | None = None  # BM25 terms by row; None for generations saved without
+    window_spans_in_doc: np.ndarray | None = None  # (row, start, end) of every window
+    chunk_starts: np.ndarray | None = None  # where each row's passage starts in its document
+
+    def window_spans(self, title: str, text: str) -> list[tuple[int, int]] | None:
+        """Sentence windows of a passage indexed before, as spans of its text: what
+        ``sentence_windows(text)`` returns, without cutting the sentences again."""
+        found = self.windows.get((title, text))
+        if found is None or self.window_spans_in_doc is None or self.chunk_starts is None:
+            return None
+        first, last, row = found
+        start = int(self.chunk_starts[row])
+        spans = self.window_spans_in_doc[first:last, 1:] - start
+        return [(int(a), int(b)) for a, b in spans]
+
+    def lexical_terms(self, text: str) -> np.ndarray | None:
+        """BM25 term ids (into ``terms.vocab``) of a passage indexed with exactly this text."""
+        row = self.passages.get(text)
+        return None if row is None or self.terms is None else self.terms.of(row)
 
     def passage_vectors(self, texts: list[str]) -> dict[int, np.ndarray]:
         """Vectors known for ``texts``, by position."""
@@ -490,10 +524,16 @@ def previous_vectors(
             else np.zeros((0, manifest.dimension), np.float32)
         )
         spans, window_matrix = read_windows(generation)
+        terms = None
+        if all(name in manifest.files for name in TERM_FILES):
+            _verify_files(generation, manifest, list(TERM_FILES))
+            terms = read_terms(generation)
         con = connect_table(generation)
         try:
             titles = dict(con.execute("SELECT doc_id, title FROM documents"))
-            rows = con.execute("SELECT row, doc_id, text, embed_text FROM chunks").fetchall()
+            rows = con.execute(
+                "SELECT row, doc_id, text, embed_text, start FROM chunks ORDER BY row"
+            ).fetchall()
         finally:
             con.close()
     except (KBError, OSError, ValueError, sqlite3.Error) as exc:
@@ -503,13 +543,18 @@ def previous_vectors(
     if len(owner) and np.any(np.diff(owner) < 0):
         return None  # windows not grouped by passage: cannot be sliced per passage
     starts = np.searchsorted(owner, np.arange(len(rows) + 1)) if len(rows) else []
-    by_passage: dict[tuple[str, str], tuple[int, int]] = {}
+    by_passage: dict[tuple[str, str], tuple[int, int, int]] = {}
     passages: dict[str, int] = {}
     for r in rows:
         row = r["row"]
         passages[r["embed_text"]] = row
-        by_passage[(titles[r["doc_id"]], r["text"])] = (int(starts[row]), int(starts[row + 1]))
-    return PreviousVectors(passages, by_passage, matrix, window_matrix)
+        by_passage[(titles[r["doc_id"]], r["text"])] = (
+            int(starts[row]), int(starts[row + 1]), row
+        )  # fmt: skip
+    if terms is not None and len(terms) != len(rows):
+        terms = None  # not this table's rows: tokenise again rather than trust them
+    chunk_starts = np.array([r["start"] for r in rows], np.int64)
+    return PreviousVectors(passages, by_passage, matrix, window_matrix, terms, spans, chunk_starts)
 
 
 def read_vectors(index_dir: Path):

@@ -1,0 +1,162 @@
+"""BM25: our numpy score matrix against bm25s's own index, and terms reused across builds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import build, lexical
+from indexer.build import build_index
+from indexer.lexical import (
+    TERMS_VERSION,
+    bm25_from_terms,
+    chunk_terms,
+    read_terms,
+    save_terms,
+    tokenize,
+)
+from indexer.search import Searcher
+from indexer.settings import Settings
+from indexer.store import current_generation, read_windows
+
+KB = Path(__file__).resolve().parents[1] / "kb"
+
+
+def _kb_texts() -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(KB.rglob("*.md"))]
+    # Paragraphs: short and long rows, repeated words, and one row with no terms at all.
+    return [part for text in texts for part in text.split("\n\n") if part.strip()] + ["?!"]
+
+
+def test_the_score_matrix_is_the_one_bm25s_builds() -> None:
+    import bm25s
+
+    texts = _kb_texts()
+    assert len(texts) > 500
+    ours = bm25_from_terms(chunk_terms(texts))
+    theirs = bm25s.BM25()
+    theirs.index([tokenize(t) for t in texts], show_progress=False)
+    assert set(ours.vocab_dict) == set(theirs.vocab_dict) - {""}
+    for query in ("refund coins chargeback", "appeal overturned", "seller payout bank", "jp"):
+        known = [t for t in lexical.terms(query) if t in ours.vocab_dict]
+        assert known
+        np.testing.assert_allclose(
+            ours.get_scores(known), theirs.get_scores(known), rtol=1e-6, atol=1e-7
+        )
+    assert ours.scores["num_docs"] == theirs.scores["num_docs"] == len(texts)
+    assert len(ours.scores["data"]) == len(theirs.scores["data"])
+
+
+def test_known_terms_give_the_same_tokens_as_tokenising() -> None:
+    texts = ["Refunds for coins bought in JP", "Chargebacks are never refunded twice", ""]
+    before = chunk_terms(texts)
+    index = {t: i for i, t in enumerate(texts)}
+    tokenised: list[str] = []
+
+    def known(text: str) -> np.ndarray | None:
+        i = index.get(text)
+        return None if i is None else before.of(i)
+
+    monkey_texts = [texts[1], "A new passage about coins", texts[0]]
+    original = lexical.tokenize
+    try:
+        lexical.tokenize = lambda t: tokenised.append(t) or original(t)  # type: ignore[assignment]
+        after = chunk_terms(monkey_texts, known=known, known_vocab=before.vocab)
+    finally:
+        lexical.tokenize = original  # type: ignore[assignment]
+    assert tokenised == ["A new passage about coins"]  # only the new text was tokenised
+    for row, text in enumerate(monkey_texts):
+        assert [after.vocab[i] for i in after.of(row)] == tokenize(text)
+
+
+def test_terms_nobody_uses_leave_the_vocabulary() -> None:
+    before = chunk_terms(["chargeback disputes", "coin refunds"])
+    after = chunk_terms(
+        ["coin refunds"], known=lambda t: before.of(1) if t == "coin refunds" else None,
+        known_vocab=before.vocab,
+    )  # fmt: skip
+    assert sorted(after.vocab) == sorted(tokenize("coin refunds"))
+    assert [after.vocab[i] for i in after.of(0)] == tokenize("coin refunds")
+
+
+def test_saved_terms_round_trip_and_foreign_ones_are_refused(tmp_path: Path) -> None:
+    found = chunk_terms(["Refunds for coins", "Chargebacks twice"])
+    save_terms(found, tmp_path)
+    again = read_terms(tmp_path)
+    assert again is not None and again.vocab == found.vocab
+    np.testing.assert_array_equal(again.ids, found.ids)
+    np.testing.assert_array_equal(again.offsets, found.offsets)
+    vocab_file = tmp_path / lexical.TERM_VOCAB_FILE
+    vocab_file.write_text(json.dumps({"version": TERMS_VERSION + 1, "terms": found.vocab}))
+    assert read_terms(tmp_path) is None  # another tokeniser's terms: tokenise again
+    vocab_file.write_text(json.dumps({"version": TERMS_VERSION, "terms": found.vocab[:1]}))
+    assert read_terms(tmp_path) is None  # ids beyond the vocabulary
+    vocab_file.unlink()
+    assert read_terms(tmp_path) is None
+
+
+@pytest.mark.parametrize("windows", ["separate", "pooled"])
+def test_a_rebuild_tokenises_and_cuts_only_new_passages_and_ranks_as_a_fresh_build(
+    windows: str, sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    options = {"max_tokens": 60, "min_tokens": 8, "windows": windows}
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, **options)
+    assert read_terms(current_generation(tmp_path / "ix")) is not None
+    edited = next(p for p in sorted(sample_kb.rglob("*")) if p.suffix == ".md")
+    edited.write_text(edited.read_text() + "\n\nChargeback disputes need proof of delivery.\n")
+    (sample_kb / "policies" / "live-gifts.html").unlink()
+    tokenised: list[str] = []
+    cut: list[str] = []
+    original, cut_windows = lexical.tokenize, build.sentence_windows
+    monkeypatch.setattr(lexical, "tokenize", lambda t: tokenised.append(t) or original(t))
+    monkeypatch.setattr(build, "sentence_windows", lambda t: cut.append(t) or cut_windows(t))
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, **options)
+    monkeypatch.setattr(lexical, "tokenize", original)
+    monkeypatch.setattr(build, "sentence_windows", cut_windows)
+    build_index(sample_kb, tmp_path / "fresh", fake_embedder, **options)
+    settings = Settings()
+    rebuilt = Searcher(tmp_path / "ix", fake_embedder, settings)
+    fresh = Searcher(tmp_path / "fresh", fake_embedder, settings)
+    total = len(rebuilt.chunks())
+    assert 1 <= len(tokenised) < total / 2  # the edited document's passages, not all
+    assert any("proof of delivery" in t for t in tokenised)
+    assert 1 <= len(cut) < total / 2 and any("proof of delivery" in t for t in cut)
+    spans_a, _ = read_windows(current_generation(tmp_path / "ix"))
+    spans_b, _ = read_windows(current_generation(tmp_path / "fresh"))
+    np.testing.assert_array_equal(spans_a, spans_b)  # the same windows as cutting them all
+    for query in ("chargeback proof of delivery", "creator gift revenue", "refund coins"):
+        got = rebuilt.search(query, top_k=5, mode="bm25").to_dict()["results"]
+        want = fresh.search(query, top_k=5, mode="bm25").to_dict()["results"]
+        assert [(r["chunk_id"], r["score"]) for r in got] == [
+            (r["chunk_id"], r["score"]) for r in want
+        ]
+    vocab = json.loads((current_generation(tmp_path / "ix") / lexical.TERM_VOCAB_FILE).read_text())[
+        "terms"
+    ]
+    fresh_vocab = json.loads(
+        (current_generation(tmp_path / "fresh") / lexical.TERM_VOCAB_FILE).read_text()
+    )["terms"]
+    assert sorted(vocab) == sorted(fresh_vocab)  # the deleted page's words are gone
+
+
+def test_a_generation_saved_without_terms_is_tokenised_again(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    """Generations written before terms were saved still rebuild, tokenising everything."""
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    generation = current_generation(tmp_path / "ix")
+    manifest_path = generation / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    for name in lexical.TERM_FILES:
+        (generation / name).unlink()
+        manifest["files"].pop(name)
+    manifest_path.write_text(json.dumps(manifest))
+    edited = next(p for p in sorted(sample_kb.rglob("*")) if p.suffix == ".md")
+    edited.write_text(edited.read_text() + "\n\nOne more sentence.\n")
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    assert read_terms(current_generation(tmp_path / "ix")) is not None
+    searcher = Searcher(tmp_path / "ix", fake_embedder, Settings())
+    assert searcher.search("refund", top_k=3, mode="bm25").results
