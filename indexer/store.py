@@ -161,10 +161,9 @@ def write_index(
         if ann_min_chunks and len(vectors) >= ann_min_chunks:
             write_ivf(build_ivf(vectors, _previous_file(index_dir, ANN_FILE)), tmp / ANN_FILE)
         _write_table(tmp / TABLE, documents, chunks, lexical_texts, skipped)
-        known = previous.lexical_terms if previous is not None and previous.terms else None
-        terms = chunk_terms(
-            lexical_texts, memo, known, previous.terms.vocab if known is not None else None
-        )
+        old = None if previous is None else previous.terms
+        known = None if previous is None or old is None else previous.lexical_terms
+        terms = chunk_terms(lexical_texts, memo, known, None if old is None else old.vocab)
         save_bm25(bm25_from_terms(terms), tmp)
         save_terms(terms, tmp)
         spans, window_vectors = windows
@@ -456,7 +455,8 @@ class PreviousVectors:
     A re-index takes an unchanged passage's vector (keyed by its exact embedding text) and its
     sentence windows' vectors (keyed by the document title and passage text, from which the
     windows are cut) from here: no hashing and no cache queries for the texts that did not
-    change, which at 100k passages and 600k windows is most of a one-edit re-index.
+    change, which at 100k passages and 600k windows is most of a one-edit re-index. Its BM25
+    terms and the spans of its windows come from here too, so they are not computed again.
     """
 
     passages: dict[str, int]  # embedding text -> row
