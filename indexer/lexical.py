@@ -108,8 +108,9 @@ def bm25_from_terms(found: ChunkTerms):
     lengths = np.diff(found.offsets)
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
     # One key per (term, chunk): sorted, they are the column-major order of the matrix.
-    keys, tf = np.unique(found.ids.astype(np.int64) * max(n_docs, 1) + doc, return_counts=True)
-    term, row = np.divmod(keys, max(n_docs, 1))
+    stride = max(n_docs, 1)
+    keys, tf = np.unique(found.ids.astype(np.int64) * stride + doc, return_counts=True)
+    term, row = np.divmod(keys, stride)
     df = np.bincount(term, minlength=n_vocab)
     idf_of = _select_idf_scorer(retriever.idf_method)
     distinct, inverse = np.unique(df, return_inverse=True)

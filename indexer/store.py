@@ -460,21 +460,20 @@ class PreviousVectors:
     """
 
     passages: dict[str, int]  # embedding text -> row
-    windows: dict[tuple[str, str], tuple[int, int, int]]  # (title, text) -> window rows, row
+    # (title, passage text) -> its window rows and where the passage starts in its document
+    windows: dict[tuple[str, str], tuple[int, int, int]]
     matrix: np.ndarray
     window_matrix: Int8Rows
+    window_spans_in_doc: np.ndarray  # (row, start, end) of every window
     terms: ChunkTerms | None = None  # BM25 terms by row; None for generations saved without
-    window_spans_in_doc: np.ndarray | None = None  # (row, start, end) of every window
-    chunk_starts: np.ndarray | None = None  # where each row's passage starts in its document
 
     def window_spans(self, title: str, text: str) -> list[tuple[int, int]] | None:
         """Sentence windows of a passage indexed before, as spans of its text: what
         ``sentence_windows(text)`` returns, without cutting the sentences again."""
         found = self.windows.get((title, text))
-        if found is None or self.window_spans_in_doc is None or self.chunk_starts is None:
+        if found is None:
             return None
-        first, last, row = found
-        start = int(self.chunk_starts[row])
+        first, last, start = found
         spans = self.window_spans_in_doc[first:last, 1:] - start
         return [(int(a), int(b)) for a, b in spans]
 
@@ -549,12 +548,11 @@ def previous_vectors(
         row = r["row"]
         passages[r["embed_text"]] = row
         by_passage[(titles[r["doc_id"]], r["text"])] = (
-            int(starts[row]), int(starts[row + 1]), row
+            int(starts[row]), int(starts[row + 1]), int(r["start"])
         )  # fmt: skip
     if terms is not None and len(terms) != len(rows):
         terms = None  # not this table's rows: tokenise again rather than trust them
-    chunk_starts = np.array([r["start"] for r in rows], np.int64)
-    return PreviousVectors(passages, by_passage, matrix, window_matrix, terms, spans, chunk_starts)
+    return PreviousVectors(passages, by_passage, matrix, window_matrix, spans, terms)
 
 
 def read_vectors(index_dir: Path):

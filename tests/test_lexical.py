@@ -50,7 +50,7 @@ def test_the_score_matrix_is_the_one_bm25s_builds() -> None:
     assert len(ours.scores["data"]) == len(theirs.scores["data"])
 
 
-def test_known_terms_give_the_same_tokens_as_tokenising() -> None:
+def test_known_terms_give_the_same_tokens_as_tokenising(monkeypatch) -> None:
     texts = ["Refunds for coins bought in JP", "Chargebacks are never refunded twice", ""]
     before = chunk_terms(texts)
     index = {t: i for i, t in enumerate(texts)}
@@ -60,16 +60,13 @@ def test_known_terms_give_the_same_tokens_as_tokenising() -> None:
         i = index.get(text)
         return None if i is None else before.of(i)
 
-    monkey_texts = [texts[1], "A new passage about coins", texts[0]]
+    again = [texts[1], "A new passage about coins", texts[0]]
     original = lexical.tokenize
-    try:
-        lexical.tokenize = lambda t: tokenised.append(t) or original(t)  # type: ignore[assignment]
-        after = chunk_terms(monkey_texts, known=known, known_vocab=before.vocab)
-    finally:
-        lexical.tokenize = original  # type: ignore[assignment]
+    monkeypatch.setattr(lexical, "tokenize", lambda t: tokenised.append(t) or original(t))
+    after = chunk_terms(again, known=known, known_vocab=before.vocab)
     assert tokenised == ["A new passage about coins"]  # only the new text was tokenised
-    for row, text in enumerate(monkey_texts):
-        assert [after.vocab[i] for i in after.of(row)] == tokenize(text)
+    for row, text in enumerate(again):
+        assert [after.vocab[i] for i in after.of(row)] == original(text)
 
 
 def test_terms_nobody_uses_leave_the_vocabulary() -> None:
@@ -133,12 +130,9 @@ def test_a_rebuild_tokenises_and_cuts_only_new_passages_and_ranks_as_a_fresh_bui
         assert [(r["chunk_id"], r["score"]) for r in got] == [
             (r["chunk_id"], r["score"]) for r in want
         ]
-    vocab = json.loads((current_generation(tmp_path / "ix") / lexical.TERM_VOCAB_FILE).read_text())[
-        "terms"
-    ]
-    fresh_vocab = json.loads(
-        (current_generation(tmp_path / "fresh") / lexical.TERM_VOCAB_FILE).read_text()
-    )["terms"]
+    vocab, fresh_vocab = (
+        read_terms(current_generation(tmp_path / name)).vocab for name in ("ix", "fresh")
+    )
     assert sorted(vocab) == sorted(fresh_vocab)  # the deleted page's words are gone
 
 
