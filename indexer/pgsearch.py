@@ -233,9 +233,11 @@ class PgSearcher:
         dense[windowed] = fusion.mix(passage[windowed], best, self.settings.window_weight)
         scored = np.ones(len(ids), bool)
         lex = None if mode == "dense" else np.array([lexical.get(c, 0.0) for c in ids], np.float32)
+        doc_of = np.unique([r[1] for r in rows], return_inverse=True)[1]
         scores = fusion.combine(
-            mode, dense, lex, scored, self.settings.lexical_boost, self.settings.lexical_reach
-        )
+            mode, dense, lex, scored, self.settings.lexical_boost, self.settings.lexical_reach,
+            doc_of, self.settings.document_support,
+        )  # fmt: skip
         pool = fusion.top_rows(scores, scored, top_k * 4 + 10)
         sections = [f"{r[1]}\x00{_json_list(r[2])}" for r in rows]
         chosen = fusion.diversify(pool, sections, top_k)

@@ -547,6 +547,7 @@ class Searcher:
             scores = fusion.combine(
                 mode, signals.dense[scored], None if lexical is None else lexical[scored],
                 None, self.settings.lexical_boost, self.settings.lexical_reach,
+                self._chunk_doc[scored], self.settings.document_support,
             )  # fmt: skip
             best = fusion.top_rows(scores, None, top_k * 4 + 10)
             pool = scored[best]

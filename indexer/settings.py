@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     window_weight: float = Field(0.5, ge=0.0, le=1.0)
     lexical_boost: float = Field(0.3, ge=0.0, le=5.0)
     lexical_reach: float = Field(0.0, ge=0.0, le=2.0)
+    # Hybrid raises a document's passages by this share of its second-best passage's score.
+    document_support: float = Field(0.05, ge=0.0, le=1.0)
     # Past ann_min_chunks passages an IVF index proposes ann_candidates passages (probing
     # ann_nprobe lists) that are then scored exactly; below it every passage is scored.
     ann_min_chunks: int = Field(5_000, ge=0)

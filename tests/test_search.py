@@ -217,12 +217,35 @@ def test_fusion_over_the_scored_rows_alone_ranks_as_over_masked_arrays() -> None
     allowed = rng.random(n) < 0.3
     allowed[[10, 20, 30, 40]] = True
     rows = np.flatnonzero(allowed)
-    for reach in (0.0, 0.2):
-        full = combine("hybrid", dense, lexical, allowed, 0.3, reach)
-        alone = combine("hybrid", dense[rows], lexical[rows], None, 0.3, reach)
+    doc_of = rng.integers(0, 40, n)
+    for reach, support in ((0.0, 0.0), (0.2, 0.0), (0.0, 0.05)):
+        full = combine("hybrid", dense, lexical, allowed, 0.3, reach, doc_of, support)
+        alone = combine(
+            "hybrid", dense[rows], lexical[rows], None, 0.3, reach, doc_of[rows], support
+        )
         np.testing.assert_allclose(alone, full[rows], rtol=1e-6)
         np.testing.assert_array_equal(rows[top_rows(alone, None, 30)], top_rows(full, allowed, 30))
     assert len(top_rows(np.zeros(0, np.float32), None, 5)) == 0
+
+
+def test_a_document_matching_twice_overtakes_a_lone_close_passage() -> None:
+    import numpy as np
+
+    from indexer.fusion import combine, document_support
+
+    scores = np.array([0.80, 0.78, 0.75, 0.20, 0.79], np.float32)
+    doc_of = np.array([0, 1, 1, 1, 2])  # document 1 matches in two places
+    allowed = np.array([True, True, True, True, False])
+    out = document_support(scores, doc_of, allowed, 0.05)
+    assert out[0] == scores[0]  # no second passage among the best: unchanged
+    np.testing.assert_allclose(out[1:4], scores[1:4] + 0.05 * 0.75, rtol=1e-6)
+    assert out[1] > out[0] and out[1] > out[2] > out[3]  # order inside a document is kept
+    assert out[4] == scores[4]  # a filtered-out row neither gives nor gets support
+    assert document_support(scores, doc_of, allowed, 0.05, depth=2)[1] == scores[1]
+    np.testing.assert_array_equal(document_support(scores, doc_of, allowed, 0.0), scores)
+    # dense and bm25 stay single signals: support is part of the hybrid only
+    dense_only = combine("dense", scores, scores, allowed, 0.3, 0.0, doc_of, 0.05)
+    np.testing.assert_array_equal(dense_only, scores)
 
 
 def test_row_masks_are_shared_read_only_and_their_memo_is_bounded(local_searcher) -> None:
