@@ -122,8 +122,20 @@ def _build_index(
         memo.start_build()
     files = list(iter_source_files(source))
     progress.on_start("load", len(files))
+    # Unchanged files come back from the current generation instead of being parsed again;
+    # a watching indexer's memo already knows them after its first build.
+    previous = (
+        None
+        if _in_database(index_dir) or (memo is not None and len(memo))
+        else store.previous_documents(Path(index_dir))
+    )
     documents, skipped = load_directory(
-        source, on_file=lambda _p: progress.on_advance(1), limits=limits, paths=files, memo=memo
+        source,
+        on_file=lambda _p: progress.on_advance(1),
+        limits=limits,
+        paths=files,
+        memo=memo,
+        previous=previous,
     )
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
@@ -131,7 +143,12 @@ def _build_index(
             f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
         )
     chunker = chunker_config(max_tokens, min_tokens, windows)
-    if _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
+    # A generation that does not know every file's source hash yet (written by an older
+    # version) is written once more, so the next run can skip parsing them.
+    recorded = previous is None or all(
+        not x.source_hash or x.source_hash in previous for x in [*documents, *skipped]
+    )
+    if recorded and _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
         if memo is not None:
             memo.keep_unused()  # tokens and windows were not needed this time; still valid
         manifest = _read_manifest(index_dir)
@@ -266,7 +283,7 @@ def _index_documents(
         chunker=chunker,
         build_seconds=seconds,
     )
-    args = (documents, chunks, vectors, [(s.path, s.reason) for s in skipped])
+    args = (documents, chunks, vectors, [(s.path, s.reason, s.source_hash) for s in skipped])
     if _in_database(index_dir):  # pgvector's HNSW index replaces the IVF file
         manifest = pgstore.write_index(str(index_dir), *args, **written)
     else:

@@ -46,6 +46,8 @@ class Document:
     sections: list[Section] = field(default_factory=list)
     pages: list[PageSpan] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What the document was parsed from (indexer.loaders.source_hash); "" when not from a file
+    source_hash: str = field(default="", compare=False)
 
     @property
     def content_hash(self) -> str:

@@ -4,8 +4,9 @@ A one-document edit still rebuilds the whole generation (BM25 statistics and the
 depend on every document), but most of the work is re-deriving the same values from the same
 inputs: parsing unchanged files, tokenising unchanged passages, finding their sentence windows.
 A memo keyed by those inputs skips it (bench/PROFILE.md, re-index). A one-shot `kb index`
-passes none; it still takes unchanged passages' BM25 terms and sentence windows from the
-current generation, which saves them for that purpose.
+passes none; it still takes unchanged files' documents (by source hash) and unchanged
+passages' BM25 terms and sentence windows from the current generation, which saves them for
+that purpose.
 """
 
 from __future__ import annotations

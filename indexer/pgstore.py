@@ -194,7 +194,7 @@ def write_index(
     documents: list[Document],
     chunks: list[Chunk],
     vectors: np.ndarray,
-    skipped: list[tuple[str, str]],
+    skipped: list[tuple[str, str, str]],  # path, reason, source hash (not kept here)
     *,
     lexical_texts: list[str],
     windows: tuple[np.ndarray, np.ndarray],
@@ -243,7 +243,9 @@ def write_index(
                     f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")  # fmt: skip
         con.execute("DELETE FROM kb_skipped")
         if skipped:
-            con.cursor().executemany("INSERT INTO kb_skipped VALUES (%s, %s)", skipped)
+            con.cursor().executemany(
+                "INSERT INTO kb_skipped VALUES (%s, %s)", [s[:2] for s in skipped]
+            )
         avg_terms = con.execute("SELECT coalesce(avg(n_terms), 1) FROM kb_chunks").fetchone()[0]
         counts = {
             "documents": len(documents),

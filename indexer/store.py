@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from indexer.ann import ANN_FILE, build_ivf, write_ivf
-from indexer.documents import Chunk, Document
+from indexer.documents import Chunk, Document, PageSpan, Section
 from indexer.errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -70,7 +70,8 @@ CREATE TABLE documents (
     metadata TEXT NOT NULL,
     sections TEXT NOT NULL,
     pages TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    source_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY,
@@ -85,7 +86,9 @@ CREATE TABLE chunks (
     embed_text TEXT NOT NULL
 );
 CREATE INDEX chunks_doc ON chunks(doc_id);
-CREATE TABLE skipped (path TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE skipped (
+    path TEXT NOT NULL, reason TEXT NOT NULL, source_hash TEXT NOT NULL DEFAULT ''
+);
 """
 
 
@@ -123,7 +126,7 @@ def write_index(
     documents: list[Document],
     chunks: list[Chunk],
     vectors: np.ndarray,
-    skipped: list[tuple[str, str]],
+    skipped: list[tuple[str, str, str]],
     *,
     lexical_texts: list[str],
     windows: tuple[np.ndarray, np.ndarray],
@@ -216,13 +219,13 @@ def _write_table(
     documents: list[Document],
     chunks: list[Chunk],
     texts: list[str],
-    skipped: list[tuple[str, str]],
+    skipped: list[tuple[str, str, str]],
 ) -> None:
     con = sqlite3.connect(path)
     try:
         con.executescript(_SCHEMA)
         con.executemany(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     d.doc_id,
@@ -234,6 +237,7 @@ def _write_table(
                     json.dumps([[list(s.path), s.start, s.end, s.anchor] for s in d.sections]),
                     json.dumps([[p.number, p.start, p.end] for p in d.pages]),
                     d.content_hash,
+                    d.source_hash,
                 )
                 for d in documents
             ],
@@ -256,7 +260,7 @@ def _write_table(
                 for row, (c, text) in enumerate(zip(chunks, texts, strict=True))
             ],
         )
-        con.executemany("INSERT INTO skipped VALUES (?,?)", skipped)
+        con.executemany("INSERT INTO skipped VALUES (?,?,?)", skipped)
         con.commit()
     finally:
         con.close()
@@ -442,6 +446,39 @@ def previous_chunks(
                 (chunk, r["embed_text"])
             )
     except sqlite3.Error:
+        return {}
+    finally:
+        con.close()
+    return out
+
+
+def previous_documents(index_dir: Path) -> dict[str, Document | str]:
+    """The current generation's documents, and the reasons its files were skipped, by the
+    source hash they were loaded from (indexer.loaders.source_hash), for a one-shot
+    ``kb index`` to reuse instead of parsing unchanged files again. Empty when there is none
+    (or it was written before source hashes were kept)."""
+    try:
+        generation = current_generation(index_dir)
+        _verify_files(generation, read_manifest(index_dir), [TABLE])
+    except (KBError, OSError) as exc:
+        if not isinstance(exc, IndexNotFoundError):
+            logger.warning("parsing every file again: %s", exc)
+        return {}
+    out: dict[str, Document | str] = {}
+    con = connect_table(generation)
+    try:
+        for r in con.execute("SELECT reason, source_hash FROM skipped WHERE source_hash != ''"):
+            out[r["source_hash"]] = r["reason"]
+        for r in con.execute("SELECT * FROM documents WHERE source_hash != ''"):
+            out[r["source_hash"]] = Document(
+                doc_id=r["doc_id"], title=r["title"], text=r["text"], source=r["source"],
+                format=r["format"],
+                sections=[Section(tuple(p), a, b, anchor)
+                          for p, a, b, anchor in json.loads(r["sections"])],
+                pages=[PageSpan(*p) for p in json.loads(r["pages"])],
+                metadata=json.loads(r["metadata"]), source_hash=r["source_hash"],
+            )  # fmt: skip
+    except (sqlite3.Error, ValueError, TypeError):
         return {}
     finally:
         con.close()

@@ -205,3 +205,127 @@ def test_an_index_of_the_previous_format_is_refused_then_rebuilt(
     s = Searcher(ix, fake_embedder)
     top = s.search("disputed chargebacks refund", top_k=1).results[0]
     assert top.highlight.text and top.doc_id
+
+
+def _count_parses(monkeypatch) -> list[str]:
+    """Names of the files the loaders actually parse (not taken from the current generation)."""
+    import indexer.loaders as loaders
+
+    parsed: list[str] = []
+    real = loaders.load_file
+
+    def counting(path, *args, **kwargs):
+        parsed.append(path.name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(loaders, "load_file", counting)
+    return parsed
+
+
+def test_one_shot_reindex_parses_only_changed_files(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    from indexer.loaders import load_directory
+
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    parsed = _count_parses(monkeypatch)
+    first = _build(sample_kb, ix, fake_embedder, cache)
+    files = len(parsed)
+    assert files == first.documents + len(first.skipped)  # every file parsed once
+
+    parsed.clear()
+    assert _build(sample_kb, ix, fake_embedder, cache).unchanged
+    assert parsed == []  # broken files included: they stay skipped until they change
+
+    side = sample_kb / "sops" / "dangerous-challenges.pdf.meta.yaml"
+    side.write_text(side.read_text() + "tags: [edited-sidecar]\n")
+    (sample_kb / "broken" / "garbage.pdf").write_bytes(b"%PDF-1.7\n still not a pdf")
+    parsed.clear()
+    edited = _build(sample_kb, ix, fake_embedder, cache)
+    assert sorted(parsed) == ["dangerous-challenges.pdf", "garbage.pdf"]
+    assert not edited.unchanged and len(edited.skipped) == len(first.skipped)
+    s = Searcher(ix, fake_embedder)
+    assert "edited-sidecar" in s.get_document("sops/dangerous-challenges.pdf")["metadata"]["tags"]
+
+    # what came back from the generation is what parsing gives: same documents, same hashes
+    reused = {d.doc_id: d for d in load_directory(sample_kb, previous=None)[0]}
+    from indexer import store
+
+    kept = {d.doc_id: d for d in store.previous_documents(ix).values() if not isinstance(d, str)}
+    assert kept.keys() == reused.keys()
+    for doc_id, doc in reused.items():
+        assert kept[doc_id] == doc and kept[doc_id].content_hash == doc.content_hash
+
+
+def test_loader_change_or_old_generation_parses_again(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import indexer.loaders as loaders
+
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    with monkeypatch.context() as old:  # a version that kept no source hashes
+        old.setattr(loaders, "source_hash", lambda *args: "")
+        first = _build(sample_kb, ix, fake_embedder, cache)
+    every = first.documents + len(first.skipped)
+    parsed = _count_parses(monkeypatch)
+    again = _build(sample_kb, ix, fake_embedder, cache)
+    assert len(parsed) == every and not again.unchanged  # written once more, with the hashes
+    assert again.embedded == 0  # nothing in it changed: every vector is reused
+    parsed.clear()
+    assert _build(sample_kb, ix, fake_embedder, cache).unchanged and parsed == []
+
+    monkeypatch.setattr(loaders, "loader_stamp", lambda: b"a fixed loader")
+    assert not _build(sample_kb, ix, fake_embedder, cache).unchanged
+    assert len(parsed) == every  # new loader code: every file is parsed again
+
+
+def test_a_corrupt_generation_is_not_a_source_of_documents(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from indexer import store
+
+    ix = tmp_path / "ix"
+    _build(sample_kb, ix, fake_embedder, tmp_path / "cache.sqlite")
+    assert len(store.previous_documents(ix)) == 11  # 5 documents, 6 skipped files
+    con = sqlite3.connect(store.current_generation(ix) / store.TABLE)
+    con.execute("UPDATE documents SET text = 'tampered'")
+    con.commit()
+    con.close()
+    assert store.previous_documents(ix) == {}
+
+
+def test_a_file_stopped_by_a_limit_is_tried_again(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import time
+
+    import indexer.loaders as loaders
+    from indexer.loaders import ParseLimits
+
+    real = loaders.PARSERS[".pdf"]
+
+    def slow_once(data: bytes):
+        if b"SLOW" in data and not (tmp_path / "fast-now").exists():
+            time.sleep(30)
+        return real(data)
+
+    monkeypatch.setitem(loaders.PARSERS, ".pdf", slow_once)
+    slow = sample_kb / "sops" / "slow.pdf"
+    slow.write_bytes((sample_kb / "sops" / "dangerous-challenges.pdf").read_bytes() + b"%SLOW\n")
+    ix = tmp_path / "ix"
+
+    def build():
+        return build_index(
+            sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8,
+            limits=ParseLimits(timeout_s=1, memory_mb=1024),
+        )  # fmt: skip
+
+    first = build()
+    assert any(s.path == "sops/slow.pdf" and "longer than 1s" in s.reason for s in first.skipped)
+    (tmp_path / "fast-now").touch()  # the machine is quieter: the same bytes now parse in time
+    parsed = _count_parses(monkeypatch)
+    again = build()
+    assert parsed == ["slow.pdf"]  # the only file not taken from the generation
+    assert not again.unchanged and all(s.path != "sops/slow.pdf" for s in again.skipped)

@@ -13,6 +13,11 @@ class ParseError(Exception):
     """Raised by a format parser with a short, human reason; turned into DocumentLoadError."""
 
 
+class ParseLimitError(ParseError):
+    """Parsing was stopped by a time or memory limit, or the parser died: it may pass on a
+    quieter machine, so a one-shot ``kb index`` tries such a file again next time."""
+
+
 @dataclass
 class Heading:
     """A heading found by a parser: its level (1 = top), title and where its line starts."""

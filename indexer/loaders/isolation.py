@@ -14,7 +14,7 @@ import resource
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from indexer.loaders.common import Parsed, ParseError
+from indexer.loaders.common import Parsed, ParseError, ParseLimitError
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,11 @@ def parse_isolated(parser: Callable[[bytes], Parsed], data: bytes, limits: Parse
     send.close()
     try:
         if not receive.poll(limits.timeout_s):
-            raise ParseError(f"parsing took longer than {limits.timeout_s:g}s and was stopped")
+            raise ParseLimitError(f"parsing took longer than {limits.timeout_s:g}s and was stopped")
         try:
             kind, payload = receive.recv()
         except (EOFError, OSError, MemoryError) as exc:
-            raise ParseError(
+            raise ParseLimitError(
                 f"the parser died (memory cap of {limits.memory_mb} MB or a crash)"
             ) from exc
     finally:
@@ -78,4 +78,4 @@ def parse_isolated(parser: Callable[[bytes], Parsed], data: bytes, limits: Parse
         process.join(5)
     if kind == "ok":
         return payload
-    raise ParseError(payload)
+    raise (ParseLimitError if kind == "memory" else ParseError)(payload)
