@@ -10,6 +10,19 @@ from indexer.build import build_index
 from indexer.search import Searcher
 
 
+def _record_calls(monkeypatch, module, name: str, key) -> list:
+    """Wrap ``module.name`` so every call records ``key(first argument)``, then runs as before."""
+    calls: list = []
+    real = getattr(module, name)
+
+    def recording(first, *args, **kwargs):
+        calls.append(key(first))
+        return real(first, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return calls
+
+
 def _build(kb: Path, ix: Path, embedder, cache: Path):
     return build_index(kb, ix, embedder, max_tokens=60, min_tokens=8, cache_path=cache)
 
@@ -98,14 +111,8 @@ def test_unchanged_documents_are_not_chunked_again(
 
     ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
     first = _build(sample_kb, ix, fake_embedder, cache)
-    cut: list[str] = []
     real = build.chunk_document
-
-    def counting(doc, *args, **kwargs):
-        cut.append(doc.doc_id)
-        return real(doc, *args, **kwargs)
-
-    monkeypatch.setattr(build, "chunk_document", counting)
+    cut = _record_calls(monkeypatch, build, "chunk_document", lambda doc: doc.doc_id)
     md = sample_kb / "policies" / "coin-refunds.md"
     md.write_text(md.read_text() + "\nOne more closing sentence.\n")
     edited = _build(sample_kb, ix, fake_embedder, cache)
@@ -211,15 +218,7 @@ def _count_parses(monkeypatch) -> list[str]:
     """Names of the files the loaders actually parse (not taken from the current generation)."""
     import indexer.loaders as loaders
 
-    parsed: list[str] = []
-    real = loaders.load_file
-
-    def counting(path, *args, **kwargs):
-        parsed.append(path.name)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(loaders, "load_file", counting)
-    return parsed
+    return _record_calls(monkeypatch, loaders, "load_file", lambda path: path.name)
 
 
 def test_one_shot_reindex_parses_only_changed_files(
