@@ -212,6 +212,7 @@ def _thousand_documents(folder: Path, n: int) -> int:
         (folder / f"doc-{i:04d}.md").write_text(
             f"# {row['title']}\n\n{row['text']}\n\nCopy {i // len(rows)}.\n", encoding="utf-8"
         )
+    return copies
 
 
 def bench_reindex(quick: bool) -> dict:
