@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,17 +132,20 @@ def load_directory(
     base = root if root.is_dir() else root.parent
     limits = limits or ParseLimits()
     known = previous or {}
+    salt = loader_stamp() + repr(limits).encode()  # once, not per file
     for path in iter_source_files(root) if paths is None else paths:
+        doc_id = doc_id_for(path, base)
         key, loaded = (
-            _load(path, base, limits, known)
+            _load(path, base, doc_id, limits, salt, known)
             if memo is None
             else memo.get(
-                _load_key(path, base, limits), lambda p=path: _load(p, base, limits, known)
+                _load_key(path, base, limits),
+                lambda p=path, d=doc_id: _load(p, base, d, limits, salt, known),
             )
         )
         if isinstance(loaded, DocumentLoadError):
             logger.warning("skipped %s: %s", loaded.path, loaded.reason)
-            skipped.append(Skipped(doc_id_for(path, base), loaded.reason, key))
+            skipped.append(Skipped(doc_id, loaded.reason, key))
         else:
             documents.append(loaded)
         if on_file is not None:
@@ -178,19 +182,18 @@ def loader_stamp() -> bytes:
     return h.digest()
 
 
-def source_hash(path: Path, base: Path, limits: ParseLimits) -> str:
+def source_hash(path: Path, doc_id: str, salt: bytes) -> str:
     """sha256 of everything a file's Document (or its skip reason) is made from: its bytes,
-    its sidecar's, where it lies, the parse limits and :func:`loader_stamp`. "" if unreadable."""
-    h = hashlib.sha256(loader_stamp())
-    for part in (str(path), doc_id_for(path, base), repr(limits)):
-        h.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    for file in (path, metadata.sidecar_path(path)):
+    its sidecar's, where it lies, and ``salt`` (:func:`loader_stamp` and the parse limits).
+    "" if the file cannot be read."""
+    h = hashlib.sha256(salt)
+    h.update(f"{path}\0{doc_id}\0".encode("utf-8", "surrogateescape"))
+    for name in (str(path), str(path) + metadata.SIDECAR_SUFFIX):
         try:
-            size = file.stat().st_size
-            if size > MAX_FILE_BYTES:  # refused by size alone; not worth reading to hash
-                h.update(f"too large:{size}".encode())
-                continue
-            data = file.read_bytes()
+            with open(name, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                # refused by size alone (load_file); not worth reading to hash
+                data = fh.read() if size <= MAX_FILE_BYTES else f"too large:{size}".encode()
         except FileNotFoundError:
             h.update(b"\x00absent")
             continue
@@ -201,11 +204,16 @@ def source_hash(path: Path, base: Path, limits: ParseLimits) -> str:
 
 
 def _load(
-    path: Path, base: Path, limits: ParseLimits, previous: Mapping[str, Document | str]
+    path: Path,
+    base: Path,
+    doc_id: str,
+    limits: ParseLimits,
+    salt: bytes,
+    previous: Mapping[str, Document | str],
 ) -> tuple[str, Document | DocumentLoadError]:
     """The file's source hash and its document, or why it could not be read: a file that
     failed stays failed (and is not parsed again) until it changes."""
-    key = source_hash(path, base, limits)
+    key = source_hash(path, doc_id, salt)
     found = previous.get(key) if key else None
     if isinstance(found, Document):
         return key, found
