@@ -92,10 +92,12 @@ def document_support(
     later = np.ones(len(top), bool)
     later[np.unique(docs, return_index=True)[1]] = False  # each document's best passage
     supported, second = np.unique(docs[later], return_index=True)  # and its second best
+    if not len(supported):
+        return scores
     bonus = weight * np.maximum(scores[top[later]][second], 0.0)
+    pos = np.minimum(np.searchsorted(supported, doc_of), len(supported) - 1)
+    hit = supported[pos] == doc_of
     out = scores.astype(np.float32, copy=True)
-    pos = np.minimum(np.searchsorted(supported, doc_of), max(len(supported) - 1, 0))
-    hit = (supported[pos] == doc_of) if len(supported) else np.zeros(len(doc_of), bool)
     out[hit] += bonus[pos[hit]]
     return out
 

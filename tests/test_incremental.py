@@ -328,3 +328,19 @@ def test_a_file_stopped_by_a_limit_is_tried_again(
     again = build()
     assert parsed == ["slow.pdf"]  # the only file not taken from the generation
     assert not again.unchanged and all(s.path != "sops/slow.pdf" for s in again.skipped)
+
+
+def test_a_rebuild_hashes_the_current_chunk_table_once(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import indexer.store as store
+
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    _build(sample_kb, ix, fake_embedder, cache)
+    table = store.current_generation(ix) / store.TABLE
+    hashed = _record_calls(monkeypatch, store, "sha256_file", lambda path: Path(path))
+    md = sample_kb / "policies" / "coin-refunds.md"
+    md.write_text(md.read_text() + "\nOne more closing sentence.\n")
+    edited = _build(sample_kb, ix, fake_embedder, cache)
+    assert not edited.unchanged and edited.reused > 0  # documents and vectors were reused
+    assert hashed.count(table) == 1  # checked for the documents, trusted for the vectors
