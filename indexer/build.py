@@ -124,11 +124,13 @@ def _build_index(
     progress.on_start("load", len(files))
     # Unchanged files come back from the current generation instead of being parsed again;
     # a watching indexer's memo already knows them after its first build.
-    previous = (
-        None
-        if _in_database(index_dir) or (memo is not None and len(memo))
-        else store.previous_documents(Path(index_dir))
-    )
+    previous = None
+    if memo is None or not len(memo):
+        previous = (
+            pgstore.previous_documents(str(index_dir))
+            if _in_database(index_dir)
+            else store.previous_documents(Path(index_dir))
+        )
     documents, skipped = load_directory(
         source,
         on_file=lambda _p: progress.on_advance(1),

@@ -56,6 +56,27 @@ class Document:
         h.update(repr(sorted(self.metadata.items())).encode("utf-8"))
         return h.hexdigest()
 
+    def structure(self) -> tuple[list[list[Any]], list[list[int]]]:
+        """Sections and pages as plain lists: how both backends store them (JSON)."""
+        return (
+            [[list(s.path), s.start, s.end, s.anchor] for s in self.sections],
+            [[p.number, p.start, p.end] for p in self.pages],
+        )
+
+    @classmethod
+    def from_record(
+        cls, record: Any, sections: list[Any], pages: list[Any], metadata: dict[str, Any]
+    ) -> Document:
+        """A stored document back as it was loaded (``record`` maps the table's columns;
+        ``sections`` and ``pages`` are :meth:`structure`'s lists, decoded)."""
+        return cls(
+            doc_id=record["doc_id"], title=record["title"], text=record["text"],
+            source=record["source"], format=record["format"],
+            sections=[Section(tuple(path), a, b, anchor) for path, a, b, anchor in sections],
+            pages=[PageSpan(*p) for p in pages], metadata=metadata,
+            source_hash=record["source_hash"],
+        )  # fmt: skip
+
     def pages_for(self, start: int, end: int) -> list[int]:
         """1-based page numbers that the span ``[start, end)`` touches (empty if unpaged)."""
         return [p.number for p in self.pages if p.start < end and start < p.end]

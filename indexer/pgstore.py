@@ -129,6 +129,53 @@ def migrate(url: str) -> list[str]:
     return applied
 
 
+def pending_migrations(con: Any) -> list[str]:
+    """Migration files this database has not applied (all of them before ``kb db migrate``)."""
+    import psycopg
+
+    try:
+        with con.transaction():
+            done = {r[0] for r in con.execute("SELECT name FROM kb_schema_migrations")}
+    except psycopg.errors.UndefinedTable:
+        done = set()
+    return [p.name for p in sorted(MIGRATIONS.glob("*.sql")) if p.name not in done]
+
+
+def _require_schema(con: Any) -> None:
+    """Writers need every column this version writes: say how to get them, not a SQL error."""
+    pending = pending_migrations(con)
+    if pending:
+        raise KBError(
+            f"the database schema is older than this version ({', '.join(pending)} not "
+            "applied): run `kb db migrate`"
+        )
+
+
+def previous_documents(url: str) -> dict[str, Document | str]:
+    """The database's documents, and the reasons files were skipped, by the source hash they
+    were loaded from, as ``store.previous_documents`` gives them for the local files."""
+    try:
+        with connect(url) as con:
+            _require_schema(con)
+            skipped = con.execute(
+                "SELECT reason, source_hash FROM kb_skipped WHERE source_hash != ''"
+            ).fetchall()
+            rows = con.execute(
+                "SELECT doc_id, title, text, source, format, sections, pages, metadata, "
+                "source_hash FROM kb_documents WHERE source_hash != ''"
+            ).fetchall()
+    except IndexNotFoundError:
+        return {}
+    out: dict[str, Document | str] = {digest: reason for reason, digest in skipped}
+    names = ("doc_id", "title", "text", "source", "format", "sections", "pages", "metadata")
+    for row in rows:
+        record = dict(zip((*names, "source_hash"), row, strict=True))
+        out[record["source_hash"]] = Document.from_record(
+            record, record["sections"], record["pages"], record["metadata"]
+        )
+    return out
+
+
 def read_manifest(url: str) -> Manifest:
     """What the database's index was built from (IndexNotFoundError before the first build)."""
     with connect(url) as con:
@@ -194,7 +241,7 @@ def write_index(
     documents: list[Document],
     chunks: list[Chunk],
     vectors: np.ndarray,
-    skipped: list[tuple[str, str, str]],  # path, reason, source hash (not kept here)
+    skipped: list[tuple[str, str, str]],  # path, reason, source hash
     *,
     lexical_texts: list[str],
     windows: tuple[np.ndarray, np.ndarray],
@@ -222,6 +269,7 @@ def write_index(
     version = created.strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
     with connect(url) as con, con.transaction():
         con.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        _require_schema(con)
         state = _state(con)
         same_build = (
             state is not None
@@ -229,9 +277,18 @@ def write_index(
             and state.chunker == chunker
             and state.dimension == dimension
         )
-        have = dict(con.execute("SELECT doc_id, content_hash FROM kb_documents").fetchall())
-        keep = {d for d, h in have.items() if same_build and wanted.get(d) == h}
+        rows = con.execute("SELECT doc_id, content_hash, source_hash FROM kb_documents")
+        have = {doc_id: (content, source) for doc_id, content, source in rows.fetchall()}
+        keep = {d for d, (h, _) in have.items() if same_build and wanted.get(d) == h}
         con.execute("DELETE FROM kb_documents WHERE NOT (doc_id = ANY(%s))", (list(keep),))
+        # A kept document's file may have new bytes that parse to the same text and metadata
+        # (or come from before source hashes were kept): record what it was read from now.
+        moved = [(d.source_hash, d.doc_id) for d in documents
+                 if d.doc_id in keep and have[d.doc_id][1] != d.source_hash]  # fmt: skip
+        if moved:
+            con.cursor().executemany(
+                "UPDATE kb_documents SET source_hash = %s WHERE doc_id = %s", moved
+            )
         fresh_docs = [d for d in documents if d.doc_id not in keep]
         _insert(con, fresh_docs, chunks, vectors, lexical_texts, spans, window_vectors, keep)
         # A denser graph than pgvector's default (m 16, ef_construction 64): on 100k passages
@@ -244,7 +301,7 @@ def write_index(
         con.execute("DELETE FROM kb_skipped")
         if skipped:
             con.cursor().executemany(
-                "INSERT INTO kb_skipped VALUES (%s, %s)", [s[:2] for s in skipped]
+                "INSERT INTO kb_skipped (path, reason, source_hash) VALUES (%s, %s, %s)", skipped
             )
         avg_terms = con.execute("SELECT coalesce(avg(n_terms), 1) FROM kb_chunks").fetchone()[0]
         counts = {
@@ -293,11 +350,12 @@ def _insert(
     """Rows of the documents being (re)written: documents, chunks, postings, windows."""
     with con.cursor() as cur:
         cur.executemany(
-            "INSERT INTO kb_documents VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO kb_documents (doc_id, title, source, format, text, metadata, "
+            "sections, pages, content_hash, source_hash) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 (d.doc_id, d.title, d.source, d.format, d.text, json.dumps(d.metadata),
-                 json.dumps([[list(s.path), s.start, s.end, s.anchor] for s in d.sections]),
-                 json.dumps([[p.number, p.start, p.end] for p in d.pages]), d.content_hash)
+                 *(json.dumps(part) for part in d.structure()), d.content_hash, d.source_hash)
                 for d in documents
             ],
         )  # fmt: skip

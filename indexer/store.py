@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from indexer.ann import ANN_FILE, build_ivf, write_ivf
-from indexer.documents import Chunk, Document, PageSpan, Section
+from indexer.documents import Chunk, Document
 from indexer.errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -234,8 +234,7 @@ def _write_table(
                     d.format,
                     d.text,
                     json.dumps(d.metadata),
-                    json.dumps([[list(s.path), s.start, s.end, s.anchor] for s in d.sections]),
-                    json.dumps([[p.number, p.start, p.end] for p in d.pages]),
+                    *(json.dumps(part) for part in d.structure()),
                     d.content_hash,
                     d.source_hash,
                 )
@@ -491,14 +490,9 @@ def previous_documents(index_dir: Path) -> dict[str, Document | str]:
         for r in con.execute("SELECT reason, source_hash FROM skipped WHERE source_hash != ''"):
             out[r["source_hash"]] = r["reason"]
         for r in con.execute("SELECT * FROM documents WHERE source_hash != ''"):
-            out[r["source_hash"]] = Document(
-                doc_id=r["doc_id"], title=r["title"], text=r["text"], source=r["source"],
-                format=r["format"],
-                sections=[Section(tuple(p), a, b, anchor)
-                          for p, a, b, anchor in json.loads(r["sections"])],
-                pages=[PageSpan(*p) for p in json.loads(r["pages"])],
-                metadata=json.loads(r["metadata"]), source_hash=r["source_hash"],
-            )  # fmt: skip
+            out[r["source_hash"]] = Document.from_record(
+                r, json.loads(r["sections"]), json.loads(r["pages"]), json.loads(r["metadata"])
+            )
     except (sqlite3.Error, ValueError, TypeError):
         return {}
     finally:

@@ -221,12 +221,30 @@ def _count_parses(monkeypatch) -> list[str]:
     return _record_calls(monkeypatch, loaders, "load_file", lambda path: path.name)
 
 
+@pytest.fixture(params=["local", "postgres"])
+def target(request, tmp_path: Path):
+    """Where an index goes: a local directory, or a fresh migrated database."""
+    if request.param == "local":
+        return tmp_path / "ix"
+    return request.getfixturevalue("pg_database")
+
+
+def _previous_documents(target):
+    from indexer import pgstore, store
+
+    if isinstance(target, str):
+        return pgstore.previous_documents(target)
+    return store.previous_documents(target)
+
+
 def test_one_shot_reindex_parses_only_changed_files(
-    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+    target, sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
     from indexer.loaders import load_directory
+    from indexer.search import open_searcher
+    from indexer.settings import Settings
 
-    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    ix, cache = target, tmp_path / "cache.sqlite"
     parsed = _count_parses(monkeypatch)
     first = _build(sample_kb, ix, fake_embedder, cache)
     files = len(parsed)
@@ -243,17 +261,49 @@ def test_one_shot_reindex_parses_only_changed_files(
     edited = _build(sample_kb, ix, fake_embedder, cache)
     assert sorted(parsed) == ["dangerous-challenges.pdf", "garbage.pdf"]
     assert not edited.unchanged and len(edited.skipped) == len(first.skipped)
-    s = Searcher(ix, fake_embedder)
-    assert "edited-sidecar" in s.get_document("sops/dangerous-challenges.pdf")["metadata"]["tags"]
+    s = open_searcher(ix, fake_embedder, Settings())
+    try:
+        tags = s.get_document("sops/dangerous-challenges.pdf")["metadata"]["tags"]
+    finally:
+        s.close()
+    assert "edited-sidecar" in tags
 
-    # what came back from the generation is what parsing gives: same documents, same hashes
+    # what came back from the index is what parsing gives: same documents, same hashes
     reused = {d.doc_id: d for d in load_directory(sample_kb, previous=None)[0]}
-    from indexer import store
-
-    kept = {d.doc_id: d for d in store.previous_documents(ix).values() if not isinstance(d, str)}
+    stored = _previous_documents(ix).values()
+    kept = {d.doc_id: d for d in stored if not isinstance(d, str)}
     assert kept.keys() == reused.keys()
     for doc_id, doc in reused.items():
         assert kept[doc_id] == doc and kept[doc_id].content_hash == doc.content_hash
+        assert kept[doc_id].source_hash == doc.source_hash != ""
+
+
+def test_a_database_behind_on_migrations_is_told_to_migrate_then_reuses(
+    pg_database: str, sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import psycopg
+
+    from indexer import pgstore
+    from indexer.errors import KBError
+
+    cache = tmp_path / "cache.sqlite"
+    first = _build(sample_kb, pg_database, fake_embedder, cache)
+    with psycopg.connect(pg_database, autocommit=True) as con:  # as a database of 003 was
+        con.execute("ALTER TABLE kb_documents DROP COLUMN source_hash")
+        con.execute("ALTER TABLE kb_skipped DROP COLUMN source_hash")
+        con.execute("DELETE FROM kb_schema_migrations WHERE name = '004_source_hashes.sql'")
+    with pytest.raises(KBError, match=r"004_source_hashes.sql not applied\): run `kb db migrate`"):
+        _build(sample_kb, pg_database, fake_embedder, cache)
+
+    assert pgstore.migrate(pg_database) == ["004_source_hashes.sql"]
+    parsed = _count_parses(monkeypatch)
+    upgraded = _build(sample_kb, pg_database, fake_embedder, cache)
+    every = first.documents + len(first.skipped)
+    assert len(parsed) == every and not upgraded.unchanged  # hashes recorded this once
+    assert upgraded.manifest.counts["documents_rewritten"] == 0  # no document itself changed
+    assert len(_previous_documents(pg_database)) == every
+    parsed.clear()
+    assert _build(sample_kb, pg_database, fake_embedder, cache).unchanged and parsed == []
 
 
 def test_loader_change_or_old_generation_parses_again(
