@@ -19,6 +19,7 @@ from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
 from indexer.memo import RebuildMemo, remembered
+from indexer.stat_cache import StatCache
 from indexer.store import Manifest
 
 logger = logging.getLogger(__name__)
@@ -131,14 +132,21 @@ def _build_index(
             if _in_database(index_dir)
             else store.previous_documents(Path(index_dir))
         )
-    documents, skipped = load_directory(
-        source,
-        on_file=lambda _p: progress.on_advance(1),
-        limits=limits,
-        paths=files,
-        memo=memo,
-        previous=previous,
-    )
+    # A one-shot run knows unchanged files by their stat, without reading them to hash.
+    stats = StatCache(cache_path) if cache_path and previous is not None else None
+    try:
+        documents, skipped = load_directory(
+            source,
+            on_file=lambda _p: progress.on_advance(1),
+            limits=limits,
+            paths=files,
+            memo=memo,
+            previous=previous,
+            stats=stats,
+        )
+    finally:
+        if stats is not None:
+            stats.close()
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
         raise KBError(

@@ -23,6 +23,7 @@ from indexer.loaders import docx, html, markdown, metadata, pdf, text
 from indexer.loaders.common import Parsed, ParseError, ParseLimitError, sections_from_headings
 from indexer.loaders.isolation import ParseLimits, parse_isolated
 from indexer.memo import RebuildMemo
+from indexer.stat_cache import StatCache
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def load_directory(
     paths: list[Path] | None = None,
     memo: RebuildMemo | None = None,
     previous: Mapping[str, Document | str] | None = None,
+    stats: StatCache | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
     """Load every supported file under ``root``; unreadable ones are returned as Skipped.
 
@@ -125,7 +127,8 @@ def load_directory(
     build is not read or parsed again, the same test the watcher uses to notice a change.
     ``previous`` (the current generation's documents and skip reasons by :func:`source_hash`)
     saves a one-shot ``kb index`` the parse of every file whose bytes did not change: parsing
-    a PDF or DOCX takes 0.1-0.5 s here, hashing it well under a millisecond.
+    a PDF or DOCX takes 0.1-0.5 s here, hashing it well under a millisecond. ``stats`` saves
+    even the hashing of files whose stat it has seen before.
     """
     documents: list[Document] = []
     skipped: list[Skipped] = []
@@ -136,7 +139,7 @@ def load_directory(
     for path in iter_source_files(root) if paths is None else paths:
         doc_id = doc_id_for(path, base)
         key, loaded = (
-            _load(path, base, doc_id, limits, salt, known)
+            _load(path, base, doc_id, limits, salt, known, stats)
             if memo is None
             else memo.get(
                 _load_key(path, base, limits),
@@ -210,10 +213,15 @@ def _load(
     limits: ParseLimits,
     salt: bytes,
     previous: Mapping[str, Document | str],
+    stats: StatCache | None = None,
 ) -> tuple[str, Document | DocumentLoadError]:
     """The file's source hash and its document, or why it could not be read: a file that
     failed stays failed (and is not parsed again) until it changes."""
-    key = source_hash(path, doc_id, salt)
+    if stats is None:
+        key = source_hash(path, doc_id, salt)
+    else:
+        side = metadata.sidecar_path(path)
+        key = stats.source_hash(path, doc_id, salt, side, lambda: source_hash(path, doc_id, salt))
     found = previous.get(key) if key else None
     if isinstance(found, Document):
         return key, found
