@@ -238,7 +238,7 @@ def _previous_documents(target):
 
 
 def test_one_shot_reindex_parses_only_changed_files(
-    target, sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+    target, sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch, caplog
 ) -> None:
     from indexer.loaders import load_directory
     from indexer.search import open_searcher
@@ -251,15 +251,21 @@ def test_one_shot_reindex_parses_only_changed_files(
     assert files == first.documents + len(first.skipped)  # every file parsed once
 
     parsed.clear()
+    caplog.clear()
     assert _build(sample_kb, ix, fake_embedder, cache).unchanged
     assert parsed == []  # broken files included: they stay skipped until they change
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "skipped" in r.message]
+    assert warned == []  # still in the report, but not warned about again
 
     side = sample_kb / "sops" / "dangerous-challenges.pdf.meta.yaml"
     side.write_text(side.read_text() + "tags: [edited-sidecar]\n")
     (sample_kb / "broken" / "garbage.pdf").write_bytes(b"%PDF-1.7\n still not a pdf")
     parsed.clear()
+    caplog.clear()
     edited = _build(sample_kb, ix, fake_embedder, cache)
     assert sorted(parsed) == ["dangerous-challenges.pdf", "garbage.pdf"]
+    warned = [r.message for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "garbage.pdf" in warned[0]  # it changed: news again
     assert not edited.unchanged and len(edited.skipped) == len(first.skipped)
     s = open_searcher(ix, fake_embedder, Settings())
     try:

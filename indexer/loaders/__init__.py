@@ -147,7 +147,10 @@ def load_directory(
             )
         )
         if isinstance(loaded, DocumentLoadError):
-            logger.warning("skipped %s: %s", loaded.path, loaded.reason)
+            # a file that failed before and did not change is in the report, not news
+            again = isinstance(known.get(key), str) if key else False
+            logger.log(logging.DEBUG if again else logging.WARNING,
+                       "skipped %s: %s", loaded.path, loaded.reason)  # fmt: skip
             skipped.append(Skipped(doc_id, loaded.reason, key))
         else:
             documents.append(loaded)
