@@ -93,6 +93,38 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def within_section(
+    text: str, a: int, b: int, query: str, headings: Iterable[str] = ()
+) -> tuple[int, int]:
+    """Span ``[a, b)`` of ``text`` (a sentence window) without heading lines and without
+    running past one: only its sentences on one side of the heading, the side sharing more
+    words with the query (the first on a tie).
+
+    A window of two sentences can end in the next section's heading. Shown as the highlight,
+    "Do not promise a refund. ### Can we still refund after a chargeback?" would answer a
+    question the agent did not ask. Heading lines start with '#' (Markdown) or are one of
+    ``headings`` (the passage's heading path, for formats whose headings are plain lines).
+    """
+    names = {h.lstrip("#").strip() for h in headings}
+    runs: list[list[tuple[int, int]]] = [[]]
+    for s, e in sentence_spans(text):
+        if e <= a or s >= b:
+            continue
+        line_end = text.find("\n", e)
+        line = text[text.rfind("\n", 0, s) + 1 : len(text) if line_end < 0 else line_end]
+        if line.lstrip().startswith("#") or line.strip() in names:
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append((s, e))
+    runs = [run for run in runs if run]
+    if not runs:  # nothing but heading text: keep what matched
+        return a, b
+    wanted = set(terms(query))
+    best = max(runs, key=lambda run: len(wanted & set(terms(text[run[0][0] : run[-1][1]]))))
+    return best[0][0], best[-1][1]
+
+
 def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, int]:
     """Span (relative to ``text``) of the sentence sharing the most query weight."""
     query_terms = set(terms(query))

@@ -23,7 +23,7 @@ import numpy as np
 from indexer import fusion
 from indexer.embedding import Embedder
 from indexer.errors import NotFoundError
-from indexer.highlight import best_sentence, terms
+from indexer.highlight import best_sentence, terms, within_section
 from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
@@ -301,7 +301,7 @@ class PgSearcher:
     ) -> SearchResult:
         chunk_id, doc_id, ordinal, start, end, pages, heading_path, text = row[:8]
         if window is not None:
-            a, b = window[1] - start, window[2] - start
+            a, b = within_section(text, window[1] - start, window[2] - start, query, heading_path)
         else:
             a, b = best_sentence(text, query, {})
         before, after = self._neighbours(con, doc_id, ordinal, context)

@@ -29,7 +29,7 @@ from indexer.errors import (
     KBError,
     NotFoundError,
 )
-from indexer.highlight import best_sentence, idf_table
+from indexer.highlight import best_sentence, idf_table, within_section
 from indexer.lexical import bm25_scores, load_bm25
 from indexer.quantise import Int8Rows
 from indexer.settings import Settings
@@ -687,8 +687,10 @@ class Searcher:
     ) -> SearchResult:
         doc = self._docs[int(self._chunk_doc[row])]
         text = r["text"]
+        heading_path = json.loads(r["heading_path"])
         if window >= 0:  # the sentence window that matched best is what the agent should read
             a, b = (int(x) - r["start"] for x in self._window_span[window])
+            a, b = within_section(text, a, b, query, heading_path)
         else:
             a, b = best_sentence(text, query, self._idf)  # rare: a passage without windows
         pages = json.loads(r["pages"])
@@ -698,7 +700,7 @@ class Searcher:
             chunk_id=r["chunk_id"],
             doc_id=doc.doc_id,
             title=doc.title,
-            heading_path=json.loads(r["heading_path"]),
+            heading_path=heading_path,
             page=pages[0] if pages else None,
             pages=pages,
             start=r["start"],

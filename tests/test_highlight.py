@@ -52,3 +52,47 @@ def test_memoised_stems_match_stemming_each_word(monkeypatch) -> None:
     monkeypatch.setattr(highlight, "_MAX_STEMS", 3)
     assert highlight.terms(text) == expected  # cleared and refilled on the way
     assert 0 < len(highlight._STEMS) <= 3
+
+
+def test_a_window_is_cut_back_at_a_heading_line() -> None:
+    from indexer.highlight import within_section
+
+    text = (
+        "Collect the details. Do not promise a refund in your reply.\n\n"
+        "### The user filed a chargeback. Can we still refund?\n\n"
+        "No. Route the ticket to the Disputes team.\n\n"
+        "Legal deadlines\n\n"
+        "Answer within 30 days."
+    )
+
+    def cut(first: str, last: str, query: str, headings=()) -> str:
+        a, b = within_section(text, text.index(first), text.index(last) + len(last), query,
+                              headings)  # fmt: skip
+        return text[a:b]
+
+    # the window ran on into the heading's second sentence: only the part before it is shown
+    assert cut("Do not", "Can we still refund?", "child bought coins refund") == (
+        "Do not promise a refund in your reply."
+    )
+    # from the heading into the next section: the part after it
+    assert cut("Can we", "No.", "route disputes") == "No."
+    # across a plain-line heading (DOCX, HTML): known from the passage's heading path
+    assert cut("Route", "Answer", "answer days", ["Doc", "Legal deadlines"]) == (
+        "Answer within 30 days."
+    )
+    assert "Legal" in cut("Route", "Answer", "answer days")  # unknown heading: kept
+    # on both sides of a heading, the side that shares more words with the question wins
+    both = ("Do not", "Disputes team.")
+    assert (
+        cut(*both, "route the ticket to disputes") == "No. Route the ticket to the Disputes team."
+    )
+    assert cut(*both, "zebra") == "Do not promise a refund in your reply."  # a tie: the first
+    # a window inside one section is left alone, and so is one of heading text only
+    assert (
+        cut("Collect", "reply.", "refund")
+        == "Collect the details. Do not promise a refund in your reply."
+    )
+    assert (
+        cut("### The", "refund?", "refund")
+        == "### The user filed a chargeback. Can we still refund?"
+    )

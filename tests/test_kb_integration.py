@@ -139,6 +139,22 @@ def test_labelled_questions_find_their_document(kb_searcher: Searcher) -> None:
     assert recall >= 0.85, f"recall@5 = {recall:.3f}"
 
 
+def test_highlights_never_run_into_a_heading(kb_searcher: Searcher) -> None:
+    """The highlighted sentences are what an agent reads first: never the next section's title."""
+    questions = [q["text"] for q in _read_jsonl(KB_DIR / "queries.jsonl")][:80]
+    questions.append("user wants a refund for coins bought by their child")
+    seen = 0
+    for text in questions:
+        for r in kb_searcher.search(text, top_k=3).results:
+            lines = [line.strip() for line in r.highlight.text.splitlines()]
+            assert not any(line.startswith("#") for line in lines), (text, r.highlight.text)
+            assert (
+                r.text[r.highlight.start - r.start : r.highlight.end - r.start] == r.highlight.text
+            )
+            seen += 1
+    assert seen >= 200
+
+
 def test_kb_ask_prints_cited_passages(kb_index: Path, capsys, monkeypatch) -> None:
     from indexer.settings import get_settings
     from kb_cli.main import main
