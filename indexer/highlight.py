@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
@@ -93,6 +93,13 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def _lines(text: str, start: int, stop: int) -> Iterator[tuple[int, str]]:
+    """(offset, line) of each line of ``text[start:stop]``."""
+    for line in text[start:stop].split("\n"):
+        yield start, line
+        start += len(line) + 1
+
+
 def within_section(
     text: str, a: int, b: int, query: str, headings: Iterable[str] = ()
 ) -> tuple[int, int]:
@@ -107,16 +114,18 @@ def within_section(
     """
     names = {h.lstrip("#").strip() for h in headings}
     runs: list[list[tuple[int, int]]] = [[]]
-    for s, e in sentence_spans(text):
-        if e <= a or s >= b:
+    # Only the lines the window touches (it may start inside a heading line).
+    start = text.rfind("\n", 0, a) + 1
+    stop = len(text) if (found := text.find("\n", b)) < 0 else found
+    for line_start, line in _lines(text, start, stop):
+        if not line.strip():
             continue
-        line_end = text.find("\n", e)
-        line = text[text.rfind("\n", 0, s) + 1 : len(text) if line_end < 0 else line_end]
-        if line.lstrip().startswith("#") or line.strip() in names:
-            if runs[-1]:
-                runs.append([])
-            continue
-        runs[-1].append((s, e))
+        heading = line.lstrip().startswith("#") or line.strip() in names
+        if heading and runs[-1]:
+            runs.append([])
+        for s, e in [] if heading else sentence_spans(line):
+            if line_start + e > a and line_start + s < b:
+                runs[-1].append((line_start + s, line_start + e))
     runs = [run for run in runs if run]
     if not runs:  # nothing but heading text: keep what matched
         return a, b
