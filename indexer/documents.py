@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,11 +65,12 @@ class Document:
         )
 
     @classmethod
-    def from_record(
-        cls, record: Any, sections: list[Any], pages: list[Any], metadata: dict[str, Any]
-    ) -> Document:
-        """A stored document back as it was loaded (``record`` maps the table's columns;
-        ``sections`` and ``pages`` are :meth:`structure`'s lists, decoded)."""
+    def from_record(cls, record: Any, decode: Callable[[Any], Any] = lambda v: v) -> Document:
+        """A stored document back as it was loaded: ``record`` maps the table's columns, and
+        ``decode`` turns its sections, pages and metadata columns into :meth:`structure`'s
+        lists and a dict (``json.loads`` for SQLite's text; PostgreSQL's JSONB arrives decoded).
+        """
+        sections, pages, metadata = (decode(record[k]) for k in ("sections", "pages", "metadata"))
         return cls(
             doc_id=record["doc_id"], title=record["title"], text=record["text"],
             source=record["source"], format=record["format"],

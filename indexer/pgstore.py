@@ -154,25 +154,22 @@ def _require_schema(con: Any) -> None:
 def previous_documents(url: str) -> dict[str, Document | str]:
     """The database's documents, and the reasons files were skipped, by the source hash they
     were loaded from, as ``store.previous_documents`` gives them for the local files."""
+    from psycopg.rows import dict_row
+
     try:
         with connect(url) as con:
             _require_schema(con)
             skipped = con.execute(
                 "SELECT reason, source_hash FROM kb_skipped WHERE source_hash != ''"
             ).fetchall()
-            rows = con.execute(
-                "SELECT doc_id, title, text, source, format, sections, pages, metadata, "
-                "source_hash FROM kb_documents WHERE source_hash != ''"
-            ).fetchall()
+            rows = con.cursor(row_factory=dict_row).execute(
+                "SELECT * FROM kb_documents WHERE source_hash != ''"
+            )
+            documents = [Document.from_record(r) for r in rows]
     except IndexNotFoundError:
         return {}
     out: dict[str, Document | str] = {digest: reason for reason, digest in skipped}
-    names = ("doc_id", "title", "text", "source", "format", "sections", "pages", "metadata")
-    for row in rows:
-        record = dict(zip((*names, "source_hash"), row, strict=True))
-        out[record["source_hash"]] = Document.from_record(
-            record, record["sections"], record["pages"], record["metadata"]
-        )
+    out.update((d.source_hash, d) for d in documents)
     return out
 
 

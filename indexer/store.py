@@ -490,9 +490,7 @@ def previous_documents(index_dir: Path) -> dict[str, Document | str]:
         for r in con.execute("SELECT reason, source_hash FROM skipped WHERE source_hash != ''"):
             out[r["source_hash"]] = r["reason"]
         for r in con.execute("SELECT * FROM documents WHERE source_hash != ''"):
-            out[r["source_hash"]] = Document.from_record(
-                r, json.loads(r["sections"]), json.loads(r["pages"]), json.loads(r["metadata"])
-            )
+            out[r["source_hash"]] = Document.from_record(r, json.loads)
     except (sqlite3.Error, ValueError, TypeError):
         return {}
     finally:
