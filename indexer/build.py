@@ -133,8 +133,8 @@ def _build_index(
             else store.previous_documents(Path(index_dir))
         )
     # A one-shot run knows unchanged files by their stat, without reading them to hash.
-    stats = StatCache(cache_path) if cache_path and previous is not None else None
-    try:
+    use_stats = bool(cache_path) and previous is not None
+    with StatCache(cache_path) if use_stats else contextlib.nullcontext() as stats:
         documents, skipped = load_directory(
             source,
             on_file=lambda _p: progress.on_advance(1),
@@ -144,9 +144,6 @@ def _build_index(
             previous=previous,
             stats=stats,
         )
-    finally:
-        if stats is not None:
-            stats.close()
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
         raise KBError(

@@ -76,6 +76,12 @@ class StatCache:
             self._new.append((key, digest, self._now))
         return digest
 
+    def __enter__(self) -> StatCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Write what was learnt (one transaction), drop entries long unused, and close."""
         try:
