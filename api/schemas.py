@@ -70,6 +70,11 @@ class SearchResultOut(BaseModel):
     context_after: list[dict[str, Any]] = []
 
 
+class AcronymOut(BaseModel):
+    short: str
+    long: str
+
+
 class SearchResponseOut(BaseModel):
     query: str
     results: list[SearchResultOut]
@@ -80,6 +85,9 @@ class SearchResponseOut(BaseModel):
     mode: str
     answerable: bool = Field(description="False when the evidence is too weak to call an answer.")
     reason: str
+    acronyms: list[AcronymOut] = Field(
+        [], description="Short forms the question used, read to the model with their long form."
+    )
     search_id: str | None = Field(
         None, description="Id of this search in the query log, for POST /feedback."
     )

@@ -68,8 +68,9 @@ def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
             if settings.lexical_reach
             else ""
         )
-        + f", document support {settings.document_support} (hybrid). "
-        "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
+        + f", document support {settings.document_support} (hybrid), acronyms "
+        + ("spelled out for the model. " if settings.expand_acronyms else "as typed. ")
+        + "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
         "whether a top-k passage contains an evidence string; `recall@k` is the share of "
         "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "
         "recall@1 cannot exceed ~0.2: read `mrr@10` there). The default mode is `hybrid`.\n",

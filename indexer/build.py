@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import pgstore, store
+from indexer.acronyms import acronym_map
 from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text, sentence_windows
 from indexer.documents import Chunk, Document
 from indexer.embed_cache import EmbeddingCache
@@ -215,6 +216,7 @@ def _up_to_date(
         and manifest.chunker == chunker
         and manifest.sources == {d.doc_id: d.content_hash for d in documents}
         and manifest.counts.get("skipped") == len(skipped)
+        and manifest.acronyms is not None
     )
 
 
@@ -289,6 +291,7 @@ def _index_documents(
         model_fingerprint=embedder.fingerprint,
         chunker=chunker,
         build_seconds=seconds,
+        acronyms=acronym_map(c.text for c in chunks),
     )
     args = (documents, chunks, vectors, [(s.path, s.reason, s.source_hash) for s in skipped])
     if _in_database(index_dir):  # pgvector's HNSW index replaces the IVF file

@@ -33,6 +33,7 @@ from indexer.search import (
     SearchResult,
     allowed_mask,
     judge,
+    model_text,
     prepare_search,
     visible,
 )
@@ -136,7 +137,8 @@ class PgSearcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
-        vector = self.embedder.encode([query])[0]
+        spelled, acronyms = model_text(query, self.manifest.acronyms or {}, self.settings)
+        vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
         with self._connection() as con, con.transaction():
@@ -162,6 +164,7 @@ class PgSearcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
+            acronyms,
         )  # fmt: skip
 
     def _ranked(

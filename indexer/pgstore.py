@@ -188,15 +188,19 @@ def _state(con: Any) -> Manifest | None:
     try:
         row = con.execute(
             "SELECT index_version, model, model_fingerprint, dimension, chunker, counts, "
-            "sources, build_seconds, created_at FROM kb_state"
+            "sources, build_seconds, created_at, acronyms FROM kb_state"
         ).fetchone()
     except psycopg.errors.UndefinedTable as exc:
         raise IndexNotFoundError(
             "the database has no kb-assistant schema: run `kb db migrate`"
         ) from exc
+    except psycopg.errors.UndefinedColumn as exc:
+        raise KBError(
+            "the database schema is older than this version: run `kb db migrate`"
+        ) from exc
     if row is None:
         return None
-    version, model, fingerprint, dim, chunker, counts, sources, seconds, created = row
+    version, model, fingerprint, dim, chunker, counts, sources, seconds, created, acronyms = row
     return Manifest(
         index_version=version,
         model=model,
@@ -207,6 +211,7 @@ def _state(con: Any) -> Manifest | None:
         build_seconds=seconds,
         created_at=created.isoformat(timespec="seconds"),
         sources=sources,
+        acronyms=acronyms,
     )
 
 
@@ -246,6 +251,7 @@ def write_index(
     model_fingerprint: str,
     chunker: dict[str, Any],
     build_seconds: float,
+    acronyms: dict[str, list] | None = None,
 ) -> Manifest:
     """Bring the database's index to exactly ``documents``, changing only what changed.
 
@@ -311,11 +317,11 @@ def write_index(
         con.execute("DELETE FROM kb_state")
         con.execute(
             "INSERT INTO kb_state (index_version, model, model_fingerprint, dimension, chunker, "
-            "counts, sources, build_seconds, created_at, avg_terms) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "counts, sources, build_seconds, created_at, avg_terms, acronyms) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (version, model, model_fingerprint, dimension, json.dumps(chunker),
              json.dumps(counts), json.dumps(wanted), round(build_seconds, 3), created,
-             float(avg_terms)),
+             float(avg_terms), json.dumps(acronyms or {})),
         )  # fmt: skip
     logger.info("database index %s: %d documents rewritten", version, len(fresh_docs))
     if fresh_docs or have.keys() - keep:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from indexer import fusion
+from indexer.acronyms import expand
 from indexer.ann import read_ivf, search_ivf
 from indexer.embedding import Embedder
 from indexer.errors import (
@@ -126,6 +127,8 @@ class SearchResponse:
     mode: str = "hybrid"
     answerable: bool = True
     reason: str = ""
+    # (short form, long form) pairs the question used, read to the model spelled out.
+    acronyms: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dicts, built field by field: ``dataclasses.asdict`` deep-copies every
@@ -133,6 +136,7 @@ class SearchResponse:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["results"] = [r.to_dict() for r in self.results]
         out["filters"] = {k: list(v) for k, v in self.filters.items()}
+        out["acronyms"] = [{"short": s, "long": lf} for s, lf in self.acronyms]
         return out
 
 
@@ -292,6 +296,13 @@ def prepare_search(
     if not 0 <= int(context) <= 3:
         raise InvalidQueryError("context must be between 0 and 3 passages")
     return query, top_k, mode, normalise_filters(filters), as_of_date(as_of)
+
+
+def model_text(
+    query: str, acronyms: dict[str, list], settings: Settings
+) -> tuple[str, list[tuple[str, str]]]:
+    """What the embedding model reads for ``query``: defined short forms spelled out."""
+    return expand(query, acronyms) if settings.expand_acronyms else (query, [])
 
 
 def validate_query(query: str, top_k: int, settings: Settings) -> str:
@@ -539,9 +550,10 @@ class Searcher:
             self.settings, query, top_k, mode, context, filters, as_of
         )
         allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)
+        spelled, acronyms = model_text(query, self.manifest.acronyms or {}, self.settings)
         results: list[SearchResult] = []
         if allowed.any():
-            signals, lexical, scored = self._signals(query, mode, allowed)
+            signals, lexical, scored = self._signals(query, spelled, mode, allowed)
             # Fusion runs over the scored rows only (a large index's candidates), not over
             # arrays the size of the index: the same scores, a few hundred values instead.
             scores = fusion.combine(
@@ -581,15 +593,16 @@ class Searcher:
             mode,
             answerable,
             reason,
+            acronyms,
         )
 
     def _signals(
-        self, query: str, mode: str, allowed: np.ndarray
+        self, query: str, spelled: str, mode: str, allowed: np.ndarray
     ) -> tuple[_Signals, np.ndarray | None, np.ndarray]:
         """Dense signals (always: they also decide answerability and highlights), BM25, and
         the rows that were scored, ascending (all allowed ones, or the ANN candidates, which
-        are allowed ones too)."""
-        vector = self.embedder.encode([query])[0]
+        are allowed ones too). The model reads ``spelled``, BM25 the query as typed."""
+        vector = self.embedder.encode([spelled])[0]
         lexical = bm25_scores(self._bm25, query, len(self._matrix)) if mode != "dense" else None
         rows = self._candidates(vector, lexical, allowed)
         if rows is None:  # exact: every passage and every window

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     lexical_reach: float = Field(0.0, ge=0.0, le=2.0)
     # Hybrid raises a document's passages by this share of its second-best passage's score.
     document_support: float = Field(0.05, ge=0.0, le=1.0)
+    # Read short forms the knowledge base defines ("BSP") to the model with their long form
+    # (indexer/acronyms.py); the keyword index still matches what was typed. Off: on the shared
+    # sets it moved a few questions each way (docs/retrieval-experiments.md).
+    expand_acronyms: bool = False
     # Past ann_min_chunks passages an IVF index proposes ann_candidates passages (probing
     # ann_nprobe lists) that are then scored exactly; below it every passage is scored.
     ann_min_chunks: int = Field(5_000, ge=0)

@@ -48,7 +48,7 @@ from indexer.quantise import Int8Rows, quantise
 logger = logging.getLogger(__name__)
 
 # 2: BM25 index added; 3: sentence windows; 4: embedded text kept; 5: int8 window vectors
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 TABLE = "chunks.sqlite"
@@ -107,6 +107,9 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     sources: dict[str, str] = field(default_factory=dict)  # doc_id -> content hash
     files: dict[str, str] = field(default_factory=dict)  # file -> sha256, checked before loading
+    # Short forms the documents define: {short: [long form, any_case]} (indexer/acronyms.py);
+    # None: not known yet (a database written before migration 005).
+    acronyms: dict[str, list] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
@@ -134,6 +137,7 @@ def write_index(
     model_fingerprint: str,
     chunker: dict[str, Any],
     build_seconds: float,
+    acronyms: dict[str, list] | None = None,
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
     previous: PreviousVectors | None = None,
@@ -197,6 +201,7 @@ def write_index(
             created_at=created.isoformat(timespec="seconds"),
             sources={d.doc_id: d.content_hash for d in documents},
             files=_checksums(tmp),
+            acronyms=acronyms or {},
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
         _publish(tmp, index_dir, manifest.index_version)

@@ -159,6 +159,9 @@ def format_response(response) -> str:
     if not response.results:
         return f"No passages found ({response.reason}).\n"
     lines = []
+    if response.acronyms:
+        read = ", ".join(f"{short} as {long}" for short, long in response.acronyms)
+        lines += [f"(read {read})", ""]
     if not response.answerable:
         lines += [
             f"No good answer in the knowledge base: {response.reason}.",

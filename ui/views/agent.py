@@ -158,6 +158,9 @@ st.caption(
     f"{len(response['results'])} passages for “{response['query']}” in "
     f"{response['took_ms']:.0f} ms (as of {response.get('as_of')})"
 )
+if response.get("acronyms"):
+    read = ", ".join(f"{a['short']} as “{a['long']}”" for a in response["acronyms"])
+    st.caption(f"Read {read}, as the knowledge base defines them.")
 if not response["results"]:
     st.info(f"No passage in the knowledge base matches this question ({response['reason']}).")
 elif not response.get("answerable", True):
