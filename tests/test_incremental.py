@@ -166,7 +166,8 @@ def test_unchanged_passages_take_their_vectors_from_the_previous_generation(
     damaged.write_bytes(bytes(data))
     md.write_text(md.read_text() + "\nOne more.\n")
     again = build_index(sample_kb, ix, fake_embedder, **options)
-    assert again.reused == 0 and again.embedded >= first.embedded
+    # Everything ran again; only texts the corpus repeats were reused, as in the first build.
+    assert again.reused == first.reused and again.embedded >= first.embedded
 
 
 def test_pooled_window_vectors_are_not_reused_for_separate_windows(
@@ -179,7 +180,13 @@ def test_pooled_window_vectors_are_not_reused_for_separate_windows(
     separate = build_index(
         sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8, windows="separate"
     )
-    assert separate.reused == 0 and separate.embedded > pooled.embedded
+    scratch = build_index(
+        sample_kb, tmp_path / "scratch", fake_embedder, max_tokens=60, min_tokens=8
+    )
+    # Nothing came from the pooled generation: only what a build from scratch reuses (texts
+    # the corpus repeats), and every other text ran through the model.
+    assert (separate.embedded, separate.reused) == (scratch.embedded, scratch.reused)
+    assert separate.embedded > pooled.embedded
 
 
 def test_an_index_of_the_previous_format_is_refused_then_rebuilt(
@@ -400,3 +407,32 @@ def test_a_rebuild_hashes_the_current_chunk_table_once(
     edited = _build(sample_kb, ix, fake_embedder, cache)
     assert not edited.unchanged and edited.reused > 0  # documents and vectors were reused
     assert hashed.count(table) == 1  # checked for the documents, trusted for the vectors
+
+
+def test_a_text_repeated_in_the_corpus_is_embedded_once(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    boilerplate = "If in doubt, escalate to your team lead. Never promise an outcome."
+    sections = "".join(
+        f"## Case {n}\n\nCase {n} has its own rule.\n\n{boilerplate}\n\n" for n in range(4)
+    )
+    (sample_kb / "policies" / "boilerplate.md").write_text(
+        f"# Boilerplate\n\n{sections}", encoding="utf-8"
+    )
+    read: list[str] = []
+    real = fake_embedder.encode
+
+    def counting(texts, show_progress=False):
+        read.extend(texts)
+        return real(texts)
+
+    fake_embedder.encode = counting
+    report = build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    assert len(read) == len(set(read)) == report.embedded
+    assert report.reused >= 3  # the boilerplate's window, once per section after the first
+    s = Searcher(tmp_path / "ix", fake_embedder)
+    try:
+        top = s.search(boilerplate, top_k=1, mode="dense").results[0]
+        assert top.doc_id == "policies/boilerplate.md" and boilerplate in top.highlight.text
+    finally:
+        s.close()
