@@ -107,17 +107,18 @@ def acronym_map(texts: Iterable[str]) -> dict[str, list]:
 def expand(query: str, acronyms: dict[str, list]) -> tuple[str, list[tuple[str, str]]]:
     """The query with each defined short form followed by its long form, and the pairs used.
 
-    A form the question already spells out is not added again.
+    A form the question already spells out is not added again. Typed in another case, a
+    short form counts only where ``any_case`` allows and it is all capitals ("csam" for CSAM).
     """
     if not acronyms:
         return query, []
-    lowered = {s.lower(): s for s, (_long, any_case) in acronyms.items() if any_case}
     used: list[tuple[str, str]] = []
 
     def spell(match: re.Match[str]) -> str:
+        # A dictionary lookup per token: nothing is built per query, however large the map.
         token = match.group(0)
-        short = token if token in acronyms else lowered.get(token.lower())
-        if short is None:
+        short = token if token in acronyms else token.upper()
+        if token != short and not acronyms.get(short, ("", False))[1]:
             return token
         long = acronyms[short][0]
         if long.lower() in query.lower():

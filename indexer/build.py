@@ -270,17 +270,15 @@ def _index_documents(
                 embedder, chunks, texts, spans, window_texts, progress, cache
             )
         else:
-            vectors, fresh_chunks = _embed(
-                embedder, texts, progress, cache, previous and previous.passage_vectors(texts)
+            # One pass over passages and windows together, so a window that is its whole
+            # passage (no heading trail) runs once, like any other repeated text.
+            known = previous.passage_vectors(texts) if previous is not None else {}
+            n = len(texts)
+            known.update(
+                (n + j, v) for j, v in _known_windows(previous, chunks, titles, spans).items()
             )
-            known = _known_windows(previous, chunks, titles, spans)
-            # A window that is its whole passage (no heading trail) takes the passage's vector.
-            row_of = {text: row for row, text in enumerate(texts)}
-            for j, text in enumerate(window_texts):
-                if j not in known and text in row_of:
-                    known[j] = vectors[row_of[text]]
-            window_vectors, fresh_windows = _embed(embedder, window_texts, progress, cache, known)
-            fresh = fresh_chunks + fresh_windows
+            both, fresh = _embed(embedder, texts + window_texts, progress, cache, known)
+            vectors, window_vectors = both[:n], both[n:]
     finally:
         if cache is not None:
             cache.close()

@@ -47,7 +47,8 @@ from indexer.quantise import Int8Rows, quantise
 
 logger = logging.getLogger(__name__)
 
-# 2: BM25 index added; 3: sentence windows; 4: embedded text kept; 5: int8 window vectors
+# 2: BM25 index added; 3: sentence windows; 4: embedded text kept; 5: int8 window vectors;
+# 6: the acronyms the documents define, in the manifest
 FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
