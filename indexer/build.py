@@ -258,7 +258,7 @@ def _index_documents(
     previous = (
         None
         if _in_database(index_dir)
-        else store.previous_vectors(Path(index_dir), embedder.fingerprint, windows)
+        else store.previous_vectors(Path(index_dir), embedder.fingerprint, chunker)
     )
     spans, window_texts = windows_of(chunks, titles, memo, previous)
     # The bar counts every text the model reads: passages, and their windows when embedded apart.

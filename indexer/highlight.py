@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
 _LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
+_WORDLESS_RE = re.compile(r"[\W_]*")  # a table rule '|---|', a stray '|', a '***' line
 STOPWORDS = frozenset(
     "a an and are as at be by can do does for from has have how i if in is it its me my of on "
     "or our so that the their them they this to was we what when where which who will with you "
@@ -93,6 +94,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def readable(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans with a letter or digit in them: what a highlight may show.
+
+    A Markdown table's rule row or the '|' left after a table cell's last sentence is a
+    "sentence" to the splitter (and stays one in sentence windows, whose vectors were measured
+    that way), but shown as the highlight it is noise an agent reads first.
+    """
+    return [(a, b) for a, b in spans if not _WORDLESS_RE.fullmatch(text, a, b)]
+
+
 def _lines(text: str, start: int, stop: int) -> Iterator[tuple[int, str]]:
     """(offset, line) of each line of ``text[start:stop]``."""
     for line in text[start:stop].split("\n"):
@@ -123,7 +134,7 @@ def within_section(
         heading = line.lstrip().startswith("#") or line.strip() in names
         if heading and runs[-1]:
             runs.append([])
-        for s, e in [] if heading else sentence_spans(line):
+        for s, e in [] if heading else readable(line, sentence_spans(line)):
             if line_start + e > a and line_start + s < b:
                 runs[-1].append((line_start + s, line_start + e))
     runs = [run for run in runs if run]
@@ -139,14 +150,14 @@ def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, in
     query_terms = set(terms(query))
     default = max(idf.values(), default=1.0)
     best, best_score = None, 0.0
-    for a, b in sentence_spans(text):
+    spans = readable(text, sentence_spans(text)) or sentence_spans(text)
+    for a, b in spans:
         words = set(terms(text[a:b]))
         score = sum(idf.get(t, default) for t in query_terms if _matches(t, words))
         # Prefer real sentences over a bare heading line with the same words.
         if score > best_score + 1e-9:
             best, best_score = (a, b), score
     if best is None:
-        spans = sentence_spans(text)
         body = [s for s in spans if not text[s[0] : s[1]].lstrip().startswith("#")]
         best = (body or spans)[0]
     return best

@@ -556,16 +556,20 @@ class PreviousVectors:
 
 
 def previous_vectors(
-    index_dir: Path, fingerprint: str, windows: str = "separate"
+    index_dir: Path, fingerprint: str, chunker: dict[str, Any]
 ) -> PreviousVectors | None:
-    """The current generation's vectors when it was built with this model and window method
-    (pooled windows are not the vectors of separately embedded ones), else None."""
+    """The current generation's vectors when it was built with this model, window method
+    (pooled windows are not the vectors of separately embedded ones) and chunker version (its
+    window spans come from that version's sentence splitter), else None. Passage sizes may
+    differ: vectors are looked up by text."""
     try:
         manifest = read_manifest(index_dir)
         generation = current_generation(index_dir)
     except KBError:  # no index yet: nothing to reuse
         return None
-    if manifest.model_fingerprint != fingerprint or manifest.chunker.get("windows") != windows:
+    if manifest.model_fingerprint != fingerprint or any(
+        manifest.chunker.get(key) != chunker.get(key) for key in ("windows", "version")
+    ):
         return None
     try:
         # Copied into the next generation, a flipped byte here would get fresh checksums there.

@@ -96,3 +96,25 @@ def test_a_window_is_cut_back_at_a_heading_line() -> None:
         cut("### The", "refund?", "refund")
         == "### The user filed a chargeback. Can we still refund?"
     )
+
+
+def test_a_highlight_leaves_out_table_rules_and_stray_pipes() -> None:
+    """The splitter's wordless 'sentences' stay in windows, never in what the agent reads."""
+    from indexer.highlight import best_sentence, sentence_spans, within_section
+
+    text = (
+        "| Outcome | Effect |\n|---|---|\n| Not eligible | Out of window. No review. |\n\n"
+        "When an overturned strike was part of a ban, the ban is lifted."
+    )
+    parts = [text[a:b] for a, b in sentence_spans(text)]
+    assert "|" in parts and "|---|---|" in parts  # the windows' units are unchanged
+
+    def shown(first: str, last: str, query: str) -> str:
+        a, b = within_section(text, text.index(first), text.index(last) + len(last), query)
+        return text[a:b]
+
+    # the window ("|", "When ...") would open with the pipe the row's last cell left
+    assert shown("|\n\nWhen", "is lifted.", "overturned strike ban").startswith("When an")
+    assert shown("| Outcome", "|---|---|", "outcome effect") == "| Outcome | Effect |"
+    a, b = best_sentence(text, "zebra", {})  # no shared word: the first readable sentence
+    assert text[a:b] == "| Outcome | Effect |"

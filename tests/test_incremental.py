@@ -189,6 +189,25 @@ def test_pooled_window_vectors_are_not_reused_for_separate_windows(
     assert separate.embedded > pooled.embedded
 
 
+def test_a_new_sentence_splitter_cuts_unchanged_passages_again(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """Window spans of the previous generation are the old splitter's: a chunker version
+    change must not carry them over (passage vectors, looked up by text, still may be)."""
+    import indexer.build as build
+    from indexer.store import current_generation, read_windows
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    before = len(read_windows(current_generation(ix))[0])
+    monkeypatch.setattr(build, "CHUNKER_VERSION", "test-splitter")
+    monkeypatch.setattr(build, "sentence_windows", lambda text: [(0, len(text))])
+    report = build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    spans = read_windows(current_generation(ix))[0]
+    assert len(spans) == report.manifest.counts["chunks"] < before  # one window per passage
+    assert report.reused > 0  # the passages themselves kept their vectors
+
+
 def test_an_index_of_the_previous_format_is_refused_then_rebuilt(
     sample_kb: Path, fake_embedder, tmp_path: Path
 ) -> None:
