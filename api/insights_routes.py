@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of
 from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.search import version_label
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
 from insights.querylog import RATINGS, QueryLog
@@ -315,9 +316,8 @@ def source_view(
         "pre{white-space:pre-wrap;font-family:inherit}mark{background:#ffe58a}"
         ".page{display:block;color:#888;border-top:1px dashed #bbb;margin-top:1em;font-size:.8em}"
         "</style></head><body>"
-        f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc_id)} · version "
-        f"{html.escape(str(meta.get('version', '?')))} · effective "
-        f"{html.escape(str(meta.get('effective_date', '?')))}{original}</p>"
+        f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc_id)} · "
+        f"{html.escape(version_label(meta))}{original}</p>"
         f"<pre>{''.join(parts)}</pre></body></html>"
     )
     return HTMLResponse(body)

@@ -66,6 +66,10 @@ class SearchResultOut(BaseModel):
     highlight: HighlightOut
     source: str
     metadata: dict[str, Any]
+    citation: str = Field(
+        description="Title, version and effective date, heading path, page, character span "
+        "and document id in one line: what to paste into a ticket."
+    )
     context_before: list[dict[str, Any]] = []
     context_after: list[dict[str, Any]] = []
 

@@ -81,6 +81,17 @@ class Highlight:
     text: str
 
 
+def version_label(metadata: dict[str, Any]) -> str:
+    """'v3.0 (effective 2026-03-01)', saying so where the document records neither: a
+    citation must not pass off a missing version or date as a '?' to be guessed."""
+    version = metadata.get("version")
+    effective = metadata.get("effective_date")
+    return (
+        f"{'v' + str(version) if version else 'no version'} "
+        f"({'effective ' + str(effective) if effective else 'no effective date'})"
+    )
+
+
 @dataclass
 class SearchResult:
     """One cited passage."""
@@ -102,10 +113,22 @@ class SearchResult:
     context_before: list[dict[str, Any]] = field(default_factory=list)
     context_after: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def citation(self) -> str:
+        """One line to paste into a ticket and defend later: which text, which version in
+        force from when, where in it. Every client shows this same line."""
+        where = " > ".join(self.heading_path) or "(top of document)"
+        page = f", page {self.page}" if self.page else ""
+        return (
+            f"{self.title} {version_label(self.metadata)}, {where}{page}, "
+            f"chars {self.start}-{self.end} [{self.doc_id}]"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """This result as plain dicts and lists. The highlight and metadata are copied (the
         metadata's lists belong to the index's documents); the rest was built for this search."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["citation"] = self.citation
         out["highlight"] = {"start": self.highlight.start, "end": self.highlight.end,
                             "text": self.highlight.text}  # fmt: skip
         out["metadata"] = {

@@ -156,6 +156,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def format_response(response) -> str:
     """Cited passages for a terminal: citation line, highlighted sentence, passage."""
+    from indexer.search import version_label
+
     if not response.results:
         return f"No passages found ({response.reason}).\n"
     lines = []
@@ -169,15 +171,11 @@ def format_response(response) -> str:
             "",
         ]
     for r in response.results:
-        meta = r.metadata
         path = " > ".join(r.heading_path) or "(top)"
         page = f", p. {r.page}" if r.page else ""
-        lines.append(
-            f"[{r.rank}] {r.title} (v{meta.get('version', '?')}, effective "
-            f"{meta.get('effective_date', '?')}) score {r.score:.3f}"
-        )
+        lines.append(f"[{r.rank}] {r.title} {version_label(r.metadata)} score {r.score:.3f}")
         lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
-        lines.append(f"    >> {r.highlight.text}")
+        lines.append(f"    >> {' '.join(r.highlight.text.split())}")
         for ctx in r.context_before:
             lines.append(
                 textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. ")

@@ -53,6 +53,21 @@ def test_search_returns_cited_results(client: TestClient) -> None:
         assert key in first["metadata"]
     doc = client.get(f"/documents/{first['doc_id']}").json()
     assert doc["text"][first["start"] : first["end"]] == first["text"]
+    meta = first["metadata"]
+    citation = first["citation"]  # the one line every client shows and agents paste
+    assert citation.startswith(f"{first['title']} v{meta['version']} (effective ")
+    assert " > ".join(first["heading_path"]) in citation
+    assert citation.endswith(f"chars {first['start']}-{first['end']} [{first['doc_id']}]")
+
+
+def test_a_citation_says_what_the_document_does_not_record() -> None:
+    from indexer.search import version_label
+
+    assert version_label({"version": "3.0", "effective_date": "2026-03-01"}) == (
+        "v3.0 (effective 2026-03-01)"
+    )
+    assert version_label({"version": "1"}) == "v1 (no effective date)"
+    assert version_label({}) == "no version (no effective date)"
 
 
 def test_filters_through_the_api(client: TestClient) -> None:

@@ -48,7 +48,7 @@ def test_index_then_ask(sample_kb: Path, tmp_path: Path, capsys) -> None:
 
     assert main(["ask", "escalate imminent risk guardian", "--index-dir", ix, "--top-k", "2"]) == 0
     out = capsys.readouterr().out
-    assert "[1] Dangerous Challenges SOP (v2.0, effective 2026-01-10)" in out
+    assert "[1] Dangerous Challenges SOP v2.0 (effective 2026-01-10) score" in out
     assert "sops/dangerous-challenges.pdf :: 2 Escalation, p. 2 :: chars" in out
     assert "[3]" not in out
 

@@ -64,6 +64,8 @@ def test_agent_search_renders_cards_and_feedback_reaches_the_api(api_url: str) -
     assert f"]({api_url}/source/sops/dangerous-challenges.pdf?start=" in shown
     assert "original PDF, page" in shown
     assert any("chars" in c.value and "[sops/dangerous-challenges.pdf]" in c.value for c in at.code)
+    assert "v2.0 · effective 2026-01-10" in shown
+    assert "?" not in shown.replace("?start=", "")  # a missing version or date is said, not '?'
     assert not at.warning  # answerable
     # Rate the first passage "wrong or outdated" with a comment holding personal data.
     at.radio(key=next(r.key for r in at.radio if r.key.startswith("rating-"))).set_value(

@@ -43,17 +43,6 @@ def _facets(base_url: str, index_version: str) -> dict[str, list[str]]:
     }
 
 
-def _citation(result: dict) -> str:
-    meta = result.get("metadata", {})
-    path = " > ".join(result["heading_path"]) or "(top of document)"
-    page = f", page {result['page']}" if result.get("page") else ""
-    return (
-        f"{result['title']} v{meta.get('version', '?')} (effective "
-        f"{meta.get('effective_date', '?')}), {path}{page}, chars {result['start']}-"
-        f"{result['end']} [{result['doc_id']}]"
-    )
-
-
 def _feedback_form(search_id: str | None, chunk_id: str | None, key: str) -> None:
     """Helpful / not helpful / wrong or outdated, with an optional comment."""
     if not search_id:
@@ -81,6 +70,13 @@ def _feedback_form(search_id: str | None, chunk_id: str | None, key: str) -> Non
             st.rerun()
 
 
+def _version(meta: dict) -> str:
+    """Version and effective date as the card shows them; missing ones said, not '?'."""
+    version = f"v{meta['version']}" if meta.get("version") else "no version"
+    effective = meta.get("effective_date")
+    return f"{version} · " + (f"effective {effective}" if effective else "no effective date")
+
+
 def render_card(result: dict, search_id: str | None) -> None:
     """One result: citation line, passage with its best sentence marked, links and feedback."""
     meta = result.get("metadata", {})
@@ -88,8 +84,7 @@ def render_card(result: dict, search_id: str | None) -> None:
     page = f" · page {result['page']}" if result.get("page") else ""
     st.markdown(
         f"**{result['rank']}. {html.escape(result['title'])}**  \n"
-        f"{html.escape(path)}{page} · v{meta.get('version', '?')} · effective "
-        f"{meta.get('effective_date', '?')} · {meta.get('doc_type', '')} · "
+        f"{html.escape(path)}{page} · {_version(meta)} · {meta.get('doc_type', '')} · "
         f"score {result['score']:.2f}"
     )
     text = result["text"]
@@ -110,7 +105,7 @@ def render_card(result: dict, search_id: str | None) -> None:
         links += f" · [original PDF, page {result.get('page') or 1}]({original})"
     st.markdown(links)
     st.caption("Citation (copy with the icon at the right of the box)")
-    st.code(_citation(result), language=None)
+    st.code(result["citation"], language=None)
     with st.expander("Feedback on this passage"):
         _feedback_form(search_id, result["chunk_id"], f"{search_id}-{result['chunk_id']}")
     st.divider()
