@@ -17,6 +17,7 @@ from indexer.build import index_documents
 from indexer.chunking import CHUNKER_VERSION
 from indexer.embedding import Embedder
 from indexer.errors import KBError
+from indexer.lexical import TERMS_VERSION
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.store import FORMAT_VERSION, read_manifest
@@ -50,6 +51,7 @@ def cached_index(
             str(settings.chunk_max_tokens),
             str(settings.chunk_min_tokens),
             f"f{FORMAT_VERSION}",
+            f"t{TERMS_VERSION}",
         ]
     )
     index_dir = cache_root / key

@@ -18,6 +18,7 @@ from indexer.documents import Chunk, Document
 from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
 from indexer.errors import KBError
+from indexer.lexical import TERMS_VERSION
 from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
 from indexer.memo import RebuildMemo, remembered
 from indexer.stat_cache import StatCache
@@ -196,6 +197,7 @@ def chunker_config(
         "max_tokens": max_tokens,
         "min_tokens": min_tokens,
         "windows": windows,
+        "terms": TERMS_VERSION,  # BM25 postings and questions must be tokenised alike
     }
 
 

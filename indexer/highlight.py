@@ -23,13 +23,21 @@ STOPWORDS = frozenset(
 
 
 def _stem(word: str) -> str:
-    """The word without one common suffix ('ing', 'ed', 'es', 's'), '' for a stopword."""
+    """The word without one common suffix ('ing', 'ed', 'es', 's'), '' for a stopword.
+
+    A final 'e' goes too, so a word and its inflections share one stem ('archive',
+    'archived', 'archiving': 'archiv'; 'change', 'changes': 'chang'). Keeping it made BM25
+    miss "undo archive" against "accidentally archived" (measured: docs/retrieval-experiments.md).
+    """
     if word in STOPWORDS:
         return ""
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            if suffix in ("ed", "es"):  # 'agreed', 'changes': the base's own 'e' went with it
+                return word
+            break
+    return word[:-1] if len(word) >= 4 and word.endswith("e") else word
 
 
 _STEMS: dict[str, str] = {}  # word -> stem: a knowledge base repeats a few thousand words

@@ -38,7 +38,7 @@ from indexer.search import (
     visible,
 )
 from indexer.settings import Settings
-from indexer.store import check_model
+from indexer.store import check_model, check_terms
 
 # BM25 candidates read at most this many postings per query term, best weight first (exact
 # whenever a term occurs in fewer passages); the candidates' scores are then computed exactly.
@@ -79,6 +79,7 @@ class PgSearcher:
         self.degraded = ""
         self.manifest = read_manifest(url)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, "the database")
+        check_terms(self.manifest, "the database")
         self._pool = ConnectionPool(lambda: open_connection(url))
         with self._connection() as con:
             self._catalog = _Catalog.load(con)

@@ -38,6 +38,7 @@ from indexer.store import (
     ACCESS_OVERRIDES,
     Manifest,
     check_model,
+    check_terms,
     connect_table,
     current_generation,
     previous_generations,
@@ -398,6 +399,7 @@ class Searcher:
         self.generation = generation or current_generation(self.index_dir)
         self.manifest: Manifest = read_manifest(self.index_dir, self.generation)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
+        check_terms(self.manifest, self.index_dir)
         verify_generation(self.generation, self.manifest)  # before any file is deserialised
         self.degraded = ""  # set when serving an older generation because the newest is bad
         self._refused = ""  # a newer generation that failed to load: not retried

@@ -35,6 +35,7 @@ from indexer.errors import (
 from indexer.files import sha256_file
 from indexer.lexical import (
     TERM_FILES,
+    TERMS_VERSION,
     ChunkTerms,
     bm25_from_terms,
     chunk_terms,
@@ -431,6 +432,17 @@ def read_manifest(index_dir: Path, generation: Path | None = None) -> Manifest:
             f"{FORMAT_VERSION}: rebuild it with `kb index`"
         )
     return manifest
+
+
+def check_terms(manifest: Manifest, where: Path | str) -> None:
+    """Refuse an index whose BM25 postings were tokenised another way than questions are now:
+    its keyword matches would quietly miss words the new tokeniser stems differently."""
+    built = manifest.chunker.get("terms", 1)
+    if built != TERMS_VERSION:
+        raise IndexMismatchError(
+            f"the index in {where} was tokenised for keyword search by version {built}, this "
+            f"version tokenises questions with {TERMS_VERSION}: rebuild it with `kb index`"
+        )
 
 
 def check_model(manifest: Manifest, model: str, fingerprint: str, where: Path | str) -> None:

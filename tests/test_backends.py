@@ -129,3 +129,28 @@ def test_truncated_postings_still_score_exactly(
     finally:
         local.close()
         pg.close()
+
+
+def test_an_index_tokenised_the_old_way_is_refused_then_rebuilt(
+    target, sample_kb: Path, fake_embedder, monkeypatch
+) -> None:
+    """BM25 postings and questions must be tokenised alike: an index from before the stemmer
+    changed is refused by name, and the next `kb index` re-tokenises every passage."""
+    import indexer.build as build
+    from indexer.errors import IndexMismatchError
+    from indexer.lexical import TERMS_VERSION
+
+    with monkeypatch.context() as old:
+        old.setattr(build, "TERMS_VERSION", TERMS_VERSION - 1)
+        build_index(sample_kb, target, fake_embedder, **OPTIONS)
+    with pytest.raises(IndexMismatchError, match="tokenised for keyword search"):
+        open_searcher(target, fake_embedder, Settings())
+
+    again = build_index(sample_kb, target, fake_embedder, **OPTIONS)
+    assert not again.unchanged and again.manifest.chunker["terms"] == TERMS_VERSION
+    s = open_searcher(target, fake_embedder, Settings())
+    try:  # "escalated" reaches "Escalate ..." only through the shared stem
+        top = s.search("escalated", top_k=1, mode="bm25").results[0]
+        assert "Escalate" in top.text
+    finally:
+        s.close()

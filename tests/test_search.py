@@ -430,13 +430,17 @@ def test_access_change_applies_at_next_query_without_rebuild(
 
 
 def test_response_dict_is_a_deep_plain_copy(searcher: Searcher) -> None:
-    """The hand-built to_dict gives what dataclasses.asdict gives, and nothing it returns is
-    shared with the response (the API logs and serialises it on another thread)."""
+    """The hand-built to_dict gives what dataclasses.asdict gives (plus each citation line),
+    and nothing it returns is shared with the response (the API logs and serialises it on
+    another thread)."""
     import dataclasses
 
     response = searcher.search("escalate imminent risk guardian queue", top_k=3, context=1)
     out = response.to_dict()
-    assert out == dataclasses.asdict(response)
+    expected = dataclasses.asdict(response)
+    for row, result in zip(expected["results"], response.results, strict=True):
+        row["citation"] = result.citation  # computed, not a field
+    assert out == expected
     out["results"][0]["metadata"].setdefault("markets", []).append("zz")
     out["results"][0]["highlight"]["text"] = "changed"
     assert "zz" not in (response.results[0].metadata.get("markets") or [])
