@@ -790,9 +790,10 @@ def render(results: dict, command: str) -> str:
         when = results.get("measured", {}).get(part)
         if not when:
             return []
+        note = f", {when['note']}" if when.get("note") else ""  # context written by hand
         return [
-            f"Re-measured apart with `python -m bench.run --only {part}` on {when['date']}, "
-            f"machine: {when['machine']}.",
+            f"Re-measured apart with `python -m bench.run --only {part}` on {when['date']}"
+            f"{note}, machine: {when['machine']}.",
             "",
         ]
 
@@ -946,6 +947,16 @@ def render(results: dict, command: str) -> str:
             + ", ".join(f"{k} {v}" for k, v in pg.get("in_process_median_ms", {}).items())
             + ".",
             "",
+            *(
+                [
+                    f"The local rows come from the latency run of "
+                    f"{results['measured']['latency']['date']}, the postgres rows from the full "
+                    f"run of {results['date']}: compare them as rough levels only.",
+                    "",
+                ]
+                if results.get("measured", {}).get("latency")
+                else []
+            ),
             "| backend | chunks | clients | tool | requests | errors | req/s | p50 ms | p95 ms "
             "| p99 ms |",
             "|---|---|---|---|---|---|---|---|---|---|",
