@@ -7,15 +7,19 @@ the API still starts: /health says so and /search answers 503 with how to fix it
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from api.guards import BodySizeLimit, groups_of, guard, searcher_of
@@ -68,6 +72,53 @@ STATUS_FOR_ERROR: list[tuple[type[KBError], int]] = [
 def status_for(exc: KBError) -> int:
     """The HTTP status for a domain error (first matching class wins)."""
     return next(code for cls, code in STATUS_FOR_ERROR if isinstance(exc, cls))
+
+
+def _encodes(value: Any) -> bool:
+    """Whether ``value`` survives the JSON response encoder (no NaN, no lone surrogates)."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
+
+
+def _printable(value: object) -> str | int:
+    """A location part or message as encodable text: lone surrogates become ``\\udXXX``."""
+    if isinstance(value, int):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def json_safe_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validation errors a JSON response can carry: ``type``, ``loc`` and ``msg`` always,
+    ``input`` and ``ctx`` only when they encode.
+
+    FastAPI's own handler echoes the input as it came, so a NaN or a lone surrogate (both
+    parse from JSON) made the error response itself fail with a 500.
+    """
+    out = []
+    for error in errors:
+        item: dict[str, Any] = {
+            "type": str(error.get("type", "")),
+            "loc": [_printable(part) for part in error.get("loc", ())],
+            "msg": _printable(error.get("msg", "")),
+        }
+        extras: dict[str, Any] = {}
+        if "input" in error:
+            extras["input"] = error["input"]
+        ctx = {k: v for k, v in error.get("ctx", {}).items() if not isinstance(v, Exception)}
+        if ctx:  # e.g. {"le": 3}; a validator's own exception is already in msg
+            extras["ctx"] = ctx
+        for key, value in extras.items():
+            try:
+                safe = jsonable_encoder(value)
+            except (TypeError, ValueError):
+                continue
+            if _encodes(safe):
+                item[key] = safe
+        out.append(item)
+    return out
 
 
 def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
@@ -180,6 +231,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         return JSONResponse(
             status_code=status_for(exc), content={"detail": str(exc)}, headers=headers
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": json_safe_errors(exc.errors())})
 
     errors = {422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 

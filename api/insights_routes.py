@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of
+from api.schemas import Text
 from indexer.errors import InvalidQueryError, NotFoundError
 from indexer.search import version_label
 from indexer.settings import Settings
@@ -55,8 +56,8 @@ class FeedbackOut(BaseModel):
 class EvalRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset: str = Field(..., description="A name from GET /eval/datasets.")
-    split: str | None = None
+    dataset: Text = Field(..., description="A name from GET /eval/datasets.")
+    split: Text | None = None
     modes: list[Literal["default", "dense", "bm25", "hybrid"]] = Field(
         default_factory=lambda: ["default"], min_length=1, max_length=4
     )

@@ -3,37 +3,84 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 
-MAX_QUERY_CHARS = 1000
-MAX_TOP_K = 50
+from indexer.inputs import is_plain_date, is_text
+from indexer.settings import SearchMode
+
+NOT_TEXT = "holds an unpaired surrogate (broken UTF-16), so it is not text"
+
+
+def text_only(value: str, info: ValidationInfo) -> str:
+    """The value if it is text (see :func:`is_text`); the error names the field."""
+    if not is_text(value):
+        raise ValueError(f"{info.field_name or 'the text'} {NOT_TEXT}")
+    return value
+
+
+def plain_date(value: object) -> object:
+    """``as_of`` is a calendar date, written YYYY-MM-DD, as the CLI takes it.
+
+    Date-times (even at midnight), timestamps and other ISO forms are refused rather than cut
+    to a date: which day "2026-01-01T23:00:00-05:00" means depends on a time zone we would
+    have to guess, and effective dates are plain dates.
+    """
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if not isinstance(value, str) or not is_plain_date(value):
+        raise ValueError(f"as_of must be a date written YYYY-MM-DD, got {value!r}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(text_only)]
 
 
 class SearchRequest(BaseModel):
-    """A question and how to narrow it."""
+    """A question and how to narrow it.
+
+    The query length and ``top_k`` limits are the settings' (``KB_MAX_QUERY_CHARS``,
+    ``KB_MAX_TOP_K``), enforced by the Searcher so the API and the CLI agree; they are not
+    repeated here, where they could only be fixed at import.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(
+    query: Text = Field(
         ...,
-        description="The agent's question, as typed.",
+        description="The agent's question, as typed (at most KB_MAX_QUERY_CHARS, default 1000).",
         examples=["refund coins bought by minor MY"],
     )
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many passages to return.")
+    top_k: StrictInt = Field(
+        5,
+        ge=1,
+        description="How many passages to return (at most KB_MAX_TOP_K, default 50).",
+    )
     filters: dict[str, str | list[str]] = Field(
         default_factory=dict,
         description="Metadata filters (any-of within a field): doc_type, markets, product_area, "
         "language, access_groups, tags, status, owner_team, doc_id.",
         examples=[{"markets": ["MY"], "product_area": "payments"}],
     )
-    as_of: dt.date | None = Field(None, description="Answer as of this date (default: today).")
+    as_of: dt.date | None = Field(
+        None, description="Answer as of this date, YYYY-MM-DD (default: today)."
+    )
     include_superseded: bool = Field(False, description="Also return superseded versions.")
-    mode: Literal["dense", "bm25", "hybrid"] | None = Field(
+    mode: SearchMode | None = Field(
         None, description="Retrieval mode (default: the configured best, hybrid)."
     )
-    context: int = Field(0, ge=0, le=3, description="Neighbouring passages to add per result.")
+    context: StrictInt = Field(
+        0, ge=0, le=3, description="Neighbouring passages to add per result."
+    )
 
     @field_validator("query")
     @classmethod
@@ -41,6 +88,22 @@ class SearchRequest(BaseModel):
         if not value.strip():
             raise ValueError("query is empty")
         return value
+
+    @field_validator("filters")
+    @classmethod
+    def _filters_are_text(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        """One error naming the filter, rather than one per branch of the value's union."""
+        for name, wanted in value.items():
+            if not is_text(name):  # repr() escapes the surrogate, so the message encodes
+                raise ValueError(f"filter name {name!r} {NOT_TEXT}")
+            if not all(map(is_text, [wanted] if isinstance(wanted, str) else wanted)):
+                raise ValueError(f"a value of filter {name!r} {NOT_TEXT}")
+        return value
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of_is_a_plain_date(cls, value: object) -> object:
+        return plain_date(value)
 
 
 class HighlightOut(BaseModel):
@@ -112,4 +175,6 @@ class DocumentOut(DocumentSummary):
 
 
 class ErrorOut(BaseModel):
-    detail: str
+    detail: str | list[dict[str, Any]] = Field(
+        description="What went wrong; for a malformed body, one entry (loc, msg, type) per problem."
+    )

@@ -18,6 +18,7 @@ from indexer.chunking import CHUNKER_VERSION
 from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.lexical import TERMS_VERSION
+from indexer.loaders import loader_stamp
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.store import FORMAT_VERSION, read_manifest
@@ -48,6 +49,7 @@ def cached_index(
             hashlib.sha256(embedder.fingerprint.encode()).hexdigest()[:12],
             settings.window_vectors,
             CHUNKER_VERSION,
+            loader_stamp().hex()[:12],  # corpus text becomes documents through the loaders
             str(settings.chunk_max_tokens),
             str(settings.chunk_min_tokens),
             f"f{FORMAT_VERSION}",

@@ -151,6 +151,8 @@ def _build_index(
         raise KBError(
             f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
         )
+    for problem in dangling_versions(documents):
+        logger.warning("%s", problem)
     chunker = chunker_config(max_tokens, min_tokens, windows)
     # A generation that does not know every file's source hash yet (written by an older
     # version) is written once more, so the next run can skip parsing them.
@@ -184,6 +186,21 @@ def _build_index(
         ann_min_chunks=ann_min_chunks,
         memo=memo,
     )
+
+
+def dangling_versions(documents: list[Document]) -> list[str]:
+    """Version links (``superseded_by``, ``supersedes``) that name no loaded document.
+
+    Such a link is ignored by the in-force rule, so an old policy would stay in force; the
+    knowledge manager hears about it at build time instead of from a wrong answer.
+    """
+    ids = {d.doc_id for d in documents}
+    return [
+        f"{d.doc_id}: {field} names {d.metadata[field]!r}, which is not in the knowledge base"
+        for d in documents
+        for field in ("superseded_by", "supersedes")
+        if d.metadata.get(field) and d.metadata[field] not in ids
+    ]
 
 
 def chunker_config(
@@ -304,6 +321,7 @@ def _index_documents(
             index_dir, *args, **written, ann_min_chunks=ann_min_chunks, memo=memo,
             previous=previous,
         )  # fmt: skip
+    progress.on_advance(1)
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     # Pooled windows come with their passage: only separately embedded ones count as texts.
     total = len(texts) + (len(window_texts) if windows == "separate" else 0)

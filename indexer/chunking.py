@@ -18,11 +18,14 @@ from dataclasses import dataclass
 
 from indexer.documents import Chunk, Document
 
-CHUNKER_VERSION = "structure-v2"  # v2: sentence windows inside chunks
+# v2: sentence windows inside chunks; v4: setext headings stay with their text, overlong
+# words cut to fit with the model's own tokens (v3 was an experiment, never released)
+CHUNKER_VERSION = "structure-v4"
 TokenCounter = Callable[[str], int]
 
 _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
 _ITEM_RE = re.compile(r"^\s*(?:\d+[.)]|[-*+\u2022]|[a-z][.)])\s+|^\s*\|")
+_SETEXT_RE = re.compile(r"\n {0,3}(?:=+|-+)[ \t]*\Z")  # "Title\n-----": a heading's last line
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
 
 
@@ -74,6 +77,7 @@ def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
         glue_next = (
             stripped.endswith(":")
             or stripped.startswith("#")
+            or bool(_SETEXT_RE.search(stripped))
             or (
                 a == paras[0][0]
                 and "\n" not in stripped
@@ -126,10 +130,16 @@ def _split_words(
         ):
             j += 1
         if j == i + 1 and count(text[start + words[i][0] : start + words[i][1]]) > max_tokens:
-            # A single "word" longer than the limit (a URL, a hash): cut it by characters.
+            # A single "word" longer than the limit (a URL, a hash): cut it by characters,
+            # each piece shortened until it fits (the count includes the model's own tokens).
             a, b = start + words[i][0], start + words[i][1]
-            step = max(1, max_tokens)
-            out.extend((k, min(k + step, b)) for k in range(a, b, step))
+            k = a
+            while k < b:
+                e = min(k + max(1, max_tokens), b)
+                while e - k > 1 and count(text[k:e]) > max_tokens:
+                    e -= max(1, (e - k) // 16)
+                out.append((k, e))
+                k = e
         else:
             out.append((start + words[i][0], start + words[j - 1][1]))
         i = j

@@ -52,9 +52,11 @@ class Document:
 
     @property
     def content_hash(self) -> str:
-        """Hash of the text and metadata: changes whenever what we index would change."""
+        """Hash of everything a chunk is made from: text, title (embedded with every passage),
+        sections (heading paths), pages and metadata. Changes whenever what we index would."""
         h = hashlib.sha256(self.text.encode("utf-8"))
         h.update(repr(sorted(self.metadata.items())).encode("utf-8"))
+        h.update(repr((self.title, self.structure())).encode("utf-8"))
         return h.hexdigest()
 
     def structure(self) -> tuple[list[list[Any]], list[list[int]]]:

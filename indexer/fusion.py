@@ -164,3 +164,10 @@ def diversify(rows: np.ndarray, section_of: list[str], k: int) -> list[int]:
         if len(chosen) == k:
             return chosen
     return chosen + repeats[: k - len(chosen)]
+
+
+def ranked(mode: str, scores: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:
+    """:func:`top_rows`, except that keyword search returns only passages sharing a term with
+    the question: a BM25 score of 0 is no match at all, not a weak one to pad results with."""
+    rows = top_rows(scores, allowed, k)
+    return rows[scores[rows] > 0] if mode == "bm25" else rows

@@ -27,11 +27,13 @@ from indexer.highlight import best_sentence, terms, within_section
 from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
+    NO_KEYWORD_MATCH,
     Highlight,
     MaskCache,
     SearchResponse,
     SearchResult,
     allowed_mask,
+    cited_place,
     judge,
     model_text,
     prepare_search,
@@ -242,7 +244,9 @@ class PgSearcher:
             mode, dense, lex, scored, self.settings.lexical_boost, self.settings.lexical_reach,
             doc_of, self.settings.document_support,
         )  # fmt: skip
-        pool = fusion.top_rows(scores, scored, top_k * 4 + 10)
+        pool = fusion.ranked(mode, scores, scored, top_k * 4 + 10)
+        if not len(pool):
+            return [], False, NO_KEYWORD_MATCH
         sections = [f"{r[1]}\x00{_json_list(r[2])}" for r in rows]
         chosen = fusion.diversify(pool, sections, top_k)
         full = {
@@ -254,8 +258,8 @@ class PgSearcher:
             )
         }
         results = [
-            self._result(con, rank, (*full[ids[i]], rows[i][4]), float(scores[i]), query,
-                         context, best_window.get(ids[i]))
+            self._result(con, rank, (*full[ids[i]], _with_groups(rows[i][4], rows[i][5])),
+                         float(scores[i]), query, context, best_window.get(ids[i]))
             for rank, i in enumerate(chosen, start=1)
         ]  # fmt: skip
         return (results, *judge(float(passage.max()), self.settings.answerable_threshold))
@@ -311,14 +315,18 @@ class PgSearcher:
         before, after = self._neighbours(con, doc_id, ordinal, context)
         doc = self._catalog.by_id.get(doc_id) or {"title": doc_id, "source": ""}
         metadata = row[8]
+        cited_path, page = cited_place(
+            doc.get("sections", []), doc.get("pages", []), start + a, list(heading_path),
+            pages[0] if pages else None,
+        )  # fmt: skip
         return SearchResult(
             rank=rank,
             score=round(score, 4),
             chunk_id=chunk_id,
             doc_id=doc_id,
             title=doc["title"],
-            heading_path=list(heading_path),
-            page=pages[0] if pages else None,
+            heading_path=cited_path,
+            page=page,
             pages=list(pages),
             start=start,
             end=end,
@@ -349,7 +357,11 @@ class PgSearcher:
             access = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
             if access != self._catalog.access_version:
                 self._catalog = _Catalog.load(con)
-        return [dict(d) for d in self._catalog.docs if visible(d["metadata"], groups)]
+        return [
+            {k: d[k] for k in ("doc_id", "title", "source", "metadata")}
+            for d in self._catalog.docs
+            if visible(d["metadata"], groups)
+        ]
 
     def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
         with self._connection() as con:
@@ -366,7 +378,7 @@ class PgSearcher:
             "title": r[1],
             "source": r[2],
             "format": r[3],
-            "metadata": r[4],
+            "metadata": _with_groups(r[4], r[8]),
             "text": r[5],
             "sections": [
                 {"heading_path": p, "start": s, "end": e, "anchor": a} for p, s, e, a in r[6]
@@ -435,14 +447,14 @@ class _Catalog:
     @classmethod
     def load(cls, con: Any) -> _Catalog:
         rows = con.execute(
-            "SELECT d.doc_id, d.title, d.source, d.metadata, a.groups "
+            "SELECT d.doc_id, d.title, d.source, d.metadata, a.groups, d.sections, d.pages "
             "FROM kb_documents d LEFT JOIN kb_access a USING (doc_id) ORDER BY d.doc_id"
         ).fetchall()
         version = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
         docs = [
-            {"doc_id": d, "title": t, "source": s,
-             "metadata": m if a is None else {**m, "access_groups": a}}
-            for d, t, s, m, a in rows
+            {"doc_id": d, "title": t, "source": s, "metadata": _with_groups(m, a),
+             "sections": sec, "pages": pg}
+            for d, t, s, m, a, sec, pg in rows
         ]  # fmt: skip
         ids = np.array([d["doc_id"] for d in docs], dtype=object)
         return cls(version, docs, ids, {d["doc_id"]: d for d in docs}, MaskCache())
@@ -461,6 +473,11 @@ class _Catalog:
                 filters, as_of, include_superseded, groups,
             ),
         )  # fmt: skip
+
+
+def _with_groups(metadata: dict[str, Any], override: list[str] | None) -> dict[str, Any]:
+    """The metadata a caller is shown: access groups as `kb access` last set them."""
+    return metadata if override is None else {**metadata, "access_groups": list(override)}
 
 
 def _groups_of(metadata: dict[str, Any], override: list[str] | None) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -31,9 +31,10 @@ from indexer.errors import (
     NotFoundError,
 )
 from indexer.highlight import best_sentence, idf_table, within_section
+from indexer.inputs import is_plain_date, is_text
 from indexer.lexical import bm25_scores, load_bm25
 from indexer.quantise import Int8Rows
-from indexer.settings import Settings
+from indexer.settings import SearchMode, Settings
 from indexer.store import (
     ACCESS_OVERRIDES,
     Manifest,
@@ -69,7 +70,8 @@ CITED_FIELDS = (
     "language",
 )
 GLOBAL_MARKET = "global"
-MODES = ("dense", "bm25", "hybrid")
+MODES: tuple[str, ...] = get_args(SearchMode)  # one list: settings validate it too
+NO_KEYWORD_MATCH = "no passage shares a word with the question (keyword search)"
 MAX_FILTER_VALUES = 50  # per field; the fields themselves are the closed list above
 
 
@@ -91,6 +93,31 @@ def version_label(metadata: dict[str, Any]) -> str:
         f"{'v' + str(version) if version else 'no version'} "
         f"({'effective ' + str(effective) if effective else 'no effective date'})"
     )
+
+
+def cited_place(
+    sections: list[list[Any]],
+    pages: list[list[int]],
+    pos: int,
+    path: list[str],
+    page: int | None,
+) -> tuple[list[str], int | None]:
+    """Heading path and page of the section and page holding ``pos`` (the highlight), else
+    ``path`` and ``page`` (the passage's own).
+
+    A passage can run over a page break, or absorb a short section after its own: the citation
+    names where the highlighted evidence is, so the agent who opens it lands on that sentence.
+    ``sections`` and ``pages`` are stored in text order and do not overlap.
+    """
+    for stored_path, start, end, _anchor in sections:
+        if start <= pos < end:
+            path = list(stored_path)
+            break
+    for number, start, end in pages:
+        if start <= pos < end:
+            page = number
+            break
+    return path, page
 
 
 @dataclass
@@ -179,6 +206,8 @@ class _DocInfo:
     title: str
     source: str
     metadata: dict[str, Any]
+    sections: list[list[Any]] = field(default_factory=list)  # as stored: [path, start, end, anchor]
+    pages: list[list[int]] = field(default_factory=list)  # as stored: [number, start, end]
 
 
 def normalise_filters(filters: dict[str, Any] | None) -> dict[str, list[str]]:
@@ -190,7 +219,7 @@ def normalise_filters(filters: dict[str, Any] | None) -> dict[str, list[str]]:
                 f"unknown filter field {name!r}; allowed: {', '.join(FILTER_FIELDS)}"
             )
         values = value if isinstance(value, (list, tuple)) else [value]
-        if not values or not all(isinstance(v, (str, int, float)) for v in values):
+        if not values or not all(isinstance(v, str) and is_text(v) for v in values):
             raise InvalidQueryError(f"filter {name!r} takes a string or a list of strings")
         if len(values) > MAX_FILTER_VALUES:
             raise InvalidQueryError(
@@ -207,6 +236,8 @@ def matches(metadata: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     """
     for name, wanted in filters.items():
         have = metadata.get(name)
+        if have is None:  # a field the document does not set matches no value (not "None")
+            return False
         have_set = {str(v) for v in have} if isinstance(have, list) else {str(have)}
         if name == "markets" and GLOBAL_MARKET in have_set:
             continue
@@ -334,6 +365,8 @@ def validate_query(query: str, top_k: int, settings: Settings) -> str:
     query = " ".join(str(query or "").split())
     if not query:
         raise InvalidQueryError("query is empty")
+    if not is_text(query):
+        raise InvalidQueryError("query contains an unpaired surrogate (broken UTF-16), not text")
     if len(query) > settings.max_query_chars:
         raise InvalidQueryError(
             f"query is {len(query)} characters; the limit is {settings.max_query_chars}"
@@ -348,10 +381,11 @@ def successor_map(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict
     by_id = dict(docs)
     succ: dict[str, list[dict[str, Any]]] = {doc_id: [] for doc_id, _ in docs}
     for doc_id, metadata in docs:
-        newer = metadata.get("superseded_by")
+        # str(): an index written before the loader checked these fields may hold a list
+        newer = str(metadata.get("superseded_by"))
         if newer in by_id and by_id[newer] not in succ[doc_id]:
             succ[doc_id].append(by_id[newer])
-        older = metadata.get("supersedes")
+        older = str(metadata.get("supersedes"))
         if older in succ and metadata not in succ[older]:
             succ[older].append(metadata)
     return succ
@@ -374,13 +408,25 @@ def allowed_mask(
     successors = successors if successors is not None else successor_map(docs)
     return np.array(
         [
-            visible({"access_groups": access[doc_id]} if doc_id in access else metadata, groups)
-            and matches(metadata, filters)
+            visible(effective, groups)
+            and matches(effective, filters)
             and (include_superseded or in_force(metadata, successors[doc_id], as_of))
             for doc_id, metadata in docs
+            for effective in [filterable(doc_id, metadata, access)]
         ],
         dtype=bool,
     )
+
+
+def filterable(
+    doc_id: str, metadata: dict[str, Any], access: dict[str, list[str]]
+) -> dict[str, Any]:
+    """What filters and access checks see: the metadata with its id and any `kb access`
+    override of its groups (the id is not a metadata field, yet agents filter by it)."""
+    out = {**metadata, "doc_id": doc_id}
+    if doc_id in access:
+        out["access_groups"] = access[doc_id]
+    return out
 
 
 class Searcher:
@@ -433,12 +479,13 @@ class Searcher:
         self._docs: list[_DocInfo] = []
         doc_row: dict[str, int] = {}
         for r in self._db.execute(
-            "SELECT doc_id, title, source, metadata FROM documents ORDER BY doc_id"
+            "SELECT doc_id, title, source, metadata, sections, pages FROM documents ORDER BY doc_id"
         ):
             doc_row[r["doc_id"]] = len(self._docs)
             self._docs.append(
-                _DocInfo(r["doc_id"], r["title"], r["source"], json.loads(r["metadata"]))
-            )
+                _DocInfo(r["doc_id"], r["title"], r["source"], json.loads(r["metadata"]),
+                         json.loads(r["sections"]), json.loads(r["pages"]))
+            )  # fmt: skip
         rows = self._db.execute(
             "SELECT row, doc_id, heading_path FROM chunks ORDER BY row"
         ).fetchall()
@@ -586,7 +633,7 @@ class Searcher:
                 None, self.settings.lexical_boost, self.settings.lexical_reach,
                 self._chunk_doc[scored], self.settings.document_support,
             )  # fmt: skip
-            best = fusion.top_rows(scores, None, top_k * 4 + 10)
+            best = fusion.ranked(mode, scores, None, top_k * 4 + 10)
             pool = scored[best]
             score_of = dict(zip(pool.tolist(), scores[best].tolist(), strict=True))
             rows = fusion.diversify(pool, self._section_of, top_k)
@@ -605,6 +652,8 @@ class Searcher:
             answerable, reason = judge(
                 float(signals.passage[scored].max()), self.settings.answerable_threshold
             )
+            if not results:
+                answerable, reason = False, NO_KEYWORD_MATCH
         else:
             answerable, reason = False, "no document passes the filters and date"
         took = (time.perf_counter() - started) * 1000
@@ -732,6 +781,10 @@ class Searcher:
         else:
             a, b = best_sentence(text, query, self._idf)  # rare: a passage without windows
         pages = json.loads(r["pages"])
+        meta = self._access_of(doc.doc_id, doc.metadata)
+        heading_path, page = cited_place(
+            doc.sections, doc.pages, r["start"] + a, heading_path, pages[0] if pages else None
+        )
         return SearchResult(
             rank=rank,
             score=round(score, 4),
@@ -739,14 +792,14 @@ class Searcher:
             doc_id=doc.doc_id,
             title=doc.title,
             heading_path=heading_path,
-            page=pages[0] if pages else None,
+            page=page,
             pages=pages,
             start=r["start"],
             end=r["end"],
             text=text,
             highlight=Highlight(r["start"] + a, r["start"] + b, text[a:b]),
             source=doc.source,
-            metadata={k: doc.metadata[k] for k in CITED_FIELDS if k in doc.metadata},
+            metadata={k: meta[k] for k in CITED_FIELDS if k in meta},
             context_before=before,
             context_after=after,
         )
@@ -770,9 +823,10 @@ class Searcher:
         """Every document the caller may see: id, title, source and metadata (no text)."""
         self._refresh_access()
         return [
-            {"doc_id": d.doc_id, "title": d.title, "source": d.source, "metadata": d.metadata}
+            {"doc_id": d.doc_id, "title": d.title, "source": d.source, "metadata": meta}
             for d in self._docs
-            if visible(self._access_of(d.doc_id, d.metadata), groups)
+            for meta in [self._access_of(d.doc_id, d.metadata)]
+            if visible(meta, groups)
         ]
 
     def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
@@ -783,14 +837,15 @@ class Searcher:
         self._refresh_access()
         with self._lock:
             r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        if r is None or not visible(self._access_of(doc_id, json.loads(r["metadata"])), groups):
+        meta = self._access_of(doc_id, json.loads(r["metadata"])) if r is not None else {}
+        if r is None or not visible(meta, groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {
             "doc_id": r["doc_id"],
             "title": r["title"],
             "source": r["source"],
             "format": r["format"],
-            "metadata": json.loads(r["metadata"]),
+            "metadata": meta,
             "text": r["text"],
             "sections": [
                 {"heading_path": p, "start": s, "end": e, "anchor": a}
@@ -842,6 +897,8 @@ def as_of_date(value: dt.date | str | None) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     try:
+        if not is_plain_date(str(value)):
+            raise ValueError(value)
         return dt.date.fromisoformat(str(value)).isoformat()
     except ValueError as exc:
-        raise InvalidQueryError(f"as_of must be an ISO date (YYYY-MM-DD), got {value!r}") from exc
+        raise InvalidQueryError(f"as_of must be a date written YYYY-MM-DD, got {value!r}") from exc

@@ -11,6 +11,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+# The retrieval modes the Searcher knows (indexer.search.MODES); the API's schema uses it too.
+SearchMode = Literal["dense", "bm25", "hybrid"]
 
 
 class Settings(BaseSettings):
@@ -56,7 +58,8 @@ class Settings(BaseSettings):
     # sentence window's (window_weight); hybrid boosts them by normalised BM25 (lexical_boost),
     # fully at the best dense score and not at all lexical_reach (cosine) below it (0: no limit;
     # measured trade-off of a limit in docs/retrieval-experiments.md).
-    search_mode: str = "hybrid"
+    # Checked here, so a mistyped KB_SEARCH_MODE stops the start instead of failing every search.
+    search_mode: SearchMode = "hybrid"
     window_weight: float = Field(0.5, ge=0.0, le=1.0)
     lexical_boost: float = Field(0.3, ge=0.0, le=5.0)
     lexical_reach: float = Field(0.0, ge=0.0, le=2.0)

@@ -1,6 +1,7 @@
 """`kb index | ask | serve | ui`: parse arguments, call the library, print for people.
 
-Domain errors (KBError) become one clean line on stderr and exit status 1; bad usage exits 2.
+Domain errors (KBError) become one clean line on stderr and exit status 1; bad usage and bad
+``KB_*`` settings exit 2.
 """
 
 from __future__ import annotations
@@ -13,15 +14,45 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from indexer.errors import KBError
+from indexer.inputs import is_plain_date
 from indexer.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from indexer.build import BuildReport
 
 logger = logging.getLogger("kb")
+
+
+class UsageError(Exception):
+    """A command-line value the command cannot use (exit status 2, like argparse's errors)."""
+
+
+def parse_filters(text: str | None) -> dict[str, Any] | None:
+    """``--filters`` as a JSON object; anything else is a usage error, not a traceback."""
+    if not text:
+        return None
+    try:
+        filters = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--filters is not valid JSON: {exc}") from None
+    if not isinstance(filters, dict):
+        raise UsageError('--filters must be a JSON object such as {"markets": ["DE"]}')
+    return filters
+
+
+def parse_as_of(text: str | None) -> str | None:
+    """``--as-of`` as the API takes it: a date written YYYY-MM-DD, no time and no other ISO
+    form, so a question gets the same answer from both."""
+    if text is None:
+        return None
+    if not is_plain_date(text):
+        raise UsageError(f"--as-of must be a date written YYYY-MM-DD, got {text!r}")
+    return text
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -135,15 +166,16 @@ def _print_build_report(report: BuildReport) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     from indexer.search import Searcher
 
+    filters = parse_filters(args.filters)  # before the model loads: a typo fails at once
+    as_of = parse_as_of(args.as_of)
     settings = _settings(args)
     searcher = Searcher.from_settings(settings)
     searcher.warm_up()  # so took_ms measures the query, not the model load
-    filters = json.loads(args.filters) if args.filters else None
     response = searcher.search(
         args.question,
         top_k=args.top_k,
         filters=filters,
-        as_of=args.as_of,
+        as_of=as_of,
         mode=args.mode,
         context=args.context,
     )
@@ -290,7 +322,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         write_chart(results, Path(args.chart))
     if args.baseline:
-        baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+        try:
+            baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--baseline {args.baseline} is not valid JSON: {exc}") from None
         failed = regressions(results, baseline, args.max_drop)
         for line in failed:
             sys.stderr.write(f"regression: {line}\n")
@@ -463,6 +498,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings_problems(exc: ValidationError) -> str:
+    """Each bad setting as the environment variable that set it, e.g. ``KB_SEARCH_MODE: ...``."""
+    return "; ".join(
+        f"KB_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']} "
+        f"(got {error.get('input')!r})"
+        for error in exc.errors()
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
@@ -471,9 +515,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        get_settings()  # a bad KB_* variable stops every command here, named, not mid-way
+    except ValidationError as exc:
+        sys.stderr.write(f"kb: invalid configuration: {settings_problems(exc)}\n")
+        return 2
+    try:
         return args.func(args)
-    except json.JSONDecodeError as exc:
-        sys.stderr.write(f"kb: --filters is not valid JSON: {exc}\n")
+    except UsageError as exc:
+        sys.stderr.write(f"kb: {exc}\n")
         return 2
     except KBError as exc:
         sys.stderr.write(f"kb: {exc}\n")

@@ -125,3 +125,38 @@ def test_embedding_text_fits_the_model(fake_embedder, limit: int) -> None:
     )
     assert out.endswith(text.strip())
     assert fake_embedder.count_tokens(out) <= max(limit, fake_embedder.count_tokens(text))
+
+
+def test_a_word_longer_than_the_limit_is_cut_into_pieces_that_fit() -> None:
+    def per_char(text: str) -> int:  # a tokenizer that reads every character, plus [CLS] [SEP]
+        return len(text) + 2
+
+    text = "See " + "x" * 1000 + " for details."
+    chunks = chunk_document(_doc(text), per_char, max_tokens=200, min_tokens=8)
+    assert "".join(c.text for c in chunks).replace(" ", "") == text.replace(" ", "")
+    assert all(per_char(c.text) <= 200 for c in chunks)
+
+
+def test_version_links_to_missing_documents_are_reported() -> None:
+    from indexer.build import dangling_versions
+
+    old = _doc("Old rules.")
+    old.metadata = {"superseded_by": "policies/new.md"}
+    new = Document(
+        "policies/new.md", "New", "New rules.", "n.md", "md", metadata={"supersedes": "d.md"}
+    )
+    assert dangling_versions([old, new]) == []
+    gone = dangling_versions([old])
+    assert gone == [
+        "d.md: superseded_by names 'policies/new.md', which is not in the knowledge base"
+    ]
+
+
+def test_a_setext_heading_stays_with_its_text(fake_embedder) -> None:
+    """An underlined heading in text the loader found no sections in (plain text) starts the
+    passage of its paragraph instead of trailing the one before."""
+    body = " ".join(f"Step {i} of the refund rules." for i in range(4))
+    text = f"{body}\n\nChargebacks\n-----------\n\n{body}\n"
+    chunks = chunk_document(_doc(text), fake_embedder.count_tokens, max_tokens=60, min_tokens=8)
+    assert len(chunks) == 2
+    assert chunks[1].text.startswith("Chargebacks\n---") and chunks[0].text.endswith("rules.")

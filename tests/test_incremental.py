@@ -455,3 +455,28 @@ def test_a_text_repeated_in_the_corpus_is_embedded_once(
         assert top.doc_id == "policies/boilerplate.md" and boilerplate in top.highlight.text
     finally:
         s.close()
+
+
+def test_a_new_title_reaches_the_index(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
+    """The title is embedded with every passage: changing only it is a change to index."""
+    from indexer.memo import RebuildMemo
+
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    md, doc_id = sample_kb / "policies" / "coin-refunds.md", "policies/coin-refunds.md"
+    memo = RebuildMemo()
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8, memo=memo)
+    old = "Coin Refund Policy"
+    for new, kwargs in (
+        ("Coin Money Back", {"memo": memo}),
+        ("Coin Cash Back", {"cache_path": cache}),
+    ):
+        md.write_text(md.read_text().replace(f"title: {old}", f"title: {new}"))
+        again = build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8, **kwargs)
+        assert not again.unchanged
+        s = Searcher(ix, fake_embedder)
+        titles = {d["doc_id"]: d["title"] for d in s.list_documents()}
+        embedded = [c["embed_text"] for c in s.chunks() if c["doc_id"] == doc_id]
+        s.close()
+        assert titles[doc_id] == new
+        assert embedded and all(t.startswith(new) for t in embedded)
+        old = new

@@ -136,3 +136,100 @@ def test_pdf_running_footers_are_dropped(sample_kb: Path) -> None:
     doc = load_file(sample_kb / "sops" / "dangerous-challenges.pdf", sample_kb)
     assert "Page 2" not in doc.text
     assert "Escalate imminent risk" in doc.text
+
+
+def _md(tmp_path: Path, front: str, body: str = "# Gift policy\n\nGifts are final.\n") -> Path:
+    path = tmp_path / "doc.md"
+    path.write_text(f"---\n{front}\n---\n{body}", encoding="utf-8")
+    return path
+
+
+def test_front_matter_values_are_read_as_written(tmp_path: Path) -> None:
+    # YAML 1.1 would read 3.10 as 3.1 and the market NO (Norway) and language "no" as False.
+    path = _md(tmp_path, "version: 3.10\nmarkets: [DE, NO, FR]\nlanguage: no\ntags: [yes]")
+    meta = load_file(path, tmp_path).metadata
+    assert meta["version"] == "3.10"
+    assert meta["markets"] == ["DE", "NO", "FR"]
+    assert meta["language"] == "no"
+    assert meta["tags"] == ["yes"]
+
+
+def test_a_document_without_a_version_has_none(tmp_path: Path) -> None:
+    from indexer.search import version_label
+
+    meta = load_file(_md(tmp_path, "title: Gifts"), tmp_path).metadata
+    assert meta["version"] == ""
+    assert version_label(meta) == "no version (no effective date)"
+
+
+@pytest.mark.parametrize(
+    ("front", "reason"),
+    [
+        ("effective_date: 2026-02-30", "effective_date is not an ISO date"),
+        ("review_date: 2026-13-01", "review_date is not an ISO date"),
+        ("superseded_by: [new.md]", "superseded_by must be a single value"),
+        ("markets: {DE: 1}", "markets must be a list"),
+        ("tags: [[a, b]]", "tags must be a list of single values"),
+        ("title: [a, b]", "title must be a single value"),
+        ("- just\n- a list", "front matter is not a mapping"),
+    ],
+)
+def test_bad_front_matter_is_a_skip_reason_naming_the_field(
+    tmp_path: Path, front: str, reason: str
+) -> None:
+    path = _md(tmp_path, front)
+    with pytest.raises(DocumentLoadError, match=reason) as caught:
+        load_file(path, tmp_path)
+    assert str(path) in str(caught.value)
+    # and in a directory build the rest of the batch is loaded
+    (tmp_path / "ok.md").write_text("# Fine\n\nAll good.\n", encoding="utf-8")
+    docs, skipped = load_directory(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok.md"]
+    assert [s.path for s in skipped] == ["doc.md"] and reason.split()[0] in skipped[0].reason
+
+
+def test_bad_sidecar_values_are_skip_reasons(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Some text here.", encoding="utf-8")
+    (tmp_path / "a.txt.meta.yaml").write_text("effective_date: 2026-02-30\n", encoding="utf-8")
+    with pytest.raises(DocumentLoadError, match="effective_date is not an ISO date"):
+        load_file(tmp_path / "a.txt", tmp_path)
+    (tmp_path / "a.txt.meta.yaml").write_text("markets: [DE, NO]\nversion: 2.10\n", "utf-8")
+    meta = load_file(tmp_path / "a.txt", tmp_path).metadata
+    assert meta["markets"] == ["DE", "NO"] and meta["version"] == "2.10"
+
+
+def test_a_misspelt_field_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _md(tmp_path, "effectve_date: 2026-01-01\nsla_hours: 4")
+    with caplog.at_level("WARNING"):
+        doc = load_file(path, tmp_path)
+    assert "effective_date" not in doc.metadata
+    assert doc.metadata["sla_hours"] == "4"  # a team's own field is kept, and not reported
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("effectve_date (did you mean effective_date?)" in m for m in warned)
+    assert not any("sla_hours" in m for m in warned)
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "ok.md").write_text("# Fine\n\nAll good.\n", encoding="utf-8")
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.md")
+    with open(raw, "wb") as fh:
+        fh.write(b"# Cafe\n\nCoffee policy.\n")
+    docs, skipped = load_directory(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok.md"]
+    assert len(skipped) == 1 and "not valid UTF-8" in skipped[0].reason
+    skipped[0].path.encode("utf-8")  # storable and printable
+
+
+def test_content_hash_follows_title_and_structure(tmp_path: Path) -> None:
+    import dataclasses
+
+    from indexer.documents import Section
+
+    doc = load_file(_md(tmp_path, "title: Gifts"), tmp_path)
+    retitled = dataclasses.replace(doc, title="Gift rules")
+    restructured = dataclasses.replace(doc, sections=[Section(("Other",), 0, len(doc.text))])
+    hashes = {doc.content_hash, retitled.content_hash, restructured.content_hash}
+    assert len(hashes) == 3
+    assert dataclasses.replace(doc).content_hash == doc.content_hash

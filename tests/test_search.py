@@ -416,6 +416,12 @@ def test_access_change_applies_at_next_query_without_rebuild(
     assert main(["access", *where, "set", pdf, "--groups", "all-agents"]) == 0
     hits = searcher.search("imminent risk guardian queue", top_k=3, groups=["all-agents"]).results
     assert hits[0].doc_id == pdf  # same Searcher, no rebuild
+    # what callers are shown follows the override too, not the groups the file was built with
+    assert hits[0].metadata["access_groups"] == ["all-agents"]
+    assert searcher.get_document(pdf)["metadata"]["access_groups"] == ["all-agents"]
+    listed = {d["doc_id"]: d["metadata"] for d in searcher.list_documents()}
+    assert listed[pdf]["access_groups"] == ["all-agents"]
+    assert set(listed[pdf]) >= {"version", "doc_type"}
     assert searcher.get_document(pdf, groups=["all-agents"])["doc_id"] == pdf
     with pytest.raises(NotFoundError):  # the override replaces the metadata's groups
         searcher.get_document(pdf, groups=["tns-specialists"])
@@ -459,3 +465,86 @@ def test_window_vectors_are_mapped_int8_codes(local_searcher: Searcher) -> None:
     assert codes.dtype == np.int8 and len(codes)
     assert not codes.flags.writeable and not codes.flags.owndata
     np.testing.assert_array_equal(local_searcher._window_dense, windows[:])
+
+
+def test_filter_by_document_id(searcher: Searcher) -> None:
+    one = searcher.search("refund", top_k=5, filters={"doc_id": "policies/coin-refunds.md"})
+    assert one.results and {r.doc_id for r in one.results} == {"policies/coin-refunds.md"}
+    two = searcher.search(
+        "refund",
+        top_k=20,
+        filters={"doc_id": ["policies/coin-refunds.md", "sops/account-recovery.txt"]},
+    )
+    assert {r.doc_id for r in two.results} == {
+        "policies/coin-refunds.md",
+        "sops/account-recovery.txt",
+    }
+    # a field a document does not set matches no value, not the text "None"
+    assert searcher.search("refund", filters={"owner_team": "None"}).results == []
+
+
+def test_keyword_search_returns_only_passages_that_share_a_word(searcher: Searcher) -> None:
+    from indexer.search import NO_KEYWORD_MATCH
+
+    none = searcher.search("zyxwv qwertz", top_k=5, mode="bm25")
+    assert none.results == [] and not none.answerable and none.reason == NO_KEYWORD_MATCH
+    some = searcher.search("guardian", top_k=20, mode="bm25")
+    assert some.results and all(r.score > 0 for r in some.results)
+    assert all("guardian" in r.text.lower() for r in some.results)
+
+
+@pytest.mark.parametrize("bad", ["refund \ud800", "\udfff"])
+def test_text_with_a_lone_surrogate_is_bad_input(searcher: Searcher, bad: str) -> None:
+    with pytest.raises(InvalidQueryError, match="surrogate"):
+        searcher.search(bad)
+    with pytest.raises(InvalidQueryError, match="string or a list"):
+        searcher.search("refund", filters={"markets": [bad]})
+
+
+def test_filter_values_are_strings(searcher: Searcher) -> None:
+    for value in (5, [True], 1.5):
+        with pytest.raises(InvalidQueryError, match="string or a list"):
+            searcher.search("refund", filters={"markets": value})
+
+
+def test_citation_names_the_section_and_page_of_the_highlight() -> None:
+    from indexer.search import cited_place
+
+    sections = [[["Policy"], 0, 10, "policy"], [["Policy", "Gifts"], 10, 50, "gifts"],
+                [["Policy", "Chargebacks"], 50, 80, "chargebacks"]]  # fmt: skip
+    pages = [[1, 0, 40], [2, 40, 40], [3, 42, 80]]  # page 2 has no text
+    assert cited_place(sections, pages, 12, ["Policy", "Gifts"], 1) == (["Policy", "Gifts"], 1)
+    assert cited_place(sections, pages, 60, ["Policy", "Gifts"], 1) == (
+        ["Policy", "Chargebacks"], 3,
+    )  # fmt: skip
+    assert cited_place([], [], 60, ["Kept"], None) == (["Kept"], None)  # plain text: as stored
+
+
+def test_a_merged_short_section_is_cited_by_its_own_heading(
+    tmp_path: Path, fake_embedder, request: pytest.FixtureRequest, backend: str
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    delivery = " ".join(f"Gift delivery step {i} takes a moment to complete." for i in range(6))
+    (kb / "gifts.md").write_text(
+        "# Gift Policy\n\n## Gift delivery\n\n" + delivery + "\n\n## Chargebacks\n\n"
+        "Chargebacks on gifts are never refunded twice.\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / "ix" if backend == "local" else request.getfixturevalue("pg_database")
+    build_index(kb, target, fake_embedder, max_tokens=120, min_tokens=20)
+    s = open_searcher(target, fake_embedder, Settings())
+    try:
+        chunks = s.chunks()
+        assert len(chunks) == 1  # the short section joined the longer one before it
+        top = s.search("chargebacks on gifts refunded twice", top_k=1).results[0]
+    finally:
+        s.close()
+    assert top.highlight.text.startswith("Chargebacks on gifts")
+    assert top.heading_path == ["Gift Policy", "Chargebacks"]
+    assert "Chargebacks" in top.citation
+
+
+@pytest.fixture(params=["local", "postgres"])
+def backend(request) -> str:
+    return request.param

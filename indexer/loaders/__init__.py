@@ -93,6 +93,8 @@ def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None =
         if not parsed.text.strip():
             raise ParseError("no text content")
         meta = metadata.normalise({**parsed.metadata, **metadata.read_sidecar(path)})
+        for field_name in metadata.unknown_fields(meta):
+            logger.warning("%s: unknown metadata field %s", path, field_name)
     except ParseError as exc:
         raise DocumentLoadError(str(path), str(exc)) from exc
     except OSError as exc:
@@ -138,6 +140,14 @@ def load_directory(
     salt = loader_stamp() + repr(limits).encode()  # once, not per file
     for path in iter_source_files(root) if paths is None else paths:
         doc_id = doc_id_for(path, base)
+        if not _encodable(doc_id):
+            # an id with undecodable bytes could be neither stored nor cited: say which file
+            shown = doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            logger.warning("skipped %s: file name is not valid UTF-8", shown)
+            skipped.append(Skipped(shown, "file name is not valid UTF-8; rename the file", ""))
+            if on_file is not None:
+                on_file(path)
+            continue
         key, loaded = (
             _load(path, base, doc_id, limits, salt, known, stats)
             if memo is None
@@ -157,6 +167,14 @@ def load_directory(
         if on_file is not None:
             on_file(path)
     return documents, skipped
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -245,5 +263,6 @@ __all__ = [
     "iter_source_files",
     "load_directory",
     "load_file",
+    "loader_stamp",
     "source_hash",
 ]

@@ -1,14 +1,64 @@
-"""DOCX: Word heading styles become sections; numbered lists get their numbers; tables rows."""
+"""DOCX: Word heading styles become sections; list items get their numbers; tables rows.
+
+A list item's number is worked out as Word shows it where the file says how: a paragraph with
+numbering properties (``w:numPr``, e.g. Word's default "List Paragraph" lists) counts in its
+``numbering.xml`` list, in the level's format ("1.", "a)", "1.1."), bullets as "- ". As in
+Word, the count belongs to the abstract list, so it goes on past headings, tables and plain
+paragraphs, and restarts only where a new list instance says so (``w:startOverride``).
+
+Paragraphs numbered only through the "List Number N" / "List Bullet N" styles (python-docx
+output, or a style-driven template) have separate single-level lists per style in the default
+template, which would read "1. / 1. / 2." for nested steps. For these the style's N is the level
+and levels count together (1., a., i.): a deeper item restarts under each new parent, and a
+plain paragraph between items does not end the list, but a heading or a table does (their
+authors mean one list per section, though Word itself would keep counting).
+"""
 
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+from dataclasses import dataclass, field
 
 from indexer.loaders.common import Heading, Parsed, ParseError
 
 _HEADING_STYLE_RE = re.compile(r"^Heading (\d)$")
+_LIST_STYLE_RE = re.compile(r"^List(?: (Number|Bullet))?(?: (\d))?$")
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MAX_LEVEL = 8
+_STYLE_FORMATS = ("decimal", "lowerLetter", "lowerRoman")  # Word's default levels: 1. a. i.
+_ROMAN = (
+    (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+    (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One level of a numbering.xml list: its number format, label template and start."""
+
+    fmt: str = "decimal"
+    text: str = ""  # e.g. "%1." or "%1.%2."; "" means the default "%<level>."
+    start: int = 1
+    legal: bool = False  # w:isLgl: every number in the label shown as decimal
+
+
+@dataclass
+class _Numbering:
+    """numbering.xml: each list instance's abstract list and overrides, each abstract's levels."""
+
+    abstract: dict[str, dict[int, _Level]] = field(default_factory=dict)
+    nums: dict[str, tuple[str, dict[int, int], dict[int, _Level]]] = field(default_factory=dict)
+
+
+@dataclass
+class _Counters:
+    """Running numbers: per abstract list and level, and for the style-only lists."""
+
+    lists: dict[str, dict[int, int]] = field(default_factory=dict)
+    started: set[tuple[str, int]] = field(default_factory=set)  # (numId, level) seen
+    styled: list[int] = field(default_factory=list)  # per level, for "List Number N" styles
 
 
 def parse(data: bytes) -> Parsed:
@@ -25,12 +75,13 @@ def parse(data: bytes) -> Parsed:
     except Exception as exc:  # lxml and python-docx raise many unrelated types on bad input
         raise ParseError(f"malformed DOCX ({type(exc).__name__}: {exc})") from exc
 
-    blocks: list[tuple[str, int]] = []  # (text, heading level or 0)
+    numbering = _read_numbering(document)
+    counters = _Counters()
+    blocks: list[tuple[str, int]] = []  # (text, heading level, or 0 for a paragraph, -1 a line)
     title = ""
-    counter = 0
     for item in document.iter_inner_content():
         if isinstance(item, Table):
-            counter = 0
+            counters.styled.clear()
             for row in item.rows:
                 cells = _unique_cells(row.cells)
                 if cells:
@@ -44,17 +95,13 @@ def parse(data: bytes) -> Parsed:
         if style == "Title":
             title = title or text
             blocks.append((text, 1))
-            counter = 0
+            counters.styled.clear()
         elif match:
             blocks.append((text, int(match.group(1)) + (1 if title else 0)))
-            counter = 0
-        elif style.startswith("List Number"):
-            counter += 1
-            blocks.append((f"{counter}. {text}", -1))
-        elif style.startswith("List"):
-            blocks.append((f"- {text}", -1))
+            counters.styled.clear()
+        elif (marker := _list_marker(item, style, numbering, counters)) is not None:
+            blocks.append((f"{marker}{text}", -1))
         else:
-            counter = 0
             blocks.append((text, 0))
 
     parts: list[str] = []
@@ -85,3 +132,172 @@ def _unique_cells(cells: list) -> list[str]:
         if text:
             out.append(text)
     return out
+
+
+def _list_marker(paragraph, style: str, numbering: _Numbering, counters: _Counters) -> str | None:
+    """The "3. " or "- " a list paragraph starts with, counting it; None if not a list item."""
+    own = _num_pr(paragraph._p)
+    num_id, level = own if own is not None else (None, None)
+    styled = _LIST_STYLE_RE.match(style)
+    if own is not None or styled is None:  # "List Number N" alone: counted by the style
+        num_id, level = _style_num_pr(paragraph.style, num_id, level)
+    if num_id == "0":
+        return None  # numbering switched off on this paragraph
+    if num_id is not None and num_id in numbering.nums:
+        return _counted_marker(numbering, counters, num_id, level or 0)
+    if styled is None:
+        return "- " if style.startswith("List") else None
+    depth = int(styled.group(2) or 1) - 1  # "List Number 2" is the second level
+    if level is not None:
+        depth = level
+    del counters.styled[depth + 1 :]
+    if styled.group(1) != "Number":
+        return "- "
+    counters.styled.extend([0] * (depth + 1 - len(counters.styled)))
+    counters.styled[depth] += 1
+    return f"{_format_number(counters.styled[depth], _STYLE_FORMATS[depth % 3])}. "
+
+
+def _counted_marker(numbering: _Numbering, counters: _Counters, num_id: str, level: int) -> str:
+    """Count an item of a numbering.xml list and label it as its level's lvlText says."""
+    abstract_id, starts, overrides = numbering.nums[num_id]
+    levels = {**numbering.abstract.get(abstract_id, {}), **overrides}
+    spec = levels.get(level, _Level())
+    running = counters.lists.setdefault(abstract_id, {})
+    for deeper in [k for k in running if k > level]:
+        del running[deeper]  # a deeper level restarts under each new item of this one
+    if (num_id, level) not in counters.started:
+        counters.started.add((num_id, level))
+        if level in starts:
+            running[level] = starts[level] - 1
+    running[level] = running.get(level, spec.start - 1) + 1
+    if spec.fmt == "bullet":
+        return "- "
+    if spec.fmt == "none":
+        return ""
+
+    def number(found: re.Match) -> str:
+        n = int(found.group(1)) - 1
+        lvl = levels.get(n, _Level())
+        fmt = "decimal" if spec.legal else lvl.fmt
+        return _format_number(running.get(n, lvl.start), fmt)
+
+    label = re.sub(r"%([1-9])", number, spec.text or f"%{level + 1}.").strip()
+    return f"{label} " if label else ""
+
+
+def _format_number(n: int, fmt: str) -> str:
+    """A list number in a Word numFmt; unknown formats read as decimal."""
+    if fmt in ("lowerLetter", "upperLetter") and 0 < n <= 26 * 20:
+        letter = chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1)  # Word: y, z, aa, bb
+        return letter.upper() if fmt == "upperLetter" else letter
+    if fmt in ("lowerRoman", "upperRoman") and 0 < n < 4000:
+        out = ""
+        for value, numeral in _ROMAN:
+            while n >= value:
+                out, n = out + numeral, n - value
+        return out.upper() if fmt == "upperRoman" else out
+    if fmt == "decimalZero":
+        return f"{n:02d}"
+    return str(n)
+
+
+def _num_pr(element) -> tuple[str | None, int | None] | None:
+    """(numId, ilvl) from an element's w:pPr/w:numPr, either may be None; None if absent."""
+    num_pr = element.find(f"{_W}pPr/{_W}numPr")
+    if num_pr is None:
+        return None
+    num_id = num_pr.find(f"{_W}numId")
+    level = num_pr.find(f"{_W}ilvl")
+    ilvl = _int(level.get(f"{_W}val")) if level is not None else None
+    return (
+        num_id.get(f"{_W}val") if num_id is not None else None,
+        None if ilvl is None else min(max(ilvl, 0), _MAX_LEVEL),  # Word has levels 0-8
+    )
+
+
+def _style_num_pr(style, num_id: str | None, level: int | None) -> tuple[str | None, int | None]:
+    """Fill a paragraph's missing numId / ilvl from its style and the styles it is based on."""
+    for _ in range(16):  # a based-on chain in a broken file may loop
+        if style is None or (num_id is not None and level is not None):
+            break
+        found = _num_pr(style.element)
+        if found is not None:
+            num_id = num_id if num_id is not None else found[0]
+            level = level if level is not None else found[1]
+        style = style.base_style
+    return num_id, level
+
+
+def _read_numbering(document) -> _Numbering:
+    """The list definitions in numbering.xml (none if the file has no numbering part)."""
+    out = _Numbering()
+    try:
+        root = document.part.numbering_part.element
+    except (KeyError, NotImplementedError):
+        return out
+    links: dict[str, str] = {}  # abstractNumId -> numbering style it defers to (numStyleLink)
+    for abstract in root.iter(f"{_W}abstractNum"):
+        abstract_id = abstract.get(f"{_W}abstractNumId") or ""
+        out.abstract[abstract_id] = _levels(abstract)
+        link = abstract.find(f"{_W}numStyleLink")
+        if link is not None and link.get(f"{_W}val"):
+            links[abstract_id] = link.get(f"{_W}val") or ""
+    for num in root.iter(f"{_W}num"):
+        ref = num.find(f"{_W}abstractNumId")
+        abstract_id = (ref.get(f"{_W}val") or "") if ref is not None else ""
+        starts: dict[int, int] = {}
+        overrides: dict[int, _Level] = {}
+        for override in num.iter(f"{_W}lvlOverride"):
+            level = _int(override.get(f"{_W}ilvl"))
+            start = override.find(f"{_W}startOverride")
+            if level is not None and start is not None:
+                starts[level] = _int_or(start.get(f"{_W}val"), 1)
+            overrides.update(_levels(override))
+        out.nums[num.get(f"{_W}numId") or ""] = (abstract_id, starts, overrides)
+    for abstract_id, style_id in links.items():  # the list's levels live behind its style
+        target = _linked_abstract(document, out, style_id)
+        if target is not None:
+            out.abstract[abstract_id] = out.abstract.get(target, {})
+    return out
+
+
+def _linked_abstract(document, numbering: _Numbering, style_id: str) -> str | None:
+    """The abstract list a numbering style (numStyleLink's target) points at."""
+    for style in document.styles.element.iter(f"{_W}style"):
+        if style.get(f"{_W}styleId") == style_id:
+            found = _num_pr(style)
+            if found is not None and found[0] in numbering.nums:
+                return numbering.nums[found[0]][0]
+    return None
+
+
+def _levels(element) -> dict[int, _Level]:
+    """The w:lvl children of an abstractNum or lvlOverride, by ilvl."""
+    levels: dict[int, _Level] = {}
+    for lvl in element.findall(f"{_W}lvl"):
+        ilvl = _int(lvl.get(f"{_W}ilvl"))
+        if ilvl is None:
+            continue
+        fmt = lvl.find(f"{_W}numFmt")
+        text = lvl.find(f"{_W}lvlText")
+        start = lvl.find(f"{_W}start")
+        levels[ilvl] = _Level(
+            fmt=(fmt.get(f"{_W}val") if fmt is not None else None) or "decimal",
+            text=(text.get(f"{_W}val") if text is not None else None) or "",
+            start=_int_or(start.get(f"{_W}val") if start is not None else None, 1),
+            legal=lvl.find(f"{_W}isLgl") is not None,
+        )
+    return levels
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _int_or(value: str | None, default: int) -> int:
+    found = _int(value)
+    return default if found is None else found

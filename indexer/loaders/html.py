@@ -1,6 +1,8 @@
 """HTML: visible text of the main content; h1-h6 become sections, lists and tables stay lines.
 
-Page chrome (nav, header, footer, aside, scripts) is dropped so it never pollutes passages.
+Page chrome (nav, header, footer, aside, scripts) is dropped so it never pollutes passages; a
+header or footer inside an article, main or section is that content's own and is kept. A list
+item's number stays with its text, even inside a <p>; a table cell stays on its row's line.
 """
 
 from __future__ import annotations
@@ -11,13 +13,39 @@ from html.parser import HTMLParser
 from indexer.loaders.common import Heading, Parsed, decode_text
 
 _SKIP = {"script", "style", "nav", "footer", "header", "aside", "noscript", "template", "svg"}
+# A header or footer inside these belongs to that article or section (its h1, its byline),
+# not to the page's chrome, so it is kept.
+_SECTIONING = {"article", "main", "section"}
+_OWN_CHROME = {"header", "footer"}
 _BLOCK = {
     "p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "dl", "dt",
     "dd", "table", "thead", "tbody", "tfoot", "form", "figure", "figcaption", "br", "hr",
-    "address", "details", "summary",
+    "address", "details", "summary", "header", "footer", "li",
 }  # fmt: skip
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _WS_RE = re.compile(r"\s+")
+# Inside a table cell, block boundaries become separators so its parts do not run together
+# ("14 days30 days") while its row stays one line: "; " between blocks (and the rows of a
+# table nested in the cell), ", " between a nested table's cells.
+_CELL_BLOCK_SEP = "\x1e"
+_CELL_CELL_SEP = "\x1f"
+
+
+def _cell_text(parts: list[str]) -> str:
+    """A cell's text on one line, its blocks joined by '; ' and nested cells by ', '."""
+    rows = []
+    for row in "".join(parts).split(_CELL_BLOCK_SEP):
+        cells = [_WS_RE.sub(" ", c).strip() for c in row.split(_CELL_CELL_SEP)]
+        rows.append(", ".join(c for c in cells if c))
+    return "; ".join(r for r in rows if r)
+
+
+def _int_attr(attrs: list[tuple[str, str | None]], name: str) -> int | None:
+    """An integer attribute (<ol start>, <li value>); None when absent or not a number."""
+    try:
+        return int(str(dict(attrs).get(name)).strip())
+    except ValueError:
+        return None
 
 
 class _Extractor(HTMLParser):
@@ -29,11 +57,14 @@ class _Extractor(HTMLParser):
         self.title = ""
         self._buf: list[str] = []
         self._skip_depth = 0
+        self._sectioning = 0  # open article/main/section elements
         self._in_title = False
         self._heading: tuple[int, str] | None = None
-        self._lists: list[list] = []  # stack of [tag, counter]
+        self._lists: list[list] = []  # stack of [tag, number of the last item]
+        self._marker = ""  # a list item's "3. " or "- ", until its first text
         self._row: list[str] | None = None
         self._cell: list[str] | None = None
+        self._nested_tables = 0  # tables inside the open cell, flattened into it
         self._in_pre = False
 
     def _flush(self, level: int = 0, anchor: str = "") -> None:
@@ -43,32 +74,56 @@ class _Extractor(HTMLParser):
         if text:
             self.blocks.append((text, level, anchor))
 
+    def _end_cell(self) -> None:
+        if self._cell is not None and self._row is not None:
+            self._row.append(_cell_text(self._cell))
+        self._cell = None
+        self._nested_tables = 0
+
+    def _end_row(self) -> None:
+        self._end_cell()
+        if self._row is not None:
+            cells = [c for c in self._row if c]
+            if cells:
+                self.blocks.append((" | ".join(cells), 0, ""))
+        self._row = None
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
+        if tag in _SKIP and not (tag in _OWN_CHROME and self._sectioning and not self._skip_depth):
             self._skip_depth += 1
             return
         if self._skip_depth:
             return
+        if tag in _SECTIONING:
+            self._sectioning += 1
         if tag == "title":
             self._in_title = True
+        elif self._cell is not None:
+            self._start_in_cell(tag, self._cell)
         elif tag in _HEADINGS:
             self._flush()
             self._heading = (_HEADINGS[tag], dict(attrs).get("id") or "")
         elif tag in ("ul", "ol"):
             self._flush()
-            self._lists.append([tag, 0])
+            self._marker = ""
+            start = _int_attr(attrs, "start") if tag == "ol" else None
+            self._lists.append([tag, (start if start is not None else 1) - 1])
         elif tag == "li":
             self._flush()
-            if self._lists:
-                self._lists[-1][1] += 1
-                kind, n = self._lists[-1]
-                self._buf.append(f"{n}. " if kind == "ol" else "- ")
+            if self._lists and self._lists[-1][0] == "ol":
+                value = _int_attr(attrs, "value")
+                self._lists[-1][1] = value if value is not None else self._lists[-1][1] + 1
+                self._marker = f"{self._lists[-1][1]}. "
             else:
-                self._buf.append("- ")
+                self._marker = "- "
         elif tag == "tr":
             self._flush()
+            self._end_row()
             self._row = []
         elif tag in ("td", "th"):
+            if self._row is None:  # a cell outside any <tr>: a row of its own
+                self._flush()
+                self._row = []
             self._cell = []
         elif tag == "pre":
             self._flush()
@@ -76,35 +131,73 @@ class _Extractor(HTMLParser):
         elif tag in _BLOCK:
             self._flush()
 
+    def _start_in_cell(self, tag: str, cell: list[str]) -> None:
+        """A tag opening inside a table cell: blocks and nested tables only separate text."""
+        if tag == "table":
+            self._nested_tables += 1
+            cell.append(_CELL_BLOCK_SEP)
+        elif tag in ("td", "th") and not self._nested_tables:
+            self._end_cell()  # the previous cell's end tag was omitted
+            self._cell = []
+        elif tag == "tr" and not self._nested_tables:
+            self._end_row()
+            self._row = []
+        elif tag in ("td", "th"):
+            cell.append(_CELL_CELL_SEP)
+        elif tag in _BLOCK or tag in _HEADINGS or tag == "tr":
+            cell.append(_CELL_BLOCK_SEP)
+
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
+        # while skipping, every _SKIP end tag closes a skipped element; otherwise a header or
+        # footer end closes one kept inside an article (a block, flushed below)
+        if tag in _SKIP and (self._skip_depth or tag not in _OWN_CHROME):
             self._skip_depth = max(0, self._skip_depth - 1)
             return
         if self._skip_depth:
             return
+        if tag in _SECTIONING:
+            self._sectioning = max(0, self._sectioning - 1)
         if tag == "title":
             self._in_title = False
+        elif self._cell is not None and self._end_in_cell(tag, self._cell):
+            return
         elif tag in _HEADINGS and self._heading:
             level, anchor = self._heading
             self._heading = None
             self._flush(level, anchor)
-        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
-            self._row.append(_WS_RE.sub(" ", "".join(self._cell)).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            cells = [c for c in self._row if c]
-            self._row = None
-            if cells:
-                self.blocks.append((" | ".join(cells), 0, ""))
-        elif tag in ("ul", "ol"):
+        elif tag == "tr" or tag == "table":
+            self._end_row()
             self._flush()
-            if self._lists:
+        elif tag in ("ul", "ol", "li"):
+            self._flush()
+            self._marker = ""
+            if tag != "li" and self._lists:
                 self._lists.pop()
         elif tag == "pre":
             self._flush()
             self._in_pre = False
-        elif tag in _BLOCK or tag == "li":
+        elif tag in _BLOCK:
             self._flush()
+
+    def _end_in_cell(self, tag: str, cell: list[str]) -> bool:
+        """A tag closing inside a table cell; False when it closes the cell's own row/table."""
+        if self._nested_tables:
+            if tag == "table":
+                self._nested_tables -= 1
+                cell.append(_CELL_BLOCK_SEP)
+            elif tag == "tr":
+                cell.append(_CELL_BLOCK_SEP)
+            elif tag in ("td", "th"):
+                cell.append(_CELL_CELL_SEP)
+            return True
+        if tag in ("td", "th"):
+            self._end_cell()
+            return True
+        if tag in ("tr", "table"):
+            return False
+        if tag in _BLOCK or tag in _HEADINGS:
+            cell.append(_CELL_BLOCK_SEP)
+        return True
 
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
@@ -112,12 +205,17 @@ class _Extractor(HTMLParser):
         if self._in_title:
             self.title += data
         elif self._cell is not None:
-            self._cell.append(data)
+            self._cell.append(data.replace(_CELL_BLOCK_SEP, " ").replace(_CELL_CELL_SEP, " "))
         else:
+            if self._marker and data.strip():
+                # the item's number goes with its first text, even inside a <p> in the <li>
+                self._buf.append(self._marker)
+                self._marker = ""
             self._buf.append(data)
 
     def close(self) -> None:
         super().close()
+        self._end_row()
         self._flush()
 
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import re
 
-import yaml
-
-from indexer.loaders.common import Heading, Parsed, ParseError, decode_text
+from indexer.loaders.common import Heading, Parsed, decode_text
+from indexer.loaders.metadata import parse_fields
 
 _FRONT_MATTER_RE = re.compile(r"\A---\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
-_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
-_FENCE_RE = re.compile(r"^(```|~~~)")
+# CommonMark block starts, each allowed 0-3 spaces of indent (4 or more is an indented code
+# block). Containers (lists, block quotes) are not modelled: their lines only keep a following
+# '---' or '===' from being read as a setext underline.
+_ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_ATX_CLOSE_RE = re.compile(r"(?:^|[ \t]+)#+$")  # '## C#' keeps its '#': no space before it
+_FENCE_OPEN_RE = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})")  # a ``` info string has no `
+_FENCE_CLOSE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
+_SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_BREAK_RE = re.compile(r"^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
+_LIST_RE = re.compile(r"^ {0,3}(?:[-+*]|(\d{1,9})[.)])(?:[ \t]+(\S)|[ \t]*$)")
+_QUOTE_RE = re.compile(r"^ {0,3}>")
+_HTML_RE = re.compile(r"^ {0,3}<[A-Za-z/!?]")
+_TABLE_RULE_RE = re.compile(r"^[ \t]*[|:\-][|:\- \t]*$")  # with a "|": |---|:--|
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -18,29 +28,81 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     match = _FRONT_MATTER_RE.match(text)
     if not match:
         return {}, text
-    try:
-        meta = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise ParseError(f"invalid YAML front matter: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise ParseError("front matter is not a mapping of fields")
-    return meta, text[match.end() :]
+    return parse_fields(match.group(1), "front matter"), text[match.end() :]
 
 
 def parse(data: bytes) -> Parsed:
-    """Parse Markdown bytes into text (front matter removed), headings and metadata."""
+    """Parse Markdown bytes into text (front matter removed), headings and metadata.
+
+    The text is the body exactly as written, so citation spans point into the source; a
+    setext heading's section starts at its title line, like an ATX heading's.
+    """
     meta, body = split_front_matter(decode_text(data))
-    headings: list[Heading] = []
-    in_fence = False
-    offset = 0
-    for line in body.splitlines(keepends=True):
-        stripped = line.rstrip("\n")
-        if _FENCE_RE.match(stripped.lstrip()):
-            in_fence = not in_fence
-        elif not in_fence:
-            match = _HEADING_RE.match(stripped)
-            if match:
-                headings.append(Heading(len(match.group(1)), match.group(2).strip(), offset))
-        offset += len(line)
+    headings = find_headings(body)
     title = next((h.title for h in headings if h.level == 1), "")
     return Parsed(text=body, headings=headings, title=title, metadata=meta)
+
+
+def find_headings(body: str) -> list[Heading]:
+    """ATX ('## Title') and setext ('Title' over '===' or '---') headings outside code.
+
+    Follows CommonMark where it matters for sections: a fence closes only on the same
+    character at least as long as it opened; indented 4+ spaces is code; a '---' under a
+    paragraph is an h2 underline, elsewhere a thematic break; a '---' or '===' under a list
+    item, quote, table or HTML block is not an underline (setext cannot be a lazy line).
+    """
+    headings: list[Heading] = []
+    fence = ""  # the opening fence run while inside a fenced block
+    block = ""  # "para" (may become a setext heading), "other" (list, quote...) or ""
+    para: list[str] = []
+    para_start = 0
+    offset = 0
+    for line in body.splitlines(keepends=True):
+        s = line.rstrip("\n")
+        start, offset = offset, offset + len(line)
+        if fence:
+            close = _FENCE_CLOSE_RE.match(s)
+            if close and close.group(1)[0] == fence[0] and len(close.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if not s.strip():
+            block = ""
+            continue
+        if block == "para" and (underline := _SETEXT_RE.match(s)):
+            title = " ".join(" ".join(para).split())
+            level = 1 if underline.group(1)[0] == "=" else 2
+            headings.append(Heading(level, title, para_start))
+            block = ""
+            continue
+        if _indent(s) >= 4 and not block:
+            continue  # indented code
+        if opening := _FENCE_OPEN_RE.match(s):
+            fence, block = opening.group(1), ""
+            continue
+        if _BREAK_RE.match(s):
+            block = ""
+            continue
+        if atx := _ATX_RE.match(s):
+            title = _ATX_CLOSE_RE.sub("", (atx.group(2) or "").strip()).strip()
+            if title:
+                headings.append(Heading(len(atx.group(1)), title, start))
+            block = ""
+            continue
+        if block == "para" and "|" in para[-1] and "|" in s and _TABLE_RULE_RE.match(s):
+            block = "other"  # a GFM table: its header row and rule row
+        elif _QUOTE_RE.match(s) or (not block and _HTML_RE.match(s)):
+            block = "other"
+        elif (item := _LIST_RE.match(s)) and (
+            block != "para" or (item.group(2) and item.group(1) in (None, "1"))
+        ):
+            block = "other"  # a list item; only a non-empty bullet or '1.' interrupts a paragraph
+        elif not block:
+            block, para, para_start = "para", [s], start
+        elif block == "para":
+            para.append(s)
+    return headings
+
+
+def _indent(line: str) -> int:
+    """Columns of leading whitespace, a tab reaching the next multiple of 4 (CommonMark)."""
+    return len(line[: len(line) - len(line.lstrip(" \t"))].expandtabs(4))

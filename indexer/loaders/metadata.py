@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import logging
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from indexer.loaders.common import ParseError
+
+logger = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".meta.yaml"
 LIST_FIELDS = ("markets", "access_groups", "tags")
@@ -17,11 +21,36 @@ DEFAULTS: dict[str, Any] = {
     "doc_type": "document",
     "language": "en",
     "status": "active",
-    "version": "1",
+    "version": "",  # none recorded: citations say "no version" rather than invent one
     "markets": ["global"],
     "access_groups": ["all-agents"],
     "tags": [],
 }
+# The fields the README documents; any other is kept, but one that looks like a misspelling
+# of these is reported, since a silently ignored `effectve_date` makes a policy always in force.
+KNOWN_FIELDS = frozenset(
+    {*DEFAULTS, "title", "owner_team", "product_area", "effective_date", "review_date"}
+    | {"superseded_by", "supersedes"}
+)
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+
+
+def parse_fields(text: str, where: str) -> dict[str, Any]:
+    """YAML metadata as written: every scalar stays text.
+
+    YAML 1.1's implicit types would turn ``version: 3.10`` into 3.1, a market ``NO`` (Norway)
+    into False and an impossible date into a crash deep in the parser; we read the text and
+    type each field ourselves in :func:`normalise`.
+    """
+    try:
+        data = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
+    except yaml.YAMLError as exc:
+        raise ParseError(f"invalid YAML in {where}: {exc}") from exc
+    if data is None or (isinstance(data, str) and data.strip() in _NULLS):
+        return {}
+    if not isinstance(data, dict):
+        raise ParseError(f"{where} is not a mapping of fields")
+    return {k: v for k, v in data.items() if not (isinstance(v, str) and v.strip() in _NULLS)}
 
 
 def sidecar_path(path: Path) -> Path:
@@ -35,22 +64,28 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     if not side.is_file():
         return {}
     try:
-        data = yaml.safe_load(side.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = side.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise ParseError(f"unreadable metadata sidecar {side.name}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ParseError(f"metadata sidecar {side.name} is not a mapping of fields")
-    return data
+    return parse_fields(text, f"metadata sidecar {side.name}")
 
 
 def normalise(meta: dict[str, Any]) -> dict[str, Any]:
-    """Defaults filled in, lists as lists of strings, dates as ISO strings, version as text."""
+    """Defaults filled in, lists as lists of strings, dates as ISO strings, the rest as text.
+
+    A value of the wrong shape (a list where one value belongs, an impossible date) raises
+    ParseError naming the field, so the file is skipped with that reason, not the whole build.
+    """
     out: dict[str, Any] = {**DEFAULTS, **{k: v for k, v in meta.items() if v is not None}}
     for name in LIST_FIELDS:
         value = out.get(name)
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
-        out[name] = [str(v) for v in (value or [])]
+        elif not isinstance(value, (list, tuple)):
+            raise ParseError(f"{name} must be a list of values, not {value!r}")
+        if any(isinstance(v, (list, tuple, dict)) for v in value):
+            raise ParseError(f"{name} must be a list of single values, not {value!r}")
+        out[name] = [str(v) for v in value]
     for name in DATE_FIELDS:
         value = out.get(name)
         if isinstance(value, dt.datetime):
@@ -59,11 +94,28 @@ def normalise(meta: dict[str, Any]) -> dict[str, Any]:
             out[name] = value.isoformat()
         elif value is not None:
             try:
-                out[name] = dt.date.fromisoformat(str(value)).isoformat()
+                out[name] = dt.date.fromisoformat(str(value).strip()).isoformat()
             except ValueError as exc:
-                raise ParseError(f"{name} is not an ISO date: {value!r}") from exc
+                raise ParseError(f"{name} is not an ISO date (YYYY-MM-DD): {value!r}") from exc
     for name, value in list(out.items()):
-        if name not in LIST_FIELDS and not isinstance(value, (str, int, float, bool, list)):
-            out[name] = str(value)
-    out["version"] = str(out["version"])
+        if name in LIST_FIELDS or name in DATE_FIELDS:
+            continue
+        if isinstance(value, (list, tuple, dict)):
+            if name in KNOWN_FIELDS:
+                raise ParseError(f"{name} must be a single value, not {value!r}")
+            continue  # a team's own structured field, kept as written
+        out[name] = value if isinstance(value, (str, bool, int, float)) else str(value)
+    out["version"] = str(out["version"]).strip()
     return out
+
+
+def unknown_fields(meta: dict[str, Any]) -> list[str]:
+    """'effectve_date (did you mean effective_date?)' for each field that looks misspelt."""
+    found = []
+    for name in meta:
+        if name in KNOWN_FIELDS:
+            continue
+        close = difflib.get_close_matches(str(name), sorted(KNOWN_FIELDS), n=1, cutoff=0.8)
+        if close:
+            found.append(f"{name} (did you mean {close[0]}?)")
+    return found

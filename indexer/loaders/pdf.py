@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SEPARATOR = "\n\n"
 _NUMBERED_HEADING_RE = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+([A-Z][^\n]{1,70})$")
+_ITEM_RE = re.compile(r"^(\d{1,3})([.)])\s+\S")  # '3. Open the report', '3) ...'
 
 
 def parse(data: bytes) -> Parsed:
@@ -68,39 +69,69 @@ def parse(data: bytes) -> Parsed:
 
 
 _DIGITS_RE = re.compile(r"\d+")
+# What a page number looks like once digits are '#': "Page 3", "p. 3", "3 of 10", "3 / 10",
+# a bare "- 3 -", or set off at either end of a running title ("Refund SOP | 3").
+_PAGE_NUMBER_RE = re.compile(
+    r"\b(?:page|pg|p|seite|página|pág|pagina|pag)\.?\s*#|#\s*(?:/|of|von|de|di)\s*#"
+    r"|^\W*#\W*$|[|·•–—-]\s*#\W*$|^\W*#\s*[|·•–—-]",
+    re.IGNORECASE,
+)
 
 
 def strip_running_lines(page_texts: list[str], edge: int = 2) -> list[str]:
     """Drop running headers and footers ('Page 3 of 8', a repeated title) from every page.
 
-    A line within ``edge`` lines of a page's top or bottom that recurs, digits aside, on at
-    least 60% of the pages (and at least 3) is page furniture, not content.
+    A line within ``edge`` lines of a page's top or bottom is page furniture when it recurs on
+    at least 60% of the pages (and at least 3), either identical, or differing only in numbers
+    that count up with the page and look like a page number ('Page 3 of 8', '- 3 -'). Digits
+    alone are not enough: 'Chapter 3' at the top of each one-page chapter also counts up with
+    the pages, and it is the heading the outline points to.
     """
     if len(page_texts) < 3:
         return page_texts
     pages = [t.split("\n") for t in page_texts]
 
-    def key(line: str) -> str:
-        return _DIGITS_RE.sub("#", " ".join(line.split()).lower())
+    def edges(lines: list[str]) -> list[int]:
+        return sorted(
+            set(range(min(edge, len(lines)))) | set(range(max(0, len(lines) - edge), len(lines)))
+        )
 
-    seen: dict[str, int] = {}
-    for lines in pages:
-        edges = {key(x) for x in lines[:edge] + lines[-edge:] if x.strip()}
-        for k in edges:
-            seen[k] = seen.get(k, 0) + 1
-    running = {k for k, n in seen.items() if n >= max(3, 0.6 * len(pages))}
+    seen: dict[str, list[tuple[int, tuple[int, ...]]]] = {}  # key -> [(page, numbers)]
+    for number, lines in enumerate(pages):
+        for k, numbers in {_running_key(lines[i]) for i in edges(lines) if lines[i].strip()}:
+            seen.setdefault(k, []).append((number, numbers))
+    threshold = max(3, 0.6 * len(pages))
+    running = {
+        k for k, found in seen.items() if len(found) >= threshold and _counts_pages(k, found)
+    }
     if not running:
         return page_texts
     out = []
     for lines in pages:
-        keep = list(lines)
-        for i in list(range(min(edge, len(keep)))) + list(
-            range(max(0, len(keep) - edge), len(keep))
-        ):
-            if key(keep[i]) in running:
-                keep[i] = None
-        out.append("\n".join(x for x in keep if x is not None))
+        drop = {i for i in edges(lines) if _running_key(lines[i])[0] in running}
+        out.append("\n".join(x for i, x in enumerate(lines) if i not in drop))
     return out
+
+
+def _running_key(line: str) -> tuple[str, tuple[int, ...]]:
+    """A line with its numbers taken out ('page # of #'), and those numbers."""
+    text = " ".join(line.split()).lower()
+    return _DIGITS_RE.sub("#", text), tuple(int(n) for n in _DIGITS_RE.findall(text))
+
+
+def _counts_pages(key: str, found: list[tuple[int, tuple[int, ...]]]) -> bool:
+    """Whether a recurring line is page furniture: each of its numbers either never changes
+    or is the page index plus a constant, and if one changes it looks like a page number."""
+    if len({len(numbers) for _, numbers in found}) != 1:
+        return False  # a literal '#' in some of the lines: not one running line
+    varies = False
+    for slot in range(len(found[0][1])):
+        if len({numbers[slot] for _, numbers in found}) == 1:
+            continue
+        if len({numbers[slot] - page for page, numbers in found}) != 1:
+            return False  # changes, but not with the page: content (a date, a count, a step)
+        varies = True
+    return not varies or bool(_PAGE_NUMBER_RE.search(key))
 
 
 def _outline_headings(reader, text: str, pages: list[PageSpan]) -> list[Heading]:
@@ -155,14 +186,45 @@ def _find_line(text: str, title: str, lo: int, hi: int) -> int | None:
 
 
 def _heuristic_headings(text: str) -> list[Heading]:
-    """Numbered headings such as '2.1 Refund windows' for PDFs without bookmarks."""
+    """Numbered headings such as '2.1 Refund windows' for PDFs without bookmarks.
+
+    '3. Open the report' is also how a numbered step looks, and pypdf gives us no font size
+    to tell them apart, so that form (one number and a period) is a heading only when nothing
+    around it says list: no lead-in ending in ':', the nearest item just above not numbered one
+    less (a heading in between ends that list), no item numbered one more or a wrapped lower-case
+    continuation just below.
+    """
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    items: dict[int, int] = {}  # line index -> number, for lines taken as list items
     headings: list[Heading] = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        s = line.strip()
+    for pos, i in enumerate(filled):
+        s = lines[i].strip()
+        item = _ITEM_RE.match(s)
         match = _NUMBERED_HEADING_RE.match(s)
-        if match and not s.endswith((".", ",", ";", ":")) and len(s.split()) <= 10:
-            level = match.group(1).count(".") + 1
-            headings.append(Heading(level, s, offset))
-        offset += len(line)
+        heading = bool(match) and not s.endswith((".", ",", ";", ":")) and len(s.split()) <= 10
+        if heading and item and item.group(2) == ".":
+            number = int(item.group(1))
+            before = lines[filled[pos - 1]].strip() if pos else ""
+            after = lines[filled[pos + 1]].strip() if pos + 1 < len(filled) else ""
+            follows = _ITEM_RE.match(after)
+            heading = not (
+                before.endswith(":")
+                or _last_item(items, filled[max(0, pos - 3) : pos]) == number - 1
+                or after[:1].islower()
+                or (follows is not None and int(follows.group(1)) == number + 1)
+            )
+        if heading and match is not None:
+            headings.append(Heading(match.group(1).count(".") + 1, s, offsets[i]))
+            items[i] = -1  # ends the list above it
+        elif item:
+            items[i] = int(item.group(1))
     return headings
+
+
+def _last_item(items: dict[int, int], indices: list[int]) -> int | None:
+    """The number of the nearest numbered line among ``indices`` (-1 for a heading)."""
+    return next((items[j] for j in reversed(indices) if j in items), None)

@@ -1,0 +1,31 @@
+"""Checks on what callers type, shared by the search core, the API's schemas and the CLI.
+
+Plain Python (no numpy, no model), so the CLI can refuse a typo before anything loads.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate: ``"\\ud800"`` is valid JSON, but no
+    tokenizer, database or UTF-8 encoder takes it, so it is refused as bad input rather than
+    failing deep inside a search."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_plain_date(value: str) -> bool:
+    """Whether ``value`` is written YYYY-MM-DD (not necessarily a real day).
+
+    Date-times (even at midnight), timestamps and Python's other ISO forms (``20260101``,
+    ``2026-W01-1``) are refused rather than read as a date: which day a time means depends on
+    a time zone we would have to guess, and effective dates are plain dates.
+    """
+    return bool(_PLAIN_DATE.fullmatch(value))

@@ -1,0 +1,211 @@
+"""Bad input is a clear 4xx (API) or exit status 2 (CLI), never a 500 or a traceback, and the
+API and the CLI take the same values under the same limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from api.app import create_app
+from indexer.build import build_index
+from indexer.search import open_searcher
+from indexer.settings import Settings, get_settings
+from kb_cli.main import main, parse_filters
+from tests import fixture_files
+from tests.conftest import FakeEmbedder
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample knowledge base indexed once for this module (fake encoder, local files)."""
+    root = tmp_path_factory.mktemp("validation")
+    fixture_files.write_sample_kb(root / "kb")
+    build_index(root / "kb", root / "ix", FakeEmbedder(), max_tokens=60, min_tokens=8)
+    return root / "ix"
+
+
+def _client(index_dir: Path, settings: Settings | None = None) -> TestClient:
+    """The API over ``index_dir``; a server error comes back as a 500, as a client sees it."""
+    settings = settings or Settings(index_dir=index_dir)
+    searcher = open_searcher(index_dir, FakeEmbedder(), settings)
+    return TestClient(create_app(settings, searcher=searcher), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(index_dir: Path) -> Iterator[TestClient]:
+    with _client(index_dir) as c:
+        yield c
+
+
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    """``get_settings()`` reads the environment this test sets up, and forgets it after."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+# -- 1. lone surrogates and unencodable values ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (rb'{"query": "\ud800 refund"}', "query holds an unpaired surrogate"),
+        (rb'{"query": "refund \udfff"}', "query holds an unpaired surrogate"),
+        (rb'{"query": "refund", "filters": {"markets": ["\ud800"]}}', "filter 'markets'"),
+        (rb'{"query": "refund", "filters": {"markets": "DE\udc00"}}', "filter 'markets'"),
+        (rb'{"query": "refund", "filters": {"\ud800": "DE"}}', "filter name"),
+        (rb'{"query": "refund", "mode": "\ud800"}', "mode"),
+    ],
+)
+def test_lone_surrogates_in_a_search_are_a_422(
+    client: TestClient, body: bytes, fragment: str
+) -> None:
+    r = client.post("/search", content=body, headers=JSON)
+    assert r.status_code == 422
+    assert fragment in r.text
+
+
+def test_a_surrogate_pair_is_text(client: TestClient) -> None:
+    r = client.post("/search", content=rb'{"query": "refund \ud83d\ude00 coins"}', headers=JSON)
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["comment", "chunk_id", "search_id"])
+def test_lone_surrogates_in_feedback_are_a_422(client: TestClient, field: str) -> None:
+    search_id = client.post("/search", json={"query": "refund coins"}).json()["search_id"]
+    body = {"search_id": search_id, "rating": "helpful", field: "PLACEHOLDER"}
+    content = json.dumps(body).replace("PLACEHOLDER", "x\\udc00x" * 2).encode()
+    r = client.post("/feedback", content=content, headers=JSON)
+    assert r.status_code == 422
+    assert [field] == r.json()["detail"][0]["loc"][1:]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"query": "refund", "top_k": NaN}',
+        b'{"query": "refund", "top_k": Infinity}',
+        b'{"query": "refund", "top_k": -Infinity}',
+        b'{"query": "refund", "context": NaN}',
+    ],
+)
+def test_invalid_input_that_cannot_be_echoed_is_a_422(client: TestClient, body: bytes) -> None:
+    r = client.post("/search", content=body, headers=JSON)
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"][0] == "body" and error["type"] and error["msg"]
+    assert "input" not in error  # NaN has no JSON form: left out, not a 500
+
+
+def test_validation_errors_keep_loc_msg_type_and_a_safe_input(client: TestClient) -> None:
+    r = client.post("/search", json={"query": "refund", "top_k": "many", "context": 9})
+    assert r.status_code == 422
+    errors = {e["loc"][-1]: e for e in r.json()["detail"]}
+    assert errors["top_k"]["type"] == "int_type" and errors["top_k"]["input"] == "many"
+    assert errors["context"]["ctx"] == {"le": 3}
+
+
+# -- 3. limits come from the settings --------------------------------------------------------
+
+
+def test_top_k_limit_follows_kb_max_top_k(index_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("KB_MAX_TOP_K", "100")
+    with _client(index_dir, Settings(index_dir=index_dir)) as c:
+        assert c.post("/search", json={"query": "refund", "top_k": 80}).status_code == 200
+        r = c.post("/search", json={"query": "refund", "top_k": 101})
+        assert r.status_code == 422
+        assert "top_k must be between 1 and 100" in r.json()["detail"]
+
+
+def test_default_top_k_limit_still_holds(client: TestClient) -> None:
+    r = client.post("/search", json={"query": "refund", "top_k": 51})
+    assert r.status_code == 422 and "between 1 and 50" in r.text
+
+
+def test_query_length_limit_follows_kb_max_query_chars(index_dir: Path) -> None:
+    settings = Settings(index_dir=index_dir, max_query_chars=20)
+    with _client(index_dir, settings) as c:
+        r = c.post("/search", json={"query": "refund coins for a minor in Malaysia"})
+        assert r.status_code == 422 and "the limit is 20" in r.text
+
+
+# -- 4. the search mode setting --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["Hybrid", "semantic", ""])
+def test_an_unknown_search_mode_fails_at_start(monkeypatch, mode: str) -> None:
+    monkeypatch.setenv("KB_SEARCH_MODE", mode)
+    with pytest.raises(ValidationError, match="search_mode"):
+        Settings()
+
+
+def test_known_search_modes_are_accepted(monkeypatch) -> None:
+    for mode in ("dense", "bm25", "hybrid"):
+        monkeypatch.setenv("KB_SEARCH_MODE", mode)
+        assert Settings().search_mode == mode
+
+
+def test_cli_names_the_bad_setting(monkeypatch, fresh_settings, tmp_path: Path, capsys) -> None:
+    monkeypatch.setenv("KB_SEARCH_MODE", "Hybrid")
+    assert main(["ask", "refund", "--index-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kb: invalid configuration: KB_SEARCH_MODE:") and "'Hybrid'" in err
+    assert "Traceback" not in err
+
+
+# -- 2. --filters must be an object ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("filters", ['["DE"]', '"DE"', "5", "null", "true"])
+def test_cli_filters_must_be_a_json_object(
+    filters: str, fresh_settings, tmp_path: Path, capsys
+) -> None:
+    assert main(["ask", "refund", "--index-dir", str(tmp_path), "--filters", filters]) == 2
+    err = capsys.readouterr().err
+    assert err == 'kb: --filters must be a JSON object such as {"markets": ["DE"]}\n'
+
+
+def test_cli_filters_object_is_passed_on() -> None:
+    assert parse_filters('{"markets": ["DE"]}') == {"markets": ["DE"]}
+    assert parse_filters(None) is None and parse_filters("") is None
+
+
+# -- 5. the API and the CLI take the same values ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "as_of", ["2026-01-01T00:00:00Z", "2026-01-01T10:00:00", "20260101", "2026-W01-1", "soon"]
+)
+def test_as_of_is_a_plain_date_in_the_api_and_the_cli(
+    client: TestClient, as_of: str, fresh_settings, tmp_path: Path, capsys
+) -> None:
+    r = client.post("/search", json={"query": "refund", "as_of": as_of})
+    assert r.status_code == 422 and "YYYY-MM-DD" in r.text
+    assert main(["ask", "refund", "--index-dir", str(tmp_path), "--as-of", as_of]) == 2
+    assert "--as-of must be a date written YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_as_of_date_and_timestamp(client: TestClient) -> None:
+    ok = client.post("/search", json={"query": "refund", "as_of": "2026-01-01"})
+    assert ok.status_code == 200 and ok.json()["as_of"] == "2026-01-01"
+    r = client.post("/search", json={"query": "refund", "as_of": 1767225600})
+    assert r.status_code == 422  # a Unix timestamp is not a date either
+    r = client.post("/search", json={"query": "refund", "as_of": "2026-02-30"})
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("value", [True, False, 5.0, "5", [5]])
+def test_top_k_and_context_are_strict_integers(client: TestClient, value: object) -> None:
+    for field in ("top_k", "context"):
+        r = client.post("/search", json={"query": "refund", field: value})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["body", field]
