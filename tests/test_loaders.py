@@ -233,3 +233,13 @@ def test_content_hash_follows_title_and_structure(tmp_path: Path) -> None:
     hashes = {doc.content_hash, retitled.content_hash, restructured.content_hash}
     assert len(hashes) == 3
     assert dataclasses.replace(doc).content_hash == doc.content_hash
+
+
+def test_source_is_absolute_so_the_api_can_open_it_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.md").write_text("# A\n\nText.\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    doc = load_file(Path("a.md"), Path("."))
+    assert Path(doc.source).is_absolute() and Path(doc.source) == tmp_path / "a.md"
+    assert doc.doc_id == "a.md"

@@ -104,7 +104,7 @@ def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None =
         doc_id=doc_id_for(path, root),
         title=title,
         text=parsed.text,
-        source=str(path),
+        source=str(path.absolute()),  # the API opens it, whatever its working directory
         format=path.suffix.lower().lstrip("."),
         sections=sections_from_headings(parsed.text, parsed.headings),
         pages=parsed.pages,
