@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,11 @@ def corpus_documents(path: Path) -> list[Document]:
     return documents
 
 
+def dataset_name(folder: Path) -> str:
+    """The folder's own name, also for "." or "kb/": results and baselines are matched by it."""
+    return Path(os.path.abspath(folder)).name
+
+
 def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.jsonl") -> Dataset:
     """Load a labelled set; without ``split`` the unsuffixed files are read."""
     folder = Path(folder)
@@ -114,7 +120,7 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
         for r in _jsonl(evidence_path):
             evidence[str(r["query_id"])].extend(r.get("evidence") or [])
     return Dataset(
-        name=folder.name,
+        name=dataset_name(folder),
         split=split,
         documents=documents,
         queries=queries,

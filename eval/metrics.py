@@ -2,6 +2,10 @@
 
 Shapes follow sentence-transformers' InformationRetrievalEvaluator: qrels ``{doc_id: rel}`` per
 query, a ranked list of doc ids per query, scores per query and their mean.
+
+A relevance of 0 or less means "judged not relevant" (as in TREC and BEIR). A document ranked
+twice counts once, at its first rank: references such as ranx and ir-measures take a run as
+``{doc_id: score}`` and so cannot hold a repeat, and a repeat must not earn gain twice.
 """
 
 from __future__ import annotations
@@ -10,22 +14,27 @@ import math
 from collections.abc import Sequence
 
 
+def distinct(ranked: Sequence[str]) -> list[str]:
+    """``ranked`` without repeats, each document at its first rank."""
+    return list(dict.fromkeys(ranked))
+
+
 def recall_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
     """Share of the relevant documents found in the top ``k``."""
     rel = {d for d, r in relevant.items() if r > 0}
     if not rel:
         return 0.0
-    return len(rel & set(ranked[:k])) / len(rel)
+    return len(rel & set(distinct(ranked)[:k])) / len(rel)
 
 
 def hit_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
     """1 if any relevant document is in the top ``k``."""
-    return float(any(relevant.get(d, 0) > 0 for d in ranked[:k]))
+    return float(any(relevant.get(d, 0) > 0 for d in distinct(ranked)[:k]))
 
 
 def mrr_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
     """Reciprocal rank of the first relevant document within the top ``k``."""
-    for i, doc_id in enumerate(ranked[:k], start=1):
+    for i, doc_id in enumerate(distinct(ranked)[:k], start=1):
         if relevant.get(doc_id, 0) > 0:
             return 1.0 / i
     return 0.0
@@ -33,7 +42,8 @@ def mrr_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
 
 def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int) -> float:
     """Normalised discounted cumulative gain with linear gains (as trec_eval and ranx)."""
-    dcg = sum(relevant.get(d, 0) / math.log2(i + 1) for i, d in enumerate(ranked[:k], start=1))
+    top = distinct(ranked)[:k]
+    dcg = sum(max(relevant.get(d, 0), 0) / math.log2(i + 1) for i, d in enumerate(top, start=1))
     ideal = sorted((r for r in relevant.values() if r > 0), reverse=True)[:k]
     idcg = sum(r / math.log2(i + 1) for i, r in enumerate(ideal, start=1))
     return dcg / idcg if idcg else 0.0
@@ -51,4 +61,10 @@ def evidence_hit_at(passages: Sequence[str], evidence: Sequence[str], k: int) ->
 
 
 def mean(values: Sequence[float]) -> float:
+    """Mean, 0.0 for nothing (per-query lengths; a metric over no queries uses mean_or_none)."""
     return sum(values) / len(values) if values else 0.0
+
+
+def mean_or_none(values: Sequence[float]) -> float | None:
+    """Mean, or None when there is nothing to average: "n/a" is not a score of 0."""
+    return sum(values) / len(values) if values else None

@@ -1,12 +1,23 @@
-"""Tables for people and the regression gate for CI, from evaluation results (pure)."""
+"""Tables for people and the regression gate for CI, from evaluation results (pure).
+
+A metric with nothing to average is None in the results and "n/a" in tables.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
 
 # Not gated: counts and lengths are not "higher is better"; the no-answer flag's precision and
 # recall rest on a handful of questions, where one flip moves them by 0.05-0.2.
-HIGHER_IS_BETTER_SKIP = {"mean_passage_chars", "queries", "no_answer_precision", "no_answer_recall"}
+HIGHER_IS_BETTER_SKIP = {
+    "mean_passage_chars",
+    "queries",
+    "queries_left_out",
+    "no_answer_precision",
+    "no_answer_recall",
+}
 
 
 def markdown_table(results: dict[str, Any]) -> str:
@@ -26,29 +37,152 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def _fmt(value: Any) -> str:
     if value is None:
-        return "-"
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.3f}" if value <= 1.0 else f"{value:.1f}"
     return str(value)
 
 
+class BaselineError(ValueError):
+    """A baseline that cannot gate a run: malformed, or recorded for another set, split, mode
+    or set of metrics (a refusal, not a regression)."""
+
+
+def _is_value(value: Any) -> bool:
+    """A metric value a baseline may hold: a finite number, or None for "n/a"."""
+    if value is None:
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_baseline(data: Any) -> dict[str, Any]:
+    """``data`` if it has the shape ``kb eval --json`` writes, else BaselineError naming what is
+    wrong, so a bad file stops the gate with a message instead of crashing or passing it."""
+    if not isinstance(data, dict):
+        raise BaselineError(
+            "must be a JSON object with dataset, split and results (as kb eval --json writes)"
+        )
+    problems = []
+    if not isinstance(data.get("dataset"), str) or not data["dataset"]:
+        problems.append("has no dataset name")
+    if "split" not in data or not (data["split"] is None or isinstance(data["split"], str)):
+        problems.append("has no split (null for a set without splits)")
+    results = data.get("results")
+    if not isinstance(results, dict) or not results:
+        problems.append("has no results")
+        results = {}
+    for mode, block in results.items():
+        metrics = block.get("metrics") if isinstance(block, dict) else None
+        if not isinstance(metrics, dict) or not metrics:
+            problems.append(f"mode {mode!r} has no metrics")
+            continue
+        bad = [f"{name}={value!r}" for name, value in metrics.items() if not _is_value(value)]
+        if bad:
+            problems.append(f"mode {mode!r} has values that are not numbers: {', '.join(bad)}")
+    if problems:
+        raise BaselineError("; ".join(problems))
+    return data
+
+
+def check_max_drop(max_drop: float) -> float:
+    """``max_drop`` if it is a finite number >= 0: a negative one fails identical runs and NaN
+    compares false with everything, which would switch the gate off."""
+    if isinstance(max_drop, bool) or not isinstance(max_drop, int | float):
+        raise ValueError(f"max_drop must be a number, got {max_drop!r}")
+    if not math.isfinite(max_drop) or max_drop < 0:
+        raise ValueError(f"max_drop must be a finite number >= 0, got {max_drop}")
+    return float(max_drop)
+
+
+def gated(names: Iterable[str]) -> list[str]:
+    """The metrics the gate compares (higher is better, enough questions to be stable)."""
+    return [n for n in names if n not in HIGHER_IS_BETTER_SKIP]
+
+
+def check_baseline_fits(
+    baseline: dict[str, Any],
+    dataset: str,
+    split: str | None,
+    metrics_by_mode: dict[str, Iterable[str]],
+) -> None:
+    """BaselineError unless ``baseline`` was recorded for this dataset and split, holds every
+    mode being gated, and gates exactly the metrics the run measures (either way round: a metric
+    missing from the baseline would go ungated, one missing from the run would pass unseen).
+
+    Takes names rather than a finished run, so ``kb eval`` can refuse before it indexes.
+    """
+    check_baseline(baseline)
+    problems = []
+    if baseline["dataset"] != dataset:
+        problems.append(f"it is for dataset {baseline['dataset']!r}, this run is {dataset!r}")
+    if baseline["split"] != split:
+        problems.append(
+            f"it is for split {baseline['split'] or '(none)'}, this run is {split or '(none)'}"
+        )
+    for mode, names in metrics_by_mode.items():
+        block = baseline["results"].get(mode)
+        if block is None:
+            problems.append(
+                f"it has no mode {mode!r} (it has {', '.join(map(str, baseline['results']))})"
+            )
+            continue
+        ours, theirs = gated(names), gated(block["metrics"])
+        missing = [n for n in theirs if n not in ours]
+        extra = [n for n in ours if n not in theirs]
+        if missing:
+            problems.append(f"{mode}: {', '.join(missing)} in the baseline but not in this run")
+        if extra:
+            problems.append(f"{mode}: {', '.join(extra)} measured but not in the baseline")
+    if problems:
+        raise BaselineError(
+            "does not match this run: "
+            + "; ".join(problems)
+            + " (record a baseline for it with kb eval ... --json)"
+        )
+
+
 def regressions(current: dict[str, Any], baseline: dict[str, Any], max_drop: float) -> list[str]:
-    """Metrics that fell by more than ``max_drop`` against the baseline, as readable lines."""
+    """Metrics that fell by more than ``max_drop`` against the baseline, as readable lines.
+
+    Raises BaselineError when the baseline does not fit the run (see check_baseline_fits) and
+    ValueError for a bad ``max_drop``. A metric that was measured and is now "n/a" counts as a
+    regression; one that was "n/a" has nothing to fall from.
+    """
+    max_drop = check_max_drop(max_drop)
+    check_baseline_fits(
+        baseline,
+        current["dataset"],
+        current.get("split"),
+        {mode: block["metrics"] for mode, block in current["results"].items()},
+    )
     out = []
     for mode, block in current["results"].items():
-        base = baseline.get("results", {}).get(mode)
-        if base is None:
-            continue
-        for name, value in block["metrics"].items():
-            if name in HIGHER_IS_BETTER_SKIP or name not in base["metrics"]:
+        base = baseline["results"][mode]["metrics"]
+        for name in gated(block["metrics"]):
+            value, before = block["metrics"][name], base[name]
+            if before is None:
                 continue
-            drop = base["metrics"][name] - value
+            if value is None:
+                out.append(f"{mode} {name}: {before:.4f} -> n/a (nothing left to measure)")
+                continue
+            drop = before - value
             if drop > max_drop + 1e-12:
                 out.append(
-                    f"{mode} {name}: {base['metrics'][name]:.4f} -> {value:.4f} "
-                    f"(drop {drop:.4f} > {max_drop})"
+                    f"{mode} {name}: {before:.4f} -> {value:.4f} (drop {drop:.4f} > {max_drop})"
                 )
     return out
+
+
+def baseline_notes(current: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """Differences worth a look that do not fail the gate: a changed number of scored
+    questions usually means the labelled set changed since the baseline was recorded."""
+    notes = []
+    for mode, block in current["results"].items():
+        base = baseline.get("results", {}).get(mode, {}).get("metrics", {})
+        now, before = block["metrics"].get("queries"), base.get("queries")
+        if before is not None and now != before:
+            notes.append(f"{mode}: {now} questions scored, the baseline scored {before}")
+    return notes
 
 
 def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:

@@ -1,7 +1,8 @@
 """Run a dataset's queries through a Searcher and score them, per query and on average.
 
 The result has the shape other tools read:
-``{"dataset", "split", "results": {MODE: {"metrics": {NAME: value}, "per_query": [...]}}}``.
+``{"dataset", "split", "results": {MODE: {"metrics": {NAME: value}, "per_query": [...],
+"left_out": [qid, ...]}}}``; a metric with nothing to average is None ("n/a").
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import Dataset
-from eval.metrics import evidence_hit_at, hit_at, mean, mrr_at, ndcg_at, recall_at
+from eval.metrics import (
+    evidence_hit_at,
+    hit_at,
+    mean,
+    mean_or_none,
+    mrr_at,
+    ndcg_at,
+    recall_at,
+)
 from indexer.build import index_documents
 from indexer.chunking import CHUNKER_VERSION
 from indexer.embedding import Embedder
@@ -84,21 +93,61 @@ def run_query(
     return docs, [r.text for r in response.results], response.answerable
 
 
+def judged_relevant(qrels: dict[str, int] | None) -> dict[str, int]:
+    """The documents judged relevant: a relevance of 0 is a judgement of "not relevant"."""
+    return {doc_id: rel for doc_id, rel in (qrels or {}).items() if rel > 0}
+
+
+def left_out_queries(dataset: Dataset) -> list[str]:
+    """Answerable questions with no document judged relevant: nothing to score them against,
+    so they are counted and reported, not scored 0 (which would read as a retrieval miss)."""
+    return [
+        qid
+        for qid in dataset.queries
+        if qid not in dataset.unanswerable and not judged_relevant(dataset.qrels.get(qid))
+    ]
+
+
+def metric_names(dataset: Dataset) -> list[str]:
+    """The metrics ``evaluate`` reports for this dataset, known before anything runs, so a
+    baseline can be checked against them before minutes of indexing."""
+    left_out = set(left_out_queries(dataset))
+    scored = [q for q in dataset.queries if q not in dataset.unanswerable and q not in left_out]
+    names = [n for n, _, _ in DOC_METRICS]
+    if any(dataset.evidence.get(q) for q in scored):
+        names += [f"evidence_hit@{k}" for k in EVIDENCE_KS]
+    names += ["mean_passage_chars", "queries"]
+    if left_out:
+        names.append("queries_left_out")
+    if dataset.unanswerable:
+        names += ["no_answer_precision", "no_answer_recall"]
+    return names
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dict[str, Any]:
-    """Metrics per query and their means for one mode."""
+    """Metrics per query and their means for one mode.
+
+    A metric with nothing to average (no scored question; no question flagged "no answer" for
+    its precision) is None, shown as "n/a": a 0 there would read as a total failure.
+    """
     per_query: list[dict[str, Any]] = []
     flags: list[tuple[bool, bool]] = []  # (truly unanswerable, flagged as no answer)
+    left_out = left_out_queries(dataset)
+    skipped = set(left_out)
+    search_mode = None if mode == "default" else mode
     for qid, text in dataset.queries.items():
-        relevant = dataset.qrels.get(qid)
         if qid in dataset.unanswerable:
-            _docs, _passages, answerable = run_query(
-                searcher, text, None if mode == "default" else mode
-            )
+            _docs, _passages, answerable = run_query(searcher, text, search_mode)
             flags.append((True, not answerable))
             continue
-        if not relevant:
+        if qid in skipped:
             continue
-        docs, passages, answerable = run_query(searcher, text, None if mode == "default" else mode)
+        relevant = judged_relevant(dataset.qrels.get(qid))
+        docs, passages, answerable = run_query(searcher, text, search_mode)
         flags.append((False, not answerable))
         row: dict[str, Any] = {
             "query_id": qid,
@@ -115,27 +164,36 @@ def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dic
                 row[f"evidence_hit@{k}"] = evidence_hit_at(passages, evidence, k)
         row["passage_chars"] = mean([len(p) for p in passages[:5]])
         per_query.append(row)
-    names = [n for n, _, _ in DOC_METRICS]
-    if any("evidence_hit@1" in r for r in per_query):
-        names += [f"evidence_hit@{k}" for k in EVIDENCE_KS]
-    metrics = {n: round(mean([r[n] for r in per_query if n in r]), 4) for n in names}
-    metrics["mean_passage_chars"] = round(mean([r["passage_chars"] for r in per_query]), 1)
-    metrics["queries"] = len(per_query)
-    if dataset.unanswerable:
-        flagged = sum(f for _, f in flags)
-        correct = sum(t and f for t, f in flags)
-        metrics["no_answer_precision"] = round(correct / flagged, 4) if flagged else 0.0
-        metrics["no_answer_recall"] = round(correct / len(dataset.unanswerable), 4)
-    return {"metrics": metrics, "per_query": per_query}
+    if left_out:
+        logger.info(
+            "%s: %d questions have no document judged relevant; left out of the metrics",
+            mode,
+            len(left_out),
+        )
+    metrics: dict[str, Any] = {}
+    for name in metric_names(dataset):
+        if name == "mean_passage_chars":
+            metrics[name] = _rounded(mean_or_none([r["passage_chars"] for r in per_query]), 1)
+        elif name == "queries":
+            metrics[name] = len(per_query)
+        elif name == "queries_left_out":
+            metrics[name] = len(left_out)
+        elif name == "no_answer_precision":
+            flagged = sum(f for _, f in flags)
+            correct = sum(t and f for t, f in flags)
+            metrics[name] = round(correct / flagged, 4) if flagged else None
+        elif name == "no_answer_recall":
+            correct = sum(t and f for t, f in flags)
+            metrics[name] = round(correct / len(dataset.unanswerable), 4)
+        else:
+            metrics[name] = _rounded(mean_or_none([r[name] for r in per_query if name in r]), 4)
+    return {"metrics": metrics, "per_query": per_query, "left_out": left_out}
 
 
-def run_dataset(
-    folder: Path, split: str | None, modes: list[str], settings: Settings, cache_root: Path
+def run_modes(
+    dataset: Dataset, modes: list[str], settings: Settings, cache_root: Path
 ) -> dict[str, Any]:
-    """Index (cached) and evaluate one dataset in several modes, in one run."""
-    from eval.datasets import load_dataset
-
-    dataset = load_dataset(folder, split)
+    """Index (cached) and evaluate a loaded dataset in several modes, in one run."""
     embedder = Embedder.from_settings(settings)
     searcher = Searcher(cached_index(dataset, embedder, settings, cache_root), embedder, settings)
     try:
@@ -146,3 +204,12 @@ def run_dataset(
         }
     finally:
         searcher.close()
+
+
+def run_dataset(
+    folder: Path, split: str | None, modes: list[str], settings: Settings, cache_root: Path
+) -> dict[str, Any]:
+    """Load, index (cached) and evaluate one dataset in several modes, in one run."""
+    from eval.datasets import load_dataset
+
+    return run_modes(load_dataset(folder, split), modes, settings, cache_root)

@@ -304,15 +304,64 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def _read_baseline(path: str) -> dict[str, Any]:
+    """The --baseline file, checked before any indexing; a bad one is a usage error (2)."""
+    from eval.report import BaselineError, check_baseline
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--baseline {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--baseline {path}: cannot read it ({exc})") from None
+    try:
+        return check_baseline(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--baseline {path} is not valid JSON: {exc}") from None
+    except BaselineError as exc:
+        raise UsageError(f"--baseline {path} {exc}") from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.report import markdown_table, regressions
-    from eval.runner import run_dataset
+    """Exit 0 when the gate passes, 1 on a regression, 2 when the baseline or --max-drop
+    cannot gate this run (refused before indexing, so a bad gate costs no minutes)."""
+    from eval.datasets import load_dataset
+    from eval.report import (
+        BaselineError,
+        baseline_notes,
+        check_baseline_fits,
+        check_max_drop,
+        markdown_table,
+        regressions,
+    )
+    from eval.runner import metric_names, run_modes
 
     settings = _settings(args)
     modes = ["default", "dense", "bm25", "hybrid"] if args.mode == "all" else [args.mode]
-    results = run_dataset(Path(args.dataset), args.split, modes, settings, Path(args.cache_dir))
+    try:
+        max_drop = check_max_drop(args.max_drop)
+    except ValueError:
+        raise UsageError(f"--max-drop must be a finite number >= 0, got {args.max_drop}") from None
+    baseline = _read_baseline(args.baseline) if args.baseline else None
+    dataset = load_dataset(Path(args.dataset), args.split)
+    if baseline is not None:
+        try:
+            check_baseline_fits(
+                baseline, dataset.name, dataset.split, {m: metric_names(dataset) for m in modes}
+            )
+        except BaselineError as exc:
+            raise UsageError(f"--baseline {args.baseline} {exc}") from None
+    cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
+    results = run_modes(dataset, modes, settings, cache_dir)
     table = markdown_table(results)
     sys.stdout.write(table)
+    left_out = next(iter(results["results"].values()))["left_out"]
+    if left_out:
+        sys.stderr.write(
+            f"kb: {len(left_out)} question(s) left out of the metrics, no document judged "
+            f"relevant (relevance > 0): {', '.join(left_out[:10])}"
+            + (" ...\n" if len(left_out) > 10 else "\n")
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     if args.report:
@@ -321,19 +370,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from eval.charts import write_chart
 
         write_chart(results, Path(args.chart))
-    if args.baseline:
+    if baseline is not None:
         try:
-            baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--baseline {args.baseline} is not valid JSON: {exc}") from None
-        failed = regressions(results, baseline, args.max_drop)
+            failed = regressions(results, baseline, max_drop)
+        except BaselineError as exc:
+            raise UsageError(f"--baseline {args.baseline} {exc}") from None
+        for line in baseline_notes(results, baseline):
+            sys.stderr.write(f"kb: note: {line}\n")
         for line in failed:
             sys.stderr.write(f"regression: {line}\n")
         if failed:
             return 1
-        sys.stdout.write(
-            f"no metric dropped by more than {args.max_drop} against {args.baseline}\n"
-        )
+        sys.stdout.write(f"no metric dropped by more than {max_drop} against {args.baseline}\n")
     return 0
 
 
@@ -342,18 +390,14 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
     from eval.runner import SHARED_SETS, run_dataset
 
     settings = _settings(args)
+    datasets_dir = Path(args.datasets_dir) if args.datasets_dir else settings.datasets_dir
+    cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
     runs = []
     for name, split in SHARED_SETS:
-        folder = Path(args.datasets_dir) / name
-        runs.append(
-            run_dataset(folder, split, ["dense", "bm25", "hybrid"], settings, Path(args.cache_dir))
-        )
+        folder = datasets_dir / name
+        runs.append(run_dataset(folder, split, ["dense", "bm25", "hybrid"], settings, cache_dir))
         sys.stderr.write(f"evaluated {name}\n")
-    runs.append(
-        run_dataset(
-            Path(args.kb), None, ["dense", "bm25", "hybrid"], settings, Path(args.cache_dir)
-        )
-    )
+    runs.append(run_dataset(Path(args.kb), None, ["dense", "bm25", "hybrid"], settings, cache_dir))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(retrieval_doc(runs, settings), encoding="utf-8")
     sys.stdout.write(f"wrote {args.out}\n")
@@ -447,16 +491,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write per-query and mean metrics as JSON here")
     p.add_argument("--report", help="write a Markdown table here")
     p.add_argument("--chart", help="write a PNG chart comparing modes here")
-    p.add_argument("--baseline", help="JSON of an earlier run; exit 1 on regressions")
-    p.add_argument("--max-drop", type=float, default=0.01)
-    p.add_argument("--cache-dir", default="var/eval-cache", help="indexes cached per corpus")
+    p.add_argument(
+        "--baseline",
+        help="JSON of an earlier run (kb eval --json) of the same set, split and modes; "
+        "exit 1 on a regression, 2 if it does not match this run",
+    )
+    p.add_argument(
+        "--max-drop", type=float, default=0.01, help="largest allowed drop per metric (>= 0)"
+    )
+    p.add_argument(
+        "--cache-dir", help="indexes cached per corpus (default: KB_EVAL_CACHE_DIR, var/eval-cache)"
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("eval-all", help="every shared set x mode -> docs/retrieval.md")
-    p.add_argument("--datasets-dir", default="../shared/datasets")
+    p.add_argument(
+        "--datasets-dir", help="the shared sets (default: KB_DATASETS_DIR, ../shared/datasets)"
+    )
     p.add_argument("--kb", default="kb")
     p.add_argument("--out", default="docs/retrieval.md")
-    p.add_argument("--cache-dir", default="var/eval-cache")
+    p.add_argument("--cache-dir", help="default: KB_EVAL_CACHE_DIR, var/eval-cache")
     p.set_defaults(func=cmd_eval_all)
 
     p = sub.add_parser("keys", help="manage API keys (stored hashed)")

@@ -1,21 +1,24 @@
-"""The regression gate CI runs: kb/ and ConditionalQA must not drop against eval/baselines/."""
+"""The regression gate CI runs: kb/ and ConditionalQA must not drop against eval/baselines/;
+and the gate's own behaviour on tiny sets with the fake encoder: bad baselines and --max-drop
+values are refused (exit 2) before anything is indexed, regressions exit 1."""
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from indexer.settings import get_settings
 from kb_cli.main import main
-from tests.conftest import KB_DIR, REPO
+from tests.conftest import KB_DIR, REPO, FakeEmbedder
 
-pytestmark = pytest.mark.integration
 SHARED = REPO.parent / "shared" / "datasets"
 BASELINES = REPO / "eval" / "baselines"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("folder", "split", "baseline"),
     [(KB_DIR, None, "kb.json"), (SHARED / "conditionalqa", "dev", "conditionalqa-dev.json")],
@@ -48,3 +51,185 @@ def test_no_metric_drops_against_baseline(folder, split, baseline, tmp_path, cap
     result = json.loads(out.read_text())
     per_query = result["results"]["default"]["per_query"]
     assert per_query and all("ndcg@10" in row for row in per_query)
+
+
+TINY_DOCS = (
+    ("refunds", "Refunds", "Coins bought by mistake are refunded within 14 days of purchase."),
+    ("bans", "Bans", "Accounts are banned after three strikes for harassment."),
+    ("payouts", "Payouts", "Creator payouts are sent monthly by bank transfer."),
+)
+TINY_QUERIES = (
+    ("q1", "when are coins refunded", "refunds\t1\npayouts\t0"),
+    ("q2", "how many strikes before a ban", "bans\t1"),
+    ("q3", "creator payouts by bank transfer", "payouts\t0"),  # judged, none relevant
+)
+
+
+def write_tiny(root: Path, name: str = "tiny", split: str | None = None) -> Path:
+    """A three-question set; q3's only qrels row has relevance 0."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    suffix = f".{split}" if split else ""
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"doc_id": d, "title": t, "text": x}) + "\n" for d, t, x in TINY_DOCS)
+    )
+    (folder / f"queries{suffix}.jsonl").write_text(
+        "".join(json.dumps({"query_id": q, "text": t}) + "\n" for q, t, _ in TINY_QUERIES)
+    )
+    rows = "".join(f"{q}\t{row}\n" for q, _, rows in TINY_QUERIES for row in rows.split("\n"))
+    (folder / f"qrels{suffix}.tsv").write_text("query_id\tdoc_id\trelevance\n" + rows)
+    return folder
+
+
+@pytest.fixture
+def fake_eval(monkeypatch, tmp_path) -> None:
+    """The fake encoder for `kb eval`, small chunks, and the eval cache in tmp_path."""
+    monkeypatch.setattr("eval.runner.Embedder.from_settings", lambda settings: FakeEmbedder())
+    monkeypatch.setenv("KB_CHUNK_MAX_TOKENS", "60")
+    monkeypatch.setenv("KB_CHUNK_MIN_TOKENS", "8")
+    monkeypatch.setenv("KB_EVAL_CACHE_DIR", str(tmp_path / "env-cache"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _recorded(tmp_path: Path, folder: Path, capsys) -> Path:
+    """A run of ``folder`` as JSON, to gate later runs against."""
+    out = tmp_path / "run.json"
+    assert main(["eval", str(folder), "--json", str(out)]) == 0
+    capsys.readouterr()
+    return out
+
+
+def _no_indexing(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("indexed although the gate could not be applied")
+
+    monkeypatch.setattr("eval.runner.cached_index", refuse)
+
+
+def test_eval_uses_kb_eval_cache_dir_and_leaves_out_unjudged(fake_eval, tmp_path, capsys) -> None:
+    folder = write_tiny(tmp_path)
+    result = json.loads(_recorded(tmp_path, folder, capsys).read_text())
+    assert [p.name.split("-")[0] for p in (tmp_path / "env-cache").iterdir()] == ["tiny"]
+    block = result["results"]["default"]
+    assert block["metrics"]["queries"] == 2 and block["metrics"]["queries_left_out"] == 1
+    assert block["left_out"] == ["q3"]
+    assert [r["relevant"] for r in block["per_query"]] == [["refunds"], ["bans"]]
+    assert main(["eval", str(folder), "--json", str(tmp_path / "again.json")]) == 0
+    assert "1 question(s) left out of the metrics" in capsys.readouterr().err
+
+
+def test_gate_passes_and_fails_on_a_matching_baseline(fake_eval, tmp_path, capsys) -> None:
+    folder = write_tiny(tmp_path)
+    baseline = json.loads(_recorded(tmp_path, folder, capsys).read_text())
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(baseline))
+    assert main(["eval", str(folder), "--baseline", str(same), "--max-drop", "0"]) == 0
+    assert "no metric dropped" in capsys.readouterr().out
+    baseline["results"]["default"]["metrics"]["ndcg@10"] = 2.0  # unreachable: a sure drop
+    better = tmp_path / "better.json"
+    better.write_text(json.dumps(baseline))
+    assert main(["eval", str(folder), "--baseline", str(better)]) == 1
+    assert "regression: default ndcg@10: 2.0000 -> 1.0000" in capsys.readouterr().err
+
+
+def _variants(run: dict) -> dict[str, object]:
+    metrics = run["results"]["default"]["metrics"]
+    without_ndcg = {k: v for k, v in metrics.items() if k != "ndcg@10"}
+    return {
+        "other-dataset": {**run, "dataset": "conditionalqa"},
+        "other-split": {**run, "split": "dev"},
+        "missing-metric": {**run, "results": {"default": {"metrics": without_ndcg}}},
+        "extra-metric": {
+            **run,
+            "results": {"default": {"metrics": {**metrics, "evidence_hit@1": 0.5}}},
+        },
+        "other-mode": {**run, "results": {"dense": run["results"]["default"]}},
+        "empty": {},
+        "list": [run],
+        "no-metrics": {**run, "results": {"default": {"per_query": []}}},
+        "null-metrics": {**run, "results": {"default": {"metrics": None}}},
+        "string-metric": {**run, "results": {"default": {"metrics": {**metrics, "hit@1": "x"}}}},
+    }
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "other-dataset",
+        "other-split",
+        "missing-metric",
+        "extra-metric",
+        "other-mode",
+        "empty",
+        "list",
+        "no-metrics",
+        "null-metrics",
+        "string-metric",
+        "missing-file",
+        "not-json",
+    ],
+)
+def test_a_baseline_that_cannot_gate_exits_2_before_indexing(
+    variant, fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    folder = write_tiny(tmp_path)
+    run = json.loads(_recorded(tmp_path, folder, capsys).read_text())
+    path = tmp_path / f"{variant}.json"
+    if variant == "not-json":
+        path.write_text("{nope")
+    elif variant != "missing-file":
+        path.write_text(json.dumps(_variants(run)[variant]))
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--baseline", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kb: --baseline {path}") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("max_drop", ["-0.01", "nan", "inf"])
+def test_a_bad_max_drop_exits_2_before_indexing(
+    max_drop, fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    folder = write_tiny(tmp_path)
+    baseline = _recorded(tmp_path, folder, capsys)
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--baseline", str(baseline), "--max-drop", max_drop]) == 2
+    assert capsys.readouterr().err == (
+        f"kb: --max-drop must be a finite number >= 0, got {float(max_drop)}\n"
+    )
+
+
+def test_eval_all_reads_kb_datasets_dir(fake_eval, tmp_path, monkeypatch, capsys) -> None:
+    seen: list[tuple[Path, Path]] = []
+
+    def record(folder, split, modes, settings, cache_root):
+        seen.append((Path(folder), Path(cache_root)))
+        return {"dataset": Path(folder).name, "split": split, "results": {}}
+
+    monkeypatch.setattr("eval.runner.run_dataset", record)
+    monkeypatch.setenv("KB_DATASETS_DIR", str(tmp_path / "sets"))
+    get_settings.cache_clear()
+    out = tmp_path / "retrieval.md"
+    assert main(["eval-all", "--kb", str(tmp_path / "kb"), "--out", str(out)]) == 0
+    assert [f for f, _ in seen[:-1]] == [
+        tmp_path / "sets" / n for n in ("conditionalqa", "stackfaq", "policyqa")
+    ]
+    assert {c for _, c in seen} == {tmp_path / "env-cache"}
+
+
+def test_drill_down_ticks_only_documents_judged_relevant(fake_embedder, tmp_path) -> None:
+    """insights.evaluation showed the relevance-0 document as expected, ticked at rank 1."""
+    from indexer.settings import Settings
+    from insights.evaluation import run
+
+    folder = write_tiny(tmp_path, split="dev")
+    settings = Settings(chunk_max_tokens=60, chunk_min_tokens=8)
+    result = run(folder, "dev", ["bm25"], fake_embedder, settings, tmp_path / "cache")
+    block = result["results"]["bm25"]
+    assert [r["query_id"] for r in block["per_query"]] == ["q1", "q2"]
+    for row in block["per_query"]:
+        assert "payouts" not in row["relevant"]
+        assert (row["first_relevant_rank"] == 1) == (row["hit@1"] == 1.0)
+    assert block["metrics"]["queries_left_out"] == 1
