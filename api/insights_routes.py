@@ -7,11 +7,8 @@ CSV with ``?format=csv`` for spreadsheets and other tools.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
-import io
-import json
 import logging
 import threading
 from pathlib import Path
@@ -28,6 +25,7 @@ from indexer.search import version_label
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
 from insights.querylog import RATINGS, QueryLog
+from insights.redact import csv_text
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +34,9 @@ Format = Annotated[
 ]
 Days = Annotated[int | None, Query(ge=1, le=3650, description="Only the last N days.")]
 Unit = Annotated[float, Query(ge=0.0, le=1.0)]
+Superseded = Annotated[
+    bool, Query(description="Also list superseded versions (left out by default).")
+]
 
 
 class FeedbackRequest(BaseModel):
@@ -129,18 +130,8 @@ def _visible_documents(request: Request) -> list[dict[str, Any]]:
 def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:
     if fmt == "json":
         return rows
-    buffer = io.StringIO()
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    writer = csv.DictWriter(buffer, fieldnames=columns or ["empty"])
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
-        )
     return Response(
-        buffer.getvalue(),
+        csv_text(rows),  # text cells formula-safe: queries are typed by anyone
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
@@ -199,10 +190,13 @@ def analytics_unretrieved(
     request: Request,
     fmt: Format = "json",
     days: Days = None,
+    include_superseded: Superseded = False,
 ) -> Any:
-    """Documents that no logged search has returned."""
+    """Documents that no logged search has returned (superseded versions left out)."""
     rows = gaps.never_retrieved(
-        _visible_documents(request), _visible_searches(request, _since(days))
+        _visible_documents(request),
+        _visible_searches(request, _since(days)),
+        include_superseded=include_superseded,
     )
     return _table(rows, fmt, "never-retrieved")
 
@@ -212,15 +206,18 @@ def analytics_stale(
     request: Request,
     fmt: Format = "json",
     today: dt.date | None = None,
+    include_superseded: Superseded = False,
 ) -> Any:
-    """Documents past their review date."""
-    return _table(gaps.past_review(_visible_documents(request), today), fmt, "past-review")
+    """Documents past their review date (superseded versions left out)."""
+    rows = gaps.past_review(_visible_documents(request), today, include_superseded)
+    return _table(rows, fmt, "past-review")
 
 
 @router.get("/analytics/document-feedback", tags=["analytics"])
-def analytics_document_feedback(request: Request, fmt: Format = "json") -> Any:
+def analytics_document_feedback(request: Request, fmt: Format = "json", days: Days = None) -> Any:
     """Ratings per document, the most often 'wrong or outdated' first."""
-    return _table(gaps.document_feedback(_visible_searches(request, None)), fmt, "doc-feedback")
+    rows = gaps.document_feedback(_visible_searches(request, _since(days)))
+    return _table(rows, fmt, "doc-feedback")
 
 
 @router.get("/analytics/conflicts", tags=["analytics"])

@@ -4,7 +4,8 @@ A search is a gap signal when it was unanswered (no result, or ``answerable`` fa
 with low confidence (best passage similarity just above the threshold), or got negative
 feedback. Signal queries are grouped into topics by average-link agglomerative clustering of
 their embeddings (cosine), each topic with counts per signal, a daily trend and example
-questions. Also here: documents no search has returned, and documents past their review date.
+questions. Also here: documents no search has returned, and documents past their review date
+(superseded versions left out of both: nobody should review or promote a retired version).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.search import successor_map
 from insights.querylog import NEGATIVE
 
 STOPWORDS = set(
@@ -175,11 +177,32 @@ def gap_topics(
     return out
 
 
+def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
+    """Ids of documents that are retired versions: marked ``status: superseded``, or with a
+    successor already in force on ``today`` (the rule search uses to stop answering them)."""
+    as_of = (today or dt.date.today()).isoformat()
+    successors = successor_map([(d["doc_id"], d.get("metadata") or {}) for d in documents])
+    return {
+        d["doc_id"]
+        for d in documents
+        if (d.get("metadata") or {}).get("status") == "superseded"
+        or any(str(s.get("effective_date") or "") <= as_of for s in successors[d["doc_id"]])
+    }
+
+
 def never_retrieved(
-    documents: list[dict[str, Any]], searches: list[dict[str, Any]]
+    documents: list[dict[str, Any]],
+    searches: list[dict[str, Any]],
+    today: dt.date | None = None,
+    include_superseded: bool = False,
 ) -> list[dict[str, Any]]:
-    """Documents no logged search has returned, in any rank."""
+    """Documents no logged search has returned, in any rank.
+
+    Superseded versions are left out unless ``include_superseded``: search never serves them
+    on purpose, so their silence is no gap to fix.
+    """
     seen = {r["doc_id"] for s in searches for r in s["results"]}
+    retired = set() if include_superseded else superseded(documents, today)
     return [
         {
             "doc_id": d["doc_id"],
@@ -189,15 +212,26 @@ def never_retrieved(
             "status": d["metadata"].get("status"),
         }
         for d in documents
-        if d["doc_id"] not in seen
+        if d["doc_id"] not in seen and d["doc_id"] not in retired
     ]
 
 
-def past_review(documents: list[dict[str, Any]], today: dt.date | None = None) -> list[dict]:
-    """Documents whose ``review_date`` has passed, most overdue first."""
+def past_review(
+    documents: list[dict[str, Any]],
+    today: dt.date | None = None,
+    include_superseded: bool = False,
+) -> list[dict]:
+    """Documents whose ``review_date`` has passed, most overdue first.
+
+    Superseded versions are left out unless ``include_superseded``: their review dates lapse
+    by design, so they would otherwise top the list as the "most overdue".
+    """
     today = today or dt.date.today()
+    retired = set() if include_superseded else superseded(documents, today)
     out = []
     for d in documents:
+        if d["doc_id"] in retired:
+            continue
         raw = d["metadata"].get("review_date")
         try:
             review = dt.date.fromisoformat(str(raw)[:10]) if raw else None

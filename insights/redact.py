@@ -4,31 +4,51 @@ Agents paste ticket text into the search box, so queries and feedback comments c
 addresses, phone numbers, card numbers, @handles and order or ticket ids. Each is replaced by a
 typed placeholder (``[EMAIL]``, ``[PHONE]``, ...), so analytics still see that a question was
 about "a refund for [ORDER]" without anyone's data reaching disk. Dates, amounts and durations
-("14 days", "$4.99", "2026-03-01") are kept: they are what policy questions are about.
+("14 days", "$4.99", "2026-03-01", "01/03/2026") are kept: they are what policy questions are
+about, so dates are set aside before any rule runs and put back after.
+
+Text leaving for a spreadsheet gets the same care: :func:`spreadsheet_safe` is the one place
+the API's and the UI's CSV downloads neutralise cells a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 _ID_WORDS = (
     r"order|ord|purchase|transaction|txn|invoice|ticket|tkt|case|incident|inc|request|req|"
     r"user\s*id|uid|account\s*id|acct|ref|reference|refund\s*id|payout\s*id|report"
 )
-_ISO_DATE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
+_SPACE = r"[ \t\u00a0\u202f]"  # a separator inside one number never spans a line break
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-URL_WITH_USER = re.compile(r"https?://\S+")
-CARD = re.compile(r"(?<![\w+-])(?:\d[ -]?){12,18}\d(?![\w-])")
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
-IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-PHONE = re.compile(
-    r"(?<![\w+])(?:\+|00)?\d{0,3}[\s.-]?(?:\(\d{1,5}\)[\s.-]?)?\d{2,5}(?:[\s.-]?\d{2,5}){1,4}(?![\w])"
+# Dates are policy facts ("bought on 2026-03-01"), never personal data here: they are set aside
+# before any rule runs, so no rule (cards, phones, ids, long numbers) can eat one.
+DATE = re.compile(
+    r"(?<![\w.,/-])(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2}))"
+    r"(?:T\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w/-]|[.,]\d)"
 )
+
+EMAIL = re.compile(r"\w[\w.%+'’-]*@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+URL_WITH_USER = re.compile(r"https?://\S+")
+# A card number: 13-19 digits, maybe grouped by spaces, dashes or dots.
+CARD = re.compile(r"(?<![\w+.,-])\d(?:[ .-]?\d){12,18}(?![\w]|[.-]\d)")
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
+IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
+# Groups of digits, "(0)" or "(415)" among them, joined by spaces, dots, dashes, en dashes or
+# slashes: "+353 1 234 5678", "+49 (0)30 / 1234 5678", "030/1234 5678", "020–7946–0958".
+_GROUP = r"(?:\(\d{1,5}\)|\d{1,10})"
+_SEP = rf"(?:{_SPACE}*[/.\-–—]{_SPACE}*|{_SPACE}+|(?<=\)))"
+PHONE = re.compile(rf"(?<![\w+])(?:\+|00)?{_GROUP}(?:{_SEP}{_GROUP}){{1,7}}(?!\w)")
 HANDLE = re.compile(r"(?<![\w@/])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,29}[A-Za-z0-9_])?")
 LABELLED_ID = re.compile(
-    rf"\b(?P<label>{_ID_WORDS})\b(?P<sep>\s*(?:id|number|no\.?|nr\.?|num)?\s*[:#]?\s*#?\s*)"
+    rf"\b(?P<label>{_ID_WORDS})\b"
+    r"(?P<sep>\s*(?:id|number|no\.?|nr\.?|num)?\s*(?:(?:[:#=]|\bis\b|\bwas\b)\s*){0,2})"
     r"(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{3,})",
     re.IGNORECASE,
 )
@@ -40,20 +60,55 @@ HASH_ID = re.compile(r"(?<![\w&])#\d{4,}\b")
 LONG_NUMBER = re.compile(r"(?<![\w.,$€£-])\d{7,}(?![\w.,%])")
 
 
+def _is_date(text: str) -> bool:
+    """Whether ``text`` (as :data:`DATE` matched it) names a real day, in Y-M-D, D-M-Y or
+    M-D-Y order: "01.23.45" in a French phone number is not a date."""
+    parts = re.split(r"[-/.]", text.split("T")[0])
+    if len(parts[0]) == 4:
+        month, day = int(parts[1]), int(parts[2])
+        return 1 <= month <= 12 and 1 <= day <= 31
+    first, second = int(parts[0]), int(parts[1])
+    return (1 <= first <= 31 and 1 <= second <= 12) or (1 <= first <= 12 and 1 <= second <= 31)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check every payment card number passes (and most other digit runs fail)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
 def _phone(match: re.Match[str]) -> str:
     text = match.group(0)
     digits = re.sub(r"\D", "", text)
-    if len(digits) < 7 or len(digits) > 15 or _ISO_DATE.match(text.strip()):
+    if len(digits) < 7 or len(digits) > 15:
         return text
-    # "12 34" style short groups without a leading + are usually not phone numbers.
-    if not text.lstrip().startswith(("+", "00", "(")) and len(digits) < 9:
+    international = text.lstrip().startswith(("+", "00", "("))
+    # "12 34" style short groups without a leading + are usually not phone numbers, and one
+    # long bare run is an account or order number (LONG_NUMBER names it).
+    if not international and (len(digits) < 9 or (len(digits) > 12 and digits == text)):
         return text
     return "[PHONE]"
 
 
 def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    return "[CARD]" if 13 <= len(digits) <= 19 else match.group(0)
+    """A Luhn-valid run of 13-19 digits, or one grouped like a card (4111 1111 1111 1112):
+    a bare length test also took runs of other numbers for cards."""
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    grouped = re.fullmatch(r"\d{4}([ .-])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?", text)
+    return "[CARD]" if 13 <= len(digits) <= 19 and (grouped or luhn_valid(digits)) else text
+
+
+def _iban(match: re.Match[str]) -> str:
+    """An IBAN in any letter case; "is12 this that here" has no digits after its check digits,
+    so it is words, not an account number."""
+    text = match.group(0)
+    return "[IBAN]" if len(re.findall(r"\d", text[4:])) >= 8 else text
 
 
 def _labelled(match: re.Match[str]) -> str:
@@ -76,7 +131,7 @@ def _labelled(match: re.Match[str]) -> str:
 RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (URL_WITH_USER, "[URL]"),
     (EMAIL, "[EMAIL]"),
-    (IBAN, "[IBAN]"),
+    (IBAN, _iban),
     (CARD, _card),
     (LABELLED_ID, _labelled),
     (PREFIXED_ID, "[ID]"),
@@ -87,12 +142,65 @@ RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (LONG_NUMBER, "[NUMBER]"),
 ]
 
+# Stand-ins for dates while the rules run: private-use characters, which no rule matches.
+_MARK = "\ue000"
+_HELD = re.compile(f"{_MARK}([\ue100-\uf8ff]){_MARK}")
+
 
 def redact(text: str | None) -> str:
-    """``text`` with personal data replaced by typed placeholders."""
+    """``text`` with personal data replaced by typed placeholders, dates left as they were."""
     if not text:
         return ""
-    out = str(text)
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        if not _is_date(match.group(0)) or len(held) >= 0xF8FF - 0xE100:
+            return match.group(0)
+        held.append(match.group(0))
+        return f"{_MARK}{chr(0xE100 + len(held) - 1)}{_MARK}"
+
+    out = DATE.sub(hold, str(text).replace(_MARK, " "))
     for pattern, replacement in RULES:
         out = pattern.sub(replacement, out)
-    return out
+    return _HELD.sub(lambda m: held[ord(m.group(1)) - 0xE100], out)
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a CSV cell no spreadsheet will run: text starting with = + - @, a tab or a
+    carriage return (after any spaces) gets a leading single quote, as OWASP advises; numbers
+    and everything else pass unchanged, so -0.5 in a numeric column stays a number."""
+    if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """``rows`` as CSV for a spreadsheet, the one writer of the API's and the UI's downloads.
+
+    Lists and dicts are written as JSON, missing values (None, NaN) as empty cells, and every
+    text cell through :func:`spreadsheet_safe`: queries and comments are typed by anyone, and
+    "=1+2*3 vybe+ student discount" must reach Excel as text, not as a formula.
+    """
+    rows = list(rows)
+    names = list(columns or [])
+    if columns is None:
+        for row in rows:
+            names += [k for k in row if k not in names]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=names or ["empty"], extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: spreadsheet_safe(_cell(v)) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value

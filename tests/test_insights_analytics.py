@@ -184,3 +184,140 @@ def test_sentence_level_disagreement_ignores_bookkeeping_and_unrelated_numbers()
     assert conflicts.disagreements("Appeals close after 30 days.", "Refunds take 5 days.") == {}
     assert "age" not in conflicts.quantities("hosts need at least 1,000 followers")
     assert conflicts.quantities("users under 18 cannot go live")["age"] == {"18"}
+
+
+def test_superseded_versions_are_not_listed_for_review_or_as_never_retrieved() -> None:
+    today = dt.date(2026, 6, 1)
+    docs = [
+        # marked superseded, long overdue: used to top "past review date"
+        {"doc_id": "v1.md", "title": "V1", "metadata": {"review_date": "2025-01-01",
+         "status": "superseded", "superseded_by": "v2.md"}},
+        {"doc_id": "v2.md", "title": "V2", "metadata": {"review_date": "2026-05-01",
+         "supersedes": "v1.md", "effective_date": "2026-01-01"}},
+        # still says active, but its successor is in force: superseded all the same
+        {"doc_id": "old.md", "title": "Old", "metadata": {"review_date": "2025-06-01",
+         "status": "active"}},
+        {"doc_id": "new.md", "title": "New", "metadata": {"supersedes": "old.md",
+         "effective_date": "2026-03-01", "review_date": "2027-03-01"}},
+        # a successor that is not in force yet leaves its predecessor current
+        {"doc_id": "cur.md", "title": "Cur", "metadata": {"review_date": "2026-02-01"}},
+        {"doc_id": "next.md", "title": "Next", "metadata": {"supersedes": "cur.md",
+         "effective_date": "2026-09-01"}},
+    ]  # fmt: skip
+    assert gaps.superseded(docs, today) == {"v1.md", "old.md"}
+    stale = [d["doc_id"] for d in gaps.past_review(docs, today)]
+    assert stale == ["cur.md", "v2.md"]
+    assert "v1.md" in [d["doc_id"] for d in gaps.past_review(docs, today, True)]
+    unretrieved = {d["doc_id"] for d in gaps.never_retrieved(docs, [], today)}
+    assert unretrieved == {"v2.md", "new.md", "cur.md", "next.md"}
+    assert len(gaps.never_retrieved(docs, [], today, include_superseded=True)) == 6
+
+
+def test_sentences_are_cut_at_sentence_ends_not_at_line_wraps() -> None:
+    pdf = (
+        "If the payout date falls on a weekend, the payout is sent on the next\n"
+        "business day. After the payout is sent, bank transfers usually arrive within 3 to 5\n"
+        "business days and PayPal payouts within 1 to 2 business days.\n"
+        " Market\nCurrency\n30 days\n15 days\n"
+        "- item one lasts 3 days\n- item two lasts 5 days. It ends.\n"
+        "| Active strikes | Penalty |\n| 4 | 7-day suspension |"
+    )
+    assert conflicts.sentences(pdf) == [
+        "If the payout date falls on a weekend, the payout is sent on the next business day.",
+        "After the payout is sent, bank transfers usually arrive within 3 to 5 business days "
+        "and PayPal payouts within 1 to 2 business days.",
+        "Market", "Currency", "30 days", "15 days",
+        "- item one lasts 3 days", "- item two lasts 5 days.", "It ends.",
+        "| Active strikes | Penalty |", "| 4 | 7-day suspension |",
+    ]  # fmt: skip
+
+
+def test_ranges_are_one_value() -> None:
+    for text in ["3 to 5 business days", "3-5 days", "3–5 days", "between 3 and 5 days"]:
+        assert conflicts.quantities(text) == {"days": {"3-5"}}, text
+    assert conflicts.quantities("at least 7 days old, 1,500 coins") == {
+        "days": {"7"},
+        "coins": {"1500"},
+    }
+
+
+# (passage a, passage b, expected disagreements): documents on kb/ that agree, and real conflicts
+AGREE_AND_DISAGREE = [
+    (  # a PDF line wrap used to cut the first sentence in two: days [5] vs [2, 5]
+        "After the payout is sent, bank transfers usually arrive within 3 to 5 business days and\n"
+        "PayPal payouts within 1 to 2 business days.",
+        "Bank transfers usually arrive within 3 to 5 business days and PayPal payouts within 1 "
+        "to 2 business days.",
+        {},
+    ),
+    (  # one states a subset of the other's values: days [30, 45] vs [30]
+        "GDPR and UK GDPR requests must be answered within 30 days of receipt, and CCPA requests "
+        "within 45 days.",
+        "For GDPR and UK GDPR requests we answer within 30 days of receipt.",
+        {},
+    ),
+    (  # two shared words, different subjects: days [2] vs [5]
+        "IP Operations reviews complete notices within 2 business days.",
+        "IP Operations reviews appeals within 5 business days; a reviewer handles the appeal.",
+        {},
+    ),
+    (  # a table header against a glossary line: days [7] vs [90]
+        "Reached at 4 active strikes (7 days).",
+        "| Active strikes (last 90 days) | Penalty |\n| 4 | 7-day account suspension |",
+        {},
+    ),
+    (  # one number inside the other's range
+        "Bank transfers usually arrive within 5 business days of the payout.",
+        "Bank transfers usually arrive within 3 to 5 business days of the payout.",
+        {},
+    ),
+    (  # the same rule for two markets
+        "- MX: the window is 15 days for most categories and 7 days for beauty and personal care.",
+        "- ID: the window is 7 days for most categories and 3 days for beauty and personal care.",
+        {},
+    ),
+    (
+        "Coins can be refunded within 14 days of purchase.",
+        "Coins can be refunded within 30 days of purchase.",
+        {"days": [["14"], ["30"]]},
+    ),
+    (
+        "Processing takes 5-7 business days after approval.",
+        "Processing takes 5-10 business days after approval; the user is told by e-mail.",
+        {"days": [["5-7"], ["5-10"]]},
+    ),
+    (  # a shared value does not hide the one that differs
+        "Refunds are paid within 14 days, or 30 days for carrier billing purchases.",
+        "Refunds are paid within 14 days, or 60 days for carrier billing purchases.",
+        {"days": [["30"], ["60"]]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), AGREE_AND_DISAGREE)
+def test_only_real_disagreements_are_flagged(a: str, b: str, expected: dict) -> None:
+    assert conflicts.disagreements(a, b) == expected
+    assert conflicts.disagreements(b, a) == {k: [vb, va] for k, (va, vb) in expected.items()}
+
+
+def test_a_true_conflict_between_near_duplicate_passages_is_found() -> None:
+    policy = (
+        "## 5.1 Purchases by minors\nIf a parent or guardian reports that a minor made coin "
+        "purchases without\ntheir consent, the purchases can be refunded within 14 days of the "
+        "purchase\ndate, in every market. Tier 2 decides within 3 business days."
+    )
+    faq = (
+        "If a parent or guardian reports that a minor made coin purchases without their consent, "
+        "the purchases can be refunded within 30 days of the purchase date, in every market.\n"
+        "Tier 2 decides within 3 to 5 business days."
+    )
+    chunks = [
+        {"doc_id": "policies/coins.md", "text": policy, "heading_path": ["5.1"]},
+        {"doc_id": "faqs/minors.md", "text": faq, "heading_path": []},
+    ]
+    docs = [
+        {"doc_id": "policies/coins.md", "title": "Coins", "metadata": {}},
+        {"doc_id": "faqs/minors.md", "title": "Minors FAQ", "metadata": {}},
+    ]
+    [found] = conflicts.find_conflicts(chunks, FakeEmbedder().encode([policy, faq]), docs)
+    assert found["differences"] == {"days": [["14"], ["30"]]}  # 3 is inside 3 to 5: agrees

@@ -159,3 +159,115 @@ def test_eval_runs_on_a_tiny_set(client) -> None:
     assert client.post("/eval/run", json={"dataset": "nope"}).status_code == 404
     assert client.post("/eval/run", json={"dataset": "tiny", "split": "x"}).status_code == 422
     assert client.post("/eval/run", json={"dataset": "tiny", "modes": ["fast"]}).status_code == 422
+
+
+FORMULAS = [
+    "=1+2*3 vybe+ student discount",
+    "+1 zebra quantum",
+    "-2+3 zebra sandwich",
+    "@(1) zebra",
+]
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_downloads_cannot_run_formulas(client) -> None:
+    for query in FORMULAS:  # no document passes the filter: unanswered, so also a gap topic
+        _search(client, query, filters={"doc_id": "nope.md"})
+    _search(client, "escalate imminent risk guardian queue")
+    searches = _csv_rows(client.get("/analytics/searches", params={"format": "csv"}).text)
+    queries = {r["query"] for r in searches}
+    assert {"'" + q for q in FORMULAS} <= queries  # text cells: quoted, shown as typed
+    assert not any(q.startswith(("=", "+", "-", "@")) for q in queries)
+    answered = next(r for r in searches if r["answerable"] == "True")
+    assert float(answered["confidence"]) > 0  # numbers stay numbers
+    topics = _csv_rows(client.get("/analytics/gaps", params={"format": "csv"}).text)
+    labels = {r["label"] for r in topics}
+    assert "'=1+2*3 vybe+ student discount" in labels
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in topics for cell in r.values())
+    assert client.get("/analytics/searches").json()[0]["query"] == FORMULAS[0]  # JSON as is
+
+
+def test_csv_cells_are_escaped_for_text_only() -> None:
+    from insights.redact import csv_text, spreadsheet_safe
+
+    for cell in ["=cmd", "+1", "-1+2", "@x", "\tx", "\rx", " =1"]:
+        assert spreadsheet_safe(cell) == "'" + cell
+    assert spreadsheet_safe("a=b") == "a=b" and spreadsheet_safe(-0.5) == -0.5
+    rows = _csv_rows(csv_text([{"q": "=1+2", "score": -0.5, "ids": ["=x"], "none": None}]))
+    assert rows == [{"q": "'=1+2", "score": "-0.5", "ids": '["=x"]', "none": ""}]
+
+
+def test_document_feedback_honours_the_period(client, tmp_path: Path) -> None:
+    from insights.querylog import QueryLog
+
+    recent = _search(client, "escalate imminent risk guardian queue")
+    client.post(
+        "/feedback",
+        json={"search_id": recent["search_id"], "rating": "helpful",
+              "chunk_id": recent["results"][0]["chunk_id"]},
+    )  # fmt: skip
+    log = QueryLog(tmp_path / "log" / "q.sqlite")
+    old = log.log_search(
+        {"query": "coin refund", "answerable": True, "reason": "similarity 0.70",
+         "results": [{"rank": 1, "doc_id": "policies/old.md", "chunk_id": "c-old", "score": 0.7}]},
+        ts="2020-01-01T09:00:00+00:00",
+    )  # fmt: skip
+    log.add_feedback(old, "wrong_or_outdated", chunk_id="c-old", ts="2020-01-01T09:01:00+00:00")
+    log.close()
+    everything = {r["doc_id"] for r in client.get("/analytics/document-feedback").json()}
+    assert "policies/old.md" in everything and len(everything) == 2
+    last_week = client.get("/analytics/document-feedback", params={"days": 7}).json()
+    assert [r["doc_id"] for r in last_week] == [recent["results"][0]["doc_id"]]
+    assert client.get("/analytics/document-feedback", params={"days": 0}).status_code == 422
+
+
+def test_knowledge_page_downloads_are_formula_safe_and_feedback_follows_the_period(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    import streamlit
+    from streamlit.testing.v1 import AppTest
+
+    from insights.querylog import QueryLog
+    from tests.test_ui_pages import KNOWLEDGE, serve
+
+    log = QueryLog(tmp_path / "log" / "q.sqlite")
+    sid = log.log_search(
+        {"query": FORMULAS[0], "answerable": False, "reason": "weak evidence: similarity 0.10",
+         "results": [{"rank": 1, "doc_id": "policies/coin-refunds.md", "chunk_id": "c1",
+                      "title": "=HYPERLINK(\"x\")", "score": -0.5}]},
+        ts="2020-01-01T09:00:00+00:00",
+    )  # fmt: skip
+    log.add_feedback(sid, "wrong_or_outdated", chunk_id="c1", ts="2020-01-01T09:01:00+00:00")
+    log.close()
+    downloads: dict[str, bytes] = {}
+
+    def download_button(label: str, data: bytes, **kwargs) -> bool:
+        downloads[kwargs["file_name"]] = data
+        return False
+
+    monkeypatch.setattr(streamlit, "download_button", download_button)
+    url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
+    monkeypatch.setenv("KB_API_URL", url)
+    try:
+        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+        assert not at.exception, at.exception
+        gaps_csv = _csv_rows(downloads["coverage-gaps.csv"].decode())
+        assert gaps_csv[0]["example"] == "'" + FORMULAS[0]
+        assert gaps_csv[0]["searches"] == "1"  # a number, not text
+        feedback_csv = _csv_rows(downloads["document-feedback.csv"].decode())
+        assert feedback_csv[0]["title"] == '\'=HYPERLINK("x")'
+        assert feedback_csv[0]["wrong_or_outdated"] == "1"
+        downloads.clear()
+        at.selectbox[0].select("Last 7 days").run()  # the Period: 2020 feedback drops out
+        assert not at.exception, at.exception
+        assert "document-feedback.csv" not in downloads
+        assert any("No feedback on individual passages" in c.value for c in at.caption)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)

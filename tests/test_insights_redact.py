@@ -109,3 +109,51 @@ def test_nothing_personal_reaches_disk(tmp_path: Path) -> None:
             assert secret not in stored
             if len(secret) >= 7:  # shorter digit runs can occur by chance in ids and times
                 assert secret.encode() not in raw
+
+
+# (text, personal data that must go, text that must stay): leaks and over-redaction a review found
+LEAK_AND_KEEP = [
+    ("call +353 1 234 5678 today", ["234 5678", "353 1"], ["call", "today"]),
+    ("call +32 2 123 45 67 today", ["123 45 67", "+32 2"], ["today"]),
+    ("call +43 1 234 5678 today", ["234 5678"], ["today"]),
+    ("call +49 (0)30 / 1234 5678 today", ["1234 5678", "(0)30"], ["today"]),
+    ("call 030/1234 5678 today", ["030/1234", "1234 5678"], ["today"]),
+    ("call 020–7946–0958 today", ["7946", "0958"], ["today"]),
+    ("tel 01.23.45.67.89 today", ["01.23.45", "67.89"], ["today"]),
+    ("mail josé@example.com now", ["josé", "example.com", "@"], ["mail", "now"]),
+    ("mail müller@example.de now", ["müller", "mü", "example.de"], ["now"]),
+    ("mail jane_o'neil@example.com now", ["jane_o", "neil", "example.com"], ["now"]),
+    ("my order number is A1B2C3", ["A1B2C3"], ["my order number is"]),
+    ("order no. A1B2C3 late", ["A1B2C3"], ["late"]),
+    ("order #: A1B2C3 late", ["A1B2C3"], ["late"]),
+    ("card 4111.1111.1111.1111 declined", ["4111", "1111.1111"], ["declined"]),
+    ("card 4111 1111 1111 1112 declined", ["4111", "1112"], ["declined"]),  # a typo, grouped
+    ("iban de89 3704 0044 0532 0130 00 payout", ["de89", "3704", "0130 00"], ["payout"]),
+    ("IBAN GB82 WEST 1234 5698 7654 32 payout", ["WEST", "5698"], ["payout"]),
+    # dates are policy facts: kept in every common form, alone and in runs
+    ("refund 2026-03-01 2026-04-01 2026-05-01", [], ["2026-03-01 2026-04-01 2026-05-01"]),
+    ("bought 01/03/2026, 1.3.2026 and 03-01-26", [], ["01/03/2026", "1.3.2026", "03-01-26"]),
+    ("from 2026/03/01 to 2026-04-01T10:00:00Z", [], ["2026/03/01", "2026-04-01T10:00:00Z"]),
+    ("on 1 March 2026 or March 1, 2026", [], ["1 March 2026", "March 1, 2026"]),
+    ("order 2026-03-01 not received", [], ["order 2026-03-01 not received"]),
+    ("+49 151 23456789 on 2026-03-01", ["23456789"], ["on 2026-03-01"]),
+    ("takes 5-10 business days, 3 to 5 days", [], ["5-10 business days", "3 to 5 days"]),
+    ("limit USD 300 to USD 500, 1,000 coins", [], ["USD 300 to USD 500", "1,000 coins"]),
+    ("ages 13-17 and 18–24, version 2.0.1", [], ["13-17", "18–24", "2.0.1"]),
+    ("this is12 word test here", [], ["is12 word test here"]),  # not an IBAN
+]
+
+
+@pytest.mark.parametrize(("text", "personal", "kept"), LEAK_AND_KEEP)
+def test_redaction_leaks_and_keeps(text: str, personal: list[str], kept: list[str]) -> None:
+    out = redact(text)
+    for secret in personal:
+        assert secret not in out, out
+    for fact in kept:
+        assert fact in out, out
+
+
+def test_cards_need_the_luhn_check_or_a_card_grouping() -> None:
+    assert redact("5500000000000004") == "[CARD]"  # Luhn-valid, ungrouped
+    assert "[CARD]" not in redact("2026030120260401")  # 16 digits, fails Luhn: not a card
+    assert redact("refund 2026-03-01 2026-04-01") == "refund 2026-03-01 2026-04-01"
