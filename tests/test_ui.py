@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from api.app import create_app
+from api.security import KeyStore
 from indexer.build import build_index
 from indexer.search import Searcher
 from indexer.settings import Settings
 from tests.test_ui_pages import _free_port as free_port
 from tests.test_ui_pages import serve
+from ui.client import ApiClient, ApiUnavailable
+from ui.common import md
 
 APP = str(Path(__file__).resolve().parent.parent / "ui" / "app.py")
+AGENT = str(Path(__file__).resolve().parent.parent / "ui" / "views" / "agent.py")
 
 
 @pytest.fixture
@@ -46,3 +53,95 @@ def test_api_down_is_a_clear_message(monkeypatch) -> None:
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert at.error and "not reachable" in at.error[0].value
+
+
+def _rendered_text(markdown: str) -> str:
+    """What a CommonMark renderer shows for ``markdown``, as text; fails if anything formatted."""
+    out = MarkdownIt("commonmark").render(markdown).strip()
+    inner = out.replace("<br />\n", "\n").replace("</p>\n<p>", "\n\n")
+    assert inner.startswith("<p>") and inner.endswith("</p>"), out  # paragraphs only
+    inner = inner[3:-4]
+    assert "<" not in inner, out  # no emphasis, heading, list, link, code, html...
+    return html.unescape(inner)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**bold** and _italic_ and `code`",
+        "# not a heading",
+        "1. not a list",
+        "- not a list either",
+        "> not a quote",
+        "[a link](http://evil.example) ![img](x.png) <http://auto.link>",
+        "<b>html</b> <script>alert(1)</script> &amp; &lt;",
+        r"back\slash \*still literal\*",
+        ":red[colour] :material/search: $x^2$ ~~strike~~ | table |",
+        "line one\n    indented line two\n\n# after a blank line",
+        "",
+    ],
+)
+def test_md_shows_text_as_written(text: str) -> None:
+    shown = _rendered_text("Question: " + md(text))
+    # Every line as written (indentation and blank lines aside), nothing formatted.
+    want = [line.strip() for line in f"Question: {text}".splitlines() if line.strip()]
+    assert [line for line in shown.splitlines() if line] == want
+    # Streamlit's own markup (colours, icons, math) starts with characters md() escapes.
+    assert not re.search(r"(?<!\\)[:$\[]", md(text))
+
+
+def test_client_sends_the_api_key_and_explains_a_refusal(monkeypatch) -> None:
+    seen = {}
+
+    class Answer:
+        status_code = 401
+
+        @staticmethod
+        def json() -> dict:
+            return {"detail": "an API key is required"}
+
+    def fake_request(method: str, url: str, **kwargs) -> Answer:
+        seen.update(kwargs.get("headers") or {})
+        return Answer()
+
+    monkeypatch.setattr("ui.client.requests.request", fake_request)
+    with pytest.raises(ApiUnavailable, match="KB_API_KEY"):
+        ApiClient("http://api", api_key="kb_secret").health()
+    assert seen == {"X-API-Key": "kb_secret"}
+    assert "kb_secret" not in repr(ApiClient("http://api", api_key="kb_secret"))
+
+
+@pytest.fixture
+def secured_api(sample_kb: Path, fake_embedder, tmp_path: Path) -> tuple[str, str]:
+    """The API with KB_AUTH_REQUIRED=true semantics, and an agent key for it."""
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix",
+        auth_required=True,
+        keys_path=tmp_path / "keys.sqlite",
+        log_path=tmp_path / "log.sqlite",
+        reload_interval_s=0,
+    )
+    store = KeyStore.from_settings(settings)
+    key = store.create("agent", None)[1]
+    store.close()
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    url, server, thread = serve(app)
+    yield url, key
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def test_search_page_works_when_the_api_requires_keys(secured_api, monkeypatch) -> None:
+    url, key = secured_api
+    monkeypatch.setenv("KB_API_URL", url)
+    monkeypatch.delenv("KB_API_KEY", raising=False)
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    assert at.error and md("KB_API_KEY") in at.error[0].value  # without a key: what to set
+    monkeypatch.setenv("KB_API_KEY", key)
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    assert not at.exception and not at.error
+    at.text_input[0].input("escalate imminent risk guardian queue")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert "Dangerous Challenges SOP" in " ".join(m.value for m in at.markdown)

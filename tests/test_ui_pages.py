@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import re
 import socket
 import threading
 import time
@@ -14,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from insights.querylog import QueryLog
 from tests.test_insights_api import make_app
+from ui.common import md
 
 UI = Path(__file__).resolve().parent.parent / "ui"
 AGENT, KNOWLEDGE, EVALUATE = (
@@ -47,8 +51,32 @@ def api_url(sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch) -> str:
     thread.join(timeout=5)
 
 
+def _unescape(markdown: str) -> str:
+    """Markdown source as read: the pages backslash-escape literal text (ui.common.md)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def _markdown(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    return _unescape("\n".join(m.value for m in at.markdown))
+
+
+def _shown(dataframe) -> list[list[str]]:
+    """A st.dataframe's cells as the grid shows them: a missing value as the placeholder."""
+    placeholder = dataframe.proto.placeholder or "None"
+    rows = dataframe.value.astype(object).where(dataframe.value.notna(), placeholder)
+    return [[str(v) for v in row] for row in rows.values.tolist()]
+
+
+def _searches(api_url: str) -> list[dict]:
+    return requests.get(f"{api_url}/analytics/searches", timeout=5).json()
+
+
+def _send_feedback(at: AppTest, index: int, rating: str | None) -> None:
+    """Choose ``rating`` (None: nothing) in the index-th feedback form and press Send."""
+    radios = [r for r in at.radio if r.key.startswith("rating-")]
+    if rating is not None:
+        radios[index].set_value(rating)
+    [b for b in at.button if b.label == "Send feedback"][index].click().run()
 
 
 def test_agent_search_renders_cards_and_feedback_reaches_the_api(api_url: str) -> None:
@@ -78,8 +106,8 @@ def test_agent_search_renders_cards_and_feedback_reaches_the_api(api_url: str) -
     assert not at.exception
     assert any("Feedback recorded: Wrong or outdated" in s.value for s in at.success)
     # The search-level form is the last one: mark the whole search helpful.
-    [b for b in at.button if b.label == "Send feedback"][-1].click().run()
-    log = requests.get(f"{api_url}/analytics/searches", timeout=5).json()
+    _send_feedback(at, -1, "helpful")
+    log = _searches(api_url)
     assert len(log) == 1 and sorted(log[0]["feedback"]) == ["helpful", "wrong_or_outdated"]
     rows = requests.get(f"{api_url}/analytics/document-feedback", timeout=5).json()
     assert rows[0]["doc_id"] == "sops/dangerous-challenges.pdf"
@@ -105,6 +133,113 @@ def test_agent_page_searches_from_a_link(api_url: str) -> None:
     assert "Dangerous Challenges SOP" in _markdown(at)
 
 
+def test_agent_link_carries_every_filter_both_ways(api_url: str) -> None:
+    link = {
+        "q": "coin refund window",
+        "market": "MY",  # not a market of the sample kb: kept, shown and searched, not dropped
+        "product_area": "payments",
+        "doc_type": "policy",
+        "as_of": "2026-03-01",
+        "top_k": "3",
+    }
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params.update(link)
+    at.run()
+    assert not at.exception
+    [logged] = _searches(api_url)
+    assert logged["filters"] == {
+        "markets": ["MY"],
+        "product_area": ["payments"],
+        "doc_type": ["policy"],
+    }
+    assert any("(as of 2026-03-01)" in _unescape(c.value) for c in at.caption)
+    assert at.text_input(key="q").value == "coin refund window"
+    assert [at.selectbox(key=k).value for k in ("market", "product_area", "doc_type")] == [
+        "MY",
+        "payments",
+        "policy",
+    ]
+    assert at.date_input(key="as_of").value == dt.date(2026, 3, 1)
+    assert at.number_input(key="top_k").value == 3
+    assert at.query_params == {**link, "sid": logged["search_id"]}
+
+    # A search from the form puts its filters in the address bar.
+    at.selectbox(key="market").select("DE")
+    at.selectbox(key="product_area").select("")
+    at.date_input(key="as_of").set_value(dt.date(2026, 4, 2))
+    at.number_input(key="top_k").set_value(5)
+    at.button[0].click().run()
+    assert not at.exception
+    logged = _searches(api_url)[-1]
+    assert logged["filters"] == {"markets": ["DE"], "doc_type": ["policy"]}
+    assert any("(as of 2026-04-02)" in _unescape(c.value) for c in at.caption)
+    assert at.query_params == {
+        "q": "coin refund window",
+        "market": "DE",
+        "doc_type": "policy",
+        "as_of": "2026-04-02",
+        "sid": logged["search_id"],
+    }
+
+
+def test_agent_link_with_a_bad_date_says_so_and_searches_as_of_today(api_url: str) -> None:
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params.update({"q": "coin refund window", "market": "DE", "as_of": "01/03/2026"})
+    at.run()
+    assert not at.exception
+    assert any("not a date written YYYY-MM-DD" in _unescape(w.value) for w in at.warning)
+    [logged] = _searches(api_url)
+    assert logged["filters"] == {"markets": ["DE"]}
+    today = dt.date.today().isoformat()
+    assert any(f"(as of {today})" in _unescape(c.value) for c in at.caption)
+
+
+def test_reloading_a_search_link_does_not_log_the_search_again(api_url: str) -> None:
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params.update({"q": "escalate imminent risk guardian queue", "market": "global"})
+    at.run()
+    at.run()  # any click reruns the page: the link is not searched again
+    assert not at.exception
+    [logged] = _searches(api_url)
+    # Reloading the address bar's link starts a new session: same results, no second log entry.
+    reloaded = AppTest.from_file(AGENT, default_timeout=30)
+    reloaded.query_params.update(at.query_params)
+    reloaded.run()
+    assert not reloaded.exception
+    assert "Dangerous Challenges SOP" in _markdown(reloaded)
+    assert [s["search_id"] for s in _searches(api_url)] == [logged["search_id"]]
+    # ... and feedback there rates the search that was logged.
+    _send_feedback(reloaded, -1, "not_helpful")
+    [logged] = _searches(api_url)
+    assert logged["feedback"] == ["not_helpful"]
+
+
+def test_agent_page_shows_typed_text_as_written(api_url: str) -> None:
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    query = "**coin** refund _window_ [x](http://evil.example) <b>DE</b> :red[now] $5"
+    at.text_input[0].input(query)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(md(query) in c.value for c in at.caption)
+    assert not any(query in c.value for c in at.caption)  # never the raw Markdown
+
+
+def test_feedback_needs_a_chosen_rating(api_url: str) -> None:
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    at.text_input[0].input("escalate imminent risk guardian queue")
+    at.button[0].click().run()
+    assert all(r.value is None for r in at.radio if r.key.startswith("rating-"))
+    comment = [t for t in at.text_input if t.key and t.key.startswith("comment-")][-1]
+    comment.input("did not say which queue")
+    _send_feedback(at, -1, None)
+    assert not at.exception
+    assert any("Choose helpful, not helpful or wrong or outdated" in w.value for w in at.warning)
+    assert _searches(api_url)[0]["feedback"] == []
+    assert [t for t in at.text_input if t.key.startswith("comment-")][-1].value == comment.value
+    _send_feedback(at, -1, "not_helpful")
+    assert _searches(api_url)[0]["feedback"] == ["not_helpful"]
+
+
 def test_knowledge_page_renders_gaps_from_a_seeded_log(api_url: str, tmp_path: Path) -> None:
     log = QueryLog(tmp_path / "log" / "q.sqlite")
     for day, query in [
@@ -112,6 +247,7 @@ def test_knowledge_page_renders_gaps_from_a_seeded_log(api_url: str, tmp_path: P
         ("2026-11-02", "crypto payout wallet address"),
         ("2026-11-02", "payout to crypto wallet"),
         ("2026-11-03", "karaoke song licence for live"),
+        ("2026-11-03", "**karaoke** song licence for live"),
     ]:
         log.log_search(
             {"query": query, "answerable": False, "results": [],
@@ -123,14 +259,16 @@ def test_knowledge_page_renders_gaps_from_a_seeded_log(api_url: str, tmp_path: P
     at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Searches"] == "5" and metrics["Unanswered"] == "4"
+    assert metrics["Searches"] == "6" and metrics["Unanswered"] == "5"
     topics = at.dataframe[0].value
     crypto = topics[topics["label"].str.contains("crypto")]
     assert len(crypto) == 1 and int(crypto["unanswered"].iloc[0]) == 3
-    assert topics["searches"].sum() == 4
+    assert topics["searches"].sum() == 5
+    raw = [m.value for m in at.markdown]
+    assert f"- {md('**karaoke** song licence for live')}" in raw  # typed text, not bold
     headers = [h.value for h in at.header]
     assert {"Coverage gaps by topic", "Never retrieved", "Past review date"} <= set(headers)
-    assert any("crypto" in e.label and "(3 searches)" in e.label for e in at.expander)
+    assert any("crypto" in e.label and "(3 searches)" in _unescape(e.label) for e in at.expander)
     assert "- crypto payout wallet" in _markdown(at)  # example questions
     assert any("documents no logged search has returned" in c.value for c in at.caption)
 
@@ -149,6 +287,53 @@ def test_evaluate_page_runs_a_tiny_set(api_url: str) -> None:
     shown = _markdown(at)
     assert "**Question:** when are coins refunded" in shown
     assert "refunded within 14 days" in shown and "`refunds` ✅" in shown
+
+
+EVAL_RUN = {
+    "dataset": "tiny",
+    "split": None,
+    "chart_png": None,
+    "results": {
+        "bm25": {
+            "metrics": {"queries": 1, "hit@1": 0.5, "mrr@10": None, "evidence_hit@3": None},
+            "per_query": [
+                {
+                    "query_id": "q1",
+                    "query": "**bold** refund _now_ <b>x</b>",
+                    "first_relevant_rank": None,
+                    "hit@1": 0.0,
+                    "mrr@10": None,
+                    "evidence_hit@3": None,
+                    "relevant": ["refunds`v2"],
+                    "evidence": ["# Refunds\n* within 14 days"],
+                    "ranked_docs": ["refunds`v2"],
+                    "top_passages": ["**passage**"],
+                }
+            ],
+        }
+    },
+}
+
+
+def test_evaluate_page_shows_missing_metrics_as_na_and_questions_as_written(
+    api_url: str,
+) -> None:
+    at = AppTest.from_file(EVALUATE, default_timeout=60)
+    at.session_state["eval"] = EVAL_RUN
+    at.run()
+    assert not at.exception, at.exception
+    assert _shown(at.dataframe[0]) == [["bm25", "1", "0.5", "n/a", "n/a"]]  # None, not 0
+    assert _shown(at.dataframe[1]) == [
+        ["q1", "**bold** refund _now_ <b>x</b>", "n/a", "0.0", "n/a", "n/a"]
+    ]
+    formats = json.loads(at.dataframe[0].proto.columns)
+    assert formats["hit@1"]["type_config"]["format"] == "%.3f"
+    assert formats["queries"]["type_config"]["format"] == "%d"
+    assert any("No chart" in c.value for c in at.caption)
+    raw = "\n".join(m.value for m in at.markdown)
+    assert "**Question:** " + md("**bold** refund _now_ <b>x</b>") in raw
+    assert "``refunds`v2``" in raw  # the id as written, in one code span
+    assert "> " + md("# Refunds") + "  \n> " + md("* within 14 days") in raw
 
 
 @pytest.mark.parametrize("page", [AGENT, KNOWLEDGE, EVALUATE])

@@ -15,12 +15,19 @@ class ApiUnavailable(Exception):
 class ApiClient:
     """Calls the kb-assistant API; every failure becomes ApiUnavailable with a readable reason."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, api_key: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.api_key = api_key
+
+    def __repr__(self) -> str:  # never the key
+        key = "set" if self.api_key else "none"
+        return f"ApiClient({self.base_url!r}, api_key={key})"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)
+        if self.api_key:
+            kwargs["headers"] = {**kwargs.get("headers", {}), "X-API-Key": self.api_key}
         try:
             response = requests.request(method, self.base_url + path, **kwargs)
         except requests.RequestException as exc:
@@ -30,9 +37,22 @@ class ApiClient:
             ) from exc
         if response.status_code >= 400:
             try:
-                detail = response.json().get("detail")
+                body = response.json()
             except ValueError:
-                detail = response.text[:200]
+                body = None
+            detail = body.get("detail") if isinstance(body, dict) else response.text[:200]
+            if isinstance(detail, list):  # a validation error: say what was wrong, not a repr
+                detail = "; ".join(
+                    str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail
+                )
+            if response.status_code == 401:
+                key = "was refused" if self.api_key else "is not set"
+                raise ApiUnavailable(
+                    f"The API requires an API key and the UI's key {key} ({detail}). "
+                    "Set KB_API_KEY for the UI to a key from `kb keys create`."
+                )
+            if response.status_code == 403:
+                raise ApiUnavailable(f"The UI's API key may not do this ({detail}).")
             raise ApiUnavailable(f"The API answered {response.status_code}: {detail}")
         return response.json()
 

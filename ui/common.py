@@ -1,17 +1,39 @@
-"""What every page shares: the API client and a clear stop when the API is down."""
+"""What every page shares: the API client, a clear stop when the API is down, literal text."""
 
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 import streamlit as st
 
 from ui.client import ApiClient, ApiUnavailable
 
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and escaping
+# them all also keeps Streamlit's own markup (":red[...]", ":material/x:", "$math$") inert.
+_MARKUP = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md(text: object) -> str:
+    """``text`` for st.markdown, st.caption, st.info... shown exactly as written.
+
+    Queries people type and document fields may hold ``**``, ``#``, ``[x](y)`` or ``<b>``;
+    escaped, they show as typed instead of formatting the page. Line breaks are kept.
+    """
+    lines = str(text).splitlines() or [""]
+    return "  \n".join(_MARKUP.sub(r"\\\1", line.strip()) for line in lines)
+
 
 def client() -> ApiClient:
-    return ApiClient(os.environ.get("KB_API_URL", "http://127.0.0.1:8000"))
+    """The API client: ``KB_API_URL``, and ``KB_API_KEY`` when the API requires keys."""
+    return ApiClient(
+        os.environ.get("KB_API_URL", "http://127.0.0.1:8000"),
+        api_key=os.environ.get("KB_API_KEY", "").strip() or None,
+    )
 
 
 def require_api(api: ApiClient) -> dict[str, Any]:
@@ -19,10 +41,10 @@ def require_api(api: ApiClient) -> dict[str, Any]:
     try:
         health = api.health()
     except ApiUnavailable as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         st.stop()
     if health.get("status") != "ok":
-        st.error(f"Search is unavailable: {health.get('reason', 'unknown reason')}")
+        st.error(md(f"Search is unavailable: {health.get('reason', 'unknown reason')}"))
         st.stop()
     return health
 
@@ -32,5 +54,37 @@ def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except ApiUnavailable as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         st.stop()
+
+
+class RecentSearches:
+    """Search responses this UI process showed lately, by search id (shared by all sessions).
+
+    A search link carries the id of the logged search it showed; reloading it (a new Streamlit
+    session) shows that response again instead of searching, and logging, a second time.
+    """
+
+    def __init__(self, max_items: int = 512, ttl_s: float = 3600.0) -> None:
+        self.max_items = max_items
+        self.ttl_s = ttl_s
+        self._items: OrderedDict[tuple, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple, response: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), response)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def get(self, key: tuple) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or time.monotonic() - found[0] > self.ttl_s:
+                self._items.pop(key, None)
+                return None
+            return found[1]
+
+
+recent_searches = RecentSearches()

@@ -1,17 +1,21 @@
 """Agent page: one search box, filters, cited result cards, feedback on results and searches.
 
-A search can also come from the address bar (``?q=...&market=DE``), so a search is a link an
-agent can share in a ticket.
+A search is also a link an agent can share in a ticket: the address bar holds the search on
+screen with every filter (``?q=...&market=DE&product_area=payments&doc_type=policy&as_of=
+2026-03-01&top_k=8``, plus ``sid``, the id of the logged search), and opening such a link fills
+the form and searches once. Reloading it shows the logged search again rather than logging it
+twice, while this UI process still holds it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+from typing import Any
 
 import streamlit as st
 
-from ui.common import call, client, require_api
+from ui.common import call, client, md, recent_searches, require_api
 
 RATINGS = {
     "helpful": "Helpful",
@@ -19,6 +23,10 @@ RATINGS = {
     "wrong_or_outdated": "Wrong or outdated",
 }
 DOC_TYPES = ["", "policy", "sop", "faq", "macro", "guideline", "reference"]
+# Link parameter -> the search filter it sets (the link names are the form's, singular).
+LINK_FILTERS = {"market": "markets", "product_area": "product_area", "doc_type": "doc_type"}
+DEFAULT_TOP_K, MAX_TOP_K = 5, 20
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 
 api = client()
 health = require_api(api)
@@ -52,10 +60,12 @@ def _feedback_form(search_id: str | None, chunk_id: str | None, key: str) -> Non
     if key in sent:
         st.success(f"Feedback recorded: {RATINGS[sent[key]]}. Thank you.")
         return
-    with st.form(f"feedback-{key}", clear_on_submit=True, border=False):
+    # Not cleared on submit: a comment typed before choosing a rating must survive the reminder.
+    with st.form(f"feedback-{key}", border=False):
         rating = st.radio(
             "Was this useful?",
             list(RATINGS),
+            index=None,  # no default: an unanswered form must not count as "helpful"
             format_func=RATINGS.get,
             horizontal=True,
             key=f"rating-{key}",
@@ -65,6 +75,9 @@ def _feedback_form(search_id: str | None, chunk_id: str | None, key: str) -> Non
             key=f"comment-{key}",
         )
         if st.form_submit_button("Send feedback"):
+            if rating is None:
+                st.warning("Choose helpful, not helpful or wrong or outdated, then send.")
+                return
             call(api.feedback, search_id, rating, comment, chunk_id)
             sent[key] = rating
             st.rerun()
@@ -83,9 +96,9 @@ def render_card(result: dict, search_id: str | None) -> None:
     path = " > ".join(result["heading_path"]) or "(top of document)"
     page = f" · page {result['page']}" if result.get("page") else ""
     st.markdown(
-        f"**{result['rank']}. {html.escape(result['title'])}**  \n"
-        f"{html.escape(path)}{page} · {_version(meta)} · {meta.get('doc_type', '')} · "
-        f"score {result['score']:.2f}"
+        f"**{result['rank']}\\. {md(result['title'])}**  \n"
+        + md(f"{path}{page} · {_version(meta)} · {meta.get('doc_type', '')}")
+        + f" · score {result['score']:.2f}"
     )
     text = result["text"]
     hl = result["highlight"]
@@ -111,57 +124,168 @@ def render_card(result: dict, search_id: str | None) -> None:
     st.divider()
 
 
+def _link(params: dict[str, str], today: dt.date) -> tuple[dict[str, Any], list[str]]:
+    """The search a link describes, every field filled (defaults for what it leaves out), and
+    what in it could not be used."""
+    link: dict[str, Any] = {"q": params.get("q", "").strip()}
+    for name in LINK_FILTERS:
+        link[name] = params.get(name, "").strip()
+    link["as_of"], link["top_k"] = today.isoformat(), DEFAULT_TOP_K
+    problems = []
+    if params.get("as_of"):
+        try:
+            day = dt.date.fromisoformat(params["as_of"])
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise ValueError(day)
+            link["as_of"] = day.isoformat()
+        except ValueError:
+            problems.append(
+                f"The link's as_of ({params['as_of']}) is not a date written YYYY-MM-DD; "
+                "searching as of today."
+            )
+    if params.get("top_k"):
+        try:
+            top_k = int(params["top_k"])
+            if not 1 <= top_k <= MAX_TOP_K:
+                raise ValueError(top_k)
+            link["top_k"] = top_k
+        except ValueError:
+            problems.append(
+                f"The link's top_k ({params['top_k']}) is not a number from 1 to {MAX_TOP_K}; "
+                f"showing {DEFAULT_TOP_K} results."
+            )
+    return link, problems
+
+
+def _seed_form(link: dict[str, Any]) -> None:
+    """Fill the search form with a link's search (before the form's widgets are drawn)."""
+    state = st.session_state
+    state["q"] = link["q"]
+    for name in LINK_FILTERS:
+        state[name] = link[name]
+    state["as_of"] = dt.date.fromisoformat(link["as_of"])
+    state["top_k"] = link["top_k"]
+
+
+def _form_search() -> dict[str, Any]:
+    """The search the form holds, in the shape of ``_link``."""
+    state = st.session_state
+    search: dict[str, Any] = {"q": state["q"].strip()}
+    for name in LINK_FILTERS:
+        search[name] = state[name] or ""
+    search["as_of"] = (state["as_of"] or dt.date.today()).isoformat()
+    search["top_k"] = int(state["top_k"])
+    return search
+
+
+def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str]:
+    """The address-bar parameters of a search: empty filters and the default count left out."""
+    out = {"q": search["q"]}
+    out.update({name: search[name] for name in LINK_FILTERS if search[name]})
+    out["as_of"] = search["as_of"]
+    if search["top_k"] != DEFAULT_TOP_K:
+        out["top_k"] = str(search["top_k"])
+    if search_id:
+        out["sid"] = search_id
+    return out
+
+
+def _options(values: list[str], current: str | None) -> list[str]:
+    """A filter's choices, plus a link's value the index does not have (shown, not dropped)."""
+    return values if not current or current in values else [*values, current]
+
+
 st.title("Search the knowledge base")
 st.html("<style>mark{background:#ffe58a;padding:0 .1em}</style>")
 facets = _facets(api.base_url, health["index_version"])
-params = st.query_params
+params = st.query_params.to_dict()
+if not params and st.session_state.get("shown"):
+    # Back from another page, which left the address bar empty: put the search on screen back.
+    shown, shown_id = st.session_state["shown"]
+    st.query_params.from_dict(_link_params(shown, shown_id))
+    params = st.query_params.to_dict()
+link, problems = _link(params, dt.date.today())
+signature = tuple(link.items())
+from_link = st.session_state.get("link") != signature
+if from_link or "q" not in st.session_state:  # a new link, or the form's state was dropped
+    _seed_form(link)
+for problem in problems:
+    st.warning(md(problem))
 with st.form("search"):
-    query = st.text_input(
+    st.text_input(
         "Ask the knowledge base (Enter searches)",
-        value=params.get("q", ""),
         placeholder="e.g. refund coins bought by a minor in MY",
+        key="q",
     )
     cols = st.columns([1, 1, 1, 1, 0.6])
-    market = cols[0].selectbox("Market", facets["markets"])
-    area = cols[1].selectbox("Product area", facets["product_area"])
-    doc_type = cols[2].selectbox("Document type", facets["doc_type"])
-    as_of = cols[3].date_input("As of", value=dt.date.today(), format="YYYY-MM-DD")
-    top_k = cols[4].number_input("Results", min_value=1, max_value=20, value=5)
+    cols[0].selectbox(
+        "Market", _options(facets["markets"], st.session_state["market"]), key="market"
+    )
+    cols[1].selectbox(
+        "Product area",
+        _options(facets["product_area"], st.session_state["product_area"]),
+        key="product_area",
+    )
+    cols[2].selectbox(
+        "Document type", _options(facets["doc_type"], st.session_state["doc_type"]), key="doc_type"
+    )
+    cols[3].date_input(
+        "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"
+    )
+    cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
     submitted = st.form_submit_button("Search", type="primary")
 
-request = None
-if submitted and query.strip():
-    filters = {"markets": market, "product_area": area, "doc_type": doc_type}
-    request = (query.strip(), int(top_k), {k: v for k, v in filters.items() if v}, str(as_of))
-elif not submitted and params.get("q") and st.session_state.get("from_link") != params["q"]:
-    st.session_state["from_link"] = params["q"]  # a shared link searches once on load
-    request = (params["q"], int(top_k), {}, str(as_of))
-if request:
-    st.session_state["from_link"] = request[0]  # the address bar now holds this search
-    st.session_state["response"] = call(api.search, *request)
-    st.query_params["q"] = request[0]
+search = None
+if submitted and st.session_state["q"].strip():
+    search = _form_search()
+elif from_link and link["q"]:
+    search = _form_search()  # the form now holds the link's search
+st.session_state["link"] = signature
+if search:
+    # A link that names the logged search it showed (sid) shows that search again while this
+    # process holds it: reloading a link must not log the same search twice.
+    base_key = (api.base_url, health["index_version"])
+    response = None
+    if not submitted and params.get("sid"):
+        response = recent_searches.get((*base_key, params["sid"], tuple(search.items())))
+    if response is None:
+        filters = {LINK_FILTERS[n]: search[n] for n in LINK_FILTERS if search[n]}
+        response = call(api.search, search["q"], search["top_k"], filters, search["as_of"])
+    search_id = response.get("search_id")
+    if search_id:
+        recent_searches.put((*base_key, search_id, tuple(search.items())), response)
+    st.session_state["response"] = response
+    st.session_state["shown"] = (search, search_id)
+    st.query_params.from_dict(_link_params(search, search_id))
+    st.session_state["link"] = tuple(search.items())  # what the address bar now says
 
 response = st.session_state.get("response")
 if not response:
     st.caption(
-        f"Index {health['index_version']}: {health['counts']['documents']} documents, "
-        f"{health['counts']['chunks']} passages."
+        md(
+            f"Index {health['index_version']}: {health['counts']['documents']} documents, "
+            f"{health['counts']['chunks']} passages."
+        )
     )
     st.stop()
 
 st.caption(
-    f"{len(response['results'])} passages for “{response['query']}” in "
-    f"{response['took_ms']:.0f} ms (as of {response.get('as_of')})"
+    md(
+        f"{len(response['results'])} passages for “{response['query']}” in "
+        f"{response['took_ms']:.0f} ms (as of {response.get('as_of')})"
+    )
 )
 if response.get("acronyms"):
     read = ", ".join(f"{a['short']} as “{a['long']}”" for a in response["acronyms"])
-    st.caption(f"Read {read}, as the knowledge base defines them.")
+    st.caption(md(f"Read {read}, as the knowledge base defines them."))
 if not response["results"]:
-    st.info(f"No passage in the knowledge base matches this question ({response['reason']}).")
+    st.info(md(f"No passage in the knowledge base matches this question ({response['reason']})."))
 elif not response.get("answerable", True):
     st.warning(
-        f"No good answer in the knowledge base: {response['reason']}. "
-        "The closest passages are shown for reference only."
+        md(
+            f"No good answer in the knowledge base: {response['reason']}. "
+            "The closest passages are shown for reference only."
+        )
     )
 for result in response["results"]:
     render_card(result, response.get("search_id"))

@@ -1,7 +1,9 @@
 """Knowledge-manager page: where the knowledge base is thin, stale or contradictory.
 
 Everything comes from GET /analytics/...: gap topics from unanswered, low-confidence and
-disliked searches, documents never retrieved or past review, and conflicting passages.
+disliked searches, documents never retrieved or past review (superseded versions left out: they
+are not to review or promote), and conflicting passages. The Period applies to everything built
+from the query log.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import call, client, require_api
+from insights.redact import csv_text
+from ui.common import call, client, md, require_api
 
 api = client()
 require_api(api)
@@ -29,7 +32,8 @@ min_similarity = controls[2].slider("Conflict: passage similarity at least", 0.3
 def _download(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
         f"Download {name}.csv",
-        frame.to_csv(index=False).encode("utf-8"),
+        # the API's CSV writer: text cells formula-safe, numbers left as numbers
+        csv_text(frame.to_dict("records"), list(frame.columns)).encode("utf-8"),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv-{name}",
@@ -76,12 +80,12 @@ else:
     st.bar_chart(trend.sort_index())
     st.subheader("Example questions")
     for t in topics[:10]:
-        with st.expander(f"{t['topic_id']}. {t['label']} ({t['count']} searches)"):
+        with st.expander(md(f"{t['topic_id']}. {t['label']} ({t['count']} searches)")):
             for example in t["examples"]:
-                st.markdown(f"- {example}")
+                st.markdown(f"- {md(example)}")
 
 st.header("Feedback on documents")
-doc_feedback = call(api.analytics, "document-feedback")
+doc_feedback = call(api.analytics, "document-feedback", days=days)
 if doc_feedback:
     frame = pd.DataFrame(doc_feedback)
     st.dataframe(frame, hide_index=True, width="stretch")
@@ -93,7 +97,10 @@ left, right = st.columns(2)
 with left:
     st.header("Never retrieved")
     unretrieved = call(api.analytics, "unretrieved", days=days)
-    st.caption(f"{len(unretrieved)} documents no logged search has returned.")
+    st.caption(
+        f"{len(unretrieved)} documents no logged search has returned "
+        "(superseded versions are left out)."
+    )
     if unretrieved:
         frame = pd.DataFrame(unretrieved)
         st.dataframe(frame, hide_index=True, width="stretch")
@@ -101,7 +108,7 @@ with left:
 with right:
     st.header("Past review date")
     stale = call(api.analytics, "stale")
-    st.caption(f"{len(stale)} documents are due for review.")
+    st.caption(f"{len(stale)} documents are due for review (superseded versions are left out).")
     if stale:
         frame = pd.DataFrame(stale)
         st.dataframe(frame, hide_index=True, width="stretch")
@@ -133,9 +140,9 @@ if found:
     st.dataframe(frame, hide_index=True, width="stretch")
     _download(frame, "conflicts")
     for c in found[:5]:
-        with st.expander(f"{c['title_a']} vs {c['title_b']} ({c['similarity']:.2f})"):
+        with st.expander(md(f"{c['title_a']} vs {c['title_b']} ({c['similarity']:.2f})")):
             a, b = st.columns(2)
-            a.markdown(f"**{c['doc_a']}** · {c['section_a']}")
+            a.markdown(f"**{md(c['doc_a'])}** · {md(c['section_a'])}")
             a.text(c["text_a"])
-            b.markdown(f"**{c['doc_b']}** · {c['section_b']}")
+            b.markdown(f"**{md(c['doc_b'])}** · {md(c['section_b'])}")
             b.text(c["text_b"])
