@@ -266,7 +266,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 context=body.context,
                 groups=groups,
             ).to_dict()
-            out["search_id"] = record_search(request.app, out)
+            out["search_id"] = record_search(request.app, out, body.replay_of)
             payload = SearchResponseOut.model_validate(out).model_dump_json()
             return Response(payload, media_type="application/json")
 

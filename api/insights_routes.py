@@ -91,10 +91,19 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
 
 
-def record_search(app: FastAPI, response: dict[str, Any]) -> str | None:
-    """Log a search response (redacted); a logging failure never fails the search."""
+def record_search(
+    app: FastAPI, response: dict[str, Any], replay_of: str | None = None
+) -> str | None:
+    """Log a search response (redacted); a logging failure never fails the search.
+
+    ``replay_of`` names a logged search of the same question that this one shows again (a
+    reloaded link): it keeps that id instead of counting the question twice in analytics.
+    """
     try:
-        return app.state.insights.log.log_search(response)
+        log = app.state.insights.log
+        if replay_of and log.logged(replay_of, response["query"]):
+            return replay_of
+        return log.log_search(response)
     except Exception:  # the log is a side channel: keep answering agents
         logger.exception("could not write the query log")
         return None

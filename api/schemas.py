@@ -81,6 +81,12 @@ class SearchRequest(BaseModel):
     context: StrictInt = Field(
         0, ge=0, le=3, description="Neighbouring passages to add per result."
     )
+    replay_of: Text | None = Field(
+        None,
+        max_length=64,
+        description="The search_id of a logged search of the same question that this request "
+        "shows again (a reloaded link): it is answered but not logged a second time.",
+    )
 
     @field_validator("query")
     @classmethod

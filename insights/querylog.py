@@ -126,6 +126,11 @@ class QueryLog:
         )
         return search_id
 
+    def logged(self, search_id: str, query: str) -> bool:
+        """Whether ``search_id`` is a logged search for ``query`` (as it was redacted)."""
+        found = self._db.query("SELECT query FROM searches WHERE search_id = ?", (search_id,))
+        return bool(found) and found[0]["query"] == redact(query)
+
     def add_feedback(
         self,
         search_id: str,

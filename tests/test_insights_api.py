@@ -85,6 +85,19 @@ def test_searches_are_logged_redacted_with_what_they_returned(client, tmp_path) 
     assert logged == [r["chunk_id"] for r in body["results"]]
 
 
+def test_a_replayed_search_is_answered_but_not_logged_again(client, tmp_path) -> None:
+    first = _search(client, "refund coins for jane@example.com")
+    again = _search(client, "refund coins for jane@example.com", replay_of=first["search_id"])
+    assert again["search_id"] == first["search_id"] and again["results"] == first["results"]
+    # another question under an old id is a new search, and an unknown id is no excuse either
+    other = client.post("/search", json={"query": "payouts", "replay_of": first["search_id"]})
+    unknown = client.post("/search", json={"query": "payouts", "replay_of": "0" * 32})
+    ids = {other.json()["search_id"], unknown.json()["search_id"]}
+    assert first["search_id"] not in ids and len(ids) == 2
+    con = sqlite3.connect(tmp_path / "log" / "q.sqlite")
+    assert con.execute("SELECT count(*) FROM searches").fetchone()[0] == 3
+
+
 def test_feedback_reaches_the_log_and_bad_feedback_is_4xx(client) -> None:
     body = _search(client, "escalate imminent risk guardian queue")
     chunk = body["results"][0]["chunk_id"]

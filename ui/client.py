@@ -60,11 +60,19 @@ class ApiClient:
         return self._call("GET", "/health")
 
     def search(
-        self, query: str, top_k: int = 5, filters: dict | None = None, as_of: str | None = None
+        self,
+        query: str,
+        top_k: int = 5,
+        filters: dict | None = None,
+        as_of: str | None = None,
+        replay_of: str | None = None,
     ) -> dict[str, Any]:
+        """POST /search; ``replay_of`` (a logged search_id) shows that search again unlogged."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "filters": filters or {}}
         if as_of:
             body["as_of"] = as_of
+        if replay_of:
+            body["replay_of"] = replay_of
         return self._call("POST", "/search", json=body)
 
     def documents(self) -> list[dict[str, Any]]:

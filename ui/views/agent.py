@@ -250,7 +250,8 @@ if search:
         response = recent_searches.get((*base_key, params["sid"], tuple(search.items())))
     if response is None:
         filters = {LINK_FILTERS[n]: search[n] for n in LINK_FILTERS if search[n]}
-        response = call(api.search, search["q"], search["top_k"], filters, search["as_of"])
+        replay = None if submitted else params.get("sid")  # a reloaded link: not logged again
+        response = call(api.search, search["q"], search["top_k"], filters, search["as_of"], replay)
     search_id = response.get("search_id")
     if search_id:
         recent_searches.put((*base_key, search_id, tuple(search.items())), response)
