@@ -243,3 +243,22 @@ def test_source_is_absolute_so_the_api_can_open_it_from_anywhere(
     doc = load_file(Path("a.md"), Path("."))
     assert Path(doc.source).is_absolute() and Path(doc.source) == tmp_path / "a.md"
     assert doc.doc_id == "a.md"
+
+
+def test_a_parser_warning_names_its_file(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """pypdf warns from the isolated child process; the warning must say which file."""
+    import logging
+
+    data = fixture_files.make_pdf([("Refunds", "Coins are refunded within 14 days.")])
+    path = tmp_path / "no-eof.pdf"
+    path.write_bytes(data[: data.rindex(b"%%EOF")])  # pypdf: "EOF marker not found"
+    handler = logging.StreamHandler()  # the CLI's stderr handler, as logging.basicConfig sets it
+    logging.getLogger().addHandler(handler)
+    try:
+        load_file(path, tmp_path)
+    except DocumentLoadError:
+        pass  # whether pypdf recovers is its business; the warning is ours to name
+    finally:
+        logging.getLogger().removeHandler(handler)
+    warned = [line for line in capfd.readouterr().err.splitlines() if "EOF" in line]
+    assert warned and all(str(path) in line for line in warned)

@@ -87,7 +87,7 @@ def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None =
         data = path.read_bytes()
         if path.suffix.lower() in ISOLATED:
             importlib.import_module(PRELOAD[path.suffix.lower()])
-            parsed = parse_isolated(parser, data, limits or ParseLimits())
+            parsed = parse_isolated(parser, data, limits or ParseLimits(), str(path))
         else:
             parsed = parser(data)
         if not parsed.text.strip():

@@ -8,6 +8,7 @@ those into a reported skip reason while the batch goes on.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import resource
@@ -33,7 +34,23 @@ def _vm_size_bytes() -> int:
     return 0
 
 
-def _child(parser: Callable[[bytes], Parsed], data: bytes, conn, memory_mb: int) -> None:
+def _name_records(name: str) -> None:
+    """Prefix every log record of this (child) process with the file it parses: a parser's
+    own warning ("EOF marker not found") means nothing without the file it is about."""
+
+    def prefix(record: logging.LogRecord) -> bool:
+        record.msg = f"{name}: {record.msg}"
+        return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(prefix)
+
+
+def _child(
+    parser: Callable[[bytes], Parsed], data: bytes, conn, memory_mb: int, name: str = ""
+) -> None:
+    if name:
+        _name_records(name)
     try:
         # The cap is on top of what the child inherited from its parent at fork time.
         cap = _vm_size_bytes() + memory_mb * 1024 * 1024
@@ -55,11 +72,18 @@ def _child(parser: Callable[[bytes], Parsed], data: bytes, conn, memory_mb: int)
         os._exit(0)
 
 
-def parse_isolated(parser: Callable[[bytes], Parsed], data: bytes, limits: ParseLimits) -> Parsed:
-    """``parser(data)`` in a forked child; ParseError on timeout, memory cap or crash."""
+def parse_isolated(
+    parser: Callable[[bytes], Parsed], data: bytes, limits: ParseLimits, name: str = ""
+) -> Parsed:
+    """``parser(data)`` in a forked child; ParseError on timeout, memory cap or crash.
+
+    ``name`` (the file) prefixes whatever the parser logs from the child.
+    """
     ctx = mp.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(parser, data, send, limits.memory_mb), daemon=True)
+    process = ctx.Process(
+        target=_child, args=(parser, data, send, limits.memory_mb, name), daemon=True
+    )
     process.start()
     send.close()
     try:
