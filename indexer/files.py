@@ -23,7 +23,8 @@ def visible_files(root: Path) -> list[tuple[Path, os.stat_result]]:
     One ``os.scandir`` walk, whose entries carry their stat: about 6x faster than
     ``rglob`` plus a ``stat`` per path (7 ms against 43 ms for 1,000 files), which matters to
     a watcher polling the tree several times a second. Like ``rglob``, it does not descend into
-    symlinked directories; a symlinked file counts with its target's stat.
+    symlinked directories; a symlinked file counts with its target's stat, and a dangling link
+    with its own, so a build reports it instead of passing over it in silence.
     """
     root = Path(root)
     if root.is_file():
@@ -44,6 +45,9 @@ def visible_files(root: Path) -> list[tuple[Path, os.stat_result]]:
                         st = entry.stat()
                         if stat.S_ISREG(st.st_mode):  # not a FIFO or device a read would block on
                             found.append((entry.path, st))
+                    except FileNotFoundError:
+                        if entry.is_symlink():  # dangling: listed, so the build can report it
+                            found.append((entry.path, entry.stat(follow_symlinks=False)))
                     except OSError:  # vanished between listing and stat: the next look sees it
                         continue
         except OSError:  # a directory removed or unreadable mid-walk

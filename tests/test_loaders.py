@@ -262,3 +262,13 @@ def test_a_parser_warning_names_its_file(tmp_path: Path, capfd: pytest.CaptureFi
         logging.getLogger().removeHandler(handler)
     warned = [line for line in capfd.readouterr().err.splitlines() if "EOF" in line]
     assert warned and all(str(path) in line for line in warned)
+
+
+def test_a_broken_symlink_is_a_skip_reason(tmp_path: Path) -> None:
+    (tmp_path / "ok.md").write_text("# Fine\n\nAll good.\n", encoding="utf-8")
+    (tmp_path / "gone.md").symlink_to(tmp_path / "moved-away.md")
+    docs, skipped = load_directory(tmp_path)
+    assert [d.doc_id for d in docs] == ["ok.md"]
+    assert [(s.path, s.reason) for s in skipped] == [
+        ("gone.md", "broken symbolic link (its target is missing)")
+    ]

@@ -98,6 +98,10 @@ def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None =
     except ParseError as exc:
         raise DocumentLoadError(str(path), str(exc)) from exc
     except OSError as exc:
+        if path.is_symlink() and not path.exists():
+            raise DocumentLoadError(
+                str(path), "broken symbolic link (its target is missing)"
+            ) from exc
         raise DocumentLoadError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
     title = str(meta.pop("title", "") or parsed.title or path.stem.replace("-", " ").title())
     return Document(
