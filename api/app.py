@@ -22,7 +22,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from api.guards import BodySizeLimit, groups_of, guard, searcher_of
+from api.guards import BodySizeLimit, groups_of, guard, searcher_of, signed_links
 from api.insights_routes import install as install_insights
 from api.insights_routes import record_search
 from api.schemas import (
@@ -267,6 +267,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 groups=groups,
             ).to_dict()
             out["search_id"] = record_search(request.app, out, body.replay_of)
+            for result in out["results"]:  # with keys on, what a browser needs to open it
+                result["link_params"] = signed_links(request, result["doc_id"])
             payload = SearchResponseOut.model_validate(out).model_dump_json()
             return Response(payload, media_type="application/json")
 

@@ -5,7 +5,9 @@ Kept apart from the routes so every router uses the same checks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.security import (
     ANONYMOUS_ADMIN,
+    LINK_TTL_S,
     AuthError,
     ForbiddenError,
     KeyStore,
@@ -21,6 +24,18 @@ from api.security import (
 )
 from indexer.errors import IndexNotFoundError
 from indexer.search import Searcher
+
+
+def signed_links(request: Request, doc_id: str) -> str:
+    """Query parameters that let a browser open ``doc_id``'s source views as this caller
+    ("" when keys are off: the views need no key then)."""
+    keystore: KeyStore | None = request.app.state.keystore
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if keystore is None or principal is None:
+        return ""
+    expires = int(time.time()) + LINK_TTL_S
+    sig = keystore.sign_link(principal.key_id, doc_id, expires)
+    return urlencode({"kid": principal.key_id, "exp": expires, "sig": sig})
 
 
 def caller(request: Request) -> Principal:
@@ -39,11 +54,32 @@ def caller(request: Request) -> Principal:
     return principal
 
 
+LINK_PATHS = ("/source/", "/source-file/")  # opened by a browser: a signed link stands in
+# for the key header (see KeyStore.sign_link)
+
+
+def link_caller(request: Request) -> Principal | None:
+    """The Principal of a signed source link (``kid``, ``exp``, ``sig``), None if unsigned."""
+    query = request.query_params
+    keystore: KeyStore | None = request.app.state.keystore
+    if keystore is None or not request.url.path.startswith(LINK_PATHS) or "sig" not in query:
+        return None
+    prefix = next(p for p in LINK_PATHS if request.url.path.startswith(p))
+    doc_id = request.url.path[len(prefix) :]
+    try:
+        expires = int(query.get("exp", ""))
+    except ValueError:
+        raise AuthError("invalid link: exp must be a time in seconds") from None
+    principal = keystore.verify_link(query.get("kid", ""), doc_id, expires, query["sig"])
+    request.app.state.limiter.check(principal.key_id)
+    return principal
+
+
 def require(role: str) -> Callable[[Request], Principal]:
     """A dependency that lets through callers whose role is at least ``role``."""
 
     def dependency(request: Request) -> Principal:
-        principal = caller(request)
+        principal = caller(request) if (linked := link_caller(request)) is None else linked
         if not principal.allows(role):
             raise ForbiddenError(f"this call needs the {role} role")
         return principal

@@ -13,12 +13,13 @@ import logging
 import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.guards import groups_of, searcher_of
+from api.guards import groups_of, searcher_of, signed_links
 from api.schemas import Text
 from indexer.errors import InvalidQueryError, NotFoundError
 from indexer.search import version_label
@@ -315,7 +316,9 @@ def source_view(
     meta = doc["metadata"]
     original = ""
     if doc["format"] == "pdf" and Path(doc["source"]).is_file():
-        original = f' · <a href="/source-file/{html.escape(doc_id)}">original PDF</a>'
+        signed = signed_links(request, doc_id)  # the browser came with a link, not a key
+        href = f"/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
+        original = f' · <a href="{html.escape(href)}">original PDF</a>'
     body = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(doc['title'])}</title><style>"

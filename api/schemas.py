@@ -141,6 +141,11 @@ class SearchResultOut(BaseModel):
     )
     context_before: list[dict[str, Any]] = []
     context_after: list[dict[str, Any]] = []
+    link_params: str = Field(
+        "",
+        description="With API keys on: query parameters (kid, exp, sig) that let a browser "
+        "open this document's /source and /source-file views as the caller, for 12 hours.",
+    )
 
 
 class AcronymOut(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -110,8 +111,43 @@ class KeyStore:
         groups = None if row["groups"] is None else tuple(json.loads(row["groups"]))
         return Principal(row["key_id"], row["role"], groups)
 
+    def sign_link(self, key_id: str, doc_id: str, expires: int) -> str:
+        """The signature of a link to ``doc_id`` for the holder of ``key_id`` until ``expires``.
+
+        A browser opening a citation cannot send the key in a header, so the link carries this
+        instead. It is keyed by the key's stored digest: it grants exactly that key's access,
+        to one document, until it expires or the key is revoked.
+        """
+        rows = self._db.query("SELECT digest FROM keys WHERE key_id = ? AND revoked = 0", (key_id,))
+        if not rows:
+            raise AuthError("invalid or revoked API key")
+        return _link_mac(rows[0]["digest"], doc_id, expires)
+
+    def verify_link(self, key_id: str, doc_id: str, expires: int, signature: str) -> Principal:
+        """The principal a signed link speaks for, or AuthError (bad, expired or revoked)."""
+        if expires < time.time():
+            raise AuthError("this link has expired; open the citation again from a search")
+        rows = self._db.query(
+            "SELECT digest, role, groups FROM keys WHERE key_id = ? AND revoked = 0", (key_id,)
+        )
+        if not rows or not hmac.compare_digest(
+            _link_mac(rows[0]["digest"], doc_id, expires), signature
+        ):
+            raise AuthError("invalid link signature")
+        row = rows[0]
+        groups = None if row["groups"] is None else tuple(json.loads(row["groups"]))
+        return Principal(key_id, row["role"], groups)
+
     def close(self) -> None:
         self._db.close()
+
+
+LINK_TTL_S = 12 * 3600  # a shift: a citation pasted into a ticket is opened the same day
+
+
+def _link_mac(digest: str, doc_id: str, expires: int) -> str:
+    message = f"{doc_id}\0{expires}".encode()
+    return hmac.new(digest.encode("ascii"), message, hashlib.sha256).hexdigest()
 
 
 class RateLimiter:

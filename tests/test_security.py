@@ -231,3 +231,44 @@ def test_replicas_share_keys_log_feedback_and_access(
     assert not (tmp_path / "unused-log.sqlite").exists()
     store.close()
     get_settings.cache_clear()
+
+
+def test_signed_links_open_one_document_as_the_caller_without_a_header(secured) -> None:
+    """A browser cannot send the key: a search hands out links that open the cited document's
+    source views (for that document only, as that key, until they expire or it is revoked)."""
+    client, keys, settings = secured
+    found = client.post(
+        "/search", json={"query": QUERY, "top_k": 10}, headers=_h(keys["tns_agent"])
+    )
+    pdf = next(r for r in found.json()["results"] if r["doc_id"] == "sops/dangerous-challenges.pdf")
+    params = pdf["link_params"]
+    assert set(dict(p.split("=") for p in params.split("&"))) == {"kid", "exp", "sig"}
+    view = client.get(f"/source/{pdf['doc_id']}?start={pdf['start']}&end={pdf['end']}&{params}")
+    assert view.status_code == 200 and '<mark id="passage">' in view.text
+    assert f"/source-file/sops/dangerous-challenges.pdf?{params}".replace("&", "&amp;") in view.text
+    assert client.get(f"/source-file/{pdf['doc_id']}?{params}").status_code == 200
+    assert client.get(f"/source/{pdf['doc_id']}").status_code == 401  # unsigned: still a key
+    # the signature covers this document and this expiry, nothing else
+    other = client.get(f"/source/policies/coin-refunds.md?{params}")
+    assert other.status_code == 401
+    query = dict(p.split("=") for p in params.split("&"))
+    later = {**query, "exp": str(int(query["exp"]) + 3600)}
+    forged = "&".join(f"{k}={v}" for k, v in later.items())
+    assert client.get(f"/source/{pdf['doc_id']}?{forged}").status_code == 401
+    expired = KeyStore.from_settings(settings)
+    try:
+        past = int(query["exp"]) - 10**6
+        old_sig = expired.sign_link(query["kid"], pdf["doc_id"], past)
+        stale = client.get(f"/source/{pdf['doc_id']}?kid={query['kid']}&exp={past}&sig={old_sig}")
+        assert stale.status_code == 401 and "expired" in stale.json()["detail"]
+        assert expired.revoke(query["kid"])
+    finally:
+        expired.close()
+    assert client.get(f"/source/{pdf['doc_id']}?{params}").status_code == 401  # revoked key
+    # a key that may not see the document gets no further with a link than with its header
+    agent = client.post("/search", json={"query": "refund", "top_k": 3}, headers=_h(keys["agent"]))
+    mine = agent.json()["results"][0]["link_params"]
+    mine_q = dict(p.split("=") for p in mine.split("&"))
+    assert client.get(
+        f"/source/{pdf['doc_id']}?kid={mine_q['kid']}&exp={mine_q['exp']}&sig={mine_q['sig']}"
+    ).status_code in (401, 404)

@@ -145,3 +145,15 @@ def test_search_page_works_when_the_api_requires_keys(secured_api, monkeypatch) 
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert "Dangerous Challenges SOP" in " ".join(m.value for m in at.markdown)
+
+
+def test_source_links_carry_the_signature_the_api_handed_out() -> None:
+    from ui.client import ApiClient
+
+    api = ApiClient("http://api:8000")
+    result = {"doc_id": "sops/a b.pdf", "start": 3, "end": 9, "page": 2, "source": "/kb/a b.pdf"}
+    assert api.source_url(result) == "http://api:8000/source/sops/a%20b.pdf?start=3&end=9#passage"
+    assert api.original_url(result) == "http://api:8000/source-file/sops/a%20b.pdf#page=2"
+    signed = {**result, "link_params": "kid=k1&exp=99&sig=ab"}
+    assert api.source_url(signed).endswith("?start=3&end=9&kid=k1&exp=99&sig=ab#passage")
+    assert api.original_url(signed).endswith("/sops/a%20b.pdf?kid=k1&exp=99&sig=ab#page=2")

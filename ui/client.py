@@ -102,9 +102,10 @@ class ApiClient:
 
     def source_url(self, result: dict[str, Any]) -> str:
         """A link that opens the cited passage inside its document (marked, scrolled to)."""
+        signed = f"&{result['link_params']}" if result.get("link_params") else ""
         return (
             f"{self.base_url}/source/{quote(result['doc_id'])}"
-            f"?start={result['start']}&end={result['end']}#passage"
+            f"?start={result['start']}&end={result['end']}{signed}#passage"
         )
 
     def original_url(self, result: dict[str, Any]) -> str | None:
@@ -112,4 +113,5 @@ class ApiClient:
         if not str(result.get("source", "")).lower().endswith(".pdf"):
             return None
         page = f"#page={result['page']}" if result.get("page") else ""
-        return f"{self.base_url}/source-file/{quote(result['doc_id'])}{page}"
+        signed = f"?{result['link_params']}" if result.get("link_params") else ""
+        return f"{self.base_url}/source-file/{quote(result['doc_id'])}{signed}{page}"
