@@ -97,12 +97,12 @@ def record_search(
 ) -> str | None:
     """Log a search response (redacted); a logging failure never fails the search.
 
-    ``replay_of`` names a logged search of the same question that this one shows again (a
-    reloaded link): it keeps that id instead of counting the question twice in analytics.
+    ``replay_of`` names a logged search that this one repeats exactly (a reloaded link): it
+    keeps that id instead of counting the search twice in analytics.
     """
     try:
         log = app.state.insights.log
-        if replay_of and log.logged(replay_of, response["query"]):
+        if replay_of and log.logged(replay_of, response):
             return replay_of
         return log.log_search(response)
     except Exception:  # the log is a side channel: keep answering agents

@@ -6,6 +6,7 @@ inside the vector search through a FAISS id selector, so a narrow filter still g
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import logging
@@ -109,14 +110,12 @@ def cited_place(
     names where the highlighted evidence is, so the agent who opens it lands on that sentence.
     ``sections`` and ``pages`` are stored in text order and do not overlap.
     """
-    for stored_path, start, end, _anchor in sections:
-        if start <= pos < end:
-            path = list(stored_path)
-            break
-    for number, start, end in pages:
-        if start <= pos < end:
-            page = number
-            break
+    i = bisect.bisect_right(sections, pos, key=lambda s: s[1]) - 1  # a log-time lookup: a
+    if i >= 0 and pos < sections[i][2]:  # long manual has tens of thousands of sections
+        path = list(sections[i][0])
+    j = bisect.bisect_right(pages, pos, key=lambda p: p[1]) - 1
+    if j >= 0 and pos < pages[j][2]:
+        page = pages[j][0]
     return path, page
 
 

@@ -126,10 +126,25 @@ class QueryLog:
         )
         return search_id
 
-    def logged(self, search_id: str, query: str) -> bool:
-        """Whether ``search_id`` is a logged search for ``query`` (as it was redacted)."""
-        found = self._db.query("SELECT query FROM searches WHERE search_id = ?", (search_id,))
-        return bool(found) and found[0]["query"] == redact(query)
+    def logged(self, search_id: str, response: dict[str, Any]) -> bool:
+        """Whether ``search_id`` is a logged search that ``response`` repeats exactly: the same
+        question (as redacted), filters, date and mode, returning the same passages in the
+        same order. Anything else is a new search, and is logged as one."""
+        found = self._db.query(
+            "SELECT query, filters, as_of, mode, results FROM searches WHERE search_id = ?",
+            (search_id,),
+        )
+        if not found:
+            return False
+        row = found[0]
+        return (
+            row["query"] == redact(response["query"])
+            and json.loads(row["filters"]) == (response.get("filters") or {})
+            and row["as_of"] == response.get("as_of")
+            and row["mode"] == response.get("mode")
+            and [r["chunk_id"] for r in json.loads(row["results"])]
+            == [r["chunk_id"] for r in response.get("results", [])]
+        )
 
     def add_feedback(
         self,

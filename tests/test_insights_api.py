@@ -94,8 +94,18 @@ def test_a_replayed_search_is_answered_but_not_logged_again(client, tmp_path) ->
     unknown = client.post("/search", json={"query": "payouts", "replay_of": "0" * 32})
     ids = {other.json()["search_id"], unknown.json()["search_id"]}
     assert first["search_id"] not in ids and len(ids) == 2
+    # the same id on another search (more results, other filters, another e-mail) is not a repeat
+    more = _search(
+        client, "refund coins for jane@example.com", top_k=5, replay_of=first["search_id"]
+    )
+    elsewhere = _search(
+        client, "refund coins for jane@example.com", filters={"markets": ["DE"]},
+        replay_of=first["search_id"],
+    )  # fmt: skip
+    bob = _search(client, "refund coins for bob@example.org", replay_of=first["search_id"])
+    assert first["search_id"] not in {more["search_id"], elsewhere["search_id"], bob["search_id"]}
     con = sqlite3.connect(tmp_path / "log" / "q.sqlite")
-    assert con.execute("SELECT count(*) FROM searches").fetchone()[0] == 3
+    assert con.execute("SELECT count(*) FROM searches").fetchone()[0] == 6
 
 
 def test_feedback_reaches_the_log_and_bad_feedback_is_4xx(client) -> None:

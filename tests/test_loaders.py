@@ -146,12 +146,18 @@ def _md(tmp_path: Path, front: str, body: str = "# Gift policy\n\nGifts are fina
 
 def test_front_matter_values_are_read_as_written(tmp_path: Path) -> None:
     # YAML 1.1 would read 3.10 as 3.1 and the market NO (Norway) and language "no" as False.
-    path = _md(tmp_path, "version: 3.10\nmarkets: [DE, NO, FR]\nlanguage: no\ntags: [yes]")
+    path = _md(tmp_path, "version: 3.10\nmarkets: [DE, NO, ~, FR]\nlanguage: no\ntags: [yes]")
     meta = load_file(path, tmp_path).metadata
     assert meta["version"] == "3.10"
     assert meta["markets"] == ["DE", "NO", "FR"]
     assert meta["language"] == "no"
     assert meta["tags"] == ["yes"]
+
+
+@pytest.mark.parametrize("written", ["2026-03-01 09:00:00", "2026-03-01T09:00:00Z", "2026-03-01"])
+def test_an_effective_date_with_a_time_is_its_date(tmp_path: Path, written: str) -> None:
+    meta = load_file(_md(tmp_path, f"effective_date: {written}"), tmp_path).metadata
+    assert meta["effective_date"] == "2026-03-01"
 
 
 def test_a_document_without_a_version_has_none(tmp_path: Path) -> None:
@@ -272,3 +278,23 @@ def test_a_broken_symlink_is_a_skip_reason(tmp_path: Path) -> None:
     assert [(s.path, s.reason) for s in skipped] == [
         ("gone.md", "broken symbolic link (its target is missing)")
     ]
+
+
+def test_a_named_parser_warning_survives_percent_signs_and_several_handlers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from indexer.loaders.isolation import _name_records
+
+    before = logging.getLogRecordFactory()
+    extra = logging.StreamHandler()
+    logging.getLogger().addHandler(extra)
+    try:
+        _name_records("/kb/100%25 off.pdf")
+        with caplog.at_level("WARNING"):
+            logging.getLogger("pypdf._reader").warning("skipped %d bytes", 12)
+    finally:
+        logging.setLogRecordFactory(before)
+        logging.getLogger().removeHandler(extra)
+    assert [r.getMessage() for r in caplog.records] == ["/kb/100%25 off.pdf: skipped 12 bytes"]

@@ -342,3 +342,13 @@ def test_every_page_says_when_the_api_is_down(page: str, monkeypatch) -> None:
     at = AppTest.from_file(page, default_timeout=30).run()
     assert not at.exception
     assert at.error and "not reachable" in at.error[0].value
+
+
+@pytest.mark.parametrize("sid", ["x" * 65, "not-a-search-id", "0" * 32])
+def test_a_link_with_a_bad_sid_still_searches(api_url: str, sid: str) -> None:
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params.update({"q": "escalate imminent risk guardian queue", "sid": sid})
+    at.run()
+    assert not at.exception and not at.error
+    assert "Dangerous Challenges SOP" in _markdown(at)
+    assert len(_searches(api_url)) == 1  # an unknown id is a new search, logged once

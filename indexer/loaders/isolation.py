@@ -37,13 +37,16 @@ def _vm_size_bytes() -> int:
 def _name_records(name: str) -> None:
     """Prefix every log record of this (child) process with the file it parses: a parser's
     own warning ("EOF marker not found") means nothing without the file it is about."""
+    make = logging.getLogRecordFactory()
 
-    def prefix(record: logging.LogRecord) -> bool:
-        record.msg = f"{name}: {record.msg}"
-        return True
+    def named(*args, **kwargs) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        # a '%' in the file name must not be read as a placeholder of the message's arguments
+        prefix = name.replace("%", "%%") if record.args else name
+        record.msg = f"{prefix}: {record.msg}"
+        return record
 
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(prefix)
+    logging.setLogRecordFactory(named)
 
 
 def _child(

@@ -85,7 +85,7 @@ def normalise(meta: dict[str, Any]) -> dict[str, Any]:
             raise ParseError(f"{name} must be a list of values, not {value!r}")
         if any(isinstance(v, (list, tuple, dict)) for v in value):
             raise ParseError(f"{name} must be a list of single values, not {value!r}")
-        out[name] = [str(v) for v in value]
+        out[name] = [str(v) for v in value if v is not None and str(v).strip() not in _NULLS]
     for name in DATE_FIELDS:
         value = out.get(name)
         if isinstance(value, dt.datetime):
@@ -93,8 +93,8 @@ def normalise(meta: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dt.date):
             out[name] = value.isoformat()
         elif value is not None:
-            try:
-                out[name] = dt.date.fromisoformat(str(value).strip()).isoformat()
+            try:  # a date, or a date-time whose date is what a policy's effective day means
+                out[name] = dt.datetime.fromisoformat(str(value).strip()).date().isoformat()
             except ValueError as exc:
                 raise ParseError(f"{name} is not an ISO date (YYYY-MM-DD): {value!r}") from exc
     for name, value in list(out.items()):

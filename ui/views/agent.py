@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from typing import Any
 
 import streamlit as st
@@ -25,6 +26,7 @@ RATINGS = {
 DOC_TYPES = ["", "policy", "sop", "faq", "macro", "guideline", "reference"]
 # Link parameter -> the search filter it sets (the link names are the form's, singular).
 LINK_FILTERS = {"market": "markets", "product_area": "product_area", "doc_type": "doc_type"}
+SEARCH_ID = re.compile(r"[0-9a-f]{32}")  # what the query log hands out; anything else is ignored
 DEFAULT_TOP_K, MAX_TOP_K = 5, 20
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 
@@ -250,7 +252,8 @@ if search:
         response = recent_searches.get((*base_key, params["sid"], tuple(search.items())))
     if response is None:
         filters = {LINK_FILTERS[n]: search[n] for n in LINK_FILTERS if search[n]}
-        replay = None if submitted else params.get("sid")  # a reloaded link: not logged again
+        sid = "" if submitted else str(params.get("sid") or "")
+        replay = sid if SEARCH_ID.fullmatch(sid) else None  # a reloaded link: not logged again
         response = call(api.search, search["q"], search["top_k"], filters, search["as_of"], replay)
     search_id = response.get("search_id")
     if search_id:
