@@ -53,6 +53,18 @@ def test_markdown_multiline_setext_heading_and_no_underline_in_lists_or_tables()
     assert _headings(text) == [(2, "Refunds for minors in Malaysia")]
 
 
+def test_markdown_long_paragraph_over_dashes_is_not_a_heading() -> None:
+    lines = [f"Line {i} of a long paragraph about coin refunds and windows." for i in range(6)]
+    text = "# Refunds\n\n" + "\n".join(lines) + "\n---\n\nAfter.\n"
+    assert _headings(text) == [(1, "Refunds")]  # the '---' is a thematic break
+    long_line = "word " * 60  # one line, 300 characters
+    assert _headings(f"{long_line}\n===\n\n## Next\n") == [(2, "Next")]
+    # a short multi-line title is still one heading
+    assert _headings("Refunds for minors\nin Malaysia\n---\n") == [
+        (2, "Refunds for minors in Malaysia")
+    ]
+
+
 def test_markdown_fence_closes_only_on_same_character_and_length() -> None:
     text = (
         "~~~\n```\n# not a heading (inside a tilde fence)\n~~~\n\n"
@@ -115,6 +127,33 @@ def test_html_header_inside_article_is_content_page_header_is_chrome() -> None:
     )
     parsed = html.parse(page.encode())
     assert parsed.text == "Coin refunds\n\nOwner: Payments\n\nRefund within 14 days.\n"
+    assert [(h.level, h.title, h.start) for h in parsed.headings] == [(1, "Coin refunds", 0)]
+
+
+def test_html_site_chrome_in_a_page_wide_main_or_section_is_dropped() -> None:
+    for wrapper in ("main", "section"):
+        page = (
+            f"<html><body><{wrapper} class=page>"
+            "<header class=site><a>Vybe Help Center</a> Login Search</header>"
+            "<nav>Home | FAQs</nav><section><h1>Real</h1><p>text</p></section>"
+            "<footer class=site>Cookie settings Privacy</footer>"
+            + ("" if wrapper == "section" else f"</{wrapper}>")  # a section left unclosed
+            + "</body></html>"
+        )
+        parsed = html.parse(page.encode())
+        assert parsed.text == "Real\n\ntext\n", wrapper
+        assert [(h.level, h.title, h.start) for h in parsed.headings] == [(1, "Real", 0)]
+
+
+def test_html_article_header_with_heading_kept_without_heading_dropped() -> None:
+    page = (
+        "<main><header><a>Vybe Help Center</a> Login</header>"
+        "<article><header><nav>Home</nav><h1>Coin refunds</h1></header>"
+        "<header><p>Share this</p></header><p>Body.</p><footer>Updated 2026</footer></article>"
+        "<footer>Cookie settings</footer></main>"
+    )
+    parsed = html.parse(page.encode())
+    assert parsed.text == "Coin refunds\n\nBody.\n\nUpdated 2026\n"
     assert [(h.level, h.title, h.start) for h in parsed.headings] == [(1, "Coin refunds", 0)]
 
 
@@ -292,6 +331,24 @@ def test_pdf_running_lines_still_stripped() -> None:
     assert pdf.strip_running_lines(titled) == [f"Body {n}." for n in (1, 2, 3)]
     dated = [f"Updated 2026-0{n}-01\nBody {n}." for n in (3, 1, 4)]  # not counting pages
     assert pdf.strip_running_lines(dated) == dated
+
+
+def test_pdf_numbered_running_titles_are_stripped_without_an_outline() -> None:
+    body = ["alpha", "bravo", "charlie", "delta"]
+    for footer in ("Vybe Help Center {n}", "{n} Vybe Refund SOP", "Refund SOP ({n})"):
+        pages = [
+            [f"{w} paragraph on page {n} about refund rule {w * n}." for w in body]
+            + [footer.format(n=n)]
+            for n in (1, 2, 3, 4)
+        ]
+        parsed = pdf.parse(_pdf(pages))
+        assert "Vybe" not in parsed.text and "SOP" not in parsed.text, footer
+        assert parsed.headings == []
+        assert "delta paragraph on page 4" in parsed.text
+    # the same line named by the outline is a heading, not a running line
+    texts = ["Chapter 3\nBody three.", "Chapter 4\nBody four.", "Chapter 5\nBody five."]
+    assert pdf.strip_running_lines(texts, outline_titles=["Chapter 3", "Chapter 4"]) == texts
+    assert pdf.strip_running_lines(texts) == ["Body three.", "Body four.", "Body five."]
 
 
 def test_pdf_numbered_steps_are_not_headings_without_an_outline() -> None:

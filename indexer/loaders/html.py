@@ -1,7 +1,7 @@
 """HTML: visible text of the main content; h1-h6 become sections, lists and tables stay lines.
 
-Page chrome (nav, header, footer, aside, scripts) is dropped so it never pollutes passages; a
-header or footer inside an article, main or section is that content's own and is kept. A list
+Page chrome (nav, header, footer, aside, scripts) is dropped so it never pollutes passages; an
+article's own footer, and its own header when that holds its heading (h1-h6), are kept. A list
 item's number stays with its text, even inside a <p>; a table cell stays on its row's line.
 """
 
@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 from indexer.loaders.common import Heading, Parsed, decode_text
 
 _SKIP = {"script", "style", "nav", "footer", "header", "aside", "noscript", "template", "svg"}
-# A header or footer inside these belongs to that article or section (its h1, its byline),
-# not to the page's chrome, so it is kept.
-_SECTIONING = {"article", "main", "section"}
+# A header or footer inside an <article> belongs to it (its h1, its byline), not to the page's
+# chrome; a header is kept only if it holds a heading. <main> and <section> do not count: sites
+# wrap the whole page, site header and footer included, in one (or leave one unclosed).
 _OWN_CHROME = {"header", "footer"}
 _BLOCK = {
     "p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "dl", "dt",
@@ -57,7 +57,9 @@ class _Extractor(HTMLParser):
         self.title = ""
         self._buf: list[str] = []
         self._skip_depth = 0
-        self._sectioning = 0  # open article/main/section elements
+        self._articles = 0  # open <article> elements
+        # kept <header>s still open: [index of their first block, whether they hold a heading]
+        self._headers: list[list] = []
         self._in_title = False
         self._heading: tuple[int, str] | None = None
         self._lists: list[list] = []  # stack of [tag, number of the last item]
@@ -89,13 +91,18 @@ class _Extractor(HTMLParser):
         self._row = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP and not (tag in _OWN_CHROME and self._sectioning and not self._skip_depth):
+        if tag in _SKIP and not (tag in _OWN_CHROME and self._articles and not self._skip_depth):
             self._skip_depth += 1
             return
         if self._skip_depth:
             return
-        if tag in _SECTIONING:
-            self._sectioning += 1
+        if tag == "article":
+            self._articles += 1
+        elif tag == "header":
+            self._flush()
+            self._headers.append([len(self.blocks), False])
+        elif tag in _HEADINGS and self._headers:
+            self._headers[-1][1] = True
         if tag == "title":
             self._in_title = True
         elif self._cell is not None:
@@ -155,8 +162,16 @@ class _Extractor(HTMLParser):
             return
         if self._skip_depth:
             return
-        if tag in _SECTIONING:
-            self._sectioning = max(0, self._sectioning - 1)
+        if tag == "article":
+            self._articles = max(0, self._articles - 1)
+        elif tag == "header" and self._headers:
+            self._flush()
+            first, has_heading = self._headers.pop()
+            if not has_heading:
+                del self.blocks[first:]  # a byline or logo without a heading: chrome
+            elif self._headers:
+                self._headers[-1][1] = True
+            return
         if tag == "title":
             self._in_title = False
         elif self._cell is not None and self._end_in_cell(tag, self._cell):

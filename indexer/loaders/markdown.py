@@ -21,6 +21,10 @@ _LIST_RE = re.compile(r"^ {0,3}(?:[-+*]|(\d{1,9})[.)])(?:[ \t]+(\S)|[ \t]*$)")
 _QUOTE_RE = re.compile(r"^ {0,3}>")
 _HTML_RE = re.compile(r"^ {0,3}<[A-Za-z/!?]")
 _TABLE_RULE_RE = re.compile(r"^[ \t]*[|:\-][|:\- \t]*$")  # with a "|": |---|:--|
+# A paragraph longer than this over '---' or '===' is text, not a heading title (CommonMark
+# would make the whole paragraph the title): the underline is then a thematic break or text.
+_SETEXT_MAX_LINES = 3
+_SETEXT_MAX_CHARS = 200
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -48,8 +52,9 @@ def find_headings(body: str) -> list[Heading]:
 
     Follows CommonMark where it matters for sections: a fence closes only on the same
     character at least as long as it opened; indented 4+ spaces is code; a '---' under a
-    paragraph is an h2 underline, elsewhere a thematic break; a '---' or '===' under a list
-    item, quote, table or HTML block is not an underline (setext cannot be a lazy line).
+    paragraph of at most 3 lines and 200 characters is an h2 underline, elsewhere a thematic
+    break; a '---' or '===' under a list item, quote, table or HTML block is not an underline
+    (setext cannot be a lazy line).
     """
     headings: list[Heading] = []
     fence = ""  # the opening fence run while inside a fenced block
@@ -68,8 +73,12 @@ def find_headings(body: str) -> list[Heading]:
         if not s.strip():
             block = ""
             continue
-        if block == "para" and (underline := _SETEXT_RE.match(s)):
-            title = " ".join(" ".join(para).split())
+        if (
+            block == "para"
+            and (underline := _SETEXT_RE.match(s))
+            and len(para) <= _SETEXT_MAX_LINES
+            and len(title := " ".join(" ".join(para).split())) <= _SETEXT_MAX_CHARS
+        ):
             level = 1 if underline.group(1)[0] == "=" else 2
             headings.append(Heading(level, title, para_start))
             block = ""

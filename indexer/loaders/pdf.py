@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Iterable
 
 from indexer.documents import PageSpan
 from indexer.loaders.common import Heading, Parsed, ParseError, normalise_newlines
@@ -48,7 +49,7 @@ def parse(data: bytes) -> Parsed:
         raise ParseError("PDF has no pages")
     if not any(t.strip() for t in page_texts):
         raise ParseError("no extractable text (empty or image-only PDF; OCR is not supported)")
-    page_texts = strip_running_lines(page_texts)
+    page_texts = strip_running_lines(page_texts, outline_titles=_outline_titles(reader))
 
     parts: list[str] = []
     pages: list[PageSpan] = []
@@ -78,18 +79,23 @@ _PAGE_NUMBER_RE = re.compile(
 )
 
 
-def strip_running_lines(page_texts: list[str], edge: int = 2) -> list[str]:
+def strip_running_lines(
+    page_texts: list[str], edge: int = 2, outline_titles: Iterable[str] = ()
+) -> list[str]:
     """Drop running headers and footers ('Page 3 of 8', a repeated title) from every page.
 
     A line within ``edge`` lines of a page's top or bottom is page furniture when it recurs on
     at least 60% of the pages (and at least 3), either identical, or differing only in numbers
-    that count up with the page and look like a page number ('Page 3 of 8', '- 3 -'). Digits
-    alone are not enough: 'Chapter 3' at the top of each one-page chapter also counts up with
-    the pages, and it is the heading the outline points to.
+    that count up with the page ('Page 3 of 8', 'Vybe Help Center 3', '3 Refund SOP'). Such a
+    counting line is kept when it is an entry of the document's outline (``outline_titles``):
+    'Chapter 3' at the top of each one-page chapter is the heading the bookmark points to. A
+    counting line that ends like a sentence is content too, unless it looks like a page number.
     """
     if len(page_texts) < 3:
         return page_texts
     pages = [t.split("\n") for t in page_texts]
+    titles = {" ".join(t.split()).lower() for t in outline_titles}
+    titles.discard("")
 
     def edges(lines: list[str]) -> list[int]:
         return sorted(
@@ -97,12 +103,21 @@ def strip_running_lines(page_texts: list[str], edge: int = 2) -> list[str]:
         )
 
     seen: dict[str, list[tuple[int, tuple[int, ...]]]] = {}  # key -> [(page, numbers)]
+    outlined: set[str] = set()  # keys of lines that are an outline entry
     for number, lines in enumerate(pages):
         for k, numbers in {_running_key(lines[i]) for i in edges(lines) if lines[i].strip()}:
             seen.setdefault(k, []).append((number, numbers))
+        if titles:
+            outlined.update(
+                _running_key(lines[i])[0]
+                for i in edges(lines)
+                if _is_outline_title(" ".join(lines[i].split()).lower(), titles)
+            )
     threshold = max(3, 0.6 * len(pages))
     running = {
-        k for k, found in seen.items() if len(found) >= threshold and _counts_pages(k, found)
+        k
+        for k, found in seen.items()
+        if len(found) >= threshold and _counts_pages(k, found, k in outlined)
     }
     if not running:
         return page_texts
@@ -113,15 +128,34 @@ def strip_running_lines(page_texts: list[str], edge: int = 2) -> list[str]:
     return out
 
 
+def _is_outline_title(line: str, titles: set[str]) -> bool:
+    """Whether a (normalised) line is a bookmark's title, or one of them starts the other with
+    a number in the shared part ('Chapter 3' and 'Chapter 3: Refunds')."""
+    if line in titles:
+        return True
+    for title in titles:
+        short, long = sorted((line, title), key=len)
+        if (
+            long.startswith(short)
+            and not long[len(short)].isalnum()
+            and any(c.isdigit() for c in short)
+        ):
+            return True
+    return False
+
+
 def _running_key(line: str) -> tuple[str, tuple[int, ...]]:
     """A line with its numbers taken out ('page # of #'), and those numbers."""
     text = " ".join(line.split()).lower()
     return _DIGITS_RE.sub("#", text), tuple(int(n) for n in _DIGITS_RE.findall(text))
 
 
-def _counts_pages(key: str, found: list[tuple[int, tuple[int, ...]]]) -> bool:
+def _counts_pages(
+    key: str, found: list[tuple[int, tuple[int, ...]]], outlined: bool = False
+) -> bool:
     """Whether a recurring line is page furniture: each of its numbers either never changes
-    or is the page index plus a constant, and if one changes it looks like a page number."""
+    or is the page index plus a constant, and if one changes, the line is not an outline entry
+    (a chapter heading) and not a sentence, unless it looks like a page number."""
     if len({len(numbers) for _, numbers in found}) != 1:
         return False  # a literal '#' in some of the lines: not one running line
     varies = False
@@ -131,7 +165,29 @@ def _counts_pages(key: str, found: list[tuple[int, tuple[int, ...]]]) -> bool:
         if len({numbers[slot] - page for page, numbers in found}) != 1:
             return False  # changes, but not with the page: content (a date, a count, a step)
         varies = True
-    return not varies or bool(_PAGE_NUMBER_RE.search(key))
+    if not varies:
+        return True
+    if outlined:
+        return False
+    return bool(_PAGE_NUMBER_RE.search(key)) or not key.rstrip().endswith((".", "!", "?", ":"))
+
+
+def _outline_titles(reader) -> list[str]:
+    """Every bookmark title of the PDF (none when the outline cannot be read)."""
+    titles: list[str] = []
+
+    def walk(items: list) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                titles.append(str(getattr(item, "title", "") or ""))
+
+    try:
+        walk(reader.outline)
+    except Exception:  # reported once, by _outline_headings
+        return []
+    return titles
 
 
 def _outline_headings(reader, text: str, pages: list[PageSpan]) -> list[Heading]:
