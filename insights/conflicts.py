@@ -187,18 +187,38 @@ def _fold(word: str) -> str:
     return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def _same_statement(wa: set[str], wb: set[str], min_overlap: float, min_shared: int) -> bool:
+_PROSE_WORDS = 5  # fewer words than this is a label or a fragment, not a sentence
+
+
+def _prose(sentence: str) -> bool:
+    """A full sentence of running text: not a table row, heading or short label-like fragment
+    ("| Permanent ban | 7 days |", "30-day account suspension;")."""
+    text = sentence.strip()
+    return (
+        not text.startswith(("|", "#"))
+        and text.endswith((".", "!", "?"))
+        and len(re.findall(r"\w+", text)) >= _PROSE_WORDS
+    )
+
+
+def _same_statement(
+    wa: set[str], wb: set[str], min_overlap: float, min_shared: int, prose: bool = False
+) -> bool:
     """Whether two sentences' words say the same thing: a Jaccard overlap of at least
     ``min_overlap`` on at least ``min_shared`` words, or the very same words (a short sentence
-    that differs only in its numbers). Two shared words alone are too little: "IP Operations
-    reviews notices within 2 days" and "IP Operations reviews appeals within 5 days" are two
-    different rules."""
+    that differs only in its numbers), or, between two ``prose`` sentences, at least two words
+    and every word of one in the other ("Coins can be refunded within 14 days." beside "Unused
+    coins can be refunded within 30 days of purchase."). Two shared words beside a word the
+    other lacks are too little: "IP Operations reviews notices within 2 days" and "IP
+    Operations reviews appeals within 5 days" are two different rules; and a table cell or
+    heading ("| Permanent ban | 7 days |") is contained in too many sentences to count."""
     if not wa or not wb:
         return False
     shared = len(wa & wb)
     if shared / len(wa | wb) < min_overlap:
         return False
-    return shared >= min_shared or wa == wb
+    contained = prose and shared >= 2 and (wa <= wb or wb <= wa)
+    return shared >= min_shared or wa == wb or contained
 
 
 def disagreements(
@@ -212,14 +232,15 @@ def disagreements(
     Returns ``{kind: [values only in a, values only in b]}``.
     """
     found: dict[str, list[set[str]]] = {}
-    parsed_b = [(_words(s), _markets(s), quantities(s)) for s in _statements(b)]
+    parsed_b = [(_words(s), _markets(s), quantities(s), _prose(s)) for s in _statements(b)]
     for sa in _statements(a):
         qa = quantities(sa)
         if not qa:
             continue
-        wa, ma = _words(sa), _markets(sa)
-        for wb, mb, qb in parsed_b:
-            if not _same_statement(wa, wb, min_overlap, min_shared) or (ma and mb and not ma & mb):
+        wa, ma, pa = _words(sa), _markets(sa), _prose(sa)
+        for wb, mb, qb, pb in parsed_b:
+            same = _same_statement(wa, wb, min_overlap, min_shared, pa and pb)
+            if not same or (ma and mb and not ma & mb):
                 continue  # different words, or the same rule for different markets
             for kind in set(qa) & set(qb):
                 only_a, only_b = _conflicting(qa[kind], qb[kind])

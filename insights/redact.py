@@ -39,17 +39,28 @@ URL_WITH_USER = re.compile(r"https?://\S+")
 # A card number: 13-19 digits, maybe grouped by spaces, dashes or dots.
 CARD = re.compile(r"(?<![\w+.,-])\d(?:[ .-]?\d){12,18}(?![\w]|[.-]\d)")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){3,7}(?:[ ]?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
-IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
+# A dotted quad after a "v" or before more dotted parts is a version ("v1.2.3.4", "1.2.3.4.5").
+IPV4 = re.compile(r"(?<![\d.])(?<!\b[vV])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
 # Groups of digits, "(0)" or "(415)" among them, joined by spaces, dots, dashes, en dashes or
 # slashes: "+353 1 234 5678", "+49 (0)30 / 1234 5678", "030/1234 5678", "020–7946–0958".
 _GROUP = r"(?:\(\d{1,5}\)|\d{1,10})"
 _SEP = rf"(?:{_SPACE}*[/.\-–—]{_SPACE}*|{_SPACE}+|(?<=\)))"
 PHONE = re.compile(rf"(?<![\w+])(?:\+|00)?{_GROUP}(?:{_SEP}{_GROUP}){{1,7}}(?!\w)")
 HANDLE = re.compile(r"(?<![\w@/])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,29}[A-Za-z0-9_])?")
+# "order number is A1B2C3", "order no. A1B2C3", "order #: A1B2C3", "ticket 204981": "is" or
+# "was" only after number/no./id ("the order is 1000 coins" is an amount, not an id).
 LABELLED_ID = re.compile(
     rf"\b(?P<label>{_ID_WORDS})\b"
-    r"(?P<sep>\s*(?:id|number|no\.?|nr\.?|num)?\s*(?:(?:[:#=]|\bis\b|\bwas\b)\s*){0,2})"
+    r"(?P<sep>\s*(?:(?:id|number|no\.?|nr\.?|num)\s*(?:(?:[:#=]|\bis\b|\bwas\b)\s*){0,2}"
+    r"|(?:[:#=]\s*){0,2}))"
     r"(?P<id>[A-Za-z0-9][A-Za-z0-9_-]{3,})",
+    re.IGNORECASE,
+)
+# A number followed by one of these is an amount or a duration ("1234 days", "14days", "5 %").
+_UNIT = re.compile(
+    r"[ \t]*-?(?:(?:business|working|calendar)[ \t]+days?|days?|d|hours?|hrs?|h|minutes?|mins?"
+    r"|weeks?|wks?|months?|years?|yrs?|coins?|diamonds?|gems?|points?|credits?|followers?"
+    r"|%|percent|usd|eur|gbp|dollars?|euros?|pounds?)(?![^\W\d_])",
     re.IGNORECASE,
 )
 PREFIXED_ID = re.compile(
@@ -82,17 +93,37 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _amount_follows(match: re.Match[str]) -> bool:
+    return bool(_UNIT.match(match.string, match.end()))
+
+
 def _phone(match: re.Match[str]) -> str:
     text = match.group(0)
+    if not _amount_follows(match):
+        return "[PHONE]" if _phone_like(text) else text
+    # The last group counts what follows ("30/60/90/120 days"); what precedes it may still be
+    # a phone number ("+44 20 7946 0958 2 days").
+    split = re.fullmatch(r"(.*[\d)])([^\d)]+\d+)", text, re.DOTALL)
+    if split and _phone_like(split.group(1)):
+        return "[PHONE]" + split.group(2)
+    return text
+
+
+def _phone_like(text: str) -> bool:
     digits = re.sub(r"\D", "", text)
     if len(digits) < 7 or len(digits) > 15:
-        return text
+        return False
+    separators = set(re.findall(r"[/.\-–—]", text))
     international = text.lstrip().startswith(("+", "00", "("))
+    # Decimals beside other separators ("1.99 - 4.99 - 9.99", "3.10.2 / 3.10.3") are prices or
+    # versions; slashes between numbers without a leading 0 or + ("10/20/30/40/50") are a list.
+    if not international and "." in separators and (len(separators) > 1 or " " in text.strip()):
+        return False
+    if "/" in separators and not text.lstrip().startswith(("+", "0", "(")):
+        return False
     # "12 34" style short groups without a leading + are usually not phone numbers, and one
     # long bare run is an account or order number (LONG_NUMBER names it).
-    if not international and (len(digits) < 9 or (len(digits) > 12 and digits == text)):
-        return text
-    return "[PHONE]"
+    return international or (len(digits) >= 9 and not (len(digits) > 12 and digits == text))
 
 
 def _card(match: re.Match[str]) -> str:
@@ -115,6 +146,12 @@ def _labelled(match: re.Match[str]) -> str:
     ident = match.group("id")
     if not re.search(r"\d", ident):
         return match.group(0)  # "order status", "ticket priority": words, not ids
+    number = re.match(r"\d+(?:[.,]\d+)?", ident)
+    if number and (
+        _UNIT.fullmatch(ident, number.end())  # "request 14days"
+        or (number.end() == len(ident) and _amount_follows(match))  # "ticket 1234 days old"
+    ):
+        return match.group(0)  # amounts and durations, not ids
     label = match.group("label").lower()
     kind = (
         "TICKET"

@@ -286,6 +286,31 @@ AGREE_AND_DISAGREE = [
         "Processing takes 5-10 business days after approval; the user is told by e-mail.",
         {"days": [["5-7"], ["5-10"]]},
     ),
+    (  # short sentences: every word of the shorter is in the longer
+        "Coins can be refunded within 14 days.",
+        "Unused coins can be refunded within 30 days of purchase.",
+        {"days": [["14"], ["30"]]},
+    ),
+    (
+        "Payouts are sent within 7 days.",
+        "Creator payouts are sent within 14 days of the monthly cut-off.",
+        {"days": [["7"], ["14"]]},
+    ),
+    (  # a table cell's two words are in many sentences: days [90] vs [7] (kb/)
+        "Permanent ban on the third violation within 90 days.",
+        "| Permanent ban | 7 days |",
+        {},
+    ),
+    (  # a heading is not a statement: age [16] vs [18] (kb/)
+        "- AU: since 2025-12-10, users under 16 cannot hold an account.",
+        "### 9.3 Accounts of users under 18",
+        {},
+    ),
+    (  # a list fragment: days [7] vs [30] (kb/)
+        "| 4 | 7-day account suspension (read-only).",
+        "30-day account suspension;",
+        {},
+    ),
     (  # a shared value does not hide the one that differs
         "Refunds are paid within 14 days, or 30 days for carrier billing purchases.",
         "Refunds are paid within 14 days, or 60 days for carrier billing purchases.",

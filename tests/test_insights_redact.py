@@ -141,6 +141,18 @@ LEAK_AND_KEEP = [
     ("limit USD 300 to USD 500, 1,000 coins", [], ["USD 300 to USD 500", "1,000 coins"]),
     ("ages 13-17 and 18–24, version 2.0.1", [], ["13-17", "18–24", "2.0.1"]),
     ("this is12 word test here", [], ["is12 word test here"]),  # not an IBAN
+    # amounts, durations, price and version lists are not ids, phones or IPs
+    ("the order is 1000 coins", [], ["the order is 1000 coins"]),
+    ("ticket was 1234 days old", [], ["ticket was 1234 days old"]),
+    ("refund request was 14days", [], ["refund request was 14days"]),
+    ("order number is 12345", ["12345"], ["order number is"]),
+    ("reminders at 30/60/90/120 days", [], ["30/60/90/120 days"]),
+    ("tiers 100/500/1000/5000 coins", [], ["100/500/1000/5000 coins"]),
+    ("versions 3.10.2 / 3.10.3 / 3.11.0 crash", [], ["3.10.2 / 3.10.3 / 3.11.0"]),
+    ("packs 1.99 - 4.99 - 9.99 - 19.99", [], ["1.99 - 4.99 - 9.99 - 19.99"]),
+    ("call +44 20 7946 0958 2 days ago", ["7946", "0958"], ["2 days ago"]),
+    ("app v1.2.3.4 crashes", [], ["v1.2.3.4"]),
+    ("build 1.2.3.4.5 crashes", [], ["1.2.3.4.5"]),
 ]
 
 
