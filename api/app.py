@@ -267,8 +267,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 groups=groups,
             ).to_dict()
             out["search_id"] = record_search(request.app, out, body.replay_of)
-            for result in out["results"]:  # with keys on, what a browser needs to open it
-                result["link_params"] = signed_links(request, result["doc_id"])
+            link_params = signed_links(request)  # with keys on, what a browser needs
+            for result in out["results"]:
+                result["link_params"] = link_params(result["doc_id"])
             payload = SearchResponseOut.model_validate(out).model_dump_json()
             return Response(payload, media_type="application/json")
 

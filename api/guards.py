@@ -26,16 +26,18 @@ from indexer.errors import IndexNotFoundError
 from indexer.search import Searcher
 
 
-def signed_links(request: Request, doc_id: str) -> str:
-    """Query parameters that let a browser open ``doc_id``'s source views as this caller
-    ("" when keys are off: the views need no key then)."""
+def signed_links(request: Request) -> Callable[[str], str]:
+    """doc_id -> query parameters that let a browser open that document's source views as
+    this caller ("" when keys are off: the views need no key then)."""
     keystore: KeyStore | None = request.app.state.keystore
     principal: Principal | None = getattr(request.state, "principal", None)
     if keystore is None or principal is None:
-        return ""
+        return lambda _doc_id: ""
     expires = int(time.time()) + LINK_TTL_S
-    sig = keystore.sign_link(principal.key_id, doc_id, expires)
-    return urlencode({"kid": principal.key_id, "exp": expires, "sig": sig})
+    sign = keystore.link_signer(principal.key_id)
+    return lambda doc_id: urlencode(
+        {"kid": principal.key_id, "exp": expires, "sig": sign(doc_id, expires)}
+    )
 
 
 def caller(request: Request) -> Principal:

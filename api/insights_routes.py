@@ -316,7 +316,7 @@ def source_view(
     meta = doc["metadata"]
     original = ""
     if doc["format"] == "pdf" and Path(doc["source"]).is_file():
-        signed = signed_links(request, doc_id)  # the browser came with a link, not a key
+        signed = signed_links(request)(doc_id)  # the browser came with a link, not a key
         href = f"/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
         original = f' · <a href="{html.escape(href)}">original PDF</a>'
     body = (

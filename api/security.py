@@ -14,8 +14,10 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from indexer.errors import KBError
 from indexer.settings import Settings
@@ -107,42 +109,50 @@ class KeyStore:
         )
         if not rows:
             raise AuthError("invalid or revoked API key")
-        row = rows[0]
-        groups = None if row["groups"] is None else tuple(json.loads(row["groups"]))
-        return Principal(row["key_id"], row["role"], groups)
+        return _principal(rows[0]["key_id"], rows[0])
 
-    def sign_link(self, key_id: str, doc_id: str, expires: int) -> str:
-        """The signature of a link to ``doc_id`` for the holder of ``key_id`` until ``expires``.
+    def link_signer(self, key_id: str) -> Callable[[str, int], str]:
+        """Signs links to a document, until a time, for the holder of ``key_id`` (one lookup
+        for all the results of a search).
 
         A browser opening a citation cannot send the key in a header, so the link carries this
         instead. It is keyed by the key's stored digest: it grants exactly that key's access,
         to one document, until it expires or the key is revoked.
         """
-        rows = self._db.query("SELECT digest FROM keys WHERE key_id = ? AND revoked = 0", (key_id,))
-        if not rows:
-            raise AuthError("invalid or revoked API key")
-        return _link_mac(rows[0]["digest"], doc_id, expires)
+        digest = self._active(key_id)["digest"]
+        return lambda doc_id, expires: _link_mac(digest, doc_id, expires)
+
+    def sign_link(self, key_id: str, doc_id: str, expires: int) -> str:
+        """The signature of one link (see :meth:`link_signer`)."""
+        return self.link_signer(key_id)(doc_id, expires)
 
     def verify_link(self, key_id: str, doc_id: str, expires: int, signature: str) -> Principal:
         """The principal a signed link speaks for, or AuthError (bad, expired or revoked)."""
         if expires < time.time():
             raise AuthError("this link has expired; open the citation again from a search")
+        row = self._active(key_id)
+        if not hmac.compare_digest(_link_mac(row["digest"], doc_id, expires), signature):
+            raise AuthError("invalid link signature")
+        return _principal(key_id, row)
+
+    def _active(self, key_id: str) -> Any:
         rows = self._db.query(
             "SELECT digest, role, groups FROM keys WHERE key_id = ? AND revoked = 0", (key_id,)
         )
-        if not rows or not hmac.compare_digest(
-            _link_mac(rows[0]["digest"], doc_id, expires), signature
-        ):
-            raise AuthError("invalid link signature")
-        row = rows[0]
-        groups = None if row["groups"] is None else tuple(json.loads(row["groups"]))
-        return Principal(key_id, row["role"], groups)
+        if not rows:
+            raise AuthError("invalid or revoked API key")
+        return rows[0]
 
     def close(self) -> None:
         self._db.close()
 
 
 LINK_TTL_S = 12 * 3600  # a shift: a citation pasted into a ticket is opened the same day
+
+
+def _principal(key_id: str, row: Any) -> Principal:
+    groups = None if row["groups"] is None else tuple(json.loads(row["groups"]))
+    return Principal(key_id, row["role"], groups)
 
 
 def _link_mac(digest: str, doc_id: str, expires: int) -> str:

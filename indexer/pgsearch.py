@@ -38,6 +38,7 @@ from indexer.search import (
     model_text,
     prepare_search,
     visible,
+    with_groups,
 )
 from indexer.settings import Settings
 from indexer.store import check_model, check_terms
@@ -217,9 +218,10 @@ class PgSearcher:
             "ORDER BY c.doc_id, c.ordinal",  # document order: ties break as in the local backend
             (vector, candidates),
         ).fetchall()
+        # (chunk_id, doc_id, heading_path, cos, metadata as callers see it)
+        rows = [(*r[:4], with_groups(r[4], r[5])) for r in rows]
         if groups is not None:  # access re-checked on the snapshot itself, not on our cache
-            wanted = set(groups)
-            rows = [r for r in rows if wanted & set(_groups_of(r[4], r[5]))]
+            rows = [r for r in rows if visible(r[4], groups)]
         if not rows:
             return [], False, "no passage matches"
         ids = [r[0] for r in rows]
@@ -258,8 +260,8 @@ class PgSearcher:
             )
         }
         results = [
-            self._result(con, rank, (*full[ids[i]], _with_groups(rows[i][4], rows[i][5])),
-                         float(scores[i]), query, context, best_window.get(ids[i]))
+            self._result(con, rank, (*full[ids[i]], rows[i][4]), float(scores[i]), query,
+                         context, best_window.get(ids[i]))
             for rank, i in enumerate(chosen, start=1)
         ]  # fmt: skip
         return (results, *judge(float(passage.max()), self.settings.answerable_threshold))
@@ -371,14 +373,14 @@ class PgSearcher:
                 "WHERE d.doc_id = %s",
                 (doc_id,),
             ).fetchone()
-        if r is None or not visible({"access_groups": _groups_of(r[4], r[8])}, groups):
+        if r is None or not visible(metadata := with_groups(r[4], r[8]), groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {
             "doc_id": r[0],
             "title": r[1],
             "source": r[2],
             "format": r[3],
-            "metadata": _with_groups(r[4], r[8]),
+            "metadata": metadata,
             "text": r[5],
             "sections": [
                 {"heading_path": p, "start": s, "end": e, "anchor": a} for p, s, e, a in r[6]
@@ -452,7 +454,7 @@ class _Catalog:
         ).fetchall()
         version = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
         docs = [
-            {"doc_id": d, "title": t, "source": s, "metadata": _with_groups(m, a),
+            {"doc_id": d, "title": t, "source": s, "metadata": with_groups(m, a),
              "sections": sec, "pages": pg}
             for d, t, s, m, a, sec, pg in rows
         ]  # fmt: skip
@@ -473,16 +475,6 @@ class _Catalog:
                 filters, as_of, include_superseded, groups,
             ),
         )  # fmt: skip
-
-
-def _with_groups(metadata: dict[str, Any], override: list[str] | None) -> dict[str, Any]:
-    """The metadata a caller is shown: access groups as `kb access` last set them."""
-    return metadata if override is None else {**metadata, "access_groups": list(override)}
-
-
-def _groups_of(metadata: dict[str, Any], override: list[str] | None) -> list[str]:
-    """A document's access groups: the `kb access` override if there is one."""
-    return list(override) if override is not None else list(metadata.get("access_groups") or [])
 
 
 def _json_list(value: Any) -> str:

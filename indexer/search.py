@@ -256,13 +256,19 @@ def visible(metadata: dict[str, Any], groups: Iterable[str] | None) -> bool:
 
 
 def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> bool:
-    """A version applies on ``as_of`` if it is effective and no successor has taken over."""
+    """A version applies on ``as_of`` if it is effective and has not been retired."""
     effective = doc.get("effective_date")
     if effective and effective > as_of:
         return False
+    return not retired(doc, successors, as_of)
+
+
+def retired(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> bool:
+    """A version is retired on ``as_of`` once a successor has taken over, or when it is
+    marked superseded and names no successor to wait for."""
     if any((s.get("effective_date") or "") <= as_of for s in successors):
-        return False
-    return not (doc.get("status") == "superseded" and not successors)
+        return True
+    return doc.get("status") == "superseded" and not successors
 
 
 def judge(best: float, threshold: float) -> tuple[bool, str]:
@@ -417,15 +423,18 @@ def allowed_mask(
     )
 
 
+def with_groups(metadata: dict[str, Any], override: list[str] | None) -> dict[str, Any]:
+    """A document's metadata as callers see it and access checks test it: its access groups
+    as `kb access` last set them (``override``, None when never set)."""
+    return metadata if override is None else {**metadata, "access_groups": list(override)}
+
+
 def filterable(
     doc_id: str, metadata: dict[str, Any], access: dict[str, list[str]]
 ) -> dict[str, Any]:
-    """What filters and access checks see: the metadata with its id and any `kb access`
-    override of its groups (the id is not a metadata field, yet agents filter by it)."""
-    out = {**metadata, "doc_id": doc_id}
-    if doc_id in access:
-        out["access_groups"] = access[doc_id]
-    return out
+    """What filters see: the metadata as callers see it, with its id (not a metadata field,
+    yet agents filter by it)."""
+    return {**with_groups(metadata, access.get(doc_id)), "doc_id": doc_id}
 
 
 class Searcher:
@@ -573,9 +582,7 @@ class Searcher:
 
     def _access_of(self, doc_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """A document's metadata with its access groups as overridden, if they are."""
-        if doc_id in self._access:
-            return {**metadata, "access_groups": self._access[doc_id]}
-        return metadata
+        return with_groups(metadata, self._access.get(doc_id))
 
     def allowed_rows(
         self,
@@ -836,8 +843,9 @@ class Searcher:
         self._refresh_access()
         with self._lock:
             r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        meta = self._access_of(doc_id, json.loads(r["metadata"])) if r is not None else {}
-        if r is None or not visible(meta, groups):
+        if r is None or not visible(
+            meta := self._access_of(doc_id, json.loads(r["metadata"])), groups
+        ):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {
             "doc_id": r["doc_id"],

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.search import successor_map
+from indexer.search import retired, successor_map
 from insights.querylog import NEGATIVE
 
 STOPWORDS = set(
@@ -178,16 +178,12 @@ def gap_topics(
 
 
 def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
-    """Ids of documents that are retired versions: marked ``status: superseded``, or with a
-    successor already in force on ``today`` (the rule search uses to stop answering them)."""
+    """Ids of documents that are retired versions on ``today`` (:func:`indexer.search.retired`,
+    the rule search uses to stop answering them)."""
     as_of = (today or dt.date.today()).isoformat()
-    successors = successor_map([(d["doc_id"], d.get("metadata") or {}) for d in documents])
-    return {
-        d["doc_id"]
-        for d in documents
-        if (d.get("metadata") or {}).get("status") == "superseded"
-        or any(str(s.get("effective_date") or "") <= as_of for s in successors[d["doc_id"]])
-    }
+    docs = [(d["doc_id"], d.get("metadata") or {}) for d in documents]
+    successors = successor_map(docs)
+    return {doc_id for doc_id, meta in docs if retired(meta, successors[doc_id], as_of)}
 
 
 def never_retrieved(

@@ -49,7 +49,8 @@ def parse(data: bytes) -> Parsed:
         raise ParseError("PDF has no pages")
     if not any(t.strip() for t in page_texts):
         raise ParseError("no extractable text (empty or image-only PDF; OCR is not supported)")
-    page_texts = strip_running_lines(page_texts, outline_titles=_outline_titles(reader))
+    outline = _read_outline(reader)
+    page_texts = strip_running_lines(page_texts, outline_titles=[t for _, t, _ in outline])
 
     parts: list[str] = []
     pages: list[PageSpan] = []
@@ -64,7 +65,7 @@ def parse(data: bytes) -> Parsed:
         offset += len(page_text)
     text = "".join(parts)
 
-    headings = _outline_headings(reader, text, pages) or _heuristic_headings(text)
+    headings = _outline_headings(outline, text, pages) or _heuristic_headings(text)
     title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or ""
     return Parsed(text=text, headings=headings, pages=pages, title=str(title).strip())
 
@@ -172,32 +173,15 @@ def _counts_pages(
     return bool(_PAGE_NUMBER_RE.search(key)) or not key.rstrip().endswith((".", "!", "?", ":"))
 
 
-def _outline_titles(reader) -> list[str]:
-    """Every bookmark title of the PDF (none when the outline cannot be read)."""
-    titles: list[str] = []
-
-    def walk(items: list) -> None:
-        for item in items:
-            if isinstance(item, list):
-                walk(item)
-            else:
-                titles.append(str(getattr(item, "title", "") or ""))
-
-    try:
-        walk(reader.outline)
-    except Exception:  # reported once, by _outline_headings
-        return []
-    return titles
-
-
-def _outline_headings(reader, text: str, pages: list[PageSpan]) -> list[Heading]:
-    """Headings from the PDF's bookmarks, located in the text of the page they point to."""
+def _read_outline(reader) -> list[tuple[int, str, int]]:
+    """The PDF's bookmarks as (level, title, page index), in outline order: read once, for
+    running-line detection and for headings (none when the outline cannot be read)."""
     try:
         outline = reader.outline
     except Exception as exc:  # a broken outline should not cost us the document
         logger.warning("ignoring unreadable PDF outline: %s", exc)
         return []
-    found: list[Heading] = []
+    found: list[tuple[int, str, int]] = []
 
     def walk(items: list, level: int) -> None:
         for item in items:
@@ -207,15 +191,26 @@ def _outline_headings(reader, text: str, pages: list[PageSpan]) -> list[Heading]
             try:
                 page_index = reader.get_destination_page_number(item)
             except Exception:
-                continue
-            title = " ".join(str(item.title or "").split())
-            if not title or not 0 <= page_index < len(pages):
-                continue
-            start = _find_line(text, title, pages[page_index].start, pages[page_index].end)
-            if start is not None:
-                found.append(Heading(level, title, start))
+                page_index = -1
+            found.append(
+                (level, " ".join(str(getattr(item, "title", "") or "").split()), page_index)
+            )
 
     walk(outline, 1)
+    return found
+
+
+def _outline_headings(
+    outline: list[tuple[int, str, int]], text: str, pages: list[PageSpan]
+) -> list[Heading]:
+    """Headings from the PDF's bookmarks, located in the text of the page they point to."""
+    found: list[Heading] = []
+    for level, title, page_index in outline:
+        if not title or not 0 <= page_index < len(pages):
+            continue
+        start = _find_line(text, title, pages[page_index].start, pages[page_index].end)
+        if start is not None:
+            found.append(Heading(level, title, start))
     found.sort(key=lambda h: h.start)
     unique: list[Heading] = []
     for h in found:
