@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from indexer.documents import Document
 from indexer.errors import KBError
@@ -20,6 +22,8 @@ from indexer.loaders import load_directory
 from indexer.loaders.common import sections_from_headings
 from indexer.loaders.markdown import parse as parse_markdown
 from indexer.loaders.metadata import normalise
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,44 +48,101 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
-def _jsonl(path: Path) -> list[dict]:
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+def _read(path: Path) -> str:
+    """A dataset file's text (UTF-8, a byte-order mark allowed), or an error naming the file."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KBError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise KBError(f"{path}: cannot read it ({exc.strerror})") from None
+
+
+def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a broken line is named, file and line,
+    before any indexing starts (a byte-order mark, as some editors write, is allowed)."""
+    rows = []
+    text = _read(path)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise KBError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise KBError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        rows.append((number, row))
+    return rows
+
+
+def _field(row: dict[str, Any], names: tuple[str, ...], where: str) -> Any:
+    """The first of ``names`` the row has (ours, then BEIR's spelling), or an error naming it."""
+    for name in names:
+        if row.get(name) is not None:
+            return row[name]
+    raise KBError(f"{where}: missing field {names[0]!r}")
+
+
+def _text(row: dict[str, Any], where: str) -> str:
+    value = _field(row, ("text",), where)
+    if not isinstance(value, str):
+        raise KBError(f"{where}: 'text' must be a string, got {type(value).__name__}")
+    return value
 
 
 def _suffix(split: str | None) -> str:
     return f".{split}" if split else ""
 
 
+QRELS_HEADERS = (["query_id", "doc_id"], ["query-id", "corpus-id"])  # ours, BEIR's
+
+
+def _relevance(value: str, where: str) -> int:
+    """An integer grade; "1.0" is 1, anything else that is not a whole number is an error."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer():
+        raise KBError(f"{where}: relevance must be a whole number, got {value!r}")
+    return int(number)
+
+
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """``query_id doc_id relevance`` rows after a header line."""
     qrels: dict[str, dict[str, int]] = defaultdict(dict)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines or lines[0].split("\t")[:2] != ["query_id", "doc_id"]:
+    lines = _read(path).splitlines()
+    if not lines or [h.strip() for h in lines[0].split("\t")[:2]] not in QRELS_HEADERS:
         raise KBError(f"{path} must start with the header 'query_id<TAB>doc_id<TAB>relevance'")
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
-        parts = line.split("\t")
+        parts = [part.strip() for part in line.split("\t")]
         if len(parts) != 3:
             raise KBError(f"{path}:{number}: expected 3 tab-separated fields")
-        qrels[parts[0]][parts[1]] = int(parts[2])
+        qrels[parts[0]][parts[1]] = _relevance(parts[2], f"{path}:{number}")
     return dict(qrels)
 
 
 def corpus_documents(path: Path) -> list[Document]:
     """Documents of a corpus.jsonl; '##' headings in the text become sections."""
     documents = []
-    for row in _jsonl(path):
-        parsed = parse_markdown(row["text"].encode("utf-8"))
+    seen: dict[str, int] = {}
+    for number, row in _jsonl(path):
+        where = f"{path}:{number}"
+        doc_id = str(_field(row, ("doc_id", "_id"), where))
+        if doc_id in seen:
+            raise KBError(f"{where}: doc_id {doc_id!r} already used on line {seen[doc_id]}")
+        seen[doc_id] = number
+        parsed = parse_markdown(_text(row, where).encode("utf-8"))
         meta = {k: v for k, v in row.items() if k in ("url",)}
         documents.append(
             Document(
-                doc_id=str(row["doc_id"]),
-                title=row.get("title") or str(row["doc_id"]),
+                doc_id=doc_id,
+                title=str(row.get("title") or doc_id),
                 text=parsed.text,
-                source=row.get("url") or f"{path.name}#{row['doc_id']}",
+                source=row.get("url") or f"{path.name}#{doc_id}",
                 format="md",
                 sections=sections_from_headings(parsed.text, parsed.headings),
                 metadata=normalise(meta),
@@ -90,41 +151,115 @@ def corpus_documents(path: Path) -> list[Document]:
     return documents
 
 
+def read_queries(path: Path) -> tuple[dict[str, str], set[str]]:
+    """``{query_id: text}`` and the ids marked unanswerable; an empty or repeated question is
+    an error here, not a failed search after minutes of indexing."""
+    queries: dict[str, str] = {}
+    unanswerable: set[str] = set()
+    for number, row in _jsonl(path):
+        where = f"{path}:{number}"
+        qid = str(_field(row, ("query_id", "_id"), where))
+        text = _text(row, where)
+        if not text.strip():
+            raise KBError(f"{where}: question {qid!r} is empty")
+        if qid in queries:
+            raise KBError(f"{where}: query_id {qid!r} is repeated")
+        queries[qid] = text
+        if row.get("answerable") is False or row.get("not_answerable") is True:
+            unanswerable.add(qid)
+    return queries, unanswerable
+
+
+def read_evidence(path: Path) -> dict[str, list[str]]:
+    """Evidence strings per question; one string alone is a list of one (extending a list by a
+    string would add its characters, and every passage holds some letter)."""
+    evidence: dict[str, list[str]] = defaultdict(list)
+    for number, row in _jsonl(path):
+        where = f"{path}:{number}"
+        value = row.get("evidence") or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise KBError(f"{where}: 'evidence' must be a list of strings")
+        evidence[str(_field(row, ("query_id",), where))].extend(value)
+    return dict(evidence)
+
+
 def dataset_name(folder: Path) -> str:
     """The folder's own name, also for "." or "kb/": results and baselines are matched by it."""
     return Path(os.path.abspath(folder)).name
+
+
+def _judgements_of(folder: Path, stem: str, split: str | None, ext: str) -> Path | None:
+    """The split's own qrels or evidence file, else those of the split it extends.
+
+    A split that re-words the same questions, such as ConditionalQA's ``dev_with_scenario``
+    (same ids as ``dev``, the asker's scenario prepended), shares its judgements: the longest
+    ``_``-prefix with a file of its own is used, then the unsuffixed file.
+    """
+    parts = split.split("_") if split else []
+    for n in range(len(parts), -1, -1):
+        path = folder / f"{stem}{_suffix('_'.join(parts[:n]) or None)}{ext}"
+        if path.is_file():
+            if n < len(parts):
+                logger.info("%s split %s: judgements read from %s", folder, split, path.name)
+            return path
+    return None
 
 
 def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.jsonl") -> Dataset:
     """Load a labelled set; without ``split`` the unsuffixed files are read."""
     folder = Path(folder)
     queries_path = folder / f"queries{_suffix(split)}.jsonl"
-    qrels_path = folder / f"qrels{_suffix(split)}.tsv"
-    for needed in (queries_path, qrels_path):
-        if not needed.is_file():
-            raise KBError(f"dataset {folder} has no {needed.name}")
+    if not queries_path.is_file():
+        raise KBError(f"dataset {folder} has no {queries_path.name}")
+    qrels_path = _judgements_of(folder, "qrels", split, ".tsv")
+    if qrels_path is None:
+        raise KBError(f"dataset {folder} has no qrels{_suffix(split)}.tsv")
     if (folder / corpus).is_file():
         documents = corpus_documents(folder / corpus)
     else:
         documents, _skipped = load_directory(folder)
-    rows = _jsonl(queries_path)
-    queries = {str(r["query_id"]): r["text"] for r in rows}
-    unanswerable = {
-        str(r["query_id"])
-        for r in rows
-        if r.get("answerable") is False or r.get("not_answerable") is True
-    }
-    evidence: dict[str, list[str]] = defaultdict(list)
-    evidence_path = folder / f"evidence{_suffix(split)}.jsonl"
-    if evidence_path.is_file():
-        for r in _jsonl(evidence_path):
-            evidence[str(r["query_id"])].extend(r.get("evidence") or [])
+    queries, unanswerable = read_queries(queries_path)
+    evidence_path = _judgements_of(folder, "evidence", split, ".jsonl")
+    evidence = read_evidence(evidence_path) if evidence_path else {}
+    evidence = {qid: found for qid, found in evidence.items() if qid in queries}
+    qrels = read_qrels(qrels_path)
+    _warn_dangling(qrels, queries, documents, qrels_path)
     return Dataset(
         name=dataset_name(folder),
         split=split,
         documents=documents,
         queries=queries,
-        qrels=read_qrels(qrels_path),
-        evidence=dict(evidence),
+        qrels=qrels,
+        evidence=evidence,
         unanswerable=unanswerable,
     )
+
+
+def _warn_dangling(
+    qrels: dict[str, dict[str, int]],
+    queries: dict[str, str],
+    documents: list[Document],
+    path: Path,
+) -> None:
+    """A judgement naming a document the corpus lacks can only ever count as a miss (a typo in
+    an id would read as a retrieval failure), so the evaluator hears of it."""
+    known = {doc.doc_id for doc in documents}
+    missing = sorted(
+        (qid, doc_id)
+        for qid, judged in qrels.items()
+        if qid in queries
+        for doc_id, rel in judged.items()
+        if rel > 0 and doc_id not in known
+    )
+    if missing:
+        examples = ", ".join(f"{q} -> {d}" for q, d in missing[:5])
+        logger.warning(
+            "%s: %d judgement(s) name documents that are not in the corpus and can only count "
+            "as misses (%s%s)",
+            path,
+            len(missing),
+            examples,
+            " ..." if len(missing) > 5 else "",
+        )

@@ -194,6 +194,7 @@ def run_modes(
     dataset: Dataset, modes: list[str], settings: Settings, cache_root: Path
 ) -> dict[str, Any]:
     """Index (cached) and evaluate a loaded dataset in several modes, in one run."""
+    settings = fit_questions(dataset, settings)
     embedder = Embedder.from_settings(settings)
     searcher = Searcher(cached_index(dataset, embedder, settings, cache_root), embedder, settings)
     try:
@@ -204,6 +205,27 @@ def run_modes(
         }
     finally:
         searcher.close()
+
+
+def fit_questions(dataset: Dataset, settings: Settings) -> Settings:
+    """Settings whose query limit admits every question of the set.
+
+    The limit guards the API against costly requests; a labelled set with long questions (a
+    question with the asker's whole scenario) is still worth measuring, so the run says so
+    instead of failing on its first long question after minutes of indexing.
+    """
+    lengths = [len(" ".join(text.split())) for text in dataset.queries.values()]
+    too_long = [n for n in lengths if n > settings.max_query_chars]
+    if not too_long:
+        return settings
+    logger.warning(
+        "%d question(s) are longer than KB_MAX_QUERY_CHARS (%d; the longest has %d "
+        "characters): the limit is raised for this evaluation, the API would refuse them",
+        len(too_long),
+        settings.max_query_chars,
+        max(too_long),
+    )
+    return settings.model_copy(update={"max_query_chars": max(too_long)})
 
 
 def run_dataset(

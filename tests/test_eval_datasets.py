@@ -1,0 +1,188 @@
+"""Reading labelled sets nobody on the project wrote: every fault is named before indexing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from eval.datasets import load_dataset
+from eval.metrics import evidence_hit_at
+from eval.runner import fit_questions
+from indexer.errors import KBError
+from indexer.search import validate_query
+from indexer.settings import Settings
+from kb_cli.main import main
+
+CORPUS = [
+    {"doc_id": "d1", "title": "Refunds", "text": "Refunds take 14 days."},
+    {"doc_id": "d2", "title": "Payouts", "text": "Payouts are weekly."},
+]
+
+
+def _write(
+    folder: Path,
+    corpus: list | None = None,
+    queries: list | None = None,
+    qrels: str = "query_id\tdoc_id\trelevance\nq1\td1\t1\n",
+    evidence: list | None = None,
+    bom: bool = False,
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = "\ufeff" if bom else ""
+
+    def jsonl(rows: list) -> str:
+        return prefix + "".join(json.dumps(r) + "\n" for r in rows)
+
+    (folder / "corpus.jsonl").write_text(jsonl(corpus or CORPUS), encoding="utf-8")
+    (folder / "queries.jsonl").write_text(
+        jsonl(queries or [{"query_id": "q1", "text": "how long do refunds take"}]),
+        encoding="utf-8",
+    )
+    (folder / "qrels.tsv").write_text(prefix + qrels, encoding="utf-8")
+    if evidence is not None:
+        (folder / "evidence.jsonl").write_text(jsonl(evidence), encoding="utf-8")
+    return folder
+
+
+def test_byte_order_marks_as_editors_write_them_are_read(tmp_path: Path) -> None:
+    dataset = load_dataset(_write(tmp_path / "set", bom=True))
+    assert [d.doc_id for d in dataset.documents] == ["d1", "d2"]
+    assert dataset.queries == {"q1": "how long do refunds take"}
+    assert dataset.qrels == {"q1": {"d1": 1}}
+
+
+def test_one_evidence_string_is_one_evidence_not_its_letters(tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "set", evidence=[{"query_id": "q1", "doc_id": "d1", "evidence": "14 days"}]
+    )
+    dataset = load_dataset(folder)
+    assert dataset.evidence == {"q1": ["14 days"]}
+    # A passage without the evidence must not count as a hit.
+    assert evidence_hit_at(["Payouts are weekly."], dataset.evidence["q1"], 1) == 0.0
+    assert evidence_hit_at(["Refunds take 14 days."], dataset.evidence["q1"], 1) == 1.0
+
+
+def test_evidence_of_another_type_is_refused(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set", evidence=[{"query_id": "q1", "evidence": {"a": 1}}])
+    with pytest.raises(KBError, match=r"evidence\.jsonl:1: 'evidence' must be a list"):
+        load_dataset(folder)
+
+
+def test_a_broken_line_is_named_by_file_and_line(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    with (folder / "corpus.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"doc_id": "d3", "text": "unterminated\n')
+    with pytest.raises(KBError, match=r"corpus\.jsonl:3: not valid JSON"):
+        load_dataset(folder)
+
+
+def test_a_missing_field_is_named(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set", corpus=[{"doc_id": "d1", "title": "no text"}])
+    with pytest.raises(KBError, match=r"corpus\.jsonl:1: missing field 'text'"):
+        load_dataset(folder)
+    folder = _write(tmp_path / "set2", queries=[{"text": "who am i"}])
+    with pytest.raises(KBError, match=r"queries\.jsonl:1: missing field 'query_id'"):
+        load_dataset(folder)
+
+
+def test_beir_spellings_are_read(tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "set",
+        corpus=[{"_id": "d1", "title": "Refunds", "text": "Refunds take 14 days."}],
+        queries=[{"_id": "q1", "text": "refund time"}],
+        qrels="query-id\tcorpus-id\tscore\nq1\td1\t1.0\n",
+    )
+    dataset = load_dataset(folder)
+    assert [d.doc_id for d in dataset.documents] == ["d1"]
+    assert dataset.qrels == {"q1": {"d1": 1}}
+
+
+def test_repeated_or_empty_questions_and_repeated_documents_are_refused(tmp_path: Path) -> None:
+    twice = [{"query_id": "q1", "text": "a"}, {"query_id": "q1", "text": "b"}]
+    with pytest.raises(KBError, match=r"queries\.jsonl:2: query_id 'q1' is repeated"):
+        load_dataset(_write(tmp_path / "a", queries=twice))
+    with pytest.raises(KBError, match=r"question 'q1' is empty"):
+        load_dataset(_write(tmp_path / "b", queries=[{"query_id": "q1", "text": "  "}]))
+    with pytest.raises(KBError, match=r"doc_id 'd1' already used on line 1"):
+        load_dataset(_write(tmp_path / "c", corpus=[CORPUS[0], CORPUS[0]]))
+
+
+def test_relevance_must_be_a_whole_number(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set", qrels="query_id\tdoc_id\trelevance\nq1\td1\t0.5\n")
+    with pytest.raises(KBError, match=r"qrels\.tsv:2: relevance must be a whole number"):
+        load_dataset(folder)
+    folder = _write(tmp_path / "set2", qrels="query_id\tdoc_id\trelevance\nq1\td1\tyes\n")
+    with pytest.raises(KBError, match=r"qrels\.tsv:2: relevance must be a whole number"):
+        load_dataset(folder)
+
+
+def test_files_that_are_not_utf8_are_named(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").write_bytes(b'{"query_id": "q1", "text": "caf\xe9"}\n')
+    with pytest.raises(KBError, match=r"queries\.jsonl: not UTF-8 text"):
+        load_dataset(folder)
+
+
+def test_judgements_of_unknown_documents_are_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _write(tmp_path / "set", qrels="query_id\tdoc_id\trelevance\nq1\tD1\t1\n")
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        load_dataset(folder)
+    assert "1 judgement(s) name documents that are not in the corpus" in caplog.text
+    assert "q1 -> D1" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        load_dataset(_write(tmp_path / "ok"))
+    assert "not in the corpus" not in caplog.text
+
+
+def test_long_questions_raise_the_limit_for_the_run_and_say_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    long_question = "my situation is this: " + "word " * 300
+    folder = _write(tmp_path / "set", queries=[{"query_id": "q1", "text": long_question}])
+    dataset = load_dataset(folder)
+    settings = Settings(max_query_chars=1000)
+    with pytest.raises(Exception, match="the limit is 1000"):
+        validate_query(long_question, 5, settings)
+    with caplog.at_level(logging.WARNING, logger="eval.runner"):
+        fitted = fit_questions(dataset, settings)
+    assert validate_query(long_question, 5, fitted)
+    assert "1 question(s) are longer than KB_MAX_QUERY_CHARS (1000" in caplog.text
+    assert fit_questions(load_dataset(_write(tmp_path / "short")), settings) is settings
+
+
+def test_kb_eval_stops_on_a_broken_set_before_indexing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _write(tmp_path / "set")
+    (folder / "qrels.tsv").write_text("q1\td1\t1\n", encoding="utf-8")
+    code = main(["eval", str(folder), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 1
+    assert "must start with the header" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_reworded_split_shares_the_judgements_of_the_split_it_extends(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").rename(folder / "queries.dev.jsonl")
+    (folder / "qrels.tsv").rename(folder / "qrels.dev.tsv")
+    (folder / "evidence.dev.jsonl").write_text(
+        json.dumps({"query_id": "q1", "evidence": ["14 days"]}) + "\n", encoding="utf-8"
+    )
+    scenario = {"query_id": "q1", "text": "I bought coins last week. How long do refunds take?"}
+    (folder / "queries.dev_with_scenario.jsonl").write_text(
+        json.dumps(scenario) + "\n", encoding="utf-8"
+    )
+    dataset = load_dataset(folder, "dev_with_scenario")
+    assert dataset.queries == {"q1": scenario["text"]}
+    assert dataset.qrels == {"q1": {"d1": 1}}
+    assert dataset.evidence == {"q1": ["14 days"]}
+    with pytest.raises(KBError, match=r"has no qrels\.test\.tsv"):
+        (folder / "queries.test.jsonl").write_text(json.dumps(scenario) + "\n", "utf-8")
+        (folder / "qrels.dev.tsv").rename(folder / "other.tsv")
+        load_dataset(folder, "test")
