@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from eval.metrics import (
     ndcg_at,
     recall_at,
 )
-from indexer.build import index_documents
+from indexer import embedding
+from indexer.build import Progress, index_documents
 from indexer.chunking import CHUNKER_VERSION
 from indexer.embedding import Embedder
 from indexer.errors import KBError
@@ -48,7 +50,11 @@ EVIDENCE_KS = (1, 3, 5)
 
 
 def cached_index(
-    dataset: Dataset, embedder: Embedder, settings: Settings, cache_root: Path
+    dataset: Dataset,
+    embedder: Embedder,
+    settings: Settings,
+    cache_root: Path,
+    progress: Progress | None = None,
 ) -> Path:
     """Index the dataset's corpus once per (corpus, model, chunker settings)."""
     key = "-".join(
@@ -77,6 +83,7 @@ def cached_index(
             max_tokens=settings.chunk_max_tokens,
             min_tokens=settings.chunk_min_tokens,
             windows=settings.window_vectors,
+            progress=progress,
         )
     return index_dir
 
@@ -128,7 +135,12 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dict[str, Any]:
+def evaluate(
+    dataset: Dataset,
+    searcher: Searcher,
+    mode: str = "default",
+    on_question: Callable[[int], None] = lambda n: None,
+) -> dict[str, Any]:
     """Metrics per query and their means for one mode.
 
     A metric with nothing to average (no scored question; no question flagged "no answer" for
@@ -140,6 +152,7 @@ def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dic
     skipped = set(left_out)
     search_mode = None if mode == "default" else mode
     for qid, text in dataset.queries.items():
+        on_question(1)
         if qid in dataset.unanswerable:
             _docs, _passages, answerable = run_query(searcher, text, search_mode)
             flags.append((True, not answerable))
@@ -191,18 +204,24 @@ def evaluate(dataset: Dataset, searcher: Searcher, mode: str = "default") -> dic
 
 
 def run_modes(
-    dataset: Dataset, modes: list[str], settings: Settings, cache_root: Path
+    dataset: Dataset,
+    modes: list[str],
+    settings: Settings,
+    cache_root: Path,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Index (cached) and evaluate a loaded dataset in several modes, in one run."""
+    progress = progress or Progress()
     settings = fit_questions(dataset, settings)
-    embedder = Embedder.from_settings(settings)
-    searcher = Searcher(cached_index(dataset, embedder, settings, cache_root), embedder, settings)
+    # Looked up when called, not bound at import: whoever imports this module first (the API,
+    # through the evaluator page) must not decide which Embedder every later run gets.
+    embedder = embedding.Embedder.from_settings(settings)
+    index_dir = cached_index(dataset, embedder, settings, cache_root, progress)
+    searcher = Searcher(index_dir, embedder, settings)
     try:
-        return {
-            "dataset": dataset.name,
-            "split": dataset.split,
-            "results": {mode: evaluate(dataset, searcher, mode) for mode in modes},
-        }
+        progress.on_start("questions", len(dataset.queries) * len(modes))
+        results = {mode: evaluate(dataset, searcher, mode, progress.on_advance) for mode in modes}
+        return {"dataset": dataset.name, "split": dataset.split, "results": results}
     finally:
         searcher.close()
 
@@ -229,9 +248,14 @@ def fit_questions(dataset: Dataset, settings: Settings) -> Settings:
 
 
 def run_dataset(
-    folder: Path, split: str | None, modes: list[str], settings: Settings, cache_root: Path
+    folder: Path,
+    split: str | None,
+    modes: list[str],
+    settings: Settings,
+    cache_root: Path,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Load, index (cached) and evaluate one dataset in several modes, in one run."""
     from eval.datasets import load_dataset
 
-    return run_modes(load_dataset(folder, split), modes, settings, cache_root)
+    return run_modes(load_dataset(folder, split), modes, settings, cache_root, progress)

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from indexer.inputs import is_plain_date
 from indexer.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from indexer.build import BuildReport
+    from indexer.build import BuildReport, Progress
 
 logger = logging.getLogger("kb")
 
@@ -62,31 +62,44 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def cmd_index(args: argparse.Namespace) -> int:
+def _progress_bars(quiet: bool) -> tuple[Progress, Callable[[], None]]:
+    """tqdm bars on stderr, one per stage of a long run, and the call that closes the last."""
     from tqdm import tqdm
 
-    from indexer.build import Progress, build_index
-    from indexer.embedding import Embedder
-    from indexer.memo import RebuildMemo
+    from indexer.build import Progress
 
-    settings = _settings(args)
-    source = Path(args.path) if args.path else settings.kb_dir
     bars: list[tqdm] = []
 
     def start(stage: str, total: int) -> None:
-        if bars:
-            bars.pop().close()
+        close()
         label, unit = {
             "load": ("reading files", "file"),
             "chunk": ("chunking", "doc"),
             "embed": ("embedding", "chunk"),
+            "write": ("writing the index", "index"),
+            "questions": ("searching", "question"),
         }.get(stage, (stage, "item"))
-        bars.append(tqdm(total=total, desc=label, unit=unit, disable=args.quiet, file=sys.stderr))
+        bars.append(tqdm(total=total, desc=label, unit=unit, disable=quiet, file=sys.stderr))
 
     def advance(n: int) -> None:
         if bars:
             bars[-1].update(n)
 
+    def close() -> None:
+        if bars:
+            bars.pop().close()
+
+    return Progress(on_start=start, on_advance=advance), close
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from indexer.build import build_index
+    from indexer.embedding import Embedder
+    from indexer.memo import RebuildMemo
+
+    settings = _settings(args)
+    source = Path(args.path) if args.path else settings.kb_dir
+    progress, close_bars = _progress_bars(args.quiet)
     embedder = Embedder.from_settings(settings)
     memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
 
@@ -97,14 +110,13 @@ def cmd_index(args: argparse.Namespace) -> int:
             embedder,
             max_tokens=settings.chunk_max_tokens,
             min_tokens=settings.chunk_min_tokens,
-            progress=Progress(on_start=start, on_advance=advance),
+            progress=progress,
             cache_path=settings.embed_cache_path,
             windows=settings.window_vectors,
             ann_min_chunks=settings.ann_min_chunks,
             memo=memo,
         )
-        if bars:
-            bars.pop().close()
+        close_bars()
         _print_build_report(report)
 
     from indexer.watch import snapshot, watch
@@ -352,7 +364,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except BaselineError as exc:
             raise UsageError(f"--baseline {args.baseline} {exc}") from None
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
-    results = run_modes(dataset, modes, settings, cache_dir)
+    progress, close_bars = _progress_bars(args.quiet)
+    results = run_modes(dataset, modes, settings, cache_dir, progress)
+    close_bars()
     table = markdown_table(results)
     sys.stdout.write(table)
     left_out = next(iter(results["results"].values()))["left_out"]
@@ -392,12 +406,14 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
     settings = _settings(args)
     datasets_dir = Path(args.datasets_dir) if args.datasets_dir else settings.datasets_dir
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
+    progress, close_bars = _progress_bars(args.quiet)
+    sets = [(datasets_dir / name, split) for name, split in SHARED_SETS] + [(Path(args.kb), None)]
     runs = []
-    for name, split in SHARED_SETS:
-        folder = datasets_dir / name
-        runs.append(run_dataset(folder, split, ["dense", "bm25", "hybrid"], settings, cache_dir))
-        sys.stderr.write(f"evaluated {name}\n")
-    runs.append(run_dataset(Path(args.kb), None, ["dense", "bm25", "hybrid"], settings, cache_dir))
+    for folder, split in sets:
+        modes = ["dense", "bm25", "hybrid"]
+        runs.append(run_dataset(folder, split, modes, settings, cache_dir, progress))
+        close_bars()
+        sys.stderr.write(f"evaluated {folder.name}\n")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(retrieval_doc(runs, settings), encoding="utf-8")
     sys.stdout.write(f"wrote {args.out}\n")
@@ -502,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cache-dir", help="indexes cached per corpus (default: KB_EVAL_CACHE_DIR, var/eval-cache)"
     )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("eval-all", help="every shared set x mode -> docs/retrieval.md")
@@ -511,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kb", default="kb")
     p.add_argument("--out", default="docs/retrieval.md")
     p.add_argument("--cache-dir", help="default: KB_EVAL_CACHE_DIR, var/eval-cache")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval_all)
 
     p = sub.add_parser("keys", help="manage API keys (stored hashed)")

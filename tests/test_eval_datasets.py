@@ -186,3 +186,16 @@ def test_a_reworded_split_shares_the_judgements_of_the_split_it_extends(tmp_path
         (folder / "queries.test.jsonl").write_text(json.dumps(scenario) + "\n", "utf-8")
         (folder / "qrels.dev.tsv").rename(folder / "other.tsv")
         load_dataset(folder, "test")
+
+
+def test_kb_eval_shows_progress_for_indexing_and_questions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _write(tmp_path / "set")
+    code = main(["eval", str(folder), "--mode", "all", "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "embedding" in err and "4/4" in err  # 4 modes x 1 question
+    assert "searching" in err
+    main(["eval", str(folder), "--quiet", "--cache-dir", str(tmp_path / "cache")])
+    assert "searching" not in capsys.readouterr().err
