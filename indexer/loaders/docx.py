@@ -65,6 +65,7 @@ def parse(data: bytes) -> Parsed:
     """Parse a .docx file's body in order: paragraphs and tables."""
     import docx  # python-docx; imported here so importing the loaders stays cheap
     from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(io.BytesIO(data))
@@ -79,17 +80,23 @@ def parse(data: bytes) -> Parsed:
     counters = _Counters()
     blocks: list[tuple[str, int]] = []  # (text, heading level, or 0 for a paragraph, -1 a line)
     title = ""
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
+    body = document._body
+    for element in _block_elements(document.element.body):
+        if element.tag == _TBL:
             counters.styled.clear()
-            for row in item.rows:
+            for row in Table(element, body).rows:
                 cells = _unique_cells(row.cells)
                 if cells:
                     blocks.append((" | ".join(cells), -1))
             continue
-        text = " ".join(item.text.split())
+        item = Paragraph(element, body)
         style = item.style.name if item.style is not None else ""
+        if _TOC_STYLE_RE.match(style):
+            continue  # a table of contents outside a content control: the headings again
+        text = " ".join(paragraph_text(element).split())
+        boxes = [(t, 0) for t in (" ".join(b.split()) for b in _text_box_texts(element)) if t]
         if not text:
+            blocks.extend(boxes)  # a box anchored in an empty paragraph
             continue
         match = _HEADING_STYLE_RE.match(style)
         if style == "Title":
@@ -103,6 +110,7 @@ def parse(data: bytes) -> Parsed:
             blocks.append((f"{marker}{text}", -1))
         else:
             blocks.append((text, 0))
+        blocks.extend(boxes)  # a text box reads after the paragraph it is anchored in
 
     parts: list[str] = []
     headings: list[Heading] = []
@@ -128,9 +136,105 @@ def _unique_cells(cells: list) -> list[str]:
         if id(cell._tc) in seen:
             continue
         seen.append(id(cell._tc))
-        text = " ".join(cell.text.split())
+        text = cell_text(cell._tc)
         if text:
             out.append(text)
+    return out
+
+
+def cell_text(tc) -> str:
+    """A table cell's text on one line: its paragraphs joined by spaces; a table nested in it
+    keeps its rows apart with "; " and its cells with ", " (as the HTML loader does)."""
+    parts: list[str] = []
+    words: list[str] = []
+    for element in _block_elements(tc):
+        if element.tag == _TBL:
+            if words:
+                parts.append(" ".join(words))
+                words = []
+            for tr in element.iter(f"{_W}tr"):
+                if tr.getparent() is not element:
+                    continue  # a row of a table nested deeper: part of its cell's text
+                cells = [cell_text(c) for c in tr.iterchildren(f"{_W}tc")]
+                if row := ", ".join(c for c in cells if c):
+                    parts.append(row)
+        else:
+            words.extend(paragraph_text(element).split())
+            words.extend(w for t in _text_box_texts(element) for w in t.split())
+    if words:
+        parts.append(" ".join(words))
+    return "; ".join(parts)
+
+
+# Containers whose content Word shows in place: tracked insertions and moves, hyperlinks,
+# content controls, smart tags, custom XML, simple fields (their shown result). A tracked
+# deletion (w:del, w:moveFrom) is not shown, nor a field's code (w:instrText).
+_SHOWN = frozenset(
+    f"{_W}{t}" for t in ("ins", "moveTo", "hyperlink", "smartTag", "customXml", "fldSimple", "dir",
+                         "bdo", "sdt", "sdtContent")
+)  # fmt: skip
+_R = f"{_W}r"
+_P = f"{_W}p"
+_TBL = f"{_W}tbl"
+_TXBX = f"{_W}txbxContent"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_TOC_STYLE_RE = re.compile(r"^(?:TOC|toc) ?\d$|^TOC Heading$")
+
+
+def paragraph_text(p) -> str:
+    """A paragraph's text as Word shows it: runs anywhere inside shown containers count.
+
+    python-docx reads only the paragraph's own runs and hyperlinks, which drops text inserted
+    with tracked changes on ("within 5 minutes" read "within minutes"), text in content
+    controls (a template's phone number field) and field results.
+    """
+    out: list[str] = []
+    for child in p:
+        if child.tag == _R:
+            out.append(child.text)  # python-docx: w:t, tabs, breaks, no-break hyphens
+        elif child.tag in _SHOWN:
+            out.append(paragraph_text(child))
+    return "".join(out)
+
+
+def _block_elements(container) -> list:
+    """The paragraphs and tables of a body, cell or text box in order, looking inside block
+    content controls and tracked insertions, except a table-of-contents control."""
+    out: list = []
+    for child in container:
+        if child.tag in (_P, _TBL):
+            out.append(child)
+        elif child.tag in _SHOWN or child.tag == f"{_W}sdtContent":
+            if not _is_toc_control(child):
+                out.extend(_block_elements(child))
+    return out
+
+
+def _is_toc_control(element) -> bool:
+    """A w:sdt that Word made for its table of contents (docPartGallery "Table of Contents")."""
+    gallery = element.find(f"{_W}sdtPr/{_W}docPartObj/{_W}docPartGallery")
+    return gallery is not None and "contents" in (gallery.get(f"{_W}val") or "").lower()
+
+
+def _text_box_texts(p) -> list[str]:
+    """Texts of the text boxes anchored in a paragraph, one per box paragraph.
+
+    Word stores each box twice (mc:Choice for current readers, a VML mc:Fallback for old
+    ones): the fallback copy is skipped. A box inside a box is read with its outer box.
+    """
+    out: list[str] = []
+    for box in p.iter(_TXBX):
+        if any(a.tag in (_MC_FALLBACK, _TXBX) for a in box.iterancestors()):
+            continue
+        for element in _block_elements(box):
+            if element.tag == _TBL:
+                out.extend(
+                    " | ".join(c for c in (cell_text(tc) for tc in tr.iterchildren(f"{_W}tc")) if c)
+                    for tr in element.iterchildren(f"{_W}tr")
+                )
+            else:
+                out.append(paragraph_text(element))
+                out.extend(_text_box_texts(element))
     return out
 
 

@@ -12,7 +12,10 @@ from html.parser import HTMLParser
 
 from indexer.loaders.common import Heading, Parsed, decode_text
 
-_SKIP = {"script", "style", "nav", "footer", "header", "aside", "noscript", "template", "svg"}
+_SKIP = {
+    "script", "style", "nav", "footer", "header", "aside", "noscript", "template", "svg",
+    "iframe", "noembed", "noframes",  # an iframe's content is only a fallback message
+}  # fmt: skip
 # A header or footer inside an <article> belongs to it (its h1, its byline), not to the page's
 # chrome; a header is kept only if it holds a heading. <main> and <section> do not count: sites
 # wrap the whole page, site header and footer included, in one (or leave one unclosed).
@@ -22,6 +25,19 @@ _BLOCK = {
     "dd", "table", "thead", "tbody", "tfoot", "form", "figure", "figcaption", "br", "hr",
     "address", "details", "summary", "header", "footer", "li",
 }  # fmt: skip
+# Page chrome marked by what it is rather than by its tag: ARIA landmark roles equal to the
+# skipped tags (a wiki's table of contents is role=navigation, a site footer role=contentinfo),
+# breadcrumb trails, and the edit and permalink widgets wikis and doc generators put into
+# headings ('Removal[edit]', 'Purpose¶'). Only elements whose end tag is required: a skipped
+# <li> or <p> left open would take the rest of the page with it.
+_CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary", "menu"}
+_CHROME_CLASSES = {"mw-editsection", "editsection", "headerlink"}
+_OPTIONAL_END = {
+    "li", "p", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "colgroup",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+    "track", "wbr", "html", "head", "body",
+}  # fmt: skip
+_PERMALINK_RE = re.compile(r"^\s*[¶§#🔗⚓]\s*$")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _WS_RE = re.compile(r"\s+")
 # Inside a table cell, block boundaries become separators so its parts do not run together
@@ -68,6 +84,21 @@ class _Extractor(HTMLParser):
         self._cell: list[str] | None = None
         self._nested_tables = 0  # tables inside the open cell, flattened into it
         self._in_pre = False
+        self._chrome: list = []  # [tag, open count] of a role/class-marked chrome element
+        self._links: list[int] = []  # where each <a> open inside a heading started in _buf
+
+    def _is_chrome(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+        """An element that is page chrome by its role, class, id or label (see _CHROME_ROLES)."""
+        if tag in _OPTIONAL_END:
+            return False
+        found = dict(attrs)
+        classes = set((found.get("class") or "").split())
+        names = " ".join(str(found.get(k) or "") for k in ("class", "id", "aria-label")).lower()
+        return (
+            (found.get("role") or "").strip().lower() in _CHROME_ROLES
+            or bool(classes & _CHROME_CLASSES)
+            or "breadcrumb" in names
+        )
 
     def _flush(self, level: int = 0, anchor: str = "") -> None:
         raw = "".join(self._buf)
@@ -91,6 +122,15 @@ class _Extractor(HTMLParser):
         self._row = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._chrome:
+            if tag == self._chrome[0]:
+                self._chrome[1] += 1
+            return
+        if self._is_chrome(tag, attrs):
+            self._chrome = [tag, 1]
+            return
+        if tag == "a" and self._heading:
+            self._links.append(len(self._buf))
         if tag in _SKIP and not (tag in _OWN_CHROME and self._articles and not self._skip_depth):
             self._skip_depth += 1
             return
@@ -155,6 +195,16 @@ class _Extractor(HTMLParser):
             cell.append(_CELL_BLOCK_SEP)
 
     def handle_endtag(self, tag: str) -> None:
+        if self._chrome:
+            if tag == self._chrome[0]:
+                self._chrome[1] -= 1
+                if not self._chrome[1]:
+                    self._chrome = []
+            return
+        if tag == "a" and self._links and self._heading and not self._skip_depth:
+            start = self._links.pop()
+            if _PERMALINK_RE.match("".join(self._buf[start:])):
+                del self._buf[start:]  # 'Purpose¶': the heading's permalink, not its title
         # while skipping, every _SKIP end tag closes a skipped element; otherwise a header or
         # footer end closes one kept inside an article (a block, flushed below)
         if tag in _SKIP and (self._skip_depth or tag not in _OWN_CHROME):
@@ -179,6 +229,7 @@ class _Extractor(HTMLParser):
         elif tag in _HEADINGS and self._heading:
             level, anchor = self._heading
             self._heading = None
+            self._links = []
             self._flush(level, anchor)
         elif tag == "tr" or tag == "table":
             self._end_row()
@@ -215,7 +266,7 @@ class _Extractor(HTMLParser):
         return True
 
     def handle_data(self, data: str) -> None:
-        if self._skip_depth:
+        if self._skip_depth or self._chrome:
             return
         if self._in_title:
             self.title += data

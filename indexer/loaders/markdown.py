@@ -21,6 +21,16 @@ _LIST_RE = re.compile(r"^ {0,3}(?:[-+*]|(\d{1,9})[.)])(?:[ \t]+(\S)|[ \t]*$)")
 _QUOTE_RE = re.compile(r"^ {0,3}>")
 _HTML_RE = re.compile(r"^ {0,3}<[A-Za-z/!?]")
 _TABLE_RULE_RE = re.compile(r"^[ \t]*[|:\-][|:\- \t]*$")  # with a "|": |---|:--|
+# Inline markup in a heading's title (see plain_title).
+_ATTR_BLOCK_RE = re.compile(r"[ \t]*\{((?:[ \t]*[#.][\w:.-]+|[ \t]*[\w-]+=\S+)+)[ \t]*\}[ \t]*$")
+_ATTR_ID_RE = re.compile(r"#([\w:.-]+)")
+_HTML_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
+_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_CODE_RE = re.compile(r"`+([^`]+?)`+")
+_STRONG_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EM_RE = re.compile(r"(?<![\w*])(\*|_)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")  # CommonMark: any ASCII punctuation
+_ESCAPED = 0xF0000  # private-use plane: where escaped characters wait out the patterns
 # A paragraph longer than this over '---' or '===' is text, not a heading title (CommonMark
 # would make the whole paragraph the title): the underline is then a thematic break or text.
 _SETEXT_MAX_LINES = 3
@@ -80,7 +90,8 @@ def find_headings(body: str) -> list[Heading]:
             and len(title := " ".join(" ".join(para).split())) <= _SETEXT_MAX_CHARS
         ):
             level = 1 if underline.group(1)[0] == "=" else 2
-            headings.append(Heading(level, title, para_start))
+            title, anchor = plain_title(title)
+            headings.append(Heading(level, title, para_start, anchor))
             block = ""
             continue
         if _indent(s) >= 4 and not block:
@@ -92,9 +103,9 @@ def find_headings(body: str) -> list[Heading]:
             block = ""
             continue
         if atx := _ATX_RE.match(s):
-            title = _ATX_CLOSE_RE.sub("", (atx.group(2) or "").strip()).strip()
+            title, anchor = plain_title(_ATX_CLOSE_RE.sub("", (atx.group(2) or "").strip()))
             if title:
-                headings.append(Heading(len(atx.group(1)), title, start))
+                headings.append(Heading(len(atx.group(1)), title, start, anchor))
             block = ""
             continue
         if block == "para" and "|" in para[-1] and "|" in s and _TABLE_RULE_RE.match(s):
@@ -110,6 +121,30 @@ def find_headings(body: str) -> list[Heading]:
         elif block == "para":
             para.append(s)
     return headings
+
+
+def plain_title(raw: str) -> tuple[str, str]:
+    """A heading's title as a reader sees it, and its explicit anchor ('' if none).
+
+    Exporters write markup into headings: Google Docs bolds them ('## **Purpose**'),
+    Confluence escapes punctuation ('## 1\\. Scope'), Pandoc and MkDocs add an attribute
+    block ('## Signals {#signals}'), others inline code, links or HTML. Left in, the markup
+    shows in every citation's heading path; the text itself is not changed.
+    """
+    anchor = ""
+    if attrs := _ATTR_BLOCK_RE.search(raw):
+        raw = raw[: attrs.start()]
+        anchor = next(iter(_ATTR_ID_RE.findall(attrs.group(1))), "")
+    # an escaped character is literal: hidden from the markup patterns, then put back
+    title = _ESCAPE_RE.sub(lambda m: chr(_ESCAPED + ord(m.group(1))), raw)
+    title = _HTML_TAG_RE.sub("", title)
+    title = _LINK_RE.sub(r"\1", title)
+    title = _CODE_RE.sub(r"\1", title)
+    title = _STRONG_RE.sub(r"\2", title)
+    title = _EM_RE.sub(r"\2", title)
+    title = "".join(chr(ord(c) - _ESCAPED) if _ESCAPED <= ord(c) < _ESCAPED + 128 else c
+                    for c in title)  # fmt: skip
+    return " ".join(title.split()), anchor
 
 
 def _indent(line: str) -> int:

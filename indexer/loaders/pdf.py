@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from indexer.documents import PageSpan
@@ -50,7 +51,9 @@ def parse(data: bytes) -> Parsed:
     if not any(t.strip() for t in page_texts):
         raise ParseError("no extractable text (empty or image-only PDF; OCR is not supported)")
     outline = _read_outline(reader)
+    page_texts = [expand_ligatures(t) for t in page_texts]
     page_texts = strip_running_lines(page_texts, outline_titles=[t for _, t, _ in outline])
+    page_texts = join_hyphenated_lines(page_texts)
 
     parts: list[str] = []
     pages: list[PageSpan] = []
@@ -68,6 +71,45 @@ def parse(data: bytes) -> Parsed:
     headings = _outline_headings(outline, text, pages) or _heuristic_headings(text)
     title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or ""
     return Parsed(text=text, headings=headings, pages=pages, title=str(title).strip())
+
+
+# Typesetters (Chrome's print to PDF, InDesign, reportlab with a TTF font) draw "fi", "fl",
+# "ff", "ffi", "ffl" as one glyph that pypdf returns as U+FB00-U+FB06: "Deﬁnitions" matches
+# neither the query "definitions" nor the outline entry "Definitions". NFKC of each is the
+# letters it stands for.
+_LIGATURES = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}
+_LIGATURE_RE = re.compile("[" + "".join(_LIGATURES) + "]")
+# A word broken at a line end by hyphenation: letters and '-', then letters starting the next
+# line in lower case, with what sticks to them (a comma, a full stop) and one following space.
+_BROKEN_WORD_RE = re.compile(r"(?<![\w-])([^\W\d_]{2,})-\n([^\W\d_]+)(\S*)( (?=\S))?")
+_COMPOUND_RE = re.compile(r"(?<![\w-])([^\W\d_]+)-([^\W\d_]+)(?![\w-])")
+
+
+def expand_ligatures(text: str) -> str:
+    """Ligature characters as the letters they join ("ﬁle" -> "file")."""
+    return _LIGATURE_RE.sub(lambda m: _LIGATURES[m.group()], text)
+
+
+def join_hyphenated_lines(page_texts: list[str]) -> list[str]:
+    """Mend words that hyphenation split across lines: "Legal Re-\nsponse team" becomes
+    "Legal Response\nteam", so the word is found and read whole.
+
+    A break at a real compound's hyphen ("self-\nharm") looks the same; it is left alone when
+    the document writes that compound with its hyphen elsewhere and never as one word.
+    """
+    whole = "\n".join(page_texts)
+    compounds = {(a.lower(), b.lower()) for a, b in _COMPOUND_RE.findall(whole)}
+    words = {w.lower() for w in re.findall(r"[^\W\d_]+", whole)}
+
+    def mend(match: re.Match) -> str:
+        first, rest, trail, space = match.groups()
+        if (first.lower(), rest.lower()) in compounds and (first + rest).lower() not in words:
+            return match.group()
+        if not rest[0].islower():
+            return match.group()
+        return f"{first}{rest}{trail}" + ("\n" if space else "")
+
+    return [_BROKEN_WORD_RE.sub(mend, text) for text in page_texts]
 
 
 _DIGITS_RE = re.compile(r"\d+")
