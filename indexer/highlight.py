@@ -120,7 +120,12 @@ def _lines(text: str, start: int, stop: int) -> Iterator[tuple[int, str]]:
 
 
 def within_section(
-    text: str, a: int, b: int, query: str, headings: Iterable[str] = ()
+    text: str,
+    a: int,
+    b: int,
+    query: str,
+    headings: Iterable[str] = (),
+    breaks: Iterable[int] = (),
 ) -> tuple[int, int]:
     """Span ``[a, b)`` of ``text`` (a sentence window) without heading lines and without
     running past one: only its sentences on one side of the heading, the side sharing more
@@ -129,18 +134,24 @@ def within_section(
     A window of two sentences can end in the next section's heading. Shown as the highlight,
     "Do not promise a refund. ### Can we still refund after a chargeback?" would answer a
     question the agent did not ask. Heading lines start with '#' (Markdown) or are one of
-    ``headings`` (the passage's heading path, for formats whose headings are plain lines).
+    ``headings`` (heading titles, for formats whose headings are plain lines). ``breaks`` are
+    offsets where a section or a page begins: a highlight stays on one side of each, so the
+    heading path and page it is cited with are where all of it is.
     """
     names = {h.lstrip("#").strip() for h in headings}
+    cuts = sorted(breaks)
     runs: list[list[tuple[int, int]]] = [[]]
     # Only the lines the window touches (it may start inside a heading line).
     start = text.rfind("\n", 0, a) + 1
     stop = len(text) if (found := text.find("\n", b)) < 0 else found
+    previous = -1
     for line_start, line in _lines(text, start, stop):
         if not line.strip():
             continue
         heading = line.lstrip().startswith("#") or line.strip() in names
-        if heading and runs[-1]:
+        crossed = any(previous < cut <= line_start for cut in cuts)
+        previous = line_start
+        if (heading or crossed) and runs[-1]:
             runs.append([])
         for s, e in [] if heading else readable(line, sentence_spans(line)):
             if line_start + e > a and line_start + s < b:

@@ -119,6 +119,30 @@ def cited_place(
     return path, page
 
 
+def inner_boundaries(
+    sections: list[list[Any]], pages: list[list[int]], start: int, length: int
+) -> tuple[list[str], list[int]]:
+    """Titles of the sections that begin inside a passage, and the offsets (relative to the
+    passage) where those sections and its later pages begin.
+
+    A PDF's headings are plain lines, and a passage can absorb the next section or run over
+    a page: the highlight must not straddle either, or its citation names only one side.
+    """
+    end = start + length
+    inner = sections[
+        bisect.bisect_right(sections, start, key=lambda s: s[1]) : bisect.bisect_left(
+            sections, end, key=lambda s: s[1]
+        )
+    ]
+    later_pages = pages[
+        bisect.bisect_right(pages, start, key=lambda p: p[1]) : bisect.bisect_left(
+            pages, end, key=lambda p: p[1]
+        )
+    ]
+    titles = [str(s[0][-1]) for s in inner if s[0]]
+    return titles, sorted([s[1] - start for s in inner] + [p[1] - start for p in later_pages])
+
+
 @dataclass
 class SearchResult:
     """One cited passage."""
@@ -783,7 +807,8 @@ class Searcher:
         heading_path = json.loads(r["heading_path"])
         if window >= 0:  # the sentence window that matched best is what the agent should read
             a, b = (int(x) - r["start"] for x in self._window_span[window])
-            a, b = within_section(text, a, b, query, heading_path)
+            titles, breaks = inner_boundaries(doc.sections, doc.pages, r["start"], len(text))
+            a, b = within_section(text, a, b, query, [*heading_path, *titles], breaks)
         else:
             a, b = best_sentence(text, query, self._idf)  # rare: a passage without windows
         pages = json.loads(r["pages"])

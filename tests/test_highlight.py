@@ -134,3 +134,36 @@ def test_a_highlight_leaves_out_table_rules_and_stray_pipes() -> None:
     assert shown("| Outcome", "|---|---|", "outcome effect") == "| Outcome | Effect |"
     a, b = best_sentence(text, "zebra", {})  # no shared word: the first readable sentence
     assert text[a:b] == "| Outcome | Effect |"
+
+
+def test_a_highlight_stays_on_one_side_of_a_page_or_section_break() -> None:
+    from indexer.highlight import within_section
+
+    text = "We will follow up within one day.\nRespond to grooming reports within 5 minutes."
+    second = text.index("Respond")
+    query = "respond to grooming reports minutes follow up"
+    # Without a break the window's two lines are one run; a page break between them splits it.
+    assert within_section(text, 0, len(text), query) == (0, len(text))
+    a, b = within_section(text, 0, len(text), query, breaks=[second])
+    assert text[a:b] == "Respond to grooming reports within 5 minutes."
+    # A heading that is a plain line (PDF), named as a title of a section inside the passage.
+    text = "Tell the reporter we follow up.\nResponse times\nRespond within 5 minutes."
+    a, b = within_section(text, 0, len(text), "respond within minutes", ["Response times"])
+    assert text[a:b] == "Respond within 5 minutes."
+
+
+def test_inner_boundaries_names_the_sections_and_pages_that_begin_inside_a_passage() -> None:
+    from indexer.search import inner_boundaries
+
+    sections = [
+        [["SOP"], 0, 40, ""],
+        [["SOP", "Triggers"], 40, 90, ""],
+        [["SOP", "Response times"], 90, 200, ""],
+        [["SOP", "Aftercare"], 200, 300, ""],
+    ]
+    pages = [[1, 0, 120], [2, 120, 300]]
+    # A passage from 50 to 150: the 'Response times' section (90) and page 2 (120) begin in it.
+    assert inner_boundaries(sections, pages, 50, 100) == (["Response times"], [40, 70])
+    # One that starts where a section starts: that section is its own, not an inner one.
+    assert inner_boundaries(sections, pages, 90, 20) == ([], [])
+    assert inner_boundaries([], [], 0, 10) == ([], [])

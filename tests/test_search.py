@@ -548,3 +548,51 @@ def test_a_merged_short_section_is_cited_by_its_own_heading(
 @pytest.fixture(params=["local", "postgres"])
 def backend(request) -> str:
     return request.param
+
+
+def test_a_highlight_does_not_straddle_a_pdf_heading_or_page_break(
+    tmp_path: Path, fake_embedder
+) -> None:
+    from indexer.build import index_documents
+    from indexer.documents import Document, PageSpan, Section
+
+    # A PDF's headings are plain lines; the middle section's title is in no heading path the
+    # passage is stored with, and one page break falls inside the first section.
+    lines = [
+        "Reporting\n",
+        "Tell the reporter we will follow up within one day.\n",  # page 1 ends here
+        "Escalate grooming reports to the safety lead.\n",
+        "Response times\n",
+        "Respond to grooming reports within 5 minutes.\n",
+        "Aftercare\n",
+        "Offer support resources afterwards.\n",
+    ]
+    at = [sum(len(x) for x in lines[:i]) for i in range(len(lines) + 1)]
+    text = "".join(lines)
+    doc = Document(
+        doc_id="grooming", title="Grooming SOP", text=text, source="grooming.pdf", format="pdf",
+        sections=[Section(("Reporting",), at[0], at[3]),
+                  Section(("Response times",), at[3], at[5]),
+                  Section(("Aftercare",), at[5], at[7])],
+        pages=[PageSpan(1, 0, at[2]), PageSpan(2, at[2], len(text))],
+    )  # fmt: skip
+    index_documents([doc], tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=60)
+    s = open_searcher(tmp_path / "ix", fake_embedder, Settings())
+    try:
+        assert len(s.chunks()) == 1  # every section and both pages in one passage
+        questions = [
+            "reporter follow up escalate grooming reports safety lead",
+            "escalate grooming reports response times respond within minutes",
+        ]
+        results = [s.search(q, top_k=1).results[0] for q in questions]
+    finally:
+        s.close()
+    for top in results:
+        h = top.highlight
+        assert not any(h.start < cut < h.end for cut in (at[2], at[3], at[5])), h.text
+        assert "Response times" not in h.text
+        page = 1 if h.start < at[2] else 2
+        assert top.page == page
+        starts = {"Reporting": at[0], "Response times": at[3], "Aftercare": at[5]}
+        section = max((a, name) for name, a in starts.items() if a <= h.start)[1]
+        assert top.heading_path == [section]
