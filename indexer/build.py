@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,13 +14,16 @@ import numpy as np
 
 from indexer import pgstore, store
 from indexer.acronyms import acronym_map
+from indexer.ann import ANN_FILE
 from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text, sentence_windows
 from indexer.documents import Chunk, Document
 from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
 from indexer.errors import KBError
+from indexer.files import visible_files
 from indexer.lexical import TERMS_VERSION
 from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
+from indexer.loaders.metadata import SIDECAR_SUFFIX
 from indexer.memo import RebuildMemo, remembered
 from indexer.stat_cache import StatCache
 from indexer.store import Manifest
@@ -96,7 +100,8 @@ def build_index(source: Path, index_dir: Path | str, embedder: Embedder, **optio
     rewritten; otherwise only passages whose text is new to both the current generation and
     ``cache_path`` get embedded.
     Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``,
-    ``windows``, ``ann_min_chunks``, ``memo`` (a RebuildMemo kept by a watching indexer).
+    ``windows``, ``ann_min_chunks``, ``memo`` (a RebuildMemo kept by a watching indexer),
+    ``allow_empty`` (an emptied folder empties its index instead of being refused).
     """
     with _writer(index_dir):
         return _build_index(source, index_dir, embedder, **options)
@@ -115,6 +120,7 @@ def _build_index(
     windows: str = "separate",
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
+    allow_empty: bool = False,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter()
@@ -148,10 +154,21 @@ def _build_index(
         )
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
-        raise KBError(
-            f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
-        )
-    for problem in dangling_versions(documents):
+        problem = f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
+        # A first build of nothing, or of an empty folder other than the one indexed (a
+        # mistyped path), is a mistake worth stopping for. So is, by default, this very folder
+        # found empty: a share mounted empty or a failed sync looks the same as every SOP
+        # withdrawn, and only the second should stop agents' answers. Asked for, the index
+        # loses them all, as it would any one deleted file.
+        if _in_database(index_dir) or not _emptied(Path(index_dir), source):
+            raise KBError(problem)
+        if not allow_empty:
+            raise KBError(
+                f"{problem}; the index keeps answering from its last build of this folder. "
+                "If every document was withdrawn on purpose, run `kb index --allow-empty`"
+            )
+        logger.warning("%s: the index now holds no documents", problem)
+    for problem in [*dangling_versions(documents), *orphaned_sidecars(source)]:
         logger.warning("%s", problem)
     chunker = chunker_config(max_tokens, min_tokens, windows)
     # A generation that does not know every file's source hash yet (written by an older
@@ -159,7 +176,9 @@ def _build_index(
     recorded = previous is None or all(
         not x.source_hash or x.source_hash in previous for x in [*documents, *skipped]
     )
-    if recorded and _up_to_date(index_dir, documents, skipped, embedder.fingerprint, chunker):
+    if recorded and _up_to_date(
+        index_dir, documents, skipped, embedder.fingerprint, chunker, ann_min_chunks
+    ):
         if memo is not None:
             memo.keep_unused()  # tokens and windows were not needed this time; still valid
         manifest = _read_manifest(index_dir)
@@ -203,6 +222,29 @@ def dangling_versions(documents: list[Document]) -> list[str]:
     ]
 
 
+def orphaned_sidecars(source: Path) -> list[str]:
+    """Metadata sidecars whose file is gone: the file was renamed or moved without them.
+
+    The renamed file is indexed with default metadata (every agent may read it, always in
+    force, no version links) while its access groups and dates sit unread; one line at build
+    time beats finding out from a restricted SOP shown to everyone.
+    """
+    if not source.is_dir():
+        return []
+    present = {path for path, _stat in visible_files(source)}
+    problems = []
+    for path in sorted(present):
+        if path.name.endswith(SIDECAR_SUFFIX) and len(path.name) > len(SIDECAR_SUFFIX):
+            owner = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
+            if owner not in present:
+                sidecar, gone = (p.relative_to(source).as_posix() for p in (path, owner))
+                problems.append(
+                    f"{sidecar}: metadata for {gone}, which is not in the knowledge base; a file "
+                    "renamed or moved without its sidecar is indexed with default metadata"
+                )
+    return problems
+
+
 def chunker_config(
     max_tokens: int, min_tokens: int, windows: str = "separate"
 ) -> dict[str, object]:
@@ -224,6 +266,7 @@ def _up_to_date(
     skipped: list[Skipped],
     fingerprint: str,
     chunker: dict[str, object],
+    ann_min_chunks: int = 0,
 ) -> bool:
     """True when the index holds exactly these documents, built the same way."""
     try:
@@ -236,7 +279,15 @@ def _up_to_date(
         and manifest.sources == {d.doc_id: d.content_hash for d in documents}
         and manifest.counts.get("skipped") == len(skipped)
         and manifest.acronyms is not None
+        and (_in_database(index_dir) or _ann_as_configured(manifest, ann_min_chunks))
     )
+
+
+def _ann_as_configured(manifest: Manifest, ann_min_chunks: int) -> bool:
+    """Whether a generation has its IVF index exactly when a build now would write one, so a
+    changed ``KB_ANN_MIN_CHUNKS`` takes effect without waiting for a document to change."""
+    wanted = bool(ann_min_chunks) and manifest.counts.get("chunks", 0) >= ann_min_chunks
+    return (ANN_FILE in manifest.files) == wanted
 
 
 def index_documents(
@@ -261,6 +312,7 @@ def _index_documents(
     windows: str = "separate",
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
+    allow_empty: bool = False,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter() if started is None else started
@@ -282,7 +334,9 @@ def _index_documents(
     spans, window_texts = windows_of(chunks, titles, memo, previous)
     # The bar counts every text the model reads: passages, and their windows when embedded apart.
     progress.on_start("embed", len(texts) + (len(window_texts) if windows == "separate" else 0))
-    cache = EmbeddingCache(cache_path, embedder.fingerprint) if cache_path else None
+    cache = (
+        EmbeddingCache(cache_path, embedder.fingerprint, embedder.dimension) if cache_path else None
+    )
     try:
         if windows == "pooled":
             vectors, window_vectors, fresh = _embed_pooled(
@@ -510,6 +564,23 @@ def _target(target: Path | str) -> Path | str:
 def _writer(target: Path | str):
     """One writer at a time: a file lock here, an advisory lock inside the database write."""
     return contextlib.nullcontext() if _in_database(target) else store.writer_lock(target)
+
+
+def _emptied(index_dir: Path, source: Path) -> bool:
+    """Whether ``index_dir`` holds an index of ``source`` (some document was read from under
+    it, or it holds none): then a build that finds nothing there is an emptied knowledge base."""
+    try:
+        con = store.connect_table(store.current_generation(index_dir))
+    except KBError:
+        return False
+    root = source.absolute()
+    try:
+        sources = [Path(r[0]) for r in con.execute("SELECT source FROM documents")]
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+    return not sources or any(s == root or root in s.parents for s in sources)
 
 
 def _read_manifest(target: Path | str) -> Manifest:

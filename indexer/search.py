@@ -143,6 +143,9 @@ def inner_boundaries(
     return titles, sorted([s[1] - start for s in inner] + [p[1] - start for p in later_pages])
 
 
+_OPEN_ATTEMPTS = 3  # loads of a generation pruned by newer publishes before one is believed
+
+
 @dataclass
 class SearchResult:
     """One cited passage."""
@@ -543,22 +546,31 @@ class Searcher:
 
     @classmethod
     def open_best(cls, index_dir: Path, embedder: Embedder, settings: Settings) -> Searcher:
-        """The current generation, or if it is corrupt the newest intact older one (degraded)."""
-        try:
-            return cls(index_dir, embedder, settings)
-        except IndexCorruptError as exc:
-            for older in previous_generations(index_dir):
-                try:
-                    fallback = cls(index_dir, embedder, settings, generation=older)
-                except KBError:
+        """The current generation, or if it is corrupt the newest intact older one (degraded).
+
+        A generation that failed because newer builds published and pruned it while it was
+        loading is not corrupt: the pointer has moved, so the newest one is tried instead.
+        """
+        for _attempt in range(_OPEN_ATTEMPTS):
+            wanted = current_generation(index_dir)
+            try:
+                return cls(index_dir, embedder, settings, generation=wanted)
+            except IndexCorruptError as exc:
+                if current_generation(index_dir) != wanted:
                     continue
-                fallback._refused = current_generation(index_dir).name
-                fallback.degraded = (
-                    f"serving {older.name}: the current generation is refused ({exc})"
-                )
-                logger.error("%s", fallback.degraded)
-                return fallback
-            raise
+                for older in previous_generations(index_dir):
+                    try:
+                        fallback = cls(index_dir, embedder, settings, generation=older)
+                    except KBError:
+                        continue
+                    fallback._refused = wanted.name
+                    fallback.degraded = (
+                        f"serving {older.name}: the current generation is refused ({exc})"
+                    )
+                    logger.error("%s", fallback.degraded)
+                    return fallback
+                raise
+        return cls(index_dir, embedder, settings)  # publishes keep racing: the plain attempt
 
     def reopen(self) -> Searcher:
         """A Searcher over the newest generation (or the newest intact one)."""

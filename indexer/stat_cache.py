@@ -9,7 +9,7 @@ A write always moves ctime, which no tool can set back, so a changed file never 
 file changed within ``RACY_S`` of being hashed is not remembered (git's "racy" rule): a second
 write in the same timestamp tick, on a file system with coarse timestamps, would otherwise go
 unseen. It shares the indexer's cache file (``var/embed-cache.sqlite``) and, like it, is safe
-to delete at any time: it only saves work.
+to delete at any time: it only saves work, so a damaged file is set aside and started again.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from indexer.embed_cache import is_damaged, open_cache, set_aside
 
 RACY_S = 2.0  # seconds between a file's last change and its hash before the stat is trusted
 KEEP_S = 30 * 86400  # an entry no build has used for this long is dropped (the file changed)
@@ -34,18 +36,19 @@ def _stat(name: str) -> tuple[int, ...] | None:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS source_stats "
+    "(key BLOB PRIMARY KEY, source_hash TEXT NOT NULL, used INTEGER NOT NULL)"
+)
+
+
 class StatCache:
     """A persistent map from (file stat, place, loader salt) to the file's source hash."""
 
     def __init__(self, path: Path, racy_s: float | None = None) -> None:
         self._racy_ns = int((RACY_S if racy_s is None else racy_s) * 1e9)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(path)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute(
-            "CREATE TABLE IF NOT EXISTS source_stats "
-            "(key BLOB PRIMARY KEY, source_hash TEXT NOT NULL, used INTEGER NOT NULL)"
-        )
+        self._path = Path(path)
+        self._con = open_cache(self._path, _SCHEMA)
         self._now = int(time.time())
         self._new: list[tuple[bytes, str, int]] = []
         self._used: list[tuple[int, bytes]] = []
@@ -63,9 +66,13 @@ class StatCache:
         if stats[0] is None:  # gone, or unreadable: let the caller find out
             return compute()
         key = hashlib.sha256(salt + repr((str(path), doc_id, stats)).encode()).digest()
-        row = self._con.execute(
-            "SELECT source_hash, used FROM source_stats WHERE key = ?", (key,)
-        ).fetchone()
+        try:
+            row = self._con.execute(
+                "SELECT source_hash, used FROM source_stats WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:  # damaged: hash the file, start a new cache
+            self._start_again(exc)
+            row = None
         if row is not None:
             if row[1] < self._now - TOUCH_S:
                 self._used.append((self._now, key))
@@ -75,6 +82,15 @@ class StatCache:
         if digest and newest < time.time_ns() - self._racy_ns:
             self._new.append((key, digest, self._now))
         return digest
+
+    def _start_again(self, exc: sqlite3.DatabaseError) -> None:
+        """The file broke while in use: set it aside and carry on with a new, empty cache."""
+        if not is_damaged(exc):
+            raise exc
+        self._con.close()
+        set_aside(self._path, exc)
+        self._con = open_cache(self._path, _SCHEMA)
+        self._used = []  # their rows went with the old file
 
     def __enter__(self) -> StatCache:
         return self
@@ -86,15 +102,14 @@ class StatCache:
         """Write what was learnt (one transaction), drop entries long unused, and close."""
         try:
             if self._new or self._used:
-                with self._con:
-                    self._con.executemany(
-                        "INSERT OR REPLACE INTO source_stats VALUES (?, ?, ?)", self._new
-                    )
-                    self._con.executemany(
-                        "UPDATE source_stats SET used = ? WHERE key = ?", self._used
-                    )
-                    self._con.execute(
-                        "DELETE FROM source_stats WHERE used < ?", (self._now - KEEP_S,)
-                    )
+                self._write()
+        except sqlite3.DatabaseError as exc:  # damaged since it was read: lose what it learnt
+            self._start_again(exc)
         finally:
             self._con.close()
+
+    def _write(self) -> None:
+        with self._con:
+            self._con.executemany("INSERT OR REPLACE INTO source_stats VALUES (?, ?, ?)", self._new)
+            self._con.executemany("UPDATE source_stats SET used = ? WHERE key = ?", self._used)
+            self._con.execute("DELETE FROM source_stats WHERE used < ?", (self._now - KEEP_S,))

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -376,8 +377,11 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
     """One writer per index directory; a second one fails at once with who holds the lock."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    key = str(index_dir.resolve())
-    if key in _HELD:  # re-entrant within this process (build_index -> index_documents)
+    # Re-entrant within one thread only (build_index -> index_documents): another thread of
+    # this process (two eval runs in the API) must take the file lock like any other writer,
+    # or its build would delete this one's half-written generation as a leftover.
+    key = (str(index_dir.resolve()), threading.get_ident())
+    if key in _HELD:
         yield
         return
     fh = open(index_dir / LOCK, "a+")  # noqa: SIM115 - held for the whole block
@@ -405,7 +409,7 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         fh.close()
 
 
-_HELD: set[str] = set()
+_HELD: set[tuple[str, int]] = set()
 
 
 def current_generation(index_dir: Path) -> Path:

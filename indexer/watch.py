@@ -4,7 +4,7 @@ The kernel's change notifications (inotify, through watchfiles) say when to look
 (``--poll``) works the same on network shares where they do not arrive, at the cost of one
 scandir walk per interval (~7 ms per 1,000 files). Either way a burst of saves (an editor
 writing a temp file, then renaming it) triggers one rebuild once the tree has been quiet for
-``debounce_s``, and a snapshot of (mtime, size) per file decides what changed.
+``debounce_s``, and a snapshot of each file's stat decides what changed.
 """
 
 from __future__ import annotations
@@ -20,12 +20,21 @@ from indexer.files import visible_files
 
 logger = logging.getLogger(__name__)
 
-Snapshot = dict[str, tuple[int, int]]
+Snapshot = dict[str, tuple[int, int, int, int]]
 
 
 def snapshot(source: Path) -> Snapshot:
-    """(mtime in ns, size) of every visible file under ``source`` (metadata sidecars too)."""
-    return {str(path): (st.st_mtime_ns, st.st_size) for path, st in visible_files(source)}
+    """(mtime in ns, size, inode, ctime in ns) of every visible file under ``source``
+    (metadata sidecars too).
+
+    mtime and size alone miss a save that keeps both (a sync or copy tool restoring mtimes,
+    an editor's atomic save of a temp file stamped with the old time): every write moves
+    ctime, which no tool can set, and an atomic save brings a new inode.
+    """
+    return {
+        str(path): (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+        for path, st in visible_files(source)
+    }
 
 
 def changed_paths(before: Snapshot, after: Snapshot) -> list[str]:

@@ -115,6 +115,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             windows=settings.window_vectors,
             ann_min_chunks=settings.ann_min_chunks,
             memo=memo,
+            allow_empty=args.allow_empty,
         )
         close_bars()
         _print_build_report(report)
@@ -473,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", help="where to write the index (default: KB_INDEX_DIR)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--watch", action="store_true", help="keep running; re-index on file changes")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="a folder left with no readable documents empties its index "
+                   "(refused by default: an empty mount looks the same)")  # fmt: skip
     p.add_argument("--poll", action="store_true",
                    help="--watch: poll the tree instead of the kernel's change events "
                    "(network shares, where those do not arrive)")  # fmt: skip

@@ -596,3 +596,28 @@ def test_a_highlight_does_not_straddle_a_pdf_heading_or_page_break(
         starts = {"Reporting": at[0], "Response times": at[3], "Aftercare": at[5]}
         section = max((a, name) for name, a in starts.items() if a <= h.start)[1]
         assert top.heading_path == [section]
+
+
+def test_a_generation_pruned_while_loading_is_not_taken_for_corrupt(
+    sample_kb: Path, fake_embedder, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two publishes while the API loads generation B prune B under it: the newest one is
+    intact and is what must be served, not an older fallback reported as degraded."""
+    from indexer.errors import IndexCorruptError
+
+    loading = current_generation(index_dir)
+    real_init = Searcher.__init__
+    raced: list[Path] = []
+
+    def racing_init(self, *args, generation: Path | None = None, **kwargs) -> None:
+        if not raced and (generation or current_generation(index_dir)) == loading:
+            (sample_kb / "policies" / "live-gifts.html").unlink()
+            build_index(sample_kb, index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+            raced.append(current_generation(index_dir))
+            raise IndexCorruptError(f"{loading.name}: vectors.faiss vanished")
+        real_init(self, *args, generation=generation, **kwargs)
+
+    monkeypatch.setattr(Searcher, "__init__", racing_init)
+    searcher = Searcher.open_best(index_dir, fake_embedder, Settings())
+    assert raced and searcher.generation == raced[0] != loading
+    assert searcher.health()["status"] != "degraded", searcher.degraded
