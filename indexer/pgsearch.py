@@ -14,7 +14,8 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,7 @@ class PgSearcher:
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, "the database")
         check_terms(self.manifest, "the database")
         self._pool = ConnectionPool(lambda: open_connection(url))
-        with self._connection() as con:
+        with self._snapshot() as con:
             self._catalog = _Catalog.load(con)
 
     @classmethod
@@ -113,6 +114,26 @@ class PgSearcher:
     def _connection(self):
         """A pooled connection: each concurrent request gets its own."""
         return self._pool.connection()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        """A pooled connection inside one read-only REPEATABLE READ transaction: every
+        statement sees the same committed index, whatever a writer commits meanwhile."""
+        with self._connection() as con, con.transaction():
+            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield con
+
+    def _catalog_at(self, con: Any, version: str, access: int) -> _Catalog:
+        """The catalog of the snapshot ``con`` reads (index ``version``, overrides ``access``).
+
+        Reloaded when a re-index or `kb access` committed since the cached one was read, so
+        citations (sections, pages), titles and filters always match the passages read in the
+        same snapshot, not the document structure this process saw first.
+        """
+        catalog = self._catalog
+        if catalog.key != (version, access):
+            catalog = self._catalog = _Catalog.load(con)
+        return catalog
 
     # -- queries -------------------------------------------------------------------------
 
@@ -145,25 +166,23 @@ class PgSearcher:
         vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
-        with self._connection() as con, con.transaction():
-            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with self._snapshot() as con:
             # The version, chunk count and mean length this snapshot holds: reported and used
-            # for BM25, so a re-index committed mid-request is never half seen. An access
-            # change (`kb access`) applies from the next query on, as with the local backend.
+            # for BM25, so a re-index committed mid-request is never half seen. The catalog
+            # (structure, metadata, `kb access` overrides) is this snapshot's too.
             version, avg_terms, counts, access = con.execute(
                 "SELECT s.index_version, s.avg_terms, s.counts, v.version "
                 "FROM kb_state s, kb_access_version v"
             ).fetchone()
-            if access != self._catalog.access_version:
-                self._catalog = _Catalog.load(con)
-            mask = self._catalog.allowed(flt, as_of_s, include_superseded, groups)
-            docs = list(self._catalog.doc_ids[mask])
+            catalog = self._catalog_at(con, version, access)
+            mask = catalog.allowed(flt, as_of_s, include_superseded, groups)
+            docs = list(catalog.doc_ids[mask])
             # Everything allowed (the common case): no document list to ship and test per row.
             restrict = None if mask.all() else docs
             if docs:
                 snapshot = {"avg_terms": float(avg_terms), "chunks": int(counts["chunks"])}
                 results, answerable, reason = self._ranked(
-                    con, query, vector, restrict, mode, top_k, context, groups, snapshot
+                    con, catalog, query, vector, restrict, mode, top_k, context, groups, snapshot
                 )
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
@@ -174,6 +193,7 @@ class PgSearcher:
     def _ranked(
         self,
         con: Any,
+        catalog: _Catalog,
         query: str,
         vector: np.ndarray,
         docs: list[str] | None,
@@ -212,12 +232,12 @@ class PgSearcher:
         # Scoring needs only ids, similarities, sections and access; text for the chosen few.
         rows = con.execute(
             "SELECT c.chunk_id, c.doc_id, c.heading_path, -(c.embedding <#> %s) AS cos, "
-            "d.metadata, a.groups FROM kb_chunks c "
+            "d.metadata, a.groups, c.ordinal FROM kb_chunks c "
             "JOIN kb_documents d USING (doc_id) LEFT JOIN kb_access a USING (doc_id) "
-            "WHERE c.chunk_id = ANY(%s) "
-            "ORDER BY c.doc_id, c.ordinal",  # document order: ties break as in the local backend
+            "WHERE c.chunk_id = ANY(%s)",
             (vector, candidates),
         ).fetchall()
+        rows.sort(key=lambda r: row_order(r[1], r[6]))  # ties break as in the local backend
         # (chunk_id, doc_id, heading_path, cos, metadata as callers see it)
         rows = [(*r[:4], with_groups(r[4], r[5])) for r in rows]
         if groups is not None:  # access re-checked on the snapshot itself, not on our cache
@@ -260,8 +280,8 @@ class PgSearcher:
             )
         }
         results = [
-            self._result(con, rank, (*full[ids[i]], rows[i][4]), float(scores[i]), query,
-                         context, best_window.get(ids[i]))
+            self._result(con, catalog, rank, (*full[ids[i]], rows[i][4]), float(scores[i]),
+                         query, context, best_window.get(ids[i]))
             for rank, i in enumerate(chosen, start=1)
         ]  # fmt: skip
         return (results, *judge(float(passage.max()), self.settings.answerable_threshold))
@@ -302,6 +322,7 @@ class PgSearcher:
     def _result(
         self,
         con: Any,
+        catalog: _Catalog,
         rank: int,
         row: tuple,
         score: float,
@@ -315,7 +336,7 @@ class PgSearcher:
         else:
             a, b = best_sentence(text, query, {})
         before, after = self._neighbours(con, doc_id, ordinal, context)
-        doc = self._catalog.by_id.get(doc_id) or {"title": doc_id, "source": ""}
+        doc = catalog.by_id[doc_id]  # the same snapshot: every passage's document is there
         metadata = row[8]
         cited_path, page = cited_place(
             doc.get("sections", []), doc.get("pages", []), start + a, list(heading_path),
@@ -355,13 +376,11 @@ class PgSearcher:
     # -- documents -----------------------------------------------------------------------
 
     def list_documents(self, groups: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        with self._connection() as con:
-            access = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
-            if access != self._catalog.access_version:
-                self._catalog = _Catalog.load(con)
+        with self._snapshot() as con:
+            catalog = self._catalog_at(con, *_versions(con))
         return [
             {k: d[k] for k in ("doc_id", "title", "source", "metadata")}
-            for d in self._catalog.docs
+            for d in catalog.docs
             if visible(d["metadata"], groups)
         ]
 
@@ -392,8 +411,9 @@ class PgSearcher:
         with self._connection() as con:
             rows = con.execute(
                 'SELECT chunk_id, doc_id, ordinal, start, "end", pages, heading_path, text '
-                "FROM kb_chunks ORDER BY doc_id, ordinal"
+                "FROM kb_chunks"
             ).fetchall()
+        rows.sort(key=lambda r: row_order(r[1], r[2]))
         keys = ("chunk_id", "doc_id", "ordinal", "start", "end", "pages", "heading_path", "text")
         out = []
         for row, r in enumerate(rows):
@@ -404,11 +424,10 @@ class PgSearcher:
 
     def passage_vectors(self) -> np.ndarray:
         with self._connection() as con:
-            rows = con.execute(
-                "SELECT embedding FROM kb_chunks ORDER BY doc_id, ordinal"
-            ).fetchall()
+            rows = con.execute("SELECT doc_id, ordinal, embedding FROM kb_chunks").fetchall()
+        rows.sort(key=lambda r: row_order(r[0], r[1]))  # chunks() order
         dim = int(self.manifest.dimension)
-        vectors = [r[0].to_numpy() if hasattr(r[0], "to_numpy") else r[0] for r in rows]
+        vectors = [r[2].to_numpy() if hasattr(r[2], "to_numpy") else r[2] for r in rows]
         return np.array(vectors, np.float32).reshape(-1, dim)
 
     def skipped(self) -> list[dict[str, str]]:
@@ -437,9 +456,11 @@ class PgSearcher:
 
 @dataclass(frozen=True)
 class _Catalog:
-    """Every document's title, source and metadata with `kb access` overrides applied, and the
-    allowed-document masks computed from them; replaced whole when the overrides change."""
+    """Every document's title, source, structure and metadata with `kb access` overrides
+    applied, and the allowed-document masks computed from them, as of one snapshot; replaced
+    whole when a re-index or the overrides change."""
 
+    index_version: str
     access_version: int
     docs: list[dict[str, Any]]
     doc_ids: np.ndarray
@@ -448,18 +469,25 @@ class _Catalog:
 
     @classmethod
     def load(cls, con: Any) -> _Catalog:
+        """The catalog ``con``'s transaction sees (call it inside one snapshot)."""
+        index_version, access_version = _versions(con)
         rows = con.execute(
             "SELECT d.doc_id, d.title, d.source, d.metadata, a.groups, d.sections, d.pages "
-            "FROM kb_documents d LEFT JOIN kb_access a USING (doc_id) ORDER BY d.doc_id"
+            "FROM kb_documents d LEFT JOIN kb_access a USING (doc_id)"
         ).fetchall()
-        version = con.execute("SELECT version FROM kb_access_version").fetchone()[0]
+        rows.sort(key=lambda r: r[0])  # code point order, as SQLite's: not the database's collation
         docs = [
             {"doc_id": d, "title": t, "source": s, "metadata": with_groups(m, a),
              "sections": sec, "pages": pg}
             for d, t, s, m, a, sec, pg in rows
         ]  # fmt: skip
         ids = np.array([d["doc_id"] for d in docs], dtype=object)
-        return cls(version, docs, ids, {d["doc_id"]: d for d in docs}, MaskCache())
+        by_id = {d["doc_id"]: d for d in docs}
+        return cls(index_version, access_version, docs, ids, by_id, MaskCache())
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.index_version, self.access_version
 
     def allowed(
         self,
@@ -475,6 +503,23 @@ class _Catalog:
                 filters, as_of, include_superseded, groups,
             ),
         )  # fmt: skip
+
+
+def row_order(doc_id: str, ordinal: int) -> tuple[list[str], int]:
+    """Where a passage stands in the local backend's chunk rows: documents in path order,
+    folder by folder (indexer/files.py), then passages in document order.
+
+    Exact score ties (the same passage in two documents) break by this order on both backends;
+    sorting here rather than in SQL also keeps the database's collation out of it.
+    """
+    return doc_id.split("/"), ordinal
+
+
+def _versions(con: Any) -> tuple[str, int]:
+    """(index version, access-override version) of the snapshot ``con`` reads."""
+    return con.execute(
+        "SELECT s.index_version, v.version FROM kb_state s, kb_access_version v"
+    ).fetchone()
 
 
 def _json_list(value: Any) -> str:

@@ -263,6 +263,7 @@ def write_index(
         raise ValueError(
             f"{len(chunks)} chunks, {len(vectors)} vectors, {len(lexical_texts)} texts"
         )
+    _refuse_nul(documents)
     dimension = int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else 0
     spans, window_vectors = windows
     if len(spans):  # the values the local files keep, so both backends score windows alike
@@ -280,17 +281,18 @@ def write_index(
             and state.chunker == chunker
             and state.dimension == dimension
         )
-        rows = con.execute("SELECT doc_id, content_hash, source_hash FROM kb_documents")
-        have = {doc_id: (content, source) for doc_id, content, source in rows.fetchall()}
+        rows = con.execute("SELECT doc_id, content_hash, source_hash, source FROM kb_documents")
+        have = {doc_id: (content, origin) for doc_id, content, *origin in rows.fetchall()}
         keep = {d for d, (h, _) in have.items() if same_build and wanted.get(d) == h}
         con.execute("DELETE FROM kb_documents WHERE NOT (doc_id = ANY(%s))", (list(keep),))
         # A kept document's file may have new bytes that parse to the same text and metadata
-        # (or come from before source hashes were kept): record what it was read from now.
-        moved = [(d.source_hash, d.doc_id) for d in documents
-                 if d.doc_id in keep and have[d.doc_id][1] != d.source_hash]  # fmt: skip
+        # (or come from before source hashes were kept), or lie in a moved knowledge base (the
+        # API opens `source`): record what it was read from now, and where.
+        moved = [(d.source_hash, d.source, d.doc_id) for d in documents if d.doc_id in keep
+                 and have[d.doc_id][1] != [d.source_hash, d.source]]  # fmt: skip
         if moved:
             con.cursor().executemany(
-                "UPDATE kb_documents SET source_hash = %s WHERE doc_id = %s", moved
+                "UPDATE kb_documents SET source_hash = %s, source = %s WHERE doc_id = %s", moved
             )
         fresh_docs = [d for d in documents if d.doc_id not in keep]
         _insert(con, fresh_docs, chunks, vectors, lexical_texts, spans, window_vectors, keep)
@@ -327,6 +329,31 @@ def write_index(
     if fresh_docs or have.keys() - keep:
         _vacuum(url)
     return read_manifest(url)
+
+
+def _refuse_nul(documents: list[Document]) -> None:
+    """PostgreSQL's text and JSONB cannot hold U+0000 (the local files can): name the documents
+    that have one before anything is written, instead of failing mid-transaction on a driver
+    error that names none. The index in the database stays as it was."""
+    bad = [d.doc_id for d in documents if _has_nul((d.text, d.title, d.metadata))]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise KBError(
+            f"{shown}: text or metadata holds a NUL character (U+0000), which PostgreSQL cannot "
+            "store; remove it from the file (the database index was left unchanged)"
+        )
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` (strings, lists, tuples, dict keys and values)
+    holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _vacuum(url: str) -> None:

@@ -132,3 +132,60 @@ def test_two_replicas_see_an_edit_together_without_failing(
         logged = con.execute("SELECT count(*) FROM searches").fetchone()[0]
     assert logged >= len(outcomes) + len(seen)
     assert not list(tmp_path.glob("log*.sqlite"))
+
+
+RESTRUCTURED = """# Coin Refund Policy
+
+This policy explains when coins can be refunded.
+
+## Scope
+
+It covers coin purchases made in the app on any platform, including gifts bought for others.
+
+## Chargeback handling
+
+Chargebacks are never refunded twice.
+"""
+
+
+def test_a_replica_cites_the_new_structure_before_it_reopens(
+    sample_kb: Path, real_embedder, pg_database: str, tmp_path: Path
+) -> None:
+    """A replica that has not reopened yet (here: never polls) still answers from the data
+    committed now, so it cites the restructured document's headings, not the old ones."""
+    options = {"max_tokens": 120, "min_tokens": 16}
+    build_index(sample_kb, pg_database, real_embedder, **options)
+    port = _free_port()
+    env = {**os.environ, "KB_DATABASE_URL": pg_database, "KB_RELOAD_INTERVAL_S": "0",
+           "KB_LOG_PATH": str(tmp_path / "log.sqlite"), "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kb_cli.main", "serve", "--port", str(port)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    query = {"query": "chargebacks refunded twice", "top_k": 1, "mode": "bm25"}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if _get(url + "/health")["status"] == "ok":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the replica did not start"
+            time.sleep(0.3)
+        before = _post(url + "/search", query)["results"][0]
+        assert before["heading_path"] == ["Coin Refund Policy", "Exceptions"]
+        md = sample_kb / "policies" / "coin-refunds.md"
+        md.write_text("---" + md.read_text().split("---")[1] + "---\n" + RESTRUCTURED)
+        report = build_index(sample_kb, pg_database, real_embedder, **options)
+        after = _post(url + "/search", query)
+        assert after["index_version"] == report.manifest.index_version
+        top = after["results"][0]
+        assert top["heading_path"] == ["Coin Refund Policy", "Chargeback handling"]
+        assert "Chargeback handling" in top["citation"]
+        text = _get(url + "/documents/policies/coin-refunds.md")["text"]
+        assert text[top["highlight"]["start"] : top["highlight"]["end"]] == top["highlight"]["text"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
