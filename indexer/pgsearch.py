@@ -35,6 +35,7 @@ from indexer.search import (
     SearchResult,
     allowed_mask,
     cited_place,
+    inner_boundaries,
     judge,
     model_text,
     prepare_search,
@@ -331,12 +332,17 @@ class PgSearcher:
         window: tuple[float, int, int] | None,
     ) -> SearchResult:
         chunk_id, doc_id, ordinal, start, end, pages, heading_path, text = row[:8]
+        doc = catalog.by_id[doc_id]  # the same snapshot: every passage's document is there
         if window is not None:
-            a, b = within_section(text, window[1] - start, window[2] - start, query, heading_path)
+            titles, breaks = inner_boundaries(
+                doc.get("sections", []), doc.get("pages", []), start, len(text)
+            )
+            a, b = within_section(
+                text, window[1] - start, window[2] - start, query, [*heading_path, *titles], breaks
+            )
         else:
             a, b = best_sentence(text, query, {})
         before, after = self._neighbours(con, doc_id, ordinal, context)
-        doc = catalog.by_id[doc_id]  # the same snapshot: every passage's document is there
         metadata = row[8]
         cited_path, page = cited_place(
             doc.get("sections", []), doc.get("pages", []), start + a, list(heading_path),

@@ -551,7 +551,7 @@ def backend(request) -> str:
 
 
 def test_a_highlight_does_not_straddle_a_pdf_heading_or_page_break(
-    tmp_path: Path, fake_embedder
+    tmp_path: Path, fake_embedder, request: pytest.FixtureRequest, backend: str
 ) -> None:
     from indexer.build import index_documents
     from indexer.documents import Document, PageSpan, Section
@@ -576,8 +576,9 @@ def test_a_highlight_does_not_straddle_a_pdf_heading_or_page_break(
                   Section(("Aftercare",), at[5], at[7])],
         pages=[PageSpan(1, 0, at[2]), PageSpan(2, at[2], len(text))],
     )  # fmt: skip
-    index_documents([doc], tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=60)
-    s = open_searcher(tmp_path / "ix", fake_embedder, Settings())
+    target = tmp_path / "ix" if backend == "local" else request.getfixturevalue("pg_database")
+    index_documents([doc], target, fake_embedder, max_tokens=120, min_tokens=60)
+    s = open_searcher(target, fake_embedder, Settings())
     try:
         assert len(s.chunks()) == 1  # every section and both pages in one passage
         questions = [
