@@ -26,11 +26,12 @@ from api.guards import BodySizeLimit, groups_of, guard, searcher_of, signed_link
 from api.insights_routes import install as install_insights
 from api.insights_routes import record_search
 from api.schemas import (
+    GUARDED,
     DocumentOut,
     DocumentSummary,
-    ErrorOut,
     SearchRequest,
     SearchResponseOut,
+    error_responses,
 )
 from api.security import AuthError, ForbiddenError, KeyStore, RateLimitedError, RateLimiter
 from indexer.errors import (
@@ -236,8 +237,6 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": json_safe_errors(exc.errors())})
 
-    errors = {422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
-
     @app.get("/health")
     def health(request: Request) -> dict:
         """Model, index version and counts; 'unavailable' with the reason when not serving."""
@@ -245,17 +244,26 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             return {"status": "unavailable", "reason": str(request.app.state.load_error)}
         return request.app.state.searcher.health()
 
-    @app.post("/search", response_model=SearchResponseOut, responses=errors)
+    @app.post(
+        "/search",
+        response_model=SearchResponseOut,
+        responses=error_responses(*GUARDED, 409, 413, 503, 504),
+    )
     async def search(body: SearchRequest, request: Request) -> Response:
         """Ranked passages with citations (document, version, heading path, page, span)."""
         searcher = searcher_of(request)
         groups = groups_of(request)
+        principal = getattr(request.state, "principal", None)
+        caller_secret = principal.secret if principal is not None else ""
 
         def answer() -> Response:
             # Searching, logging and serialising all run on a worker thread: the event loop
             # only parses and sends, so one slow step never holds up other requests. The
             # response is checked against its schema here too, so FastAPI, handed bytes,
-            # does not check and encode it again on the loop.
+            # does not check and encode it again on the loop. The links are signed before
+            # searching: a key revoked while its search runs gets the answer it was let in
+            # for (its links already refused), not a 401 for a search that was logged.
+            link_params = signed_links(request)  # with keys on, what a browser needs
             out = searcher.search(
                 body.query,
                 top_k=body.top_k,
@@ -266,8 +274,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 context=body.context,
                 groups=groups,
             ).to_dict()
-            out["search_id"] = record_search(request.app, out, body.replay_of)
-            link_params = signed_links(request)  # with keys on, what a browser needs
+            out["search_id"] = record_search(request.app, out, body.replay_of, caller_secret)
             for result in out["results"]:
                 result["link_params"] = link_params(result["doc_id"])
             payload = SearchResponseOut.model_validate(out).model_dump_json()
@@ -283,7 +290,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 f"the search took longer than {settings.request_timeout_s:g}s"
             ) from exc
 
-    @app.get("/documents", response_model=list[DocumentSummary], responses=errors)
+    @app.get(
+        "/documents",
+        response_model=list[DocumentSummary],
+        responses=error_responses(*GUARDED, 503),
+    )
     def documents(request: Request) -> list[dict]:
         """Every indexed document with its metadata."""
         return searcher_of(request).list_documents(groups_of(request))
@@ -291,7 +302,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     @app.get(
         "/documents/{doc_id:path}",
         response_model=DocumentOut,
-        responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+        responses=error_responses(*GUARDED, 404, 503),
     )
     def document(doc_id: str, request: Request) -> dict:
         """A document's metadata, text and structure: slice ``text[start:end]`` to cite."""

@@ -40,14 +40,19 @@ def signed_links(request: Request) -> Callable[[str], str]:
     )
 
 
+def presented_key(request: Request) -> str:
+    """The API key the request sends (Authorization: Bearer, else X-API-Key), "" if none."""
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    return key or request.headers.get("x-api-key", "").strip()
+
+
 def caller(request: Request) -> Principal:
     """The Principal of this request; every caller is an admin when auth is switched off."""
     keystore: KeyStore | None = request.app.state.keystore
     if keystore is None:
         return ANONYMOUS_ADMIN
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    key = key or request.headers.get("x-api-key", "").strip()
+    key = presented_key(request)
     if not key:
         raise AuthError("an API key is required (Authorization: Bearer KEY or X-API-Key)")
     principal = keystore.verify(key)
@@ -81,7 +86,10 @@ def require(role: str) -> Callable[[Request], Principal]:
     """A dependency that lets through callers whose role is at least ``role``."""
 
     def dependency(request: Request) -> Principal:
-        principal = caller(request) if (linked := link_caller(request)) is None else linked
+        # A key sent in a header speaks for itself: a tool that sends its key and keeps a
+        # citation's link parameters is not refused once those have expired.
+        linked = None if presented_key(request) else link_caller(request)
+        principal = caller(request) if linked is None else linked
         if not principal.allows(role):
             raise ForbiddenError(f"this call needs the {role} role")
         return principal

@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
-from api.schemas import Text
+from api.schemas import GUARDED, Text, error_responses
 from indexer.errors import InvalidQueryError, NotFoundError
 from indexer.search import version_label
 from indexer.settings import Settings
@@ -93,24 +93,34 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def record_search(
-    app: FastAPI, response: dict[str, Any], replay_of: str | None = None
+    app: FastAPI, response: dict[str, Any], replay_of: str | None = None, caller: str = ""
 ) -> str | None:
     """Log a search response (redacted); a logging failure never fails the search.
 
     ``replay_of`` names a logged search that this one repeats exactly (a reloaded link): it
-    keeps that id instead of counting the search twice in analytics.
+    keeps that id instead of counting the search twice in analytics, but only when the same
+    ``caller`` (a Principal's secret; "" with keys off) made it: a colleague opening a shared
+    link is another search.
     """
     try:
         log = app.state.insights.log
-        if replay_of and log.logged(replay_of, response):
+        if replay_of and log.logged(replay_of, response, caller):
             return replay_of
-        return log.log_search(response)
+        return log.log_search(response, caller=caller)
     except Exception:  # the log is a side channel: keep answering agents
         logger.exception("could not write the query log")
         return None
 
 
 router = APIRouter()
+ANALYTICS = error_responses(*GUARDED, 503)
+TABLE = {  # JSON rows by default; ?format=csv answers the same rows as a CSV file
+    **ANALYTICS,
+    200: {
+        "description": "The rows as JSON, or as CSV with ?format=csv.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    },
+}
 
 
 def _state(request: Request) -> InsightsState:
@@ -137,17 +147,49 @@ def _visible_documents(request: Request) -> list[dict[str, Any]]:
     return searcher_of(request).list_documents(groups_of(request))
 
 
+# The columns of each CSV export, so an empty one still has its header row (a spreadsheet or
+# script reading last week's export must find the same columns on a quiet week).
+COLUMNS = {
+    "coverage-gaps": (
+        "topic_id", "count", "unanswered", "low_confidence", "negative_feedback", "trend",
+        "first_seen", "last_seen", "label", "keywords", "examples", "distinct_queries",
+        "closest_docs",
+    ),
+    "never-retrieved": ("doc_id", "title", "doc_type", "owner_team", "status"),
+    "past-review": ("doc_id", "title", "review_date", "days_overdue", "owner_team", "status"),
+    "doc-feedback": ("doc_id", "title", "helpful", "not_helpful", "wrong_or_outdated"),
+    "conflicts": (
+        "similarity", "doc_a", "title_a", "section_a", "text_a",
+        "doc_b", "title_b", "section_b", "text_b", "differences",
+    ),
+    "searches": (
+        "ts", "query", "answerable", "confidence", "top_doc", "results", "feedback", "filters",
+        "search_id",
+    ),
+}  # fmt: skip
+
+
 def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:
+    """The rows as JSON, or as a CSV download whose header is there even with no rows."""
     if fmt == "json":
         return rows
+    columns = list(COLUMNS[name])
+    for row in rows:  # a column added upstream is exported, not dropped
+        columns += [k for k in row if k not in columns]
     return Response(
-        csv_text(rows),  # text cells formula-safe: queries are typed by anyone
+        csv_text(rows, columns),  # text cells formula-safe: queries are typed by anyone
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 
-@router.post("/feedback", status_code=201, response_model=FeedbackOut, tags=["feedback"])
+@router.post(
+    "/feedback",
+    status_code=201,
+    response_model=FeedbackOut,
+    responses=error_responses(*GUARDED, 404, 413),
+    tags=["feedback"],
+)
 def feedback(body: FeedbackRequest, request: Request) -> dict:
     """Helpful / not helpful / wrong or outdated, on a search or one of its results."""
     feedback_id = _state(request).log.add_feedback(
@@ -156,7 +198,7 @@ def feedback(body: FeedbackRequest, request: Request) -> dict:
     return {"feedback_id": feedback_id}
 
 
-@router.get("/feedback/ratings", tags=["feedback"])
+@router.get("/feedback/ratings", responses=error_responses(401, 403, 429), tags=["feedback"])
 def ratings() -> list[str]:
     return list(RATINGS)
 
@@ -167,7 +209,7 @@ def _since(days: int | None) -> str | None:
     return (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat(timespec="seconds")
 
 
-@router.get("/analytics/summary", tags=["analytics"])
+@router.get("/analytics/summary", responses=ANALYTICS, tags=["analytics"])
 def analytics_summary(request: Request, days: Days = None) -> dict:
     """Searches, unanswered, low-confidence and negative-feedback counts."""
     state = _state(request)
@@ -175,7 +217,7 @@ def analytics_summary(request: Request, days: Days = None) -> dict:
     return gaps.summary(searches, state.settings.answerable_threshold)
 
 
-@router.get("/analytics/gaps", tags=["analytics"])
+@router.get("/analytics/gaps", responses=TABLE, tags=["analytics"])
 def analytics_gaps(
     request: Request,
     fmt: Format = "json",
@@ -195,7 +237,7 @@ def analytics_gaps(
     return _table(topics, fmt, "coverage-gaps")
 
 
-@router.get("/analytics/unretrieved", tags=["analytics"])
+@router.get("/analytics/unretrieved", responses=TABLE, tags=["analytics"])
 def analytics_unretrieved(
     request: Request,
     fmt: Format = "json",
@@ -211,7 +253,7 @@ def analytics_unretrieved(
     return _table(rows, fmt, "never-retrieved")
 
 
-@router.get("/analytics/stale", tags=["analytics"])
+@router.get("/analytics/stale", responses=TABLE, tags=["analytics"])
 def analytics_stale(
     request: Request,
     fmt: Format = "json",
@@ -223,14 +265,14 @@ def analytics_stale(
     return _table(rows, fmt, "past-review")
 
 
-@router.get("/analytics/document-feedback", tags=["analytics"])
+@router.get("/analytics/document-feedback", responses=TABLE, tags=["analytics"])
 def analytics_document_feedback(request: Request, fmt: Format = "json", days: Days = None) -> Any:
     """Ratings per document, the most often 'wrong or outdated' first."""
     rows = gaps.document_feedback(_visible_searches(request, _since(days)))
     return _table(rows, fmt, "doc-feedback")
 
 
-@router.get("/analytics/conflicts", tags=["analytics"])
+@router.get("/analytics/conflicts", responses=TABLE, tags=["analytics"])
 def analytics_conflicts(
     request: Request,
     fmt: Format = "json",
@@ -255,7 +297,7 @@ def analytics_conflicts(
     return _table(rows, fmt, "conflicts")
 
 
-@router.get("/analytics/searches", tags=["analytics"])
+@router.get("/analytics/searches", responses=TABLE, tags=["analytics"])
 def analytics_searches(
     request: Request,
     fmt: Format = "json",
@@ -282,7 +324,22 @@ def analytics_searches(
 # -- opening a citation --------------------------------------------------------------------
 
 
-@router.get("/source/{doc_id:path}", response_class=HTMLResponse, tags=["documents"])
+def _answers(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """A route that answers ``media_type`` when it succeeds and ErrorOut JSON when not.
+
+    The route's response class stays the plain ``Response`` (no media type of its own):
+    with ``HTMLResponse`` there, FastAPI documented the JSON errors as text/html.
+    """
+    ok = {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+    return {200: ok, **error_responses(*GUARDED, 404, 503)}
+
+
+@router.get(
+    "/source/{doc_id:path}",
+    response_class=Response,
+    responses=_answers("text/html", "The document as an HTML page, the cited span marked."),
+    tags=["documents"],
+)
 def source_view(
     doc_id: str,
     request: Request,
@@ -292,7 +349,8 @@ def source_view(
     """The document as text, with section and page anchors and the cited span marked."""
     doc = searcher_of(request).get_document(doc_id, groups_of(request))
     text = doc["text"]
-    if start is not None and (end is None or not start < end <= len(text)):
+    marked = start is not None or end is not None  # a span needs both ends, not one ignored
+    if marked and (start is None or end is None or not start < end <= len(text)):
         raise InvalidQueryError("start and end must satisfy 0 <= start < end <= document length")
     events: list[tuple[int, int, str]] = []
     for s in doc["sections"]:
@@ -333,26 +391,45 @@ def source_view(
     return HTMLResponse(body)
 
 
-@router.get("/source-file/{doc_id:path}", tags=["documents"])
+@router.get(
+    "/source-file/{doc_id:path}",
+    response_class=Response,
+    responses=_answers("application/octet-stream", "The file as indexed (PDF, HTML, ...)."),
+    tags=["documents"],
+)
 def source_file(doc_id: str, request: Request) -> FileResponse:
     """The original file of an indexed document (PDF viewers honour ``#page=N``)."""
     doc = next((d for d in _visible_documents(request) if d["doc_id"] == doc_id), None)
     if doc is None or not Path(doc["source"]).is_file():
         raise NotFoundError(f"no original file for {doc_id!r}")
-    return FileResponse(doc["source"])
+    return FileResponse(doc["source"], headers=original_file_headers(doc["source"]))
+
+
+def original_file_headers(source: str) -> dict[str, str]:
+    """Headers for serving a knowledge-base file from the API's own origin.
+
+    An HTML or SVG document is whatever its author saved, scripts included: sandboxed, it is
+    shown but runs nothing as the API. PDFs are left out of the sandbox, which Chromium's
+    viewer refuses to render in. Never sniffed as another type; never sent as a Referer
+    (the address may carry a signed link).
+    """
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    if Path(source).suffix.lower() != ".pdf":
+        headers["Content-Security-Policy"] = "sandbox"
+    return headers
 
 
 # -- evaluation ----------------------------------------------------------------------------
 
 
-@router.get("/eval/datasets", tags=["evaluation"])
+@router.get("/eval/datasets", responses=error_responses(401, 403, 429), tags=["evaluation"])
 def eval_datasets(request: Request) -> list[dict[str, Any]]:
     """Labelled sets the evaluator can run: kb/ and each folder of the datasets directory."""
     s = _state(request).settings
     return list(evaluation.available_datasets(s.kb_dir, s.datasets_dir).values())
 
 
-@router.post("/eval/run", tags=["evaluation"])
+@router.post("/eval/run", responses=error_responses(*GUARDED, 404, 413, 503), tags=["evaluation"])
 def eval_run(body: EvalRequest, request: Request) -> dict[str, Any]:
     """Evaluate one labelled set in the chosen modes with the serving model."""
     state, searcher = _state(request), searcher_of(request)

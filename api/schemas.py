@@ -189,3 +189,28 @@ class ErrorOut(BaseModel):
     detail: str | list[dict[str, Any]] = Field(
         description="What went wrong; for a malformed body, one entry (loc, msg, type) per problem."
     )
+
+
+ERROR_MEANINGS = {
+    401: "No API key, or an unknown, revoked or expired one (keys on).",
+    403: "The key's role does not allow this call.",
+    404: "No such document, search or labelled set (or not one the key may see).",
+    409: "The index is being written; try again.",
+    413: "The request body is larger than KB_MAX_BODY_BYTES.",
+    422: "Invalid input: a message, or one entry (loc, msg, type) per problem.",
+    429: "Too many requests for this key; see Retry-After.",
+    503: "No index is loaded (run `kb index`), or it cannot be read.",
+    504: "The search took longer than KB_REQUEST_TIMEOUT_S.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, all with :class:`ErrorOut`.
+
+    Every error body has that one shape (the app maps domain errors and validation errors
+    to it), so a generated client must not be told FastAPI's default 422 shape instead.
+    """
+    return {code: {"model": ErrorOut, "description": ERROR_MEANINGS[code]} for code in codes}
+
+
+GUARDED = (401, 403, 422, 429)  # any route behind the key check, with a parameter or body

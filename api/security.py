@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +45,17 @@ class RateLimitedError(KBError):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: key id, role and access groups (None: every document)."""
+    """Who is calling: key id, role and access groups (None: every document).
+
+    ``secret`` is known to the server only (derived from the key's stored digest): the query
+    log marks this caller's search ids with it, so that only this caller's reload of a search
+    is not counted twice, and nobody can tell from an id whose search it was.
+    """
 
     key_id: str
     role: str
     groups: tuple[str, ...] | None
+    secret: str = field(default="", repr=False, compare=False)
 
     def allows(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -104,7 +110,7 @@ class KeyStore:
     def verify(self, key: str) -> Principal:
         """The principal of a valid key, or AuthError."""
         rows = self._db.query(
-            "SELECT key_id, role, groups FROM keys WHERE digest = ? AND revoked = 0",
+            "SELECT key_id, digest, role, groups FROM keys WHERE digest = ? AND revoked = 0",
             (_digest(key),),
         )
         if not rows:
@@ -152,7 +158,8 @@ LINK_TTL_S = 12 * 3600  # a shift: a citation pasted into a ticket is opened the
 
 def _principal(key_id: str, row: Any) -> Principal:
     groups = None if row["groups"] is None else tuple(json.loads(row["groups"]))
-    return Principal(key_id, row["role"], groups)
+    secret = hmac.new(row["digest"].encode("ascii"), b"query-log", hashlib.sha256).hexdigest()
+    return Principal(key_id, row["role"], groups, secret)
 
 
 def _link_mac(digest: str, doc_id: str, expires: int) -> str:

@@ -9,8 +9,11 @@ so no caller can write raw text by mistake.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,29 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _caller_mark(caller: str, nonce: str) -> str:
+    """16 hex digits that tie ``nonce`` to ``caller`` and do not reveal the caller."""
+    return hmac.new(caller.encode("utf-8"), nonce.encode("ascii"), hashlib.sha256).hexdigest()[:16]
+
+
+def new_search_id(caller: str = "") -> str:
+    """A fresh search id (32 hex digits) that only ``caller`` can later replay.
+
+    Its second half is a keyed hash of the first under the caller's secret, so whose search it
+    was is checked from the id itself: no column holds who searched (the log stays anonymous,
+    and its schema and the PostgreSQL migration are unchanged).
+    """
+    nonce = secrets.token_hex(8)
+    return nonce + _caller_mark(caller, nonce)
+
+
+def made_by(search_id: str, caller: str = "") -> bool:
+    """Whether ``search_id`` was handed to ``caller`` by :func:`new_search_id`."""
+    if len(search_id) != 32 or not search_id.isascii():
+        return False
+    return hmac.compare_digest(search_id[16:], _caller_mark(caller, search_id[:16]))
+
+
 class QueryLog:
     """Append-only store of searches and feedback; safe to share between threads.
 
@@ -90,8 +116,12 @@ class QueryLog:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def log_search(self, response: dict[str, Any], ts: str | None = None) -> str:
-        """Store one search response (as the API returns it); returns its ``search_id``."""
+    def log_search(self, response: dict[str, Any], ts: str | None = None, caller: str = "") -> str:
+        """Store one search response (as the API returns it); returns its ``search_id``.
+
+        ``caller`` is a secret of whoever searched (see :func:`new_search_id`); it is not
+        stored, only used to mark the id so that a reload by someone else is logged anew.
+        """
         results = [
             {
                 "rank": r["rank"],
@@ -102,7 +132,7 @@ class QueryLog:
             }
             for r in response.get("results", [])
         ]
-        search_id = uuid.uuid4().hex
+        search_id = new_search_id(caller)
         row = (
             search_id,
             ts or _now(),
@@ -126,10 +156,13 @@ class QueryLog:
         )
         return search_id
 
-    def logged(self, search_id: str, response: dict[str, Any]) -> bool:
-        """Whether ``search_id`` is a logged search that ``response`` repeats exactly: the same
-        question (as redacted), filters, date and mode, returning the same passages in the
-        same order. Anything else is a new search, and is logged as one."""
+    def logged(self, search_id: str, response: dict[str, Any], caller: str = "") -> bool:
+        """Whether ``search_id`` is a logged search of ``caller`` that ``response`` repeats
+        exactly: the same question (as redacted), filters, date and mode, returning the same
+        passages in the same order. Anything else, another caller's search opened from a
+        shared link included, is a new search, and is logged as one."""
+        if not made_by(search_id, caller):
+            return False
         found = self._db.query(
             "SELECT query, filters, as_of, mode, results FROM searches WHERE search_id = ?",
             (search_id,),
