@@ -103,7 +103,7 @@ def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None =
                 str(path), "broken symbolic link (its target is missing)"
             ) from exc
         raise DocumentLoadError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
-    title = str(meta.pop("title", "") or parsed.title or path.stem.replace("-", " ").title())
+    title = str(meta.pop("title", "") or _own_title(parsed.title, path) or _name_title(path))
     return Document(
         doc_id=doc_id_for(path, root),
         title=title,
@@ -114,6 +114,20 @@ def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None =
         pages=parsed.pages,
         metadata=meta,
     )
+
+
+def _name_title(path: Path) -> str:
+    """The title of a document that names none: its file name, 'refund-sop' -> 'Refund Sop'."""
+    return path.stem.replace("-", " ").title()
+
+
+def _own_title(title: str, path: Path) -> str:
+    """The parsed title, unless it is only the file's own name ('refund-sop' in refund-sop.pdf),
+    which PDF tools write when the author set no title: the file-name fallback reads better."""
+    name = title.strip()
+    if path.suffix.lower() == ".pdf" and name.casefold() == path.stem.casefold():
+        return ""
+    return title
 
 
 def load_directory(

@@ -306,9 +306,26 @@ def parse(data: bytes) -> Parsed:
         offset += len(block)
     text = "".join(parts) + "\n"
     title = _WS_RE.sub(" ", extractor.title).strip()
+    h1s = [h.title for h in headings if h.level == 1]
     if not title:
-        title = next((h.title for h in headings if h.level == 1), "")
+        title = next(iter(h1s), "")
+    elif len(h1s) == 1:
+        title = without_site_suffix(title, h1s[0])
     return Parsed(text=text, headings=headings, title=title)
+
+
+# After a page's own name, a <title> adds the site's: "Refund policy – Vybe Help Center",
+# "Refund policy | Zendesk". A '-' counts only with a space before it ("Refund policy-EU").
+_SITE_SUFFIX_RE = re.compile(r"^(?:\s*[–—|·:]|\s+-)\s*\S")
+
+
+def without_site_suffix(title: str, h1: str) -> str:
+    """The page's one h1 when the <title> is that h1, a separator and more (a site's name in
+    every citation says nothing); otherwise the <title> as written."""
+    head, rest = title[: len(h1)], title[len(h1) :]
+    if head.casefold() == h1.casefold() and _SITE_SUFFIX_RE.match(rest):
+        return h1
+    return title
 
 
 _ITEM_RE = re.compile(r"^(- |\d+\. )")

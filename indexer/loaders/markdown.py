@@ -1,13 +1,18 @@
-"""Markdown: YAML front matter for metadata, ATX headings (outside code fences) for sections."""
+"""Markdown: YAML or TOML front matter for metadata, ATX, setext and raw HTML headings
+(outside code) for sections."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from indexer.loaders.common import Heading, Parsed, decode_text
-from indexer.loaders.metadata import parse_fields
+from indexer.loaders.metadata import parse_fields, parse_toml_fields
 
-_FRONT_MATTER_RE = re.compile(r"\A---\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+# YAML between '---' lines; Pandoc and Jekyll also close it with YAML's end marker '...'.
+_FRONT_MATTER_RE = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+# Hugo's TOML front matter between '+++' lines.
+_TOML_FRONT_MATTER_RE = re.compile(r"\A\+\+\+[ \t]*\n(.*?)\n\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL)
 # CommonMark block starts, each allowed 0-3 spaces of indent (4 or more is an indented code
 # block). Containers (lists, block quotes) are not modelled: their lines only keep a following
 # '---' or '===' from being read as a setext underline.
@@ -20,6 +25,11 @@ _BREAK_RE = re.compile(r"^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){
 _LIST_RE = re.compile(r"^ {0,3}(?:[-+*]|(\d{1,9})[.)])(?:[ \t]+(\S)|[ \t]*$)")
 _QUOTE_RE = re.compile(r"^ {0,3}>")
 _HTML_RE = re.compile(r"^ {0,3}<[A-Za-z/!?]")
+# A raw HTML heading alone on its line, as Confluence and other exporters write them.
+_HTML_HEADING_RE = re.compile(
+    r"^ {0,3}<h([1-6])((?:[ \t][^>]*)?)>((?:(?!</?h[1-6]\b).)*)</h\1[ \t]*>[ \t]*$", re.IGNORECASE
+)
+_HTML_ID_RE = re.compile(r"""(?:^|[ \t])id[ \t]*=[ \t]*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _TABLE_RULE_RE = re.compile(r"^[ \t]*[|:\-][|:\- \t]*$")  # with a "|": |---|:--|
 # Inline markup in a heading's title (see plain_title).
 _ATTR_BLOCK_RE = re.compile(r"[ \t]*\{((?:[ \t]*[#.][\w:.-]+|[ \t]*[\w-]+=\S+)+)[ \t]*\}[ \t]*$")
@@ -39,10 +49,11 @@ _SETEXT_MAX_CHARS = 200
 
 def split_front_matter(text: str) -> tuple[dict, str]:
     """Return (front matter dict, body); the body is what we index and cite."""
-    match = _FRONT_MATTER_RE.match(text)
-    if not match:
-        return {}, text
-    return parse_fields(match.group(1), "front matter"), text[match.end() :]
+    if match := _FRONT_MATTER_RE.match(text):
+        return parse_fields(match.group(1), "front matter"), text[match.end() :]
+    if match := _TOML_FRONT_MATTER_RE.match(text):
+        return parse_toml_fields(match.group(1), "front matter"), text[match.end() :]
+    return {}, text
 
 
 def parse(data: bytes) -> Parsed:
@@ -58,7 +69,8 @@ def parse(data: bytes) -> Parsed:
 
 
 def find_headings(body: str) -> list[Heading]:
-    """ATX ('## Title') and setext ('Title' over '===' or '---') headings outside code.
+    """ATX ('## Title'), setext ('Title' over '===' or '---') and raw HTML ('<h2>Title</h2>'
+    alone on a line) headings outside code.
 
     Follows CommonMark where it matters for sections: a fence closes only on the same
     character at least as long as it opened; indented 4+ spaces is code; a '---' under a
@@ -108,6 +120,11 @@ def find_headings(body: str) -> list[Heading]:
                 headings.append(Heading(len(atx.group(1)), title, start, anchor))
             block = ""
             continue
+        if tag := _HTML_HEADING_RE.match(s):
+            if title := html_title(tag.group(3)):
+                headings.append(Heading(int(tag.group(1)), title, start, html_id(tag.group(2))))
+            block = "other"  # an HTML block runs to the next blank line
+            continue
         if block == "para" and "|" in para[-1] and "|" in s and _TABLE_RULE_RE.match(s):
             block = "other"  # a GFM table: its header row and rule row
         elif _QUOTE_RE.match(s) or (not block and _HTML_RE.match(s)):
@@ -145,6 +162,18 @@ def plain_title(raw: str) -> tuple[str, str]:
     title = "".join(chr(ord(c) - _ESCAPED) if _ESCAPED <= ord(c) < _ESCAPED + 128 else c
                     for c in title)  # fmt: skip
     return " ".join(title.split()), anchor
+
+
+def html_title(inner: str) -> str:
+    """A raw HTML heading's text: tags dropped, entities decoded, spacing collapsed (inside
+    HTML, Markdown emphasis and backslash escapes are literal, so plain_title does not apply)."""
+    return " ".join(html.unescape(_HTML_TAG_RE.sub("", inner)).split())
+
+
+def html_id(attrs: str) -> str:
+    """The id attribute among a tag's attributes ('' if none): the heading's anchor."""
+    found = _HTML_ID_RE.search(attrs)
+    return next((g for g in found.groups() if g is not None), "") if found else ""
 
 
 def _indent(line: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,31 @@ def parse_fields(text: str, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParseError(f"{where} is not a mapping of fields")
     return {k: v for k, v in data.items() if not (isinstance(v, str) and v.strip() in _NULLS)}
+
+
+def parse_toml_fields(text: str, where: str) -> dict[str, Any]:
+    """TOML metadata (Hugo's ``+++`` front matter) as :func:`parse_fields` gives the YAML
+    equivalent: every scalar as the text it would be in YAML, so both are typed and checked
+    alike by :func:`normalise` (``version = 3.10`` stays "3.10", ``draft = false`` "false")."""
+    try:
+        data = tomllib.loads(text, parse_float=str)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParseError(f"invalid TOML in {where}: {exc}") from exc
+    fields = {k: _as_text(v) for k, v in data.items()}
+    return {k: v for k, v in fields.items() if not (isinstance(v, str) and v.strip() in _NULLS)}
+
+
+def _as_text(value: Any) -> Any:
+    """A TOML value with its scalars written as text: tables and arrays keep their shape."""
+    if isinstance(value, dict):
+        return {k: _as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
+        return value.isoformat()
+    return str(value)
 
 
 def sidecar_path(path: Path) -> Path:

@@ -70,7 +70,34 @@ def parse(data: bytes) -> Parsed:
 
     headings = _outline_headings(outline, text, pages) or _heuristic_headings(text)
     title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or ""
-    return Parsed(text=text, headings=headings, pages=pages, title=str(title).strip())
+    return Parsed(text=text, headings=headings, pages=pages, title=clean_title(str(title)))
+
+
+# What tools write into a PDF's Title when its author set none: Word's and PowerPoint's print
+# drivers prefix the source file's name, others write a file name or a default word.
+_OFFICE_PREFIX_RE = re.compile(
+    r"^Microsoft (?:Office )?(?:Word|PowerPoint|Excel|Publisher|Visio) - ", re.IGNORECASE
+)
+_FILE_EXTENSION_RE = re.compile(
+    r"\.(?:pdf|docx?|docm|dotx?|odt|rtf|txt|md|html?|tex|dvi|ps|pptx?|xlsx?|pages|indd)$",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_TITLE_RE = re.compile(
+    r"^(?:untitled(?:[ _-]?(?:document|\d+))?|document[ _-]?\d*|no title)$", re.IGNORECASE
+)
+
+
+def clean_title(raw: str) -> str:
+    """The PDF's Title as a citation can show it, or "" for a placeholder (the caller then
+    falls back to the file's name): "Microsoft Word - Refund SOP.docx" is "Refund SOP";
+    reportlab's "untitled", Word's "Document1", a bare file name or blanks are nothing."""
+    title = " ".join(raw.split())
+    office = _OFFICE_PREFIX_RE.match(title)
+    if office:
+        title = _FILE_EXTENSION_RE.sub("", title[office.end() :]).strip()
+    elif _FILE_EXTENSION_RE.search(title):
+        return ""  # a file name, not a title someone wrote
+    return "" if _PLACEHOLDER_TITLE_RE.match(title) else title
 
 
 # Typesetters (Chrome's print to PDF, InDesign, reportlab with a TTF font) draw "fi", "fl",
@@ -122,53 +149,126 @@ _PAGE_NUMBER_RE = re.compile(
 )
 
 
+# How deep into a page, at each edge, running lines are looked for: a template that draws its
+# header block (title, classification, page number) and its footer before the body puts
+# four to six lines of furniture at the top of every page's text.
+_MAX_EDGE_LINES = 6
+
+
 def strip_running_lines(
     page_texts: list[str], edge: int = 2, outline_titles: Iterable[str] = ()
 ) -> list[str]:
     """Drop running headers and footers ('Page 3 of 8', a repeated title) from every page.
 
-    A line within ``edge`` lines of a page's top or bottom is page furniture when it recurs on
-    at least 60% of the pages (and at least 3), either identical, or differing only in numbers
-    that count up with the page ('Page 3 of 8', 'Vybe Help Center 3', '3 Refund SOP'). Such a
-    counting line is kept when it is an entry of the document's outline (``outline_titles``):
-    'Chapter 3' at the top of each one-page chapter is the heading the bookmark points to. A
-    counting line that ends like a sentence is content too, unless it looks like a page number.
+    In a document of 3 or more pages, a line within ``edge`` non-blank lines of a page's top
+    or bottom is page furniture when it recurs on at least 60% of the pages (and at least 3),
+    either identical, or differing only in numbers that count up with the page ('Page 3 of 8',
+    'Vybe Help Center 3', '3 Refund SOP'). Such a counting line is kept when it is an entry of
+    the document's outline (``outline_titles``): 'Chapter 3' at the top of each one-page
+    chapter is the heading the bookmark points to. A counting line that ends like a sentence
+    is content too, unless it looks like a page number. Where every line examined at an edge
+    was furniture, the next ``edge`` lines there are examined too (stacked header and footer),
+    down to ``_MAX_EDGE_LINES``.
+
+    Two pages are too few to tell a running line from a heading that repeats by how often it
+    recurs, so there only a block anchored by a page number is furniture (see _two_page_running).
     """
-    if len(page_texts) < 3:
+    if len(page_texts) < 2:
         return page_texts
     pages = [t.split("\n") for t in page_texts]
     titles = {" ".join(t.split()).lower() for t in outline_titles}
     titles.discard("")
-
-    def edges(lines: list[str]) -> list[int]:
-        return sorted(
-            set(range(min(edge, len(lines)))) | set(range(max(0, len(lines) - edge), len(lines)))
-        )
-
-    seen: dict[str, list[tuple[int, tuple[int, ...]]]] = {}  # key -> [(page, numbers)]
-    outlined: set[str] = set()  # keys of lines that are an outline entry
-    for number, lines in enumerate(pages):
-        for k, numbers in {_running_key(lines[i]) for i in edges(lines) if lines[i].strip()}:
-            seen.setdefault(k, []).append((number, numbers))
-        if titles:
-            outlined.update(
-                _running_key(lines[i])[0]
-                for i in edges(lines)
-                if _is_outline_title(" ".join(lines[i].split()).lower(), titles)
-            )
-    threshold = max(3, 0.6 * len(pages))
-    running = {
-        k
-        for k, found in seen.items()
-        if len(found) >= threshold and _counts_pages(k, found, k in outlined)
-    }
-    if not running:
+    if len(pages) == 2:
+        drop = _two_page_running(pages, titles)
+    else:
+        drop = _frequent_running(pages, edge, titles)
+    if not any(drop):
         return page_texts
-    out = []
-    for lines in pages:
-        drop = {i for i in edges(lines) if _running_key(lines[i])[0] in running}
-        out.append("\n".join(x for i, x in enumerate(lines) if i not in drop))
-    return out
+    return [
+        "\n".join(x for i, x in enumerate(lines) if i not in dropped)
+        for lines, dropped in zip(pages, drop, strict=True)
+    ]
+
+
+def _frequent_running(pages: list[list[str]], edge: int, titles: set[str]) -> list[set[int]]:
+    """Indices of each page's running lines by how often they recur (3 or more pages), edge
+    window by edge window inwards while a page's whole window is furniture."""
+    filled = [[i for i, x in enumerate(lines) if x.strip()] for lines in pages]
+    drop: list[set[int]] = [set() for _ in pages]
+    active = [[True, True] for _ in pages]  # [top, bottom]: still peeling at that edge
+    threshold = max(3, 0.6 * len(pages))
+    for _ in range(max(1, _MAX_EDGE_LINES // max(edge, 1))):
+        windows = []  # per page: (top indices, bottom indices) examined this round
+        for number, indices in enumerate(filled):
+            left = [i for i in indices if i not in drop[number]]
+            top, bottom = active[number]
+            windows.append((left[:edge] if top else [], left[-edge:] if bottom and edge else []))
+        seen: dict[str, list[tuple[int, tuple[int, ...]]]] = {}  # key -> [(page, numbers)]
+        outlined: set[str] = set()  # keys of lines that are an outline entry
+        for number, (top, bottom) in enumerate(windows):
+            lines = pages[number]
+            for k, numbers in {_running_key(lines[i]) for i in {*top, *bottom}}:
+                seen.setdefault(k, []).append((number, numbers))
+            if titles:
+                outlined.update(
+                    _running_key(lines[i])[0]
+                    for i in {*top, *bottom}
+                    if _is_outline_title(" ".join(lines[i].split()).lower(), titles)
+                )
+        running = {
+            k
+            for k, found in seen.items()
+            if len(found) >= threshold and _counts_pages(k, found, k in outlined)
+        }
+        if not running:
+            break
+        for number, (top, bottom) in enumerate(windows):
+            hit = {i for i in {*top, *bottom} if _running_key(pages[number][i])[0] in running}
+            drop[number] |= hit
+            active[number] = [bool(top) and set(top) <= hit, bool(bottom) and set(bottom) <= hit]
+        if not any(any(a) for a in active):
+            break
+    return drop
+
+
+def _two_page_running(pages: list[list[str]], titles: set[str]) -> list[set[int]]:
+    """Indices of each page's running lines in a two-page document.
+
+    From each edge inwards, the lines of both pages are compared in step while they are the
+    same line, or the same but for numbers one higher on the second page. A run with such a
+    counting line that looks like a page number is a header or footer block ('SOP v3.1',
+    'INTERNAL', 'Page 1'): furniture up to its last page number, and up to 2 identical lines
+    beyond it that do not end like a sentence (a running title on the inner side). A run
+    without a page number (a heading, a first sentence that repeats) and lines that merely
+    count ('Section 1') are content.
+    """
+    filled = [[i for i, x in enumerate(lines) if x.strip()] for lines in pages]
+    drop: list[set[int]] = [set(), set()]
+    for first, second in ((filled[0], filled[1]), (filled[0][::-1], filled[1][::-1])):
+        kinds: list[str] = []  # per step inwards: "page" (a page number) or "same"
+        for k in range(min(_MAX_EDGE_LINES, len(first), len(second))):
+            key, numbers = _running_key(pages[0][first[k]])
+            other, later = _running_key(pages[1][second[k]])
+            if key != other or len(numbers) != len(later):
+                break
+            steps = {b - a for a, b in zip(numbers, later, strict=True) if a != b}
+            if not steps:
+                kinds.append("same")
+                continue
+            line = " ".join(pages[0][first[k]].split()).lower()
+            if steps != {1} or not _PAGE_NUMBER_RE.search(key) or _is_outline_title(line, titles):
+                break
+            kinds.append("page")
+        if "page" not in kinds:
+            continue
+        end = len(kinds) - kinds[::-1].index("page")  # just past the last page number
+        for k in range(end, min(end + 2, len(kinds))):
+            if pages[0][first[k]].rstrip().endswith((".", "!", "?", ":")):
+                break
+            end = k + 1
+        drop[0].update(first[:end])
+        drop[1].update(second[:end])
+    return drop
 
 
 def _is_outline_title(line: str, titles: set[str]) -> bool:
