@@ -251,20 +251,28 @@ def normalise_filters(filters: dict[str, Any] | None) -> dict[str, list[str]]:
             raise InvalidQueryError(
                 f"filter {name!r} has {len(values)} values; the limit is {MAX_FILTER_VALUES}"
             )
-        out[name] = [str(v) for v in values]
+        cleaned = [" ".join(v.split()) for v in values]
+        if not all(cleaned):
+            raise InvalidQueryError(f"filter {name!r} has an empty value")
+        out[name] = cleaned
     return out
 
 
 def matches(metadata: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     """Whether a document's metadata passes every filter (any-of within a field).
 
-    A document for the 'global' market applies in every market.
+    A document for the 'global' market applies in every market. Values match without regard
+    to case ('de' finds a 'DE' document: otherwise a typed filter silently finds only global
+    ones), except document ids, which are paths.
     """
     for name, wanted in filters.items():
         have = metadata.get(name)
         if have is None:  # a field the document does not set matches no value (not "None")
             return False
         have_set = {str(v) for v in have} if isinstance(have, list) else {str(have)}
+        if name != "doc_id":
+            have_set = {v.casefold() for v in have_set}
+            wanted = [v.casefold() for v in wanted]
         if name == "markets" and GLOBAL_MARKET in have_set:
             continue
         if not have_set & set(wanted):

@@ -622,3 +622,15 @@ def test_a_generation_pruned_while_loading_is_not_taken_for_corrupt(
     searcher = Searcher.open_best(index_dir, fake_embedder, Settings())
     assert raced and searcher.generation == raced[0] != loading
     assert searcher.health()["status"] != "degraded", searcher.degraded
+
+
+def test_filter_values_match_without_regard_to_case_and_empty_ones_are_refused(
+    searcher: Searcher,
+) -> None:
+    upper = searcher.search("refund coins", top_k=10, filters={"markets": ["DE"]}).results
+    lower = searcher.search("refund coins", top_k=10, filters={"markets": [" de "]}).results
+    assert upper and [r.chunk_id for r in lower] == [r.chunk_id for r in upper]
+    assert any("DE" in (r.metadata.get("markets") or []) for r in lower)
+    for empty in ("", "  ", ["DE", ""]):
+        with pytest.raises(InvalidQueryError, match="empty value"):
+            searcher.search("refund", filters={"markets": empty})
