@@ -334,8 +334,9 @@ def write_index(
 def _refuse_nul(documents: list[Document]) -> None:
     """PostgreSQL's text and JSONB cannot hold U+0000 (the local files can): name the documents
     that have one before anything is written, instead of failing mid-transaction on a driver
-    error that names none. The index in the database stays as it was."""
-    bad = [d.doc_id for d in documents if _has_nul((d.text, d.title, d.metadata))]
+    error that names none. The index in the database stays as it was. The loaders already
+    replace NULs (``loaders.common.without_nul``): this guards documents built by other code."""
+    bad = [d.doc_id for d in documents if _has_nul((d.text, d.title, d.metadata, d.structure()))]
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise KBError(

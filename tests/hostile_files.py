@@ -94,6 +94,7 @@ HOSTILE: list[tuple[str, object, tuple[str, ...]]] = [
     ("not-a-docx.docx", lambda: b"PK\x03\x04 not really a zip", ("not a readable DOCX",)),
     ("binary.md", lambda: os.urandom(256) + b"\x00" * 64, ("binary", "not valid UTF-8")),
     ("binary.txt", lambda: b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200, ("binary",)),
+    ("utf16-nuls.txt", lambda: b"\xff\xfe" + b"\x00" * 400, ("binary",)),
     ("cp1252.txt", lambda: "Preis: 5\u20ac f\u00fcr alle".encode("cp1252"), ("not valid UTF-8",)),
     ("empty.txt", lambda: b"", ("empty file",)),
     ("blank.md", lambda: b"   \n\n  \t\n", ("no text content",)),

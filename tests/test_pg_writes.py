@@ -16,21 +16,38 @@ OPTIONS = {"max_tokens": 60, "min_tokens": 8}
 
 
 def test_a_nul_character_is_refused_by_name_and_leaves_the_index_as_it_was(
-    sample_kb: Path, fake_embedder, pg_database: str
+    sample_kb: Path, fake_embedder, pg_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A NUL past the loader's binary sniff (the first 8 KiB) reaches the writer: PostgreSQL's
-    text cannot hold it, so the build must say which file, not fail on a driver error."""
+    """The loaders replace NULs, but a document built by other code can still carry one to the
+    writer (here in its text, and in a heading path): PostgreSQL's text and JSONB cannot hold
+    it, so the build must say which document, not fail on a driver error."""
+    import dataclasses
+
+    from indexer import build
+    from indexer.documents import Section
+
     first = build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
-    filler = "Coins bought as gifts follow the refund policy of the buyer. " * 200
-    (sample_kb / "policies" / "long-notes.md").write_text(
-        f"# Long notes\n\n{filler}\n\nA stray \x00 byte from an export tool.\n"
-    )
-    with pytest.raises(KBError, match=r"policies/long-notes\.md: .*NUL character"):
-        build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    real_load = build.load_directory
+
+    for poisoned in ("text", "heading"):
+
+        def load_with_nul(*args, _kind=poisoned, **kwargs):
+            documents, skipped = real_load(*args, **kwargs)
+            doc = next(d for d in documents if d.doc_id == "policies/coin-refunds.md")
+            if _kind == "text":
+                changed = dataclasses.replace(doc, text=doc.text + "A stray \x00 byte.")
+            else:
+                changed = dataclasses.replace(
+                    doc, sections=[Section(("Coins\x00",), 0, len(doc.text))]
+                )
+            return [changed if d is doc else d for d in documents], skipped
+
+        monkeypatch.setattr(build, "load_directory", load_with_nul)
+        with pytest.raises(KBError, match=r"policies/coin-refunds\.md: .*NUL character"):
+            build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
     s = open_searcher(pg_database, fake_embedder, Settings())
     try:
         assert s.manifest.index_version == first.manifest.index_version
-        assert "policies/long-notes.md" not in {d["doc_id"] for d in s.list_documents()}
         assert s.search("gift coin refund", top_k=1).results
     finally:
         s.close()

@@ -6,6 +6,7 @@ A file that cannot be read is reported with its reason and skipped; the batch go
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import hashlib
 import importlib
@@ -20,7 +21,15 @@ from indexer.documents import Document
 from indexer.errors import DocumentLoadError
 from indexer.files import visible_files
 from indexer.loaders import docx, html, markdown, metadata, pdf, text
-from indexer.loaders.common import Parsed, ParseError, ParseLimitError, sections_from_headings
+from indexer.loaders.common import (
+    NUL,
+    Parsed,
+    ParseError,
+    ParseLimitError,
+    is_own_name,
+    sections_from_headings,
+    without_nul,
+)
 from indexer.loaders.isolation import ParseLimits, parse_isolated
 from indexer.memo import RebuildMemo
 from indexer.stat_cache import StatCache
@@ -72,47 +81,88 @@ def iter_source_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def load_file(path: Path, root: Path | None = None, limits: ParseLimits | None = None) -> Document:
-    """Load one file into a Document, or raise DocumentLoadError with the reason."""
+@dataclass(frozen=True)
+class Source:
+    """A file's bytes and its sidecar's, read once: what is hashed is what is parsed, so a save
+    landing between the two cannot pair one version's hash with another's text."""
+
+    data: bytes | None  # None: the file is missing (a broken symbolic link)
+    size: int  # len(data); over MAX_FILE_BYTES the bytes are not read (data is b"")
+    sidecar: bytes | None  # None: it has no sidecar
+
+
+def read_source(path: Path) -> Source:
+    """Read ``path`` and its sidecar; OSError if either exists but cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read() if size <= MAX_FILE_BYTES else b""  # refused by size alone
+            size = len(data) if size <= MAX_FILE_BYTES else size  # what was read, if it moved
+    except FileNotFoundError:
+        data, size = None, -1
+    try:
+        sidecar: bytes | None = metadata.sidecar_path(path).read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        sidecar = None  # a directory of that name is not a sidecar
+    return Source(data, size, sidecar)
+
+
+def load_file(
+    path: Path,
+    root: Path | None = None,
+    limits: ParseLimits | None = None,
+    source: Source | None = None,
+) -> Document:
+    """Load one file into a Document, or raise DocumentLoadError with the reason.
+
+    ``source`` is the file as already read (and hashed) by the caller; else it is read here.
+    """
     root = root if root is not None else path.parent
     parser = PARSERS.get(path.suffix.lower())
     if parser is None:
         raise DocumentLoadError(str(path), f"unsupported file type {path.suffix or '(none)'}")
     try:
-        size = path.stat().st_size
-        if size == 0:
+        source = source if source is not None else read_source(path)
+        if source.data is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+        if source.size == 0:
             raise ParseError("empty file")
-        if size > MAX_FILE_BYTES:
-            raise ParseError(f"file too large ({size} bytes > {MAX_FILE_BYTES})")
-        data = path.read_bytes()
+        if source.size > MAX_FILE_BYTES:
+            raise ParseError(f"file too large ({source.size} bytes > {MAX_FILE_BYTES})")
         if path.suffix.lower() in ISOLATED:
             importlib.import_module(PRELOAD[path.suffix.lower()])
-            parsed = parse_isolated(parser, data, limits or ParseLimits(), str(path))
+            parsed = parse_isolated(parser, source.data, limits or ParseLimits(), str(path))
         else:
-            parsed = parser(data)
-        if not parsed.text.strip():
+            parsed = parser(source.data)
+        if not parsed.text.replace(NUL, "").strip():
             raise ParseError("no text content")
-        meta = metadata.normalise({**parsed.metadata, **metadata.read_sidecar(path)})
+        side_name = metadata.sidecar_path(path).name
+        side = {} if source.sidecar is None else metadata.sidecar_fields(source.sidecar, side_name)
+        meta = metadata.normalise({**parsed.metadata, **side})
         for field_name in metadata.unknown_fields(meta):
             logger.warning("%s: unknown metadata field %s", path, field_name)
     except ParseError as exc:
-        raise DocumentLoadError(str(path), str(exc)) from exc
+        raise DocumentLoadError(str(path), without_nul(str(exc))) from exc
     except OSError as exc:
         if path.is_symlink() and not path.exists():
             raise DocumentLoadError(
                 str(path), "broken symbolic link (its target is missing)"
             ) from exc
         raise DocumentLoadError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
-    title = str(meta.pop("title", "") or _own_title(parsed.title, path) or _name_title(path))
+    title = str(meta.pop("title", "") or _own_title(parsed, path) or _name_title(path))
+    # every loader's output passes here: NUL-free, both backends store the same document
     return Document(
         doc_id=doc_id_for(path, root),
-        title=title,
-        text=parsed.text,
+        title=without_nul(title),
+        text=without_nul(parsed.text),
         source=str(path.absolute()),  # the API opens it, whatever its working directory
         format=path.suffix.lower().lstrip("."),
-        sections=sections_from_headings(parsed.text, parsed.headings),
+        sections=[
+            dataclasses.replace(s, path=without_nul(s.path), anchor=without_nul(s.anchor))
+            for s in sections_from_headings(parsed.text, parsed.headings)
+        ],
         pages=parsed.pages,
-        metadata=meta,
+        metadata=without_nul(meta),
     )
 
 
@@ -121,13 +171,13 @@ def _name_title(path: Path) -> str:
     return path.stem.replace("-", " ").title()
 
 
-def _own_title(title: str, path: Path) -> str:
+def _own_title(parsed: Parsed, path: Path) -> str:
     """The parsed title, unless it is only the file's own name ('refund-sop' in refund-sop.pdf),
-    which PDF tools write when the author set no title: the file-name fallback reads better."""
-    name = title.strip()
-    if path.suffix.lower() == ".pdf" and name.casefold() == path.stem.casefold():
-        return ""
-    return title
+    which PDF and DOCX tools write when the author set no title: then the parser's fallback
+    (a DOCX's Title paragraph), else "" (the file-name fallback reads better)."""
+    if path.suffix.lower() in (".pdf", ".docx") and is_own_name(parsed.title, path.stem):
+        return parsed.fallback_title
+    return parsed.title
 
 
 def load_directory(
@@ -195,12 +245,16 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells one version of a file from the next without reading it, as the watcher's
+    snapshot does: mtime and size alone miss a save that keeps both (``cp -p``, ``rsync -t``,
+    an atomic save whose temporary file carries the old mtime); such a save brings a new inode
+    or moves ctime, which no tool can set back."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns
 
 
 def _load_key(path: Path, base: Path, limits: ParseLimits) -> tuple:
@@ -224,24 +278,30 @@ def loader_stamp() -> bytes:
     return h.digest()
 
 
-def source_hash(path: Path, doc_id: str, salt: bytes) -> str:
+def source_hash(path: Path, doc_id: str, salt: bytes, keep: list[Source] | None = None) -> str:
     """sha256 of everything a file's Document (or its skip reason) is made from: its bytes,
     its sidecar's, where it lies, and ``salt`` (:func:`loader_stamp` and the parse limits).
-    "" if the file cannot be read."""
+    "" if the file cannot be read. ``keep`` receives what was read, for the caller to parse
+    exactly what was hashed."""
+    try:
+        source = read_source(path)
+    except OSError:
+        return ""
+    if keep is not None:
+        keep.append(source)
+    return _hash_source(source, path, doc_id, salt)
+
+
+def _hash_source(source: Source, path: Path, doc_id: str, salt: bytes) -> str:
+    """:func:`source_hash` of the bytes as read."""
     h = hashlib.sha256(salt)
     h.update(f"{path}\0{doc_id}\0".encode("utf-8", "surrogateescape"))
-    for name in (str(path), str(path) + metadata.SIDECAR_SUFFIX):
-        try:
-            with open(name, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                # refused by size alone (load_file); not worth reading to hash
-                data = fh.read() if size <= MAX_FILE_BYTES else f"too large:{size}".encode()
-        except FileNotFoundError:
+    too_large = f"too large:{source.size}".encode()
+    for data in (too_large if source.size > MAX_FILE_BYTES else source.data, source.sidecar):
+        if data is None:
             h.update(b"\x00absent")
-            continue
-        except OSError:
-            return ""
-        h.update(len(data).to_bytes(8, "little") + data)
+        else:
+            h.update(len(data).to_bytes(8, "little") + data)
     return h.hexdigest()
 
 
@@ -255,19 +315,32 @@ def _load(
     stats: StatCache | None = None,
 ) -> tuple[str, Document | DocumentLoadError]:
     """The file's source hash and its document, or why it could not be read: a file that
-    failed stays failed (and is not parsed again) until it changes."""
+    failed stays failed (and is not parsed again) until it changes.
+
+    The file is read once, and that read is both hashed and parsed. ``stats`` may know the
+    hash without a read; a file that must be parsed is read and hashed again all the same.
+    """
+    read: list[Source] = []
+
+    def hash_read() -> str:
+        return source_hash(path, doc_id, salt, read)  # "" unreadable: load_file reports why
+
     if stats is None:
-        key = source_hash(path, doc_id, salt)
+        key = hash_read()
     else:
         side = metadata.sidecar_path(path)
-        key = stats.source_hash(path, doc_id, salt, side, lambda: source_hash(path, doc_id, salt))
+        key = stats.source_hash(path, doc_id, salt, side, hash_read)
     found = previous.get(key) if key else None
+    if found is None and key and not read:  # known by its stat, but not as it is now: read it
+        key = hash_read()
+        found = previous.get(key) if key else None
     if isinstance(found, Document):
         return key, found
     if isinstance(found, str):
         return key, DocumentLoadError(str(path), found)
     try:
-        return key, dataclasses.replace(load_file(path, base, limits), source_hash=key)
+        document = load_file(path, base, limits, source=read[0] if read else None)
+        return key, dataclasses.replace(document, source_hash=key)
     except DocumentLoadError as exc:
         # stopped by a limit: not remembered as failed, so the next run tries it again
         return ("" if isinstance(exc.__cause__, ParseLimitError) else key), exc
@@ -277,10 +350,12 @@ __all__ = [
     "PARSERS",
     "ParseLimits",
     "Skipped",
+    "Source",
     "doc_id_for",
     "iter_source_files",
     "load_directory",
     "load_file",
     "loader_stamp",
+    "read_source",
     "source_hash",
 ]

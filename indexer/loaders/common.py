@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from indexer.documents import PageSpan, Section
+
+T = TypeVar("T")
+
+# How much of a file is looked at for NULs to tell binary from text (as git does).
+BINARY_SNIFF_BYTES = 8192
+NUL = "\x00"
+# What a NUL becomes: one character for one, so no span after it moves.
+NUL_REPLACEMENT = "\ufffd"
 
 
 class ParseError(Exception):
@@ -37,28 +45,89 @@ class Parsed:
     pages: list[PageSpan] = field(default_factory=list)
     title: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The title to show when ``title`` (from the file's properties) is only the file's own
+    # name: a DOCX's Title paragraph under its core-properties title; "" for the file name.
+    fallback_title: str = ""
 
 
 def decode_text(data: bytes) -> str:
     """Decode UTF-8/UTF-16 text with newlines normalised; refuse binary or undecodable bytes.
 
     We refuse rather than guess a legacy code page: a wrongly decoded policy would be indexed
-    as plausible-looking garbage and cited to agents.
+    as plausible-looking garbage and cited to agents. A NUL within the first 8 KiB marks a
+    binary file (in UTF-16, a NUL character: its text has NUL bytes in every ASCII letter);
+    a stray one later on is kept, and replaced as every loader's are (:func:`without_nul`).
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return normalise_newlines(data.decode("utf-16"))
+            text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise ParseError(f"undecodable UTF-16 text: {exc.reason}") from exc
-    if b"\x00" in data[:8192]:
+        if NUL in text[: BINARY_SNIFF_BYTES // 2]:
+            raise ParseError("binary content (NUL characters), not text")
+        return normalise_newlines(text)
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise ParseError("binary content (NUL bytes), not text")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not valid UTF-8 text (bad byte at offset {exc.start})") from exc
     return normalise_newlines(text)
+
+
+def without_nul(value: T) -> T:
+    """``value`` with U+0000 replaced by U+FFFD in every string in it (strings, lists, tuples,
+    dict keys and values).
+
+    PostgreSQL's text and JSONB cannot hold U+0000 while the local files can: a NUL that got
+    past the binary sniff (late in a text file, in a PDF's extracted text, in a YAML "\\0"
+    escape) would make the two backends index different documents.
+    """
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_REPLACEMENT) if NUL in value else value  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        return tuple(without_nul(v) for v in value)  # type: ignore[return-value]
+    return value
+
+
+# What tools write into a file's Title property when its author set none: Word's and
+# PowerPoint's print drivers prefix the source file's name, others write a file name or a
+# default word (reportlab's "untitled", Word's "Document1").
+_OFFICE_PREFIX_RE = re.compile(
+    r"^Microsoft (?:Office )?(?:Word|PowerPoint|Excel|Publisher|Visio) - ", re.IGNORECASE
+)
+_FILE_EXTENSION_RE = re.compile(
+    r"\.(?:pdf|docx?|docm|dotx?|odt|rtf|txt|md|html?|tex|dvi|ps|pptx?|xlsx?|pages|indd)$",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_TITLE_RE = re.compile(
+    r"^(?:untitled(?:[ _-]?(?:document|\d+))?|document[ _-]?\d*|no title)$", re.IGNORECASE
+)
+
+
+def clean_title(raw: str) -> str:
+    """A Title property (a PDF's Info, a DOCX's core properties) as a citation can show it,
+    or "" for a placeholder (the caller then falls back): "Microsoft Word - Refund SOP.docx"
+    is "Refund SOP"; "untitled", "Document1", a bare file name or blanks are nothing."""
+    title = " ".join(raw.split())
+    office = _OFFICE_PREFIX_RE.match(title)
+    if office:
+        title = _FILE_EXTENSION_RE.sub("", title[office.end() :]).strip()
+    elif _FILE_EXTENSION_RE.search(title):
+        return ""  # a file name, not a title someone wrote
+    return "" if _PLACEHOLDER_TITLE_RE.match(title) else title
+
+
+def is_own_name(title: str, stem: str) -> bool:
+    """Whether a Title property is only the file's own name ('refund-sop' in refund-sop.pdf),
+    which converters write when the author set no title."""
+    return bool(stem) and title.strip().casefold() == stem.casefold()
 
 
 def normalise_newlines(text: str) -> str:

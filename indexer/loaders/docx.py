@@ -21,7 +21,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
-from indexer.loaders.common import Heading, Parsed, ParseError
+from indexer.loaders.common import Heading, Parsed, ParseError, clean_title
 
 _HEADING_STYLE_RE = re.compile(r"^Heading (\d)$")
 _LIST_STYLE_RE = re.compile(r"^List(?: (Number|Bullet))?(?: (\d))?$")
@@ -124,8 +124,15 @@ def parse(data: bytes) -> Parsed:
             headings.append(Heading(level, block, offset))
         parts.append(block)
         offset += len(block)
-    core_title = (document.core_properties.title or "").strip()
-    return Parsed(text="".join(parts) + "\n", headings=headings, title=core_title or title)
+    # Word's "Document1" or a converter's file name there is not a title; the Title paragraph
+    # then is (and it stands in for a core title that is only the file's own name)
+    core_title = clean_title(document.core_properties.title or "")
+    return Parsed(
+        text="".join(parts) + "\n",
+        headings=headings,
+        title=core_title or title,
+        fallback_title=title if core_title else "",
+    )
 
 
 def _unique_cells(cells: list) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from indexer.loaders.common import ParseError
+from indexer.loaders.common import ParseError, normalise_newlines
 
 logger = logging.getLogger(__name__)
 
@@ -84,16 +84,13 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
-def read_sidecar(path: Path) -> dict[str, Any]:
-    """The sidecar's fields, or an empty dict when there is none."""
-    side = sidecar_path(path)
-    if not side.is_file():
-        return {}
+def sidecar_fields(data: bytes, name: str) -> dict[str, Any]:
+    """The fields of a sidecar's bytes (``name`` is its file name, for the reason)."""
     try:
-        text = side.read_text(encoding="utf-8")
+        text = normalise_newlines(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ParseError(f"unreadable metadata sidecar {side.name}: {exc}") from exc
-    return parse_fields(text, f"metadata sidecar {side.name}")
+        raise ParseError(f"unreadable metadata sidecar {name}: {exc}") from exc
+    return parse_fields(text, f"metadata sidecar {name}")
 
 
 def normalise(meta: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from indexer.documents import PageSpan
-from indexer.loaders.common import Heading, Parsed, ParseError, normalise_newlines
+from indexer.loaders.common import Heading, Parsed, ParseError, clean_title, normalise_newlines
 
 logger = logging.getLogger(__name__)
 
@@ -71,33 +71,6 @@ def parse(data: bytes) -> Parsed:
     headings = _outline_headings(outline, text, pages) or _heuristic_headings(text)
     title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or ""
     return Parsed(text=text, headings=headings, pages=pages, title=clean_title(str(title)))
-
-
-# What tools write into a PDF's Title when its author set none: Word's and PowerPoint's print
-# drivers prefix the source file's name, others write a file name or a default word.
-_OFFICE_PREFIX_RE = re.compile(
-    r"^Microsoft (?:Office )?(?:Word|PowerPoint|Excel|Publisher|Visio) - ", re.IGNORECASE
-)
-_FILE_EXTENSION_RE = re.compile(
-    r"\.(?:pdf|docx?|docm|dotx?|odt|rtf|txt|md|html?|tex|dvi|ps|pptx?|xlsx?|pages|indd)$",
-    re.IGNORECASE,
-)
-_PLACEHOLDER_TITLE_RE = re.compile(
-    r"^(?:untitled(?:[ _-]?(?:document|\d+))?|document[ _-]?\d*|no title)$", re.IGNORECASE
-)
-
-
-def clean_title(raw: str) -> str:
-    """The PDF's Title as a citation can show it, or "" for a placeholder (the caller then
-    falls back to the file's name): "Microsoft Word - Refund SOP.docx" is "Refund SOP";
-    reportlab's "untitled", Word's "Document1", a bare file name or blanks are nothing."""
-    title = " ".join(raw.split())
-    office = _OFFICE_PREFIX_RE.match(title)
-    if office:
-        title = _FILE_EXTENSION_RE.sub("", title[office.end() :]).strip()
-    elif _FILE_EXTENSION_RE.search(title):
-        return ""  # a file name, not a title someone wrote
-    return "" if _PLACEHOLDER_TITLE_RE.match(title) else title
 
 
 # Typesetters (Chrome's print to PDF, InDesign, reportlab with a TTF font) draw "fi", "fl",
