@@ -204,7 +204,7 @@ def test_a_bad_max_drop_exits_2_before_indexing(
 def test_eval_all_reads_kb_datasets_dir(fake_eval, tmp_path, monkeypatch, capsys) -> None:
     seen: list[tuple[Path, Path]] = []
 
-    def record(folder, split, modes, settings, cache_root):
+    def record(folder, split, modes, settings, cache_root, progress=None):
         seen.append((Path(folder), Path(cache_root)))
         return {"dataset": Path(folder).name, "split": split, "results": {}}
 
