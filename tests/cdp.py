@@ -33,6 +33,10 @@ FLAGS = [
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
 ]
+# Streamlit's status widget: this icon shows (next to "Stop") while a script runs, from 0.5 s
+# into the run on; IDLE_S is how long a page must look finished to be taken as finished.
+RUNNING_ICON = '[data-testid="stStatusWidgetRunningIcon"]'
+IDLE_S = 0.8
 
 
 def chromium_path() -> str | None:
@@ -156,22 +160,32 @@ class Chromium:
     def text(self) -> str:
         return self.js("document.body ? document.body.innerText : ''") or ""
 
+    def running(self) -> bool:
+        """Whether Streamlit shows its running icon (it does so 0.5 s into a run)."""
+        return bool(self.js(f"!!document.querySelector({json.dumps(RUNNING_ICON)})"))
+
     def wait_for_text(self, *needles: str, timeout: float = 60.0) -> str:
-        """The page's text once it contains every needle and Streamlit has stopped running."""
+        """The page's text once it contains every needle and Streamlit has stopped running.
+
+        Streamlit shows that a script runs only half a second into the run, so the page must
+        look finished for longer than that: text already on screen from the start of a run (or
+        the previous run) does not end the wait.
+        """
         deadline = time.monotonic() + timeout
+        idle_since = None
         while True:
             text = self.text()
-            running = self.js(
-                "!!document.querySelector('[data-testid=\"stStatusWidget\"]')"
-                " && document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
-                ".includes('Running')"
-            )
-            if all(n in text for n in needles) and not running:
-                return text
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if all(n in text for n in needles) and not self.running():
+                idle_since = idle_since or now
+                if now - idle_since >= IDLE_S:
+                    return self.text()
+            else:
+                idle_since = None
+            if now > deadline:
                 missing = [n for n in needles if n not in text]
                 raise TimeoutError(f"page never showed {missing}; it shows:\n{text[:3000]}")
-            time.sleep(0.3)
+            time.sleep(0.2)
 
     def type_and_enter(self, selector: str, text: str) -> None:
         """Focus an input, type like a person (input events) and press Enter."""

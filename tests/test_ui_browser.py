@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 
 
-@pytest.fixture
-def chromium() -> None:
+def require_chromium() -> None:
+    """Skip without chromium locally; fail in CI, where .ci/run installs it."""
     if chromium_path() is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing in CI: .ci/run installs it (apt-get install chromium)")
@@ -33,14 +33,19 @@ def chromium() -> None:
 
 
 @pytest.fixture
-def ui_url(chromium, sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
-    api_url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
+def chromium() -> None:
+    require_chromium()
+
+
+def start_streamlit(script: Path, env: dict[str, str]) -> tuple[str, subprocess.Popen]:
+    """``streamlit run script`` on a free loopback port, once it answers its health check."""
     port = _free_port()
     ui = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(script),
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "KB_API_URL": api_url},
+        env={**os.environ, **env},
+        cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -50,16 +55,29 @@ def ui_url(chromium, sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
                 if r.status == 200:
-                    break
+                    return url, ui
         except OSError:
             pass
         if time.monotonic() > deadline or ui.poll() is not None:
             ui.kill()
             pytest.fail("the Streamlit UI did not start")
         time.sleep(0.3)
-    yield url
+
+
+def stop(ui: subprocess.Popen) -> None:
     ui.terminate()
-    ui.wait(timeout=10)
+    try:
+        ui.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        ui.kill()
+
+
+@pytest.fixture
+def ui_url(chromium, sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
+    api_url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
+    url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
+    yield url
+    stop(ui)
     server.should_exit = True
     thread.join(timeout=5)
 

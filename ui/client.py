@@ -30,6 +30,12 @@ class ApiClient:
             kwargs["headers"] = {**kwargs.get("headers", {}), "X-API-Key": self.api_key}
         try:
             response = requests.request(method, self.base_url + path, **kwargs)
+        except requests.ReadTimeout as exc:  # connected, so it runs: busy, not down
+            raise ApiUnavailable(
+                f"The search API at {self.base_url} did not answer within "
+                f"{kwargs['timeout']:g} s: it is running but busy or slow. "
+                "Try again in a moment."
+            ) from exc
         except requests.RequestException as exc:
             raise ApiUnavailable(
                 f"The search API at {self.base_url} is not reachable ({type(exc).__name__}). "
@@ -66,9 +72,13 @@ class ApiClient:
         filters: dict | None = None,
         as_of: str | None = None,
         replay_of: str | None = None,
+        context: int = 0,
     ) -> dict[str, Any]:
-        """POST /search; ``replay_of`` (a logged search_id) shows that search again unlogged."""
+        """POST /search; ``replay_of`` (a logged search_id) shows that search again unlogged,
+        ``context`` adds that many neighbouring passages on each side of every result."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "filters": filters or {}}
+        if context:
+            body["context"] = context
         if as_of:
             body["as_of"] = as_of
         if replay_of:

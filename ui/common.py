@@ -36,15 +36,22 @@ def client() -> ApiClient:
     )
 
 
-def require_api(api: ApiClient) -> dict[str, Any]:
-    """The API's health; shows why and stops the page when search is unavailable."""
+def check_api(api: ApiClient) -> tuple[dict[str, Any] | None, str | None]:
+    """The API's health when search is available, else None and why (for people)."""
     try:
         health = api.health()
     except ApiUnavailable as exc:
-        st.error(md(exc))
-        st.stop()
+        return None, str(exc)
     if health.get("status") != "ok":
-        st.error(md(f"Search is unavailable: {health.get('reason', 'unknown reason')}"))
+        return None, f"Search is unavailable: {health.get('reason', 'unknown reason')}"
+    return health, None
+
+
+def require_api(api: ApiClient) -> dict[str, Any]:
+    """The API's health; shows why and stops the page when search is unavailable."""
+    health, problem = check_api(api)
+    if health is None:
+        st.error(md(problem))
         st.stop()
     return health
 

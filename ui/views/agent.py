@@ -4,7 +4,8 @@ A search is also a link an agent can share in a ticket: the address bar holds th
 screen with every filter (``?q=...&market=DE&product_area=payments&doc_type=policy&as_of=
 2026-03-01&top_k=8``, plus ``sid``, the id of the logged search), and opening such a link fills
 the form and searches once. Reloading it shows the logged search again rather than logging it
-twice, while this UI process still holds it.
+twice, while this UI process still holds it. With the API down or slow the form stays as
+typed, says why, and Search tries again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 import streamlit as st
 
-from ui.common import call, client, md, recent_searches, require_api
+from ui.client import ApiUnavailable
+from ui.common import call, check_api, client, md, recent_searches
 
 RATINGS = {
     "helpful": "Helpful",
@@ -29,9 +31,13 @@ LINK_FILTERS = {"market": "markets", "product_area": "product_area", "doc_type":
 SEARCH_ID = re.compile(r"[0-9a-f]{32}")  # what the query log hands out; anything else is ignored
 DEFAULT_TOP_K, MAX_TOP_K = 5, 20
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
+NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
 
 api = client()
-health = require_api(api)
+# Not require_api: with the API down the form stays, holding what the agent typed, and
+# pressing Search again tries again.
+health, api_problem = check_api(api)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -62,8 +68,11 @@ def _feedback_form(search_id: str | None, chunk_id: str | None, key: str) -> Non
     if key in sent:
         st.success(f"Feedback recorded: {RATINGS[sent[key]]}. Thank you.")
         return
+    # The thank-you replaces the form in this run: st.rerun() would also throw away a question
+    # the agent has half typed (not yet sent) into the search form.
+    slot = st.empty()
     # Not cleared on submit: a comment typed before choosing a rating must survive the reminder.
-    with st.form(f"feedback-{key}", border=False):
+    with slot.form(f"feedback-{key}", border=False):
         rating = st.radio(
             "Was this useful?",
             list(RATINGS),
@@ -76,13 +85,14 @@ def _feedback_form(search_id: str | None, chunk_id: str | None, key: str) -> Non
             "Comment (optional; personal data is removed before it is stored)",
             key=f"comment-{key}",
         )
-        if st.form_submit_button("Send feedback"):
-            if rating is None:
-                st.warning("Choose helpful, not helpful or wrong or outdated, then send.")
-                return
-            call(api.feedback, search_id, rating, comment, chunk_id)
-            sent[key] = rating
-            st.rerun()
+        if not st.form_submit_button("Send feedback"):
+            return
+        if rating is None:
+            st.warning("Choose helpful, not helpful or wrong or outdated, then send.")
+            return
+    call(api.feedback, search_id, rating, comment, chunk_id)
+    sent[key] = rating
+    slot.success(f"Feedback recorded: {RATINGS[rating]}. Thank you.")
 
 
 def _version(meta: dict) -> str:
@@ -90,6 +100,21 @@ def _version(meta: dict) -> str:
     version = f"v{meta['version']}" if meta.get("version") else "no version"
     effective = meta.get("effective_date")
     return f"{version} · " + (f"effective {effective}" if effective else "no effective date")
+
+
+def _context_html(result: dict) -> str | None:
+    """The text just before and after a passage (the API's neighbouring passages), so an agent
+    can read around it without leaving the ticket; None when there is none."""
+    before = [html.escape(c["text"]) for c in result.get("context_before") or []]
+    after = [html.escape(c["text"]) for c in result.get("context_after") or []]
+    if not before and not after:
+        return None
+    here = "<em style='color:#888'>[the passage shown above]</em>"
+    return (
+        "<div style='white-space: pre-wrap; line-height: 1.5'>"
+        + "\n\n".join([*before, here, *after])
+        + "</div>"
+    )
 
 
 def render_card(result: dict, search_id: str | None) -> None:
@@ -114,13 +139,18 @@ def render_card(result: dict, search_id: str | None) -> None:
     )
     # st.html, not st.markdown: a passage's own "#", "*" or "1." must show as written.
     st.html(f"<div style='white-space: pre-wrap; line-height: 1.5'>{marked}</div>")
+    around = _context_html(result)
+    if around:
+        with st.expander("More context (the text before and after)"):
+            st.html(around)
     links = f"[Open in source]({api.source_url(result)})"
     original = api.original_url(result)
     if original:
         links += f" · [original PDF, page {result.get('page') or 1}]({original})"
     st.markdown(links)
     st.caption("Citation (copy with the icon at the right of the box)")
-    st.code(result["citation"], language=None)
+    # Wrapped: the span and document id at its end must be readable without scrolling.
+    st.code(result["citation"], language=None, wrap_lines=True)
     with st.expander("Feedback on this passage"):
         _feedback_form(search_id, result["chunk_id"], f"{search_id}-{result['chunk_id']}")
     st.divider()
@@ -192,6 +222,20 @@ def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str
     return out
 
 
+def _search(search: dict[str, Any], filters: dict[str, str], replay: str | None) -> dict[str, Any]:
+    """POST /search under a spinner; a failure is shown (and stops the page) once the spinner
+    is gone, as st.stop() inside it would leave "Searching..." on screen."""
+    try:
+        with st.spinner("Searching the knowledge base..."):
+            return api.search(
+                search["q"], search["top_k"], filters, search["as_of"], replay, CONTEXT
+            )
+    except ApiUnavailable as exc:
+        failure = str(exc)
+    st.error(md(failure))
+    st.stop()
+
+
 def _options(values: list[str], current: str | None) -> list[str]:
     """A filter's choices, plus a link's value the index does not have (shown, not dropped)."""
     return values if not current or current in values else [*values, current]
@@ -199,7 +243,7 @@ def _options(values: list[str], current: str | None) -> list[str]:
 
 st.title("Search the knowledge base")
 st.html("<style>mark{background:#ffe58a;padding:0 .1em}</style>")
-facets = _facets(api.base_url, health["index_version"])
+facets = _facets(api.base_url, health["index_version"]) if health else NO_FACETS
 params = st.query_params.to_dict()
 if not params and st.session_state.get("shown"):
     # Back from another page, which left the address bar empty: put the search on screen back.
@@ -237,6 +281,10 @@ with st.form("search"):
     cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
     submitted = st.form_submit_button("Search", type="primary")
 
+if health is None:
+    st.error(md(f"{api_problem}\nWhat you typed is kept: press Search to try again."))
+    st.session_state["link"] = signature  # the form holds the link now: not re-seeded
+    st.stop()
 search = None
 if submitted and st.session_state["q"].strip():
     search = _form_search()
@@ -254,7 +302,7 @@ if search:
         filters = {LINK_FILTERS[n]: search[n] for n in LINK_FILTERS if search[n]}
         sid = "" if submitted else str(params.get("sid") or "")
         replay = sid if SEARCH_ID.fullmatch(sid) else None  # a reloaded link: not logged again
-        response = call(api.search, search["q"], search["top_k"], filters, search["as_of"], replay)
+        response = _search(search, filters, replay)
     search_id = response.get("search_id")
     if search_id:
         recent_searches.put((*base_key, search_id, tuple(search.items())), response)

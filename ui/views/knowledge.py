@@ -15,7 +15,7 @@ from insights.redact import csv_text
 from ui.common import call, client, md, require_api
 
 api = client()
-require_api(api)
+health = require_api(api)
 
 st.title("Coverage & quality")
 controls = st.columns([1, 1, 1])
@@ -27,6 +27,13 @@ cluster_threshold = controls[1].slider(
     "Topic grouping (higher = narrower topics)", 0.3, 0.9, 0.5, 0.05
 )
 min_similarity = controls[2].slider("Conflict: passage similarity at least", 0.3, 0.95, 0.5, 0.05)
+
+
+@st.cache_data(ttl=3600, show_spinner="Comparing passages for conflicts...")
+def _conflicts(base_url: str, index_version: str, min_similarity: float) -> list[dict]:
+    """Conflicting passages: they depend on the index alone (not the query log), and comparing
+    every pair is this page's slow part, so once per index version and threshold."""
+    return call(api.analytics, "conflicts", min_similarity=min_similarity)
 
 
 def _download(frame: pd.DataFrame, name: str) -> None:
@@ -115,7 +122,7 @@ with right:
         _download(frame, "past-review")
 
 st.header("Conflicting passages")
-found = call(api.analytics, "conflicts", min_similarity=min_similarity)
+found = _conflicts(api.base_url, health["index_version"], min_similarity)
 st.caption(
     f"{len(found)} pairs of near-duplicate passages in different documents whose numbers, "
     "durations or dates differ (versions of one document are left out)."
