@@ -291,8 +291,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    import subprocess
-
+    """Become the Streamlit server (exec, not a child): a SIGTERM to `kb ui` then stops the
+    server itself, instead of leaving it running and holding the port."""
     settings = _settings(args)
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     # Without an explicit URL, follow the configured API port (KB_API_PORT).
@@ -314,7 +314,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "--server.address",
         args.host or "127.0.0.1",
     ]
-    return subprocess.call(cmd, env=env)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached: this process is now the server
 
 
 def _read_baseline(path: str) -> dict[str, Any]:

@@ -129,3 +129,48 @@ def test_default_workers_follow_the_cores_this_process_may_use() -> None:
     assert Settings(api_workers=0).worker_count() == len(os.sched_getaffinity(0))
     assert Settings(search_slots=5).search_slot_count() == 5
     assert Settings().search_slot_count() == len(os.sched_getaffinity(0))
+
+
+def test_stopping_kb_ui_stops_the_streamlit_server(tmp_path: Path) -> None:
+    """`kb ui` ran Streamlit as a child: a SIGTERM to kb (a service manager's stop) left the
+    server running and holding its port."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    def listening(port: int) -> bool:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = "from kb_cli.main import main; raise SystemExit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "ui", "--port", str(port), "--api-url", "http://127.0.0.1:9"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "HOME": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not listening(port):
+            assert proc.poll() is None and time.monotonic() < deadline, "the UI did not start"
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while listening(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not listening(port), "the Streamlit server outlived kb ui"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
