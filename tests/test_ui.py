@@ -157,3 +157,16 @@ def test_source_links_carry_the_signature_the_api_handed_out() -> None:
     signed = {**result, "link_params": "kid=k1&exp=99&sig=ab"}
     assert api.source_url(signed).endswith("?start=3&end=9&kid=k1&exp=99&sig=ab#passage")
     assert api.original_url(signed).endswith("/sops/a%20b.pdf?kid=k1&exp=99&sig=ab#page=2")
+
+
+def test_the_ui_waits_longer_than_the_api_deadline(monkeypatch) -> None:
+    """Both gave up at 10 s, so the UI's 'did not answer' usually beat the API's own message."""
+    from indexer.settings import get_settings
+    from ui.common import client
+
+    monkeypatch.setenv("KB_REQUEST_TIMEOUT_S", "12")
+    get_settings.cache_clear()
+    try:
+        assert client().timeout > 12
+    finally:
+        get_settings.cache_clear()

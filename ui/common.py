@@ -29,11 +29,21 @@ def md(text: object) -> str:
 
 
 def client() -> ApiClient:
-    """The API client: ``KB_API_URL``, and ``KB_API_KEY`` when the API requires keys."""
+    """The API client: ``KB_API_URL``, and ``KB_API_KEY`` when the API requires keys.
+
+    It waits a little longer than the API's own deadline (``KB_REQUEST_TIMEOUT_S``), so a slow
+    search ends in the API's message about it rather than the UI giving up at the same moment.
+    """
+    from indexer.settings import get_settings
+
     return ApiClient(
         os.environ.get("KB_API_URL", "http://127.0.0.1:8000"),
+        timeout=get_settings().request_timeout_s + UI_TIMEOUT_MARGIN_S,
         api_key=os.environ.get("KB_API_KEY", "").strip() or None,
     )
+
+
+UI_TIMEOUT_MARGIN_S = 5.0
 
 
 def check_api(api: ApiClient) -> tuple[dict[str, Any] | None, str | None]:
