@@ -19,8 +19,10 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guards import BodySizeLimit, groups_of, guard, searcher_of, signed_links
 from api.insights_routes import install as install_insights
@@ -120,6 +122,22 @@ def json_safe_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
                 item[key] = safe
         out.append(item)
     return out
+
+
+def undecodable_body(exc: UnicodeDecodeError) -> dict[str, Any]:
+    """The validation error for a JSON body that is not UTF-8 (a Latin-1 "café", say).
+
+    FastAPI answers such a body with a bare 400 "There was an error parsing the body"; the
+    API's promise for text that is not valid Unicode is a 422 saying what is wrong.
+    """
+    return {
+        "type": "unicode_decode",
+        "loc": ["body"],
+        "msg": (
+            f"the body is not valid UTF-8: byte 0x{exc.object[exc.start]:02x} at position "
+            f"{exc.start} cannot be decoded; send the JSON encoded as UTF-8"
+        ),
+    }
 
 
 def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
@@ -236,6 +254,14 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": json_safe_errors(exc.errors())})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # raised while reading the JSON body
+            return JSONResponse(
+                status_code=422, content={"detail": [undecodable_body(exc.__cause__)]}
+            )
+        return await http_exception_handler(request, exc)
 
     @app.get("/health")
     def health(request: Request) -> dict:

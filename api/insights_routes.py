@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import numpy as np
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
 from api.schemas import GUARDED, Text, error_responses
-from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.errors import IndexMismatchError, InvalidQueryError, NotFoundError
 from indexer.search import version_label
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
@@ -127,19 +128,33 @@ def _state(request: Request) -> InsightsState:
     return request.app.state.insights
 
 
-def _visible_searches(request: Request, since: Any) -> list[dict[str, Any]]:
-    """The query log as this caller may see it: results and feedback on documents outside
-    the caller's access groups are removed, so analytics never reveal a restricted document."""
-    searches = _state(request).log.searches(since)
+def _visibility(request: Request) -> set[str] | None:
+    """Ids of the documents the caller may see; None when auth is off (all of them)."""
     if groups_of(request) is None:
+        return None
+    return {d["doc_id"] for d in _visible_documents(request)}
+
+
+def _visible(searches: list[dict[str, Any]], seen: set[str] | None) -> list[dict[str, Any]]:
+    """Searches as a caller who sees only ``seen`` may: results and feedback on documents
+    outside the caller's access groups are removed, so analytics never reveal one."""
+    if seen is None:
         return searches
-    seen = {d["doc_id"] for d in _visible_documents(request)}
-    out = []
-    for search in searches:
-        results = [r for r in search["results"] if r.get("doc_id") in seen]
-        feedback = [f for f in search["feedback"] if f.get("doc_id") in seen | {None, ""}]
-        out.append({**search, "results": results, "feedback": feedback})
-    return out
+    return [
+        {
+            **search,
+            "results": [r for r in search["results"] if r.get("doc_id") in seen],
+            "feedback": _visible_verdicts(search["feedback"], seen),
+        }
+        for search in searches
+    ]
+
+
+def _visible_verdicts(feedback: list[dict[str, Any]], seen: set[str] | None) -> list[dict]:
+    """Feedback on the whole search, or on a passage of a document the caller may see."""
+    if seen is None:
+        return feedback
+    return [f for f in feedback if not f.get("doc_id") or f["doc_id"] in seen]
 
 
 def _visible_documents(request: Request) -> list[dict[str, Any]]:
@@ -212,9 +227,11 @@ def _since(days: int | None) -> str | None:
 @router.get("/analytics/summary", responses=ANALYTICS, tags=["analytics"])
 def analytics_summary(request: Request, days: Days = None) -> dict:
     """Searches, unanswered, low-confidence and negative-feedback counts."""
-    state = _state(request)
-    searches = _visible_searches(request, _since(days))
-    return gaps.summary(searches, state.settings.answerable_threshold)
+    state, since = _state(request), _since(days)
+    threshold = state.settings.answerable_threshold
+    stats = state.log.search_stats(since, threshold + gaps.LOW_MARGIN)  # counted in SQL
+    verdicts = _visible_verdicts(state.log.verdicts(since), _visibility(request))
+    return gaps.summary_of(stats, verdicts)
 
 
 @router.get("/analytics/gaps", responses=TABLE, tags=["analytics"])
@@ -227,14 +244,30 @@ def analytics_gaps(
 ) -> Any:
     """Unanswered, low-confidence and disliked searches grouped into topics."""
     state, searcher = _state(request), searcher_of(request)
+    threshold = state.settings.answerable_threshold
     topics = gaps.gap_topics(
-        _visible_searches(request, _since(days)),
+        _latest_signals(request, _since(days), threshold, low_margin),
         searcher.embedder.encode,
-        state.settings.answerable_threshold,
+        threshold,
         low_margin=low_margin,
         cluster_threshold=cluster_threshold,
+        max_queries=gaps.MAX_QUERIES,
     )
     return _table(topics, fmt, "coverage-gaps")
+
+
+def _latest_signals(
+    request: Request, since: str | None, threshold: float, low_margin: float
+) -> list[dict[str, Any]]:
+    """The latest gap signals the caller may see (at most gaps.MAX_QUERIES), oldest first:
+    what gap_topics keeps of the whole log, read without decoding the rest of it."""
+    seen = _visibility(request)
+    found: list[dict[str, Any]] = []
+    for batch in _state(request).log.signal_candidates(since, threshold + low_margin):
+        found += [s for s in _visible(batch, seen) if gaps.signal_reasons(s, threshold, low_margin)]
+        if len(found) >= gaps.MAX_QUERIES:
+            break
+    return found[: gaps.MAX_QUERIES][::-1]
 
 
 @router.get("/analytics/unretrieved", responses=TABLE, tags=["analytics"])
@@ -245,9 +278,9 @@ def analytics_unretrieved(
     include_superseded: Superseded = False,
 ) -> Any:
     """Documents that no logged search has returned (superseded versions left out)."""
-    rows = gaps.never_retrieved(
+    rows = gaps.not_retrieved(
         _visible_documents(request),
-        _visible_searches(request, _since(days)),
+        _state(request).log.retrieved_doc_ids(_since(days)),
         include_superseded=include_superseded,
     )
     return _table(rows, fmt, "never-retrieved")
@@ -268,7 +301,9 @@ def analytics_stale(
 @router.get("/analytics/document-feedback", responses=TABLE, tags=["analytics"])
 def analytics_document_feedback(request: Request, fmt: Format = "json", days: Days = None) -> Any:
     """Ratings per document, the most often 'wrong or outdated' first."""
-    rows = gaps.document_feedback(_visible_searches(request, _since(days)))
+    log = _state(request).log
+    verdicts = _visible_verdicts(log.verdicts(_since(days)), _visibility(request))
+    rows = gaps.feedback_by_document(verdicts, log.result_titles(verdicts))
     return _table(rows, fmt, "doc-feedback")
 
 
@@ -284,11 +319,11 @@ def analytics_conflicts(
     searcher = searcher_of(request)
     documents = searcher.list_documents(groups_of(request))
     seen = {d["doc_id"] for d in documents}
-    chunks = searcher.chunks()
+    chunks, vectors = _passages_with_vectors(searcher)
     keep = [i for i, c in enumerate(chunks) if c["doc_id"] in seen]  # only what the caller may see
     rows = conflicts.find_conflicts(
         [chunks[i] for i in keep],
-        searcher.passage_vectors()[keep],
+        vectors[keep],
         documents,
         min_similarity=min_similarity,
         limit=limit,
@@ -297,13 +332,71 @@ def analytics_conflicts(
     return _table(rows, fmt, "conflicts")
 
 
-@router.get("/analytics/searches", responses=TABLE, tags=["analytics"])
+def _passages_with_vectors(searcher: Any, attempts: int = 2) -> tuple[list[dict], np.ndarray]:
+    """Every passage and its vector, row for row, from one version of the index.
+
+    The postgres backend reads passages and vectors in separate snapshots, so a re-index
+    committing in between would pair vectors with the wrong passages (or run past the end).
+    The passages are read again after the vectors: the same chunk ids (content hashes) in the
+    same order, and as many vectors, mean nothing changed in between. Otherwise read once more,
+    then give up with a 503 rather than report conflicts between mismatched passages.
+    """
+    for _ in range(attempts):
+        chunks = searcher.chunks()
+        vectors = searcher.passage_vectors()
+        if len(vectors) == len(chunks) and _ids(searcher.chunks()) == _ids(chunks):
+            return chunks, vectors
+        logger.warning("the index changed while conflicts read it; reading it again")
+    raise IndexMismatchError(
+        "the index changed (a re-index is running) while its passages were read; "
+        "try again in a moment"
+    )
+
+
+def _ids(chunks: list[dict[str, Any]]) -> list[str]:
+    return [c["chunk_id"] for c in chunks]
+
+
+DEFAULT_PAGE = 1000  # searches per page of /analytics/searches unless a limit is given
+MAX_PAGE = 100_000
+PAGED = {
+    **TABLE,
+    200: {
+        **TABLE[200],
+        "headers": {
+            "X-Total-Count": {
+                "description": "Searches in the period, on all pages.",
+                "schema": {"type": "integer"},
+            },
+            "Link": {
+                "description": 'The next page as <url>; rel="next", while there is one.',
+                "schema": {"type": "string"},
+            },
+        },
+    },
+}
+
+
+@router.get("/analytics/searches", responses=PAGED, tags=["analytics"])
 def analytics_searches(
     request: Request,
+    response: Response,
     fmt: Format = "json",
     days: Days = None,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_PAGE, description=f"Searches per page (default {DEFAULT_PAGE})."),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, description="Searches to skip, oldest first.")] = 0,
 ) -> Any:
-    """The (redacted) query log with what each search returned and its feedback."""
+    """The (redacted) query log, oldest first, one page at a time, with what each search
+    returned and its feedback. ``X-Total-Count`` has the number of searches in the period;
+    ``Link: <...>; rel="next"`` the next page while there is one."""
+    log, since = _state(request).log, _since(days)
+    # A spreadsheet download is one file: it gets everything up to the page cap by default.
+    limit = limit or (MAX_PAGE if fmt == "csv" else DEFAULT_PAGE)
+    read = log.searches(since, limit=limit, offset=offset)
+    page = _visible(read, _visibility(request))
     rows = [
         {
             "ts": s["ts"],
@@ -316,9 +409,16 @@ def analytics_searches(
             "filters": s["filters"],
             "search_id": s["search_id"],
         }
-        for s in _visible_searches(request, _since(days))
+        for s in page
     ]
-    return _table(rows, fmt, "searches")
+    total = log.count_searches(since)
+    headers = {"X-Total-Count": str(total)}
+    if offset + len(read) < total:  # read, not shown: hidden searches still take their place
+        following = request.url.include_query_params(offset=offset + len(read), limit=limit)
+        headers["Link"] = f'<{following}>; rel="next"'
+    out = _table(rows, fmt, "searches")
+    (out if isinstance(out, Response) else response).headers.update(headers)
+    return out
 
 
 # -- opening a citation --------------------------------------------------------------------

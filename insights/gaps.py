@@ -19,7 +19,10 @@ from typing import Any
 import numpy as np
 
 from indexer.search import retired, successor_map
-from insights.querylog import NEGATIVE
+from insights.querylog import NEGATIVE, latest_verdicts
+
+LOW_MARGIN = 0.05  # answered, but best similarity under threshold + this: low confidence
+MAX_QUERIES = 800  # gap signals clustered at most (the latest ones): clustering is quadratic
 
 STOPWORDS = set(
     """a an and are as at be by can do does for from how i if in into is it its me my no not of
@@ -40,14 +43,16 @@ _PASTE_PREFIX = re.compile(
 )
 
 
-def signal_reasons(search: dict[str, Any], threshold: float, low_margin: float = 0.05) -> list[str]:
+def signal_reasons(
+    search: dict[str, Any], threshold: float, low_margin: float = LOW_MARGIN
+) -> list[str]:
     """Why one logged search points at a gap (empty when it does not)."""
     reasons = []
     if not search["answerable"] or not search.get("n_results"):
         reasons.append("unanswered")
     elif search.get("confidence") is not None and search["confidence"] < threshold + low_margin:
         reasons.append("low_confidence")
-    if any(f["rating"] in NEGATIVE for f in search.get("feedback", [])):
+    if any(f["rating"] in NEGATIVE for f in latest_verdicts(search.get("feedback", []))):
         reasons.append("negative_feedback")
     return reasons
 
@@ -96,11 +101,16 @@ def strip_placeholders(text: str) -> str:
 
 
 def keywords(texts: Sequence[str], k: int = 3) -> list[str]:
-    """The content words most questions of a topic share (placeholders left out)."""
+    """The content words most questions of a topic share (placeholders left out).
+
+    Ties go to the word met first, never to set order, which changes with each process's
+    string hashing (a topic's label would change from one API start to the next).
+    """
     counts: Counter[str] = Counter()
     for text in texts:
         clean = strip_placeholders(text).lower()
-        counts.update({w for w in _WORD.findall(clean) if w not in STOPWORDS and len(w) > 2})
+        words = (w for w in _WORD.findall(clean) if w not in STOPWORDS and len(w) > 2)
+        counts.update(dict.fromkeys(words).keys())  # once per text; ties in first-seen order
     return [w for w, _ in counts.most_common(k)]
 
 
@@ -108,9 +118,9 @@ def gap_topics(
     searches: list[dict[str, Any]],
     embed: Callable[[list[str]], np.ndarray],
     threshold: float,
-    low_margin: float = 0.05,
+    low_margin: float = LOW_MARGIN,
     cluster_threshold: float = 0.5,
-    max_queries: int = 800,
+    max_queries: int = MAX_QUERIES,
     examples: int = 5,
 ) -> list[dict[str, Any]]:
     """Gap signals grouped into topics, biggest first."""
@@ -198,6 +208,17 @@ def never_retrieved(
     on purpose, so their silence is no gap to fix.
     """
     seen = {r["doc_id"] for s in searches for r in s["results"]}
+    return not_retrieved(documents, seen, today, include_superseded)
+
+
+def not_retrieved(
+    documents: list[dict[str, Any]],
+    retrieved: set[str],
+    today: dt.date | None = None,
+    include_superseded: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`never_retrieved` from the ids of the documents searches returned (what the
+    query log can count without decoding every search)."""
     retired = set() if include_superseded else superseded(documents, today)
     return [
         {
@@ -208,7 +229,7 @@ def never_retrieved(
             "status": d["metadata"].get("status"),
         }
         for d in documents
-        if d["doc_id"] not in seen and d["doc_id"] not in retired
+        if d["doc_id"] not in retrieved and d["doc_id"] not in retired
     ]
 
 
@@ -249,14 +270,22 @@ def past_review(
 
 def document_feedback(searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per document: how often results from it were rated, by rating (worst first)."""
-    table: dict[str, Counter[str]] = {}
     titles: dict[str, str] = {}
     for s in searches:
         for r in s["results"]:
             titles.setdefault(r["doc_id"], r.get("title", ""))
-        for f in s.get("feedback", []):
-            if f.get("doc_id"):
-                table.setdefault(f["doc_id"], Counter())[f["rating"]] += 1
+    verdicts = latest_verdicts(f for s in searches for f in s.get("feedback", []))
+    return feedback_by_document(verdicts, titles)
+
+
+def feedback_by_document(
+    verdicts: list[dict[str, Any]], titles: dict[str, str]
+) -> list[dict[str, Any]]:
+    """:func:`document_feedback` from the latest verdicts and the rated documents' titles."""
+    table: dict[str, Counter[str]] = {}
+    for f in verdicts:
+        if f.get("doc_id"):
+            table.setdefault(f["doc_id"], Counter())[f["rating"]] += 1
     rows = [
         {
             "doc_id": doc,
@@ -270,16 +299,36 @@ def document_feedback(searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["wrong_or_outdated"], -r["not_helpful"], r["doc_id"]))
 
 
-def summary(searches: list[dict[str, Any]], threshold: float, low_margin: float = 0.05) -> dict:
+def summary(
+    searches: list[dict[str, Any]], threshold: float, low_margin: float = LOW_MARGIN
+) -> dict:
     """Headline counts for the knowledge-manager page."""
-    reasons = Counter(r for s in searches for r in signal_reasons(s, threshold, low_margin))
-    ratings = Counter(f["rating"] for s in searches for f in s.get("feedback", []))
-    return {
+    reasons = Counter(
+        r
+        for s in searches
+        for r in signal_reasons(s, threshold, low_margin)
+        if r != "negative_feedback"
+    )
+    stats = {
         "searches": len(searches),
         "unanswered": reasons["unanswered"],
         "low_confidence": reasons["low_confidence"],
-        "negative_feedback": reasons["negative_feedback"],
-        "feedback": dict(ratings),
         "first": searches[0]["ts"] if searches else None,
         "last": searches[-1]["ts"] if searches else None,
+    }
+    return summary_of(stats, latest_verdicts(f for s in searches for f in s.get("feedback", [])))
+
+
+def summary_of(stats: dict[str, Any], verdicts: list[dict[str, Any]]) -> dict:
+    """:func:`summary` from the window's counts (:meth:`QueryLog.search_stats`) and its latest
+    verdicts: a search with any negative verdict counts once as negative feedback."""
+    negative = {f["search_id"] for f in verdicts if f["rating"] in NEGATIVE}
+    return {
+        "searches": stats["searches"],
+        "unanswered": stats["unanswered"],
+        "low_confidence": stats["low_confidence"],
+        "negative_feedback": len(negative),
+        "feedback": dict(Counter(f["rating"] for f in verdicts)),
+        "first": stats["first"],
+        "last": stats["last"],
     }

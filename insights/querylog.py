@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,10 @@ CREATE TABLE IF NOT EXISTS searches (
     index_version TEXT
 );
 CREATE INDEX IF NOT EXISTS searches_ts ON searches(ts);
+-- Analytics over a large log: the headline counts read this index alone, not the rows, and
+-- feedback finds its search's time without opening the row (results are most of its bytes).
+CREATE INDEX IF NOT EXISTS searches_counts ON searches(ts, answerable, n_results, confidence);
+CREATE INDEX IF NOT EXISTS searches_id_ts ON searches(search_id, ts);
 CREATE TABLE IF NOT EXISTS feedback (
     feedback_id TEXT PRIMARY KEY,
     ts TEXT NOT NULL,
@@ -208,24 +213,129 @@ class QueryLog:
         return feedback_id
 
     # -- reading ---------------------------------------------------------------------------
+    # Analytics run over the whole log (200k searches on a busy team), so each reader asks the
+    # database for what its answer needs: counts in SQL, a page of rows, or the few rows that
+    # can be gap signals, never every row decoded.
 
-    def searches(self, since: str | None = None) -> list[dict[str, Any]]:
-        """Every logged search (oldest first) with its results decoded and feedback attached."""
+    def searches(
+        self, since: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Logged searches (oldest first) with their results decoded and their feedback (the
+        latest verdict per passage) attached; ``limit`` and ``offset`` select one page."""
         columns = ", ".join(SEARCH_COLUMNS)
-        rows = self._db.query(
-            f"SELECT {columns} FROM searches WHERE ts >= ? ORDER BY ts, rowid", (since or "",)
+        sql = f"SELECT {columns} FROM searches WHERE ts >= ? ORDER BY ts, rowid"
+        params: tuple[Any, ...] = (since or "",)
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += (limit, offset)
+        elif offset:
+            raise ValueError("offset needs a limit")
+        rows = self._db.query(sql, params)
+        if limit is None:  # the whole window: one query for its feedback
+            feedback = self._window_feedback(since, FEEDBACK_COLUMNS)
+        else:
+            feedback = self._feedback_of([r["search_id"] for r in rows])
+        return [_decoded(row) for row in _with_feedback(rows, feedback)]
+
+    def count_searches(self, since: str | None = None) -> int:
+        """How many searches were logged at or after ``since``."""
+        rows = self._db.query("SELECT COUNT(*) AS n FROM searches WHERE ts >= ?", (since or "",))
+        return int(rows[0]["n"])
+
+    def search_stats(self, since: str | None, low_below: float) -> dict[str, Any]:
+        """Counts of the window, in SQL: searches, unanswered (no result or not answerable),
+        low confidence (answered, best similarity under ``low_below``), first and last time.
+
+        The same rules as :func:`insights.gaps.signal_reasons`, which the tests hold it to.
+        """
+        unanswered = "(answerable = 0 OR n_results = 0)"
+        row = self._db.query(
+            "SELECT COUNT(*) AS searches, "
+            f"SUM(CASE WHEN {unanswered} THEN 1 ELSE 0 END) AS unanswered, "
+            f"SUM(CASE WHEN NOT {unanswered} AND confidence < ? THEN 1 ELSE 0 END) "
+            "AS low_confidence, MIN(ts) AS first, MAX(ts) AS last "
+            "FROM searches WHERE ts >= ?",
+            (low_below, since or ""),
+        )[0]
+        return {
+            "searches": int(row["searches"]),
+            "unanswered": int(row["unanswered"] or 0),
+            "low_confidence": int(row["low_confidence"] or 0),
+            "first": row["first"],
+            "last": row["last"],
+        }
+
+    def verdicts(self, since: str | None = None) -> list[dict[str, Any]]:
+        """The feedback on the window's searches, the latest verdict per (search, passage),
+        in the order given: ``search_id``, ``chunk_id``, ``doc_id`` and ``rating``."""
+        return self._window_feedback(since, ("search_id", "chunk_id", "doc_id", "rating"))
+
+    def retrieved_doc_ids(self, since: str | None = None) -> set[str]:
+        """Every document any search of the window returned, in any rank.
+
+        Only the stored results text is read, and each distinct one once: the document ids
+        are picked out of it rather than every row decoded.
+        """
+        rows = self._db.query("SELECT results FROM searches WHERE ts >= ?", (since or "",))
+        texts = {r["results"] for r in rows}
+        return result_doc_ids("\n".join(texts))
+
+    def result_titles(self, verdicts: list[dict[str, Any]]) -> dict[str, str]:
+        """The title each rated document had in the first search in ``verdicts`` rating it
+        (one row read per document, where the title was read from every search before)."""
+        first: dict[str, str] = {}
+        for v in verdicts:
+            if v.get("doc_id"):
+                first.setdefault(v["doc_id"], v["search_id"])
+        titles: dict[str, str] = {}
+        wanted = set(first)
+        for row in self._rows_of(sorted(set(first.values())), ("search_id", "results")):
+            for r in json.loads(row["results"]):
+                if r["doc_id"] in wanted and first[r["doc_id"]] == row["search_id"]:
+                    titles.setdefault(r["doc_id"], r.get("title", ""))
+        return titles
+
+    def signal_candidates(
+        self, since: str | None, low_below: float, batch: int = 2000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Searches that may be gap signals, newest first, in batches (decoded, with feedback).
+
+        A superset: unanswered, under ``low_below`` or with any negative feedback at all; the
+        caller decides on each with the feedback it may see. Read by position (ts, rowid)
+        rather than by offset, so searches logged meanwhile neither repeat nor skip a row.
+        """
+        columns = ", ".join(("rowid", *SEARCH_COLUMNS))
+        negative = ", ".join("?" * len(NEGATIVE))
+        signal = (
+            "(answerable = 0 OR n_results = 0 OR confidence < ? OR search_id IN "
+            f"(SELECT search_id FROM feedback WHERE rating IN ({negative})))"
         )
-        by_search: dict[str, list[dict[str, Any]]] = {}
-        for f in self.feedback():
-            by_search.setdefault(f["search_id"], []).append(f)
-        for item in rows:
-            item["answerable"] = bool(item["answerable"])
-            item["filters"] = json.loads(item["filters"])
-            item["results"] = json.loads(item["results"])
-            item["feedback"] = by_search.get(item["search_id"], [])
-        return rows
+        after: tuple[Any, ...] = ()
+        while True:
+            where = f"ts >= ? AND {signal}"
+            params: tuple[Any, ...] = (since or "", low_below, *NEGATIVE)
+            if after:
+                where += " AND (ts < ? OR (ts = ? AND rowid < ?))"
+                params += (after[0], after[0], after[1])
+            rows = self._db.query(
+                f"SELECT {columns} FROM searches WHERE {where} "
+                "ORDER BY ts DESC, rowid DESC LIMIT ?",
+                (*params, batch),
+            )
+            if not rows:
+                return
+            after = (rows[-1]["ts"], rows[-1]["rowid"])
+            feedback = self._feedback_of([r["search_id"] for r in rows])
+            out = []
+            for row in _with_feedback(rows, feedback):
+                del row["rowid"]
+                out.append(_decoded(row))
+            yield out
+            if len(rows) < batch:
+                return
 
     def feedback(self) -> list[dict[str, Any]]:
+        """Every feedback row as given, repeats included (oldest first)."""
         columns = ", ".join(FEEDBACK_COLUMNS)
         return self._db.query(f"SELECT {columns} FROM feedback ORDER BY ts, rowid")
 
@@ -233,3 +343,89 @@ class QueryLog:
         searches = self._db.query("SELECT COUNT(*) AS n FROM searches")[0]["n"]
         feedback = self._db.query("SELECT COUNT(*) AS n FROM feedback")[0]["n"]
         return {"searches": searches, "feedback": feedback}
+
+    def _window_feedback(self, since: str | None, columns: Sequence[str]) -> list[dict[str, Any]]:
+        """Latest verdicts on the searches at or after ``since``, in the order they were given.
+
+        Feedback is looked up in the searches' (search_id, ts) index, never joined row by row
+        over every search: the whole log has far more searches than feedback.
+        """
+        picked = ", ".join(f"f.{c}" for c in columns)
+        if not since:
+            rows = self._db.query(f"SELECT {picked} FROM feedback f ORDER BY f.ts, f.rowid")
+        else:
+            rows = self._db.query(
+                f"SELECT {picked} FROM feedback f CROSS JOIN searches s "
+                "WHERE s.search_id = f.search_id AND s.ts >= ? ORDER BY f.ts, f.rowid",
+                (since,),
+            )
+        return latest_verdicts(rows)
+
+    def _feedback_of(self, search_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Latest verdicts on these searches (oldest first)."""
+        rows = self._rows_of(search_ids, FEEDBACK_COLUMNS, table="feedback")
+        rows.sort(key=lambda f: (f["ts"], f["_rowid"]))
+        for f in rows:
+            del f["_rowid"]
+        return latest_verdicts(rows)
+
+    def _rows_of(
+        self, search_ids: Sequence[str], columns: Sequence[str], table: str = "searches"
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` for these search ids, read in slices (databases cap parameters)."""
+        picked = ", ".join(columns) + (", rowid AS _rowid" if table == "feedback" else "")
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(search_ids), _IN_SLICE):
+            ids = list(search_ids[start : start + _IN_SLICE])
+            marks = ", ".join("?" * len(ids))
+            out += self._db.query(f"SELECT {picked} FROM {table} WHERE search_id IN ({marks})", ids)
+        return out
+
+
+_IN_SLICE = 500
+# json.dumps writes each result as {"rank": 1, "doc_id": "...", ...}: the key's quotes are never
+# inside a string value (there they are escaped), so these find exactly the doc_id values.
+_DOC_ID = re.compile(r'"doc_id": "([^"\\]*)"')
+_ESCAPED_DOC_ID = re.compile(r'"doc_id": "[^"\\]*\\')
+
+
+def result_doc_ids(results_text: str) -> set[str]:
+    """The ``doc_id`` values in stored results JSON (one or many arrays, one per line)."""
+    found = set(_DOC_ID.findall(results_text))
+    if _ESCAPED_DOC_ID.search(results_text):  # an id with a quote, backslash or non-ASCII
+        for line in results_text.split("\n"):
+            if _ESCAPED_DOC_ID.search(line):
+                found.update(r["doc_id"] for r in json.loads(line))
+    return found
+
+
+def latest_verdicts(feedback: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One verdict per (search, passage): the last one given, in the order they came.
+
+    A feedback link opened twice, or a verdict changed, leaves the earlier rows in the log;
+    analytics count what the agent last said, once.
+    """
+    latest: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+    for f in feedback:
+        key = (f.get("search_id"), f.get("chunk_id"))
+        latest.pop(key, None)
+        latest[key] = f
+    return list(latest.values())
+
+
+def _with_feedback(
+    rows: list[dict[str, Any]], feedback: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    by_search: dict[str, list[dict[str, Any]]] = {}
+    for f in feedback:
+        by_search.setdefault(f["search_id"], []).append(f)
+    for row in rows:
+        row["feedback"] = by_search.get(row["search_id"], [])
+    return rows
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    row["answerable"] = bool(row["answerable"])
+    row["filters"] = json.loads(row["filters"])
+    row["results"] = json.loads(row["results"])
+    return row
