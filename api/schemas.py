@@ -60,10 +60,11 @@ class SearchRequest(BaseModel):
         description="The agent's question, as typed (at most KB_MAX_QUERY_CHARS, default 1000).",
         examples=["refund coins bought by minor MY"],
     )
-    top_k: StrictInt = Field(
-        5,
+    top_k: StrictInt | None = Field(
+        None,
         ge=1,
-        description="How many passages to return (at most KB_MAX_TOP_K, default 50).",
+        description="How many passages to return (default KB_DEFAULT_TOP_K, 5; at most "
+        "KB_MAX_TOP_K, 50).",
     )
     filters: dict[str, str | list[str]] = Field(
         default_factory=dict,

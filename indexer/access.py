@@ -30,3 +30,27 @@ def write_overrides(settings: Settings, overrides: dict[str, list[str]]) -> None
         return
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     store.write_access_overrides(settings.index_dir, overrides)
+
+
+def indexed_documents(settings: Settings) -> set[str] | None:
+    """The document ids the current index holds, or None when there is no index yet (an
+    override may then be set ahead of the first build)."""
+    from indexer import pgstore
+    from indexer.errors import KBError
+
+    if pgstore.is_database_url(settings.database_url):
+        import psycopg
+
+        try:
+            with pgstore.connect(settings.database_url) as con:
+                return {r[0] for r in con.execute("SELECT doc_id FROM kb_documents")}
+        except (psycopg.Error, KBError):  # no schema yet, or no server: nothing to check
+            return None
+    try:
+        con = store.connect_table(store.current_generation(settings.index_dir))
+    except KBError:
+        return None
+    try:
+        return {r[0] for r in con.execute("SELECT doc_id FROM documents")}
+    finally:
+        con.close()

@@ -8,6 +8,7 @@ whose content changed, in one transaction, so every reader sees the old index or
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import queue
@@ -16,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from indexer.errors import IndexNotFoundError, KBError
 from indexer.lexical import tokenize
 from indexer.quantise import dequantise, quantise
 from indexer.store import Manifest
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +107,27 @@ def connect(url: str) -> Iterator[Any]:
         con.close()
 
 
+def _privileges_named(fn: Callable[P, R]) -> Callable[P, R]:
+    """A role without a needed privilege ("must be owner of table kb_chunks", "permission
+    denied for schema public") stops the command with one line saying so, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        import psycopg
+
+        try:
+            return fn(*args, **kwargs)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            message = exc.diag.message_primary or str(exc).strip()
+            raise KBError(
+                f"the database refused: {message}; docs/postgres.md lists the privileges "
+                "`kb db migrate` and `kb index` need"
+            ) from exc
+
+    return wrapper
+
+
+@_privileges_named
 def migrate(url: str) -> list[str]:
     """Apply the SQL files in indexer/migrations/ that the database has not seen, in order."""
     import psycopg
@@ -238,6 +263,7 @@ def previous_chunks(
     return out
 
 
+@_privileges_named
 def write_index(
     url: str,
     documents: list[Document],

@@ -56,9 +56,17 @@ def parse_as_of(text: str | None) -> str | None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The settings, with ``--index-dir`` winning over the environment: a flag typed for this
+    command names the local index it means, even where KB_DATABASE_URL points elsewhere."""
     settings = get_settings()
     if getattr(args, "index_dir", None):
-        settings = settings.model_copy(update={"index_dir": Path(args.index_dir)})
+        if settings.database_url:
+            sys.stderr.write(
+                f"kb: note: --index-dir given: using the local index in {args.index_dir}, "
+                "not KB_DATABASE_URL\n"
+            )
+        update = {"index_dir": Path(args.index_dir), "database_url": ""}
+        settings = settings.model_copy(update=update)
     return settings
 
 
@@ -261,6 +269,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     # Worker processes build their own app from the environment: carry the CLI's choices there.
     os.environ["KB_INDEX_DIR"] = str(settings.index_dir)
+    os.environ["KB_DATABASE_URL"] = settings.database_url  # "" when --index-dir chose local
     uvicorn.run(
         "api.app:app_factory", factory=True, workers=workers, host=host, port=port,
         log_level="info",
@@ -449,11 +458,21 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_access(args: argparse.Namespace) -> int:
+    import difflib
+
     from indexer import access
 
     settings = _settings(args)
     overrides = access.read_overrides(settings)
     if args.access_command == "set":
+        known = access.indexed_documents(settings)
+        if known is not None and args.doc_id not in known and not args.force:
+            near = difflib.get_close_matches(args.doc_id, sorted(known), n=3, cutoff=0.7)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise KBError(
+                f"no document {args.doc_id!r} in the index{hint}; an override for it would "
+                "never apply (--force sets it anyway, for a document not indexed yet)"
+            )
         overrides[args.doc_id] = [g.strip() for g in args.groups.split(",") if g.strip()]
     elif args.access_command == "clear":
         overrides.pop(args.doc_id, None)
@@ -496,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="print cited passages for a question")
     p.add_argument("question")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=int, help="passages to show (default: KB_DEFAULT_TOP_K, 5)")
     p.add_argument("--filters", help='JSON object, e.g. \'{"markets": ["DE"]}\'')
     p.add_argument("--as-of", help="answer as of this date (YYYY-MM-DD)")
     p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="retrieval mode")
@@ -556,10 +575,13 @@ def build_parser() -> argparse.ArgumentParser:
     a = acc.add_parser("set", help="override a document's access groups")
     a.add_argument("doc_id")
     a.add_argument("--groups", required=True, help="comma-separated access groups")
-    a = acc.add_parser("clear", help="back to the groups in the document's metadata")
-    a.add_argument("doc_id")
-    acc.add_parser("list", help="print the overrides")
+    a.add_argument("--force", action="store_true", help="also for a document not indexed yet")
+    actions = [a, acc.add_parser("clear", help="back to the groups in the document's metadata")]
+    actions[-1].add_argument("doc_id")
+    actions.append(acc.add_parser("list", help="print the overrides"))
     p.add_argument("--index-dir")
+    for a in actions:  # after the action too; SUPPRESS keeps one given before it
+        a.add_argument("--index-dir", default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_access)
 
     p = sub.add_parser("serve", help="run the HTTP API")

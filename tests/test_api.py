@@ -218,3 +218,16 @@ def test_a_worker_computes_at_most_its_search_slots_at_once(
                               range(6)))  # fmt: skip
     assert codes == [200] * 6
     assert peak == slots
+
+
+def test_the_configured_default_top_k_applies_when_a_request_names_none(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    """KB_DEFAULT_TOP_K was never read: the schema and the CLI both had 5 written in."""
+    settings = Settings(index_dir=tmp_path / "ix", default_top_k=2)
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    searcher = open_searcher(tmp_path / "ix", fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as c:
+        assert len(c.post("/search", json={"query": "refund coins"}).json()["results"]) == 2
+        body = {"query": "refund coins", "top_k": 4}
+        assert len(c.post("/search", json=body).json()["results"]) == 4

@@ -174,3 +174,51 @@ def test_stopping_kb_ui_stops_the_streamlit_server(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_ask_uses_the_configured_default_top_k(
+    sample_kb: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("KB_DEFAULT_TOP_K", "2")
+    get_settings.cache_clear()
+    assert main(["ask", "refund coins", "--index-dir", ix, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 2
+
+
+def test_access_refuses_a_document_the_index_does_not_hold(
+    sample_kb: Path, tmp_path: Path, capsys
+) -> None:
+    """A typo in the id exited 0 and left an override that never applies."""
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["access", "set", "policies/coin-refund.md", "--groups", "a", "--index-dir", ix])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "no document 'policies/coin-refund.md'" in err and "coin-refunds.md" in err
+    # --index-dir after the action is the same index as before it
+    assert main(["access", "--index-dir", ix, "list"]) == 0
+    assert json.loads(capsys.readouterr().out) == {}
+    doc = "policies/coin-refunds.md"
+    assert main(["access", "set", doc, "--groups", "tns", "--index-dir", ix]) == 0
+    assert main(["access", "list", "--index-dir", ix]) == 0
+    capsys.readouterr()
+    assert main(["access", "--index-dir", ix, "list"]) == 0
+    assert json.loads(capsys.readouterr().out) == {doc: ["tns"]}
+    assert main(["access", "set", "later.md", "--groups", "a", "--force", "--index-dir", ix]) == 0
+
+
+def test_index_dir_wins_over_a_database_url_in_the_environment(
+    sample_kb: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """--index-dir was silently ignored when KB_DATABASE_URL was set."""
+    monkeypatch.setenv("KB_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
+    get_settings.cache_clear()
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    assert "using the local index" in capsys.readouterr().err
+    assert main(["ask", "refund coins", "--index-dir", ix, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"]

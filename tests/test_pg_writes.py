@@ -51,3 +51,32 @@ def test_a_nul_character_is_refused_by_name_and_leaves_the_index_as_it_was(
         assert s.search("gift coin refund", top_k=1).results
     finally:
         s.close()
+
+
+def test_a_role_without_privileges_gets_one_line_naming_them(
+    sample_kb: Path, fake_embedder, pg_server: str, pg_database: str
+) -> None:
+    """`kb index` as a role that does not own the tables crashed with a psycopg traceback."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from indexer import pgstore
+
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_database, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'")
+        grant = "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public"
+        con.execute(f"{grant} TO {role}")
+    parts = urlsplit(pg_database)
+    host = parts.hostname or ""
+    netloc = f"{role}:pw@{host}" + (f":{parts.port}" if parts.port else "")
+    limited = urlunsplit(parts._replace(netloc=netloc))
+    with pytest.raises(KBError, match=r"the database refused: .*docs/postgres\.md"):
+        build_index(sample_kb, limited, fake_embedder, **OPTIONS)
+    fresh = f"kb_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {fresh}")
+    with pytest.raises(KBError, match=r"the database refused"):
+        pgstore.migrate(urlunsplit(urlsplit(limited)._replace(path=f"/{fresh}")))

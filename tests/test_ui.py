@@ -170,3 +170,21 @@ def test_the_ui_waits_longer_than_the_api_deadline(monkeypatch) -> None:
         assert client().timeout > 12
     finally:
         get_settings.cache_clear()
+
+
+def test_a_degraded_api_still_serves_the_search_page() -> None:
+    """Serving the previous index generation, the API still answers: the page said search was
+    unavailable and stopped, exactly while the fallback was keeping agents going."""
+    from ui.common import check_api
+
+    class Api:
+        def __init__(self, status: str) -> None:
+            self.status = status
+
+        def health(self) -> dict:
+            return {"status": self.status, "reason": "gen-2 refused (vectors.faiss damaged)"}
+
+    health, problem = check_api(Api("degraded"))
+    assert problem is None and health["status"] == "degraded"
+    health, problem = check_api(Api("unavailable"))
+    assert health is None and "Search is unavailable" in problem

@@ -47,14 +47,32 @@ UI_TIMEOUT_MARGIN_S = 5.0
 
 
 def check_api(api: ApiClient) -> tuple[dict[str, Any] | None, str | None]:
-    """The API's health when search is available, else None and why (for people)."""
+    """The API's health when search is available, else None and why (for people).
+
+    A degraded API (serving the previous index generation because the newest was refused)
+    still answers: it counts as available, and its reason is shown as a warning where the
+    page is drawn (``degraded_note``), not as a reason to stop searching.
+    """
     try:
         health = api.health()
     except ApiUnavailable as exc:
         return None, str(exc)
-    if health.get("status") != "ok":
+    if health.get("status") not in ("ok", "degraded"):
         return None, f"Search is unavailable: {health.get('reason', 'unknown reason')}"
+    degraded_note(health)
     return health, None
+
+
+def degraded_note(health: dict[str, Any]) -> None:
+    """A warning while the API answers from an older index generation."""
+    if health.get("status") == "degraded":
+        st.warning(
+            md(
+                "Answers come from the previous version of the index: "
+                f"{health.get('reason') or 'the newest one was refused'}. "
+                "Ask whoever runs the indexer to check the last build."
+            )
+        )
 
 
 def require_api(api: ApiClient) -> dict[str, Any]:
