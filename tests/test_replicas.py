@@ -46,6 +46,19 @@ def _get(url: str) -> dict:
         return json.loads(resp.read())
 
 
+def _wait_until_serving(url: str, seconds: float = 120) -> None:
+    """Until the replica at ``url`` answers /health with "ok" (it loads the model first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if _get(url + "/health")["status"] == "ok":
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"the replica at {url} did not start"
+        time.sleep(0.3)
+
+
 def test_two_replicas_see_an_edit_together_without_failing(
     sample_kb: Path, real_embedder, pg_database: str, tmp_path: Path
 ) -> None:
@@ -73,16 +86,8 @@ def test_two_replicas_see_an_edit_together_without_failing(
     stop = threading.Event()
     outcomes: list[str] = []
     try:
-        deadline = time.monotonic() + 120
         for url in urls:
-            while True:
-                try:
-                    if _get(url + "/health")["status"] == "ok":
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "a replica did not start"
-                time.sleep(0.3)
+            _wait_until_serving(url)
         before = {_get(url + "/health")["index_version"] for url in urls}
         assert len(before) == 1  # both replicas serve the same index
 
@@ -165,15 +170,7 @@ def test_a_replica_cites_the_new_structure_before_it_reopens(
     url = f"http://127.0.0.1:{port}"
     query = {"query": "chargebacks refunded twice", "top_k": 1, "mode": "bm25"}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if _get(url + "/health")["status"] == "ok":
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the replica did not start"
-            time.sleep(0.3)
+        _wait_until_serving(url)
         before = _post(url + "/search", query)["results"][0]
         assert before["heading_path"] == ["Coin Refund Policy", "Exceptions"]
         md = sample_kb / "policies" / "coin-refunds.md"
