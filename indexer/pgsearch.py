@@ -138,15 +138,6 @@ class PgSearcher:
 
     # -- queries -------------------------------------------------------------------------
 
-    def allowed_docs(
-        self,
-        filters: dict[str, list[str]],
-        as_of: str,
-        include_superseded: bool = False,
-        groups: Iterable[str] | None = None,
-    ) -> np.ndarray:
-        return self._catalog.allowed(filters, as_of, include_superseded, groups)
-
     def search(
         self,
         query: str,
