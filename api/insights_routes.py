@@ -11,18 +11,29 @@ import datetime as dt
 import html
 import logging
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
-from api.schemas import GUARDED, Text, error_responses
-from indexer.errors import IndexMismatchError, InvalidQueryError, NotFoundError
+from api.schemas import GUARDED, EvalRunOut, Text, error_responses
+from api.security import RateLimitedError
+from indexer import errors
+from indexer.build import Progress
+from indexer.errors import (
+    IndexMismatchError,
+    IndexNotFoundError,
+    InvalidQueryError,
+    KBError,
+    NotFoundError,
+)
 from indexer.search import version_label
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
@@ -73,7 +84,7 @@ class InsightsState:
         self.settings = settings
         self._log: QueryLog | None = None
         self._lock = threading.Lock()
-        self.eval_lock = threading.Lock()
+        self.eval_runs: evaluation.EvalRuns  # set by install(), which knows the app
 
     @property
     def log(self) -> QueryLog:
@@ -90,6 +101,9 @@ class InsightsState:
 def install(app: FastAPI, settings: Settings) -> None:
     """Mount the insights routes on ``app`` with their state."""
     app.state.insights = InsightsState(settings)
+    app.state.insights.eval_runs = evaluation.EvalRuns(
+        Path(settings.eval_cache_dir) / evaluation.RUNS_FILE, partial(_evaluate, app, settings)
+    )
     app.include_router(router)
 
 
@@ -529,23 +543,155 @@ def eval_datasets(request: Request) -> list[dict[str, Any]]:
     return list(evaluation.available_datasets(s.kb_dir, s.datasets_dir).values())
 
 
-@router.post("/eval/run", responses=error_responses(*GUARDED, 404, 413, 503), tags=["evaluation"])
-def eval_run(body: EvalRequest, request: Request) -> dict[str, Any]:
-    """Evaluate one labelled set in the chosen modes with the serving model."""
-    state, searcher = _state(request), searcher_of(request)
-    found = evaluation.available_datasets(state.settings.kb_dir, state.settings.datasets_dir)
+EVAL_RESPONSES = {
+    **error_responses(*GUARDED, 404, 413, 503),
+    429: {
+        **error_responses(429)[429],
+        "description": "Too many requests for this key, or too many evaluation runs running "
+        "or queued (the message says which); see Retry-After.",
+    },
+}
+RUN_GONE = (
+    "finished runs are kept for {minutes:g} minutes (the newest {count}); start the "
+    "evaluation again"
+)
+
+
+class EvalBusyError(RateLimitedError):
+    """Too many evaluation runs are running or queued (HTTP 429, with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        KBError.__init__(self, message)  # its own message, not the per-key rate limit's
+        self.retry_after = retry_after
+
+
+def _evaluate(
+    app: FastAPI,
+    settings: Settings,
+    dataset: str,
+    split: str | None,
+    modes: list[str],
+    progress: Progress,
+) -> dict[str, Any]:
+    """Compute one run in this process, with the model this process serves (the evaluator
+    measures what agents get); any API worker may be the one that computes a run."""
+    found = evaluation.available_datasets(settings.kb_dir, settings.datasets_dir)
+    if dataset not in found:
+        raise NotFoundError(f"no labelled set {dataset!r}; see GET /eval/datasets")
+    searcher = app.state.searcher
+    if searcher is None:
+        raise app.state.load_error or IndexNotFoundError("the index is not loaded")
+    return evaluation.run(
+        Path(found[dataset]["path"]),
+        split,
+        modes,
+        searcher.embedder,
+        settings,
+        settings.eval_cache_dir,
+        progress,
+    )
+
+
+def _submit(body: EvalRequest, request: Request) -> tuple[dict[str, Any], bool]:
+    """Start the requested run, or join an identical one queued or running."""
+    state = _state(request)
+    searcher_of(request)  # no index loaded: a 503 now, not a failed run later
+    settings = state.settings
+    found = evaluation.available_datasets(settings.kb_dir, settings.datasets_dir)
     if body.dataset not in found:
         raise NotFoundError(f"no labelled set {body.dataset!r}; see GET /eval/datasets")
     if body.split not in found[body.dataset]["splits"]:
         raise InvalidQueryError(
             f"{body.dataset} has splits {found[body.dataset]['splits']}, not {body.split!r}"
         )
-    with state.eval_lock:  # one run at a time: runs are CPU-bound and share the cache
-        return evaluation.run(
-            Path(found[body.dataset]["path"]),
-            body.split,
-            list(dict.fromkeys(body.modes)),
-            searcher.embedder,
-            state.settings,
-            state.settings.eval_cache_dir,
-        )
+    try:
+        return state.eval_runs.submit(body.dataset, body.split, list(dict.fromkeys(body.modes)))
+    except evaluation.RunsBusyError as exc:
+        raise EvalBusyError(str(exc), exc.retry_after) from exc
+
+
+def _failure(view: dict[str, Any]) -> KBError:
+    """A failed run's error as the domain error it was, for its HTTP status (a run may have
+    failed in another worker process: only its message and error class name are stored)."""
+    cls = getattr(errors, view.get("error_type") or "", None)
+    if isinstance(cls, type) and issubclass(cls, KBError):
+        try:
+            return cls(view["error"])
+        except TypeError:  # a constructor that takes more than a message
+            pass
+    return KBError(view["error"])
+
+
+@router.post("/eval/run", responses=EVAL_RESPONSES, tags=["evaluation"])
+def eval_run(body: EvalRequest, request: Request) -> dict[str, Any]:
+    """Evaluate one labelled set in the chosen modes with the serving model, and wait for it.
+
+    The same run as POST /eval/runs (an identical one already running is joined), answered
+    when it ends: minutes on a shared set, so interactive callers should start a run there
+    and poll it instead.
+    """
+    started, _joined = _submit(body, request)
+    view = _state(request).eval_runs.wait(started["run_id"])
+    if view["status"] == "failed":
+        raise _failure(view)
+    return view["result"]
+
+
+@router.post(
+    "/eval/runs",
+    status_code=202,
+    response_model=EvalRunOut,
+    responses={
+        **EVAL_RESPONSES,
+        200: {
+            "model": EvalRunOut,
+            "description": "An identical run was already queued or "
+            "running: this request follows it (same run_id).",
+        },
+        202: {"model": EvalRunOut, "description": "A new run, queued or running."},
+    },
+    tags=["evaluation"],
+)
+def eval_runs_start(body: EvalRequest, request: Request, response: Response) -> dict[str, Any]:
+    """Start an evaluation in the background and answer at once with its ``run_id``.
+
+    Poll GET /eval/runs/{run_id} for its status and progress, and its result once done. A
+    request for the same set, split and modes as a run still queued or running joins it
+    (answered 200, not 202). The API computes one run at a time and queues a few; past that
+    it answers 429 with Retry-After.
+    """
+    view, joined = _submit(body, request)
+    if joined:
+        response.status_code = 200
+    response.headers["Location"] = f"/eval/runs/{view['run_id']}"
+    return view
+
+
+@router.get(
+    "/eval/runs",
+    response_model=list[EvalRunOut],
+    responses=error_responses(401, 403, 429),
+    tags=["evaluation"],
+)
+def eval_runs_list(request: Request) -> list[dict[str, Any]]:
+    """Runs queued, running or finished lately, newest first (without their results)."""
+    return _state(request).eval_runs.runs()
+
+
+@router.get(
+    "/eval/runs/{run_id}",
+    response_model=EvalRunOut,
+    responses=error_responses(*GUARDED, 404),
+    tags=["evaluation"],
+)
+def eval_runs_get(
+    run_id: Annotated[str, FastAPIPath(pattern="^[0-9a-f]{32}$", description="From POST.")],
+    request: Request,
+) -> dict[str, Any]:
+    """A run's status and progress; its result once done, its error if it failed."""
+    runs = _state(request).eval_runs
+    view = runs.get(run_id)
+    if view is None:
+        gone = RUN_GONE.format(minutes=runs.keep_s / 60, count=runs.keep_finished)
+        raise NotFoundError(f"no evaluation run {run_id!r}: {gone}")
+    return view

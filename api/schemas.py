@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -184,6 +184,44 @@ class DocumentOut(DocumentSummary):
     text: str
     sections: list[dict[str, Any]]
     pages: list[dict[str, Any]]
+
+
+class EvalProgressOut(BaseModel):
+    stage: str = Field(
+        description="queued, starting, load, index (chunk, embed, write while the set's "
+        "documents are indexed the first time), questions, report: where the run is, or where "
+        "it ended."
+    )
+    done: int = Field(description="Steps of this stage done.")
+    total: int = Field(description="Steps of this stage in all.")
+    questions_done: int = Field(description="Questions answered, over every mode.")
+    questions_total: int | None = Field(
+        description="Questions in the run (the set's questions times the modes); null until "
+        "the questions start."
+    )
+
+
+class EvalRunOut(BaseModel):
+    """An evaluation run started with POST /eval/runs: poll it until done or failed."""
+
+    run_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    dataset: str
+    split: str | None
+    modes: list[str]
+    progress: EvalProgressOut
+    queue_position: int | None = Field(
+        description="While queued: 1 when this run is next (the API computes one at a time)."
+    )
+    joined: int = Field(description="Identical requests that followed this run.")
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: str | None = Field(description="Why the run failed (status failed).")
+    result: dict[str, Any] | None = Field(
+        description="Once done, what POST /eval/run answers: metrics per mode, table_md, "
+        "chart_png (base64) and per-query rows; null in run lists."
+    )
 
 
 class ErrorOut(BaseModel):

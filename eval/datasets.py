@@ -190,7 +190,7 @@ def dataset_name(folder: Path) -> str:
     return Path(os.path.abspath(folder)).name
 
 
-def _judgements_of(folder: Path, stem: str, split: str | None, ext: str) -> Path | None:
+def judgements_of(folder: Path, stem: str, split: str | None, ext: str) -> Path | None:
     """The split's own qrels or evidence file, else those of the split it extends.
 
     A split that re-words the same questions, such as ConditionalQA's ``dev_with_scenario``
@@ -213,7 +213,7 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
     queries_path = folder / f"queries{_suffix(split)}.jsonl"
     if not queries_path.is_file():
         raise KBError(f"dataset {folder} has no {queries_path.name}")
-    qrels_path = _judgements_of(folder, "qrels", split, ".tsv")
+    qrels_path = judgements_of(folder, "qrels", split, ".tsv")
     if qrels_path is None:
         raise KBError(f"dataset {folder} has no qrels{_suffix(split)}.tsv")
     if (folder / corpus).is_file():
@@ -221,7 +221,7 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
     else:
         documents, _skipped = load_directory(folder)
     queries, unanswerable = read_queries(queries_path)
-    evidence_path = _judgements_of(folder, "evidence", split, ".jsonl")
+    evidence_path = judgements_of(folder, "evidence", split, ".jsonl")
     evidence = read_evidence(evidence_path) if evidence_path else {}
     evidence = {qid: found for qid, found in evidence.items() if qid in queries}
     qrels = read_qrels(qrels_path)

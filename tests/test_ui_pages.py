@@ -279,6 +279,11 @@ def test_evaluate_page_runs_a_tiny_set(api_url: str) -> None:
     assert at.selectbox[0].value == "tiny"
     at.multiselect[0].set_value(["bm25", "dense"])
     next(b for b in at.button if b.label == "Run evaluation").click().run()
+    deadline = time.monotonic() + 30
+    while not at.dataframe and not at.exception:  # the run goes on on the API: poll it
+        assert time.monotonic() < deadline, [p.proto.text for p in at.progress]
+        time.sleep(0.1)
+        at.run()
     assert not at.exception, at.exception
     metrics = at.dataframe[0].value
     assert list(metrics["mode"]) == ["bm25", "dense"] and metrics["queries"].tolist() == [3, 3]

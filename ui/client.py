@@ -110,6 +110,20 @@ class ApiClient:
         body = {"dataset": dataset, "split": split, "modes": modes}
         return self._call("POST", "/eval/run", json=body, timeout=timeout)
 
+    def start_eval(self, dataset: str, split: str | None, modes: list[str]) -> dict[str, Any]:
+        """POST /eval/runs: start an evaluation on the API (or join the identical one
+        running) and get its run at once, to poll with :meth:`eval_run`."""
+        body = {"dataset": dataset, "split": split, "modes": modes}
+        return self._call("POST", "/eval/runs", json=body)
+
+    def eval_run(self, run_id: str) -> dict[str, Any]:
+        """GET /eval/runs/{run_id}: status and progress; the result once done."""
+        return self._call("GET", f"/eval/runs/{quote(run_id, safe='')}")
+
+    def eval_runs(self) -> list[dict[str, Any]]:
+        """GET /eval/runs: the runs the API still holds, newest first, without results."""
+        return self._call("GET", "/eval/runs")
+
     def source_url(self, result: dict[str, Any]) -> str:
         """A link that opens the cited passage inside its document (marked, scrolled to)."""
         signed = f"&{result['link_params']}" if result.get("link_params") else ""

@@ -1,5 +1,8 @@
 """Evaluator page: run a labelled set in chosen modes; metrics, chart and per-query drill-down.
 
+A run is a job on the API (POST /eval/runs): the page follows it by its id, kept in the
+session and in the address bar (``?run=ID``), polling its progress, so touching a control,
+reloading or sharing the link while it runs loses nothing; the result shows when it is done.
 A metric the harness could not compute (no labelled evidence, say) arrives as None and shows
 as "n/a", never as 0. Questions, evidence and document ids are shown as written.
 """
@@ -7,11 +10,14 @@ as "n/a", never as 0. Questions, evidence and document ids are shown as written.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from ui.client import ApiClient, ApiUnavailable
 from ui.common import call, client, md, require_api
 
 NOT_AVAILABLE = "n/a"
@@ -46,6 +52,98 @@ def _code(text: object) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+POLL_S = 1.5  # how often a running evaluation's progress is asked for
+RUN_PARAM = "run"  # the address bar's name for the followed run's id
+STAGES = {
+    "queued": "Waiting for its turn",
+    "starting": "Starting",
+    "load": "Reading the labelled set",
+    "index": "Looking for the set's cached index",
+    "chunk": "Indexing the set's documents (first run only): cutting passages",
+    "embed": "Indexing the set's documents (first run only): embedding passages",
+    "write": "Indexing the set's documents (first run only): writing the index",
+    "questions": "Asking the questions",
+    "report": "Writing the report",
+}
+
+
+def _status(api: ApiClient, run_id: str) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """(the run, None, False); (None, why, False) while the API cannot say; (None, why, True)
+    when the API is up but no longer holds the run (expired, or the API restarted)."""
+    try:
+        return api.eval_run(run_id), None, False
+    except ApiUnavailable as exc:
+        problem = str(exc)
+    try:
+        held = {r["run_id"] for r in api.eval_runs()}
+    except ApiUnavailable:
+        return None, problem, False
+    return (None, problem, False) if run_id in held else (None, problem, True)
+
+
+def _progress_of(view: dict[str, Any]) -> tuple[float, str]:
+    """The bar's fill (0..1) and its caption, from the run's status and progress."""
+    progress = view["progress"]
+    stage = progress["stage"]
+    text = STAGES.get(stage, stage)
+    if view["status"] == "queued":
+        ahead = view.get("queue_position") or 1  # the running one and those queued before
+        return 0.0, f"{text}: {ahead} evaluation{'s' if ahead != 1 else ''} ahead of it"
+    if stage == "questions" and progress.get("questions_total"):
+        done, total = progress["questions_done"], progress["questions_total"]
+        return min(done / total, 1.0), f"{text}: {done} of {total} answered"
+    if progress["total"] and stage in ("chunk", "embed", "write"):
+        done, total = progress["done"], progress["total"]
+        return min(done / total, 1.0), f"{text}: {done} of {total}"
+    return 0.0, text
+
+
+def _follow(run_id: str | None) -> None:
+    """Follow ``run_id`` (None: none): in the session, and in the address bar for reloads."""
+    st.session_state["eval_run_id"] = run_id
+    st.session_state.pop("eval", None)
+    if run_id:
+        st.query_params[RUN_PARAM] = run_id
+    else:
+        st.query_params.pop(RUN_PARAM, None)
+
+
+def _when(stamp: str | None) -> str:
+    """An API time stamp (ISO, UTC) as people read it: 2026-12-05 21:37 UTC."""
+    if not stamp:
+        return "?"
+    try:
+        return dt.datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return stamp
+
+
+def _what(view: dict[str, Any]) -> str:
+    split = f" ({view['split']})" if view.get("split") else ""
+    return f"{view['dataset']}{split}, {', '.join(view['modes'])}"
+
+
+@st.fragment(run_every=POLL_S)
+def _show_progress(api: ApiClient, run_id: str) -> None:
+    """The followed run's progress, asked again every POLL_S seconds; once the run has
+    ended (or is gone) the whole page runs again to show what came of it."""
+    view, problem, gone = _status(api, run_id)
+    if gone or (view is not None and view["status"] in ("done", "failed")):
+        st.rerun()
+    if view is None:
+        st.warning(md(f"{problem} The evaluation goes on on the API; this page asks again."))
+        return
+    fill, text = _progress_of(view)
+    st.progress(fill, text=md(f"Evaluating {_what(view)}. {text}"))
+    st.caption(
+        md(
+            f"Run {view['run_id'][:8]}, started {_when(view['started_at'] or view['created_at'])}. "
+            "It runs on the API: change the form, reload or share this page's link, and the "
+            "run goes on; its result shows here when it is done."
+        )
+    )
+
+
 api = client()
 require_api(api)
 
@@ -55,25 +153,77 @@ if not datasets:
     st.info("No labelled sets found (kb/queries.jsonl or the datasets directory).")
     st.stop()
 by_name = {d["name"]: d for d in datasets}
+
+linked = st.query_params.get(RUN_PARAM)
+if linked and linked != st.session_state.get("eval_run_id"):  # opened from a link or reload
+    _follow(linked)
+    st.session_state["eval_prefill"] = True
+run_id = st.session_state.get("eval_run_id")
+if run_id and linked != run_id:  # back from another page: the address bar shows the run again
+    st.query_params[RUN_PARAM] = run_id
+
+view: dict[str, Any] | None = None
+if run_id and st.session_state.get("eval_result_of") != run_id:
+    view, problem, gone = _status(api, run_id)
+    if gone:
+        st.warning(md(f"The evaluation this page followed is no longer on the API. {problem}"))
+        _follow(None)
+        run_id = None
+    if view is not None and st.session_state.pop("eval_prefill", False):
+        # A link to a run shows the form as that run was asked for.
+        if view["dataset"] in by_name:
+            st.session_state["eval-set"] = view["dataset"]
+            if view["split"] in by_name[view["dataset"]]["splits"]:
+                st.session_state[f"split-{view['dataset']}"] = view["split"]
+            st.session_state["modes"] = list(view["modes"])
+
 cols = st.columns([1, 1, 2])
-name = cols[0].selectbox("Labelled set", list(by_name))
+name = cols[0].selectbox("Labelled set", list(by_name), key="eval-set")
 split = cols[1].selectbox(
     "Split", by_name[name]["splits"], format_func=lambda s: s or "(all)", key=f"split-{name}"
 )
-modes = cols[2].multiselect(
-    "Modes", ["default", "dense", "bm25", "hybrid"], default=["default"], key="modes"
-)
+st.session_state.setdefault("modes", ["default"])  # set here, so a link can set it too
+modes = cols[2].multiselect("Modes", ["default", "dense", "bm25", "hybrid"], key="modes")
 if st.button("Run evaluation", type="primary", disabled=not modes):
-    with st.spinner(f"Evaluating {name} ({', '.join(modes)})..."):
-        st.session_state["eval"] = call(api.run_eval, name, split, modes)
+    try:
+        started = api.start_eval(name, split, modes)
+    except ApiUnavailable as exc:  # busy (429) or down: say so, keep what is shown
+        st.error(md(exc))
+    else:
+        _follow(started["run_id"])
+        run_id, view = started["run_id"], started
+        if started["joined"]:
+            st.info(
+                md(
+                    f"The same evaluation ({_what(started)}) was already running: this page "
+                    "follows it instead of starting another."
+                )
+            )
+
+if view is not None and view["status"] == "done":  # on the first look, or started and done
+    st.session_state["eval"] = view["result"]
+    st.session_state["eval_result_of"] = view["run_id"]
+    st.session_state["eval_finished"] = (
+        f"Run {view['run_id'][:8]}, done {_when(view['finished_at'])}."
+    )
+if run_id and st.session_state.get("eval_result_of") != run_id:
+    if view is not None and view["status"] == "failed":
+        st.error(md(f"The evaluation of {_what(view)} failed: {view['error']}"))
+    elif view is None or view["status"] in ("queued", "running"):
+        _show_progress(api, run_id)
 
 run = st.session_state.get("eval")
 if not run:
-    st.caption("Pick a set and modes, then run. Big sets take minutes the first time (indexing).")
+    if not run_id:
+        st.caption(
+            "Pick a set and modes, then run. Big sets take minutes the first time (indexing)."
+        )
     st.stop()
 
 title = f"Metrics: {run['dataset']}" + (f" ({run['split']})" if run.get("split") else "")
 st.subheader(md(title))
+if run_id and st.session_state.get("eval_result_of") == run_id:
+    st.caption(md(st.session_state.get("eval_finished", "")))
 _table([{"mode": mode, **block["metrics"]} for mode, block in run["results"].items()])
 if run.get("chart_png"):
     st.image(base64.b64decode(run["chart_png"]), caption="Headline metrics by mode")
