@@ -31,8 +31,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = _free_port()
+def serve(app, port: int | None = None) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """The app on loopback in a thread (on ``port``, or a free one), once it has started."""
+    port = port or _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.responses import JSONResponse
 from streamlit.testing.v1 import AppTest
 
@@ -144,24 +143,13 @@ def test_a_slow_search_says_it_is_searching_until_it_ends(slow_ui_url: str) -> N
     assert "Searching the knowledge base" not in failed
 
 
-def _serve_on(app, port: int):
-    """Like tests.test_ui_pages.serve, on a given port (the API coming back where it was)."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return server, thread
-
-
 def test_api_down_mid_ticket_keeps_the_question_and_search_tries_again(
     sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
     app = make_app(sample_kb, fake_embedder, tmp_path)
     port = _free_port()
     monkeypatch.setenv("KB_API_URL", f"http://127.0.0.1:{port}")
-    server, thread = _serve_on(app, port)
+    _, server, thread = serve(app, port)
     at = AppTest.from_file(AGENT, default_timeout=30).run()
     assert not at.exception and not at.error
     server.should_exit = True  # the API goes down while the agent types
@@ -174,7 +162,7 @@ def test_api_down_mid_ticket_keeps_the_question_and_search_tries_again(
     # The form is still there, holding what the agent typed and chose.
     assert at.text_input(key="q").value == QUESTION
     assert at.selectbox(key="doc_type").value == "sop"
-    server, thread = _serve_on(app, port)  # the API is back: Search again works
+    _, server, thread = serve(app, port)  # the API is back: Search again works
     try:
         at.button[0].click().run()
         assert not at.exception and not at.error
