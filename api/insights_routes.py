@@ -102,7 +102,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Mount the insights routes on ``app`` with their state."""
     app.state.insights = InsightsState(settings)
     app.state.insights.eval_runs = evaluation.EvalRuns(
-        Path(settings.eval_cache_dir) / evaluation.RUNS_FILE, partial(_evaluate, app, settings)
+        Path(settings.eval_cache_dir) / evaluation.RUNS_FILE,
+        partial(_evaluate, app, settings),
+        max_active=settings.eval_max_runs,
+        keep_s=settings.eval_keep_s,
     )
     app.include_router(router)
 

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     log_path: Path = Path("var/querylog.sqlite")
     datasets_dir: Path = Path("../shared/datasets")
     eval_cache_dir: Path = Path("var/eval-cache")
+    # Evaluation runs started from the API (POST /eval/runs): how many may run or wait their
+    # turn (more get a 429), and how long a finished one and its result are kept for its page.
+    eval_max_runs: int = Field(4, ge=1, le=100)
+    eval_keep_s: float = Field(3600.0, gt=0)
 
     @field_validator("embed_cache_path", mode="before")
     @classmethod

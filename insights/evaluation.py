@@ -109,6 +109,7 @@ def run(
 RUN_WORKERS = 1  # runs computed at once: each is CPU-bound and shares the cores with search
 MAX_ACTIVE_RUNS = 4  # runs running or waiting their turn; more are refused (HTTP 429)
 KEEP_FINISHED_S = 3600.0  # a finished run (and its result) is kept this long for its page
+# (the API passes KB_EVAL_MAX_RUNS and KB_EVAL_KEEP_S, whose defaults these are)
 KEEP_FINISHED = 8  # and only the newest this many: a shared set's result is megabytes
 BUSY_RETRY_S = 60  # what a refused caller is told to wait
 FLUSH_S = 0.5  # progress is written at most this often (and at each new stage)

@@ -405,3 +405,24 @@ def test_a_set_with_questions_longer_than_the_query_limit_is_measured(
     r = client.post("/eval/run", json={**TINY, "modes": ["bm25"]})
     assert r.status_code == 200, r.text
     assert r.json()["results"]["bm25"]["metrics"]["queries"] == 3
+
+
+def test_the_run_cap_and_retention_come_from_settings(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix",
+        log_path=tmp_path / "q.sqlite",
+        eval_cache_dir=tmp_path / "eval-cache",
+        eval_max_runs=2,
+        eval_keep_s=90,
+    )
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    runs = app.state.insights.eval_runs
+    assert (runs.max_active, runs.keep_s) == (2, 90)
