@@ -241,7 +241,8 @@ def format_response(response) -> str:
             )
         lines.append("")
     lines.append(
-        f"({len(response.results)} results in {response.took_ms:.0f} ms, "
+        f"({len(response.results)} result{'' if len(response.results) == 1 else 's'} in "
+        f"{response.took_ms:.0f} ms, "
         f"index {response.index_version})"
     )
     return "\n".join(lines) + "\n"

@@ -50,7 +50,7 @@ def test_index_then_ask(sample_kb: Path, tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "[1] Dangerous Challenges SOP v2.0 (effective 2026-01-10) score" in out
     assert "sops/dangerous-challenges.pdf :: 2 Escalation, p. 2 :: chars" in out
-    assert "[3]" not in out
+    assert "[3]" not in out and "(2 results in" in out
 
     assert main(["ask", "refund coins", "--index-dir", ix, "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
@@ -222,3 +222,11 @@ def test_index_dir_wins_over_a_database_url_in_the_environment(
     assert "using the local index" in capsys.readouterr().err
     assert main(["ask", "refund coins", "--index-dir", ix, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"]
+
+
+def test_one_result_is_counted_in_the_singular(sample_kb: Path, tmp_path: Path, capsys) -> None:
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "refund coins", "--index-dir", ix, "--top-k", "1"]) == 0
+    assert "(1 result in " in capsys.readouterr().out
