@@ -48,6 +48,7 @@ from indexer.errors import (
 )
 from indexer.search import Searcher
 from indexer.settings import Settings, get_settings
+from insights.evaluation import RunCancelledError
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ STATUS_FOR_ERROR: list[tuple[type[KBError], int]] = [
     (ModelIntegrityError, 503),
     (IndexCorruptError, 503),
     (IndexLockedError, 409),
+    (RunCancelledError, 409),
     (KBError, 500),
 ]
 

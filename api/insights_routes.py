@@ -616,7 +616,8 @@ def _submit(body: EvalRequest, request: Request) -> tuple[dict[str, Any], bool]:
 def _failure(view: dict[str, Any]) -> KBError:
     """A failed run's error as the domain error it was, for its HTTP status (a run may have
     failed in another worker process: only its message and error class name are stored)."""
-    cls = getattr(errors, view.get("error_type") or "", None)
+    name = view.get("error_type") or ""
+    cls = getattr(errors, name, None) or getattr(evaluation, name, None)
     if isinstance(cls, type) and issubclass(cls, KBError):
         try:
             return cls(view["error"])
@@ -681,16 +682,34 @@ def eval_runs_list(request: Request) -> list[dict[str, Any]]:
     return _state(request).eval_runs.runs()
 
 
+RunId = Annotated[str, FastAPIPath(pattern="^[0-9a-f]{32}$", description="From POST.")]
+
+
+@router.delete(
+    "/eval/runs/{run_id}",
+    response_model=EvalRunOut,
+    responses=error_responses(*GUARDED, 404),
+    tags=["evaluation"],
+)
+def eval_runs_cancel(run_id: RunId, request: Request) -> dict[str, Any]:
+    """Cancel a run: a queued one at once, a running one within about a second (it is then
+    failed, "cancelled", for everyone following it), so a mistaken run on a big set does not
+    hold the one computing slot. A finished run is answered as it is."""
+    runs = _state(request).eval_runs
+    view = runs.cancel(run_id)
+    if view is None:
+        gone = RUN_GONE.format(minutes=runs.keep_s / 60, count=runs.keep_finished)
+        raise NotFoundError(f"no evaluation run {run_id!r}: {gone}")
+    return view
+
+
 @router.get(
     "/eval/runs/{run_id}",
     response_model=EvalRunOut,
     responses=error_responses(*GUARDED, 404),
     tags=["evaluation"],
 )
-def eval_runs_get(
-    run_id: Annotated[str, FastAPIPath(pattern="^[0-9a-f]{32}$", description="From POST.")],
-    request: Request,
-) -> dict[str, Any]:
+def eval_runs_get(run_id: RunId, request: Request) -> dict[str, Any]:
     """A run's status and progress; its result once done, its error if it failed."""
     runs = _state(request).eval_runs
     view = runs.get(run_id)

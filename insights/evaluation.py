@@ -132,6 +132,13 @@ CREATE INDEX IF NOT EXISTS runs_by_key ON runs (run_key, status);
 ACTIVE = ("queued", "running")
 
 
+class RunCancelledError(KBError):
+    """A caller cancelled the run (DELETE /eval/runs/{id}) before it finished."""
+
+
+CANCELLED = "cancelled by a caller before it finished"
+
+
 class RunsBusyError(KBError):
     """Too many evaluation runs are running or queued; ``retry_after`` seconds to wait."""
 
@@ -363,6 +370,25 @@ class EvalRuns:
                 return view
             time.sleep(poll_s)
 
+    def cancel(self, run_id: str) -> dict[str, Any] | None:
+        """Stop a run: a queued one at once, a running one at its next progress step (within
+        about FLUSH_S), freeing the one computing slot. Everyone following it sees it failed,
+        cancelled. A finished run is left as it is. None when unknown or expired."""
+        with self._db(write=True) as con:
+            now = self._clock()
+            con.execute(
+                "UPDATE runs SET status = 'failed', finished = ?, finished_at = ?, error = ?, "
+                "error_type = ? WHERE run_id = ? AND status = 'queued'",
+                (now, _stamp(now), CANCELLED, RunCancelledError.__name__, run_id),
+            )
+            con.execute(  # the computing thread sees this mark and stops (_Reporter.flush)
+                "UPDATE runs SET error = ?, error_type = ? WHERE run_id = ? AND "
+                "status = 'running'",
+                (CANCELLED, RunCancelledError.__name__, run_id),
+            )
+        self._start_next()
+        return self.get(run_id)
+
     # -- computing ------------------------------------------------------------------------
 
     def _start_next(self) -> None:
@@ -406,7 +432,8 @@ class EvalRuns:
             if not isinstance(exc, KBError):
                 logger.exception("evaluation run %s failed", run_id)
         finally:
-            progress.flush()
+            with contextlib.suppress(RunCancelledError):
+                progress.flush()
             with self._db(write=True) as con:
                 self._finish_row(con, run_id, result, failure)
             self._start_next()
@@ -436,6 +463,7 @@ class _Reporter:
             self.flush()
 
     def flush(self) -> None:
+        """Write the progress; stop the run here if a caller cancelled it."""
         self.flushed = time.monotonic()
         with self.runs._db(write=True) as con:
             con.execute(
@@ -444,6 +472,12 @@ class _Reporter:
                 (self.stage, self.done, self.total, self.questions_done,
                  self.questions_total, self.run_id),
             )  # fmt: skip
+            mark = con.execute(
+                "SELECT error_type FROM runs WHERE run_id = ? AND status = 'running'",
+                (self.run_id,),
+            ).fetchone()
+        if mark is not None and mark[0] == RunCancelledError.__name__:
+            raise RunCancelledError(CANCELLED)
 
 
 def _view(row: sqlite3.Row, position: int | None, with_result: bool) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def test_a_link_to_a_run_the_api_no_longer_holds_says_so(
 
 @pytest.fixture
 def one_run_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(evaluation, "MAX_ACTIVE_RUNS", 1)
+    monkeypatch.setenv("KB_EVAL_MAX_RUNS", "1")  # read by the API the test starts
 
 
 def test_a_busy_api_says_so_and_the_page_keeps_following_its_run(
@@ -178,3 +178,24 @@ def test_a_run_done_before_its_start_is_answered_shows_its_result(
     assert not at.exception, at.exception
     assert len(at.dataframe) == 2 and not at.progress  # no poll needed: shown at once
     assert any("done" in c.value for c in at.caption)
+
+
+def test_a_running_evaluation_can_be_cancelled_from_the_page(
+    api_url: str,  # noqa: F811
+    gate: Gate,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(evaluation, "FLUSH_S", 0.0)  # every step looks for a cancel
+    at = _page()
+    at.multiselect[0].set_value(["bm25", "dense"])
+    _click_run(at)
+    run_id = _run_param(at)
+    assert gate.reached.wait(30)
+    at.run()
+    next(b for b in at.button if b.label == "Cancel this evaluation").click().run()
+    assert not at.exception, at.exception
+    captions = _unescape(" ".join(c.value for c in at.caption))
+    assert "Stopping: cancelled" in captions or any("cancelled" in e.value for e in at.error)
+    gate.open.set()
+    _until(at, lambda p: any("cancelled" in e.value for e in p.error))
+    assert [r["status"] for r in _runs(api_url) if r["run_id"] == run_id] == ["failed"]

@@ -426,3 +426,42 @@ def test_the_run_cap_and_retention_come_from_settings(
     app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
     runs = app.state.insights.eval_runs
     assert (runs.max_active, runs.keep_s) == (2, 90)
+
+
+def test_a_run_can_be_cancelled_queued_or_running(
+    client, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistaken run on a big set held the one computing slot until it ended."""
+    monkeypatch.setattr(evaluation, "FLUSH_S", 0.0)  # every step looks for a cancel
+    running = client.post("/eval/runs", json={**TINY, "modes": ["bm25", "dense"]}).json()
+    assert gate.reached.wait(30)
+    queued = client.post("/eval/runs", json={**TINY, "modes": ["hybrid"]}).json()
+    assert queued["status"] == "queued"
+
+    r = client.delete(f"/eval/runs/{queued['run_id']}")
+    assert r.status_code == 200 and r.json()["status"] == "failed"
+    assert "cancelled" in r.json()["error"]
+    answer: dict = {}
+
+    def blocking() -> None:  # someone following the running run by waiting on it
+        answer["r"] = client.post("/eval/run", json={**TINY, "modes": ["bm25", "dense"]})
+
+    follower = threading.Thread(target=blocking)
+    follower.start()
+    deadline = time.monotonic() + 10
+    while client.get(f"/eval/runs/{running['run_id']}").json()["joined"] < 1:
+        assert time.monotonic() < deadline, "POST /eval/run did not join the run"
+        time.sleep(0.02)
+    marked = client.delete(f"/eval/runs/{running['run_id']}").json()
+    assert marked["status"] == "running" and "cancelled" in marked["error"]
+    gate.open.set()
+    view = _until_finished(client, running["run_id"])
+    assert view["status"] == "failed" and "cancelled" in view["error"]
+    assert view["result"] is None and view["progress"]["questions_done"] < 6
+    follower.join(30)
+    assert answer["r"].status_code == 409 and "cancelled" in answer["r"].json()["detail"]
+    assert gate.calls == ["bm25"]  # the queued run never computed; the running one stopped
+    assert client.delete(f"/eval/runs/{'0' * 32}").status_code == 404
+    # the slot is free again: a new run computes
+    again = client.post("/eval/runs", json={**TINY, "modes": ["bm25"]}).json()
+    assert _until_finished(client, again["run_id"])["status"] == "done"

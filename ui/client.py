@@ -120,6 +120,10 @@ class ApiClient:
         """GET /eval/runs/{run_id}: status and progress; the result once done."""
         return self._call("GET", f"/eval/runs/{quote(run_id, safe='')}")
 
+    def cancel_eval(self, run_id: str) -> dict[str, Any]:
+        """DELETE /eval/runs/{run_id}: stop a queued or running evaluation."""
+        return self._call("DELETE", f"/eval/runs/{quote(run_id, safe='')}")
+
     def eval_runs(self) -> list[dict[str, Any]]:
         """GET /eval/runs: the runs the API still holds, newest first, without results."""
         return self._call("GET", "/eval/runs")

@@ -135,6 +135,11 @@ def _show_progress(api: ApiClient, run_id: str) -> None:
         return
     fill, text = _progress_of(view)
     st.progress(fill, text=md(f"Evaluating {_what(view)}. {text}"))
+    if view.get("error"):  # cancelled: it stops at its next step
+        st.caption(md(f"Stopping: {view['error']}."))
+    elif st.button("Cancel this evaluation", key=f"cancel-{run_id}"):
+        call(api.cancel_eval, run_id)
+        st.rerun()
     st.caption(
         md(
             f"Run {view['run_id'][:8]}, started {_when(view['started_at'] or view['created_at'])}. "
