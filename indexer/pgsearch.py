@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -154,7 +154,9 @@ class PgSearcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
-        spelled, acronyms = model_text(query, self.manifest.acronyms or {}, self.settings)
+        # The short forms of the index last read; checked against this snapshot's below.
+        known = self._catalog.acronyms
+        spelled, acronyms = model_text(query, known, self.settings)
         vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
@@ -167,6 +169,9 @@ class PgSearcher:
                 "FROM kb_state s, kb_access_version v"
             ).fetchone()
             catalog = self._catalog_at(con, version, access)
+            if self.settings.expand_acronyms and catalog.acronyms != known:  # re-indexed since
+                spelled, acronyms = model_text(query, catalog.acronyms, self.settings)
+                vector = self.embedder.encode([spelled])[0]
             mask = catalog.allowed(flt, as_of_s, include_superseded, groups)
             docs = list(catalog.doc_ids[mask])
             # Everything allowed (the common case): no document list to ship and test per row.
@@ -463,11 +468,13 @@ class _Catalog:
     doc_ids: np.ndarray
     by_id: dict[str, dict[str, Any]]
     masks: MaskCache
+    acronyms: dict[str, list] = field(default_factory=dict)  # short forms the index defines
 
     @classmethod
     def load(cls, con: Any) -> _Catalog:
         """The catalog ``con``'s transaction sees (call it inside one snapshot)."""
         index_version, access_version = _versions(con)
+        acronyms = con.execute("SELECT acronyms FROM kb_state").fetchone()[0] or {}
         rows = con.execute(
             "SELECT d.doc_id, d.title, d.source, d.metadata, a.groups, d.sections, d.pages "
             "FROM kb_documents d LEFT JOIN kb_access a USING (doc_id)"
@@ -480,7 +487,7 @@ class _Catalog:
         ]  # fmt: skip
         ids = np.array([d["doc_id"] for d in docs], dtype=object)
         by_id = {d["doc_id"]: d for d in docs}
-        return cls(index_version, access_version, docs, ids, by_id, MaskCache())
+        return cls(index_version, access_version, docs, ids, by_id, MaskCache(), acronyms)
 
     @property
     def key(self) -> tuple[str, int]:

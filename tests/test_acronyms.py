@@ -156,3 +156,29 @@ def test_a_database_from_before_the_migration_gets_its_acronyms(
     again = build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
     assert not again.unchanged and "WRA" in again.manifest.acronyms
     assert build_index(sample_kb, pg_database, fake_embedder, **OPTIONS).unchanged
+
+
+def test_a_short_form_defined_by_a_re_index_is_read_before_the_searcher_reopens(
+    target, sample_kb: Path, fake_embedder
+) -> None:
+    """The postgres backend read the map once, when it opened: a replica spelled out only the
+    short forms of the index it started on until it reopened."""
+    recorder = _Recorder(fake_embedder)
+    build_index(sample_kb, target, fake_embedder, **OPTIONS)
+    s = open_searcher(target, recorder, Settings(expand_acronyms=True))
+    try:
+        s.search("customer wants a wra", top_k=3, mode="dense")
+        assert recorder.read[-1] == "customer wants a wra"  # not defined yet
+        (sample_kb / "policies" / "returns.md").write_text(
+            "# Returns\n\nA Widget Return Authorisation (WRA) is needed first.\n",
+            encoding="utf-8",
+        )
+        build_index(sample_kb, target, fake_embedder, **OPTIONS)
+        if not isinstance(target, str) and s.is_stale():  # the local API reopens a generation
+            old, s = s, s.reopen()
+            old.close()
+        response = s.search("customer wants a wra", top_k=3, mode="dense")
+        assert recorder.read[-1] == "customer wants a wra (Widget Return Authorisation)"
+        assert response.acronyms == [("WRA", "Widget Return Authorisation")]
+    finally:
+        s.close()
