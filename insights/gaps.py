@@ -31,7 +31,10 @@ STOPWORDS = set(
     need needs want wants still after before about any been being did just than then too us
     via per also ask asks asked said says tell know yes""".split()
 )
-_WORD = re.compile(r"[a-z][a-z0-9+'-]*")
+# A word starts with a letter of any script ("réembolso", "münzen"): an ASCII-only class cut
+# "rückerstattung" into "ckerstattung"; a trailing apostrophe or hyphen is no part of it.
+_WORD = re.compile(r"[^\W\d_](?:[\w+'-]*[\w+])?")
+LABEL_CHARS = 70  # the longest label; a longer question is cut at a word boundary
 _PLACEHOLDER = re.compile(r"#?\[[A-Z]+\]")
 # "user [EMAIL] asks:", "ticket #[TICKET]:", "[HANDLE] says" - who asked, not what was asked.
 _PASTE_PREFIX = re.compile(
@@ -114,6 +117,17 @@ def keywords(texts: Sequence[str], k: int = 3) -> list[str]:
     return [w for w, _ in counts.most_common(k)]
 
 
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` in at most ``limit`` characters, cut after a whole word and marked with "…"
+    (a label cut mid-word, "... handbag a", reads as a different question)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in head:
+        head = head.rsplit(" ", 1)[0]  # the last word did not fit whole
+    return head.rstrip(" ,;:-/(") + "…"
+
+
 def gap_topics(
     searches: list[dict[str, Any]],
     embed: Callable[[list[str]], np.ndarray],
@@ -174,7 +188,7 @@ def gap_topics(
         central = sorted(queries, key=lambda q: -float(vectors[row_of[q]] @ centre))
         words = keywords(list(queries))
         single = len(queries) == 1 or not words  # one question says it better than keywords
-        t["label"] = central[0][:70] if single else " / ".join(words)
+        t["label"] = shorten(central[0]) if single else " / ".join(words)
         t["keywords"] = words
         t["examples"] = central[:examples]
         t["distinct_queries"] = len(queries)
