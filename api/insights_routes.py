@@ -685,6 +685,14 @@ def eval_runs_list(request: Request) -> list[dict[str, Any]]:
 RunId = Annotated[str, FastAPIPath(pattern="^[0-9a-f]{32}$", description="From POST.")]
 
 
+def _held(runs: evaluation.EvalRuns, run_id: str, view: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's view, or a 404 saying how long finished runs are kept."""
+    if view is None:
+        gone = RUN_GONE.format(minutes=runs.keep_s / 60, count=runs.keep_finished)
+        raise NotFoundError(f"no evaluation run {run_id!r}: {gone}")
+    return view
+
+
 @router.delete(
     "/eval/runs/{run_id}",
     response_model=EvalRunOut,
@@ -696,11 +704,7 @@ def eval_runs_cancel(run_id: RunId, request: Request) -> dict[str, Any]:
     failed, "cancelled", for everyone following it), so a mistaken run on a big set does not
     hold the one computing slot. A finished run is answered as it is."""
     runs = _state(request).eval_runs
-    view = runs.cancel(run_id)
-    if view is None:
-        gone = RUN_GONE.format(minutes=runs.keep_s / 60, count=runs.keep_finished)
-        raise NotFoundError(f"no evaluation run {run_id!r}: {gone}")
-    return view
+    return _held(runs, run_id, runs.cancel(run_id))
 
 
 @router.get(
@@ -712,8 +716,4 @@ def eval_runs_cancel(run_id: RunId, request: Request) -> dict[str, Any]:
 def eval_runs_get(run_id: RunId, request: Request) -> dict[str, Any]:
     """A run's status and progress; its result once done, its error if it failed."""
     runs = _state(request).eval_runs
-    view = runs.get(run_id)
-    if view is None:
-        gone = RUN_GONE.format(minutes=runs.keep_s / 60, count=runs.keep_finished)
-        raise NotFoundError(f"no evaluation run {run_id!r}: {gone}")
-    return view
+    return _held(runs, run_id, runs.get(run_id))

@@ -382,8 +382,7 @@ class EvalRuns:
                 (now, _stamp(now), CANCELLED, RunCancelledError.__name__, run_id),
             )
             con.execute(  # the computing thread sees this mark and stops (_Reporter.flush)
-                "UPDATE runs SET error = ?, error_type = ? WHERE run_id = ? AND "
-                "status = 'running'",
+                "UPDATE runs SET error = ?, error_type = ? WHERE run_id = ? AND status = 'running'",
                 (CANCELLED, RunCancelledError.__name__, run_id),
             )
         self._start_next()
