@@ -235,6 +235,13 @@ def ratings() -> list[str]:
     return list(RATINGS)
 
 
+def _utc_seconds(moment: dt.datetime) -> str:
+    """A time as the log stores it (UTC, ISO 8601 to the second); naive means UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
 def _since(days: int | None) -> str | None:
     if not days:
         return None
@@ -405,14 +412,23 @@ def analytics_searches(
         Query(ge=1, le=MAX_PAGE, description=f"Searches per page (default {DEFAULT_PAGE})."),
     ] = None,
     offset: Annotated[int, Query(ge=0, description="Searches to skip, oldest first.")] = 0,
+    since: Annotated[
+        dt.datetime | None,
+        Query(
+            description="Only searches at or after this time (ISO 8601, UTC when no offset is "
+            "given; instead of days). The next-page link carries it, so pages do not shift."
+        ),
+    ] = None,
 ) -> Any:
     """The (redacted) query log, oldest first, one page at a time, with what each search
     returned and its feedback. ``X-Total-Count`` has the number of searches in the period;
-    ``Link: <...>; rel="next"`` the next page while there is one."""
-    log, since = _state(request).log, _since(days)
+    ``Link: <...>; rel="next"`` the next page while there is one, over the same fixed period
+    (``days`` is turned into ``since`` once, so a later page does not start from a later now)."""
+    log = _state(request).log
+    start = _since(days) if since is None else _utc_seconds(since)
     # A spreadsheet download is one file: it gets everything up to the page cap by default.
     limit = limit or (MAX_PAGE if fmt == "csv" else DEFAULT_PAGE)
-    read = log.searches(since, limit=limit, offset=offset)
+    read = log.searches(start, limit=limit, offset=offset)
     page = _visible(read, _visibility(request))
     rows = [
         {
@@ -428,10 +444,12 @@ def analytics_searches(
         }
         for s in page
     ]
-    total = log.count_searches(since)
+    total = log.count_searches(start)
     headers = {"X-Total-Count": str(total)}
     if offset + len(read) < total:  # read, not shown: hidden searches still take their place
-        following = request.url.include_query_params(offset=offset + len(read), limit=limit)
+        following = request.url.remove_query_params("days").include_query_params(
+            offset=offset + len(read), limit=limit, **({"since": start} if start else {})
+        )
         headers["Link"] = f'<{following}>; rel="next"'
     out = _table(rows, fmt, "searches")
     (out if isinstance(out, Response) else response).headers.update(headers)

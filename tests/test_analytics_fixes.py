@@ -341,3 +341,23 @@ def test_the_next_page_follows_what_was_read_not_what_was_shown(client: TestClie
     finally:
         insights_routes._visible = real
     assert len(first.json()) == 2 and "offset=4" in first.headers["link"]
+
+
+def test_pages_of_the_log_keep_one_fixed_period(client: TestClient) -> None:
+    """With ?days=N each page measured N days back from its own 'now', so pages fetched a
+    while apart could skip or repeat searches; the next link now carries a fixed since."""
+    from urllib.parse import parse_qs, urlsplit
+
+    log: QueryLog = client.app.state.insights.log
+    _seed(log, 30)
+    whole = client.get("/analytics/searches", params={"since": "2026-11-15T00:00:00"}).json()
+    assert whole and all(s["ts"] >= "2026-11-15" for s in whole)
+    first = client.get("/analytics/searches", params={"since": "2026-11-15T00:00", "limit": 4})
+    assert first.json() == whole[:4] and first.headers["x-total-count"] == str(len(whole))
+    following = parse_qs(urlsplit(first.headers["link"].split(">")[0].lstrip("<")).query)
+    assert following["since"] == ["2026-11-15T00:00:00+00:00"] and following["offset"] == ["4"]
+    second = client.get("/analytics/searches", params={k: v[0] for k, v in following.items()})
+    assert second.json() == whole[4:8]
+    by_days = client.get("/analytics/searches", params={"days": 3650, "limit": 4})
+    link = parse_qs(urlsplit(by_days.headers["link"].split(">")[0].lstrip("<")).query)
+    assert "days" not in link and link["since"][0].endswith("+00:00")
