@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from insights.redact import EMAIL
+
 _UNITS = {
     "business day": "days",
     "working day": "days",
@@ -59,7 +61,7 @@ _MONTH_NAMES = (
 _MONTHS = {m: i for i, name in enumerate(_MONTH_NAMES.split(), 1) for m in (name, name[:3])}
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 QUANTITY = re.compile(
-    r"(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b)"
+    rf"(?P<email>{EMAIL.pattern})"  # the address rule redaction uses
     # "+44 20 7946 0018", "+44 (0)20 7946-0018", "0800 123 4567": one phone number
     r"|(?P<phone>\+\d[\d\s()./-]{5,}\d|\b0\d{2,4}[\s-]\d{3,4}[\s-]?\d{3,4}\b)(?!\w)"
     r"|(?P<date>\b\d{4}-\d{2}-\d{2}\b)"
