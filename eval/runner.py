@@ -209,13 +209,18 @@ def run_modes(
     settings: Settings,
     cache_root: Path,
     progress: Progress | None = None,
+    embedder: Embedder | None = None,
 ) -> dict[str, Any]:
-    """Index (cached) and evaluate a loaded dataset in several modes, in one run."""
+    """Index (cached) and evaluate a loaded dataset in several modes, in one run.
+
+    ``embedder`` is the model to measure (the API passes the one it serves), else the
+    settings' own.
+    """
     progress = progress or Progress()
     settings = fit_questions(dataset, settings)
     # Looked up when called, not bound at import: whoever imports this module first (the API,
     # through the evaluator page) must not decide which Embedder every later run gets.
-    embedder = embedding.Embedder.from_settings(settings)
+    embedder = embedder or embedding.Embedder.from_settings(settings)
     index_dir = cached_index(dataset, embedder, settings, cache_root, progress)
     searcher = Searcher(index_dir, embedder, settings)
     try:

@@ -24,10 +24,9 @@ from typing import Any
 from eval.charts import write_chart
 from eval.datasets import judgements_of, load_dataset
 from eval.report import markdown_table
-from eval.runner import cached_index, evaluate, fit_questions
+from eval.runner import run_modes
 from indexer.build import Progress
 from indexer.errors import InvalidQueryError, KBError
-from indexer.search import Searcher
 from indexer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -76,21 +75,9 @@ def run(
     progress = progress or Progress()
     progress.on_start("load", 1)
     dataset = load_dataset(folder, split)
-    settings = fit_questions(dataset, settings)  # as `kb eval`: long questions are measured
     progress.on_start("index", 1)
-    index_dir = cached_index(dataset, embedder, settings, cache_root, progress)
-    searcher = Searcher(index_dir, embedder, settings)
-    try:
-        progress.on_start("questions", len(dataset.queries) * len(modes))
-        results = {
-            "dataset": dataset.name,
-            "split": dataset.split,
-            "results": {
-                mode: evaluate(dataset, searcher, mode, progress.on_advance) for mode in modes
-            },
-        }
-    finally:
-        searcher.close()
+    # What `kb eval` runs (long questions measured too), with the model the API serves.
+    results = run_modes(dataset, modes, settings, cache_root, progress, embedder)
     progress.on_start("report", 1)
     for block in results["results"].values():
         for row in block["per_query"]:

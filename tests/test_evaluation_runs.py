@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from eval import runner
 from indexer.build import Progress
 from indexer.errors import KBError
 from insights import evaluation
@@ -34,7 +35,7 @@ class Gate:
         self.open = threading.Event()
         self.reached = threading.Event()
         self.calls: list[str] = []
-        real = evaluation.evaluate
+        real = runner.evaluate
 
         def gated(dataset, searcher, mode="default", on_question=lambda n: None):
             self.calls.append(mode)
@@ -46,7 +47,7 @@ class Gate:
 
             return real(dataset, searcher, mode, held)
 
-        monkeypatch.setattr(evaluation, "evaluate", gated)
+        monkeypatch.setattr(runner, "evaluate", gated)
 
 
 @pytest.fixture
@@ -186,7 +187,7 @@ def test_an_unexpected_error_is_reported_without_its_internals(
     def boom(*_args, **_kwargs):
         raise ValueError("secret internal detail /srv/path")
 
-    monkeypatch.setattr(evaluation, "evaluate", boom)
+    monkeypatch.setattr(runner, "evaluate", boom)
     run_id = client.post("/eval/runs", json={**TINY, "modes": ["bm25"]}).json()["run_id"]
     failed = _until_finished(client, run_id)
     assert failed["status"] == "failed"
