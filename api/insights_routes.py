@@ -154,17 +154,24 @@ def _visibility(request: Request) -> set[str] | None:
 
 def _visible(searches: list[dict[str, Any]], seen: set[str] | None) -> list[dict[str, Any]]:
     """Searches as a caller who sees only ``seen`` may: results and feedback on documents
-    outside the caller's access groups are removed, so analytics never reveal one."""
+    outside the caller's access groups are removed, so analytics never reveal one.
+
+    ``withheld`` marks a search that lost results so: its confidence came from its best
+    passage, which may be one of them, so the score must not be shown either."""
     if seen is None:
-        return searches
-    return [
-        {
-            **search,
-            "results": [r for r in search["results"] if r.get("doc_id") in seen],
-            "feedback": _visible_verdicts(search["feedback"], seen),
-        }
-        for search in searches
-    ]
+        return [{**search, "withheld": False} for search in searches]
+    shown = []
+    for search in searches:
+        results = [r for r in search["results"] if r.get("doc_id") in seen]
+        shown.append(
+            {
+                **search,
+                "results": results,
+                "feedback": _visible_verdicts(search["feedback"], seen),
+                "withheld": len(results) < len(search["results"]),
+            }
+        )
+    return shown
 
 
 def _visible_verdicts(feedback: list[dict[str, Any]], seen: set[str] | None) -> list[dict]:
@@ -196,7 +203,7 @@ COLUMNS = {
     ),
     "searches": (
         "ts", "query", "answerable", "confidence", "top_doc", "results", "feedback", "filters",
-        "search_id",
+        "search_id", "withheld",
     ),
 }  # fmt: skip
 
@@ -434,13 +441,14 @@ def analytics_searches(
         {
             "ts": s["ts"],
             "query": s["query"],
-            "answerable": s["answerable"],
-            "confidence": s["confidence"],
+            "answerable": None if s["withheld"] else s["answerable"],
+            "confidence": None if s["withheld"] else s["confidence"],
             "top_doc": s["results"][0]["doc_id"] if s["results"] else None,
             "results": [r["doc_id"] for r in s["results"]],
             "feedback": [f["rating"] for f in s["feedback"]],
             "filters": s["filters"],
             "search_id": s["search_id"],
+            "withheld": s["withheld"],
         }
         for s in page
     ]

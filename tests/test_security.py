@@ -181,6 +181,23 @@ def test_analytics_do_not_reveal_restricted_documents(secured) -> None:
     assert km and not RESTRICTED & {d for row in km for d in row["results"]}
     admin = client.get("/analytics/searches", headers=_h(keys["admin"])).json()
     assert RESTRICTED & {d for row in admin for d in row["results"]}
+    assert admin[-1]["confidence"] is not None and admin[-1]["answerable"] is not None
+
+
+def test_a_search_answered_from_hidden_documents_keeps_its_confidence_hidden(secured) -> None:
+    """How sure a search was comes from its best passage; a manager who may not see that
+    passage's document must not learn from the score that some hidden document matched."""
+    client, keys, _ = secured
+    r = client.post("/search", json={"query": QUERY, "top_k": 10}, headers=_h(keys["tns_agent"]))
+    top = r.json()["results"][0]["doc_id"]
+    assert top in RESTRICTED
+    (km,) = client.get("/analytics/searches", headers=_h(keys["km"])).json()
+    assert km["confidence"] is None and km["answerable"] is None and km["withheld"] is True
+    assert km["top_doc"] != top
+    (admin,) = client.get("/analytics/searches", headers=_h(keys["admin"])).json()
+    assert admin["confidence"] is not None and admin["withheld"] is False
+    csv = client.get("/analytics/searches?format=csv", headers=_h(keys["km"])).text
+    assert csv.splitlines()[0].endswith(",withheld")
 
 
 def test_too_many_filter_values(secured) -> None:
