@@ -5,9 +5,10 @@ Kept apart from the routes so every router uses the same checks.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -65,14 +66,29 @@ LINK_PATHS = ("/source/", "/source-file/")  # opened by a browser: a signed link
 # for the key header (see KeyStore.sign_link)
 
 
+def route_path(request: Request) -> str:
+    """The path the routes match, as they read it: decoded, without the app's root path.
+
+    ``request.url.path`` is neither: served under ``--root-path /kb`` it starts with "/kb"
+    (so "/kb/analytics/..." missed the manager-only prefix), and it re-encodes "?", "#" and
+    "\\" (so a document id holding one was not the id its link was signed for).
+    """
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
 def link_caller(request: Request) -> Principal | None:
     """The Principal of a signed source link (``kid``, ``exp``, ``sig``), None if unsigned."""
     query = request.query_params
     keystore: KeyStore | None = request.app.state.keystore
-    if keystore is None or not request.url.path.startswith(LINK_PATHS) or "sig" not in query:
+    path = route_path(request)
+    if keystore is None or not path.startswith(LINK_PATHS) or "sig" not in query:
         return None
-    prefix = next(p for p in LINK_PATHS if request.url.path.startswith(p))
-    doc_id = request.url.path[len(prefix) :]
+    prefix = next(p for p in LINK_PATHS if path.startswith(p))
+    doc_id = path[len(prefix) :]
     try:
         expires = int(query.get("exp", ""))
     except ValueError:
@@ -158,6 +174,48 @@ ROLE_FOR_PREFIX = (
 )
 
 
+LOOPBACK_ONLY = (
+    "with authentication off the API answers only this machine (a loopback address, "
+    "reached as localhost or 127.0.0.1); set KB_AUTH_REQUIRED=true and use API keys to serve "
+    "other callers"
+)
+
+
+def _loopback_ip(host: str) -> bool | None:
+    """Whether ``host`` is a loopback address; None when it is not an IP address at all."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return (mapped or ip).is_loopback
+
+
+def local_only(request: Request) -> None:
+    """With keys off every caller is an admin who sees every document, so only this machine
+    may call: a client with a non-loopback address is refused, and so is a Host header that
+    names another machine, which is what a web page sends after re-pointing its own name at
+    127.0.0.1 (DNS rebinding) to read the API from the user's browser.
+
+    Names that are no IP address pass as clients (Starlette's test client is "testclient"; a
+    Unix socket has none), and so do single-label Host names ("testserver"), which no outside
+    party can point at this machine.
+    """
+    client = request.client.host if request.client else ""
+    if _loopback_ip(client) is False:
+        raise ForbiddenError(LOOPBACK_ONLY)
+    host = request.headers.get("host", "")
+    try:
+        name = (urlsplit(f"//{host}").hostname or "").rstrip(".") if host else ""
+    except ValueError:  # a malformed Host header ("[::1")
+        raise ForbiddenError(LOOPBACK_ONLY) from None
+    if not name or name == "localhost" or name.endswith(".localhost"):
+        return
+    local = _loopback_ip(name)
+    if local is False or (local is None and "." in name):
+        raise ForbiddenError(LOOPBACK_ONLY)
+
+
 async def guard(request: Request) -> None:
     """App-wide dependency: authenticate, rate-limit and check the role for the path.
 
@@ -165,7 +223,9 @@ async def guard(request: Request) -> None:
     Async, so a request without keys to check costs no hop to a worker thread (FastAPI runs
     a plain ``def`` dependency on one); the key lookup, which reads SQLite, still runs there.
     """
-    path = request.url.path
+    if request.app.state.keystore is None:
+        local_only(request)
+    path = route_path(request)
     if path in OPEN_PATHS or path.startswith("/docs"):
         request.state.principal = None
         return

@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import logging
 import threading
+from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
 from api.schemas import GUARDED, EvalRunOut, Text, error_responses
-from api.security import RateLimitedError
+from api.security import ForbiddenError, RateLimitedError
 from indexer import errors
 from indexer.build import Progress
 from indexer.errors import (
@@ -181,6 +182,29 @@ def _visible_verdicts(feedback: list[dict[str, Any]], seen: set[str] | None) -> 
     return [f for f in feedback if not f.get("doc_id") or f["doc_id"] in seen]
 
 
+def _as_judged(search: dict[str, Any]) -> dict[str, Any]:
+    """A search as gap signals may judge it: a withheld one's unanswered or weak verdict came
+    from passages the caller may not see, so only its visible feedback can make it a signal."""
+    return {**search, "answerable": True, "confidence": None} if search["withheld"] else search
+
+
+def _without_withheld(
+    stats: dict[str, Any], log: QueryLog, seen: set[str] | None, since: str | None, threshold: float
+) -> dict[str, Any]:
+    """Summary counts less the unanswered and weak searches withheld from this caller: else
+    the counts minus what /analytics/searches shows would give their hidden flags away."""
+    if seen is None:
+        return stats
+    hidden: Counter[str] = Counter()
+    for batch in log.signal_candidates(since, threshold + gaps.LOW_MARGIN):
+        for search in _visible(batch, seen):
+            if search["withheld"]:
+                hidden.update(gaps.signal_reasons(search, threshold))
+    return {
+        k: v - hidden[k] if k in ("unanswered", "low_confidence") else v for k, v in stats.items()
+    }
+
+
 def _visible_documents(request: Request) -> list[dict[str, Any]]:
     """Documents the caller may see (all of them when auth is off)."""
     return searcher_of(request).list_documents(groups_of(request))
@@ -261,7 +285,9 @@ def analytics_summary(request: Request, days: Days = None) -> dict:
     state, since = _state(request), _since(days)
     threshold = state.settings.answerable_threshold
     stats = state.log.search_stats(since, threshold + gaps.LOW_MARGIN)  # counted in SQL
-    verdicts = _visible_verdicts(state.log.verdicts(since), _visibility(request))
+    seen = _visibility(request)
+    stats = _without_withheld(stats, state.log, seen, since, threshold)
+    verdicts = _visible_verdicts(state.log.verdicts(since), seen)
     return gaps.summary_of(stats, verdicts)
 
 
@@ -295,7 +321,8 @@ def _latest_signals(
     seen = _visibility(request)
     found: list[dict[str, Any]] = []
     for batch in _state(request).log.signal_candidates(since, threshold + low_margin):
-        found += [s for s in _visible(batch, seen) if gaps.signal_reasons(s, threshold, low_margin)]
+        shown = map(_as_judged, _visible(batch, seen))
+        found += [s for s in shown if gaps.signal_reasons(s, threshold, low_margin)]
         if len(found) >= gaps.MAX_QUERIES:
             break
     return found[: gaps.MAX_QUERIES][::-1]
@@ -621,6 +648,22 @@ def _evaluate(
     )
 
 
+KB_DATASET = "kb"  # the knowledge base's own labelled set (evaluation.available_datasets)
+
+
+def _may_read(request: Request, dataset: str) -> None:
+    """A run on the knowledge base's own set searches with no access groups and reports the
+    passages it ranked: only a caller who sees every indexed document may start or read one."""
+    if dataset != KB_DATASET or groups_of(request) is None:
+        return
+    searcher = searcher_of(request)
+    if len(searcher.list_documents(groups_of(request))) < len(searcher.list_documents()):
+        raise ForbiddenError(
+            "an evaluation of the knowledge base's own set shows passages of every document; "
+            "it needs a key whose access groups cover all of them"
+        )
+
+
 def _submit(body: EvalRequest, request: Request) -> tuple[dict[str, Any], bool]:
     """Start the requested run, or join an identical one queued or running."""
     state = _state(request)
@@ -629,6 +672,7 @@ def _submit(body: EvalRequest, request: Request) -> tuple[dict[str, Any], bool]:
     found = evaluation.available_datasets(settings.kb_dir, settings.datasets_dir)
     if body.dataset not in found:
         raise NotFoundError(f"no labelled set {body.dataset!r}; see GET /eval/datasets")
+    _may_read(request, body.dataset)
     if body.split not in found[body.dataset]["splits"]:
         raise InvalidQueryError(
             f"{body.dataset} has splits {found[body.dataset]['splits']}, not {body.split!r}"
@@ -730,6 +774,7 @@ def eval_runs_cancel(run_id: RunId, request: Request) -> dict[str, Any]:
     failed, "cancelled", for everyone following it), so a mistaken run on a big set does not
     hold the one computing slot. A finished run is answered as it is."""
     runs = _state(request).eval_runs
+    _may_read(request, _held(runs, run_id, runs.get(run_id, with_result=False))["dataset"])
     return _held(runs, run_id, runs.cancel(run_id))
 
 
@@ -742,4 +787,6 @@ def eval_runs_cancel(run_id: RunId, request: Request) -> dict[str, Any]:
 def eval_runs_get(run_id: RunId, request: Request) -> dict[str, Any]:
     """A run's status and progress; its result once done, its error if it failed."""
     runs = _state(request).eval_runs
-    return _held(runs, run_id, runs.get(run_id))
+    view = _held(runs, run_id, runs.get(run_id))
+    _may_read(request, view["dataset"])
+    return view
