@@ -182,6 +182,15 @@ def _visible_verdicts(feedback: list[dict[str, Any]], seen: set[str] | None) -> 
     return [f for f in feedback if not f.get("doc_id") or f["doc_id"] in seen]
 
 
+def _visible_filters(filters: dict[str, Any], seen: set[str] | None) -> dict[str, Any]:
+    """A search's filters as typed, less the ids of documents the caller may not see (a
+    doc_id filter names the document it asked for)."""
+    if seen is None or "doc_id" not in filters:
+        return filters
+    ids = filters["doc_id"] if isinstance(filters["doc_id"], list) else [filters["doc_id"]]
+    return {**filters, "doc_id": [d for d in ids if d in seen]}
+
+
 def _as_judged(search: dict[str, Any]) -> dict[str, Any]:
     """A search as gap signals may judge it: a withheld one's unanswered or weak verdict came
     from passages the caller may not see, so only its visible feedback can make it a signal."""
@@ -463,7 +472,8 @@ def analytics_searches(
     # A spreadsheet download is one file: it gets everything up to the page cap by default.
     limit = limit or (MAX_PAGE if fmt == "csv" else DEFAULT_PAGE)
     read = log.searches(start, limit=limit, offset=offset)
-    page = _visible(read, _visibility(request))
+    seen = _visibility(request)
+    page = _visible(read, seen)
     rows = [
         {
             "ts": s["ts"],
@@ -473,7 +483,7 @@ def analytics_searches(
             "top_doc": s["results"][0]["doc_id"] if s["results"] else None,
             "results": [r["doc_id"] for r in s["results"]],
             "feedback": [f["rating"] for f in s["feedback"]],
-            "filters": s["filters"],
+            "filters": _visible_filters(s["filters"], seen),
             "search_id": s["search_id"],
             "withheld": s["withheld"],
         }
@@ -558,7 +568,17 @@ def source_view(
         f"{html.escape(version_label(meta))}{original}</p>"
         f"<pre>{''.join(parts)}</pre></body></html>"
     )
-    return HTMLResponse(body)
+    # Escaped text and one inline style sheet: a policy that allows nothing else keeps it so,
+    # even if an escaping slip ever let markup through.
+    return HTMLResponse(
+        body,
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "base-uri 'none'; form-action 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 @router.get(

@@ -241,3 +241,33 @@ def test_with_keys_off_this_machine_is_answered(
         r = c.get("/documents")
         assert r.status_code == 200, r.text
         assert RESTRICTED <= {d["doc_id"] for d in r.json()}
+
+
+def test_the_search_log_does_not_name_a_hidden_document_filtered_on(unanswered) -> None:
+    """A doc_id filter names the document it asks for; a manager who may not see that document
+    must not read its id in the log (the other filters stay as typed)."""
+    client, keys = unanswered
+    secret = sorted(RESTRICTED)[0]
+    filters = {"doc_id": [secret], "language": "en"}
+    r = client.post(
+        "/search", json={"query": HIDDEN_QUERY, "filters": filters}, headers=_h(keys["tns_agent"])
+    )
+    assert r.status_code == 200
+    km = client.get("/analytics/searches", headers=_h(keys["km"]))
+    assert secret not in km.text
+    (logged,) = [s for s in km.json() if s["filters"].get("language") == ["en"]]
+    assert logged["filters"]["doc_id"] == []
+    admin = client.get("/analytics/searches", headers=_h(keys["admin"])).text
+    assert secret in admin
+
+
+def test_the_source_page_runs_nothing_and_sends_no_referrer(unanswered) -> None:
+    """The page is escaped text; a policy that forbids scripts and sniffing keeps it so even if
+    an escaping slip ever let markup through."""
+    client, keys = unanswered
+    doc = client.get("/documents", headers=_h(keys["agent"])).json()[0]["doc_id"]
+    page = client.get(f"/source/{doc}", headers=_h(keys["agent"]))
+    assert page.status_code == 200 and "<pre>" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
