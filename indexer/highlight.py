@@ -145,6 +145,7 @@ def within_section(
     start = text.rfind("\n", 0, a) + 1
     stop = len(text) if (found := text.find("\n", b)) < 0 else found
     previous = -1
+    heading_lines: list[tuple[int, int]] = []  # the heading lines the window touches
     for line_start, line in _lines(text, start, stop):
         if not line.strip():
             continue
@@ -153,13 +154,23 @@ def within_section(
         previous = line_start
         if (heading or crossed) and runs[-1]:
             runs.append([])
+        lo = line_start + len(line) - len(line.lstrip())
+        if heading and lo < b and line_start + len(line.rstrip()) > a:
+            heading_lines.append((lo, line_start + len(line.rstrip())))
         for s, e in [] if heading else readable(line, sentence_spans(line)):
             if line_start + e > a and line_start + s < b:
                 runs[-1].append((line_start + s, line_start + e))
     runs = [run for run in runs if run]
-    if not runs:  # nothing but heading text: keep what matched
-        return a, b
     wanted = set(terms(query))
+    if not runs:
+        # Nothing but heading text (a heading directly followed by another, or by a wordless
+        # line): one heading line, so the highlight stays in one section; the one sharing
+        # more words with the query, the later on a tie (the innermost, whose text follows).
+        if not heading_lines:
+            return a, b
+        return max(
+            reversed(heading_lines), key=lambda h: len(wanted & set(terms(text[h[0] : h[1]])))
+        )
     best = max(runs, key=lambda run: len(wanted & set(terms(text[run[0][0] : run[-1][1]]))))
     return best[0][0], best[-1][1]
 

@@ -27,6 +27,7 @@ _HEADING_STYLE_RE = re.compile(r"^Heading (\d)$")
 _LIST_STYLE_RE = re.compile(r"^List(?: (Number|Bullet))?(?: (\d))?$")
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MAX_LEVEL = 8
+_HEADING_LEVELS = 9  # outline levels 1-9; Word's 10th is body text
 _STYLE_FORMATS = ("decimal", "lowerLetter", "lowerRoman")  # Word's default levels: 1. a. i.
 _ROMAN = (
     (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
@@ -98,13 +99,13 @@ def parse(data: bytes) -> Parsed:
         if not text:
             blocks.extend(boxes)  # a box anchored in an empty paragraph
             continue
-        match = _HEADING_STYLE_RE.match(style)
+        level = _heading_level(element, item.style)
         if style == "Title":
             title = title or text
             blocks.append((text, 1))
             counters.styled.clear()
-        elif match:
-            blocks.append((text, int(match.group(1)) + (1 if title else 0)))
+        elif level is not None:
+            blocks.append((text, level + (1 if title else 0)))
             counters.styled.clear()
         elif (marker := _list_marker(item, style, numbering, counters)) is not None:
             blocks.append((f"{marker}{text}", -1))
@@ -133,6 +134,34 @@ def parse(data: bytes) -> Parsed:
         title=core_title or title,
         fallback_title=title if core_title else "",
     )
+
+
+def _heading_level(p, style) -> int | None:
+    """A paragraph's heading level (1-9) as Word's navigation pane has it, None for body text.
+
+    Beyond the built-in "Heading N" styles, templates use their own styles based on them
+    ("SOP Section" based on "Heading 2") or set an outline level on a style or a paragraph.
+    """
+    own = _outline_level(p)
+    if own is not None:
+        return own if own <= _HEADING_LEVELS else None
+    for _ in range(16):  # a based-on chain in a broken file may loop
+        if style is None:
+            return None
+        if match := _HEADING_STYLE_RE.match(style.name or ""):
+            return int(match.group(1))
+        found = _outline_level(style.element)
+        if found is not None:
+            return found if found <= _HEADING_LEVELS else None
+        style = style.base_style
+    return None
+
+
+def _outline_level(element) -> int | None:
+    """The 1-based w:outlineLvl of a paragraph's or style's properties (10: body text)."""
+    found = element.find(f"{_W}pPr/{_W}outlineLvl")
+    level = _int(found.get(f"{_W}val")) if found is not None else None
+    return None if level is None or level < 0 else level + 1
 
 
 def _unique_cells(cells: list) -> list[str]:

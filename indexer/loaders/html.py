@@ -143,6 +143,8 @@ class _Extractor(HTMLParser):
             self._headers.append([len(self.blocks), False])
         elif tag in _HEADINGS and self._headers:
             self._headers[-1][1] = True
+        if self._heading and self._cell is None and tag in _BLOCK and self._block_in_heading(tag):
+            return
         if tag == "title":
             self._in_title = True
         elif self._cell is not None:
@@ -177,6 +179,24 @@ class _Extractor(HTMLParser):
             self._in_pre = True
         elif tag in _BLOCK:
             self._flush()
+
+    def _block_in_heading(self, tag: str) -> bool:
+        """A block tag opening inside a heading; True when it stays part of the title.
+
+        '<h2>Refunds<br>EU</h2>' is one title on two lines, '<h2><div>Refunds</div></h2>' a
+        wrapped one: neither may end the heading, or its path names half a title or none.
+        A block after the title's text is taken as the end of a heading left unclosed.
+        """
+        if tag == "br":
+            self._buf.append(" ")
+            return True
+        if not "".join(self._buf).strip():
+            return True  # a wrapper around the title
+        level, anchor = self._heading or (0, "")
+        self._heading = None
+        self._links = []
+        self._flush(level, anchor)
+        return False
 
     def _start_in_cell(self, tag: str, cell: list[str]) -> None:
         """A tag opening inside a table cell: blocks and nested tables only separate text."""
@@ -222,6 +242,8 @@ class _Extractor(HTMLParser):
             elif self._headers:
                 self._headers[-1][1] = True
             return
+        if self._heading and self._cell is None and tag in _BLOCK:
+            return  # a wrapper inside the heading closing: the title goes on
         if tag == "title":
             self._in_title = False
         elif self._cell is not None and self._end_in_cell(tag, self._cell):

@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 PAGE_SEPARATOR = "\n\n"
 _NUMBERED_HEADING_RE = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+([A-Z][^\n]{1,70})$")
 _ITEM_RE = re.compile(r"^(\d{1,3})([.)])\s+\S")  # '3. Open the report', '3) ...'
+_SECTION_NUMBER_RE = re.compile(r"\s*(?:(?:\d+(?:\.\d+)*|[A-Z]|[IVX]+)[.)]?\s+)?")  # '2.1 '
 
 
 def parse(data: bytes) -> Parsed:
@@ -323,7 +324,13 @@ def _outline_headings(
     for level, title, page_index in outline:
         if not title or not 0 <= page_index < len(pages):
             continue
-        start = _find_line(text, title, pages[page_index].start, pages[page_index].end)
+        page = pages[page_index]
+        # Bookmarks come in reading order: one on the page of the previous is looked for
+        # below it, so a second 'Exceptions' on a page is not the first one found again.
+        floor = found[-1].start + 1 if found and page.start <= found[-1].start < page.end else 0
+        start = _find_line(text, title, max(page.start, floor), page.end)
+        if start is None and floor:
+            start = _find_line(text, title, page.start, page.end)
         if start is not None:
             found.append(Heading(level, title, start))
     found.sort(key=lambda h: h.start)
@@ -337,18 +344,26 @@ def _outline_headings(
 def _find_line(text: str, title: str, lo: int, hi: int) -> int | None:
     """Start of the line where ``title`` appears between ``lo`` and ``hi`` (spacing-tolerant).
 
-    A match at the start of a line wins over one inside running text (a cross-reference).
+    A line that is the title alone (after a section number, '2.1') wins over one that starts
+    with it (a sentence, 'Escalation is rare...'), which wins over one inside running text
+    (a cross-reference).
     """
     pattern = re.compile(r"\s+".join(re.escape(w) for w in title.split()))
     first: int | None = None
+    leading: int | None = None
     for match in pattern.finditer(text, lo, hi):
         line_start = text.rfind("\n", lo, match.start()) + 1 or lo
         line_start = max(line_start, lo)
-        if not text[line_start : match.start()].strip():
+        line_end = text.find("\n", match.end(), hi)
+        before = text[line_start : match.start()]
+        whole = not text[match.end() : hi if line_end < 0 else line_end].strip()
+        if whole and _SECTION_NUMBER_RE.fullmatch(before):
             return line_start
+        if leading is None and not before.strip():
+            leading = line_start
         if first is None:
             first = line_start
-    return first
+    return leading if leading is not None else first
 
 
 def _heuristic_headings(text: str) -> list[Heading]:
