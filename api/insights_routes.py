@@ -28,6 +28,7 @@ from api.schemas import GUARDED, EvalRunOut, Text, error_responses
 from api.security import ForbiddenError, RateLimitedError
 from indexer import errors
 from indexer.build import Progress
+from indexer.documents import chunk_id_of
 from indexer.errors import (
     IndexMismatchError,
     IndexNotFoundError,
@@ -514,6 +515,13 @@ def _answers(media_type: str, description: str) -> dict[int | str, dict[str, Any
     return {200: ok, **error_responses(*GUARDED, 404, 503)}
 
 
+CHANGED_SINCE_CITED = (
+    '<p class="changed"><strong>This document has changed since the citation was made:</strong> '
+    "the cited passage is no longer at that place, so nothing is marked. Search again to cite "
+    "the current text.</p>"
+)
+
+
 @router.get(
     "/source/{doc_id:path}",
     response_class=Response,
@@ -525,12 +533,27 @@ def source_view(
     request: Request,
     start: Annotated[int | None, Query(ge=0)] = None,
     end: Annotated[int | None, Query(ge=0)] = None,
+    chunk: Annotated[
+        str | None,
+        Query(
+            pattern="^[0-9a-f]{20}$",
+            description="The cited passage's chunk_id: when the document no longer holds that "
+            "passage at start-end (it changed since the search), the page says so (and the "
+            "X-Citation-Changed: true header) and marks nothing, instead of marking whatever "
+            "text now sits there.",
+        ),
+    ] = None,
 ) -> HTMLResponse:
     """The document as text, with section and page anchors and the cited span marked."""
     doc = searcher_of(request).get_document(doc_id, groups_of(request))
     text = doc["text"]
     marked = start is not None or end is not None  # a span needs both ends, not one ignored
-    if marked and (start is None or end is None or not start < end <= len(text)):
+    changed = chunk is not None and (
+        start is None or end is None or chunk != chunk_id_of(doc_id, start, end, text[start:end])
+    )
+    if changed:
+        start = end = None
+    elif marked and (start is None or end is None or not start < end <= len(text)):
         raise InvalidQueryError("start and end must satisfy 0 <= start < end <= document length")
     events: list[tuple[int, int, str]] = []
     for s in doc["sections"]:
@@ -563,16 +586,19 @@ def source_view(
         "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.5}"
         "pre{white-space:pre-wrap;font-family:inherit}mark{background:#ffe58a}"
         ".page{display:block;color:#888;border-top:1px dashed #bbb;margin-top:1em;font-size:.8em}"
+        ".changed{background:#fde2e1;padding:.5em 1em;border-left:4px solid #c0392b}"
         "</style></head><body>"
         f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc_id)} · "
         f"{html.escape(version_label(meta))}{original}</p>"
-        f"<pre>{''.join(parts)}</pre></body></html>"
+        + (CHANGED_SINCE_CITED if changed else "")
+        + f"<pre>{''.join(parts)}</pre></body></html>"
     )
     # Escaped text and one inline style sheet: a policy that allows nothing else keeps it so,
     # even if an escaping slip ever let markup through.
     return HTMLResponse(
         body,
         headers={
+            **({"X-Citation-Changed": "true"} if changed else {}),
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
             "base-uri 'none'; form-action 'none'",
             "X-Content-Type-Options": "nosniff",

@@ -101,5 +101,11 @@ class Chunk:
     @property
     def chunk_id(self) -> str:
         """Deterministic id from source, span and text, so citations survive re-indexing."""
-        key = f"{self.doc_id}\x00{self.start}\x00{self.end}\x00{self.text}"
-        return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+        return chunk_id_of(self.doc_id, self.start, self.end, self.text)
+
+
+def chunk_id_of(doc_id: str, start: int, end: int, text: str) -> str:
+    """The id of the passage ``text`` at ``start``-``end`` of a document: a citation's link
+    can then tell whether the document still holds what was cited, without the index."""
+    key = f"{doc_id}\x00{start}\x00{end}\x00{text}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]

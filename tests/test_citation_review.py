@@ -286,3 +286,51 @@ def test_search_cites_pdf_pages_around_a_blank_page_and_a_page_break(
             assert results[0].page == page, (query, mode, results[0].highlight)
             for result in results:
                 assert _cited_correctly(searcher, result) == [], (query, mode, result.highlight)
+
+
+def test_a_citation_link_after_its_document_changed_marks_nothing(tmp_path, fake_embedder) -> None:
+    """A source link made before an edit pointed its start-end at whatever text now sits
+    there and marked it as the citation. The link carries the passage's chunk id; when the
+    document no longer holds that passage at that span the page says so and marks
+    nothing, and the UI's links carry the id."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+    from ui.client import ApiClient
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    doc = kb / "refunds.md"
+    doc.write_text(
+        "# Refunds\n\nGem refunds in the US are refused after ten days.\n\n"
+        "## EU\n\nGem refunds in the EU are granted within fourteen days.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(index_dir=tmp_path / "ix", reload_interval_s=0,
+                        log_path=tmp_path / "log.sqlite")  # fmt: skip
+    build_index(kb, settings.index_dir, fake_embedder, max_tokens=24, min_tokens=4)
+    searcher = Searcher(settings.index_dir, fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as client:
+        result = client.post("/search", json={"query": "US refused ten days"}).json()["results"][0]
+        link = ApiClient(base_url="").source_url(result)
+        assert f"chunk={result['chunk_id']}" in link
+        fresh = client.get(link.split("#")[0])
+        assert fresh.status_code == 200 and '<mark id="passage">' in fresh.text
+    doc.write_text(
+        "# Refunds\n\nRead the whole policy before answering a ticket.\n\n"
+        + doc.read_text(encoding="utf-8").split("\n\n", 1)[1],
+        encoding="utf-8",
+    )
+    build_index(kb, settings.index_dir, fake_embedder, max_tokens=24, min_tokens=4)
+    searcher = Searcher(settings.index_dir, fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as client:
+        stale = client.get(link.split("#")[0])
+        assert stale.status_code == 200 and stale.headers["x-citation-changed"] == "true"
+        assert '<mark id="passage">' not in stale.text and "changed" in stale.text
+        unchecked = client.get(
+            f"/source/{result['doc_id']}", params={"start": result["start"], "end": result["end"]}
+        )
+        assert unchecked.status_code == 200  # a bare span is still marked, as before

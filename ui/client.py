@@ -129,11 +129,13 @@ class ApiClient:
         return self._call("GET", "/eval/runs")
 
     def source_url(self, result: dict[str, Any]) -> str:
-        """A link that opens the cited passage inside its document (marked, scrolled to)."""
+        """A link that opens the cited passage inside its document (marked, scrolled to);
+        the chunk id lets the page say so when the document has changed since."""
         signed = f"&{result['link_params']}" if result.get("link_params") else ""
         return (
             f"{self.base_url}/source/{quote(result['doc_id'])}"
-            f"?start={result['start']}&end={result['end']}{signed}#passage"
+            f"?start={result['start']}&end={result['end']}&chunk={result['chunk_id']}"
+            f"{signed}#passage"
         )
 
     def original_url(self, result: dict[str, Any]) -> str | None:
