@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # Words a long form may skip without spending a letter ("Department for Work and Pensions").
 _SKIPPABLE = frozenset("of and the for to in on a an at by with or & de".split())
@@ -66,42 +66,103 @@ def definitions(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def acronym_map(texts: Iterable[str]) -> dict[str, list]:
-    """``{short form: [long form, any_case]}`` over a knowledge base's texts.
+def acronym_sources(texts: Iterable[tuple[str, str]]) -> dict[str, dict[str, list]]:
+    """``{short: {"defined": [[long form, doc id, count], ...], "lower": [doc ids]}}`` over
+    ``(doc id, text)`` pairs, in the order first seen.
 
-    A short form defined in several ways keeps its most frequent long form; a tie is left out
-    rather than guessed. ``any_case`` says whether a question may type it in lower case
-    ("csam"): only for three letters or more, and only when the knowledge base never uses
-    that lower-case spelling as a word of its own ("act", "pip").
+    Kept per document because what a question may be read as depends on who asks: only the
+    definitions, and the lower-case uses of a short form ("lower", for three letters or more),
+    in documents the caller may see count (``expand_for``).
     """
     texts = list(texts)
-    seen: dict[str, Counter] = defaultdict(Counter)
-    spelled: dict[tuple[str, str], str] = {}
-    for text in texts:
+    defined: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+    for doc_id, text in texts:
         if "(" not in text:
             continue
         for short, long in definitions(text):
-            seen[short][long.lower()] += 1
-            spelled.setdefault((short, long.lower()), long)
-    chosen: dict[str, str] = {}
-    for short, forms in seen.items():
-        ranked = forms.most_common(2)
-        if len(ranked) == 2 and ranked[0][1] == ranked[1][1]:
-            continue
-        chosen[short] = spelled[(short, ranked[0][0])]
-    if len(chosen) > MAX_ACRONYMS:
-        keep = sorted(chosen, key=lambda s: -sum(seen[s].values()))[:MAX_ACRONYMS]
-        chosen = {s: chosen[s] for s in keep}
-    candidates = {short.lower() for short in chosen if len(short) >= 3}
-    # One pass over the lower-case runs of letters (~0.05 s per 2 MB of text), whatever the
-    # number of candidates: searching for each one scanned the text once per acronym.
-    lower_words = (
-        {w for t in texts for w in _LOWER_RUN.findall(t)} & candidates if candidates else set()
-    )
+            key = (long, doc_id)
+            defined[short][key] = defined[short].get(key, 0) + 1
+    if len(defined) > MAX_ACRONYMS:
+        keep = sorted(defined, key=lambda s: -sum(defined[s].values()))[:MAX_ACRONYMS]
+        defined = {s: defined[s] for s in keep}
+    candidates: dict[str, list[str]] = defaultdict(list)  # "dfe": ["DFE", "DfE"]
+    for short in defined:
+        if len(short) >= 3:
+            candidates[short.lower()].append(short)
+    lower: dict[str, dict[str, None]] = defaultdict(dict)  # an ordered set of doc ids
+    if candidates:
+        # One pass over the lower-case runs of letters (~0.05 s per 2 MB of text), whatever
+        # the number of candidates: searching for each one scanned the text once per acronym.
+        for doc_id, text in texts:
+            for word in set(_LOWER_RUN.findall(text)) & candidates.keys():
+                for short in candidates[word]:
+                    lower[short][doc_id] = None
     return {
-        short: [long, len(short) >= 3 and short.lower() not in lower_words]
-        for short, long in sorted(chosen.items())
+        short: {
+            "defined": [[long, doc_id, n] for (long, doc_id), n in defined[short].items()],
+            "lower": list(lower.get(short, ())),
+        }
+        for short in sorted(defined)
     }
+
+
+def _resolve(
+    short: str, entry: dict[str, list], may_see: Callable[[str], bool] | None = None
+) -> list | None:
+    """``[long form, any_case]`` for ``short`` from the documents ``may_see`` allows (None:
+    all), or None when they define none or tie.
+
+    The most frequent long form wins and a tie is left out rather than guessed. ``any_case``
+    says whether a question may type it in lower case ("csam"): only for three letters or
+    more, and only when those documents never use that lower-case spelling as a word of their
+    own ("act", "pip").
+    """
+
+    def seen(doc_id: str) -> bool:
+        return may_see is None or may_see(doc_id)
+
+    counts: Counter[str] = Counter()
+    spelled: dict[str, str] = {}
+    for long, doc_id, n in entry.get("defined", ()):
+        if seen(doc_id):
+            counts[long.lower()] += n
+            spelled.setdefault(long.lower(), long)
+    ranked = counts.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return None
+    used_lower = any(seen(doc_id) for doc_id in entry.get("lower", ()))
+    return [spelled[ranked[0][0]], len(short) >= 3 and not used_lower]
+
+
+def acronym_map(texts: Iterable[str]) -> dict[str, list]:
+    """``{short form: [long form, any_case]}`` over a knowledge base's texts, all of them
+    visible (see ``resolve``)."""
+    return resolved(acronym_sources(("", text) for text in texts))
+
+
+def resolved(
+    sources: dict[str, dict[str, list]], may_see: Callable[[str], bool] | None = None
+) -> dict[str, list]:
+    """Every short form ``sources`` define, as the documents ``may_see`` allows define it."""
+    out = {short: _resolve(short, entry, may_see) for short, entry in sources.items()}
+    return {short: found for short, found in out.items() if found is not None}
+
+
+def expand_for(
+    query: str, sources: dict[str, dict[str, list]], may_see: Callable[[str], bool] | None
+) -> tuple[str, list[tuple[str, str]]]:
+    """``expand`` with the definitions of the documents ``may_see`` allows (None: all).
+
+    Only the short forms the query could name are resolved: a few lookups per query, however
+    many the knowledge base defines and whoever asks.
+    """
+    named = {
+        short
+        for token in _QUERY_TOKEN.findall(query)
+        for short in (token, token.upper())
+        if short in sources
+    }
+    return expand(query, resolved({short: sources[short] for short in named}, may_see))
 
 
 def expand(query: str, acronyms: dict[str, list]) -> tuple[str, list[tuple[str, str]]]:
@@ -118,9 +179,10 @@ def expand(query: str, acronyms: dict[str, list]) -> tuple[str, list[tuple[str, 
         # A dictionary lookup per token: nothing is built per query, however large the map.
         token = match.group(0)
         short = token if token in acronyms else token.upper()
-        if token != short and not acronyms.get(short, ("", False))[1]:
+        entry = acronyms.get(short)
+        if entry is None or (token != short and not entry[1]):
             return token
-        long = acronyms[short][0]
+        long = entry[0]
         if long.lower() in query.lower():
             return token
         if (short, long) not in used:

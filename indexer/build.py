@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import pgstore, store
-from indexer.acronyms import acronym_map
+from indexer.acronyms import acronym_sources, resolved
 from indexer.ann import ANN_FILE
 from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text, sentence_windows
 from indexer.documents import Chunk, Document
@@ -279,6 +279,7 @@ def _up_to_date(
         and manifest.sources == {d.doc_id: d.content_hash for d in documents}
         and manifest.counts.get("skipped") == len(skipped)
         and manifest.acronyms is not None
+        and manifest.acronym_sources is not None
         and (_in_database(index_dir) or _ann_as_configured(manifest, ann_min_chunks))
     )
 
@@ -358,6 +359,7 @@ def _index_documents(
 
     seconds = time.perf_counter() - started
     progress.on_start("write", 1)
+    defined = acronym_sources((c.doc_id, c.text) for c in chunks)
     written = dict(
         lexical_texts=texts,
         windows=(spans, window_vectors),
@@ -365,7 +367,8 @@ def _index_documents(
         model_fingerprint=embedder.fingerprint,
         chunker=chunker,
         build_seconds=seconds,
-        acronyms=acronym_map(c.text for c in chunks),
+        acronyms=resolved(defined),
+        acronym_sources=defined,
     )
     args = (documents, chunks, vectors, [(s.path, s.reason, s.source_hash) for s in skipped])
     if _in_database(index_dir):  # pgvector's HNSW index replaces the IVF file

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from indexer.search import (
     MaskCache,
     SearchResponse,
     SearchResult,
+    access_check,
     allowed_mask,
     cited_place,
     inner_boundaries,
@@ -40,6 +41,7 @@ from indexer.search import (
     model_text,
     prepare_search,
     visible,
+    warn_unexpandable,
     with_groups,
 )
 from indexer.settings import Settings
@@ -85,6 +87,7 @@ class PgSearcher:
         self.manifest = read_manifest(url)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, "the database")
         check_terms(self.manifest, "the database")
+        warn_unexpandable(self.manifest, self.settings, "the database")
         self._pool = ConnectionPool(lambda: open_connection(url))
         with self._snapshot() as con:
             self._catalog = _Catalog.load(con)
@@ -154,9 +157,9 @@ class PgSearcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
-        # The short forms of the index last read; checked against this snapshot's below.
-        known = self._catalog.acronyms
-        spelled, acronyms = model_text(query, known, self.settings)
+        # Short forms as the catalog last read defines them for this caller; checked against
+        # this snapshot's (a re-index or `kb access` since) below.
+        spelled, acronyms = self._catalog.model_text(query, groups, self.settings)
         vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
@@ -169,9 +172,9 @@ class PgSearcher:
                 "FROM kb_state s, kb_access_version v"
             ).fetchone()
             catalog = self._catalog_at(con, version, access)
-            if self.settings.expand_acronyms and catalog.acronyms != known:  # re-indexed since
-                spelled, acronyms = model_text(query, catalog.acronyms, self.settings)
-                vector = self.embedder.encode([spelled])[0]
+            now, acronyms = catalog.model_text(query, groups, self.settings)
+            if now != spelled:
+                spelled, vector = now, self.embedder.encode([now])[0]
             mask = catalog.allowed(flt, as_of_s, include_superseded, groups)
             docs = list(catalog.doc_ids[mask])
             # Everything allowed (the common case): no document list to ship and test per row.
@@ -468,13 +471,14 @@ class _Catalog:
     doc_ids: np.ndarray
     by_id: dict[str, dict[str, Any]]
     masks: MaskCache
-    acronyms: dict[str, list] = field(default_factory=dict)  # short forms the index defines
+    # Which documents define each short form (indexer/acronyms.py); None: not kept yet.
+    acronym_sources: dict[str, dict[str, list]] | None = None
 
     @classmethod
     def load(cls, con: Any) -> _Catalog:
         """The catalog ``con``'s transaction sees (call it inside one snapshot)."""
         index_version, access_version = _versions(con)
-        acronyms = con.execute("SELECT acronyms FROM kb_state").fetchone()[0] or {}
+        defined = con.execute("SELECT acronym_sources FROM kb_state").fetchone()[0]
         rows = con.execute(
             "SELECT d.doc_id, d.title, d.source, d.metadata, a.groups, d.sections, d.pages "
             "FROM kb_documents d LEFT JOIN kb_access a USING (doc_id)"
@@ -487,11 +491,22 @@ class _Catalog:
         ]  # fmt: skip
         ids = np.array([d["doc_id"] for d in docs], dtype=object)
         by_id = {d["doc_id"]: d for d in docs}
-        return cls(index_version, access_version, docs, ids, by_id, MaskCache(), acronyms)
+        return cls(index_version, access_version, docs, ids, by_id, MaskCache(), defined)
 
     @property
     def key(self) -> tuple[str, int]:
         return self.index_version, self.access_version
+
+    def model_text(
+        self, query: str, groups: Iterable[str] | None, settings: Settings
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """``search.model_text`` with the definitions of the documents ``groups`` may see."""
+
+        def metadata_of(doc_id: str) -> dict[str, Any] | None:
+            doc = self.by_id.get(doc_id)
+            return None if doc is None else doc["metadata"]
+
+        return model_text(query, self.acronym_sources, settings, access_check(groups, metadata_of))
 
     def allowed(
         self,

@@ -213,7 +213,7 @@ def _state(con: Any) -> Manifest | None:
     try:
         row = con.execute(
             "SELECT index_version, model, model_fingerprint, dimension, chunker, counts, "
-            "sources, build_seconds, created_at, acronyms FROM kb_state"
+            "sources, build_seconds, created_at, acronyms, acronym_sources FROM kb_state"
         ).fetchone()
     except psycopg.errors.UndefinedTable as exc:
         raise IndexNotFoundError(
@@ -225,7 +225,8 @@ def _state(con: Any) -> Manifest | None:
         ) from exc
     if row is None:
         return None
-    version, model, fingerprint, dim, chunker, counts, sources, seconds, created, acronyms = row
+    (version, model, fingerprint, dim, chunker, counts, sources, seconds, created, acronyms,
+     defined) = row  # fmt: skip
     return Manifest(
         index_version=version,
         model=model,
@@ -237,6 +238,7 @@ def _state(con: Any) -> Manifest | None:
         created_at=created.isoformat(timespec="seconds"),
         sources=sources,
         acronyms=acronyms,
+        acronym_sources=defined,
     )
 
 
@@ -278,6 +280,7 @@ def write_index(
     chunker: dict[str, Any],
     build_seconds: float,
     acronyms: dict[str, list] | None = None,
+    acronym_sources: dict[str, dict[str, list]] | None = None,
 ) -> Manifest:
     """Bring the database's index to exactly ``documents``, changing only what changed.
 
@@ -345,11 +348,11 @@ def write_index(
         con.execute("DELETE FROM kb_state")
         con.execute(
             "INSERT INTO kb_state (index_version, model, model_fingerprint, dimension, chunker, "
-            "counts, sources, build_seconds, created_at, avg_terms, acronyms) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "counts, sources, build_seconds, created_at, avg_terms, acronyms, acronym_sources) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (version, model, model_fingerprint, dimension, json.dumps(chunker),
              json.dumps(counts), json.dumps(wanted), round(build_seconds, 3), created,
-             float(avg_terms), json.dumps(acronyms or {})),
+             float(avg_terms), json.dumps(acronyms or {}), json.dumps(acronym_sources or {})),
         )  # fmt: skip
     logger.info("database index %s: %d documents rewritten", version, len(fresh_docs))
     if fresh_docs or have.keys() - keep:

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any, get_args
 import numpy as np
 
 from indexer import fusion
-from indexer.acronyms import expand
+from indexer.acronyms import expand_for
 from indexer.ann import read_ivf, search_ivf
 from indexer.embedding import Embedder
 from indexer.errors import (
@@ -394,10 +394,51 @@ def prepare_search(
 
 
 def model_text(
-    query: str, acronyms: dict[str, list], settings: Settings
+    query: str,
+    sources: dict[str, dict[str, list]] | None,
+    settings: Settings,
+    may_see: Callable[[str], bool] | None = None,
 ) -> tuple[str, list[tuple[str, str]]]:
-    """What the embedding model reads for ``query``: defined short forms spelled out."""
-    return expand(query, acronyms) if settings.expand_acronyms else (query, [])
+    """What the embedding model reads for ``query``: the short forms spelled out as the
+    documents ``may_see`` allows (None: all) define them, so a document the caller may not
+    see changes neither their ranking nor what they are told was spelled out.
+
+    ``sources`` None (an index written before definitions were kept per document) spells out
+    nothing: the map cannot say whose definitions it holds.
+    """
+    if not settings.expand_acronyms or not sources:
+        return query, []
+    return expand_for(query, sources, may_see)
+
+
+def warn_unexpandable(manifest: Manifest, settings: Settings, where: Path | str) -> None:
+    """Say why an index written before definitions were kept per document spells nothing out
+    although ``KB_EXPAND_ACRONYMS`` is on (searches still work; `kb index` rewrites it)."""
+    if settings.expand_acronyms and manifest.acronym_sources is None:
+        logger.warning(
+            "%s predates per-document acronym definitions: no short form is spelled out "
+            "until it is rebuilt with `kb index`",
+            where,
+        )
+
+
+def access_check(
+    groups: Iterable[str] | None, metadata_of: Callable[[str], dict[str, Any] | None]
+) -> Callable[[str], bool] | None:
+    """Whether a caller in ``groups`` may see a document, by id (None: no restriction).
+
+    ``metadata_of`` gives a document's metadata with `kb access` overrides applied, or None
+    for one the index does not hold (then not visible).
+    """
+    if groups is None:
+        return None
+    groups = list(groups)
+
+    def may_see(doc_id: str) -> bool:
+        metadata = metadata_of(doc_id)
+        return metadata is not None and visible(metadata, groups)
+
+    return may_see
 
 
 def validate_query(query: str, top_k: int, settings: Settings) -> str:
@@ -489,6 +530,7 @@ class Searcher:
         self.manifest: Manifest = read_manifest(self.index_dir, self.generation)
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
         check_terms(self.manifest, self.index_dir)
+        warn_unexpandable(self.manifest, self.settings, self.index_dir)
         verify_generation(self.generation, self.manifest)  # before any file is deserialised
         self.degraded = ""  # set when serving an older generation because the newest is bad
         self._refused = ""  # a newer generation that failed to load: not retried
@@ -533,6 +575,7 @@ class Searcher:
             "SELECT row, doc_id, heading_path FROM chunks ORDER BY row"
         ).fetchall()
         self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
+        self._doc_row = doc_row
         self._masks = MaskCache(mask_bytes=len(self._chunk_doc))  # one bool per chunk row
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
@@ -628,6 +671,11 @@ class Searcher:
         """A document's metadata with its access groups as overridden, if they are."""
         return with_groups(metadata, self._access.get(doc_id))
 
+    def _metadata_of(self, doc_id: str) -> dict[str, Any] | None:
+        """A document's metadata as access checks see it, or None if the index lacks it."""
+        row = self._doc_row.get(doc_id)
+        return None if row is None else self._access_of(doc_id, self._docs[row].metadata)
+
     def allowed_rows(
         self,
         filters: dict[str, list[str]],
@@ -671,8 +719,11 @@ class Searcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
-        allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)
-        spelled, acronyms = model_text(query, self.manifest.acronyms or {}, self.settings)
+        allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)  # access fresh
+        spelled, acronyms = model_text(
+            query, self.manifest.acronym_sources, self.settings,
+            access_check(groups, self._metadata_of),
+        )  # fmt: skip
         results: list[SearchResult] = []
         if allowed.any():
             signals, lexical, scored = self._signals(query, spelled, mode, allowed)

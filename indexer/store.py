@@ -110,9 +110,14 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     sources: dict[str, str] = field(default_factory=dict)  # doc_id -> content hash
     files: dict[str, str] = field(default_factory=dict)  # file -> sha256, checked before loading
-    # Short forms the documents define: {short: [long form, any_case]} (indexer/acronyms.py);
-    # None: not known yet (a database written before migration 005).
+    # Short forms the documents define: {short: [long form, any_case]} (indexer/acronyms.py)
+    # as a caller who sees every document reads them; None: not known yet (a database written
+    # before migration 005).
     acronyms: dict[str, list] | None = None
+    # Which documents define each short form, as ``acronyms.acronym_sources`` gives them:
+    # searches spell out only what the caller's documents define. None: written before they
+    # were kept (no expansion until the next `kb index`, which then rewrites the index).
+    acronym_sources: dict[str, dict[str, list]] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
@@ -141,6 +146,7 @@ def write_index(
     chunker: dict[str, Any],
     build_seconds: float,
     acronyms: dict[str, list] | None = None,
+    acronym_sources: dict[str, dict[str, list]] | None = None,
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
     previous: PreviousVectors | None = None,
@@ -205,6 +211,7 @@ def write_index(
             sources={d.doc_id: d.content_hash for d in documents},
             files=_checksums(tmp),
             acronyms=acronyms or {},
+            acronym_sources=acronym_sources or {},
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
         _publish(tmp, index_dir, manifest.index_version)

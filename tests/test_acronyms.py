@@ -182,3 +182,11 @@ def test_a_short_form_defined_by_a_re_index_is_read_before_the_searcher_reopens(
         assert response.acronyms == [("WRA", "Widget Return Authorisation")]
     finally:
         s.close()
+
+
+def test_an_undefined_capitalised_word_is_left_alone() -> None:
+    """A capitalised word the map does not define ("DE", a market) raised KeyError: every
+    search naming a market failed once expansion was on."""
+    amap = {"CSAM": ["child sexual abuse material", True]}
+    assert expand("DE user wants coin refund", amap) == ("DE user wants coin refund", [])
+    assert expand("DE csam report", amap)[1] == [("CSAM", "child sexual abuse material")]

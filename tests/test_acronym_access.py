@@ -1,0 +1,210 @@
+"""Acronym expansion respects access groups: a document a caller may not see must not change
+the question the model reads for them, nor what the response says was spelled out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from indexer import acronyms
+from indexer.access import write_overrides
+from indexer.build import build_index
+from indexer.search import open_searcher
+from indexer.settings import Settings
+
+OPTIONS = {"max_tokens": 60, "min_tokens": 8}
+AGENTS = ["all-agents"]
+TNS = ["tns-specialists"]
+
+
+def _doc(root: Path, name: str, groups: list[str], body: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / name).write_text(
+        f"---\ntitle: {name}\ndoc_type: policy\nversion: '1.0'\neffective_date: 2026-01-01\n"
+        f"access_groups: [{', '.join(groups)}]\n---\n# {name}\n\n{body}\n",
+        encoding="utf-8",
+    )
+
+
+class _Recorder:
+    """The test encoder, recording what the model is asked to read."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.read: list[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def encode(self, texts, show_progress: bool = False):
+        self.read.extend(texts)
+        return self._inner.encode(texts)
+
+
+@pytest.fixture(params=["local", "postgres"])
+def target(request, tmp_path: Path) -> Path | str:
+    if request.param == "local":
+        return tmp_path / "index"
+    return request.getfixturevalue("pg_database")
+
+
+def _settings(target: Path | str) -> Settings:
+    if isinstance(target, str):
+        return Settings(expand_acronyms=True, database_url=target)
+    return Settings(expand_acronyms=True, index_dir=target)
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    root = tmp_path / "kb"
+    _doc(root, "refunds.md", AGENTS, "Coin refunds are issued within 14 days of purchase.")
+    _doc(
+        root,
+        "escalations.md",
+        TNS,
+        "Route every report to the Silent Harbour Escalation Desk (SHED) within one hour.",
+    )
+    return root
+
+
+def test_a_hidden_document_does_not_spell_out_a_short_form(target, kb: Path, fake_embedder) -> None:
+    """The reviewer's reproduction: all-agents got SHED spelled out from a T&S-only page."""
+    build_index(kb, target, fake_embedder, **OPTIONS)
+    recorder = _Recorder(fake_embedder)
+    s = open_searcher(target, recorder, _settings(target))
+    try:
+        narrow = s.search("SHED refund", top_k=3, mode="dense", groups=AGENTS)
+        assert recorder.read[-1] == "SHED refund"
+        assert narrow.acronyms == [] and narrow.to_dict()["acronyms"] == []
+        wide = s.search("SHED refund", top_k=3, mode="dense", groups=TNS)
+        assert recorder.read[-1] == "SHED (Silent Harbour Escalation Desk) refund"
+        assert wide.acronyms == [("SHED", "Silent Harbour Escalation Desk")]
+        admin = s.search("SHED refund", top_k=3, mode="dense")  # groups None: no restriction
+        assert admin.acronyms == [("SHED", "Silent Harbour Escalation Desk")]
+    finally:
+        s.close()
+
+
+def test_kb_access_changes_which_definitions_apply_without_a_re_index(
+    target, kb: Path, fake_embedder
+) -> None:
+    build_index(kb, target, fake_embedder, **OPTIONS)
+    settings = _settings(target)
+    s = open_searcher(target, fake_embedder, settings)
+    try:
+        assert s.search("SHED refund", top_k=3, groups=AGENTS).acronyms == []
+        write_overrides(settings, {"escalations.md": ["all-agents"]})
+        assert s.search("SHED refund", top_k=3, groups=AGENTS).acronyms == [
+            ("SHED", "Silent Harbour Escalation Desk")
+        ]
+        write_overrides(settings, {"escalations.md": ["nobody"]})
+        assert s.search("SHED refund", top_k=3, groups=TNS).acronyms == []
+    finally:
+        s.close()
+
+
+def test_ties_and_majorities_are_decided_among_the_visible_definitions(
+    target, kb: Path, fake_embedder
+) -> None:
+    """A hidden page defining a short form otherwise must neither outvote the caller's page
+    nor tie with it (a tie drops the short form)."""
+    _doc(kb, "leads.md", AGENTS, "A Team Lead (TL) approves every refund above 100 coins.")
+    _doc(kb, "trust.md", TNS, "A Trust Lead (TL) signs off bans.")
+    _doc(kb, "case.md", AGENTS, "Open a Case Review Form (CRF) for each appeal.")
+    _doc(
+        kb,
+        "forms.md",
+        TNS,
+        "The Content Removal Filing (CRF) lists takedowns. Each Content Removal Filing (CRF) "
+        "is kept for a year.",
+    )
+    build_index(kb, target, fake_embedder, **OPTIONS)
+    s = open_searcher(target, fake_embedder, _settings(target))
+    try:
+        agents = s.search("TL and CRF", top_k=3, groups=AGENTS).acronyms
+        assert agents == [("TL", "Team Lead"), ("CRF", "Case Review Form")]
+        tns = s.search("TL and CRF", top_k=3, groups=TNS).acronyms
+        assert tns == [("TL", "Trust Lead"), ("CRF", "Content Removal Filing")]
+        # Seeing everything: TL is a tie (left out), CRF has a majority.
+        assert s.search("TL and CRF", top_k=3).acronyms == [("CRF", "Content Removal Filing")]
+    finally:
+        s.close()
+
+
+def test_expansion_off_reads_the_question_as_typed(target, kb: Path, fake_embedder) -> None:
+    build_index(kb, target, fake_embedder, **OPTIONS)
+    recorder = _Recorder(fake_embedder)
+    settings = _settings(target).model_copy(update={"expand_acronyms": False})
+    s = open_searcher(target, recorder, settings)
+    try:
+        for groups in (AGENTS, TNS, None):
+            assert s.search("SHED refund", top_k=3, groups=groups).acronyms == []
+            assert recorder.read[-1] == "SHED refund"
+    finally:
+        s.close()
+
+
+def test_an_index_without_definition_sources_is_rebuilt_and_expands_nothing_meanwhile(
+    target, kb: Path, fake_embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index written before the sources were kept: its map cannot say who may read a
+    definition, so nothing is spelled out until `kb index` writes them (even unchanged)."""
+    build_index(kb, target, fake_embedder, **OPTIONS)
+    if isinstance(target, str):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as con:
+            con.execute("UPDATE kb_state SET acronym_sources = NULL")  # as migration 007 leaves it
+    else:
+        from indexer.store import MANIFEST, current_generation
+
+        path = current_generation(target) / MANIFEST
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        del manifest["acronym_sources"]
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="indexer.search"):
+        s = open_searcher(target, fake_embedder, _settings(target))
+    assert "rebuilt with `kb index`" in caplog.text
+    try:
+        assert s.search("SHED refund", top_k=3, groups=AGENTS).acronyms == []
+        assert s.search("SHED refund", top_k=3, groups=TNS).acronyms == []
+    finally:
+        s.close()
+    again = build_index(kb, target, fake_embedder, **OPTIONS)
+    assert not again.unchanged
+    assert again.manifest.acronym_sources["SHED"]["defined"] == [
+        ["Silent Harbour Escalation Desk", "escalations.md", 1]
+    ]
+    assert build_index(kb, target, fake_embedder, **OPTIONS).unchanged
+
+
+# -- the pure functions ------------------------------------------------------------------
+
+
+def test_lower_case_use_counts_only_in_visible_documents() -> None:
+    sources = acronyms.acronym_sources(
+        [
+            ("a.md", "Reports go to the Silent Harbour Escalation Desk (SHED) first."),
+            ("b.md", "Keep the tools in the shed behind the office."),
+        ]
+    )
+    assert acronyms.expand_for("shed refund", sources, lambda d: d == "a.md")[1] == [
+        ("SHED", "Silent Harbour Escalation Desk")
+    ]
+    # b.md uses "shed" as a word: lower case is read as typed for who sees it.
+    assert acronyms.expand_for("shed refund", sources, None) == ("shed refund", [])
+
+
+def test_the_spelling_shown_comes_from_a_visible_document() -> None:
+    sources = acronyms.acronym_sources(
+        [
+            ("hidden.md", "The Silent harbour escalation desk (SHED) is new."),
+            ("open.md", "The Silent Harbour Escalation Desk (SHED) is new."),
+        ]
+    )
+    assert acronyms.expand_for("SHED", sources, lambda d: d == "open.md")[1] == [
+        ("SHED", "Silent Harbour Escalation Desk")
+    ]
+    assert acronyms.expand_for("SHED", sources, lambda d: False) == ("SHED", [])
