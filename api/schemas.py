@@ -142,6 +142,12 @@ class SearchResultOut(BaseModel):
     )
     context_before: list[dict[str, Any]] = []
     context_after: list[dict[str, Any]] = []
+    in_force: bool = Field(
+        True,
+        description="Whether this version applied on the search's as_of date; false only when "
+        "include_superseded asked for versions that did not (the citation then says why).",
+    )
+    in_force_note: str = ""
     link_params: str = Field(
         "",
         description="With API keys on: query parameters (kid, exp, sig) that let a browser "

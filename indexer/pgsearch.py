@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,10 @@ from indexer.search import (
     cited_place,
     inner_boundaries,
     judge,
+    mark_in_force,
     model_text,
     prepare_search,
+    successor_map,
     visible,
     warn_unexpandable,
     with_groups,
@@ -184,6 +187,13 @@ class PgSearcher:
                 results, answerable, reason = self._ranked(
                     con, catalog, query, vector, restrict, mode, top_k, context, groups, snapshot
                 )
+                if include_superseded:
+                    mark_in_force(
+                        results,
+                        lambda d: catalog.by_id[d]["metadata"],
+                        catalog.successors.__getitem__,
+                        as_of_s,
+                    )
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
@@ -496,6 +506,11 @@ class _Catalog:
     @property
     def key(self) -> tuple[str, int]:
         return self.index_version, self.access_version
+
+    @cached_property
+    def successors(self) -> dict[str, list[dict[str, Any]]]:
+        """For each document, the metadata of the versions that supersede it."""
+        return successor_map([(d["doc_id"], d["metadata"]) for d in self.docs])
 
     def model_text(
         self, query: str, groups: Iterable[str] | None, settings: Settings

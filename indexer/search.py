@@ -166,6 +166,10 @@ class SearchResult:
     metadata: dict[str, Any]
     context_before: list[dict[str, Any]] = field(default_factory=list)
     context_after: list[dict[str, Any]] = field(default_factory=list)
+    # Whether this version applied on the search's date; only a search that asks for
+    # superseded versions can return one that did not, and its citation then says why.
+    in_force: bool = True
+    in_force_note: str = ""
 
     @property
     def citation(self) -> str:
@@ -173,9 +177,10 @@ class SearchResult:
         force from when, where in it. Every client shows this same line."""
         where = " > ".join(self.heading_path) or "(top of document)"
         page = f", page {self.page}" if self.page else ""
+        caveat = "" if self.in_force else f" (NOT IN FORCE: {self.in_force_note})"
         return (
             f"{self.title} {version_label(self.metadata)}, {where}{page}, "
-            f"chars {self.start}-{self.end} [{self.doc_id}]"
+            f"chars {self.start}-{self.end} [{self.doc_id}]{caveat}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -296,6 +301,38 @@ def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) 
     if effective and effective > as_of:
         return False
     return not retired(doc, successors, as_of)
+
+
+def not_in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> str:
+    """Why a version did not apply on ``as_of`` ('' when it did), in words for its citation:
+    a version returned because superseded ones were asked for must not read as current."""
+    effective = doc.get("effective_date")
+    if effective and str(effective) > as_of:
+        return f"not yet in force on {as_of}, effective {effective}"
+    took_over = sorted(
+        str(s.get("effective_date") or "")
+        for s in successors
+        if (s.get("effective_date") or "") <= as_of
+    )
+    newer = doc.get("superseded_by") or "a newer version"
+    if took_over:
+        since = f" from {took_over[0]}" if took_over[0] else ""
+        return f"superseded by {newer}{since}, as of {as_of}"
+    if doc.get("status") == "superseded" and not successors:
+        return f"marked superseded, as of {as_of}"
+    return ""
+
+
+def mark_in_force(
+    results: list[SearchResult],
+    metadata_of: Callable[[str], dict[str, Any]],
+    successors_of: Callable[[str], list[dict[str, Any]]],
+    as_of: str,
+) -> None:
+    """Set each result's ``in_force`` and the note its citation carries (both backends)."""
+    for result in results:
+        note = not_in_force(metadata_of(result.doc_id), successors_of(result.doc_id), as_of)
+        result.in_force, result.in_force_note = not note, note
 
 
 def retired(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> bool:
@@ -750,6 +787,13 @@ class Searcher:
                 )
                 for rank, row in enumerate(rows, start=1)
             ]
+            if include_superseded:
+                mark_in_force(
+                    results,
+                    lambda d: self._docs[self._doc_row[d]].metadata,
+                    self._successors.__getitem__,
+                    as_of_s,
+                )
             answerable, reason = judge(
                 float(signals.passage[scored].max()), self.settings.answerable_threshold
             )

@@ -634,3 +634,68 @@ def test_filter_values_match_without_regard_to_case_and_empty_ones_are_refused(
     for empty in ("", "  ", ["DE", ""]):
         with pytest.raises(InvalidQueryError, match="empty value"):
             searcher.search("refund", filters={"markets": empty})
+
+
+@pytest.fixture(params=["local", "postgres"])
+def versioned(request, sample_kb: Path, fake_embedder, tmp_path: Path):
+    """The sample knowledge base plus a superseded and a not-yet-effective version of the coin
+    refund policy, on both backends."""
+    current = (sample_kb / "policies" / "coin-refunds.md").read_text()
+    old = current.replace(
+        'version: "3.0"',
+        'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
+    ).replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
+    future = current.replace('version: "3.0"', 'version: "4.0"').replace(
+        "effective_date: 2026-03-01", "effective_date: 2099-01-01"
+    )
+    (sample_kb / "policies" / "coin-refunds-old.md").write_text(old)
+    (sample_kb / "policies" / "coin-refunds-next.md").write_text(future)
+    target = tmp_path / "ix" if request.param == "local" else request.getfixturevalue("pg_database")
+    build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
+    s = open_searcher(target, fake_embedder, Settings(max_top_k=20))
+    yield s
+    s.close()
+
+
+def test_a_version_not_in_force_says_so_in_its_citation(versioned) -> None:
+    """Asked for every version, an agent got v2 and a future v4 cited exactly like the policy
+    in force; a ticket quoting one would not show it never applied on the day in question."""
+    every = versioned.search(
+        "withdraw coin purchase days", top_k=20, include_superseded=True, as_of="2026-06-01"
+    ).results
+    by_doc = {r.doc_id: r for r in every}
+    old, nxt, now = (by_doc[f"policies/coin-refunds{s}.md"] for s in ("-old", "-next", ""))
+    assert not old.in_force and "superseded by policies/coin-refunds.md" in old.citation
+    assert "2026-03-01" in old.in_force_note and "NOT IN FORCE" in old.citation
+    assert not nxt.in_force and "not yet in force" in nxt.citation and "2099-01-01" in nxt.citation
+    assert now.in_force and now.in_force_note == "" and "IN FORCE" not in now.citation
+    assert old.to_dict()["in_force"] is False
+    past = versioned.search(
+        "withdraw coin purchase days", top_k=20, include_superseded=True, as_of="2025-06-01"
+    ).results
+    assert {r.doc_id: r.in_force for r in past}["policies/coin-refunds-old.md"]
+
+
+def test_the_api_reports_whether_a_cited_version_was_in_force(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    old = (sample_kb / "policies" / "coin-refunds.md").read_text()
+    old = old.replace(
+        'version: "3.0"',
+        'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
+    ).replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
+    (sample_kb / "policies" / "coin-refunds-old.md").write_text(old)
+    settings = Settings(index_dir=tmp_path / "ix", reload_interval_s=0, log_path=tmp_path / "l")
+    build_index(sample_kb, settings.index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+    searcher = open_searcher(settings.index_dir, fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as client:
+        body = {"query": "withdraw coin purchase days", "top_k": 10, "include_superseded": True}
+        results = client.post("/search", json=body).json()["results"]
+    by_doc = {r["doc_id"]: r for r in results}
+    assert by_doc["policies/coin-refunds-old.md"]["in_force"] is False
+    assert "NOT IN FORCE" in by_doc["policies/coin-refunds-old.md"]["citation"]
+    assert by_doc["policies/coin-refunds.md"]["in_force"] is True
