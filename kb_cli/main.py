@@ -1,7 +1,8 @@
 """`kb index | ask | serve | ui`: parse arguments, call the library, print for people.
 
-Domain errors (KBError) become one clean line on stderr and exit status 1; bad usage and bad
-``KB_*`` settings exit 2.
+Domain errors (KBError) and paths the system refuses (OSError) become one clean line on stderr
+and exit status 1; bad usage and bad ``KB_*`` settings exit 2. Values that would fail only after
+a long run (an eval's output files) are checked before it starts.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
+import sqlite3
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +56,63 @@ def parse_as_of(text: str | None) -> str | None:
         return None
     if not is_plain_date(text):
         raise UsageError(f"--as-of must be a date written YYYY-MM-DD, got {text!r}")
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of {text} is not a day of the calendar") from None
     return text
+
+
+def port(text: str) -> int:
+    """``--port`` as a TCP port: 0 would have meant the default and 70000 a traceback."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {value}")
+    return value
+
+
+def seconds(minimum: float, inclusive: bool) -> Callable[[str], float]:
+    """A finite number of seconds above ``minimum`` (or at it, when ``inclusive``): a poll
+    interval of 0 or less would walk the tree in a busy loop."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        ok = value >= minimum if inclusive else value > minimum
+        if not math.isfinite(value) or not ok:
+            bound = ">=" if inclusive else ">"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound} {minimum:g}")
+        return value
+
+    return parse
+
+
+def group_list(text: str) -> list[str]:
+    """``--groups a,b`` as a list; one naming no group is refused, not read as 'none' or
+    'the default'."""
+    groups = [g.strip() for g in text.split(",") if g.strip()]
+    if not groups:
+        raise UsageError(f"--groups {text!r} names no access group (e.g. --groups all-agents)")
+    return groups
+
+
+def check_output(flag: str, path: str) -> None:
+    """Refuse an output file that cannot be written before the work that fills it is done."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; name a file to write")
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (
+        target.exists() and not os.access(target, os.W_OK)
+    ):
+        raise UsageError(f"{flag} {path}: not writable")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -107,6 +167,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     source = Path(args.path) if args.path else settings.kb_dir
+    if not settings.database_url and settings.index_dir.exists():
+        if not settings.index_dir.is_dir():
+            raise UsageError(f"the index folder {settings.index_dir} is a file, not a folder")
     progress, close_bars = _progress_bars(args.quiet)
     embedder = Embedder.from_settings(settings)
     memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
@@ -179,7 +242,7 @@ def _print_build_report(report: BuildReport) -> None:
     if report.skipped:
         out.write(f"Skipped {len(report.skipped)} file(s):\n")
         for item in report.skipped:
-            out.write(f"  - {item.path}: {item.reason}\n")
+            out.write(f"  - {item.path}: {' '.join(item.reason.split())}\n")
     else:
         out.write("Skipped 0 files.\n")
 
@@ -369,6 +432,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--max-drop must be a finite number >= 0, got {args.max_drop}") from None
     baseline = _read_baseline(args.baseline) if args.baseline else None
+    for flag, path in (("--json", args.json), ("--report", args.report), ("--chart", args.chart)):
+        if path:
+            check_output(flag, path)
+    if args.json and args.baseline and Path(args.json).resolve() == Path(args.baseline).resolve():
+        raise UsageError(
+            f"--json {args.json} is the --baseline file: a run that regressed would replace "
+            "the figures it is gated against; write the run elsewhere and copy it over once "
+            "it passes"
+        )
     dataset = load_dataset(Path(args.dataset), args.split)
     if baseline is not None:
         try:
@@ -422,13 +494,14 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
     progress, close_bars = _progress_bars(args.quiet)
     sets = [(datasets_dir / name, split) for name, split in SHARED_SETS] + [(Path(args.kb), None)]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    check_output("--out", args.out)  # before hours of evaluation, not after
     runs = []
     for folder, split in sets:
         modes = ["dense", "bm25", "hybrid"]
         runs.append(run_dataset(folder, split, modes, settings, cache_dir, progress))
         close_bars()
         sys.stderr.write(f"evaluated {folder.name}\n")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(retrieval_doc(runs, settings), encoding="utf-8")
     sys.stdout.write(f"wrote {args.out}\n")
     return 0
@@ -437,12 +510,16 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     from api.security import KeyStore
 
-    store = KeyStore.from_settings(_settings(args))
+    settings = _settings(args)
+    groups = None
+    if args.keys_command == "create" and args.groups is not None:
+        groups = group_list(args.groups)  # before the store is opened or a key made
+    try:
+        store = KeyStore.from_settings(settings)
+    except sqlite3.Error as exc:
+        raise KBError(f"cannot open the key store {settings.keys_path}: {exc}") from None
     try:
         if args.keys_command == "create":
-            groups = None
-            if args.groups:
-                groups = [g.strip() for g in args.groups.split(",") if g.strip()]
             if groups is None and args.role != "admin":
                 groups = ["all-agents"]
             key_id, key = store.create(args.role, groups)
@@ -467,6 +544,12 @@ def cmd_access(args: argparse.Namespace) -> int:
     overrides = access.read_overrides(settings)
     if args.access_command == "set":
         known = access.indexed_documents(settings)
+        if known is None and not args.force:
+            where = "the database" if settings.database_url else settings.index_dir
+            raise KBError(
+                f"no index at {where} to check {args.doc_id!r} against (is --index-dir "
+                "right?); --force sets the override anyway, ahead of the first build"
+            )
         if known is not None and args.doc_id not in known and not args.force:
             near = difflib.get_close_matches(args.doc_id, sorted(known), n=3, cutoff=0.7)
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
@@ -476,7 +559,11 @@ def cmd_access(args: argparse.Namespace) -> int:
             )
         overrides[args.doc_id] = [g.strip() for g in args.groups.split(",") if g.strip()]
     elif args.access_command == "clear":
-        overrides.pop(args.doc_id, None)
+        if args.doc_id not in overrides:
+            near = difflib.get_close_matches(args.doc_id, sorted(overrides), n=3, cutoff=0.7)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise KBError(f"no access override for {args.doc_id!r}{hint}; nothing changed")
+        del overrides[args.doc_id]
     else:
         sys.stdout.write(json.dumps(overrides, indent=2) + "\n")
         return 0
@@ -503,9 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", action="store_true",
                    help="--watch: poll the tree instead of the kernel's change events "
                    "(network shares, where those do not arrive)")  # fmt: skip
-    p.add_argument("--interval", type=float, default=0.2,
+    p.add_argument("--interval", type=seconds(0, inclusive=False), default=0.2,
                    help="--watch --poll: seconds between polls")  # fmt: skip
-    p.add_argument("--debounce", type=float, default=0.1,
+    p.add_argument("--debounce", type=seconds(0, inclusive=True), default=0.1,
                    help="--watch: seconds of quiet before a re-index")  # fmt: skip
     p.set_defaults(func=cmd_index)
 
@@ -519,7 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="passages to show (default: KB_DEFAULT_TOP_K, 5)")
     p.add_argument("--filters", help='JSON object, e.g. \'{"markets": ["DE"]}\'')
     p.add_argument("--as-of", help="answer as of this date (YYYY-MM-DD)")
-    p.add_argument("--mode", choices=["dense", "bm25", "hybrid"], help="retrieval mode")
+    p.add_argument(
+        "--mode", choices=["dense", "bm25", "hybrid"], help="default: KB_SEARCH_MODE, hybrid"
+    )
     p.add_argument("--context", type=int, default=0, help="neighbouring passages to show (0-3)")
     p.add_argument("--json", action="store_true", help="print the API's JSON shape")
     p.add_argument("--index-dir")
@@ -552,8 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--datasets-dir", help="the shared sets (default: KB_DATASETS_DIR, ../shared/datasets)"
     )
-    p.add_argument("--kb", default="kb")
-    p.add_argument("--out", default="docs/retrieval.md")
+    p.add_argument("--kb", default="kb", help="the labelled knowledge base (default: kb)")
+    p.add_argument("--out", default="docs/retrieval.md", help="default: docs/retrieval.md")
     p.add_argument("--cache-dir", help="default: KB_EVAL_CACHE_DIR, var/eval-cache")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval_all)
@@ -586,15 +675,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_access)
 
     p = sub.add_parser("serve", help="run the HTTP API")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--host", help="address to listen on (default: KB_API_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=port, help="default: KB_API_PORT, 8000")
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ui", help="run the Streamlit UI against the API")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int)
-    p.add_argument("--api-url")
+    p.add_argument("--port", type=port, help="default: KB_UI_PORT, 8501")
+    p.add_argument(
+        "--api-url", help="the API to talk to (default: KB_API_URL, else 127.0.0.1:KB_API_PORT)"
+    )
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_ui)
     return parser
@@ -628,6 +719,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KBError as exc:
         sys.stderr.write(f"kb: {exc}\n")
+        return 1
+    except OSError as exc:  # a path the command cannot create, read or write: name it
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"kb: {exc.strerror or exc}{where}\n")
         return 1
     except KeyboardInterrupt:
         return 130
