@@ -311,7 +311,17 @@ def format_response(response) -> str:
     return "\n".join(lines) + "\n"
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only: 'localhost' or a loopback address (a name that
+    merely starts with '127.' can resolve anywhere)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -322,7 +332,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.api_host
     port = args.port or settings.api_port
-    if not settings.auth_required and host not in LOOPBACK and not host.startswith("127."):
+    if not settings.auth_required and not _loopback(host):
         raise KBError(
             f"refusing to listen on {host} with authentication off: set KB_AUTH_REQUIRED=true "
             "and create keys with `kb keys create`, or listen on 127.0.0.1"
@@ -372,6 +382,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
     default_url = os.environ.get("KB_API_URL") or f"http://127.0.0.1:{settings.api_port}"
     env = {**os.environ, "KB_API_URL": args.api_url or default_url}
     port = str(args.port or settings.ui_port)
+    host = args.host or "127.0.0.1"
+    if not _loopback(host) and not args.public:
+        raise KBError(
+            f"refusing to serve the UI on {host}: it has no sign-in, so anyone who reaches it "
+            "searches and reads the search log with the UI's API key; listen on 127.0.0.1 "
+            "behind your own sign-in proxy, or pass --public to accept that"
+        )
     cmd = [
         sys.executable,
         "-m",
@@ -385,7 +402,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats",
         "false",
         "--server.address",
-        args.host or "127.0.0.1",
+        host,
     ]
     sys.stdout.flush()
     sys.stderr.flush()
@@ -682,6 +699,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ui", help="run the Streamlit UI against the API")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="allow an address other than this machine's although the UI has no sign-in",
+    )
     p.add_argument("--port", type=port, help="default: KB_UI_PORT, 8501")
     p.add_argument(
         "--api-url", help="the API to talk to (default: KB_API_URL, else 127.0.0.1:KB_API_PORT)"

@@ -257,3 +257,46 @@ def test_eval_all_out_that_cannot_be_written_is_refused_before_the_run(
     assert main(["eval-all", "--kb", str(tmp_path), "--out", str(tmp_path), "-q"]) == 2
     line = _one_clean_line(capsys.readouterr().err)
     assert "--out" in line and str(tmp_path) in line
+
+
+@pytest.mark.parametrize(
+    ("command", "host"),
+    [("serve", "127.evil.example"), ("serve", "0.0.0.0"), ("ui", "0.0.0.0"), ("ui", "10.1.2.3")],
+)
+def test_no_server_without_sign_in_listens_beyond_this_machine(
+    command: str, host: str, capsys, monkeypatch
+) -> None:
+    """`kb serve` took any name starting '127.' for loopback ('127.evil.example' resolves
+    anywhere), and `kb ui` had no check at all: the UI has no sign-in, so on another address
+    anyone reaching it searches, and reads the search log, with the UI's API key."""
+    import os
+
+    import uvicorn
+
+    def started(*args, **kwargs):
+        raise AssertionError(f"a server was started on {host}")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(os, "execve", started)
+    assert main([command, "--host", host]) == 1
+    line = _one_clean_line(capsys.readouterr().err)
+    assert host in line
+
+
+@pytest.mark.parametrize(
+    ("command", "host", "extra"),
+    [("serve", "127.0.0.2", []), ("serve", "::1", []), ("ui", "localhost", []),
+     ("ui", "0.0.0.0", ["--public"])],
+)  # fmt: skip
+def test_loopback_and_an_explicitly_public_ui_still_start(
+    command: str, host: str, extra: list[str], monkeypatch
+) -> None:
+    import os
+
+    import uvicorn
+
+    seen: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.append(k["host"]))
+    monkeypatch.setattr(os, "execve", lambda exe, cmd, env: seen.append(cmd[-1]))
+    assert main([command, "--host", host, *extra]) == 0
+    assert seen == [host]
