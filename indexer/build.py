@@ -440,7 +440,7 @@ def _embed(
     progress.on_advance(len(hits))
     # Longest first over the whole corpus, not per slice: each batch holds texts of nearly one
     # length, so the model pads (and computes) little beyond the real tokens. A text repeated
-    # in the corpus (boilerplate, a sentence pair two sections share) runs once: 1-5% of the
+    # in the corpus (boilerplate, a sentence two sections share) runs once: 1-5% of the
     # shared sets' passages and windows.
     missing = sorted(missing, key=lambda i: -len(texts[i]))
     slot: dict[str, int] = {}

@@ -131,7 +131,7 @@ def within_section(
     running past one: only its sentences on one side of the heading, the side sharing more
     words with the query (the first on a tie).
 
-    A window of two sentences can end in the next section's heading. Shown as the highlight,
+    A window can run into the next section's heading. Shown as the highlight,
     "Do not promise a refund. ### Can we still refund after a chargeback?" would answer a
     question the agent did not ask. Heading lines start with '#' (Markdown) or are one of
     ``headings`` (heading titles, for formats whose headings are plain lines). ``breaks`` are
