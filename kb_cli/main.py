@@ -429,8 +429,8 @@ def _read_baseline(path: str) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Exit 0 when the gate passes, 1 on a regression, 2 when the baseline or --max-drop
-    cannot gate this run (refused before indexing, so a bad gate costs no minutes)."""
+    """Exit 0 when the gate passes, 1 on a regression, 2 when the dataset, the baseline or
+    --max-drop cannot gate this run (refused before indexing, so a bad gate costs no minutes)."""
     from eval.datasets import load_dataset
     from eval.report import (
         BaselineError,
@@ -458,7 +458,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "the figures it is gated against; write the run elsewhere and copy it over once "
             "it passes"
         )
-    dataset = load_dataset(Path(args.dataset), args.split)
+    try:  # a set that cannot be read is bad input (2), never to be taken for a regression (1)
+        dataset = load_dataset(Path(args.dataset), args.split)
+    except KBError as exc:
+        raise UsageError(str(exc)) from None
     if baseline is not None:
         try:
             check_baseline_fits(
@@ -582,6 +585,9 @@ def cmd_access(args: argparse.Namespace) -> int:
             raise KBError(f"no access override for {args.doc_id!r}{hint}; nothing changed")
         del overrides[args.doc_id]
     else:
+        if not overrides and access.indexed_documents(settings) is None:
+            where = "the database" if settings.database_url else settings.index_dir
+            raise KBError(f"no index at {where}, so no overrides to list (is --index-dir right?)")
         sys.stdout.write(json.dumps(overrides, indent=2) + "\n")
         return 0
     access.write_overrides(settings, overrides)

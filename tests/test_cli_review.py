@@ -300,3 +300,10 @@ def test_loopback_and_an_explicitly_public_ui_still_start(
     monkeypatch.setattr(os, "execve", lambda exe, cmd, env: seen.append(cmd[-1]))
     assert main([command, "--host", host, *extra]) == 0
     assert seen == [host]
+
+
+def test_access_list_on_a_folder_with_no_index_says_so(tmp_path: Path, capsys) -> None:
+    """A mistyped --index-dir printed '{}' and exit 0, as if no document had an override."""
+    assert main(["access", "list", "--index-dir", str(tmp_path / "typo")]) == 1
+    line = _one_clean_line(capsys.readouterr().err)
+    assert "no index" in line and "typo" in line

@@ -162,8 +162,9 @@ def test_kb_eval_stops_on_a_broken_set_before_indexing(
     folder = _write(tmp_path / "set")
     (folder / "qrels.tsv").write_text("q1\td1\t1\n", encoding="utf-8")
     code = main(["eval", str(folder), "--cache-dir", str(tmp_path / "cache")])
-    assert code == 1
+    assert code == 2  # bad input, not a regression (1): a CI gate can tell the two apart
     assert "must start with the header" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "missing"), "--cache-dir", str(tmp_path / "c")]) == 2
     assert not (tmp_path / "cache").exists()
 
 
