@@ -713,8 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=port, help="default: KB_UI_PORT, 8501")
     p.add_argument(
         "--api-url", help="the API to talk to (default: KB_API_URL, else 127.0.0.1:KB_API_PORT)"
-    )
-    p.add_argument("--index-dir")
+    )  # no --index-dir: the UI reads no index, only the API it is pointed at
     p.set_defaults(func=cmd_ui)
     return parser
 

@@ -307,3 +307,10 @@ def test_access_list_on_a_folder_with_no_index_says_so(tmp_path: Path, capsys) -
     assert main(["access", "list", "--index-dir", str(tmp_path / "typo")]) == 1
     line = _one_clean_line(capsys.readouterr().err)
     assert "no index" in line and "typo" in line
+
+
+def test_kb_ui_takes_no_index_dir(capsys) -> None:
+    """The UI reads no index: --index-dir was accepted and silently ignored."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["ui", "--index-dir", "/tmp/somewhere"])
+    assert exit_.value.code == 2 and "--index-dir" in capsys.readouterr().err
