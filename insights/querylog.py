@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,8 +191,12 @@ class QueryLog:
         comment: str = "",
         chunk_id: str | None = None,
         ts: str | None = None,
+        may_see: Callable[[str], bool] | None = None,
     ) -> str:
-        """Feedback on a whole search (no ``chunk_id``) or on one of its results."""
+        """Feedback on a whole search (no ``chunk_id``) or on one of its results.
+
+        A result of a document the caller may not see (``may_see``; None: all) is refused
+        exactly like one the search never returned, so the answer tells nothing of it."""
         if rating not in RATINGS:
             raise InvalidQueryError(f"rating must be one of {', '.join(RATINGS)}")
         found = self._db.query("SELECT results FROM searches WHERE search_id = ?", (search_id,))
@@ -201,7 +205,9 @@ class QueryLog:
         doc_id = None
         if chunk_id is not None:
             returned = {r["chunk_id"]: r["doc_id"] for r in json.loads(found[0]["results"])}
-            if chunk_id not in returned:
+            if chunk_id not in returned or (
+                may_see is not None and not may_see(returned[chunk_id])
+            ):
                 raise InvalidQueryError(f"search {search_id} did not return chunk {chunk_id!r}")
             doc_id = returned[chunk_id]
         feedback_id = uuid.uuid4().hex

@@ -271,3 +271,22 @@ def test_the_source_page_runs_nothing_and_sends_no_referrer(unanswered) -> None:
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "no-referrer"
+
+
+def test_feedback_cannot_tell_whether_a_hidden_passage_was_returned(unanswered) -> None:
+    """Feedback naming a chunk answered 201 when the search had returned it and 422 when not:
+    with a search id from the log, a manager could test a hidden passage's id."""
+    client, keys = unanswered
+    hidden = client.post(
+        "/search", json={"query": HIDDEN_QUERY, "top_k": 3}, headers=_h(keys["tns_agent"])
+    ).json()
+    chunk = hidden["results"][0]["chunk_id"]
+    body = {"search_id": hidden["search_id"], "rating": "helpful"}
+    returned = client.post("/feedback", json={**body, "chunk_id": chunk}, headers=_h(keys["km"]))
+    never = client.post("/feedback", json={**body, "chunk_id": "0" * 20}, headers=_h(keys["km"]))
+    assert returned.status_code == never.status_code == 422
+    assert returned.json()["detail"].replace(chunk, "X") == never.json()["detail"].replace(
+        "0" * 20, "X"
+    )
+    own = client.post("/feedback", json={**body, "chunk_id": chunk}, headers=_h(keys["tns_agent"]))
+    assert own.status_code == 201
