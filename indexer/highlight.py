@@ -163,16 +163,41 @@ def within_section(
     runs = [run for run in runs if run]
     wanted = set(terms(query))
     if not runs:
-        # Nothing but heading text (a heading directly followed by another, or by a wordless
-        # line): one heading line, so the highlight stays in one section; the one sharing
-        # more words with the query, the later on a tie (the innermost, whose text follows).
+        # Nothing but heading text (a heading line's own words, or a heading directly followed
+        # by another): the heading sharing more words with the query (the later on a tie, the
+        # innermost), and what it introduces is the highlight: its section's first sentence.
         if not heading_lines:
             return a, b
-        return max(
+        heading = max(
             reversed(heading_lines), key=lambda h: len(wanted & set(terms(text[h[0] : h[1]])))
         )
+        return _first_sentence_after(text, heading, names, cuts) or _without_marks(text, heading)
     best = max(runs, key=lambda run: len(wanted & set(terms(text[run[0][0] : run[-1][1]]))))
     return best[0][0], best[-1][1]
+
+
+def _first_sentence_after(
+    text: str, heading: tuple[int, int], names: set[str], cuts: list[int]
+) -> tuple[int, int] | None:
+    """The first readable sentence under a heading line, if the passage holds one before
+    the next heading, page or section break."""
+    for line_start, line in _lines(text, heading[1], len(text)):
+        if not line.strip():
+            continue
+        if any(heading[1] < cut <= line_start for cut in cuts):
+            return None
+        if line.lstrip().startswith("#") or line.strip() in names:
+            return None
+        spans = readable(line, sentence_spans(line))
+        if spans:
+            return line_start + spans[0][0], line_start + spans[0][1]
+    return None
+
+
+def _without_marks(text: str, line: tuple[int, int]) -> tuple[int, int]:
+    """A heading line's span without its Markdown '#' marks."""
+    marks = re.match(r"#+[ \t]*", text[line[0] : line[1]])
+    return (line[0] + marks.end(), line[1]) if marks and marks.end() < line[1] - line[0] else line
 
 
 def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, int]:

@@ -80,10 +80,13 @@ def test_exhaustive_probe_reproduces_the_exact_ranking(indexes, fake_embedder_mo
     exact_dir, ann_dir = indexes
     # Document support looks for second passages among the scored rows, which on the IVF path
     # are only the candidates (10 here): compared without it, everything else must match.
-    exact = Searcher(exact_dir, fake_embedder_module, Settings(document_support=0))
+    # Likewise sentence windows: one can lift a passage that is not among the 10 nearest
+    # passages the IVF index proposes. Passage similarity alone is what the lists index.
+    plain = {"document_support": 0, "window_weight": 0}
+    exact = Searcher(exact_dir, fake_embedder_module, Settings(**plain))
     n = exact.manifest.counts["chunks"]
     assert n > 20 * 10, "the index must be large enough for the IVF path to run"
-    settings = Settings(ann_candidates=10, ann_nprobe=list_count(n), document_support=0)
+    settings = Settings(ann_candidates=10, ann_nprobe=list_count(n), **plain)
     ann = Searcher(ann_dir, fake_embedder_module, settings)
     assert ann._ivf is not None
     for query in ["refund coins to the wallet", "hacked account password email", "courier delay"]:
@@ -106,14 +109,17 @@ def test_filtered_search_still_fills_top_k(indexes, fake_embedder_module) -> Non
 def test_recall_grows_with_probes(indexes, fake_embedder_module) -> None:
     """Probing half the lists finds most of the exact top 10, probing one list fewer."""
     exact_dir, ann_dir = indexes
-    exact = Searcher(exact_dir, fake_embedder_module, Settings(max_top_k=10))
+    # Passage similarity alone: what the inverted lists index (windows can lift others).
+    exact = Searcher(exact_dir, fake_embedder_module, Settings(max_top_k=10, window_weight=0))
     nlist = list_count(exact.manifest.counts["chunks"])
     queries = ["refund coins to the wallet", "ban appeal strike", "shop order return"]
     want = [{r.chunk_id for r in exact.search(q, top_k=10, mode="dense").results} for q in queries]
 
     def recall(nprobe: int) -> float:
         ann = Searcher(
-            ann_dir, fake_embedder_module, Settings(ann_candidates=10, ann_nprobe=nprobe)
+            ann_dir,
+            fake_embedder_module,
+            Settings(ann_candidates=10, ann_nprobe=nprobe, window_weight=0),
         )
         got = [{r.chunk_id for r in ann.search(q, top_k=10, mode="dense").results} for q in queries]
         return sum(len(w & g) / len(w) for w, g in zip(want, got, strict=True)) / len(queries)

@@ -4,7 +4,7 @@ agent can open and defend later (found in a review of what `POST /search` cites)
 from __future__ import annotations
 
 
-def test_a_window_of_two_headings_highlights_one_of_them() -> None:
+def test_a_window_of_two_headings_highlights_what_one_of_them_introduces() -> None:
     """A heading directly followed by another (an FAQ's section and its first question) made
     a sentence window of heading text only, shown whole: the highlight then ran over a
     section break and was cited with the outer heading's path."""
@@ -19,23 +19,28 @@ def test_a_window_of_two_headings_highlights_one_of_them() -> None:
     headings = ["Privacy rights requests", "How quickly do we have to answer a GDPR request?"]
     a = text.index("Privacy")
     b = text.index("request?") + len("request?")
+    # the answer the question heading introduces, in that heading's section
     got = within_section(text, a, b, "answer a GDPR request", headings)
-    assert text[got[0] : got[1]] == headings[1]
-    # no word shared with the question: the later heading, whose section the text below is in
+    assert text[got[0] : got[1]] == "Within one month of the request."
+    # no word shared with the question: the later heading's, whose section the text below is in
     got = within_section(text, a, b, "zebra", headings)
+    assert text[got[0] : got[1]] == "Within one month of the request."
+    # a heading with nothing under it in the passage: the heading itself
+    got = within_section(text[:b], a, b, "answer a GDPR request", headings)
     assert text[got[0] : got[1]] == headings[1]
 
 
-def test_a_window_of_a_stray_line_and_a_heading_highlights_only_the_heading() -> None:
+def test_a_window_of_a_stray_line_and_a_heading_highlights_what_the_heading_introduces() -> None:
     """Plain text: a wordless line ('-') left over from the previous section and an ALL-CAPS
-    heading: the '-' belongs to the previous section, so it is not part of the highlight."""
+    heading: the '-' belongs to the previous section, so the highlight is the heading's first
+    sentence."""
     from indexer.highlight import within_section
 
     text = "APPEAL\nOne appeal per action.\n\nB\n-\n\nBAN EVASION\nCreating a new account."
     a = text.index("-\n")
     b = text.index("EVASION") + len("EVASION")
     got = within_section(text, a, b, "ban evasion", ["APPEAL", "BAN EVASION"])
-    assert text[got[0] : got[1]] == "BAN EVASION"
+    assert text[got[0] : got[1]] == "Creating a new account."
 
 
 def _html_sections(body: str) -> list[tuple[tuple[str, ...], str]]:
@@ -334,3 +339,20 @@ def test_a_citation_link_after_its_document_changed_marks_nothing(tmp_path, fake
             f"/source/{result['doc_id']}", params={"start": result["start"], "end": result["end"]}
         )
         assert unchecked.status_code == 200  # a bare span is still marked, as before
+
+
+def test_a_window_on_a_markdown_heading_line_highlights_its_first_sentence() -> None:
+    """'## 8. Time limits and closing' splits after '8.': the rest is a sentence window of its
+    own (it helps ranking), but shown as the highlight it was the heading, marks and all."""
+    from indexer.highlight import within_section
+
+    text = (
+        "Close the ticket after 7 days.\n\n## 8. Time limits and closing\n\n"
+        "A ticket with no reply is closed. Tell the user first."
+    )
+    a = text.index("Time limits")
+    b = a + len("Time limits and closing")
+    got = within_section(text, a, b, "how long until closing")
+    assert text[got[0] : got[1]] == "A ticket with no reply is closed."
+    got = within_section(text[:b], a, b, "how long until closing")
+    assert text[got[0] : got[1]] == "8. Time limits and closing"

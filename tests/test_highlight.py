@@ -103,15 +103,13 @@ def test_a_window_is_cut_back_at_a_heading_line() -> None:
         cut(*both, "route the ticket to disputes") == "No. Route the ticket to the Disputes team."
     )
     assert cut(*both, "zebra") == "Do not promise a refund in your reply."  # a tie: the first
-    # a window inside one section is left alone, and so is one of heading text only
+    # a window inside one section is left alone
     assert (
         cut("Collect", "reply.", "refund")
         == "Collect the details. Do not promise a refund in your reply."
     )
-    assert (
-        cut("### The", "refund?", "refund")
-        == "### The user filed a chargeback. Can we still refund?"
-    )
+    # one of heading text only: what the heading introduces, here the answer to its question
+    assert cut("### The", "refund?", "refund") == "No."
 
 
 def test_a_highlight_leaves_out_table_rules_and_stray_pipes() -> None:
