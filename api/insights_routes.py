@@ -11,7 +11,6 @@ import datetime as dt
 import html
 import logging
 import threading
-from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -205,14 +204,8 @@ def _without_withheld(
     the counts minus what /analytics/searches shows would give their hidden flags away."""
     if seen is None:
         return stats
-    hidden: Counter[str] = Counter()
-    for batch in log.signal_candidates(since, threshold + gaps.LOW_MARGIN):
-        for search in _visible(batch, seen):
-            if search["withheld"]:
-                hidden.update(gaps.signal_reasons(search, threshold))
-    return {
-        k: v - hidden[k] if k in ("unanswered", "low_confidence") else v for k, v in stats.items()
-    }
+    hidden = log.hidden_flag_counts(since, threshold + gaps.LOW_MARGIN, seen)
+    return {**stats, **{k: stats[k] - n for k, n in hidden.items()}}
 
 
 def _visible_documents(request: Request) -> list[dict[str, Any]]:

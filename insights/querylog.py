@@ -301,6 +301,29 @@ class QueryLog:
                     titles.setdefault(r["doc_id"], r.get("title", ""))
         return titles
 
+    def hidden_flag_counts(
+        self, since: str | None, low_below: float, seen: set[str]
+    ) -> dict[str, int]:
+        """How many of the window's unanswered and low-confidence searches (the rules of
+        :meth:`search_stats`) returned a document outside ``seen``: the flags a caller who
+        sees only ``seen`` must not be able to count. Only the flag columns and the results
+        text are read, each distinct results text once, so a whole log costs one scan."""
+        rows = self._db.query(
+            "SELECT answerable, n_results, confidence, results FROM searches "
+            "WHERE ts >= ? AND (answerable = 0 OR n_results = 0 OR confidence < ?)",
+            (since or "", low_below),
+        )
+        hidden: dict[str, bool] = {}
+        counts = {"unanswered": 0, "low_confidence": 0}
+        for r in rows:
+            text = r["results"]
+            if text not in hidden:
+                hidden[text] = not result_doc_ids(text) <= seen
+            if hidden[text]:
+                unanswered = not r["answerable"] or not r["n_results"]
+                counts["unanswered" if unanswered else "low_confidence"] += 1
+        return counts
+
     def signal_candidates(
         self, since: str | None, low_below: float, batch: int = 2000
     ) -> Iterator[list[dict[str, Any]]]:

@@ -290,3 +290,36 @@ def test_feedback_cannot_tell_whether_a_hidden_passage_was_returned(unanswered) 
     )
     own = client.post("/feedback", json={**body, "chunk_id": chunk}, headers=_h(keys["tns_agent"]))
     assert own.status_code == 201
+
+
+def test_hidden_flag_counts_follow_the_decoded_rules(tmp_path: Path) -> None:
+    """The summary's counts of withheld flags come from one SQL scan of the results text;
+    they must equal what decoding every search and applying the gap rules gives."""
+    import random
+
+    from api.insights_routes import _visible
+    from insights import gaps
+    from insights.querylog import QueryLog
+
+    log = QueryLog(tmp_path / "log.sqlite")
+    rng = random.Random(7)
+    docs = ["a.md", "b.md", "c.md", 'q"uote.md', "é.md"]
+    for i in range(300):
+        results = [{"rank": k + 1, "doc_id": rng.choice(docs), "chunk_id": f"c{i}{k}",
+                    "score": 0.5} for k in range(rng.randint(0, 3))]  # fmt: skip
+        confidence = rng.random()
+        log.log_search(
+            {"query": f"q{i}", "answerable": confidence > 0.3, "results": results,
+             "reason": f"closest passage similarity {confidence:.2f}"},
+            ts=f"2026-11-{1 + i % 28:02d}T10:00:{i % 60:02d}",
+        )  # fmt: skip
+    seen = {"a.md", "b.md", "é.md"}
+    expected = {"unanswered": 0, "low_confidence": 0}
+    for batch in log.signal_candidates(None, 0.4):
+        for search in _visible(batch, seen):
+            if search["withheld"]:
+                for reason in gaps.signal_reasons(search, 0.4, 0.0):
+                    if reason in expected:
+                        expected[reason] += 1
+    assert expected["unanswered"] and expected["low_confidence"]
+    assert log.hidden_flag_counts(None, 0.4, seen) == expected
