@@ -292,7 +292,8 @@ def test_feedback_cannot_tell_whether_a_hidden_passage_was_returned(unanswered) 
     assert own.status_code == 201
 
 
-def test_hidden_flag_counts_follow_the_decoded_rules(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_hidden_flag_counts_follow_the_decoded_rules(backend: str, request, tmp_path: Path) -> None:
     """The summary's counts of withheld flags come from one SQL scan of the results text;
     they must equal what decoding every search and applying the gap rules gives."""
     import random
@@ -301,7 +302,9 @@ def test_hidden_flag_counts_follow_the_decoded_rules(tmp_path: Path) -> None:
     from insights import gaps
     from insights.querylog import QueryLog
 
-    log = QueryLog(tmp_path / "log.sqlite")
+    url = request.getfixturevalue("pg_database") if backend == "postgres" else ""
+    settings = Settings(database_url=url, log_path=tmp_path / "log.sqlite")
+    log = QueryLog.from_settings(settings)
     rng = random.Random(7)
     docs = ["a.md", "b.md", "c.md", 'q"uote.md', "é.md"]
     for i in range(300):
