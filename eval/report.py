@@ -9,6 +9,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from indexer.chunking import CHUNKER_VERSION
+
 # Not gated: counts and lengths are not "higher is better"; the no-answer flag's precision and
 # recall rest on a handful of questions, where one flip moves them by 0.05-0.2.
 HIGHER_IS_BETTER_SKIP = {
@@ -193,8 +195,8 @@ def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
         "# Retrieval quality\n",
         "Regenerate with `kb eval-all` (reads `../shared/datasets` and `kb/`).\n",
         f"Generated {dt.date.today().isoformat()} with model `{settings.model}` "
-        f"(backend `{settings.embed_backend}`, sentence windows `{settings.window_vectors}`), "
-        "chunks "
+        f"(backend `{settings.embed_backend}`, sentence windows `{settings.window_vectors}`, "
+        f"one sentence each, chunker `{CHUNKER_VERSION}`), chunks "
         f"{settings.chunk_max_tokens}/{settings.chunk_min_tokens} tokens (max/min), "
         f"window weight {settings.window_weight}, lexical boost {settings.lexical_boost}"
         + (
