@@ -9,7 +9,15 @@ import requests
 
 
 class ApiUnavailable(Exception):
-    """The API could not be reached or answered with an error; the message is for people."""
+    """The API could not be reached or answered with an error; the message is for people.
+
+    ``status`` is the API's HTTP status when it answered (None when it did not): a refusal
+    (403) stays a refusal however often it is asked again, a timeout may not.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ApiClient:
@@ -55,11 +63,14 @@ class ApiClient:
                 key = "was refused" if self.api_key else "is not set"
                 raise ApiUnavailable(
                     f"The API requires an API key and the UI's key {key} ({detail}). "
-                    "Set KB_API_KEY for the UI to a key from `kb keys create`."
+                    "Set KB_API_KEY for the UI to a key from `kb keys create`.",
+                    401,
                 )
             if response.status_code == 403:
-                raise ApiUnavailable(f"The UI's API key may not do this ({detail}).")
-            raise ApiUnavailable(f"The API answered {response.status_code}: {detail}")
+                raise ApiUnavailable(f"The UI's API key may not do this ({detail}).", 403)
+            raise ApiUnavailable(
+                f"The API answered {response.status_code}: {detail}", response.status_code
+            )
         return response.json()
 
     def health(self) -> dict[str, Any]:

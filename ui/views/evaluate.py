@@ -69,16 +69,22 @@ STAGES = {
 
 def _status(api: ApiClient, run_id: str) -> tuple[dict[str, Any] | None, str | None, bool]:
     """(the run, None, False); (None, why, False) while the API cannot say; (None, why, True)
-    when the API is up but no longer holds the run (expired, or the API restarted)."""
+    when this page cannot follow the run any more: the API no longer holds it (expired, or the
+    API restarted), or refuses this UI's key for it (a run of the kb set, say, for a key that
+    does not see every document: asking again would be refused again)."""
     try:
         return api.eval_run(run_id), None, False
     except ApiUnavailable as exc:
+        if exc.status == 403:
+            return None, f"This page cannot follow the evaluation it was given. {exc}", True
         problem = str(exc)
     try:
         held = {r["run_id"] for r in api.eval_runs()}
     except ApiUnavailable:
         return None, problem, False
-    return (None, problem, False) if run_id in held else (None, problem, True)
+    if run_id in held:
+        return None, problem, False
+    return None, f"The evaluation this page followed is no longer on the API. {problem}", True
 
 
 def _progress_of(view: dict[str, Any]) -> tuple[float, str]:
@@ -171,7 +177,7 @@ view: dict[str, Any] | None = None
 if run_id and st.session_state.get("eval_result_of") != run_id:
     view, problem, gone = _status(api, run_id)
     if gone:
-        st.warning(md(f"The evaluation this page followed is no longer on the API. {problem}"))
+        st.warning(md(problem))
         _follow(None)
         run_id = None
     if view is not None and st.session_state.pop("eval_prefill", False):
