@@ -13,6 +13,10 @@ from indexer.access import write_overrides
 from indexer.build import build_index
 from indexer.search import open_searcher
 from indexer.settings import Settings
+from tests import test_acronyms
+from tests.test_acronyms import _Recorder
+
+target = test_acronyms.target  # the same fixture: local and postgres
 
 OPTIONS = {"max_tokens": 60, "min_tokens": 8}
 AGENTS = ["all-agents"]
@@ -26,28 +30,6 @@ def _doc(root: Path, name: str, groups: list[str], body: str) -> None:
         f"access_groups: [{', '.join(groups)}]\n---\n# {name}\n\n{body}\n",
         encoding="utf-8",
     )
-
-
-class _Recorder:
-    """The test encoder, recording what the model is asked to read."""
-
-    def __init__(self, inner) -> None:
-        self._inner = inner
-        self.read: list[str] = []
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
-
-    def encode(self, texts, show_progress: bool = False):
-        self.read.extend(texts)
-        return self._inner.encode(texts)
-
-
-@pytest.fixture(params=["local", "postgres"])
-def target(request, tmp_path: Path) -> Path | str:
-    if request.param == "local":
-        return tmp_path / "index"
-    return request.getfixturevalue("pg_database")
 
 
 def _settings(target: Path | str) -> Settings:

@@ -11,26 +11,14 @@ import pytest
 
 from indexer.settings import get_settings
 from kb_cli.main import main
-from tests.conftest import FakeEmbedder
+from tests import test_cli
+
+_fake_model = test_cli._fake_model  # the same autouse fixture: the fake model
 
 
 @pytest.fixture(autouse=True)
-def _fake_model(monkeypatch, tmp_path) -> None:
-    class Factory:
-        """Stands in for Embedder: every way of making one gives the fake."""
-
-        def __new__(cls, *args, **kwargs):
-            return FakeEmbedder()
-
-        @staticmethod
-        def from_settings(settings):
-            return FakeEmbedder()
-
-    monkeypatch.setattr("indexer.embedding.Embedder", Factory)
-    monkeypatch.setattr("indexer.search.Embedder", Factory)
-    monkeypatch.setenv("KB_CHUNK_MAX_TOKENS", "60")
-    monkeypatch.setenv("KB_CHUNK_MIN_TOKENS", "8")
-    monkeypatch.setenv("KB_EMBED_CACHE_PATH", str(tmp_path / "embed-cache.sqlite"))
+def _review_settings(_fake_model, monkeypatch, tmp_path) -> None:
+    """test_cli's fake model, plus key store, eval cache and no database under tmp_path."""
     monkeypatch.setenv("KB_KEYS_PATH", str(tmp_path / "keys.sqlite"))
     monkeypatch.setenv("KB_EVAL_CACHE_DIR", str(tmp_path / "eval-cache"))
     monkeypatch.delenv("KB_DATABASE_URL", raising=False)
