@@ -166,8 +166,8 @@ def within_section(
         # Nothing but heading text (a heading line's own words, or a heading directly followed
         # by another): the heading sharing more words with the query (the later on a tie, the
         # innermost), and what it introduces is the highlight: its section's first sentence.
-        if not heading_lines:
-            return a, b
+        if not heading_lines:  # a wordless window: a table's rule row, a '***' line
+            return _nearest_readable(text, a, b, names, cuts) or (a, b)
         heading = max(
             reversed(heading_lines), key=lambda h: len(wanted & set(terms(text[h[0] : h[1]])))
         )
@@ -191,6 +191,33 @@ def _first_sentence_after(
         spans = readable(line, sentence_spans(line))
         if spans:
             return line_start + spans[0][0], line_start + spans[0][1]
+    return None
+
+
+def _nearest_readable(
+    text: str, a: int, b: int, names: set[str], cuts: list[int]
+) -> tuple[int, int] | None:
+    """The readable sentence next to a wordless window ``[a, b)``, in its section: the first
+    after it, else the last before it (a table rule's neighbours are the table's rows)."""
+
+    def sentences(lo: int, hi: int) -> list[tuple[int, int]]:
+        found = []
+        for line_start, line in _lines(text, lo, hi):
+            if line.lstrip().startswith("#") or line.strip() in names:
+                found.append((-1, -1))  # a heading line: the section ends here
+                continue
+            spans = readable(line, sentence_spans(line))
+            found += [(line_start + s, line_start + e) for s, e in spans]
+        return found
+
+    for s, e in sentences(b, len(text)):
+        if s < 0 or any(b <= cut <= s for cut in cuts):
+            break
+        return s, e
+    for s, e in reversed(sentences(0, a)):
+        if s < 0 or any(e <= cut <= a for cut in cuts):
+            break
+        return s, e
     return None
 
 

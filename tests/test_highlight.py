@@ -134,6 +134,30 @@ def test_a_highlight_leaves_out_table_rules_and_stray_pipes() -> None:
     assert text[a:b] == "| Outcome | Effect |"
 
 
+def test_a_wordless_window_highlights_the_next_readable_sentence_of_its_section() -> None:
+    """A window that is only a table's rule row is never shown as the highlight itself."""
+    from indexer.highlight import within_section
+
+    text = "## Fees\n\n| Item | Fee |\n|---|---|\n| Appeal | Free |\n\n## Next\n\nOther text."
+    rule = text.index("|---|---|")
+
+    def shown(a: int, b: int, breaks=()) -> str:
+        s, e = within_section(text, a, b, "zebra", breaks=breaks)
+        return text[s:e]
+
+    assert shown(rule, rule + 9) == "| Appeal | Free |"  # the row after the rule
+    # the last line of its section: the row before it, never the next section's text
+    last = "| Item | Fee |\n|---|---|\n\n## Next\n\nOther text."
+    s, e = within_section(last, last.index("|---"), last.index("|---") + 9, "zebra")
+    assert last[s:e] == "| Item | Fee |"
+    # a page break right after the rule: the row before it, on the rule's page
+    assert shown(rule, rule + 9, breaks=[rule + 10]) == "| Item | Fee |"
+    # nothing readable around it in its section: the window as it is
+    alone = "## A\n\n|---|\n\n## B\n\nText."
+    s, e = within_section(alone, alone.index("|---|"), alone.index("|---|") + 5, "zebra")
+    assert alone[s:e] == "|---|"
+
+
 def test_a_highlight_stays_on_one_side_of_a_page_or_section_break() -> None:
     from indexer.highlight import within_section
 
