@@ -574,6 +574,8 @@ def source_view(
     if doc["format"] == "pdf" and Path(doc["source"]).is_file():
         signed = signed_links(request)(doc_id)  # the browser came with a link, not a key
         href = f"/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
+        on = [p["page"] for p in doc["pages"] if start is not None and p["start"] <= start]
+        href += f"#page={on[-1]}" if on else ""  # PDF viewers open the cited page
         original = f' · <a href="{html.escape(href)}">original PDF</a>'
     body = (
         "<!doctype html><html><head><meta charset='utf-8'>"

@@ -166,6 +166,10 @@ def test_source_view_marks_the_cited_passage(client) -> None:
     assert bad.status_code == 422
     original = client.get(f"/source-file/{result['doc_id']}")
     assert original.status_code == 200 and original.content.startswith(b"%PDF")
+    # the page's link to the original PDF opens it at the cited page
+    assert result["page"] and f'.pdf#page={result["page"]}"' in page.text
+    unmarked = client.get(f"/source/{result['doc_id']}").text
+    assert '.pdf"' in unmarked and "#page=" not in unmarked
 
 
 def test_eval_runs_on_a_tiny_set(client) -> None:
