@@ -137,6 +137,28 @@ def test_utf16_files_of_nuls_are_still_binary(tmp_path: Path, data: bytes) -> No
         load_file(tmp_path / "blob.txt", tmp_path)
 
 
+def test_utf16_bom_before_bytes_that_were_never_text_is_binary(tmp_path: Path) -> None:
+    """FF FE before random bytes decodes as UTF-16 into CJK, private-use and unassigned
+    characters: indexed, that would be a document of garbage cited to agents."""
+    import random
+
+    rng = random.Random(7)
+    units = []
+    while len(units) < 600:  # random UTF-16 code units, no surrogates (those fail to decode)
+        unit = rng.randrange(1, 0x10000)
+        if not 0xD800 <= unit < 0xE000:
+            units.append(unit)
+    blob = b"\xff\xfe" + b"".join(u.to_bytes(2, "little") for u in units)
+    blob.decode("utf-16")  # it does decode: only its characters tell
+    (tmp_path / "blob.txt").write_bytes(blob)
+    with pytest.raises(DocumentLoadError, match="binary"):
+        load_file(tmp_path / "blob.txt", tmp_path)
+    # real UTF-16 text in other scripts still loads
+    text = "返金ポリシー\n\nコインは14日以内に返金されます。\nВозврат в течение 14 дней.\n"
+    (tmp_path / "ja.txt").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    assert load_file(tmp_path / "ja.txt", tmp_path).text == text
+
+
 @pytest.fixture(params=["local", "postgres"])
 def target(request, tmp_path: Path):
     """Where an index goes: a local directory, or a fresh migrated database."""

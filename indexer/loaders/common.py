@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -67,6 +68,8 @@ def decode_text(data: bytes) -> str:
             raise ParseError(f"undecodable UTF-16 text: {exc.reason}") from exc
         if NUL in text[: BINARY_SNIFF_BYTES // 2]:
             raise ParseError("binary content (NUL characters), not text")
+        if _mostly_not_text(text[: BINARY_SNIFF_BYTES // 2]):
+            raise ParseError("binary content (unassigned or control characters), not text")
         return normalise_newlines(text)
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise ParseError("binary content (NUL bytes), not text")
@@ -75,6 +78,23 @@ def decode_text(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         raise ParseError(f"not valid UTF-8 text (bad byte at offset {exc.start})") from exc
     return normalise_newlines(text)
+
+
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+def _mostly_not_text(sample: str) -> bool:
+    """Whether more than 2% of ``sample``'s characters are unassigned, private-use or control
+    characters: bytes after a UTF-16 byte-order mark that were never text decode to those
+    (about a fifth of random code points), a written document has next to none."""
+    if not sample:
+        return False
+    odd = sum(
+        1
+        for c in sample
+        if c not in _TEXT_CONTROLS and unicodedata.category(c) in ("Cn", "Co", "Cc", "Cs")
+    )
+    return odd > 0.02 * len(sample)
 
 
 def without_nul(value: T) -> T:
