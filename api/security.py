@@ -104,6 +104,23 @@ class KeyStore:
         )
         return key_id, key
 
+    def listing(self) -> list[dict[str, Any]]:
+        """Every key's id, role, groups, creation time and whether it is revoked (never its
+        digest): what an admin needs to find the id to revoke."""
+        rows = self._db.query(
+            "SELECT key_id, role, groups, created_at, revoked FROM keys ORDER BY created_at, key_id"
+        )
+        return [
+            {
+                "key_id": r["key_id"],
+                "role": r["role"],
+                "groups": None if r["groups"] is None else json.loads(r["groups"]),
+                "created_at": r["created_at"],
+                "revoked": bool(r["revoked"]),
+            }
+            for r in rows
+        ]
+
     def revoke(self, key_id: str) -> bool:
         return self._db.execute("UPDATE keys SET revoked = 1 WHERE key_id = ?", (key_id,)) > 0
 

@@ -528,12 +528,20 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    import difflib
+
     from api.security import KeyStore
 
     settings = _settings(args)
     groups = None
     if args.keys_command == "create" and args.groups is not None:
         groups = group_list(args.groups)  # before the store is opened or a key made
+    if args.keys_command != "create" and not settings.database_url:
+        if not Path(settings.keys_path).is_file():  # opening it would create an empty store
+            raise KBError(
+                f"no key store at {settings.keys_path} (no key was ever created there; "
+                "is KB_KEYS_PATH set as for the API?)"
+            )
     try:
         store = KeyStore.from_settings(settings)
     except sqlite3.Error as exc:
@@ -548,8 +556,18 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 f"key {key_id} ({args.role}, groups: {groups or 'all'}); it is "
                 "shown only now: store it safely\n"
             )
+        elif args.keys_command == "list":
+            for k in store.listing():
+                groups_text = "all" if k["groups"] is None else ",".join(k["groups"])
+                state = "revoked" if k["revoked"] else "active"
+                sys.stdout.write(
+                    f"{k['key_id']}\t{k['role']}\t{groups_text}\t{k['created_at']}\t{state}\n"
+                )
         elif not store.revoke(args.key_id):
-            raise KBError(f"no key {args.key_id!r}")
+            known = [k["key_id"] for k in store.listing()]
+            close = difflib.get_close_matches(args.key_id, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else " (kb keys list shows them)"
+            raise KBError(f"no key {args.key_id!r}{hint}")
         return 0
     finally:
         store.close()
@@ -681,6 +699,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k = keys.add_parser("revoke", help="revoke a key by its id")
     k.add_argument("key_id")
+    keys.add_parser(
+        "list", help="print each key's id, role, groups, creation time and state (not the key)"
+    )
     p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("access", help="change a document's access groups without a rebuild")

@@ -89,6 +89,37 @@ def test_keys_store_that_cannot_be_opened_is_one_line(tmp_path: Path, capsys, mo
     assert str(tmp_path) in line
 
 
+def test_keys_list_and_a_mistyped_revoke(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Revoking with a mistyped id, or before any key exists, made an empty key store (and
+    said only "no key"); an admin had no way to see the ids to revoke."""
+    store = tmp_path / "keys.sqlite"
+    monkeypatch.setenv("KB_KEYS_PATH", str(store))
+    get_settings.cache_clear()
+    assert main(["keys", "revoke", "deadbeef"]) == 1
+    assert str(store) in _one_clean_line(capsys.readouterr().err)
+    assert main(["keys", "list"]) == 1
+    capsys.readouterr()
+    assert not store.exists()  # nothing created by a command that only reads or revokes
+    assert main(["keys", "create", "--role", "agent", "--groups", "payments"]) == 0
+    assert main(["keys", "create", "--role", "admin"]) == 0
+    key = capsys.readouterr().out.split()[1]
+    assert main(["keys", "list"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(r[1], r[2], r[4]) for r in rows] == [
+        ("agent", "payments", "active"),
+        ("admin", "all", "active"),
+    ]
+    assert key not in str(rows)  # ids, never keys
+    agent_id = rows[0][0]
+    typo = agent_id[:-1] + ("0" if agent_id[-1] != "0" else "1")
+    assert main(["keys", "revoke", typo]) == 1
+    assert f"did you mean {agent_id!r}" in _one_clean_line(capsys.readouterr().err)
+    assert main(["keys", "revoke", agent_id]) == 0
+    assert main(["keys", "list"]) == 0
+    states = [line.split("\t")[4] for line in capsys.readouterr().out.splitlines()]
+    assert states == ["revoked", "active"]
+
+
 @pytest.mark.parametrize("flag", ["--json", "--report", "--chart"])
 @pytest.mark.parametrize("where", ["missing-folder", "a-folder"])
 def test_eval_outputs_that_cannot_be_written_are_refused_before_the_run(
