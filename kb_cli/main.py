@@ -175,20 +175,22 @@ def cmd_index(args: argparse.Namespace) -> int:
     memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
 
     def index_once() -> None:
-        report = build_index(
-            source,
-            settings.database_url or settings.index_dir,
-            embedder,
-            max_tokens=settings.chunk_max_tokens,
-            min_tokens=settings.chunk_min_tokens,
-            progress=progress,
-            cache_path=settings.embed_cache_path,
-            windows=settings.window_vectors,
-            ann_min_chunks=settings.ann_min_chunks,
-            memo=memo,
-            allow_empty=args.allow_empty,
-        )
-        close_bars()
+        try:
+            report = build_index(
+                source,
+                settings.database_url or settings.index_dir,
+                embedder,
+                max_tokens=settings.chunk_max_tokens,
+                min_tokens=settings.chunk_min_tokens,
+                progress=progress,
+                cache_path=settings.embed_cache_path,
+                windows=settings.window_vectors,
+                ann_min_chunks=settings.ann_min_chunks,
+                memo=memo,
+                allow_empty=args.allow_empty,
+            )
+        finally:  # a failed build under --watch must not leave its bar open over the log
+            close_bars()
         _print_build_report(report)
 
     from indexer.watch import snapshot, watch
@@ -772,7 +774,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         sys.stderr.write(f"kb: {exc.strerror or exc}{where}\n")
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the index being written is a new generation: never half-used
+        sys.stderr.write("\nkb: interrupted\n")
         return 130
 
 

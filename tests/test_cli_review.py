@@ -333,3 +333,48 @@ def test_kb_ui_takes_no_index_dir(capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["ui", "--index-dir", "/tmp/somewhere"])
     assert exit_.value.code == 2 and "--index-dir" in capsys.readouterr().err
+
+
+def test_a_failed_build_closes_its_progress_bar(tmp_path: Path, monkeypatch) -> None:
+    """Under --watch a failing re-index is logged and watching goes on: a bar it left open
+    would keep redrawing over the log and every later build's bars."""
+    import indexer.build
+    from kb_cli import main as cli
+
+    closed: list[str] = []
+
+    def failing_build(*_args, progress, **_kwargs):
+        progress.on_start("embed", 10)
+        raise cli.KBError("the embedding model stopped")
+
+    real_bars = cli._progress_bars
+
+    def recording_bars(quiet: bool):
+        progress, close = real_bars(quiet)
+
+        def close_and_record() -> None:
+            closed.append("closed")
+            close()
+
+        return progress, close_and_record
+
+    monkeypatch.setattr(indexer.build, "build_index", failing_build)
+    monkeypatch.setattr(cli, "_progress_bars", recording_bars)
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "a.md").write_text("# A\n\nText.\n", encoding="utf-8")
+    assert main(["index", str(kb), "--index-dir", str(tmp_path / "ix"), "-q"]) == 1
+    assert closed == ["closed"]
+
+
+def test_ctrl_c_says_it_stopped(monkeypatch, capsys) -> None:
+    """An interrupted command ended silently with 130: a second look was needed to tell a
+    stop from a finished run."""
+    from api.security import KeyStore
+
+    def interrupted(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(KeyStore, "from_settings", interrupted)
+    assert main(["keys", "create", "--role", "admin"]) == 130
+    assert capsys.readouterr().err.strip() == "kb: interrupted"
