@@ -223,7 +223,7 @@ COLUMNS = {
     ),
     "never-retrieved": ("doc_id", "title", "doc_type", "owner_team", "status"),
     "past-review": ("doc_id", "title", "review_date", "days_overdue", "owner_team", "status"),
-    "doc-feedback": ("doc_id", "title", "helpful", "not_helpful", "wrong_or_outdated"),
+    "doc-feedback": ("doc_id", "title", "version", "helpful", "not_helpful", "wrong_or_outdated"),
     "conflicts": (
         "similarity", "doc_a", "title_a", "section_a", "text_a",
         "doc_b", "title_b", "section_b", "text_b", "differences",
@@ -363,10 +363,12 @@ def analytics_stale(
 
 @router.get("/analytics/document-feedback", responses=TABLE, tags=["analytics"])
 def analytics_document_feedback(request: Request, fmt: Format = "json", days: Days = None) -> Any:
-    """Ratings per document, the most often 'wrong or outdated' first."""
+    """Ratings per document and version rated, the most often 'wrong or outdated' first."""
     log = _state(request).log
     verdicts = _visible_verdicts(log.verdicts(_since(days)), _visibility(request))
-    rows = gaps.feedback_by_document(verdicts, log.result_titles(verdicts))
+    rows = gaps.feedback_by_document(
+        verdicts, log.result_titles(verdicts), log.rated_versions(verdicts)
+    )
     return _table(rows, fmt, "doc-feedback")
 
 

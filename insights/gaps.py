@@ -29,8 +29,9 @@ STOPWORDS = set(
     on or our should so that the their them there they this to was we what when where which who
     why will with you your user users agent customer can't cant dont don't get got has have
     need needs want wants still after before about any been being did just than then too us
-    via per also ask asks asked said says tell know yes""".split()
-)
+    via per also ask asks asked said says tell know yes between many much more most some
+    other only each every both all""".split()
+)  # function words: a topic named "coins / between / accounts" is read as three subjects
 # A word starts with a letter of any script ("réembolso", "münzen"): an ASCII-only class cut
 # "rückerstattung" into "ckerstattung"; a trailing apostrophe or hyphen is no part of it.
 _WORD = re.compile(r"[^\W\d_](?:[\w+'-]*[\w+])?")
@@ -137,7 +138,7 @@ def gap_topics(
     max_queries: int = MAX_QUERIES,
     examples: int = 5,
 ) -> list[dict[str, Any]]:
-    """Gap signals grouped into topics, biggest first."""
+    """Gap signals grouped into topics, biggest first (of equal ones, the least answered)."""
     signals = []
     for s in searches:
         reasons = signal_reasons(s, threshold, low_margin)
@@ -195,7 +196,9 @@ def gap_topics(
         t["trend"] = dict(sorted(t["trend"].items()))
         t["closest_docs"] = [d for d, _ in t.pop("docs").most_common(3)]
         out.append(t)
-    out.sort(key=lambda t: (-t["count"], t["label"]))
+    # The worst first: the most searches, then (a tie) the most left without any answer, then
+    # the most that agents said failed them; only then the label (alphabetical is no rank).
+    out.sort(key=lambda t: (-t["count"], -t["unanswered"], -t["negative_feedback"], t["label"]))
     for rank, t in enumerate(out, start=1):
         t["topic_id"] = rank
     return out
@@ -283,34 +286,49 @@ def past_review(
 
 
 def document_feedback(searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per document: how often results from it were rated, by rating (worst first)."""
+    """Per document version: how often results from it were rated, by rating (worst first)."""
     titles: dict[str, str] = {}
+    versions: dict[tuple[str, str], str | None] = {}
     for s in searches:
         for r in s["results"]:
             titles.setdefault(r["doc_id"], r.get("title", ""))
+            versions[(s["search_id"], r["chunk_id"])] = r.get("version")
     verdicts = latest_verdicts(f for s in searches for f in s.get("feedback", []))
-    return feedback_by_document(verdicts, titles)
+    return feedback_by_document(verdicts, titles, versions)
 
 
 def feedback_by_document(
-    verdicts: list[dict[str, Any]], titles: dict[str, str]
+    verdicts: list[dict[str, Any]],
+    titles: dict[str, str],
+    versions: dict[tuple[str, str], str | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`document_feedback` from the latest verdicts and the rated documents' titles."""
-    table: dict[str, Counter[str]] = {}
+    """:func:`document_feedback` from the latest verdicts, the rated documents' titles and the
+    version each rated passage had (:meth:`QueryLog.rated_versions`).
+
+    One row per document and version: "wrong or outdated" said of v2.0 is about v2.0, and must
+    not stay on the list as if said of v2.1, the version that fixed it.
+    """
+    versions = versions or {}
+    table: dict[tuple[str, str | None], Counter[str]] = {}
     for f in verdicts:
         if f.get("doc_id"):
-            table.setdefault(f["doc_id"], Counter())[f["rating"]] += 1
+            version = versions.get((f["search_id"], f.get("chunk_id")))
+            table.setdefault((f["doc_id"], version), Counter())[f["rating"]] += 1
     rows = [
         {
             "doc_id": doc,
             "title": titles.get(doc, ""),
+            "version": version,
             "helpful": c["helpful"],
             "not_helpful": c["not_helpful"],
             "wrong_or_outdated": c["wrong_or_outdated"],
         }
-        for doc, c in table.items()
+        for (doc, version), c in table.items()
     ]
-    return sorted(rows, key=lambda r: (-r["wrong_or_outdated"], -r["not_helpful"], r["doc_id"]))
+    return sorted(
+        rows,
+        key=lambda r: (-r["wrong_or_outdated"], -r["not_helpful"], r["doc_id"], r["version"] or ""),
+    )
 
 
 def summary(

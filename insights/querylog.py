@@ -134,6 +134,8 @@ class QueryLog:
                 "chunk_id": r["chunk_id"],
                 "title": r.get("title", ""),
                 "score": r["score"],
+                # the version read: a rating of v2.0 must not count against its fix, v2.1
+                "version": (r.get("metadata") or {}).get("version") or None,
             }
             for r in response.get("results", [])
         ]
@@ -300,6 +302,19 @@ class QueryLog:
                 if r["doc_id"] in wanted and first[r["doc_id"]] == row["search_id"]:
                     titles.setdefault(r["doc_id"], r.get("title", ""))
         return titles
+
+    def rated_versions(self, verdicts: list[dict[str, Any]]) -> dict[tuple[str, str], str | None]:
+        """The document version each rated passage had in its search, by (search, chunk):
+        what :func:`insights.gaps.feedback_by_document` tells ratings apart by. Only the
+        rated searches' rows are read; one logged before versions were kept gives None."""
+        rated = {(v["search_id"], v["chunk_id"]) for v in verdicts if v.get("chunk_id")}
+        versions: dict[tuple[str, str], str | None] = {}
+        ids = sorted({search_id for search_id, _ in rated})
+        for row in self._rows_of(ids, ("search_id", "results")):
+            for r in json.loads(row["results"]):
+                if (row["search_id"], r["chunk_id"]) in rated:
+                    versions[(row["search_id"], r["chunk_id"])] = r.get("version")
+        return versions
 
     def hidden_flag_counts(
         self, since: str | None, low_below: float, seen: set[str]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from insights.gaps import MAX_QUERIES
 from insights.redact import csv_text
 from ui.common import call, client, md, require_api
 
@@ -78,13 +79,23 @@ else:
         ]
     )
     st.dataframe(table, hide_index=True, width="stretch")
+    if table["searches"].sum() >= MAX_QUERIES:  # else the table looks short of the counts above
+        st.caption(
+            f"Topics group the latest {MAX_QUERIES:,} gap searches of the period; the counts "
+            "above cover all of them."
+        )
     _download(table, "coverage-gaps")
     st.subheader("Trend (gap searches per day, top topics)")
     trend = pd.DataFrame(
         {f"{t['topic_id']}. {t['label']}": pd.Series(t["trend"]) for t in topics[:6]}
     ).fillna(0)
+    # Every day of the span, quiet ones at 0, on a time axis: with the days as text, a bar
+    # chart set 1 and 30 November side by side, and a quiet month read as a busy week.
+    trend.index = pd.to_datetime(trend.index)
+    trend = trend.sort_index().asfreq("D", fill_value=0)
+    trend.index = trend.index.date
     trend.index.name = "day"
-    st.bar_chart(trend.sort_index())
+    st.bar_chart(trend)
     st.subheader("Example questions")
     for t in topics[:10]:
         with st.expander(md(f"{t['topic_id']}. {t['label']} ({t['count']} searches)")):
