@@ -213,6 +213,17 @@ def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) ->
     return {doc_id for doc_id, meta in docs if retired(meta, successors[doc_id], as_of)}
 
 
+def upcoming(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
+    """Ids of documents whose effective date is after ``today``: search leaves them out until
+    then (:func:`indexer.search.in_force`)."""
+    as_of = (today or dt.date.today()).isoformat()
+    return {
+        d["doc_id"]
+        for d in documents
+        if str((d.get("metadata") or {}).get("effective_date") or "")[:10] > as_of
+    }
+
+
 def never_retrieved(
     documents: list[dict[str, Any]],
     searches: list[dict[str, Any]],
@@ -221,8 +232,9 @@ def never_retrieved(
 ) -> list[dict[str, Any]]:
     """Documents no logged search has returned, in any rank.
 
-    Superseded versions are left out unless ``include_superseded``: search never serves them
-    on purpose, so their silence is no gap to fix.
+    Superseded versions, and versions not in force yet, are left out unless
+    ``include_superseded``: search does not serve them on purpose, so their silence is no gap
+    to fix (a version effective next month would be listed until the day it starts).
     """
     seen = {r["doc_id"] for s in searches for r in s["results"]}
     return not_retrieved(documents, seen, today, include_superseded)
@@ -236,7 +248,9 @@ def not_retrieved(
 ) -> list[dict[str, Any]]:
     """:func:`never_retrieved` from the ids of the documents searches returned (what the
     query log can count without decoding every search)."""
-    retired = set() if include_superseded else superseded(documents, today)
+    retired = (
+        set() if include_superseded else superseded(documents, today) | upcoming(documents, today)
+    )
     return [
         {
             "doc_id": d["doc_id"],

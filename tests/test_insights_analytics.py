@@ -209,7 +209,8 @@ def test_superseded_versions_are_not_listed_for_review_or_as_never_retrieved() -
     assert stale == ["cur.md", "v2.md"]
     assert "v1.md" in [d["doc_id"] for d in gaps.past_review(docs, today, True)]
     unretrieved = {d["doc_id"] for d in gaps.never_retrieved(docs, [], today)}
-    assert unretrieved == {"v2.md", "new.md", "cur.md", "next.md"}
+    # next.md is not in force until September: search cannot have returned it
+    assert unretrieved == {"v2.md", "new.md", "cur.md"}
     assert len(gaps.never_retrieved(docs, [], today, include_superseded=True)) == 6
 
 
