@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,8 +111,10 @@ def _relevance(value: str, where: str) -> int:
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """``query_id doc_id relevance`` rows after a header line."""
+    """``query_id doc_id relevance`` rows after a header line; a pair judged twice is an error
+    (the later row would silently replace the earlier, 1 then 0 dropping the question)."""
     qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    seen: dict[tuple[str, str], int] = {}
     lines = _read(path).splitlines()
     if not lines or [h.strip() for h in lines[0].split("\t")[:2]] not in QRELS_HEADERS:
         raise KBError(f"{path} must start with the header 'query_id<TAB>doc_id<TAB>relevance'")
@@ -121,6 +124,12 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
         parts = [part.strip() for part in line.split("\t")]
         if len(parts) != 3:
             raise KBError(f"{path}:{number}: expected 3 tab-separated fields")
+        pair = (parts[0], parts[1])
+        if pair in seen:
+            raise KBError(
+                f"{path}:{number}: {pair[0]} -> {pair[1]} is judged again (line {seen[pair]})"
+            )
+        seen[pair] = number
         qrels[parts[0]][parts[1]] = _relevance(parts[2], f"{path}:{number}")
     return dict(qrels)
 
@@ -207,24 +216,75 @@ def judgements_of(folder: Path, stem: str, split: str | None, ext: str) -> Path 
     return None
 
 
+QUERIES_FILE = re.compile(r"queries(?:\.([^.]+))?\.jsonl")
+
+
+def splits_of(folder: Path) -> list[str | None]:
+    """The splits a folder has questions for (None: the unsuffixed queries.jsonl), by the
+    file names ``load_dataset`` reads: queries_old.jsonl or queries.dev.v2.jsonl are none."""
+    found = []
+    for path in sorted(Path(folder).glob("queries*.jsonl")):
+        match = QUERIES_FILE.fullmatch(path.name)
+        if match:
+            found.append(match.group(1))
+    return found
+
+
+def _no_split(folder: Path, queries_path: Path) -> KBError:
+    """Why a split cannot be read, naming the splits the folder has."""
+    if not folder.exists():
+        return KBError(f"dataset {folder} does not exist")
+    if not folder.is_dir():
+        return KBError(f"dataset {folder} is not a folder (name the folder of queries.jsonl)")
+    splits = splits_of(folder)
+    if not splits:
+        return KBError(f"dataset {folder} has no {queries_path.name} (no queries*.jsonl at all)")
+    names = ", ".join(s or "(none: omit --split)" for s in splits)
+    return KBError(
+        f"dataset {folder} has no {queries_path.name} (its splits: {names}; pass one with --split)"
+    )
+
+
 def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.jsonl") -> Dataset:
-    """Load a labelled set; without ``split`` the unsuffixed files are read."""
+    """Load a labelled set; without ``split`` the unsuffixed files are read.
+
+    A set that can measure nothing (no documents, no questions, no question with a document
+    judged relevant and none marked unanswerable) is an error here: run, it would report
+    zeros or "n/a", and against a baseline a regression, for what is a fault in the data.
+    """
     folder = Path(folder)
     queries_path = folder / f"queries{_suffix(split)}.jsonl"
     if not queries_path.is_file():
-        raise KBError(f"dataset {folder} has no {queries_path.name}")
+        raise _no_split(folder, queries_path)
     qrels_path = judgements_of(folder, "qrels", split, ".tsv")
     if qrels_path is None:
         raise KBError(f"dataset {folder} has no qrels{_suffix(split)}.tsv")
     if (folder / corpus).is_file():
         documents = corpus_documents(folder / corpus)
+        if not documents:
+            raise KBError(f"{folder / corpus} has no documents")
     else:
         documents, _skipped = load_directory(folder)
+        if not documents:
+            raise KBError(f"dataset {folder} has no {corpus} and no documents of its own")
     queries, unanswerable = read_queries(queries_path)
+    if not queries:
+        raise KBError(f"{queries_path} has no questions")
     evidence_path = judgements_of(folder, "evidence", split, ".jsonl")
     evidence = read_evidence(evidence_path) if evidence_path else {}
-    evidence = {qid: found for qid, found in evidence.items() if qid in queries}
     qrels = read_qrels(qrels_path)
+    own = (f"qrels{_suffix(split)}.tsv", f"evidence{_suffix(split)}.jsonl")
+    for path, keyed in ((qrels_path, qrels), (evidence_path, evidence)):
+        if path is not None and path.name in own:  # not a split's it borrows from
+            _warn_unknown_questions(keyed, queries, path, queries_path)
+    evidence = {qid: found for qid, found in evidence.items() if qid in queries}
+    if not unanswerable and not any(
+        rel > 0 for qid in queries for rel in qrels.get(qid, {}).values()
+    ):
+        raise KBError(
+            f"{qrels_path}: no question of {queries_path.name} has a document judged relevant "
+            "(relevance > 0) and none is marked unanswerable: nothing to measure"
+        )
     _warn_dangling(qrels, queries, documents, qrels_path)
     return Dataset(
         name=dataset_name(folder),
@@ -262,4 +322,21 @@ def _warn_dangling(
             len(missing),
             examples,
             " ..." if len(missing) > 5 else "",
+        )
+
+
+def _warn_unknown_questions(
+    keyed: dict[str, Any], queries: dict[str, str], path: Path, queries_path: Path
+) -> None:
+    """Rows of a split's own qrels or evidence for questions it does not have are ignored;
+    ids spelled otherwise ("Q-1" for "q1") would drop every evidence metric unseen."""
+    unknown = sorted(qid for qid in keyed if qid not in queries)
+    if unknown:
+        logger.warning(
+            "%s names %d question(s) not in %s (%s%s); their rows are ignored",
+            path,
+            len(unknown),
+            queries_path.name,
+            ", ".join(unknown[:5]),
+            " ..." if len(unknown) > 5 else "",
         )

@@ -22,8 +22,26 @@ HIGHER_IS_BETTER_SKIP = {
 }
 
 
-def markdown_table(results: dict[str, Any]) -> str:
-    """One row per mode, one column per metric."""
+def measured_with(config: dict[str, Any]) -> str:
+    """One line saying what a run measured, from its ``config`` (eval.runner.run_config)."""
+    tokens = config.get("chunk_tokens") or ["?", "?"]
+    return (
+        f"Measured with model `{config.get('model')}`, chunker `{config.get('chunker')}` "
+        f"({tokens[0]}/{tokens[1]} tokens max/min, sentence windows "
+        f"`{config.get('window_vectors')}`), default mode: {config.get('default_mode')}, "
+        f"window weight {config.get('window_weight')}, lexical boost "
+        f"{config.get('lexical_boost')} (reach {config.get('lexical_reach') or 'unlimited'}), "
+        f"document support {config.get('document_support')}, acronyms "
+        f"{'expanded' if config.get('expand_acronyms') else 'as typed'}, no-answer threshold "
+        f"{config.get('answerable_threshold')}; {config.get('documents')} documents (corpus "
+        f"`{config.get('corpus_hash')}`), {config.get('candidate_passages')} passages fetched "
+        "per question."
+    )
+
+
+def markdown_table(results: dict[str, Any], with_config: bool = True) -> str:
+    """One row per mode, one column per metric, under a line saying what was measured when
+    the results say it (``with_config=False`` where a page states it once for many sets)."""
     modes = results["results"]
     names: list[str] = []
     for block in modes.values():
@@ -34,6 +52,8 @@ def markdown_table(results: dict[str, Any]) -> str:
         for mode, block in modes.items()
     ]
     title = f"**{results['dataset']}**" + (f" ({results['split']})" if results.get("split") else "")
+    if with_config and isinstance(results.get("config"), dict):
+        title += "\n\n" + measured_with(results["config"])
     return f"{title}\n\n{head}" + "\n".join(rows) + "\n"
 
 
@@ -184,6 +204,15 @@ def baseline_notes(current: dict[str, Any], baseline: dict[str, Any]) -> list[st
         now, before = block["metrics"].get("queries"), base.get("queries")
         if before is not None and now != before:
             notes.append(f"{mode}: {now} questions scored, the baseline scored {before}")
+    ours, theirs = current.get("config"), baseline.get("config")
+    if isinstance(ours, dict) and isinstance(theirs, dict):  # older baselines have none
+        changed = [
+            f"{key} {theirs[key]} (this run: {ours.get(key)})"
+            for key in theirs
+            if key in ours and ours[key] != theirs[key]
+        ]
+        if changed:
+            notes.append(f"the baseline was measured with {', '.join(changed)}")
     return notes
 
 
@@ -211,5 +240,5 @@ def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
         "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "
         "recall@1 cannot exceed ~0.2: read `mrr@10` there). The default mode is `hybrid`.\n",
     ]
-    parts += [markdown_table(run) for run in runs]
+    parts += [markdown_table(run, with_config=False) for run in runs]
     return "\n".join(parts)

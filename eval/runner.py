@@ -1,8 +1,9 @@
 """Run a dataset's queries through a Searcher and score them, per query and on average.
 
 The result has the shape other tools read:
-``{"dataset", "split", "results": {MODE: {"metrics": {NAME: value}, "per_query": [...],
-"left_out": [qid, ...]}}}``; a metric with nothing to average is None ("n/a").
+``{"dataset", "split", "config": {...}, "results": {MODE: {"metrics": {NAME: value},
+"per_query": [...], "left_out": [qid, ...], "unanswerable": [...]}}}``; a metric with nothing
+to average is None ("n/a"). ``config`` says what was measured (model, chunker, settings).
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def cached_index(
     return index_dir
 
 
+def first_rank(flags: list[bool]) -> int | None:
+    """The 1-based rank of the first true flag, None when there is none."""
+    return next((i for i, hit in enumerate(flags, start=1) if hit), None)
+
+
 def run_query(
     searcher: Searcher, text: str, mode: str | None = None, top_k: int = CANDIDATE_PASSAGES
 ) -> tuple[list[str], list[str], bool]:
@@ -151,27 +157,44 @@ def evaluate(
     left_out = left_out_queries(dataset)
     skipped = set(left_out)
     search_mode = None if mode == "default" else mode
+    unanswerable: list[dict[str, Any]] = []  # what an evaluator reads the flag's misses in
     for qid, text in dataset.queries.items():
         on_question(1)
         if qid in dataset.unanswerable:
-            _docs, _passages, answerable = run_query(searcher, text, search_mode)
+            docs, passages, answerable = run_query(searcher, text, search_mode)
             flags.append((True, not answerable))
+            unanswerable.append(
+                {
+                    "query_id": qid,
+                    "query": text,
+                    "flagged_no_answer": not answerable,
+                    "ranked_docs": docs[:10],
+                    "top_passages": [p[:600] for p in passages[:3]],
+                }
+            )
             continue
         if qid in skipped:
             continue
         relevant = judged_relevant(dataset.qrels.get(qid))
         docs, passages, answerable = run_query(searcher, text, search_mode)
         flags.append((False, not answerable))
+        evidence = dataset.evidence.get(qid) or []
         row: dict[str, Any] = {
             "query_id": qid,
             "query": text,
             "ranked_docs": docs[:10],
             "relevant": sorted(relevant),
+            # Over every document retrieved, not the ten shown: 12 is not "never found".
+            "first_relevant_rank": first_rank([d in relevant for d in docs]),
+            "evidence": evidence,
+            "evidence_rank": first_rank([evidence_hit_at([p], evidence, 1) > 0 for p in passages])
+            if evidence
+            else None,
+            "flagged_no_answer": not answerable,
             "top_passages": [p[:600] for p in passages[:3]],  # what an agent would have read
         }
         for name, fn, k in DOC_METRICS:
             row[name] = fn(docs, relevant, k)
-        evidence = dataset.evidence.get(qid)
         if evidence:
             for k in EVIDENCE_KS:
                 row[f"evidence_hit@{k}"] = evidence_hit_at(passages, evidence, k)
@@ -200,7 +223,12 @@ def evaluate(
             metrics[name] = round(correct / len(dataset.unanswerable), 4)
         else:
             metrics[name] = _rounded(mean_or_none([r[name] for r in per_query if name in r]), 4)
-    return {"metrics": metrics, "per_query": per_query, "left_out": left_out}
+    return {
+        "metrics": metrics,
+        "per_query": per_query,
+        "left_out": left_out,
+        "unanswerable": unanswerable,
+    }
 
 
 def run_modes(
@@ -217,7 +245,7 @@ def run_modes(
     settings' own.
     """
     progress = progress or Progress()
-    settings = fit_questions(dataset, settings)
+    settings = fit_candidates(fit_questions(dataset, settings))
     # Looked up when called, not bound at import: whoever imports this module first (the API,
     # through the evaluator page) must not decide which Embedder every later run gets.
     embedder = embedder or embedding.Embedder.from_settings(settings)
@@ -226,9 +254,43 @@ def run_modes(
     try:
         progress.on_start("questions", len(dataset.queries) * len(modes))
         results = {mode: evaluate(dataset, searcher, mode, progress.on_advance) for mode in modes}
-        return {"dataset": dataset.name, "split": dataset.split, "results": results}
+        return {
+            "dataset": dataset.name,
+            "split": dataset.split,
+            "config": run_config(dataset, settings, embedder),
+            "results": results,
+        }
     finally:
         searcher.close()
+
+
+def run_config(dataset: Dataset, settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """What a run measured, for its report and to explain a change against a baseline."""
+    return {
+        "model": embedder.fingerprint,
+        "default_mode": settings.search_mode,
+        "chunker": CHUNKER_VERSION,
+        "chunk_tokens": [settings.chunk_max_tokens, settings.chunk_min_tokens],
+        "window_vectors": settings.window_vectors,
+        "window_weight": settings.window_weight,
+        "lexical_boost": settings.lexical_boost,
+        "lexical_reach": settings.lexical_reach,
+        "document_support": settings.document_support,
+        "expand_acronyms": settings.expand_acronyms,
+        "answerable_threshold": settings.answerable_threshold,
+        "candidate_passages": CANDIDATE_PASSAGES,
+        "documents": len(dataset.documents),
+        "corpus_hash": dataset.corpus_hash,
+    }
+
+
+def fit_candidates(settings: Settings) -> Settings:
+    """Settings whose top_k limit admits the passages each question fetches: the limit
+    (KB_MAX_TOP_K) guards the API, and below CANDIDATE_PASSAGES every question would fail
+    after minutes of indexing."""
+    if settings.max_top_k >= CANDIDATE_PASSAGES:
+        return settings
+    return settings.model_copy(update={"max_top_k": CANDIDATE_PASSAGES})
 
 
 def fit_questions(dataset: Dataset, settings: Settings) -> Settings:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.charts import write_chart
-from eval.datasets import judgements_of, load_dataset
+from eval.datasets import judgements_of, load_dataset, splits_of
 from eval.report import markdown_table
 from eval.runner import run_modes
 from indexer.build import Progress
@@ -41,14 +41,13 @@ def available_datasets(kb_dir: Path, datasets_dir: Path) -> dict[str, dict[str, 
     if Path(datasets_dir).is_dir():
         candidates += [(p.name, p) for p in sorted(Path(datasets_dir).iterdir()) if p.is_dir()]
     for name, folder in candidates:
-        splits = []
-        for q in sorted(folder.glob("queries*.jsonl")):
-            parts = q.name.split(".")
-            split = parts[1] if len(parts) == 3 else None
-            # Judged as load_dataset judges it: a split that re-words another's questions
-            # (ConditionalQA's dev_with_scenario) shares that split's qrels.
-            if judgements_of(folder, "qrels", split, ".tsv") is not None:
-                splits.append(split)
+        # The files load_dataset reads, judged as it judges them: a split that re-words
+        # another's questions (ConditionalQA's dev_with_scenario) shares that split's qrels.
+        splits = [
+            split
+            for split in splits_of(folder)
+            if judgements_of(folder, "qrels", split, ".tsv") is not None
+        ]
         if splits:
             found[name] = {"name": name, "path": str(folder), "splits": splits}
     return found
@@ -78,12 +77,7 @@ def run(
     progress.on_start("index", 1)
     # What `kb eval` runs (long questions measured too), with the model the API serves.
     results = run_modes(dataset, modes, settings, cache_root, progress, embedder)
-    progress.on_start("report", 1)
-    for block in results["results"].values():
-        for row in block["per_query"]:
-            row["evidence"] = dataset.evidence.get(row["query_id"], [])
-            hits = [i for i, d in enumerate(row["ranked_docs"], start=1) if d in row["relevant"]]
-            row["first_relevant_rank"] = hits[0] if hits else None
+    progress.on_start("report", 1)  # per-query rows carry their evidence and ranks already
     with tempfile.TemporaryDirectory() as tmp:
         png = write_chart(results, Path(tmp) / "chart.png").read_bytes()
     results["table_md"] = markdown_table(results)

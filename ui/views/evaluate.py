@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from eval.report import measured_with
 from ui.client import ApiClient, ApiUnavailable
 from ui.common import call, client, md, require_api
 
@@ -235,6 +236,8 @@ title = f"Metrics: {run['dataset']}" + (f" ({run['split']})" if run.get("split")
 st.subheader(md(title))
 if run_id and st.session_state.get("eval_result_of") == run_id:
     st.caption(md(st.session_state.get("eval_finished", "")))
+if isinstance(run.get("config"), dict):  # what was measured: model, chunker, settings
+    st.caption(measured_with(run["config"]))  # Markdown: names are in code spans, as written
 _table([{"mode": mode, **block["metrics"]} for mode, block in run["results"].items()])
 if run.get("chart_png"):
     st.image(base64.b64decode(run["chart_png"]), caption="Headline metrics by mode")
@@ -270,10 +273,19 @@ if rows:
     )
     row = rows[chosen]
     st.markdown(f"**Question:** {md(row['query'])}")
-    rank = row.get("first_relevant_rank")
+    rank = row.get("first_relevant_rank")  # over every document retrieved, not only ten
     st.markdown(
-        "**Where the expected document ranked:** " + (f"{rank}" if rank else "not in the top 10")
+        "**Where the expected document ranked:** "
+        + (f"{rank}" if rank else "not among the documents retrieved")
     )
+    if row.get("evidence"):
+        found = row.get("evidence_rank")
+        st.markdown(
+            "**First passage holding the evidence:** "
+            + (f"{found}" if found else "none of the passages retrieved")
+        )
+    if row.get("flagged_no_answer"):
+        st.markdown("**Flagged as having no good answer**, though the set says it has one.")
     left, right = st.columns(2)
     with left:
         st.markdown("**Expected evidence**")
@@ -289,3 +301,22 @@ if rows:
         for i, passage in enumerate(row.get("top_passages", []), start=1):
             with st.expander(f"Passage {i} as returned"):
                 st.text(passage)
+
+unanswerable = run["results"][mode].get("unanswerable") or []
+if unanswerable:
+    st.subheader("Questions the set marks unanswerable")
+    st.caption(
+        "Each should be flagged as having no good answer: those not flagged are what "
+        "no_answer_recall misses."
+    )
+    _table(
+        [
+            {
+                "query_id": r["query_id"],
+                "question": r["query"],
+                "flagged no answer": "yes" if r["flagged_no_answer"] else "no",  # not 1.000
+                "top document": (r.get("ranked_docs") or [None])[0],
+            }
+            for r in unanswerable
+        ]
+    )
