@@ -36,6 +36,11 @@ class UsageError(Exception):
     """A command-line value the command cannot use (exit status 2, like argparse's errors)."""
 
 
+class EvalRunError(Exception):
+    """`kb eval` could not finish its run (a locked cache, a model that will not load): exit
+    status 3, so a CI gate tells it from a regression (1) and from bad input (2)."""
+
+
 def parse_filters(text: str | None) -> dict[str, Any] | None:
     """``--filters`` as a JSON object; anything else is a usage error, not a traceback."""
     if not text:
@@ -432,7 +437,8 @@ def _read_baseline(path: str) -> dict[str, Any]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Exit 0 when the gate passes, 1 on a regression, 2 when the dataset, the baseline or
-    --max-drop cannot gate this run (refused before indexing, so a bad gate costs no minutes)."""
+    --max-drop cannot gate this run (refused before indexing, so a bad gate costs no minutes),
+    3 when the run itself fails."""
     from eval.datasets import load_dataset
     from eval.report import (
         BaselineError,
@@ -473,8 +479,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise UsageError(f"--baseline {args.baseline} {exc}") from None
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
     progress, close_bars = _progress_bars(args.quiet)
-    results = run_modes(dataset, modes, settings, cache_dir, progress)
-    close_bars()
+    try:
+        results = run_modes(dataset, modes, settings, cache_dir, progress)
+    except KBError as exc:
+        raise EvalRunError(f"the evaluation could not run: {exc}") from None
+    finally:
+        close_bars()
     table = markdown_table(results)
     sys.stdout.write(table)
     left_out = next(iter(results["results"].values()))["left_out"]
@@ -767,6 +777,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"kb: {exc}\n")
         return 2
+    except EvalRunError as exc:
+        sys.stderr.write(f"kb: {exc}\n")
+        return 3
     except KBError as exc:
         sys.stderr.write(f"kb: {exc}\n")
         return 1

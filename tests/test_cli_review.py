@@ -378,3 +378,19 @@ def test_ctrl_c_says_it_stopped(monkeypatch, capsys) -> None:
     monkeypatch.setattr(KeyStore, "from_settings", interrupted)
     assert main(["keys", "create", "--role", "admin"]) == 130
     assert capsys.readouterr().err.strip() == "kb: interrupted"
+
+
+def test_an_eval_run_that_fails_exits_3_not_as_a_regression(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A run that could not finish exited 1, the status a CI gate reads as a regression."""
+    import eval.runner
+
+    def broken(*_args, **_kwargs):
+        raise eval.runner.KBError("cannot load embedding model 'nope': no such folder")
+
+    monkeypatch.setattr(eval.runner, "run_modes", broken)
+    data = _tiny_dataset(tmp_path / "set")
+    assert main(["eval", str(data), "--mode", "bm25", "-q"]) == 3
+    line = _one_clean_line(capsys.readouterr().err)
+    assert "could not run" in line and "nope" in line
