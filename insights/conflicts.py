@@ -2,16 +2,24 @@
 
 Two passages conflict when their embeddings are close (they talk about the same thing) and a
 value of the same kind really differs: a number of days or hours, an amount of money, a
-percentage, an age, a date, a phone number, an e-mail address or the team a case is escalated
-to, in two sentences that share most of their words; or when one states a rule ("must",
-"are allowed", "can") that the other, with nearly the same words, negates (the sentence-level
-check carries the precision, so the passage similarity bar can stay low). Each pair names the
-values that disagree, one spelling per value ("two weeks" is "14 days", "5 EUR" is "€5").
-Sentences are cut at sentence ends, not at line wraps; a range ("3 to 5 business days") is one
-value; a sentence that states only some of the other's values, or a number inside the other's
-range, agrees with it. Versions that supersede one another, superseded documents and
-documents' own bookkeeping lines (version, effective and review dates) are expected to differ
-and are left out."""
+percentage, an age, a date, a phone number, an e-mail address, the team a case is escalated
+to, or a count of some thing ("at least 1,000 followers", "up to five devices": kind
+``count``, compared only between counts of the same noun), in two sentences that share most
+of their words (the counted nouns aside) and do not serve different actions ("to go LIVE",
+"to use LIVE Studio"); or when one states a rule ("must", "are allowed", "can") that the
+other, with nearly the same words, negates (the sentence-level check carries the precision,
+so the passage similarity bar can stay low). Two rules are compared on their core: a purpose
+or reason one side adds ("to verify the account", "so that ...") is left out, while an
+exception or condition ("unless the user asks", "when a parcel is late") must be the same on
+both sides, since a rule and its exception can both hold. Each pair names the values that
+disagree, one spelling per value ("two weeks" is "14 days", "5 EUR" is "€5", "five devices"
+is "5 devices", "1,000 followers" is "1000 followers"). Sentences are cut at sentence ends,
+not at line wraps; a range ("3 to 5 business days", "between 3 and 5 devices") is one value;
+a sentence that states only some of the other's values, or a number inside the other's
+range, agrees with it. Numbers that label rather than count (section 4, Tier 2, version 3,
+ordinals, list markers, ids, years, times of day) are no counts. Versions that supersede one
+another, superseded documents and documents' own bookkeeping lines (version, effective and
+review dates) are expected to differ and are left out."""
 
 from __future__ import annotations
 
@@ -73,8 +81,9 @@ QUANTITY = re.compile(
     rf"|\b(?:between\s(?P<between>{_NUMBER})\sand\s|(?P<low>{_NUMBER})(?:\s?(?:%|percent))?"
     r"\s?(?:to|-|–|—)\s?)?"
     rf"(?P<num>{_NUMBER}|{_WORD_NUMBER})\s?(?:-|\s)?"
-    r"(?P<unit>business days?|working days?|calendar days?|days?|hours?|hrs?|h\b|minutes?|mins?"
-    r"|weeks?|months?|years?\b(?!\sold)|coins?|%|percent)"
+    # a unit ends at a word end: "3 minors" is no "3 min", "2 weekly reports" no "2 weeks"
+    r"(?P<unit>(?:business days?|working days?|calendar days?|days?|hours?|hrs?|h|minutes?|mins?"
+    r"|weeks?|months?|years?(?!\sold)|coins?|percent)\b|%)"
     # an age, unless a unit follows ("at least 7 days old" is a duration, not an age)
     r"|(?P<age>\b(?:under|over|aged?|at least|(?:under|over|above|below) the age of)"
     r"\s(?P<age_n>\d{1,2})\b(?![,.]?\d)"
@@ -126,6 +135,11 @@ def _match_value(m: re.Match[str]) -> tuple[str, str]:
     if m.group("amount2"):
         return "money", _money(m.group("cur2"), m.group("amount2"))
     if m.group("age"):
+        # "at least 50 followers", "over 20 orders": a count, not an age; but "under 18
+        # receive gifts" and "at least 18 years old" are ages
+        noun = _noun_phrase(m.string[m.end() :], _number(m.group("age_n")))
+        if noun and len(noun) == 1:
+            return "count", _count_value(m.group("age_n"), None, noun)
         return "age", m.group("age_n")
     if m.group("age2_n"):
         return "age", m.group("age2_n")
@@ -153,12 +167,176 @@ def quantities(text: str) -> dict[str, set[str]]:
     for m in QUANTITY.finditer(text):
         kind, value = _match_value(m)
         out.setdefault(kind, set()).add(value)
+    for _start, _end, value in _counts(QUANTITY.sub(" ; ", text)):
+        out.setdefault("count", set()).add(value)
     return out
 
 
+# Counts of any countable noun ("at least 1,000 followers", "up to 3 pinned videos", "a maximum
+# of five devices", "between 3 and 5 devices"), read after the kinds above took their numbers.
+# An integer, not glued to other characters ("2.1", "17:00", "24/7", "3rd", "#12", "4-digit"),
+# followed by a noun phrase in lower case: a heading ("3 Refunds") or a name ("Tier 3
+# Creators") is no count.
+_COUNT_NUMBER = rf"\d{{1,3}}(?:,\d{{3}})+|\d+|(?i:{_WORD_NUMBER})"
+_COUNT = re.compile(
+    rf"(?<![\w.,:/#§$€£+-])"
+    rf"(?:(?i:between)\s(?P<between>{_COUNT_NUMBER})\s(?i:and)\s"
+    rf"|(?P<low>{_COUNT_NUMBER})\s?(?:to|-|–|—)\s?)?"
+    rf"(?P<num>{_COUNT_NUMBER})(?![\w%-]|[.,:/]\S)"
+    r"(?:\s(?P<scale>thousand|million|billion)\b)?"
+    r"(?:\sor\s(?:more|fewer|less|over|above|under|below)\b)?"
+)
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+# Durations are kinds of their own, or an age ("18 years old"): never a count.
+_TIME_NOUNS = {"year", "month", "week", "day", "hour", "minute"}
+# Words that name a thing by its number ("section 4", "tier 2 agents", "top 10", "no. 5"): the
+# number is a label, not a count.
+_LABELS = set(
+    "section sections step steps tier level levels version versions v chapter article art page "
+    "pages p pp rule rules option phase stage priority part clause paragraph item items no no. "
+    "nr nr. number num id ref ticket order case room line table figure fig appendix annex "
+    "question grade category class type group day week month year round season episode lesson "
+    "module unit batch wave generation top tab slide row column model release build port code "
+    "gate floor ext extension form schedule exhibit § # sec sec. art. ch ch.".split()
+)
+# Words a noun phrase does not run through: articles, prepositions, modals and other verbs a
+# count is often followed by.
+_NOT_NOUN = set(
+    "a an the this that these those and or but nor of to in on at by for from with within per "
+    "into onto over under above below after before during until since than then as if when "
+    "while where which who whom whose what is are was were be been being am do does did has "
+    "have had can could may might must shall should will would cannot can't not no never each "
+    "every any all some most less fewer other another such same only just also always "
+    "often sometimes usually again once twice thus too very so its their his her our your my "
+    "them they it he she we you us me i there here whereas unless except via "
+    "perhaps afterwards towards besides news ago because although though whether together "
+    "apart instead already still yet even ever later now today immediately automatically "
+    "manually first".split()
+)
+# Words before a number that announce a count ("at least", "a maximum of", "up to", "exactly");
+# a year-like number after one of them is a count ("up to 2000 followers"), unless the word
+# also announces a time ("in 2026", "since 2025").
+_COUNT_CUES = set(
+    "least most to than maximum minimum max min exactly only about around approximately reach "
+    "reaches reached need needs have has with over under above below of".split()
+)
+_YEAR_CUES = set("in since from until by before after during of the for".split())
+# Modifiers that do not change what is counted ("3 more strikes" are strikes).
+_NEUTRAL_MODIFIERS = {"more", "additional", "extra", "further", "total"}
+_IRREGULAR_PLURALS = {"people": "person", "children": "child", "men": "man", "women": "woman"}
+_NOUN_PHRASE = re.compile(r"\s+([a-z][a-z'-]*[a-z]|[A-Z]{2,})(?![\w])")
+
+
+def _singular(word: str) -> str:
+    """A noun's singular, for counts of one thing to meet ("1 device", "3 devices")."""
+    if word in _IRREGULAR_PLURALS:
+        return _IRREGULAR_PLURALS[word]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if re.search(r"(?:ss|x|ch|sh|zz)es$", word):
+        return word[:-2]
+    return word[:-1] if _plural(word) else word
+
+
+def _plural(word: str) -> bool:
+    """Whether a word looks like a plural noun ("followers", "replies", "people")."""
+    return word in _IRREGULAR_PLURALS or (
+        len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s"))
+    )
+
+
+def _plural_of(singular: str) -> str:
+    """The plural written for a count other than one, so that one count has one spelling."""
+    irregular = {v: k for k, v in _IRREGULAR_PLURALS.items()}
+    if singular in irregular:
+        return irregular[singular]
+    if re.search(r"[^aeiou]y$", singular):
+        return singular[:-1] + "ies"
+    if re.search(r"(?:s|x|ch|sh|z)$", singular):
+        return singular + "es"
+    return singular + "s"
+
+
+def _noun_phrase(text: str, number: float) -> tuple[str, ...] | None:
+    """The counted noun at the start of ``text``, with its modifiers, singular and in lower
+    case (``("pinned", "video")`` for " pinned videos to their profile"); None when the
+    number counts no noun ("3 to go", "9 am", "3 Refunds").
+
+    Beyond one, the noun is the first plural among at most three words ("3 failed login
+    attempts"); for one, the last word before a verb, article or preposition ("one login
+    attempt per day"). A lower-case head only: a capitalised word names, it does not count."""
+    words: list[str] = []
+    pos = 0
+    while len(words) < 3:
+        m = _NOUN_PHRASE.match(text, pos)
+        if not m or m.group(1).lower() in _NOT_NOUN:
+            break
+        word = m.group(1)
+        if number != 1 and _plural(word) and word.islower():
+            return _phrase(words, word)
+        if number == 1 and words and (_plural(word) or word.endswith(("ed", "ly"))):
+            break  # "one user goes", "1 device signed in": a verb or an adverb follows
+        words.append(word)
+        pos = m.end()
+    if re.match(r"\s+[A-Z][a-z]", text[pos:]):
+        return None  # "1 active Community Guidelines strike": a name goes on
+    if number == 1 and words and words[-1].islower():
+        return _phrase(words[:-1], words[-1])
+    return None
+
+
+def _phrase(modifiers: list[str], head: str) -> tuple[str, ...] | None:
+    kept = [w if w.isupper() else w.lower() for w in modifiers if w not in _NEUTRAL_MODIFIERS]
+    singular = _singular(head.lower())
+    return None if singular in _TIME_NOUNS else (*kept, singular)
+
+
+def _count_value(num: str, low: str | None, noun: tuple[str, ...], scale: float = 1) -> str:
+    """``"1000 followers"``, ``"3-5 devices"``, ``"1 device"``: numbers as digits (a thousands
+    comma, a number word and "1 million" read as numbers), the noun plural unless the count is
+    one."""
+    high = _number(num) * scale
+    head = noun[-1] if high == 1 and low is None else _plural_of(noun[-1])
+    amount = _plain(high) if low is None else f"{_plain(_number(low) * scale)}-{_plain(high)}"
+    return " ".join((amount, *noun[:-1], head))
+
+
+def _counts(text: str) -> list[tuple[int, int, str]]:
+    """Each count in ``text`` (its other quantities masked): the span of its number(s) and
+    its value. Not a count: a label's number ("section 4", "Tier 2 agents"), a year, a
+    backwards range ("9 to 5")."""
+    out = []
+    for m in _COUNT.finditer(text):
+        before = text[: m.start()].split()
+        label = before[-1].lstrip("([{\"'*_") if before else ""
+        cue = label.lower() in _NOT_NOUN or label.lower() in _COUNT_CUES
+        if _names(label, " ".join(before[:-1])):
+            continue  # "section 4", "Tier 3", "iOS 17", but "Send 3 reminders", "At least 5"
+        num = m.group("num")
+        if re.fullmatch(r"(?:19|20)\d\d", num) and not (cue and label.lower() not in _YEAR_CUES):
+            continue  # "in 2026", but "at least 2000 followers"
+        low = m.group("between") or m.group("low")
+        if low is not None and _number(low) >= _number(num):
+            continue
+        scale = _SCALES[m.group("scale")] if m.group("scale") else 1.0
+        noun = _noun_phrase(text[m.end() :], _number(num) * scale)
+        if noun:
+            out.append((m.start(), m.end(), _count_value(num, low, noun, scale)))
+    return out
+
+
+def _mask_counts(text: str) -> str:
+    """``text`` with each count's number blanked and its noun kept: two sentences that differ
+    only in a count say the same thing about another number of the same things."""
+    for start, end, _value in reversed(_counts(text)):
+        text = f"{text[:start]} {text[end:]}"
+    return text
+
+
 def _span(value: str) -> tuple[float, float] | None:
-    """``"3-5"`` as (3, 5) and ``"14"`` as (14, 14); None for a date or an amount of money."""
-    low, _, high = value.partition("-")
+    """``"3-5"`` as (3, 5) and ``"14"`` as (14, 14), ``"3-5 devices"`` as (3, 5); None for a
+    date, an amount of money or a team."""
+    low, _, high = value.split(" ", 1)[0].partition("-")
     try:
         return float(low), float(high or low)
     except ValueError:
@@ -177,16 +355,33 @@ def _agree(x: str, y: str) -> bool:
     return sx[0] <= sy[0] <= sy[1] <= sx[1] or sy[0] <= sx[0] <= sx[1] <= sy[1]
 
 
-def _conflicting(va: set[str], vb: set[str]) -> tuple[set[str], set[str]]:
+def _conflicting(va: set[str], vb: set[str], counts: bool = False) -> tuple[set[str], set[str]]:
     """The values each side states that the other does not, when the two really disagree.
 
     A sentence stating some of the other's values ("30 days" beside "30 days, and 45 days for
     CCPA") adds detail rather than contradicting it: only when both sides hold a value the
-    other lacks do they disagree. Empty sets mean they agree.
+    other lacks do they disagree. Empty sets mean they agree. ``counts`` are compared only
+    with counts of the same things (:func:`_same_things`): "3 videos" says nothing against
+    "5 photos", nor "3 pinned videos" against "10 uploaded videos".
     """
-    only_a = {x for x in va if not any(_agree(x, y) for y in vb)}
-    only_b = {y for y in vb if not any(_agree(x, y) for x in va)}
+
+    def lacks(x: str, other: set[str]) -> bool:
+        rivals = [y for y in other if not counts or _same_things(x, y)]
+        return bool(rivals) and not any(_agree(x, y) for y in rivals)
+
+    only_a = {x for x in va if lacks(x, vb)}
+    only_b = {y for y in vb if lacks(y, va)}
     return (only_a, only_b) if only_a and only_b else (set(), set())
+
+
+def _same_things(x: str, y: str) -> bool:
+    """Whether two counts count the same noun, one's modifiers all among the other's ("3 pinned
+    videos" and "5 videos"; not "3 pinned videos" and "10 uploaded videos")."""
+    *mx, hx = x.split()[1:]
+    *my, hy = y.split()[1:]
+    if _singular(hx) != _singular(hy):
+        return False
+    return set(mx) <= set(my) or set(my) <= set(mx)
 
 
 _WORDS = re.compile(r"[a-z][a-z'-]+")
@@ -265,8 +460,46 @@ def _statements(text: str) -> list[tuple[str, bool]]:
 def _words(sentence: str) -> set[str]:
     """Content words, quantities and team names left out: two sentences that differ only in
     those say the same thing about different values."""
-    masked = QUANTITY.sub(" ", _TEAM.sub(_mask_team, sentence)).lower()
+    masked = _mask_counts(QUANTITY.sub(" ; ", _TEAM.sub(_mask_team, sentence))).lower()
     return {_fold(w) for w in _WORDS.findall(masked) if w not in _STOP and len(w) > 2}
+
+
+# "Tier 1", "section 4.2", "Step 2", "iOS 17": a number that names a thing, not a value.
+_LABELLED = re.compile(r"(?<![\w.])([A-Za-z][\w.]*)\s#?(\d+(?:\.\d+)*)\b(?![.,]\d)")
+
+
+def _labels(sentence: str) -> frozenset[tuple[str, str]]:
+    """The numbered names in a sentence (``("tier", "1")``), its other quantities masked."""
+    masked = QUANTITY.sub(" ; ", sentence)
+    return frozenset(
+        (m.group(1).lower(), m.group(2))
+        for m in _LABELLED.finditer(masked)
+        if _names(m.group(1), masked[: m.start()])
+    )
+
+
+def _names(word: str, before: str) -> bool:
+    """Whether ``word`` before a number names a thing by that number: a label word ("section
+    4", "tier 2") or a name ("Windows 10", "iOS 17", "Level 3" inside a sentence); not a
+    capitalised first word ("Send 3 reminders") nor a word that announces a count ("At least 5",
+    "Up to 3")."""
+    low = word.lower()
+    if low in _LABELS:
+        return True
+    if low == word or low in _NOT_NOUN or low in _COUNT_CUES:
+        return False
+    first = not before.strip() or bool(re.search(r"(?:[.!?:;]|^\s*[-*•+]|\d[.)])\s*$", before))
+    return not first or any(c.isupper() for c in word[1:])
+
+
+def _other_labels(la: frozenset[tuple[str, str]], lb: frozenset[tuple[str, str]]) -> bool:
+    """Whether two sentences name other numbers of one name: "Tier 1 agents can approve refunds
+    up to €50" and "Tier 2 agents ... €200" are two tiers' rules, not one rule stated twice,
+    and "Step 1: ask for 2 documents" is another step than "Step 2: ask for 3"."""
+    names = {name for name, _ in la} & {name for name, _ in lb}
+    return any(
+        not {n for x, n in la if x == name} & {n for x, n in lb if x == name} for name in names
+    )
 
 
 # "escalate ... to the Payments Risk team", "route the ticket to Trust & Safety": the team a case
@@ -325,7 +558,139 @@ def _negated(sentence: str) -> bool | None:
     """Whether a rule is negated (an odd number of negations); None for no rule."""
     if not _DEONTIC.search(sentence):
         return None
-    return sum(t in _NEGATIONS for t in _TOKEN.findall(sentence.lower())) % 2 == 1
+    return _negations(sentence) % 2 == 1
+
+
+def _negations(text: str) -> int:
+    return sum(t in _NEGATIONS for t in _TOKEN.findall(text.lower()))
+
+
+# A condition or exception a rule holds under ("when a parcel is late", "unless the user asks",
+# "If the order is late, ..."): it runs from its word to the next comma or the sentence end. Two
+# rules under different conditions (or one under a condition the other lacks) can both hold.
+_CONDITION = re.compile(
+    r"\b(?:unless|except|excluding|if|when|whenever|while|where|provided|providing|once|until"
+    r"|only\s(?:if|when|after|before|with|for|by|once|until|while|where|through|via|in)"
+    r"|after|before|as long as)\b(?:(?!\s(?:so that|so as to|in order to|because)\b)[^,;:])*",
+    re.IGNORECASE,
+)
+# A purpose or reason a rule adds ("to verify the account", "so that ...", "in order to ...",
+# "because ..."): it runs to the sentence end and does not change what the rule says.
+_PURPOSE = re.compile(
+    r"(?:,\s*|\s)(?P<marker>in order to|so as to|so that|because|to)\s(?P<next>[\w']+)",
+    re.IGNORECASE,
+)
+# "To verify the account, agents should ...": a purpose before the rule, up to its comma.
+_LEADING_PURPOSE = re.compile(
+    r"\s*(?:(?:in order|so as) to|so that|because|to(?=\s(?P<verb>[a-z]+)\b))\s[^,;:]*,\s*",
+    re.IGNORECASE,
+)
+# "allowed to list", "need to", "remember to": the infinitive is the rule's own verb phrase.
+_TAKES_INFINITIVE = set(
+    "allowed permitted required able unable eligible need needs have has had want wants try "
+    "going expected supposed used ought asked told encouraged forced obliged obligated likely "
+    "free due how what whether remember forget continue start stop begin refuse agree offer "
+    "choose decide fail fails hesitate accept accepts".split()
+)
+# "ask the user to confirm", "tell them to wait": the infinitive says what the object is to do.
+_OBJECT_INFINITIVE = set(
+    "ask tell require remind instruct advise encourage invite allow permit force help enable "
+    "get urge prompt direct expect want need let make teach request persuade pressure convince "
+    "warn order authorise authorize".split()
+)
+_PREPOSITIONS = set("for with from about in on at by of through via into during".split())
+# Words after "to" that are no verb ("to people", "to someone"): the "to" is a preposition.
+_NOT_VERB = _NOT_NOUN | set(
+    "people someone anyone everyone nobody somebody anybody everybody staff police children "
+    "support law legal finance whoever".split()
+)
+
+
+def _verb_like(word: str) -> bool:
+    """Whether a word after "to" reads as a verb ("to verify"), not as the start of a noun
+    phrase ("to the seller", "to buyers", "to Trust & Safety") or an adverb ("to yearly")."""
+    return (
+        word.isalpha()
+        and word.islower()
+        and word not in _NOT_VERB
+        and not word.endswith(("s", "ed", "ing", "ly"))
+    )
+
+
+class _Rule(NamedTuple):
+    """A rule's parts: its conditions, its core (conditions and any added purpose left out),
+    the core's polarity and whether a purpose was added."""
+
+    conditions: frozenset[str]
+    core: frozenset[str]
+    negated: bool | None
+    purpose: bool
+
+
+def _rule_parts(sentence: str) -> _Rule:
+    """The parts of a rule that two sentences must share to state one rule, for
+    :func:`_opposite_rules`. A negation inside a condition ("if the item is not delivered")
+    belongs to the condition, not to the rule."""
+    conditions = [c.group(0) for c in _CONDITION.finditer(sentence)]
+    cond_words = {w for c in conditions for w in _words(c)}
+    if sum(_negations(c) for c in conditions) % 2:
+        cond_words.add("¬")
+    core = _CONDITION.sub(" ", sentence)
+    lead = _LEADING_PURPOSE.match(core)
+    if lead and lead.group("verb") and not _verb_like(lead.group("verb")):
+        lead = None  # "To users, say ...": whom, not what for
+    core = core[lead.end() :] if lead else core
+    cut = _purpose_start(core)
+    core = core[:cut] if cut is not None else core
+    purpose = bool(lead) or cut is not None
+    return _Rule(frozenset(cond_words), frozenset(_words(core)), _negated(core), purpose)
+
+
+def _purpose_start(text: str) -> int | None:
+    """Where an added purpose or reason begins, after the rule's verb and its object; None for
+    no purpose. "Agents should ask the user for their password to verify the account" adds one;
+    "Sellers are allowed to list phones", "Agents should ask the user to confirm" and "Hosts
+    must be 18 or older to receive gifts" (what the requirement is for) do not."""
+    modal = _DEONTIC.search(text)
+    if not modal:
+        return None
+    for m in _PURPOSE.finditer(text, modal.end()):
+        if m.group("marker").lower() != "to":
+            return m.start()
+        between = [
+            w for w in _TOKEN.findall(text[modal.end() : m.start()].lower()) if w not in _NEGATIONS
+        ]
+        if between[:1] in (["be"], ["have"]):
+            return None  # a requirement for what follows, not a purpose added to an action
+        if len(between) < 2 or between[-1] in _TAKES_INFINITIVE:
+            continue  # "must remember to", "are allowed to": the rule's own verb phrase
+        if _object_infinitive(between):
+            continue  # "ask the user to confirm": what the user is asked to do
+        if _verb_like(m.group("next")):
+            return m.start()
+    return None
+
+
+def _object_infinitive(words: list[str]) -> bool:
+    """Whether the words before a "to" end in a verb that takes an object and an infinitive
+    and its short object ("ask the user", "or ask buyers"), with no preposition between."""
+    for i in range(len(words) - 1, -1, -1):
+        stem = words[i][:-3] if words[i].endswith("ing") else words[i]  # "asking"
+        if {stem, stem + "e", words[i]} & _OBJECT_INFINITIVE:
+            tail = words[i + 1 :]
+            return 0 < len(tail) <= 3 and not _PREPOSITIONS & set(tail)
+    return False
+
+
+# "to go LIVE", "to receive gifts": what a value is needed or allowed for ("up to 3" is none).
+_AIM = re.compile(r"(?<!\bup\s)(?<!\bUp\s)\bto\s([a-z]+)\b")
+
+
+def _aims(sentence: str) -> frozenset[str]:
+    """The actions a sentence's values are for: "1,000 followers to go LIVE" and "5,000
+    followers to use LIVE Studio" are two requirements, not one stated twice."""
+    masked = QUANTITY.sub(" ; ", sentence)  # "to privacy@example.com" is no action
+    return frozenset(v for v in _AIM.findall(masked) if _verb_like(v) and v not in _NUMBER_WORDS)
 
 
 def _rule(sentence: str) -> str:
@@ -410,7 +775,9 @@ class _Statement(NamedTuple):
     markets: frozenset[str]
     facts: dict[str, set[str]]
     prose: bool
-    negated: bool | None
+    rule: _Rule
+    aims: frozenset[str]
+    labels: frozenset[tuple[str, str]]
 
 
 @lru_cache(maxsize=8192)
@@ -420,7 +787,7 @@ def _parsed(text: str) -> tuple[_Statement, ...]:
     return tuple(
         _Statement(
             s, clause, frozenset(_words(s)), frozenset(_markets(s)), _facts(s), _prose(s),
-            _negated(s),
+            _rule_parts(s), _aims(s), _labels(s),
         )
         for s, clause in _statements(text)
     )  # fmt: skip
@@ -432,10 +799,12 @@ def disagreements(
     """Values that really differ between sentences saying the same thing in ``a`` and ``b``.
 
     Two sentences say the same thing when :func:`_same_statement` holds for their words,
-    quantities and teams masked; they disagree on a kind of quantity (or on the ``team`` a case
-    goes to) when each states a value of it the other does not (a subset, or a value inside the
-    other's range, is agreement). Two rules with nearly all words in common disagree on
-    ``rule`` when one is negated and the other not ("must" / "must not").
+    quantities and teams masked, and they name no different actions their values are for
+    (:func:`_aims`); they disagree on a kind of quantity (or on the ``team`` a case goes to)
+    when each states a value of it the other does not (a subset, or a value inside the other's
+    range, is agreement; a ``count`` meets only counts of the same noun). Two rules with nearly
+    all words of their cores in common, under the same conditions, disagree on ``rule`` when
+    one is negated and the other not ("must" / "must not"; :func:`_opposite_rules`).
     Returns ``{kind: [values only in a, values only in b]}``.
     """
     found: dict[str, list[set[str]]] = {}
@@ -443,16 +812,25 @@ def disagreements(
         for sb in _parsed(b):
             if sa.markets and sb.markets and not sa.markets & sb.markets:
                 continue  # the same rule for different markets
+            if _other_labels(sa.labels, sb.labels):
+                continue  # the same rule for another tier, section or step
             prose = sa.prose and sb.prose
             overlap = max(min_overlap, _CLAUSE_OVERLAP) if sa.clause or sb.clause else min_overlap
             if (
                 sa.facts
                 and sb.facts
+                and not (sa.aims and sb.aims and not sa.aims & sb.aims)
                 and _same_statement(sa.words, sb.words, overlap, min_shared, prose)
             ):
                 for kind in set(sa.facts) & set(sb.facts):
-                    if kind != "team" or _same_case(sa.words, sb.words, overlap):
-                        _add(found, kind, *_conflicting(sa.facts[kind], sb.facts[kind]))
+                    if kind == "team" and not _same_case(sa.words, sb.words, overlap):
+                        continue
+                    if kind == "count" and not _same_count_case(sa, sb, overlap, min_shared):
+                        continue
+                    if kind == "count" and _floor_below_ceiling(sa, sb):
+                        continue
+                    va, vb = sa.facts[kind], sb.facts[kind]
+                    _add(found, kind, *_conflicting(va, vb, counts=kind == "count"))
             if prose and _opposite_rules(sa, sb, min_shared):
                 _add(found, "rule", {_rule(sa.text)}, {_rule(sb.text)})
     return {
@@ -469,6 +847,63 @@ def _same_case(wa: frozenset[str], wb: frozenset[str], min_overlap: float) -> bo
     return shared >= 2 and shared / len(ca | cb) >= min_overlap
 
 
+_COUNT_SHARED = 2  # words besides the counted noun two counting sentences must share
+
+
+def _same_count_case(sa: _Statement, sb: _Statement, min_overlap: float, min_shared: int) -> bool:
+    """Whether two sentences counting things say the same about them once the counted nouns
+    are left out: sharing the noun is what makes two counts comparable, not evidence that two
+    sentences state one rule ("8 to 20 characters, with at least one letter" for a password and
+    "2 to 24 characters: letters, numbers" for a username). One other word in common is too
+    little, even when it is all either says ("Accounts with 1 million or more followers" and
+    "the account has at least 1,000 followers")."""
+    counted = _counted_words(sa.facts["count"] | sb.facts["count"])
+    wa, wb = sa.words - counted, sb.words - counted
+    return len(wa & wb) >= _COUNT_SHARED and _same_statement(
+        wa, wb, min_overlap, min_shared, sa.prose and sb.prose
+    )
+
+
+_FLOOR = re.compile(
+    r"\b(?:at least|a minimum of|minimum of|min\.?|no fewer than|no less than|more than)\s"
+    r"|\bor more\b",
+    re.IGNORECASE,
+)
+_CEILING = re.compile(
+    r"\b(?:up to|at most|a maximum of|maximum of|max\.?|no more than|not more than|fewer than"
+    r"|less than)\s|\bor (?:fewer|less)\b",
+    re.IGNORECASE,
+)
+
+
+def _bound(sentence: str) -> str | None:
+    """Whether a sentence's counts are a floor ("at least 3 photos"), a ceiling ("up to 9
+    photos") or neither (both cues, or none: an exact number)."""
+    floor, ceiling = bool(_FLOOR.search(sentence)), bool(_CEILING.search(sentence))
+    return "floor" if floor and not ceiling else "ceiling" if ceiling and not floor else None
+
+
+def _floor_below_ceiling(sa: _Statement, sb: _Statement) -> bool:
+    """Whether one sentence sets a floor and the other a ceiling that leaves room above it:
+    "needs at least 3 photos" and "can show up to 9 photos" are two limits of one rule, not
+    two answers to one question (a floor above the ceiling still conflicts)."""
+    bounds = {_bound(sa.text): sa.facts["count"], _bound(sb.text): sb.facts["count"]}
+    if set(bounds) != {"floor", "ceiling"}:
+        return False
+    return all(
+        _span(low)[0] <= _span(high)[1]  # type: ignore[index]
+        for low in bounds["floor"]
+        for high in bounds["ceiling"]
+        if _same_things(low, high) and _span(low) and _span(high)
+    )
+
+
+def _counted_words(values: set[str]) -> set[str]:
+    """The counted nouns of count values, spelt as :func:`_words` spells words."""
+    heads = {_singular(value.split()[-1].lower()) for value in values}
+    return {_fold(w) for head in heads for w in (head, _plural_of(head))}
+
+
 def _add(found: dict[str, list[set[str]]], kind: str, only_a: set[str], only_b: set[str]) -> None:
     if only_a and only_b:
         entry = found.setdefault(kind, [set(), set()])
@@ -477,10 +912,24 @@ def _add(found: dict[str, list[set[str]]], kind: str, only_a: set[str], only_b: 
 
 
 def _opposite_rules(sa: _Statement, sb: _Statement, min_shared: int) -> bool:
-    """Whether two sentences state one rule, about one action, once negated and once not."""
-    if sa.negated is None or sb.negated is None or sa.negated == sb.negated:
+    """Whether two sentences state one rule, about one action, once negated and once not.
+
+    The rules must hold under the same conditions: an exception or condition one side adds
+    ("unless the user asks") can make both true. A purpose or reason one side adds ("to verify
+    the account") does not: the other side's words must then all be in that side's core.
+    """
+    ra, rb = sa.rule, sb.rule
+    if ra.negated is None or rb.negated is None or ra.negated == rb.negated:
         return False
-    wa, wb = sa.words - _NEGATIONS, sb.words - _NEGATIONS
+    if ra.conditions != rb.conditions:
+        return False
+    if ra.purpose != rb.purpose:
+        plain, added = (ra, rb) if rb.purpose else (rb, ra)
+        wa, wb = plain.core - _NEGATIONS, added.core - _NEGATIONS
+        if not wa <= wb:
+            return False
+    else:
+        wa, wb = sa.words - _NEGATIONS, sb.words - _NEGATIONS
     shared = len(wa & wb)
     return shared >= min_shared and shared / len(wa | wb) >= _SAME_RULE
 
