@@ -222,7 +222,9 @@ COLUMNS = {
         "closest_docs",
     ),
     "never-retrieved": ("doc_id", "title", "doc_type", "owner_team", "status"),
-    "past-review": ("doc_id", "title", "review_date", "days_overdue", "owner_team", "status"),
+    "past-review": (
+        "doc_id", "title", "review_date", "days_overdue", "owner_team", "status", "reason",
+    ),
     "doc-feedback": ("doc_id", "title", "version", "helpful", "not_helpful", "wrong_or_outdated"),
     "conflicts": (
         "similarity", "doc_a", "title_a", "section_a", "text_a",
@@ -301,7 +303,7 @@ def analytics_gaps(
     request: Request,
     fmt: Format = "json",
     days: Days = None,
-    cluster_threshold: Unit = 0.5,
+    cluster_threshold: Unit = gaps.CLUSTER_THRESHOLD,
     low_margin: Unit = 0.05,
 ) -> Any:
     """Unanswered, low-confidence and disliked searches grouped into topics."""

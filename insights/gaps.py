@@ -3,9 +3,12 @@
 A search is a gap signal when it was unanswered (no result, or ``answerable`` false), answered
 with low confidence (best passage similarity just above the threshold), or got negative
 feedback. Signal queries are grouped into topics by average-link agglomerative clustering of
-their embeddings (cosine), each topic with counts per signal, a daily trend and example
-questions. Also here: documents no search has returned, and documents past their review date
-(superseded versions left out of both: nobody should review or promote a retired version).
+their embeddings (cosine, once what all of them share is taken out), each topic with counts per
+signal, a daily trend, example questions and a label made of words its questions share.
+
+Also here: documents no search has returned, and documents due for review: past their review
+date, or with none and in force for over a year (superseded versions left out of both: nobody
+should review or promote a retired version).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from insights.querylog import NEGATIVE, latest_verdicts
 
 LOW_MARGIN = 0.05  # answered, but best similarity under threshold + this: low confidence
 MAX_QUERIES = 800  # gap signals clustered at most (the latest ones): clustering is quadratic
+# Chosen on the tune half of tests/gap_themes.py with the bundled model: with what all questions
+# share taken out (question_similarity), 0.45 joins rephrasings that plain cosine at 0.5 kept
+# apart, and topics are purer than before (tests/test_gap_topics_quality.py measures both).
+CLUSTER_THRESHOLD = 0.45
 
 STOPWORDS = set(
     """a an and are as at be by can do does for from how i if in into is it its me my no not of
@@ -30,7 +37,7 @@ STOPWORDS = set(
     why will with you your user users agent customer can't cant dont don't get got has have
     need needs want wants still after before about any been being did just than then too us
     via per also ask asks asked said says tell know yes between many much more most some
-    other only each every both all""".split()
+    other only each every both all one two three out same""".split()
 )  # function words: a topic named "coins / between / accounts" is read as three subjects
 # A word starts with a letter of any script ("réembolso", "münzen"): an ASCII-only class cut
 # "rückerstattung" into "ckerstattung"; a trailing apostrophe or hyphen is no part of it.
@@ -61,18 +68,43 @@ def signal_reasons(
     return reasons
 
 
-def agglomerative(vectors: np.ndarray, threshold: float) -> np.ndarray:
-    """Average-link clustering on cosine similarity; merge while the best pair is >= threshold.
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    v = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norms == 0, 1, norms)
+
+
+def question_similarity(vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarity of questions, lowered where two are alike only in what all share.
+
+    Every gap question leans the same way (the product's name, "user asks can ..."), so two
+    questions alike only in that ("does vybe accept ...", "does vybe shop offer ...") looked as
+    close as two on one subject. The mean vector is removed (common component removal) and the
+    result mapped back to cosine units, ``c + (1 - c) * cos`` with ``c`` the mean's squared
+    length (the average pairwise cosine), so a threshold means what it meant before.
+
+    A pair never comes out more alike than its plain cosine: in a small set, removing the mean
+    makes two questions look alike for both lacking what the others share (two questions
+    without "zebra" among three with it), and only separating is what removal is for.
+    """
+    v = _unit(vectors)
+    if len(v) == 0:
+        return np.zeros((0, 0))
+    mean = v.mean(axis=0)
+    common = float(mean @ mean)
+    rest = _unit(v - mean)
+    return np.minimum(v @ v.T, common + (1 - common) * (rest @ rest.T))
+
+
+def average_link(sim: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-link clustering of a similarity matrix; merge while the best pair is >= threshold.
 
     Returns a cluster label per row (0..k-1, largest cluster first).
     """
-    n = len(vectors)
+    n = len(sim)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    v = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    v = v / np.where(norms == 0, 1, norms)
-    sim = v @ v.T
+    sim = np.array(sim, dtype=np.float64)
     np.fill_diagonal(sim, -np.inf)
     size = np.ones(n)
     alive = np.ones(n, dtype=bool)
@@ -98,14 +130,21 @@ def agglomerative(vectors: np.ndarray, threshold: float) -> np.ndarray:
     return labels
 
 
+def agglomerative(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-link clustering on plain cosine similarity (:func:`average_link`)."""
+    v = _unit(vectors)
+    return average_link(v @ v.T, threshold)
+
+
 def strip_placeholders(text: str) -> str:
     """The question without redaction placeholders and the paste boilerplate around them."""
     text = _PASTE_PREFIX.sub("", text)
     return " ".join(_PLACEHOLDER.sub(" ", text).split())
 
 
-def keywords(texts: Sequence[str], k: int = 3) -> list[str]:
-    """The content words most questions of a topic share (placeholders left out).
+def keywords(texts: Sequence[str], k: int = 3, min_texts: int = 1) -> list[str]:
+    """The content words most questions of a topic share (placeholders left out), each in at
+    least ``min_texts`` of them.
 
     Ties go to the word met first, never to set order, which changes with each process's
     string hashing (a topic's label would change from one API start to the next).
@@ -115,7 +154,7 @@ def keywords(texts: Sequence[str], k: int = 3) -> list[str]:
         clean = strip_placeholders(text).lower()
         words = (w for w in _WORD.findall(clean) if w not in STOPWORDS and len(w) > 2)
         counts.update(dict.fromkeys(words).keys())  # once per text; ties in first-seen order
-    return [w for w, _ in counts.most_common(k)]
+    return [w for w, n in counts.most_common() if n >= min_texts][:k]
 
 
 def shorten(text: str, limit: int = LABEL_CHARS) -> str:
@@ -134,7 +173,7 @@ def gap_topics(
     embed: Callable[[list[str]], np.ndarray],
     threshold: float,
     low_margin: float = LOW_MARGIN,
-    cluster_threshold: float = 0.5,
+    cluster_threshold: float = CLUSTER_THRESHOLD,
     max_queries: int = MAX_QUERIES,
     examples: int = 5,
 ) -> list[dict[str, Any]]:
@@ -151,7 +190,8 @@ def gap_topics(
     asked = {s["search_id"]: strip_placeholders(s["query"]) or s["query"] for s, _ in signals}
     texts = sorted(set(asked.values()))
     vectors = np.asarray(embed(texts), dtype=np.float64)
-    labels_by_text = dict(zip(texts, agglomerative(vectors, cluster_threshold), strict=True))
+    clusters = average_link(question_similarity(vectors), cluster_threshold)
+    labels_by_text = dict(zip(texts, clusters, strict=True))
     row_of = {t: i for i, t in enumerate(texts)}
     topics: dict[int, dict[str, Any]] = {}
     for s, reasons in signals:
@@ -187,7 +227,9 @@ def gap_topics(
         rows = [row_of[q] for q in queries]
         centre = vectors[rows].mean(axis=0)
         central = sorted(queries, key=lambda q: -float(vectors[row_of[q]] @ centre))
-        words = keywords(list(queries))
+        # Only words two questions share: "vybe / accept / bitcoin" named a topic after one of
+        # its questions, and read as if all of them were about bitcoin.
+        words = keywords(list(queries), min_texts=min(2, len(queries)))
         single = len(queries) == 1 or not words  # one question says it better than keywords
         t["label"] = shorten(central[0]) if single else " / ".join(words)
         t["keywords"] = words
@@ -264,12 +306,40 @@ def not_retrieved(
     ]
 
 
+REVIEW_EVERY = dt.timedelta(days=365)  # a document with no review date: due a year in force
+
+
+def _date(raw: Any) -> dt.date | None:
+    """An ISO date from front matter (a date, or text starting with one); None if unreadable."""
+    try:
+        return dt.date.fromisoformat(str(raw)[:10]) if raw else None
+    except ValueError:
+        return None
+
+
+def review_due(metadata: dict[str, Any], today: dt.date) -> tuple[dt.date, str] | None:
+    """When a document fell due for review and why, if it has by ``today``.
+
+    A document with no review date used to be never due, so a policy nobody scheduled a review
+    for stayed invisible forever; it is due once it has been in force for a year.
+    """
+    review = _date(metadata.get("review_date"))
+    if review:
+        return (review, "review date passed") if review < today else None
+    effective = _date(metadata.get("effective_date"))
+    if effective is None or today - effective <= REVIEW_EVERY:
+        return None
+    reason = f"no review date; effective {effective.isoformat()}, over a year ago"
+    return effective + REVIEW_EVERY, reason
+
+
 def past_review(
     documents: list[dict[str, Any]],
     today: dt.date | None = None,
     include_superseded: bool = False,
 ) -> list[dict]:
-    """Documents whose ``review_date`` has passed, most overdue first.
+    """Documents due for review, most overdue first (:func:`review_due`): their
+    ``review_date`` has passed, or they have none and took effect over a year ago.
 
     Superseded versions are left out unless ``include_superseded``: their review dates lapse
     by design, so they would otherwise top the list as the "most overdue".
@@ -280,22 +350,23 @@ def past_review(
     for d in documents:
         if d["doc_id"] in retired:
             continue
-        raw = d["metadata"].get("review_date")
-        try:
-            review = dt.date.fromisoformat(str(raw)[:10]) if raw else None
-        except ValueError:
-            review = None
-        if review and review < today:
-            out.append(
-                {
-                    "doc_id": d["doc_id"],
-                    "title": d["title"],
-                    "review_date": review.isoformat(),
-                    "days_overdue": (today - review).days,
-                    "owner_team": d["metadata"].get("owner_team"),
-                    "status": d["metadata"].get("status"),
-                }
-            )
+        meta = d["metadata"]
+        due = review_due(meta, today)
+        if due is None:
+            continue
+        since, reason = due
+        review = _date(meta.get("review_date"))
+        out.append(
+            {
+                "doc_id": d["doc_id"],
+                "title": d["title"],
+                "review_date": review.isoformat() if review else None,
+                "days_overdue": (today - since).days,
+                "owner_team": meta.get("owner_team"),
+                "status": meta.get("status"),
+                "reason": reason,
+            }
+        )
     return sorted(out, key=lambda r: -r["days_overdue"])
 
 

@@ -1,9 +1,9 @@
 """Knowledge-manager page: where the knowledge base is thin, stale or contradictory.
 
 Everything comes from GET /analytics/...: gap topics from unanswered, low-confidence and
-disliked searches, documents never retrieved or past review (superseded versions left out: they
-are not to review or promote), and conflicting passages. The Period applies to everything built
-from the query log.
+disliked searches, documents never retrieved or due for review (past their review date, or with
+none and in force for over a year; superseded versions left out: they are not to review or
+promote), and conflicting passages. The Period applies to everything built from the query log.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from insights.gaps import MAX_QUERIES
+from insights.gaps import CLUSTER_THRESHOLD, MAX_QUERIES
 from insights.redact import csv_text
 from ui.common import call, client, md, require_api
 
@@ -25,7 +25,7 @@ window = controls[0].selectbox(
 )
 days = {"All time": None, "Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}[window]
 cluster_threshold = controls[1].slider(
-    "Topic grouping (higher = narrower topics)", 0.3, 0.9, 0.5, 0.05
+    "Topic grouping (higher = narrower topics)", 0.3, 0.9, CLUSTER_THRESHOLD, 0.05
 )
 min_similarity = controls[2].slider("Conflict: passage similarity at least", 0.3, 0.95, 0.5, 0.05)
 
@@ -126,9 +126,14 @@ with left:
 with right:
     st.header("Past review date")
     stale = call(api.analytics, "stale")
-    st.caption(f"{len(stale)} documents are due for review (superseded versions are left out).")
+    st.caption(
+        f"{len(stale)} documents are due for review: their review date has passed, or they "
+        "have none and took effect over a year ago (superseded versions are left out)."
+    )
     if stale:
         frame = pd.DataFrame(stale)
+        if "reason" in frame:  # why it is due, next to how long: the first thing a reader asks
+            frame.insert(2, "reason", frame.pop("reason"))
         st.dataframe(frame, hide_index=True, width="stretch")
         _download(frame, "past-review")
 
@@ -136,7 +141,8 @@ st.header("Conflicting passages")
 found = _conflicts(api.base_url, health["index_version"], min_similarity)
 st.caption(
     f"{len(found)} pairs of near-duplicate passages in different documents whose numbers, "
-    "durations or dates differ (versions of one document are left out)."
+    "durations, dates or counts differ, or where one states a rule the other negates "
+    "(versions of one document are left out)."
 )
 if found:
     frame = pd.DataFrame(
