@@ -32,7 +32,8 @@ def measured_with(config: dict[str, Any]) -> str:
         f"window weight {config.get('window_weight')}, lexical boost "
         f"{config.get('lexical_boost')} (reach {config.get('lexical_reach') or 'unlimited'}), "
         f"document support {config.get('document_support')}, acronyms "
-        f"{'expanded' if config.get('expand_acronyms') else 'as typed'}, no-answer threshold "
+        f"{'expanded' if config.get('expand_acronyms') else 'as typed'}, spelling correction "
+        f"{'on' if config.get('spell_correction') else 'off'}, no-answer threshold "
         f"{config.get('answerable_threshold')}; {config.get('documents')} documents (corpus "
         f"`{config.get('corpus_hash')}`), {config.get('candidate_passages')} passages fetched "
         "per question."
@@ -234,7 +235,12 @@ def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
             else ""
         )
         + f", document support {settings.document_support} (hybrid), acronyms "
-        + ("spelled out for the model. " if settings.expand_acronyms else "as typed. ")
+        + ("spelled out for the model" if settings.expand_acronyms else "as typed")
+        + (
+            ", keywords typed with one slip read as index terms (BM25). "
+            if settings.spell_correction
+            else ", no spelling correction. "
+        )
         + "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
         "whether a top-k passage contains an evidence string; `recall@k` is the share of "
         "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "

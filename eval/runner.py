@@ -277,6 +277,7 @@ def run_config(dataset: Dataset, settings: Settings, embedder: Embedder) -> dict
         "lexical_reach": settings.lexical_reach,
         "document_support": settings.document_support,
         "expand_acronyms": settings.expand_acronyms,
+        "spell_correction": settings.spell_correction,
         "answerable_threshold": settings.answerable_threshold,
         "candidate_passages": CANDIDATE_PASSAGES,
         "documents": len(dataset.documents),

@@ -139,6 +139,14 @@ class Embedder:
         model_file = ensure_export(self._load_path, self.source_fingerprint, self.cache_dir)
         return OnnxEncoder(model_file, self.threads)
 
+    @property
+    def words(self) -> frozenset[str] | None:
+        """The model's whole-word vocabulary (spelling correction's dictionary), None when it
+        has none on disk (a hub name, a tokenizer without vocab.txt)."""
+        from indexer.spelling import model_words
+
+        return model_words(self._load_path) if Path(self._load_path).is_dir() else None
+
     def warm_up(self) -> None:
         """Load the model now (API start-up) rather than on the first query."""
         self.encode(["warm up"])

@@ -63,6 +63,12 @@ def terms(text: str) -> list[str]:
     return out
 
 
+def term_pairs(text: str) -> list[tuple[str, str]]:
+    """(word as typed, lower-cased; its stem) for each word of ``text`` that is a term: what
+    :func:`terms` returns, with the words it came from (spelling correction needs both)."""
+    return [(w, s) for w in _WORD_RE.findall(text.lower()) if (s := _stem(w))]
+
+
 def idf_table(texts: Iterable[str]) -> dict[str, float]:
     """Smoothed inverse document frequency of every term over ``texts``."""
     df: Counter[str] = Counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from indexer.highlight import terms
 from indexer.memo import RebuildMemo, remembered
+from indexer.spelling import query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -174,10 +175,21 @@ def load_bm25(index_dir: Path):
     )
 
 
-def bm25_scores(retriever, query: str, n_rows: int) -> np.ndarray:
-    """BM25 score of every chunk for ``query`` (zeros for words the index never saw)."""
+def bm25_scores(
+    retriever, query: str, n_rows: int, words: frozenset[str] | None = None
+) -> np.ndarray:
+    """BM25 score of every chunk for ``query`` (zeros for words the index never saw), with
+    slips in its keywords read as index terms when ``words`` is given (indexer/spelling.py)."""
     vocab = retriever.vocab_dict
-    known = [t for t in terms(query) if t in vocab]
+    indptr = retriever.scores["indptr"]  # a column per term: its rows are the chunks holding it
+
+    def doc_freq(wanted: Collection[str]) -> dict[str, int]:
+        return {
+            t: int(indptr[i + 1] - indptr[i]) for t in wanted if (i := vocab.get(t)) is not None
+        }
+
+    found, _fixed = query_terms(query, doc_freq, words)
+    known = [t for t in found if t in vocab]
     if not known:
         return np.zeros(n_rows, dtype=np.float32)
     return np.asarray(retriever.get_scores(known), dtype=np.float32)

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from indexer import fusion
+from indexer import fusion, spelling
 from indexer.embedding import Embedder
 from indexer.errors import NotFoundError
-from indexer.highlight import best_sentence, terms, within_section
+from indexer.highlight import best_sentence, within_section
 from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
@@ -42,6 +42,7 @@ from indexer.search import (
     mark_in_force,
     model_text,
     prepare_search,
+    spelling_dictionary,
     successor_map,
     visible,
     warn_unexpandable,
@@ -91,6 +92,7 @@ class PgSearcher:
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, "the database")
         check_terms(self.manifest, "the database")
         warn_unexpandable(self.manifest, self.settings, "the database")
+        self._words = spelling_dictionary(embedder, self.settings)
         self._pool = ConnectionPool(lambda: open_connection(url))
         with self._snapshot() as con:
             self._catalog = _Catalog.load(con)
@@ -228,8 +230,12 @@ class PgSearcher:
             )
         ]
         lexical: dict[str, float] = {}
-        query_terms = terms(query)  # repeated words weigh more, as in bm25s
-        bm25 = self._bm25_params(con, query_terms, snapshot) if mode != "dense" else None
+        bm25 = None
+        if mode != "dense":  # repeated words weigh more, as in bm25s; slips read as terms
+            query_terms, _fixed = spelling.query_terms(
+                query, lambda wanted: self._doc_freq(con, wanted), self._words
+            )
+            bm25 = self._bm25_params(con, query_terms, snapshot)
         if bm25:
             sql = _BM25_TOP_SQL.format(docs="AND p.doc_id = ANY(%(docs)s)" if docs else "")
             limit = max(self.settings.ann_candidates, fusion.LEXICAL_DEPTH)  # as locally
@@ -304,12 +310,7 @@ class PgSearcher:
         counts = Counter(query_terms)
         if not counts:
             return None
-        df = dict(
-            con.execute(
-                "SELECT term, count(*) FROM kb_postings WHERE term = ANY(%s) GROUP BY term",
-                (list(counts),),
-            ).fetchall()
-        )
+        df = PgSearcher._doc_freq(con, counts)
         found = [t for t in counts if df.get(t)]
         if not found:
             return None
@@ -324,6 +325,16 @@ class PgSearcher:
             "k1": BM25_K1,
             "b": BM25_B,
         }
+
+    @staticmethod
+    def _doc_freq(con: Any, wanted: Collection[str]) -> dict[str, int]:
+        """How many passages of this snapshot hold each of ``wanted`` (absent terms left out)."""
+        return dict(
+            con.execute(
+                "SELECT term, count(*) FROM kb_postings WHERE term = ANY(%s) GROUP BY term",
+                (list(wanted),),
+            ).fetchall()
+        )
 
     @staticmethod
     def _scores(con: Any, sql: str, params: dict[str, Any]) -> dict[str, float]:

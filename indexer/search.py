@@ -343,6 +343,12 @@ def retired(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -
     return doc.get("status") == "superseded" and not successors
 
 
+def spelling_dictionary(embedder: Embedder, settings: Settings) -> frozenset[str] | None:
+    """The words slips are told from (indexer/spelling.py), None when correction is off or
+    the model has no word list."""
+    return getattr(embedder, "words", None) if settings.spell_correction else None
+
+
 def judge(best: float, threshold: float) -> tuple[bool, str]:
     """Whether the best passage is close enough to the question to present as an answer.
 
@@ -568,6 +574,7 @@ class Searcher:
         check_model(self.manifest, embedder.model_name, embedder.fingerprint, self.index_dir)
         check_terms(self.manifest, self.index_dir)
         warn_unexpandable(self.manifest, self.settings, self.index_dir)
+        self._words = spelling_dictionary(embedder, self.settings)
         verify_generation(self.generation, self.manifest)  # before any file is deserialised
         self.degraded = ""  # set when serving an older generation because the newest is bad
         self._refused = ""  # a newer generation that failed to load: not retried
@@ -822,7 +829,11 @@ class Searcher:
         the rows that were scored, ascending (all allowed ones, or the ANN candidates, which
         are allowed ones too). The model reads ``spelled``, BM25 the query as typed."""
         vector = self.embedder.encode([spelled])[0]
-        lexical = bm25_scores(self._bm25, query, len(self._matrix)) if mode != "dense" else None
+        lexical = (
+            bm25_scores(self._bm25, query, len(self._matrix), self._words)
+            if mode != "dense"
+            else None
+        )
         rows = self._candidates(vector, lexical, allowed)
         if rows is None:  # exact: every passage and every window
             passage = self._matrix @ vector

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # (indexer/acronyms.py); the keyword index still matches what was typed. Off: on the shared
     # sets it moved a few questions each way (docs/retrieval-experiments.md).
     expand_acronyms: bool = False
+    # Read a keyword typed with one slip ("refnd") as the index term one edit away, for BM25
+    # only, when the word is in no dictionary the model knows (indexer/spelling.py).
+    spell_correction: bool = True
     # Past ann_min_chunks passages an IVF index proposes ann_candidates passages (probing
     # ann_nprobe lists) that are then scored exactly; below it every passage is scored.
     ann_min_chunks: int = Field(5_000, ge=0)
