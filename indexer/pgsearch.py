@@ -232,10 +232,17 @@ class PgSearcher:
         lexical: dict[str, float] = {}
         bm25 = None
         if mode != "dense":  # repeated words weigh more, as in bm25s; slips read as terms
-            query_terms, _fixed = spelling.query_terms(
-                query, lambda wanted: self._doc_freq(con, wanted), self._words
+            looked_up: dict[str, int] = {}  # every term asked about, so BM25 need not ask again
+
+            def doc_freq(wanted: Collection[str]) -> dict[str, int]:
+                found = self._doc_freq(con, wanted)
+                looked_up.update(found)
+                return found
+
+            query_terms, _fixed = spelling.query_terms(query, doc_freq, self._words)
+            bm25 = self._bm25_params(
+                con, query_terms, snapshot, looked_up if self._words is not None else None
             )
-            bm25 = self._bm25_params(con, query_terms, snapshot)
         if bm25:
             sql = _BM25_TOP_SQL.format(docs="AND p.doc_id = ANY(%(docs)s)" if docs else "")
             limit = max(self.settings.ann_candidates, fusion.LEXICAL_DEPTH)  # as locally
@@ -304,13 +311,18 @@ class PgSearcher:
 
     @staticmethod
     def _bm25_params(
-        con: Any, query_terms: list[str], snapshot: dict[str, float]
+        con: Any,
+        query_terms: list[str],
+        snapshot: dict[str, float],
+        df: dict[str, int] | None = None,
     ) -> dict[str, Any] | None:
-        """Query terms with their counts and IDF (bm25s' lucene variant) in this snapshot."""
+        """Query terms with their counts and IDF (bm25s' lucene variant) in this snapshot;
+        ``df``, when given, already holds every term of them this snapshot has."""
         counts = Counter(query_terms)
         if not counts:
             return None
-        df = PgSearcher._doc_freq(con, counts)
+        if df is None:
+            df = PgSearcher._doc_freq(con, counts)
         found = [t for t in counts if df.get(t)]
         if not found:
             return None
