@@ -821,3 +821,13 @@ def test_a_count_of_any_noun_has_one_spelling(text: str, expected: set[str]) -> 
 @pytest.mark.parametrize("text", NOT_COUNT_TEXTS)
 def test_a_number_that_counts_nothing_is_no_count(text: str) -> None:
     assert "count" not in conflicts.quantities(text)
+
+
+def test_a_rule_that_mentions_publishing_is_compared_but_bookkeeping_is_not() -> None:
+    """Every sentence with "published" in it was dropped as a document's own bookkeeping, so
+    "at least 3 photos before it can be published" was never compared with anything."""
+    a = "Each product listing needs at least 3 photos before it can be published."
+    b = "Each product listing needs at least 5 photos before it can be published."
+    assert conflicts.disagreements(a, b) == {"count": [["3 photos"], ["5 photos"]]}
+    for line in ("Published: 2026-01-01.", "Last published on 3 May 2026.", "Version 3."):
+        assert conflicts._statements(line) == []
