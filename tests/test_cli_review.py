@@ -104,20 +104,23 @@ def test_keys_list_and_a_mistyped_revoke(tmp_path: Path, capsys, monkeypatch) ->
     assert main(["keys", "create", "--role", "admin"]) == 0
     key = capsys.readouterr().out.split()[1]
     assert main(["keys", "list"]) == 0
-    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
-    assert [(r[1], r[2], r[4]) for r in rows] == [
-        ("agent", "payments", "active"),
-        ("admin", "all", "active"),
-    ]
+    # listed by creation time: two keys made in one second may come either way
+    rows = {r[1]: r for r in (line.split("\t") for line in capsys.readouterr().out.splitlines())}
+    assert {role: (r[2], r[4]) for role, r in rows.items()} == {
+        "agent": ("payments", "active"),
+        "admin": ("all", "active"),
+    }
     assert key not in str(rows)  # ids, never keys
-    agent_id = rows[0][0]
+    agent_id = rows["agent"][0]
     typo = agent_id[:-1] + ("0" if agent_id[-1] != "0" else "1")
     assert main(["keys", "revoke", typo]) == 1
     assert f"did you mean {agent_id!r}" in _one_clean_line(capsys.readouterr().err)
     assert main(["keys", "revoke", agent_id]) == 0
     assert main(["keys", "list"]) == 0
-    states = [line.split("\t")[4] for line in capsys.readouterr().out.splitlines()]
-    assert states == ["revoked", "active"]
+    states = {
+        r[1]: r[4] for r in (line.split("\t") for line in capsys.readouterr().out.splitlines())
+    }
+    assert states == {"agent": "revoked", "admin": "active"}
 
 
 @pytest.mark.parametrize("flag", ["--json", "--report", "--chart"])
