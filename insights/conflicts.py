@@ -580,7 +580,10 @@ _CONDITION = re.compile(
 # A purpose or reason a rule adds ("to verify the account", "so that ...", "in order to ...",
 # "because ..."): it runs to the sentence end and does not change what the rule says.
 _PURPOSE = re.compile(
-    r"(?:,\s*|\s)(?P<marker>in order to|so as to|so that|because|to)\s(?P<next>[\w']+)",
+    r"(?:,\s*|\s)(?P<marker>in order to|so as to|so that|because|to"
+    # "..., for copyright reasons", "..., as they are handled elsewhere": reasons too
+    r"|for(?=\s(?:[\w-]+\s){0,3}reasons?\b)|(?<=,\s)as(?=\s(?:they|it|this|these|those|that)\b))"
+    r"\s(?P<next>[\w']+)",
     re.IGNORECASE,
 )
 # "To verify the account, agents should ...": a purpose before the rule, up to its comma.
@@ -630,6 +633,9 @@ class _Rule(NamedTuple):
     purpose: bool
 
 
+_EMPHASIS = {"alway", "always", "also", "still", "really", "strictly", "every", "each"}
+
+
 def _rule_parts(sentence: str) -> _Rule:
     """The parts of a rule that two sentences must share to state one rule, for
     :func:`_opposite_rules`. A negation inside a condition ("if the item is not delivered")
@@ -646,7 +652,10 @@ def _rule_parts(sentence: str) -> _Rule:
     cut = _purpose_start(core)
     core = core[:cut] if cut is not None else core
     purpose = bool(lead) or cut is not None
-    return _Rule(frozenset(cond_words), frozenset(_words(core)), _negated(core), purpose)
+    # "must always tell" states the rule of "must tell", "escalate every report" that of
+    # "escalate reports": emphasis and quantifiers add no action
+    words = frozenset(w for w in _words(core) if w not in _EMPHASIS)
+    return _Rule(frozenset(cond_words), words, _negated(core), purpose)
 
 
 def _purpose_start(text: str) -> int | None:
@@ -740,7 +749,7 @@ def _prose(sentence: str) -> bool:
     text = sentence.strip()
     return (
         not text.startswith(("|", "#"))
-        and text.endswith((".", "!", "?"))
+        and text.endswith((".", "!", "?", ";"))  # a clause cut at ";" is running text too
         and len(re.findall(r"\w+", text)) >= _PROSE_WORDS
     )
 
@@ -932,7 +941,7 @@ def _opposite_rules(sa: _Statement, sb: _Statement, min_shared: int) -> bool:
         if not wa <= wb:
             return False
     else:
-        wa, wb = sa.words - _NEGATIONS, sb.words - _NEGATIONS
+        wa, wb = sa.words - _NEGATIONS - _EMPHASIS, sb.words - _NEGATIONS - _EMPHASIS
     shared = len(wa & wb)
     return shared >= min_shared and shared / len(wa | wb) >= _SAME_RULE
 

@@ -831,3 +831,47 @@ def test_a_rule_that_mentions_publishing_is_compared_but_bookkeeping_is_not() ->
     assert conflicts.disagreements(a, b) == {"count": [["3 photos"], ["5 photos"]]}
     for line in ("Published: 2026-01-01.", "Last published on 3 May 2026.", "Version 3."):
         assert conflicts._statements(line) == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (  # a clause cut at ";" is running text, not a label
+            "Refunds are required to go back to the original payment method.",
+            "Refunds are not required to go back to the original payment method; a coupon is fine.",
+        ),
+        (  # "for ... reasons" is a reason
+            "Sellers can export their order history from Seller Center.",
+            "Sellers cannot export their order history from Seller Center, for privacy reasons.",
+        ),
+        (  # ", as they ..." is a reason
+            "Agents should forward refund disputes to the Payments team.",
+            "Agents should not forward refund disputes to the Payments team, as they are closed "
+            "automatically.",
+        ),
+        (  # emphasis and quantifiers add no action
+            "Agents must always confirm every refund by e-mail.",
+            "Agents must not confirm refunds by e-mail.",
+        ),
+    ],
+)
+def test_a_rule_against_its_negation_with_a_reason_or_emphasis_is_reported(a: str, b: str) -> None:
+    assert "rule" in conflicts.disagreements(a, b)
+    assert "rule" in conflicts.disagreements(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (  # "for the buyer" is whom, not a reason: two different rules
+            "Agents can print the label for the seller.",
+            "Agents cannot print the label for the buyer.",
+        ),
+        (  # "as soon as" is a condition, not a reason
+            "Agents must close the ticket as soon as the buyer confirms.",
+            "Agents must not close the ticket.",
+        ),
+    ],
+)
+def test_reason_markers_do_not_turn_other_rules_into_one(a: str, b: str) -> None:
+    assert "rule" not in conflicts.disagreements(a, b)
