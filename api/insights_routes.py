@@ -198,13 +198,18 @@ def _as_judged(search: dict[str, Any]) -> dict[str, Any]:
 
 
 def _without_withheld(
-    stats: dict[str, Any], log: QueryLog, seen: set[str] | None, since: str | None, threshold: float
+    stats: dict[str, Any],
+    log: QueryLog,
+    seen: set[str] | None,
+    since: str | None,
+    threshold: float,
+    low_margin: float = gaps.LOW_MARGIN,
 ) -> dict[str, Any]:
     """Summary counts less the unanswered and weak searches withheld from this caller: else
     the counts minus what /analytics/searches shows would give their hidden flags away."""
     if seen is None:
         return stats
-    hidden = log.hidden_flag_counts(since, threshold + gaps.LOW_MARGIN, seen)
+    hidden = log.hidden_flag_counts(since, threshold + low_margin, seen)
     return {**stats, **{k: stats[k] - n for k, n in hidden.items()}}
 
 
@@ -287,13 +292,16 @@ def _since(days: int | None) -> str | None:
 
 
 @router.get("/analytics/summary", responses=ANALYTICS, tags=["analytics"])
-def analytics_summary(request: Request, days: Days = None) -> dict:
-    """Searches, unanswered, low-confidence and negative-feedback counts."""
+def analytics_summary(
+    request: Request, days: Days = None, low_margin: Unit = gaps.LOW_MARGIN
+) -> dict:
+    """Searches, unanswered, low-confidence and negative-feedback counts (``low_margin`` as on
+    /analytics/gaps, so the two count low confidence alike)."""
     state, since = _state(request), _since(days)
     threshold = state.settings.answerable_threshold
-    stats = state.log.search_stats(since, threshold + gaps.LOW_MARGIN)  # counted in SQL
+    stats = state.log.search_stats(since, threshold + low_margin)  # counted in SQL
     seen = _visibility(request)
-    stats = _without_withheld(stats, state.log, seen, since, threshold)
+    stats = _without_withheld(stats, state.log, seen, since, threshold, low_margin)
     verdicts = _visible_verdicts(state.log.verdicts(since), seen)
     return gaps.summary_of(stats, verdicts)
 
@@ -304,7 +312,7 @@ def analytics_gaps(
     fmt: Format = "json",
     days: Days = None,
     cluster_threshold: Unit = gaps.CLUSTER_THRESHOLD,
-    low_margin: Unit = 0.05,
+    low_margin: Unit = gaps.LOW_MARGIN,
 ) -> Any:
     """Unanswered, low-confidence and disliked searches grouped into topics."""
     state, searcher = _state(request), searcher_of(request)
@@ -467,6 +475,8 @@ def analytics_searches(
     returned and its feedback. ``X-Total-Count`` has the number of searches in the period;
     ``Link: <...>; rel="next"`` the next page while there is one, over the same fixed period
     (``days`` is turned into ``since`` once, so a later page does not start from a later now)."""
+    if days is not None and since is not None:  # one would silently win over the other
+        raise InvalidQueryError("give days or since, not both")
     log = _state(request).log
     start = _since(days) if since is None else _utc_seconds(since)
     # A spreadsheet download is one file: it gets everything up to the page cap by default.

@@ -226,3 +226,26 @@ def test_the_page_says_when_topics_cover_only_the_latest_gap_searches(
     assert {m.label: m.value for m in at.metric}["Unanswered"] == str(n)
     assert at.dataframe[0].value["searches"].sum() == gaps.MAX_QUERIES
     assert any(f"latest {gaps.MAX_QUERIES}" in c.value for c in at.caption)
+
+
+def test_summary_and_gaps_count_low_confidence_with_one_margin(client) -> None:
+    """/gaps took low_margin and /summary did not, so a manager who widened it on one saw
+    low-confidence counts the other did not match."""
+    for query in ("refund coins", "zebra migration patterns", "escalate imminent risk"):
+        assert client.post("/search", json={"query": query, "top_k": 3}).status_code == 200
+    for margin in (0.0, 0.05, 1.0):
+        summary = client.get("/analytics/summary", params={"low_margin": margin}).json()
+        topics = client.get(
+            "/analytics/gaps", params={"low_margin": margin, "cluster_threshold": 1.0}
+        ).json()
+        assert summary["low_confidence"] == sum(t["low_confidence"] for t in topics), margin
+    wide = client.get("/analytics/summary", params={"low_margin": 1.0}).json()
+    assert wide["low_confidence"] >= 1  # every answered search is "low" under a margin of 1
+    assert client.get("/analytics/summary", params={"low_margin": 2}).status_code == 422
+
+
+def test_searches_refuse_days_and_since_together(client) -> None:
+    """With both, since silently won: a manager asking for 7 days got a different period."""
+    r = client.get("/analytics/searches", params={"days": 7, "since": "2026-01-01T00:00:00"})
+    assert r.status_code == 422 and "not both" in r.text
+    assert client.get("/analytics/searches", params={"days": 7}).status_code == 200
