@@ -284,10 +284,12 @@ def test_knowledge_page_downloads_are_formula_safe_and_feedback_follows_the_peri
     try:
         at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
         assert not at.exception, at.exception
-        gaps_csv = _csv_rows(downloads["coverage-gaps.csv"].decode())
+        # a byte-order mark, so Excel reads the file as UTF-8
+        assert all(data.startswith(b"\xef\xbb\xbf") for data in downloads.values())
+        gaps_csv = _csv_rows(downloads["coverage-gaps.csv"].decode("utf-8-sig"))
         assert gaps_csv[0]["example"] == "'" + FORMULAS[0]
         assert gaps_csv[0]["searches"] == "1"  # a number, not text
-        feedback_csv = _csv_rows(downloads["document-feedback.csv"].decode())
+        feedback_csv = _csv_rows(downloads["document-feedback.csv"].decode("utf-8-sig"))
         assert feedback_csv[0]["title"] == '\'=HYPERLINK("x")'
         assert feedback_csv[0]["wrong_or_outdated"] == "1"
         downloads.clear()

@@ -40,8 +40,10 @@ def _conflicts(base_url: str, index_version: str, min_similarity: float) -> list
 def _download(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
         f"Download {name}.csv",
-        # the API's CSV writer: text cells formula-safe, numbers left as numbers
-        csv_text(frame.to_dict("records"), list(frame.columns)).encode("utf-8"),
+        # the API's CSV writer: text cells formula-safe, numbers left as numbers; with a
+        # byte-order mark, as Excel needs to read UTF-8 ("réembolso", "…") rather than guess a
+        # code page (the API's CSV has none: scripts read it)
+        csv_text(frame.to_dict("records"), list(frame.columns)).encode("utf-8-sig"),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv-{name}",
