@@ -173,13 +173,79 @@ def within_section(
         # by another): the heading sharing more words with the query (the later on a tie, the
         # innermost), and what it introduces is the highlight: its section's first sentence.
         if not heading_lines:  # a wordless window: a table's rule row, a '***' line
-            return _nearest_readable(text, a, b, names, cuts) or (a, b)
+            near = _nearest_readable(text, a, b, names, cuts)
+            return whole_sentence(text, *near, names, cuts) if near else (a, b)
         heading = max(
             reversed(heading_lines), key=lambda h: len(wanted & set(terms(text[h[0] : h[1]])))
         )
-        return _first_sentence_after(text, heading, names, cuts) or _without_marks(text, heading)
+        first = _first_sentence_after(text, heading, names, cuts)
+        return whole_sentence(text, *first, names, cuts) if first else _without_marks(text, heading)
     best = max(runs, key=lambda run: len(wanted & set(terms(text[run[0][0] : run[-1][1]]))))
-    return best[0][0], best[-1][1]
+    return whole_sentence(text, best[0][0], best[-1][1], names, cuts)
+
+
+_TERMINAL_RE = re.compile(r"[.!?:;][\"')\]]*$")  # a line that ends its sentence
+_BLOCK_START_RE = re.compile(r"(?:[-*+•|>#=]|(?:\d+|[a-zA-Z])[.)](?:\s|$))")  # a new item
+_WRAPPED_WIDTH = 80  # a line this long that ends mid-word was wrapped at the page width
+
+
+def _wrapped(line: str, following: str, names: set[str]) -> bool:
+    """Whether the break between ``line`` and ``following`` falls inside a sentence: a PDF's
+    (or a plain-text file's) paragraph hard-wrapped at the page width.
+
+    The next line continues in lower case, or the line is full width and ends mid-clause
+    ('... never by Tier' then '1 reviewers'). A table row (cells split by ' | ' or aligned
+    with runs of spaces), a list item, a heading or a line closing its sentence ends there.
+    """
+    a, b = line.strip(), following.strip()
+    if not a or not b or a in names or b in names or a.startswith(("#", "|")):
+        return False
+    if _TERMINAL_RE.search(a) or _BLOCK_START_RE.match(b):
+        return False
+    if b[0].islower():
+        return True
+    return (
+        len(a) >= _WRAPPED_WIDTH
+        and (a[-1].isalnum() or a[-1] == ",")
+        and not any("  " in x or " | " in x for x in (a, b))
+    )
+
+
+def whole_sentence(
+    text: str, a: int, b: int, names: Iterable[str] = (), cuts: Iterable[int] = ()
+) -> tuple[int, int]:
+    """``[a, b)`` grown to whole sentences across wrapped line breaks (never across a heading
+    line or a section or page break in ``cuts``).
+
+    Sentences are split at every line end, so in a hard-wrapped PDF paragraph a highlight
+    would be one printed line: 'A final balance ... is paid once it has been held for 180
+    days,' dropped, 'regardless of the threshold.' shown, or a clause cut off at '... never by
+    Tier' (Tier 1 reviewers). A highlight an agent quotes must be the whole sentence.
+    """
+    names = {h.lstrip("#").strip() for h in names}
+    cuts = list(cuts)
+    while (line_start := text.rfind("\n", 0, a) + 1) > 0 and not text[line_start:a].strip():
+        prev_start = text.rfind("\n", 0, line_start - 1) + 1
+        prev = text[prev_start : line_start - 1]
+        line_end = len(text) if (found := text.find("\n", a)) < 0 else found
+        if any(prev_start < cut <= a for cut in cuts):
+            break
+        spans = readable(prev, sentence_spans(prev))
+        if not spans or not _wrapped(prev, text[line_start:line_end], names):
+            break
+        a = prev_start + spans[-1][0]
+    while (line_end := text.find("\n", b)) >= 0 and not text[b:line_end].strip():
+        next_start = line_end + 1
+        next_end = len(text) if (found := text.find("\n", next_start)) < 0 else found
+        following = text[next_start:next_end]
+        if any(b < cut <= next_start for cut in cuts):
+            break
+        spans = readable(following, sentence_spans(following))
+        line = text[text.rfind("\n", 0, b) + 1 : line_end]
+        if not spans or not _wrapped(line, following, names):
+            break
+        b = next_start + spans[0][1]
+    return a, b
 
 
 def _first_sentence_after(

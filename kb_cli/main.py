@@ -309,10 +309,14 @@ def format_response(response) -> str:
             lines.append(
                 textwrap.indent(textwrap.shorten(" ".join(ctx["text"].split()), 300), "    .. ")
             )
+        # The one line every client shows, to paste into a ticket: it alone carries the
+        # NOT IN FORCE note of a version that did not apply on the search's date.
+        lines.append(f"    cite: {r.citation}")
         lines.append("")
+    as_of = f"as of {response.as_of}, " if response.as_of else ""
     lines.append(
         f"({len(response.results)} result{'' if len(response.results) == 1 else 's'} in "
-        f"{response.took_ms:.0f} ms, "
+        f"{response.took_ms:.0f} ms, {as_of}"
         f"index {response.index_version})"
     )
     return "\n".join(lines) + "\n"
