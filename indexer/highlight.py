@@ -108,14 +108,27 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+_PLACEHOLDER_RE = re.compile(r"\{\{[^{}]*\}\}|\[[A-Z_]+\]")  # a macro's {{user_name}}, [EMAIL]
+_SALUTATION_RE = re.compile(r"\W*(?:hi|hello|hey|dear|thanks|thank you|best|regards|kind regards"
+                            r"|best regards|cheers|sincerely)?\W*", re.IGNORECASE)  # fmt: skip
+
+
 def readable(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The spans with a letter or digit in them: what a highlight may show.
+    """The spans with a letter or digit in them, other than a macro's greeting or sign-off:
+    what a highlight may show.
 
     A Markdown table's rule row or the '|' left after a table cell's last sentence is a
     "sentence" to the splitter (and stays one in sentence windows, whose vectors were measured
-    that way), but shown as the highlight it is noise an agent reads first.
+    that way), but shown as the highlight it is noise an agent reads first; so is a macro's
+    "Hi {{user_name}}," or "{{agent_name}}", whose window matches every question about the
+    macro's subject through the title it is embedded with.
     """
-    return [(a, b) for a, b in spans if not _WORDLESS_RE.fullmatch(text, a, b)]
+    return [
+        (a, b)
+        for a, b in spans
+        if not _WORDLESS_RE.fullmatch(text, a, b)
+        and not _SALUTATION_RE.fullmatch(_PLACEHOLDER_RE.sub(" ", text[a:b]))
+    ]
 
 
 def _lines(text: str, start: int, stop: int) -> Iterator[tuple[int, str]]:

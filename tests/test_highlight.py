@@ -189,3 +189,25 @@ def test_inner_boundaries_names_the_sections_and_pages_that_begin_inside_a_passa
     # One that starts where a section starts: that section is its own, not an inner one.
     assert inner_boundaries(sections, pages, 90, 20) == ([], [])
     assert inner_boundaries([], [], 0, 10) == ([], [])
+
+
+def test_a_macro_greeting_or_sign_off_is_never_the_highlight() -> None:
+    """'Hi {{user_name}},' is embedded with the macro's title, so it matches any question on
+    the macro's subject; shown as the highlight, it tells the agent nothing."""
+    from indexer.highlight import readable, sentence_spans, within_section
+
+    text = (
+        "## RD-02: refund window passed\n\nHi {{user_name}},\n\n"
+        "Coins can only be refunded within 14 days of purchase.\n\nBest regards,\n{{agent_name}}"
+    )
+    greeting = text.index("Hi {{")
+    a, b = within_section(text, greeting, greeting + len("Hi {{user_name}},"), "refund coins")
+    assert text[a:b] == "Coins can only be refunded within 14 days of purchase."
+    shown = [text[s:e] for s, e in readable(text, sentence_spans(text))]
+    assert "Best regards," not in shown and "{{agent_name}}" not in shown
+    assert (
+        "Hi there, the refund is done."
+        in [  # a greeting that says something stays
+            t[s:e] for t in ["Hi there, the refund is done."] for s, e in readable(t, [(0, len(t))])
+        ]
+    )
