@@ -113,6 +113,16 @@ _SALUTATION_RE = re.compile(r"\W*(?:hi|hello|hey|dear|thanks|thank you|best|rega
                             r"|best regards|cheers|sincerely)?\W*", re.IGNORECASE)  # fmt: skip
 
 
+# A macro's opening courtesy ("Thanks for contacting us about order {{order_id}}.", "Thank
+# you for your patience."): it follows the greeting and says nothing an agent acts on.
+_THANKS_RE = re.compile(
+    r"\s*thank(?:s| you)(?: so much| very much)? for (?:contacting|reaching out|getting in touch"
+    r"|checking in|following up|writing|your (?:message|patience|email|e-mail|report|appeal"
+    r"|question|request|understanding))\b(?:\s+[^\s.!?]+){0,5}\s*[.!?]?\s*$",  # short: a courtesy
+    re.IGNORECASE,
+)
+
+
 def readable(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """The spans with a letter or digit in them, other than a macro's greeting or sign-off:
     what a highlight may show.
@@ -120,14 +130,15 @@ def readable(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int
     A Markdown table's rule row or the '|' left after a table cell's last sentence is a
     "sentence" to the splitter (and stays one in sentence windows, whose vectors were measured
     that way), but shown as the highlight it is noise an agent reads first; so is a macro's
-    "Hi {{user_name}}," or "{{agent_name}}", whose window matches every question about the
-    macro's subject through the title it is embedded with.
+    "Hi {{user_name}},", "Thanks for contacting us." or "{{agent_name}}", whose window matches
+    every question about the macro's subject through the title it is embedded with.
     """
     return [
         (a, b)
         for a, b in spans
         if not _WORDLESS_RE.fullmatch(text, a, b)
         and not _SALUTATION_RE.fullmatch(_PLACEHOLDER_RE.sub(" ", text[a:b]))
+        and not _THANKS_RE.match(text, a, b)
     ]
 
 

@@ -211,3 +211,18 @@ def test_a_macro_greeting_or_sign_off_is_never_the_highlight() -> None:
             t[s:e] for t in ["Hi there, the refund is done."] for s, e in readable(t, [(0, len(t))])
         ]
     )
+
+
+def test_a_macro_courtesy_line_is_not_the_highlight_but_a_thanks_that_says_something_is() -> None:
+    from indexer.highlight import readable, sentence_spans
+
+    text = (
+        "Thanks for contacting us about order {{order_id}}.\nThank you for your patience.\n"
+        "Thanks for your report, we removed the video and banned the account for 7 days.\n"
+        "Refunds take 5 business days."
+    )
+    shown = [text[a:b] for a, b in readable(text, sentence_spans(text))]
+    assert shown == [
+        "Thanks for your report, we removed the video and banned the account for 7 days.",
+        "Refunds take 5 business days.",
+    ]
