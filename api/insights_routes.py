@@ -376,9 +376,7 @@ def analytics_document_feedback(request: Request, fmt: Format = "json", days: Da
     """Ratings per document and version rated, the most often 'wrong or outdated' first."""
     log = _state(request).log
     verdicts = _visible_verdicts(log.verdicts(_since(days)), _visibility(request))
-    rows = gaps.feedback_by_document(
-        verdicts, log.result_titles(verdicts), log.rated_versions(verdicts)
-    )
+    rows = gaps.feedback_by_document(verdicts, *log.rated_results(verdicts))
     return _table(rows, fmt, "doc-feedback")
 
 

@@ -388,7 +388,7 @@ def feedback_by_document(
     versions: dict[tuple[str, str], str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`document_feedback` from the latest verdicts, the rated documents' titles and the
-    version each rated passage had (:meth:`QueryLog.rated_versions`).
+    version each rated passage had (:meth:`QueryLog.rated_results`).
 
     One row per document and version: "wrong or outdated" said of v2.0 is about v2.0, and must
     not stay on the list as if said of v2.1, the version that fixed it.

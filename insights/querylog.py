@@ -288,33 +288,29 @@ class QueryLog:
         texts = {r["results"] for r in rows}
         return result_doc_ids("\n".join(texts))
 
-    def result_titles(self, verdicts: list[dict[str, Any]]) -> dict[str, str]:
-        """The title each rated document had in the first search in ``verdicts`` rating it
-        (one row read per document, where the title was read from every search before)."""
+    def rated_results(
+        self, verdicts: list[dict[str, Any]]
+    ) -> tuple[dict[str, str], dict[tuple[str, str], str | None]]:
+        """What :func:`insights.gaps.feedback_by_document` needs of the rated searches, in one
+        read of their rows: each rated document's title (as the first search in ``verdicts``
+        rating it showed it) and the version each rated passage had, by (search, chunk), which
+        tells ratings of v2.0 from ratings of its fix (None when logged before versions were
+        kept)."""
         first: dict[str, str] = {}
         for v in verdicts:
             if v.get("doc_id"):
                 first.setdefault(v["doc_id"], v["search_id"])
-        titles: dict[str, str] = {}
-        wanted = set(first)
-        for row in self._rows_of(sorted(set(first.values())), ("search_id", "results")):
-            for r in json.loads(row["results"]):
-                if r["doc_id"] in wanted and first[r["doc_id"]] == row["search_id"]:
-                    titles.setdefault(r["doc_id"], r.get("title", ""))
-        return titles
-
-    def rated_versions(self, verdicts: list[dict[str, Any]]) -> dict[tuple[str, str], str | None]:
-        """The document version each rated passage had in its search, by (search, chunk):
-        what :func:`insights.gaps.feedback_by_document` tells ratings apart by. Only the
-        rated searches' rows are read; one logged before versions were kept gives None."""
         rated = {(v["search_id"], v["chunk_id"]) for v in verdicts if v.get("chunk_id")}
+        ids = sorted(set(first.values()) | {search_id for search_id, _ in rated})
+        titles: dict[str, str] = {}
         versions: dict[tuple[str, str], str | None] = {}
-        ids = sorted({search_id for search_id, _ in rated})
         for row in self._rows_of(ids, ("search_id", "results")):
             for r in json.loads(row["results"]):
+                if first.get(r["doc_id"]) == row["search_id"]:
+                    titles.setdefault(r["doc_id"], r.get("title", ""))
                 if (row["search_id"], r["chunk_id"]) in rated:
                     versions[(row["search_id"], r["chunk_id"])] = r.get("version")
-        return versions
+        return titles, versions
 
     def hidden_flag_counts(
         self, since: str | None, low_below: float, seen: set[str]

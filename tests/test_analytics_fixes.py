@@ -245,7 +245,7 @@ def test_summary_and_feedback_from_sql_match_the_pure_functions(log: QueryLog) -
         verdicts = log.verdicts(since)
         assert gaps.summary_of(stats, verdicts) == gaps.summary(searches, threshold)
         assert log.retrieved_doc_ids(since) == {r["doc_id"] for s in searches for r in s["results"]}
-        titles = log.result_titles(verdicts)
+        titles, _versions = log.rated_results(verdicts)
         assert gaps.feedback_by_document(verdicts, titles) == gaps.document_feedback(searches)
 
 

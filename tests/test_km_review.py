@@ -77,9 +77,7 @@ def test_ratings_are_told_apart_by_the_version_rated(log: QueryLog) -> None:
     }
     assert _by_version(gaps.document_feedback(log.searches())) == expected
     verdicts = log.verdicts()
-    sql = gaps.feedback_by_document(
-        verdicts, log.result_titles(verdicts), log.rated_versions(verdicts)
-    )
+    sql = gaps.feedback_by_document(verdicts, *log.rated_results(verdicts))
     assert sql == gaps.document_feedback(log.searches())
 
 
