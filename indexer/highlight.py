@@ -179,7 +179,7 @@ def within_section(
     for line_start, line in _lines(text, start, stop):
         if not line.strip():
             continue
-        heading = line.lstrip().startswith("#") or line.strip() in names
+        heading = _heading_line(line, names)
         crossed = any(previous < cut <= line_start for cut in cuts)
         previous = line_start
         if (heading or crossed) and runs[-1]:
@@ -282,7 +282,7 @@ def _first_sentence_after(
             continue
         if any(heading[1] < cut <= line_start for cut in cuts):
             return None
-        if line.lstrip().startswith("#") or line.strip() in names:
+        if _heading_line(line, names):
             return None
         spans = readable(line, sentence_spans(line))
         if spans:
@@ -295,26 +295,23 @@ def _nearest_readable(
 ) -> tuple[int, int] | None:
     """The readable sentence next to a wordless window ``[a, b)``, in its section: the first
     after it, else the last before it (a table rule's neighbours are the table's rows)."""
-
-    def sentences(lo: int, hi: int) -> list[tuple[int, int]]:
-        found = []
-        for line_start, line in _lines(text, lo, hi):
-            if line.lstrip().startswith("#") or line.strip() in names:
-                found.append((-1, -1))  # a heading line: the section ends here
-                continue
-            spans = readable(line, sentence_spans(line))
-            found += [(line_start + s, line_start + e) for s, e in spans]
-        return found
-
-    for s, e in sentences(b, len(text)):
-        if s < 0 or any(b <= cut <= s for cut in cuts):
-            break
-        return s, e
-    for s, e in reversed(sentences(0, a)):
-        if s < 0 or any(e <= cut <= a for cut in cuts):
-            break
-        return s, e
+    after = _first_sentence_after(text, (a, b), names, cuts)
+    if after:
+        return after
+    for line_start, line in reversed(list(_lines(text, 0, a))):
+        if _heading_line(line, names):
+            return None  # the section starts here
+        spans = readable(line, sentence_spans(line))
+        if spans:
+            s, e = line_start + spans[-1][0], line_start + spans[-1][1]
+            return None if any(e <= cut <= a for cut in cuts) else (s, e)
     return None
+
+
+def _heading_line(line: str, names: set[str]) -> bool:
+    """A Markdown heading, or a plain line that is one of the section titles ``names``
+    (formats whose headings are plain lines: DOCX, HTML, PDF, text)."""
+    return line.lstrip().startswith("#") or line.strip() in names
 
 
 def _without_marks(text: str, line: tuple[int, int]) -> tuple[int, int]:

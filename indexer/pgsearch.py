@@ -240,9 +240,7 @@ class PgSearcher:
                 return found
 
             query_terms, _fixed = spelling.query_terms(query, doc_freq, self._words)
-            bm25 = self._bm25_params(
-                con, query_terms, snapshot, looked_up if self._words is not None else None
-            )
+            bm25 = self._bm25_params(query_terms, snapshot, looked_up)
         if bm25:
             sql = _BM25_TOP_SQL.format(docs="AND p.doc_id = ANY(%(docs)s)" if docs else "")
             limit = max(self.settings.ann_candidates, fusion.LEXICAL_DEPTH)  # as locally
@@ -311,18 +309,13 @@ class PgSearcher:
 
     @staticmethod
     def _bm25_params(
-        con: Any,
-        query_terms: list[str],
-        snapshot: dict[str, float],
-        df: dict[str, int] | None = None,
+        query_terms: list[str], snapshot: dict[str, float], df: dict[str, int]
     ) -> dict[str, Any] | None:
-        """Query terms with their counts and IDF (bm25s' lucene variant) in this snapshot;
-        ``df``, when given, already holds every term of them this snapshot has."""
+        """Query terms with their counts and IDF (bm25s' lucene variant) in this snapshot, whose
+        document counts of them are ``df`` (terms it lacks left out)."""
         counts = Counter(query_terms)
         if not counts:
             return None
-        if df is None:
-            df = PgSearcher._doc_freq(con, counts)
         found = [t for t in counts if df.get(t)]
         if not found:
             return None

@@ -44,14 +44,14 @@ def query_terms(
     and the replacements made ({typed word: index term}).
 
     ``words`` is the model's whole-word vocabulary (:func:`model_words`); None turns
-    correction off. A tie between two candidates goes to the alphabetically first, so both
-    backends make the same choice.
+    correction off. ``doc_freq`` is asked about every term returned. A tie between two
+    candidates goes to the alphabetically first, so both backends make the same choice.
     """
     pairs = term_pairs(query)
     stems = [stem for _word, stem in pairs]
+    known = doc_freq(set(stems))  # asked even with correction off: a caller may keep the counts
     if words is None:
         return stems, {}
-    known = doc_freq(set(stems))
     slips = {
         stem: word
         for word, stem in pairs

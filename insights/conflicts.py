@@ -224,6 +224,7 @@ _YEAR_CUES = set("in since from until by before after during of the for".split()
 # Modifiers that do not change what is counted ("3 more strikes" are strikes).
 _NEUTRAL_MODIFIERS = {"more", "additional", "extra", "further", "total"}
 _IRREGULAR_PLURALS = {"people": "person", "children": "child", "men": "man", "women": "woman"}
+_IRREGULAR_SINGULARS = {v: k for k, v in _IRREGULAR_PLURALS.items()}
 _NOUN_PHRASE = re.compile(r"\s+([a-z][a-z'-]*[a-z]|[A-Z]{2,})(?![\w])")
 
 
@@ -247,9 +248,8 @@ def _plural(word: str) -> bool:
 
 def _plural_of(singular: str) -> str:
     """The plural written for a count other than one, so that one count has one spelling."""
-    irregular = {v: k for k, v in _IRREGULAR_PLURALS.items()}
-    if singular in irregular:
-        return irregular[singular]
+    if singular in _IRREGULAR_SINGULARS:
+        return _IRREGULAR_SINGULARS[singular]
     if re.search(r"[^aeiou]y$", singular):
         return singular[:-1] + "ies"
     if re.search(r"(?:s|x|ch|sh|z)$", singular):

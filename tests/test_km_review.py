@@ -12,12 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
-from indexer.settings import Settings
 from insights import gaps
 from insights.querylog import QueryLog
+from tests import test_insights_analytics, test_ui_pages
 from tests.conftest import FakeEmbedder
 from tests.test_insights_api import make_app
-from tests.test_ui_pages import KNOWLEDGE, serve
+from tests.test_ui_pages import KNOWLEDGE
+
+api_url = test_ui_pages.api_url  # the API on loopback, the pages pointed at it
 
 THRESHOLD = 0.35
 
@@ -57,16 +59,7 @@ def _by_version(rows: list[dict]) -> dict:
     }
 
 
-@pytest.fixture(params=["local", "postgres"])
-def log(request: pytest.FixtureRequest, tmp_path: Path) -> QueryLog:
-    """Both query-log backends: a SQLite file, and the postgres backend's database."""
-    if request.param == "local":
-        log = QueryLog(tmp_path / "q.sqlite")
-    else:
-        url = request.getfixturevalue("pg_database")
-        log = QueryLog.from_settings(Settings(database_url=url))
-    yield log
-    log.close()
+log = test_insights_analytics.log  # both query-log backends, as the log's contract tests use
 
 
 def test_ratings_are_told_apart_by_the_version_rated(log: QueryLog) -> None:
@@ -163,7 +156,7 @@ def _bar_chart(at) -> tuple[dict, pd.DataFrame]:
     return json.loads(chart.proto.spec)["encoding"]["x"], data
 
 
-def test_the_trend_chart_keeps_quiet_days(sample_kb, fake_embedder, tmp_path, monkeypatch) -> None:
+def test_the_trend_chart_keeps_quiet_days(api_url: str, tmp_path: Path) -> None:
     log = QueryLog(tmp_path / "log" / "q.sqlite")
     for day in ("2026-11-01", "2026-11-05"):  # a gap signal, three quiet days, another
         log.log_search(
@@ -172,13 +165,7 @@ def test_the_trend_chart_keeps_quiet_days(sample_kb, fake_embedder, tmp_path, mo
             ts=f"{day}T09:00:00+00:00",
         )  # fmt: skip
     log.close()
-    url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    monkeypatch.setenv("KB_API_URL", url)
-    try:
-        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
     assert not at.exception, at.exception
     x, data = _bar_chart(at)
     assert x["type"] == "temporal"  # a time axis: two days apart are not drawn side by side
@@ -201,7 +188,7 @@ def test_topic_keywords_leave_out_function_words() -> None:
 
 
 def test_the_page_says_when_topics_cover_only_the_latest_gap_searches(
-    sample_kb, fake_embedder, tmp_path, monkeypatch
+    api_url: str, tmp_path: Path
 ) -> None:
     """Unanswered 805 above a topic table adding up to 800 must say why, not look wrong."""
     log = QueryLog(tmp_path / "log" / "q.sqlite")
@@ -213,13 +200,7 @@ def test_the_page_says_when_topics_cover_only_the_latest_gap_searches(
             ts=f"2026-11-{1 + i % 28:02d}T09:00:00+00:00",
         )  # fmt: skip
     log.close()
-    url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    monkeypatch.setenv("KB_API_URL", url)
-    try:
-        at = AppTest.from_file(KNOWLEDGE, default_timeout=60).run()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    at = AppTest.from_file(KNOWLEDGE, default_timeout=60).run()
     assert not at.exception, at.exception
     assert {m.label: m.value for m in at.metric}["Unanswered"] == str(n)
     assert at.dataframe[0].value["searches"].sum() == gaps.MAX_QUERIES
