@@ -11,6 +11,7 @@ twice counts once, at its first rank: references such as ranx and ir-measures ta
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 
@@ -58,6 +59,26 @@ def evidence_hit_at(passages: Sequence[str], evidence: Sequence[str], k: int) ->
     """1 if one of the top ``k`` passages contains one of the evidence strings."""
     wanted = [normalise_ws(e) for e in evidence if e.strip()]
     return float(any(e in normalise_ws(p) for p in passages[:k] for e in wanted))
+
+
+_ITEM_MARKS_RE = re.compile(r"^(?:[-*+\u2022|]|\(?\w{1,3}[.)])\s+|\s*\|$")  # "- ", "7. ", "| a |"
+HIGHLIGHT_MIN_WORDS = 4  # "No." inside an evidence sentence does not point an agent at it
+
+
+def highlight_hit(highlight: str, evidence: Sequence[str]) -> float:
+    """1 if the highlighted sentence holds an evidence string, or is itself part of one (at
+    least ``HIGHLIGHT_MIN_WORDS`` words of it): what an agent reads first settles the question.
+
+    ``evidence_hit@1`` asks whether the first passage holds the evidence; this asks whether the
+    sentence marked in it is that evidence, not a neighbour the agent would have to read past.
+    """
+    shown = _ITEM_MARKS_RE.sub("", normalise_ws(highlight))
+    if not shown:
+        return 0.0
+    for e in (normalise_ws(e) for e in evidence if e.strip()):
+        if e in shown or (shown in e and len(shown.split()) >= HIGHLIGHT_MIN_WORDS):
+            return 1.0
+    return 0.0
 
 
 def mean(values: Sequence[float]) -> float:

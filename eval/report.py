@@ -242,7 +242,8 @@ def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
             else ", no spelling correction. "
         )
         + "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
-        "whether a top-k passage contains an evidence string; `recall@k` is the share of "
+        "whether a top-k passage contains an evidence string, `highlight_hit@1` whether the "
+        "sentence highlighted in the first passage is evidence; `recall@k` is the share of "
         "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "
         "recall@1 cannot exceed ~0.2: read `mrr@10` there). The default mode is `hybrid`.\n",
     ]

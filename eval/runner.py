@@ -12,11 +12,12 @@ import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from eval.datasets import Dataset
 from eval.metrics import (
     evidence_hit_at,
+    highlight_hit,
     hit_at,
     mean,
     mean_or_none,
@@ -94,16 +95,27 @@ def first_rank(flags: list[bool]) -> int | None:
     return next((i for i, hit in enumerate(flags, start=1) if hit), None)
 
 
+class Ranked(NamedTuple):
+    """What one question got: documents ranked by their best passage, passages in rank order,
+    the first passage's highlighted sentence, and whether the system called it answerable."""
+
+    docs: list[str]
+    passages: list[str]
+    highlight: str
+    answerable: bool
+
+
 def run_query(
     searcher: Searcher, text: str, mode: str | None = None, top_k: int = CANDIDATE_PASSAGES
-) -> tuple[list[str], list[str], bool]:
-    """(documents ranked by their best passage, passages in rank order, answerable flag)."""
+) -> Ranked:
+    """One question through the searcher, as an evaluator scores it."""
     response = searcher.search(text, top_k=top_k, mode=mode)
     docs: list[str] = []
     for r in response.results:
         if r.doc_id not in docs:
             docs.append(r.doc_id)
-    return docs, [r.text for r in response.results], response.answerable
+    first = response.results[0].highlight.text if response.results else ""
+    return Ranked(docs, [r.text for r in response.results], first, response.answerable)
 
 
 def judged_relevant(qrels: dict[str, int] | None) -> dict[str, int]:
@@ -128,7 +140,7 @@ def metric_names(dataset: Dataset) -> list[str]:
     scored = [q for q in dataset.queries if q not in dataset.unanswerable and q not in left_out]
     names = [n for n, _, _ in DOC_METRICS]
     if any(dataset.evidence.get(q) for q in scored):
-        names += [f"evidence_hit@{k}" for k in EVIDENCE_KS]
+        names += [f"evidence_hit@{k}" for k in EVIDENCE_KS] + ["highlight_hit@1"]
     names += ["mean_passage_chars", "queries"]
     if left_out:
         names.append("queries_left_out")
@@ -161,7 +173,7 @@ def evaluate(
     for qid, text in dataset.queries.items():
         on_question(1)
         if qid in dataset.unanswerable:
-            docs, passages, answerable = run_query(searcher, text, search_mode)
+            docs, passages, _, answerable = run_query(searcher, text, search_mode)
             flags.append((True, not answerable))
             unanswerable.append(
                 {
@@ -176,7 +188,7 @@ def evaluate(
         if qid in skipped:
             continue
         relevant = judged_relevant(dataset.qrels.get(qid))
-        docs, passages, answerable = run_query(searcher, text, search_mode)
+        docs, passages, highlight, answerable = run_query(searcher, text, search_mode)
         flags.append((False, not answerable))
         evidence = dataset.evidence.get(qid) or []
         row: dict[str, Any] = {
@@ -192,12 +204,14 @@ def evaluate(
             else None,
             "flagged_no_answer": not answerable,
             "top_passages": [p[:600] for p in passages[:3]],  # what an agent would have read
+            "highlight": highlight,
         }
         for name, fn, k in DOC_METRICS:
             row[name] = fn(docs, relevant, k)
         if evidence:
             for k in EVIDENCE_KS:
                 row[f"evidence_hit@{k}"] = evidence_hit_at(passages, evidence, k)
+            row["highlight_hit@1"] = highlight_hit(highlight, evidence)
         row["passage_chars"] = mean([len(p) for p in passages[:5]])
         per_query.append(row)
     if left_out:

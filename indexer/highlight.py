@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
@@ -123,6 +123,25 @@ _THANKS_RE = re.compile(
 )
 
 
+# A macro's closing line ("Kind regards,"): the lines after it, to the paragraph's end, are
+# its signature ("{{agent_name}}", "Vybe Support").
+_VALEDICTION_RE = re.compile(
+    r"^[ \t]*(?:(?:kind|best|warm|warmest)? ?regards|best(?: wishes)?|cheers|sincerely(?: yours)?"
+    r"|yours sincerely|(?:many )?thanks(?: again)?|thank you)[ \t]*[,.!]?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PARAGRAPH_END_RE = re.compile(r"\n[ \t]*\n")
+
+
+def _signatures(text: str) -> list[tuple[int, int]]:
+    """Spans of ``text`` that sign a macro off: from a closing line to its paragraph's end."""
+    out = []
+    for m in _VALEDICTION_RE.finditer(text):
+        end = _PARAGRAPH_END_RE.search(text, m.end())
+        out.append((m.end(), end.start() if end else len(text)))
+    return out
+
+
 def readable(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """The spans with a letter or digit in them, other than a macro's greeting or sign-off:
     what a highlight may show.
@@ -130,13 +149,16 @@ def readable(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int
     A Markdown table's rule row or the '|' left after a table cell's last sentence is a
     "sentence" to the splitter (and stays one in sentence windows, whose vectors were measured
     that way), but shown as the highlight it is noise an agent reads first; so is a macro's
-    "Hi {{user_name}},", "Thanks for contacting us." or "{{agent_name}}", whose window matches
-    every question about the macro's subject through the title it is embedded with.
+    "Hi {{user_name}},", "Thanks for contacting us." or the "{{agent_name}} / Vybe Support"
+    signature under "Kind regards,", whose window matches every question about the macro's
+    subject through the title it is embedded with.
     """
+    signed = _signatures(text)
     return [
         (a, b)
         for a, b in spans
         if not _WORDLESS_RE.fullmatch(text, a, b)
+        and not any(lo <= a and b <= hi for lo, hi in signed)
         and not _SALUTATION_RE.fullmatch(_PLACEHOLDER_RE.sub(" ", text[a:b]))
         and not _THANKS_RE.match(text, a, b)
     ]
@@ -318,6 +340,59 @@ def _without_marks(text: str, line: tuple[int, int]) -> tuple[int, int]:
     """A heading line's span without its Markdown '#' marks."""
     marks = re.match(r"#+[ \t]*", text[line[0] : line[1]])
     return (line[0] + marks.end(), line[1]) if marks and marks.end() < line[1] - line[0] else line
+
+
+def idf_of(counts: dict[str, int], n: int) -> dict[str, float]:
+    """The weights :func:`idf_table` would give terms held by ``counts[t]`` of ``n`` passages:
+    what a backend that keeps document counts (not the texts) hands the highlighter."""
+    return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in counts.items() if c > 0}
+
+
+# Cosine units per whole share of the question's rare words a window holds: 0, 0.1, 0.2 and
+# 0.4 measured on kb/, ConditionalQA, PolicyQA and held-out ConditionalQA-with-scenario
+# questions; 0.4 marked the evidence at least as often as the others on every one of them
+# (docs/retrieval-experiments.md).
+KEYWORD_WEIGHT = 0.4
+
+
+# A word typed in capitals or with digits: a market (DE), a code (BR-05, RD-03), a tier (P1).
+_CODE_RE = re.compile(r"\b(?:[A-Z]{2,}|[A-Z]+[0-9]+|[A-Z]+-[A-Z0-9]+)(?:-[A-Z0-9]+)*\b")
+
+
+def pick_window(
+    text: str,
+    windows: Sequence[tuple[float, int, int]],
+    query: str,
+    idf: dict[str, float],
+    weight: float = KEYWORD_WEIGHT,
+) -> int:
+    """Index of the sentence window of ``text`` to highlight; ``windows`` are (cosine to the
+    query, start, end).
+
+    The passage was ranked as a whole; which of its sentences settles the question often
+    turns on a word the model barely hears. A window naming more of the codes the agent typed
+    in capitals (a market 'DE', a code 'BR-05') comes first: "refund window in DE" marks the
+    DE row, not the MY row the model finds nearer. Then a window's cosine is raised by
+    ``weight`` times its share of the question's words (weighted by ``idf``) among those the
+    passage holds. Windows with nothing readable (a macro's "Vybe Support" signature, a table
+    rule) are passed over while another is left.
+    """
+    if not windows:
+        raise ValueError("no window to pick from")
+    wanted = {t: idf[t] for t in set(terms(query)) if t in idf}
+    held = [set(terms(text[a:b])) for _, a, b in windows]
+    present = {t: w for t, w in wanted.items() if any(_matches(t, h) for h in held)}
+    total = sum(present.values())
+    shown = {i for i, (_, a, b) in enumerate(windows) if readable(text, [(a, b)])}
+    codes = {c for c in _CODE_RE.findall(query) if re.search(rf"\b{re.escape(c)}\b", text)}
+
+    def rank(i: int) -> tuple[int, float, int]:
+        a, b = windows[i][1:]
+        named = sum(bool(re.search(rf"\b{re.escape(c)}\b", text[a:b])) for c in codes)
+        share = sum(w for t, w in present.items() if _matches(t, held[i])) / total if total else 0
+        return named, windows[i][0] + weight * share, -i  # the first of equals, as argmax
+
+    return max(sorted(shown) or range(len(windows)), key=rank)
 
 
 def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, int]:

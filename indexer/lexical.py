@@ -175,20 +175,27 @@ def load_bm25(index_dir: Path):
     )
 
 
-def bm25_scores(
-    retriever, query: str, n_rows: int, words: frozenset[str] | None = None
-) -> np.ndarray:
-    """BM25 score of every chunk for ``query`` (zeros for words the index never saw), with
-    slips in its keywords read as index terms when ``words`` is given (indexer/spelling.py)."""
+def doc_freq_of(retriever) -> Callable[[Collection[str]], dict[str, int]]:
+    """How many chunks hold each of the terms asked about (terms the index lacks left out),
+    read from the BM25 matrix itself: a column per term, its rows the chunks holding it."""
     vocab = retriever.vocab_dict
-    indptr = retriever.scores["indptr"]  # a column per term: its rows are the chunks holding it
+    indptr = retriever.scores["indptr"]
 
     def doc_freq(wanted: Collection[str]) -> dict[str, int]:
         return {
             t: int(indptr[i + 1] - indptr[i]) for t in wanted if (i := vocab.get(t)) is not None
         }
 
-    found, _fixed = query_terms(query, doc_freq, words)
+    return doc_freq
+
+
+def bm25_scores(
+    retriever, query: str, n_rows: int, words: frozenset[str] | None = None
+) -> np.ndarray:
+    """BM25 score of every chunk for ``query`` (zeros for words the index never saw), with
+    slips in its keywords read as index terms when ``words`` is given (indexer/spelling.py)."""
+    vocab = retriever.vocab_dict
+    found, _fixed = query_terms(query, doc_freq_of(retriever), words)
     known = [t for t in found if t in vocab]
     if not known:
         return np.zeros(n_rows, dtype=np.float32)

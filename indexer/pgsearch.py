@@ -25,7 +25,7 @@ import numpy as np
 from indexer import fusion, spelling
 from indexer.embedding import Embedder
 from indexer.errors import NotFoundError
-from indexer.highlight import best_sentence, within_section
+from indexer.highlight import best_sentence, idf_of, pick_window, terms, within_section
 from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
@@ -231,8 +231,8 @@ class PgSearcher:
         ]
         lexical: dict[str, float] = {}
         bm25 = None
+        looked_up: dict[str, int] = {}  # every term asked about, so BM25 need not ask again
         if mode != "dense":  # repeated words weigh more, as in bm25s; slips read as terms
-            looked_up: dict[str, int] = {}  # every term asked about, so BM25 need not ask again
 
             def doc_freq(wanted: Collection[str]) -> dict[str, int]:
                 found = self._doc_freq(con, wanted)
@@ -300,9 +300,13 @@ class PgSearcher:
                 ([ids[i] for i in chosen],),
             )
         }
+        windows = self._windows(con, vector, [ids[i] for i in chosen])
+        # BM25 asked for the query terms' counts already; a dense search asks here.
+        counts = looked_up if mode != "dense" else self._doc_freq(con, set(terms(query)))
+        weights = idf_of(counts, int(snapshot["chunks"]))
         results = [
             self._result(con, catalog, rank, (*full[ids[i]], rows[i][4]), float(scores[i]),
-                         query, context, best_window.get(ids[i]))
+                         query, context, windows.get(ids[i], []), weights)
             for rank, i in enumerate(chosen, start=1)
         ]  # fmt: skip
         return (results, *judge(float(passage.max()), self.settings.answerable_threshold))
@@ -342,6 +346,21 @@ class PgSearcher:
         )
 
     @staticmethod
+    def _windows(
+        con: Any, vector: np.ndarray, chunk_ids: list[str]
+    ) -> dict[str, list[tuple[float, int, int]]]:
+        """Per chunk: (cosine to the query, start, end) of each of its sentence windows, in
+        order, for the highlighter to choose from."""
+        out: dict[str, list[tuple[float, int, int]]] = {}
+        for chunk_id, a, b, score in con.execute(
+            'SELECT chunk_id, start, "end", -(embedding <#> %s) FROM kb_windows '
+            'WHERE chunk_id = ANY(%s) ORDER BY chunk_id, start, "end"',
+            (vector, chunk_ids),
+        ):
+            out.setdefault(chunk_id, []).append((float(score), a, b))
+        return out
+
+    @staticmethod
     def _scores(con: Any, sql: str, params: dict[str, Any]) -> dict[str, float]:
         return {cid: float(score) for cid, score in con.execute(sql, params)}
 
@@ -354,19 +373,20 @@ class PgSearcher:
         score: float,
         query: str,
         context: int,
-        window: tuple[float, int, int] | None,
+        windows: list[tuple[float, int, int]],
+        weights: dict[str, float],
     ) -> SearchResult:
         chunk_id, doc_id, ordinal, start, end, pages, heading_path, text = row[:8]
         doc = catalog.by_id[doc_id]  # the same snapshot: every passage's document is there
-        if window is not None:
+        if windows:
+            spans = [(c, a - start, b - start) for c, a, b in windows]
+            _, a, b = spans[pick_window(text, spans, query, weights)]
             titles, breaks = inner_boundaries(
                 doc.get("sections", []), doc.get("pages", []), start, len(text)
             )
-            a, b = within_section(
-                text, window[1] - start, window[2] - start, query, [*heading_path, *titles], breaks
-            )
+            a, b = within_section(text, a, b, query, [*heading_path, *titles], breaks)
         else:
-            a, b = best_sentence(text, query, {})
+            a, b = best_sentence(text, query, weights)
         before, after = self._neighbours(con, doc_id, ordinal, context)
         metadata = row[8]
         cited_path, page = cited_place(

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from functools import cached_property
 from pathlib import Path
 from typing import Any, get_args
 
@@ -31,9 +30,9 @@ from indexer.errors import (
     KBError,
     NotFoundError,
 )
-from indexer.highlight import best_sentence, idf_table, within_section
+from indexer.highlight import best_sentence, idf_of, pick_window, terms, within_section
 from indexer.inputs import is_plain_date, is_text
-from indexer.lexical import bm25_scores, load_bm25
+from indexer.lexical import bm25_scores, doc_freq_of, load_bm25
 from indexer.quantise import Int8Rows
 from indexer.settings import SearchMode, Settings
 from indexer.store import (
@@ -694,13 +693,6 @@ class Searcher:
 
     # -- queries -------------------------------------------------------------------------
 
-    @cached_property
-    def _idf(self) -> dict[str, float]:
-        """Term weights for the lexical highlight fallback, computed on first need only."""
-        with self._lock:
-            texts = [r[0] for r in self._db.execute("SELECT text FROM chunks")]
-        return idf_table(texts)
-
     def _refresh_access(self) -> None:
         """Pick up `kb access` changes: one stat per query, a reload only when they change."""
         try:
@@ -783,6 +775,7 @@ class Searcher:
             score_of = dict(zip(pool.tolist(), scores[best].tolist(), strict=True))
             rows = fusion.diversify(pool, self._section_of, top_k)
             records = self._chunk_records(rows, context)
+            weights = idf_of(doc_freq_of(self._bm25)(set(terms(query))), len(self._chunk_doc))
             results = [
                 self._result(
                     rank,
@@ -790,7 +783,8 @@ class Searcher:
                     *records[row],
                     score_of[row],
                     query,
-                    self._best_window(row, signals.window_scores),
+                    self._row_windows(row, signals.window_scores),
+                    weights,
                 )
                 for rank, row in enumerate(rows, start=1)
             ]
@@ -890,18 +884,15 @@ class Searcher:
         lexical_rows = fusion.top_rows(lexical, allowed & (lexical > 0), depth)
         return np.union1d(dense_rows, lexical_rows)
 
-    def _best_window(self, row: int, window_scores: np.ndarray) -> int:
-        """Index of the best-scoring sentence window of one chunk row, -1 if it has none."""
+    def _row_windows(self, row: int, window_scores: np.ndarray) -> list[tuple[float, int, int]]:
+        """(cosine to the query, start, end in the document) of one chunk row's sentence
+        windows, in order; empty if it has none."""
         i = int(np.searchsorted(self._window_rows, row))
         if i >= len(self._window_rows) or self._window_rows[i] != row:
-            return -1
-        start = int(self._window_starts[i])
-        end = (
-            int(self._window_starts[i + 1])
-            if i + 1 < len(self._window_starts)
-            else len(window_scores)
-        )
-        return start + int(np.argmax(window_scores[start:end]))
+            return []
+        start, end = int(self._window_starts[i]), int(self._window_ends[i])
+        spans = self._window_span[start:end].tolist()
+        return [(float(c), a, b) for c, (a, b) in zip(window_scores[start:end], spans, strict=True)]
 
     def _chunk_records(self, rows: list[int], context: int) -> dict[int, tuple]:
         """Per row: its chunk record and the ``context`` passages before and after it.
@@ -926,17 +917,19 @@ class Searcher:
         after: list[dict[str, Any]],
         score: float,
         query: str,
-        window: int = -1,
+        windows: list[tuple[float, int, int]],
+        weights: dict[str, float],
     ) -> SearchResult:
         doc = self._docs[int(self._chunk_doc[row])]
         text = r["text"]
         heading_path = json.loads(r["heading_path"])
-        if window >= 0:  # the sentence window that matched best is what the agent should read
-            a, b = (int(x) - r["start"] for x in self._window_span[window])
+        if windows:  # the sentence window that answers best is what the agent should read
+            spans = [(c, a - r["start"], b - r["start"]) for c, a, b in windows]
+            _, a, b = spans[pick_window(text, spans, query, weights)]
             titles, breaks = inner_boundaries(doc.sections, doc.pages, r["start"], len(text))
             a, b = within_section(text, a, b, query, [*heading_path, *titles], breaks)
         else:
-            a, b = best_sentence(text, query, self._idf)  # rare: a passage without windows
+            a, b = best_sentence(text, query, weights)  # rare: a passage without windows
         pages = json.loads(r["pages"])
         meta = self._access_of(doc.doc_id, doc.metadata)
         heading_path, page = cited_place(

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from eval.datasets import Dataset
-from eval.metrics import evidence_hit_at, hit_at, mrr_at, ndcg_at, recall_at
+from eval.metrics import evidence_hit_at, highlight_hit, hit_at, mrr_at, ndcg_at, recall_at
 from eval.report import (
     BaselineError,
     check_baseline,
@@ -159,7 +159,12 @@ class _StubSearcher:
         self.ranked, self.no_answer = ranked, no_answer
 
     def search(self, text: str, top_k: int = 50, mode: str | None = None) -> SimpleNamespace:
-        results = [SimpleNamespace(doc_id=d, text=f"passage of {d}") for d in self.ranked[text]]
+        results = [
+            SimpleNamespace(
+                doc_id=d, text=f"passage of {d}", highlight=SimpleNamespace(text=f"passage of {d}")
+            )
+            for d in self.ranked[text]
+        ]
         return SimpleNamespace(results=results, answerable=text not in self.no_answer)
 
 
@@ -205,6 +210,33 @@ def test_nothing_to_average_is_none_not_zero(tmp_path) -> None:
     row = markdown_table(results).splitlines()[-1]
     assert row == "| default |" + " n/a |" * 7 + " 0 | n/a | 0.000 |"  # 7: 6 doc + chars
     assert write_chart(results, tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_highlight_hit_scores_the_first_passages_highlight_not_its_text() -> None:
+    """q1's first passage holds its evidence and marks it; q2's holds it but marks another
+    sentence: both are evidence hits, one a highlight hit."""
+    dataset = _dataset(
+        {"q1": {"a": 1}, "q2": {"b": 1}},
+        evidence={"q1": ["refunds take 14 days"], "q2": ["payouts are weekly"]},
+    )
+    dataset.queries = {"q1": "q1", "q2": "q2"}
+
+    class Marking(_StubSearcher):
+        def search(self, text, top_k=50, mode=None):
+            shown = {"q1": "Yes: refunds take 14 days here.", "q2": "Ask the creator first."}
+            body = f"{shown[text]} Refunds take 14 days; payouts are weekly."
+            hit = SimpleNamespace(
+                doc_id=text, text=body, highlight=SimpleNamespace(text=shown[text])
+            )
+            return SimpleNamespace(results=[hit], answerable=True)
+
+    result = evaluate(dataset, Marking({}))
+    assert result["metrics"]["evidence_hit@1"] == 1.0
+    assert result["metrics"]["highlight_hit@1"] == 0.5
+    assert [r["highlight"] for r in result["per_query"]] == [
+        "Yes: refunds take 14 days here.",
+        "Ask the creator first.",
+    ]
 
 
 def _base(**metrics) -> dict:
@@ -303,3 +335,20 @@ def test_chart_labels_do_not_overlap() -> None:
         assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("highlight", "hit"),
+    [
+        ("Refunds take 14 days. Gifts are final.", 1.0),  # holds the evidence
+        ("7. Refunds take 14 days.", 1.0),  # the list marker is not part of what was said
+        ("| Refunds take | 14 days |", 0.0),  # a table row's cells are not the sentence
+        ("Refunds take 14 days", 1.0),  # four words of the evidence itself
+        ("Refunds take 14", 0.0),  # three: too few to say which sentence it is
+        ("No.", 0.0),  # too short to point at anything
+        ("Gifts are final.", 0.0),  # a neighbour of the evidence
+        ("", 0.0),
+    ],
+)
+def test_highlight_hit(highlight: str, hit: float) -> None:
+    assert highlight_hit(highlight, ["Refunds  take\n14 days.", "No. We never do that."]) == hit

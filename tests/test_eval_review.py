@@ -303,7 +303,11 @@ def test_the_page_shows_what_was_measured_and_the_unanswerable_questions(
 
     from tests.test_ui_pages import EVALUATE, _markdown
 
-    write_set(tmp_path / "datasets" / "withno", split="dev")  # beside make_app's tiny set
+    write_set(  # beside make_app's tiny set
+        tmp_path / "datasets" / "withno",
+        split="dev",
+        evidence=_jsonl([{"query_id": "q1", "evidence": ["refunded within 14 days"]}]),
+    )
     at = AppTest.from_file(EVALUATE, default_timeout=30).run()
     at.selectbox(key="eval-set").set_value("withno").run()
     at.multiselect[0].set_value(["bm25"]).run()
@@ -320,4 +324,7 @@ def test_the_page_shows_what_was_measured_and_the_unanswerable_questions(
     unanswerable = at.dataframe[2].value
     assert unanswerable["query_id"].tolist() == ["q3"]
     assert unanswerable["flagged no answer"].tolist()[0] in ("yes", "no")  # not 1.000 / 0.000
-    assert "Where the expected document ranked:" in _markdown(at)
+    shown = _markdown(at)
+    assert "Where the expected document ranked:" in shown
+    # q1, the first question drilled into: its first passage is its only sentence
+    assert "Highlighted in the first passage (the evidence):" in shown, shown

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.highlight import best_sentence, idf_table, sentence_spans, terms
+from indexer.highlight import (
+    best_sentence,
+    idf_of,
+    idf_table,
+    pick_window,
+    readable,
+    sentence_spans,
+    terms,
+)
 
 
 def test_terms_stem_and_drop_stopwords() -> None:
@@ -226,3 +234,76 @@ def test_a_macro_courtesy_line_is_not_the_highlight_but_a_thanks_that_says_somet
         "Thanks for your report, we removed the video and banned the account for 7 days.",
         "Refunds take 5 business days.",
     ]
+
+
+MARKETS = (
+    "Notes on specific markets:\n"
+    "- MY and ID: the window is 7 days, and refunds go back to the e-wallet.\n"
+    "- EU/EEA (including DE and FR): users have 14 days to withdraw.\n"
+    "- KR: the 7-day withdrawal period applies to unused coins."
+)
+
+
+def _windows(text: str, cosines: list[float]) -> list[tuple[float, int, int]]:
+    spans = [s for s in sentence_spans(text) if text[s[0] : s[1]].startswith("- ")]
+    assert len(spans) == len(cosines)
+    return [(c, a, b) for c, (a, b) in zip(cosines, spans, strict=True)]
+
+
+def test_pick_window_marks_the_row_naming_the_market_asked_about() -> None:
+    """The model barely hears 'DE': the MY row is nearer in cosine and holds more of the
+    question's words ('window', 'refunds'), but the agent typed the market, so its row is the
+    one to read."""
+    windows = _windows(MARKETS, [0.51, 0.41, 0.30])
+    idf = idf_of({"refund": 106, "window": 42, "de": 19}, 460)
+    i = pick_window(MARKETS, windows, "refund window in DE", idf)
+    assert MARKETS[windows[i][1] : windows[i][2]].startswith("- EU/EEA (including DE")
+
+
+def test_a_code_typed_in_lower_case_or_absent_from_the_passage_does_not_decide() -> None:
+    windows = _windows(MARKETS, [0.51, 0.41, 0.30])
+    idf = idf_of({"refund": 106, "window": 42, "de": 19}, 460)
+    assert pick_window(MARKETS, windows, "refund window in de", idf, weight=0.0) == 0
+    assert pick_window(MARKETS, windows, "refund window in MX", idf, weight=0.0) == 0
+
+
+def test_pick_window_prefers_the_window_holding_the_questions_rare_words() -> None:
+    text = "Refunds go back to the card used. Gifts already sent are never refunded."
+    windows = [(0.60, 0, 33), (0.58, 34, len(text))]
+    idf = idf_of({"refund": 100, "gift": 8}, 400)
+    assert pick_window(text, windows, "refund for gifts", idf) == 1
+    assert pick_window(text, windows, "refund for gifts", idf, weight=0.0) == 0
+
+
+def test_pick_window_keeps_the_nearest_window_when_words_do_not_tell_them_apart() -> None:
+    windows = _windows(MARKETS, [0.50, 0.64, 0.55])
+    idf = idf_of({"withdraw": 5}, 400)  # the EU and KR rows both hold it: the nearer wins
+    assert pick_window(MARKETS, windows, "can users withdraw", idf) == 1
+    assert pick_window(MARKETS, windows, "something else entirely", {}) == 1
+
+
+def test_pick_window_skips_a_macro_signature() -> None:
+    """'Vybe Support' under 'Kind regards,' matches every question about the macro through
+    the title its window is embedded with; it is never what an agent should read."""
+    text = (
+        "Hi {{user_name}},\n\nYou can get back in by resetting your password.\n\n"
+        "Kind regards,\n{{agent_name}}\nVybe Support"
+    )
+    spans = sentence_spans(text)
+    windows = [(0.9 if text[a:b] == "Vybe Support" else 0.5, a, b) for a, b in spans]
+    i = pick_window(text, windows, "user forgot password which macro", {})
+    assert text[windows[i][1] : windows[i][2]] == "You can get back in by resetting your password."
+
+
+def test_a_signature_is_not_readable_but_the_next_paragraph_is() -> None:
+    text = "Kind regards,\n{{agent_name}}\nVybe Support\n\nAgent note: use this macro once."
+    shown = [text[a:b] for a, b in readable(text, sentence_spans(text))]
+    assert shown == ["Agent note: use this macro once."]
+
+
+def test_idf_of_matches_idf_table() -> None:
+    corpus = ["refund de", "refund fr", "refund kr", "window"]
+    table = idf_table(corpus)
+    assert idf_of({"refund": 3, "de": 1, "absent": 0}, 4) == pytest.approx(
+        {"refund": table["refund"], "de": table["de"]}
+    )

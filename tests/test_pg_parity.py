@@ -4,6 +4,8 @@ apart: tie-breaking between identical passages, and documents whose files moved.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,20 @@ Escalate wombat disputes to the duty manager within one hour.
 """
 
 
+@contextmanager
+def both_backends(kb: Path, embedder, tmp_path: Path, database: str) -> Iterator[tuple]:
+    """``kb`` indexed into local files and into postgres: (local searcher, postgres searcher)."""
+    build_index(kb, tmp_path / "local", embedder, **OPTIONS)
+    build_index(kb, database, embedder, **OPTIONS)
+    local = open_searcher(tmp_path / "local", embedder, Settings())
+    pg = open_searcher(database, embedder, Settings())
+    try:
+        yield local, pg
+    finally:
+        local.close()
+        pg.close()
+
+
 def test_identical_passages_rank_in_the_same_order_on_both_backends(
     sample_kb: Path, fake_embedder, tmp_path: Path, pg_database: str
 ) -> None:
@@ -32,11 +48,7 @@ def test_identical_passages_rank_in_the_same_order_on_both_backends(
     (sample_kb / "policies-old").mkdir()
     (sample_kb / "policies-old" / "escalation.md").write_text(DUPLICATE)
     (sample_kb / "policies" / "escalation.md").write_text(DUPLICATE)
-    build_index(sample_kb, tmp_path / "local", fake_embedder, **OPTIONS)
-    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
-    local = open_searcher(tmp_path / "local", fake_embedder, Settings())
-    pg = open_searcher(pg_database, fake_embedder, Settings())
-    try:
+    with both_backends(sample_kb, fake_embedder, tmp_path, pg_database) as (local, pg):
         for mode in ("dense", "bm25", "hybrid"):
             want = local.search("wombat disputes duty manager", top_k=2, mode=mode).results
             got = pg.search("wombat disputes duty manager", top_k=2, mode=mode).results
@@ -46,9 +58,6 @@ def test_identical_passages_rank_in_the_same_order_on_both_backends(
         assert [c["chunk_id"] for c in pg.chunks()] == [c["chunk_id"] for c in local.chunks()]
         assert pg.passage_vectors() == pytest.approx(local.passage_vectors(), abs=1e-6)
         assert pg.list_documents() == local.list_documents()
-    finally:
-        local.close()
-        pg.close()
 
 
 def test_a_moved_knowledge_base_updates_every_source_path(
@@ -75,3 +84,36 @@ def test_a_moved_knowledge_base_updates_every_source_path(
     finally:
         pg.close()
         local.close()
+
+
+MARKET_NOTES = """---
+title: Wombat refund windows
+---
+# Wombat refund windows
+
+Notes on markets. MY and ID: the wombat refund window is 7 days.
+EU/EEA (including DE and FR): users have 14 days to withdraw. KR: unused wombat coins only.
+
+Kind regards,
+{{agent_name}}
+Wombat Support
+"""
+
+
+def test_both_backends_highlight_the_same_sentence(
+    sample_kb: Path, fake_embedder, tmp_path: Path, pg_database: str
+) -> None:
+    """The highlighter weighs the question's words by how rare they are in the index: the
+    local files and postgres count them from different stores, and must still mark the same
+    sentence, the one naming the market the agent typed."""
+    (sample_kb / "policies" / "wombat.md").write_text(MARKET_NOTES)
+    with both_backends(sample_kb, fake_embedder, tmp_path, pg_database) as (local, pg):
+        for query in ("wombat refund window in DE", "wombat refund window", "wombat support"):
+            for mode in ("dense", "hybrid"):
+                want = local.search(query, top_k=3, mode=mode).results
+                got = pg.search(query, top_k=3, mode=mode).results
+                assert [r.highlight for r in got] == [r.highlight for r in want], (query, mode)
+        first = local.search("wombat refund window in DE", top_k=1).results[0]
+        assert first.highlight.text.startswith("EU/EEA (including DE and FR)")
+        shown = [r.highlight.text for r in local.search("wombat support", top_k=3).results]
+        assert "Wombat Support" not in shown

@@ -284,6 +284,9 @@ if rows:
             "**First passage holding the evidence:** "
             + (f"{found}" if found else "none of the passages retrieved")
         )
+    if row.get("evidence") and row.get("highlight"):
+        verdict = "the evidence" if row.get("highlight_hit@1") else "not the evidence"
+        st.markdown(f"**Highlighted in the first passage ({verdict}):** {md(row['highlight'])}")
     if row.get("flagged_no_answer"):
         st.markdown("**Flagged as having no good answer**, though the set says it has one.")
     left, right = st.columns(2)
