@@ -9,8 +9,6 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from indexer.chunking import CHUNKER_VERSION
-
 # Not gated: counts and lengths are not "higher is better"; the no-answer flag's precision and
 # recall rest on a handful of questions, where one flip moves them by 0.05-0.2.
 HIGHER_IS_BETTER_SKIP = {
@@ -22,11 +20,12 @@ HIGHER_IS_BETTER_SKIP = {
 }
 
 
-def measured_with(config: dict[str, Any]) -> str:
-    """One line saying what a run measured, from its ``config`` (eval.runner.run_config)."""
+def measured_settings(config: dict[str, Any]) -> str:
+    """What a run's ``config`` (eval.runner.run_config) says was measured, the corpus aside:
+    the same for every set of one run, so docs/retrieval.md states it once."""
     tokens = config.get("chunk_tokens") or ["?", "?"]
     return (
-        f"Measured with model `{config.get('model')}`, chunker `{config.get('chunker')}` "
+        f"model `{config.get('model')}`, chunker `{config.get('chunker')}` "
         f"({tokens[0]}/{tokens[1]} tokens max/min, sentence windows "
         f"`{config.get('window_vectors')}`), default mode: {config.get('default_mode')}, "
         f"window weight {config.get('window_weight')}, lexical boost "
@@ -34,9 +33,16 @@ def measured_with(config: dict[str, Any]) -> str:
         f"document support {config.get('document_support')}, acronyms "
         f"{'expanded' if config.get('expand_acronyms') else 'as typed'}, spelling correction "
         f"{'on' if config.get('spell_correction') else 'off'}, no-answer threshold "
-        f"{config.get('answerable_threshold')}; {config.get('documents')} documents (corpus "
-        f"`{config.get('corpus_hash')}`), {config.get('candidate_passages')} passages fetched "
-        "per question."
+        f"{config.get('answerable_threshold')}, {config.get('candidate_passages')} passages "
+        "fetched per question"
+    )
+
+
+def measured_with(config: dict[str, Any]) -> str:
+    """One line saying what a run measured, from its ``config`` (eval.runner.run_config)."""
+    return (
+        f"Measured with {measured_settings(config)}; {config.get('documents')} documents "
+        f"(corpus `{config.get('corpus_hash')}`)."
     )
 
 
@@ -217,35 +223,20 @@ def baseline_notes(current: dict[str, Any], baseline: dict[str, Any]) -> list[st
     return notes
 
 
-def retrieval_doc(runs: list[dict[str, Any]], settings: Any) -> str:
-    """docs/retrieval.md: every set x mode, with the configuration that produced it."""
+def retrieval_doc(runs: list[dict[str, Any]]) -> str:
+    """docs/retrieval.md: every set x mode, under the settings that produced them, stated once
+    (:func:`measured_settings`: every run of one ``kb eval-all`` has the same)."""
     import datetime as dt
 
     parts = [
         "# Retrieval quality\n",
         "Regenerate with `kb eval-all` (reads `../shared/datasets` and `kb/`).\n",
-        f"Generated {dt.date.today().isoformat()} with model `{settings.model}` "
-        f"(backend `{settings.embed_backend}`, sentence windows `{settings.window_vectors}`, "
-        f"one sentence each, chunker `{CHUNKER_VERSION}`), chunks "
-        f"{settings.chunk_max_tokens}/{settings.chunk_min_tokens} tokens (max/min), "
-        f"window weight {settings.window_weight}, lexical boost {settings.lexical_boost}"
-        + (
-            f" within {settings.lexical_reach} of the best dense score"
-            if settings.lexical_reach
-            else ""
-        )
-        + f", document support {settings.document_support} (hybrid), acronyms "
-        + ("spelled out for the model" if settings.expand_acronyms else "as typed")
-        + (
-            ", keywords typed with one slip read as index terms (BM25). "
-            if settings.spell_correction
-            else ", no spelling correction. "
-        )
-        + "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
+        f"Generated {dt.date.today().isoformat()} with {measured_settings(runs[0]['config'])}. "
+        "Document-level metrics rank documents by their best passage; `evidence_hit@k` asks "
         "whether a top-k passage contains an evidence string, `highlight_hit@1` whether the "
         "sentence highlighted in the first passage is evidence; `recall@k` is the share of "
         "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "
-        "recall@1 cannot exceed ~0.2: read `mrr@10` there). The default mode is `hybrid`.\n",
+        "recall@1 cannot exceed ~0.2: read `mrr@10` there).\n",
     ]
     parts += [markdown_table(run, with_config=False) for run in runs]
     return "\n".join(parts)

@@ -76,7 +76,7 @@ def idf_table(texts: Iterable[str]) -> dict[str, float]:
     for text in texts:
         n += 1
         df.update(set(terms(text)))
-    return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+    return idf_of(df, n)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -109,8 +109,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 _PLACEHOLDER_RE = re.compile(r"\{\{[^{}]*\}\}|\[[A-Z_]+\]")  # a macro's {{user_name}}, [EMAIL]
-_SALUTATION_RE = re.compile(r"\W*(?:hi|hello|hey|dear|thanks|thank you|best|regards|kind regards"
-                            r"|best regards|cheers|sincerely)?\W*", re.IGNORECASE)  # fmt: skip
+# A macro's closing words ("Kind regards,"), alone on their line.
+_CLOSING = (
+    r"(?:(?:kind|best|warm|warmest) )?regards|best(?: wishes)?|cheers|sincerely(?: yours)?"
+    r"|yours sincerely|(?:many )?thanks(?: again)?|thank you"
+)
+_SALUTATION_RE = re.compile(rf"\W*(?:hi|hello|hey|dear|{_CLOSING})?\W*", re.IGNORECASE)
 
 
 # A macro's opening courtesy ("Thanks for contacting us about order {{order_id}}.", "Thank
@@ -125,11 +129,7 @@ _THANKS_RE = re.compile(
 
 # A macro's closing line ("Kind regards,"): the lines after it, to the paragraph's end, are
 # its signature ("{{agent_name}}", "Vybe Support").
-_VALEDICTION_RE = re.compile(
-    r"^[ \t]*(?:(?:kind|best|warm|warmest)? ?regards|best(?: wishes)?|cheers|sincerely(?: yours)?"
-    r"|yours sincerely|(?:many )?thanks(?: again)?|thank you)[ \t]*[,.!]?[ \t]*$",
-    re.IGNORECASE | re.MULTILINE,
-)
+_VALEDICTION_RE = re.compile(rf"^[ \t]*(?:{_CLOSING})[ \t]*[,.!]?[ \t]*$", re.I | re.M)
 _PARAGRAPH_END_RE = re.compile(r"\n[ \t]*\n")
 
 
@@ -343,8 +343,9 @@ def _without_marks(text: str, line: tuple[int, int]) -> tuple[int, int]:
 
 
 def idf_of(counts: dict[str, int], n: int) -> dict[str, float]:
-    """The weights :func:`idf_table` would give terms held by ``counts[t]`` of ``n`` passages:
-    what a backend that keeps document counts (not the texts) hands the highlighter."""
+    """Smoothed inverse document frequency (bm25s' lucene variant) of terms held by
+    ``counts[t]`` of ``n`` passages: one formula for the highlighter and postgres' BM25, from
+    counts a backend keeps (:func:`idf_table` counts them from texts)."""
     return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in counts.items() if c > 0}
 
 
@@ -383,16 +384,18 @@ def pick_window(
     held = [set(terms(text[a:b])) for _, a, b in windows]
     present = {t: w for t, w in wanted.items() if any(_matches(t, h) for h in held)}
     total = sum(present.values())
-    shown = {i for i, (_, a, b) in enumerate(windows) if readable(text, [(a, b)])}
-    codes = {c for c in _CODE_RE.findall(query) if re.search(rf"\b{re.escape(c)}\b", text)}
+    shown = set(readable(text, [(a, b) for _, a, b in windows]))
+    typed = {re.compile(rf"\b{re.escape(c)}\b") for c in _CODE_RE.findall(query)}
+    codes = [c for c in typed if c.search(text)]
 
     def rank(i: int) -> tuple[int, float, int]:
         a, b = windows[i][1:]
-        named = sum(bool(re.search(rf"\b{re.escape(c)}\b", text[a:b])) for c in codes)
+        named = sum(bool(c.search(text, a, b)) for c in codes)
         share = sum(w for t, w in present.items() if _matches(t, held[i])) / total if total else 0
         return named, windows[i][0] + weight * share, -i  # the first of equals, as argmax
 
-    return max(sorted(shown) or range(len(windows)), key=rank)
+    pool = [i for i, (_, a, b) in enumerate(windows) if (a, b) in shown]
+    return max(pool or range(len(windows)), key=rank)
 
 
 def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, int]:

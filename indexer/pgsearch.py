@@ -323,11 +323,11 @@ class PgSearcher:
         found = [t for t in counts if df.get(t)]
         if not found:
             return None
-        n = int(snapshot["chunks"])
+        idf = idf_of({t: df[t] for t in found}, int(snapshot["chunks"]))  # bm25s' lucene idf
         return {
             "terms": found,
             "counts": [counts[t] for t in found],
-            "idf": [float(np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))) for t in found],
+            "idf": [idf[t] for t in found],
             "truncated": any(df[t] > POSTINGS_PER_TERM for t in found),
             "per_term": POSTINGS_PER_TERM,
             "avg": snapshot["avg_terms"],

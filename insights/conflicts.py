@@ -391,10 +391,9 @@ _STOP = set(
 )
 
 
-# A document's own bookkeeping line ("Version 1.1 | Effective 2026-04-20 | Review by ...")
-# differs between any two documents; it is metadata, not a statement to compare.
-# A document's own bookkeeping ("Version 3", "Effective: 2026-01-01", "Published: ..."); a
-# sentence that only uses the word ("before it can be published") is a rule like any other.
+# A document's own bookkeeping line ("Version 1.1 | Effective 2026-04-20 | Review by ...",
+# "Published: ...") differs between any two documents; it is metadata, not a statement to
+# compare. A sentence that only uses the word ("before it can be published") is a rule.
 _BOOKKEEPING = re.compile(
     r"\b(?:version|effective|review(?:ed)? by|last (?:updated|reviewed)|owner:"
     r"|(?:first |last )?published(?:\s*:|\s+(?:on|in)\b))",

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.search import retired, successor_map
+from indexer.search import in_force, retired, successor_map
 from insights.querylog import NEGATIVE, latest_verdicts
 
 LOW_MARGIN = 0.05  # answered, but best similarity under threshold + this: low confidence
@@ -246,24 +246,30 @@ def gap_topics(
     return out
 
 
-def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
-    """Ids of documents that are retired versions on ``today`` (:func:`indexer.search.retired`,
-    the rule search uses to stop answering them)."""
+def _versions_where(
+    documents: list[dict[str, Any]],
+    today: dt.date | None,
+    rule: Callable[[dict[str, Any], list[dict[str, Any]], str], bool],
+) -> set[str]:
+    """Ids of documents for which ``rule(metadata, successors, as of)`` holds on ``today``."""
     as_of = (today or dt.date.today()).isoformat()
     docs = [(d["doc_id"], d.get("metadata") or {}) for d in documents]
     successors = successor_map(docs)
-    return {doc_id for doc_id, meta in docs if retired(meta, successors[doc_id], as_of)}
+    return {doc_id for doc_id, meta in docs if rule(meta, successors[doc_id], as_of)}
 
 
-def upcoming(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
-    """Ids of documents whose effective date is after ``today``: search leaves them out until
-    then (:func:`indexer.search.in_force`)."""
-    as_of = (today or dt.date.today()).isoformat()
-    return {
-        d["doc_id"]
-        for d in documents
-        if str((d.get("metadata") or {}).get("effective_date") or "")[:10] > as_of
-    }
+def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
+    """Ids of documents that are retired versions on ``today`` (:func:`indexer.search.retired`,
+    the rule search uses to stop answering them)."""
+    return _versions_where(documents, today, retired)
+
+
+def not_served(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
+    """Ids of documents search does not serve on ``today`` (:func:`indexer.search.in_force`):
+    retired versions, and versions not in force yet."""
+    return _versions_where(
+        documents, today, lambda meta, after, as_of: not in_force(meta, after, as_of)
+    )
 
 
 def never_retrieved(
@@ -290,9 +296,7 @@ def not_retrieved(
 ) -> list[dict[str, Any]]:
     """:func:`never_retrieved` from the ids of the documents searches returned (what the
     query log can count without decoding every search)."""
-    retired = (
-        set() if include_superseded else superseded(documents, today) | upcoming(documents, today)
-    )
+    unserved = set() if include_superseded else not_served(documents, today)
     return [
         {
             "doc_id": d["doc_id"],
@@ -302,7 +306,7 @@ def not_retrieved(
             "status": d["metadata"].get("status"),
         }
         for d in documents
-        if d["doc_id"] not in retrieved and d["doc_id"] not in retired
+        if d["doc_id"] not in retrieved and d["doc_id"] not in unserved
     ]
 
 
@@ -345,10 +349,10 @@ def past_review(
     by design, so they would otherwise top the list as the "most overdue".
     """
     today = today or dt.date.today()
-    retired = set() if include_superseded else superseded(documents, today)
+    retired_ids = set() if include_superseded else superseded(documents, today)
     out = []
     for d in documents:
-        if d["doc_id"] in retired:
+        if d["doc_id"] in retired_ids:
             continue
         meta = d["metadata"]
         due = review_due(meta, today)

@@ -538,7 +538,7 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
         runs.append(run_dataset(folder, split, modes, settings, cache_dir, progress))
         close_bars()
         sys.stderr.write(f"evaluated {folder.name}\n")
-    Path(args.out).write_text(retrieval_doc(runs, settings), encoding="utf-8")
+    Path(args.out).write_text(retrieval_doc(runs), encoding="utf-8")
     sys.stdout.write(f"wrote {args.out}\n")
     return 0
 

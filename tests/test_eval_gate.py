@@ -206,7 +206,7 @@ def test_eval_all_reads_kb_datasets_dir(fake_eval, tmp_path, monkeypatch, capsys
 
     def record(folder, split, modes, settings, cache_root, progress=None):
         seen.append((Path(folder), Path(cache_root)))
-        return {"dataset": Path(folder).name, "split": split, "results": {}}
+        return {"dataset": Path(folder).name, "split": split, "config": {}, "results": {}}
 
     monkeypatch.setattr("eval.runner.run_dataset", record)
     monkeypatch.setenv("KB_DATASETS_DIR", str(tmp_path / "sets"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,11 @@ from eval.report import baseline_notes, markdown_table, retrieval_doc
 from eval.runner import run_modes
 from indexer.chunking import CHUNKER_VERSION
 from indexer.errors import KBError
-from indexer.settings import Settings, get_settings
+from indexer.settings import Settings
 from insights.evaluation import available_datasets
 from kb_cli.main import main
 from tests.conftest import FakeEmbedder
+from tests.test_eval_gate import fake_eval  # noqa: F401 - a fixture
 from tests.test_ui_pages import api_url  # noqa: F401 - a fixture
 
 HEADER = "query_id\tdoc_id\trelevance\n"
@@ -61,18 +61,6 @@ def write_set(
     return folder
 
 
-@pytest.fixture
-def fake_eval(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """`kb eval` with the fake encoder, small chunks, the cache in tmp_path."""
-    monkeypatch.setattr("eval.runner.Embedder.from_settings", lambda settings: FakeEmbedder())
-    monkeypatch.setenv("KB_CHUNK_MAX_TOKENS", "60")
-    monkeypatch.setenv("KB_CHUNK_MIN_TOKENS", "8")
-    monkeypatch.setenv("KB_EVAL_CACHE_DIR", str(tmp_path / "cache"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 def _no_indexing(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("indexed a set that cannot be measured")
@@ -98,7 +86,7 @@ def test_a_set_that_cannot_measure_anything_is_refused_before_indexing(
     variant: str,
     message: str,
     tmp_path: Path,
-    fake_eval: None,
+    fake_eval: None,  # noqa: F811 - the fixture
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -226,8 +214,7 @@ def test_results_and_their_table_say_what_was_measured(tmp_path: Path) -> None:
     assert f"chunker `{CHUNKER_VERSION}`" in table and "default mode: dense" in table
     assert "3 documents" in table
     # docs/retrieval.md states the configuration once, above all its tables
-    settings = Settings()
-    assert retrieval_doc([result], settings).count(f"chunker `{CHUNKER_VERSION}`") == 1
+    assert retrieval_doc([result]).count(f"chunker `{CHUNKER_VERSION}`") == 1
 
 
 def test_a_baseline_measured_otherwise_is_noted(tmp_path: Path) -> None:

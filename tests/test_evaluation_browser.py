@@ -16,7 +16,7 @@ from tests.cdp import Chromium
 from tests.test_evaluation_runs import Gate
 from tests.test_insights_api import make_app
 from tests.test_ui_browser import ARTIFACTS, REPO, require_chromium, start_streamlit, stop
-from tests.test_ui_pages import serve
+from tests.test_ui_pages import served
 
 CLICK_RUN = """(() => {
   const b = [...document.querySelectorAll('button')].find(e => e.innerText.trim() ===
@@ -37,13 +37,11 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
 @pytest.fixture
 def ui_url(gate: Gate, sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[str]:
     require_chromium()
-    api_url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
-    yield url
-    gate.open.set()
-    stop(ui)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(make_app(sample_kb, fake_embedder, tmp_path)) as api_url:
+        url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
+        yield url
+        gate.open.set()
+        stop(ui)
 
 
 def test_browser_follows_a_run_through_a_reload_to_its_result(ui_url: str, gate: Gate) -> None:

@@ -305,15 +305,10 @@ def test_the_knowledge_page_shows_why_a_document_is_due(
     kb_with_unscheduled: Path, fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
     from tests.test_insights_api import make_app
-    from tests.test_ui_pages import serve
+    from tests.test_ui_pages import served
 
-    url, server, thread = serve(make_app(kb_with_unscheduled, fake_embedder, tmp_path))
-    monkeypatch.setenv("KB_API_URL", url)
-    try:
+    with served(make_app(kb_with_unscheduled, fake_embedder, tmp_path), monkeypatch):
         at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
     assert not at.exception, at.exception
     [due] = [f.value for f in at.dataframe if "days_overdue" in f.value.columns]
     row = due[due["doc_id"] == "policies/gift-limits.md"].iloc[0]

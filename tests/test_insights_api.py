@@ -261,7 +261,7 @@ def test_knowledge_page_downloads_are_formula_safe_and_feedback_follows_the_peri
     from streamlit.testing.v1 import AppTest
 
     from insights.querylog import QueryLog
-    from tests.test_ui_pages import KNOWLEDGE, serve
+    from tests.test_ui_pages import KNOWLEDGE, served
 
     log = QueryLog(tmp_path / "log" / "q.sqlite")
     sid = log.log_search(
@@ -279,9 +279,7 @@ def test_knowledge_page_downloads_are_formula_safe_and_feedback_follows_the_peri
         return False
 
     monkeypatch.setattr(streamlit, "download_button", download_button)
-    url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    monkeypatch.setenv("KB_API_URL", url)
-    try:
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
         at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
         assert not at.exception, at.exception
         # a byte-order mark, so Excel reads the file as UTF-8
@@ -297,6 +295,3 @@ def test_knowledge_page_downloads_are_formula_safe_and_feedback_follows_the_peri
         assert not at.exception, at.exception
         assert "document-feedback.csv" not in downloads
         assert any("No feedback on individual passages" in c.value for c in at.caption)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)

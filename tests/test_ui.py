@@ -16,7 +16,7 @@ from indexer.build import build_index
 from indexer.search import Searcher
 from indexer.settings import Settings
 from tests.test_ui_pages import _free_port as free_port
-from tests.test_ui_pages import serve
+from tests.test_ui_pages import served
 from ui.client import ApiClient, ApiUnavailable
 from ui.common import md
 
@@ -29,10 +29,8 @@ def api_url(sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
     build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
     settings = Settings(index_dir=tmp_path / "ix")
     app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
-    url, server, thread = serve(app)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(app) as url:
+        yield url
 
 
 def test_search_renders_cited_cards(api_url: str, monkeypatch) -> None:
@@ -126,10 +124,8 @@ def secured_api(sample_kb: Path, fake_embedder, tmp_path: Path) -> tuple[str, st
     key = store.create("agent", None)[1]
     store.close()
     app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
-    url, server, thread = serve(app)
-    yield url, key
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(app) as url:
+        yield url, key
 
 
 def test_search_page_works_when_the_api_requires_keys(secured_api, monkeypatch) -> None:

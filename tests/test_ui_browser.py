@@ -18,7 +18,7 @@ import pytest
 
 from tests.cdp import Chromium, chromium_path
 from tests.test_insights_api import make_app
-from tests.test_ui_pages import _free_port, serve
+from tests.test_ui_pages import _free_port, served
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -74,12 +74,10 @@ def stop(ui: subprocess.Popen) -> None:
 
 @pytest.fixture
 def ui_url(chromium, sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
-    api_url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
-    yield url
-    stop(ui)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(make_app(sample_kb, fake_embedder, tmp_path)) as api_url:
+        url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
+        yield url
+        stop(ui)
 
 
 def test_browser_runs_a_search_and_sees_cited_results(ui_url: str) -> None:

@@ -8,6 +8,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,13 +45,24 @@ def serve(app, port: int | None = None) -> tuple[str, uvicorn.Server, threading.
     return f"http://127.0.0.1:{port}", server, thread
 
 
+@contextmanager
+def served(app, monkeypatch: pytest.MonkeyPatch | None = None) -> Iterator[str]:
+    """The app on loopback (:func:`serve`) for the block, stopped after it; the UI pointed at
+    it (KB_API_URL) when ``monkeypatch`` is given."""
+    url, server, thread = serve(app)
+    if monkeypatch is not None:
+        monkeypatch.setenv("KB_API_URL", url)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
 @pytest.fixture
 def api_url(sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch) -> str:
-    url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    monkeypatch.setenv("KB_API_URL", url)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch) as url:
+        yield url
 
 
 def _unescape(markdown: str) -> str:

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from tests.cdp import Chromium
 from tests.test_security_review import _app, _h, _keys, _settings, _write_kb_labels
 from tests.test_ui_browser import REPO, require_chromium, start_streamlit, stop
-from tests.test_ui_pages import EVALUATE, _unescape, serve
+from tests.test_ui_pages import EVALUATE, _unescape, served
 
 REFUSED = "cover all of them"  # the API's 403 for the kb set with a narrow key
 
@@ -30,10 +30,8 @@ def secured(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[tuple[st
     _write_kb_labels(sample_kb)
     settings = _settings(tmp_path, sample_kb)
     keys = _keys(settings)
-    url, server, thread = serve(_app(settings, sample_kb, fake_embedder))
-    yield url, keys
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(_app(settings, sample_kb, fake_embedder)) as url:
+        yield url, keys
 
 
 def _as(monkeypatch: pytest.MonkeyPatch, url: str, key: str) -> None:
@@ -100,14 +98,12 @@ def ui_url(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[str]:
     )
     settings = _settings(tmp_path, sample_kb)
     keys = _keys(settings)
-    api_url, server, thread = serve(_app(settings, sample_kb, fake_embedder))
-    url, ui = start_streamlit(
-        REPO / "ui" / "app.py", {"KB_API_URL": api_url, "KB_API_KEY": keys["admin"]}
-    )
-    yield url
-    stop(ui)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(_app(settings, sample_kb, fake_embedder)) as api_url:
+        url, ui = start_streamlit(
+            REPO / "ui" / "app.py", {"KB_API_URL": api_url, "KB_API_KEY": keys["admin"]}
+        )
+        yield url
+        stop(ui)
 
 
 LINKS = """[...document.querySelectorAll('a')]

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from tests.cdp import Chromium
 from tests.test_insights_api import make_app
 from tests.test_ui_browser import REPO, require_chromium, start_streamlit, stop
-from tests.test_ui_pages import _free_port, serve
+from tests.test_ui_pages import _free_port, serve, served
 from ui.client import ApiClient, ApiUnavailable
 
 AGENT = str(REPO / "ui" / "views" / "agent.py")
@@ -35,12 +35,10 @@ QUESTION = "escalate imminent risk guardian queue"
 def ui_url(sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
     """The whole UI against a real API (fake encoder) over the sample knowledge base."""
     require_chromium()
-    api_url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
-    yield url
-    stop(ui)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(make_app(sample_kb, fake_embedder, tmp_path)) as api_url:
+        url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
+        yield url
+        stop(ui)
 
 
 @pytest.fixture
@@ -59,12 +57,10 @@ def slow_ui_url(sample_kb: Path, fake_embedder, tmp_path: Path) -> str:
                 return JSONResponse({"detail": "the search took longer than 3s"}, 504)
         return await call_next(request)
 
-    api_url, server, thread = serve(app)
-    url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
-    yield url
-    stop(ui)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with served(app) as api_url:
+        url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
+        yield url
+        stop(ui)
 
 
 def _box(browser: Chromium) -> str:
@@ -218,9 +214,7 @@ def test_knowledge_page_compares_passages_once_per_index(
         calls.append(request.url.path)
         return await call_next(request)
 
-    url, server, thread = serve(app)
-    monkeypatch.setenv("KB_API_URL", url)
-    try:
+    with served(app, monkeypatch):
         at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
         assert not at.exception
         at.slider[0].set_value(0.7).run()  # topic grouping
@@ -231,26 +225,18 @@ def test_knowledge_page_compares_passages_once_per_index(
         at.slider[1].set_value(0.8).run()  # a new conflict threshold is a new comparison
         assert calls.count("/analytics/conflicts") == 2
         assert any("pairs of near-duplicate passages" in c.value for c in at.caption)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 def test_a_card_offers_the_text_around_its_passage(
     sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
     """'More context' on the page: the neighbouring passages the API returns, as written."""
-    url, server, thread = serve(make_app(sample_kb, fake_embedder, tmp_path))
-    monkeypatch.setenv("KB_API_URL", url)
-    try:
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch) as url:
         at = AppTest.from_file(AGENT, default_timeout=30).run()
         at.text_input(key="q").input(QUESTION)
         at.button[0].click().run()
         assert not at.exception and not at.error
         api = ApiClient(url).search(QUESTION, 5, {}, None, None, context=1)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
     more = [e for e in at.expander if e.label.startswith("More context")]
     around = [r for r in api["results"] if r["context_before"] or r["context_after"]]
     assert around and len(more) == len(around)
