@@ -1,5 +1,7 @@
 """PDF: text per page (pypdf) with page spans; sections from the outline, else from headings.
 
+Tables are read as one line per row (:mod:`indexer.loaders.pdf_tables`).
+
 Unreadable PDFs (encrypted, malformed, empty, image-only) raise ParseError with the reason.
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 
 from indexer.documents import PageSpan
 from indexer.loaders.common import Heading, Parsed, ParseError, clean_title, normalise_newlines
+from indexer.loaders.pdf_tables import with_table_rows
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +39,10 @@ def parse(data: bytes) -> Parsed:
                 raise ParseError(f"encrypted PDF that cannot be opened ({exc})") from exc
             if not ok:
                 raise ParseError("encrypted PDF (a password is required)")
-        page_texts = [normalise_newlines(page.extract_text() or "") for page in reader.pages]
+        page_texts = [
+            with_table_rows(normalise_newlines(page.extract_text() or ""), _layout_text(page))
+            for page in reader.pages
+        ]
     except ParseError:
         raise
     except LimitReachedError as exc:
@@ -72,6 +78,16 @@ def parse(data: bytes) -> Parsed:
     headings = _outline_headings(outline, text, pages) or _heuristic_headings(text)
     title = (reader.metadata.title if reader.metadata and reader.metadata.title else "") or ""
     return Parsed(text=text, headings=headings, pages=pages, title=clean_title(str(title)))
+
+
+def _layout_text(page) -> str:
+    """The page in pypdf's layout mode, which keeps a table's rows on their lines; "" when
+    that mode fails on the page (the plain text is then used as it is)."""
+    try:
+        return normalise_newlines(page.extract_text(extraction_mode="layout") or "")
+    except Exception as exc:  # layout mode is younger than plain extraction: never fatal
+        logger.debug("layout text of a PDF page failed: %s", exc)
+        return ""
 
 
 # Typesetters (Chrome's print to PDF, InDesign, reportlab with a TTF font) draw "fi", "fl",

@@ -1,0 +1,145 @@
+"""PDF tables read as one line per row (indexer.loaders.pdf_tables), not one cell per line."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from indexer.loaders import load_file, pdf
+from indexer.loaders.pdf_tables import layout_blocks, with_table_rows
+
+KB = Path(__file__).resolve().parents[1] / "kb"
+
+# What pypdf gives for one page in its two modes: plain text reads the table cell by cell,
+# each wrapped cell's lines together; layout mode keeps rows on lines and cells in columns.
+PLAIN = """2. Levels
+Level
+Signals
+Response
+Level 1
+Stated intent with a plan,
+means or timeframe
+Section 3
+Level 2
+Suicidal thoughts without a plan
+Section 5, Tier 2
+review
+2.1 Notes
+If unsure, choose the higher level."""
+
+LAYOUT = """ 2. Levels
+
+   Level             Signals                              Response
+   Level 1           Stated intent with a plan,           Section 3
+                     means or timeframe
+
+   Level 2           Suicidal thoughts without a plan     Section 5, Tier 2
+                                                          review
+   2.1 Notes
+
+ If unsure, choose the higher level."""
+
+ROWS = """Level | Signals | Response
+Level 1 | Stated intent with a plan, means or timeframe | Section 3
+Level 2 | Suicidal thoughts without a plan | Section 5, Tier 2 review"""
+
+
+def test_a_table_becomes_one_line_per_row_with_wrapped_cells_joined() -> None:
+    out = with_table_rows(PLAIN, LAYOUT)
+    assert out == "2. Levels\n" + ROWS + "\n2.1 Notes\nIf unsure, choose the higher level."
+
+
+def test_a_short_heading_under_the_first_column_is_not_a_row() -> None:
+    # "2.1 Notes" sits where the first column starts and fits in it, but a row has cells in
+    # at least two columns: the heading stays a line of its own.
+    out = with_table_rows(PLAIN, LAYOUT)
+    assert "\n2.1 Notes\n" in out
+    assert "Notes |" not in out
+
+
+def test_a_first_cell_wrapped_onto_a_line_of_its_own_is_read_by_the_plain_order() -> None:
+    # "2703(d))" starts in the first column: a new row or the rest of "Court order ..."? The
+    # plain text reads it right after "U.S.C.", so it continues that cell.
+    plain = (
+        "Request\nWhat\nTarget\nCourt order (18 U.S.C.\n2703(d))\nLogin IP\nlogs\n15 days\n"
+        "Warrant\nContent\n15 days"
+    )
+    layout = (
+        "  Request                   What              Target\n"
+        "  Court order (18 U.S.C.    Login IP          15 days\n"
+        "  2703(d))                  logs\n"
+        "  Warrant                   Content           15 days"
+    )
+    assert with_table_rows(plain, layout) == (
+        "Request | What | Target\n"
+        "Court order (18 U.S.C. 2703(d)) | Login IP logs | 15 days\n"
+        "Warrant | Content | 15 days"
+    )
+
+
+def test_words_that_do_not_match_the_plain_text_leave_it_alone() -> None:
+    assert with_table_rows(PLAIN.replace("Section 3", "Section 4"), LAYOUT) == (
+        PLAIN.replace("Section 3", "Section 4")
+    )
+    assert with_table_rows(PLAIN, "") == PLAIN
+
+
+def test_prose_is_not_a_table() -> None:
+    prose = (
+        " This policy sets out when buyers can return items and how refunds are issued.\n"
+        " Sellers may offer a longer return window than this policy, but never a shorter one.\n"
+        "   1. Stay with the case.  Do not close it.\n"
+    )
+    assert layout_blocks(prose) == []
+
+
+def _table_pdf() -> bytes:
+    """One page: a heading, a three-column table with a wrapped cell, then a sentence."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    c.setFont("Helvetica", 10)
+    c.drawString(72, 780, "Helplines by market")
+    # A table renderer draws each cell whole, its wrapped lines one under the other.
+    rows = [
+        (["Market"], ["Emergency number"], ["Crisis helpline"]),
+        (["US"], ["911"], ["988 Suicide & Crisis Lifeline"]),
+        (["DE"], ["112"], ["TelefonSeelsorge"]),
+        (["KR"], ["112 (police) or", "119 (ambulance)"], ["Suicide prevention hotline"]),
+    ]
+    y = 750
+    for row in rows:
+        for x, cell in zip((72, 200, 330), row, strict=True):
+            for n, line in enumerate(cell):
+                c.drawString(x, y - 12 * n, line)
+        y -= 12 * max(len(cell) for cell in row) + 4
+    c.drawString(72, 660, "Call the emergency number first when life is at risk.")
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def test_a_pdf_table_is_indexed_as_rows() -> None:
+    parsed = pdf.parse(_table_pdf())
+    lines = parsed.text.split("\n")
+    assert "KR | 112 (police) or 119 (ambulance) | Suicide prevention hotline" in lines
+    assert "DE | 112 | TelefonSeelsorge" in lines
+    assert lines[-1] == "Call the emergency number first when life is at risk."
+    assert parsed.pages[0].end == len(parsed.text)
+
+
+def test_the_sample_pdfs_read_their_tables_as_rows() -> None:
+    doc = load_file(KB / "sops" / "self-harm-risk-response.pdf", KB)
+    lines = doc.text.split("\n")
+    assert "KR | 112 (police) or 119 (ambulance) | Suicide prevention hotline | 109" in lines
+    assert (
+        "Level 2 - Elevated risk | Suicidal thoughts or self-harm urges without a plan or "
+        "timeframe | Section 5, resources and Tier 2 review" in lines
+    )
+    doc = load_file(KB / "sops" / "law-enforcement-requests.pdf", KB)
+    assert (
+        "Court order (for example 18 U.S.C. 2703(d)) | Non-content records such as login IP "
+        "logs and device data | 15 business days" in doc.text.split("\n")
+    )
