@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from indexer.loaders import load_file, pdf
-from indexer.loaders.pdf_tables import layout_blocks, with_table_rows
+from indexer.loaders.pdf_tables import layout_blocks, may_hold_table, with_table_rows
 
 KB = Path(__file__).resolve().parents[1] / "kb"
 
@@ -143,3 +143,30 @@ def test_the_sample_pdfs_read_their_tables_as_rows() -> None:
         "Court order (for example 18 U.S.C. 2703(d)) | Non-content records such as login IP "
         "logs and device data | 15 business days" in doc.text.split("\n")
     )
+
+
+def test_two_columns_of_prose_read_column_by_column_are_not_a_table() -> None:
+    """A newsletter layout: pypdf reads the left column, then the right; read row by row the
+    words would interleave, so the two columns are not mistaken for a table."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    left = ["Refunds are issued to the original", "payment method within ten days of", "the end."]
+    right = ["Sellers must respond within three", "calendar days or the return is", "accepted."]
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    c.setFont("Helvetica", 10)
+    for x, column in ((72, left), (320, right)):
+        for n, line in enumerate(column):
+            c.drawString(x, 780 - 12 * n, line)
+    c.showPage()
+    c.save()
+    assert pdf.parse(buf.getvalue()).text == "\n".join(left + right)
+
+
+def test_only_pages_with_a_run_of_short_lines_are_read_again_in_layout_mode() -> None:
+    assert may_hold_table(PLAIN)
+    prose = "\n".join(
+        ["A line of prose that runs across the whole width of the page, as text does."] * 6
+    )
+    assert not may_hold_table(prose + "\nShort.\nShort too.\n" + prose)

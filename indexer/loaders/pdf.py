@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from indexer.documents import PageSpan
 from indexer.loaders.common import Heading, Parsed, ParseError, clean_title, normalise_newlines
-from indexer.loaders.pdf_tables import with_table_rows
+from indexer.loaders.pdf_tables import may_hold_table, with_table_rows
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,7 @@ def parse(data: bytes) -> Parsed:
                 raise ParseError(f"encrypted PDF that cannot be opened ({exc})") from exc
             if not ok:
                 raise ParseError("encrypted PDF (a password is required)")
-        page_texts = [
-            with_table_rows(normalise_newlines(page.extract_text() or ""), _layout_text(page))
-            for page in reader.pages
-        ]
+        page_texts = [_with_tables(page) for page in reader.pages]
     except ParseError:
         raise
     except LimitReachedError as exc:
@@ -80,14 +77,19 @@ def parse(data: bytes) -> Parsed:
     return Parsed(text=text, headings=headings, pages=pages, title=clean_title(str(title)))
 
 
-def _layout_text(page) -> str:
-    """The page in pypdf's layout mode, which keeps a table's rows on their lines; "" when
-    that mode fails on the page (the plain text is then used as it is)."""
+def _with_tables(page) -> str:
+    """A page's plain text, its tables rewritten one line per row from pypdf's layout mode,
+    which keeps a row on its line. A page with no run of short lines is not read twice; one
+    whose layout text fails keeps its plain text."""
+    plain = normalise_newlines(page.extract_text() or "")
+    if not may_hold_table(plain):
+        return plain
     try:
-        return normalise_newlines(page.extract_text(extraction_mode="layout") or "")
+        layout = normalise_newlines(page.extract_text(extraction_mode="layout") or "")
     except Exception as exc:  # layout mode is younger than plain extraction: never fatal
         logger.debug("layout text of a PDF page failed: %s", exc)
-        return ""
+        return plain
+    return with_table_rows(plain, layout)
 
 
 # Typesetters (Chrome's print to PDF, InDesign, reportlab with a TTF font) draw "fi", "fl",

@@ -135,6 +135,18 @@ def rows_text(rows: list[list[list[str]]]) -> str:
     return "\n".join(" | ".join(" ".join(cell) for cell in row) for row in rows)
 
 
+def may_hold_table(plain: str, run: int = 3, width: int = 60) -> bool:
+    """Whether a page's plain text has ``run`` consecutive short lines, as a table's cells
+    read one per line do; a page of prose has none, and is not read a second time in layout
+    mode (which takes about as long again as the plain text)."""
+    short = 0
+    for line in plain.split("\n"):
+        short = short + 1 if 0 < len(line.strip()) <= width else 0
+        if short >= run:
+            return True
+    return False
+
+
 def with_table_rows(plain: str, layout: str) -> str:
     """``plain`` with each table of ``layout`` rewritten as rows where its words, read row by
     row and cell by cell, are exactly the words of a stretch of ``plain``."""
