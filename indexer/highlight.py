@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CASED_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")  # _WORD_RE before lower-casing
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
 _LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
 _WORDLESS_RE = re.compile(r"[\W_]*")  # a table rule '|---|', a stray '|', a '***' line
@@ -44,29 +45,43 @@ _STEMS: dict[str, str] = {}  # word -> stem: a knowledge base repeats a few thou
 _MAX_STEMS = 500_000  # a bound against hostile text with endless distinct words
 
 
+def _term(word: str) -> str:
+    """The term of one word as typed: its lower-cased stem, '' for a stopword, except that a
+    stopword typed as two capitals is a code and kept as typed.
+
+    Support knowledge bases name markets by ISO code, and several codes are English stopwords:
+    "MY buyer", "IN user", "IT", "AT", "BE". Lower-cased they vanished from BM25 on both sides,
+    so "MY buyer return window" could not find the passage that starts "MY: ...".
+    """
+    lower = word.lower()
+    if lower in STOPWORDS:
+        return word if len(word) == 2 and word.isupper() else ""
+    return _stem(lower)
+
+
 def terms(text: str) -> list[str]:
-    """Lower-cased word stems without stopwords: the unit of matching.
+    """Word stems without stopwords (see :func:`_term`): the unit of matching.
 
     Stems are memoised: every chunk is tokenised for BM25 on each build, and a lookup costs
     a fraction of re-stemming (re-index of 1,000 documents: see bench/PROFILE.md).
     """
     stems = _STEMS
     out = []
-    for word in _WORD_RE.findall(text.lower()):
+    for word in _CASED_WORD_RE.findall(text):
         stem = stems.get(word)
         if stem is None:
             if len(stems) >= _MAX_STEMS:
                 stems.clear()
-            stem = stems[word] = _stem(word)
+            stem = stems[word] = _term(word)
         if stem:
             out.append(stem)
     return out
 
 
 def term_pairs(text: str) -> list[tuple[str, str]]:
-    """(word as typed, lower-cased; its stem) for each word of ``text`` that is a term: what
+    """(word as typed, lower-cased; its term) for each word of ``text`` that is a term: what
     :func:`terms` returns, with the words it came from (spelling correction needs both)."""
-    return [(w, s) for w in _WORD_RE.findall(text.lower()) if (s := _stem(w))]
+    return [(w.lower(), t) for w in _CASED_WORD_RE.findall(text) if (t := _term(w))]
 
 
 def idf_table(texts: Iterable[str]) -> dict[str, float]:

@@ -32,7 +32,8 @@ def tokenize(text: str) -> list[str]:
 # Bump when ``highlight.terms`` changes what it returns: saved terms of older generations are
 # then tokenised again instead of reused.
 # 2: a final 'e' is stemmed away with the suffixes ('archive' and 'archived' match).
-TERMS_VERSION = 2
+# 3: a stopword typed as two capitals is a market code and kept ('MY', 'IN', 'IT').
+TERMS_VERSION = 3
 TERMS_FILE = "bm25_terms.npy"  # int32 term ids of every chunk, concatenated in row order
 TERM_OFFSETS_FILE = "bm25_offsets.npy"  # int64: chunk i's ids are terms[offsets[i]:offsets[i+1]]
 TERM_VOCAB_FILE = "bm25_vocab.json"  # {"version": TERMS_VERSION, "terms": [term of each id]}

@@ -154,3 +154,41 @@ def test_a_generation_saved_without_terms_is_tokenised_again(
     assert read_terms(current_generation(tmp_path / "ix")) is not None
     searcher = Searcher(tmp_path / "ix", fake_embedder, Settings())
     assert searcher.search("refund", top_k=3, mode="bm25").results
+
+
+def test_a_market_code_that_is_a_stopword_is_a_term_when_typed_in_capitals() -> None:
+    """'MY' (Malaysia) and 'IN' (India) used to vanish with 'my' and 'in'; as typed in
+    capitals they are kept as they are, and the stopwords typed in lower case still go."""
+    assert lexical.terms("MY buyer, IN user, DE and US") == [
+        "MY",
+        "buyer",
+        "IN",
+        "user",
+        "de",
+        "us",
+    ]
+    assert lexical.terms("my buyer in the shop") == ["buyer", "shop"]
+    assert lexical.terms("My order In stock") == ["order", "stock"]  # capitalised, not a code
+    assert lexical.terms("AND/OR") == ["OR"]  # a code has two capitals: 'AND' stays a stopword
+    from indexer.highlight import term_pairs
+
+    assert term_pairs("MY buyer") == [("my", "MY"), ("buyer", "buyer")]
+
+
+def test_a_question_naming_a_market_by_such_a_code_finds_its_passage(
+    fake_embedder, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "returns.md").write_text(
+        "# Return windows\n\n"
+        "- MY: buyers have 15 days to return general merchandise.\n\n"
+        "- GB: buyers have 30 days to return general merchandise, and my colleague says so.\n\n"
+        "- IN: buyers have 10 days to return general merchandise.\n",
+        encoding="utf-8",
+    )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=20, min_tokens=4)
+    searcher = Searcher(tmp_path / "ix", fake_embedder, Settings())
+    for code, days in (("MY", "15 days"), ("IN", "10 days")):
+        results = searcher.search(f"{code} buyer return window", top_k=3, mode="bm25").results
+        assert days in results[0].text, (code, [r.text for r in results])
