@@ -15,7 +15,13 @@ import numpy as np
 from indexer import pgstore, store
 from indexer.acronyms import acronym_sources, resolved
 from indexer.ann import ANN_FILE
-from indexer.chunking import CHUNKER_VERSION, chunk_document, embedding_text, sentence_windows
+from indexer.chunking import (
+    CHUNKER_VERSION,
+    chunk_document,
+    embedding_text,
+    model_view,
+    sentence_windows,
+)
 from indexer.documents import Chunk, Document
 from indexer.embed_cache import EmbeddingCache
 from indexer.embedding import Embedder
@@ -416,7 +422,7 @@ def windows_of(
             )
         for a, b in found:
             spans.append((row, chunk.start + a, chunk.start + b))
-            texts.append(f"{title}\n{chunk.text[a:b]}")
+            texts.append(f"{title}\n{model_view(chunk.text[a:b])}")
     return np.array(spans, dtype=np.int64).reshape(-1, 3), texts
 
 

@@ -20,14 +20,16 @@ from indexer.documents import Chunk, Document
 
 # v2: sentence windows inside chunks; v4: setext headings stay with their text, overlong
 # words cut to fit with the model's own tokens (v3 was an experiment, never released); v5:
-# windows of one sentence (docs/retrieval-experiments.md)
-CHUNKER_VERSION = "structure-v5"
+# windows of one sentence (docs/retrieval-experiments.md); v6: table rows read by the model with
+# light separators (model_view)
+CHUNKER_VERSION = "structure-v6"
 TokenCounter = Callable[[str], int]
 
 _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
 _ITEM_RE = re.compile(r"^\s*(?:\d+[.)]|[-*+\u2022]|[a-z][.)])\s+|^\s*\|")
 _SETEXT_RE = re.compile(r"\n {0,3}(?:=+|-+)[ \t]*\Z")  # "Title\n-----": a heading's last line
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+_RULE_ROW_RE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")  # | --- | :-: |
 
 
 @dataclass
@@ -248,6 +250,36 @@ def chunk_document(
     return chunks
 
 
+def model_view(text: str) -> str:
+    """``text`` as the model reads it: a table row's '|' marks become ';' between cells and
+    spaces at its ends, and a Markdown rule row ('|---|---|') becomes spaces.
+
+    The marks are layout, not words: a row "| DE | 13 | Yes |" is half '|' tokens, and mean
+    pooling then makes every table look alike and unlike any question. The text keeps its
+    length, so spans into it (pooled windows) stay where they were.
+    """
+    if "|" not in text:
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if "|" not in line:
+            continue
+        if _RULE_ROW_RE.fullmatch(line):
+            lines[i] = " " * len(line)
+            continue
+        body = line.strip()
+        if not body.startswith("|") and " | " not in body:
+            continue  # a '|' in prose ('AND|OR'), not a row
+        lead = len(line) - len(line.lstrip())
+        tail = len(line.rstrip())
+        chars = list(line)
+        for j in range(lead, tail):
+            if chars[j] == "|":
+                chars[j] = " " if j in (lead, tail - 1) else ";"
+        lines[i] = "".join(chars)
+    return "\n".join(lines)
+
+
 def embedding_text(
     title: str, heading_path: tuple[str, ...], text: str, count: TokenCounter, limit: int
 ) -> str:
@@ -258,6 +290,7 @@ def embedding_text(
     trail = [title] + [
         h.lstrip("#").strip() for h in heading_path if h.lstrip("#").strip() != title
     ]
+    text = model_view(text)
     while trail:
         candidate = " > ".join(trail) + "\n" + text
         if count(candidate) <= limit:

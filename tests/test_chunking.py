@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.chunking import chunk_document, embedding_text
+from indexer.chunking import chunk_document, embedding_text, model_view
 from indexer.documents import Document
 from indexer.loaders import load_directory, load_file
 from indexer.loaders.common import Heading, sections_from_headings
@@ -160,3 +160,28 @@ def test_a_setext_heading_stays_with_its_text(fake_embedder) -> None:
     chunks = chunk_document(_doc(text), fake_embedder.count_tokens, max_tokens=60, min_tokens=8)
     assert len(chunks) == 2
     assert chunks[1].text.startswith("Chargebacks\n---") and chunks[0].text.endswith("rules.")
+
+
+def test_the_model_reads_table_rows_without_their_pipes_and_at_the_same_length(
+    fake_embedder,
+) -> None:
+    table = (
+        "Minimum ages:\n"
+        "| Market | Minimum age |\n"
+        "|---|:---:|\n"
+        "| DE | 13 |\n"
+        "KR | 14\n"  # a row as the HTML, DOCX and PDF loaders write it
+        "Use AND|OR with care."
+    )
+    seen = model_view(table)
+    assert len(seen) == len(table)  # spans into the passage stay where they were
+    lines = seen.split("\n")
+    assert [line.split() for line in lines[1:5]] == [
+        ["Market", ";", "Minimum", "age"],
+        [],
+        ["DE", ";", "13"],
+        ["KR", ";", "14"],
+    ]
+    assert lines[0] == "Minimum ages:" and lines[5] == "Use AND|OR with care."
+    out = embedding_text("Policy", ("Ages",), table, fake_embedder.count_tokens, 200)
+    assert out.endswith(seen) and "|" not in out.replace("AND|OR", "")
