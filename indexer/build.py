@@ -420,9 +420,10 @@ def windows_of(
             found = remembered(
                 memo, ("windows", chunk.text), lambda t=chunk.text: sentence_windows(t)
             )
+        seen = model_view(chunk.text)  # a row is known by its neighbours: view the passage
         for a, b in found:
             spans.append((row, chunk.start + a, chunk.start + b))
-            texts.append(f"{title}\n{model_view(chunk.text[a:b])}")
+            texts.append(f"{title}\n{seen[a:b]}")
     return np.array(spans, dtype=np.int64).reshape(-1, 3), texts
 
 

@@ -21,8 +21,8 @@ from indexer.documents import Chunk, Document
 # v2: sentence windows inside chunks; v4: setext headings stay with their text, overlong
 # words cut to fit with the model's own tokens (v3 was an experiment, never released); v5:
 # windows of one sentence (docs/retrieval-experiments.md); v6: table rows read by the model with
-# light separators (model_view)
-CHUNKER_VERSION = "structure-v6"
+# light separators (model_view); v7: only rows of a table, not a lone 'a | b' line
+CHUNKER_VERSION = "structure-v7"
 TokenCounter = Callable[[str], int]
 
 _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
@@ -255,21 +255,26 @@ def model_view(text: str) -> str:
     spaces at its ends, and a Markdown rule row ('|---|---|') becomes spaces.
 
     The marks are layout, not words: a row "| DE | 13 | Yes |" is half '|' tokens, and mean
-    pooling then makes every table look alike and unlike any question. The text keeps its
-    length, so spans into it (pooled windows) stay where they were.
+    pooling then makes every table look alike and unlike any question. A row is a line that
+    starts with '|' (Markdown), or one of two or more adjacent lines of 'a | b' with as many
+    cells each (the HTML, DOCX and PDF loaders' rows): a shell pipeline in an FAQ answer
+    ("cat log | grep error") stays as written. The text keeps its length, so spans into it
+    (sentence windows, pooled windows) stay where they were.
     """
     if "|" not in text:
         return text
     lines = text.split("\n")
+    counts = [_row_cells(line) for line in lines]
     for i, line in enumerate(lines):
-        if "|" not in line:
+        if not counts[i]:
             continue
         if _RULE_ROW_RE.fullmatch(line):
             lines[i] = " " * len(line)
             continue
-        body = line.strip()
-        if not body.startswith("|") and " | " not in body:
-            continue  # a '|' in prose ('AND|OR'), not a row
+        if not line.lstrip().startswith("|") and not any(
+            0 <= j < len(lines) and counts[j] == counts[i] for j in (i - 1, i + 1)
+        ):
+            continue  # a lone 'a | b' line: a pipeline or a title line, not a table
         lead = len(line) - len(line.lstrip())
         tail = len(line.rstrip())
         chars = list(line)
@@ -278,6 +283,16 @@ def model_view(text: str) -> str:
                 chars[j] = " " if j in (lead, tail - 1) else ";"
         lines[i] = "".join(chars)
     return "\n".join(lines)
+
+
+def _row_cells(line: str) -> int:
+    """How many cells a line has as a table row ('| a | b |' or 'a | b'), 0 if it is none."""
+    body = line.strip()
+    if not body.startswith("|") and " | " not in body:
+        return 0
+    if body.startswith("|"):
+        body = body[1:].removesuffix("|")
+    return body.count("|") + 1
 
 
 def embedding_text(

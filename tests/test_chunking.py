@@ -183,5 +183,8 @@ def test_the_model_reads_table_rows_without_their_pipes_and_at_the_same_length(
         ["KR", ";", "14"],
     ]
     assert lines[0] == "Minimum ages:" and lines[5] == "Use AND|OR with care."
+    # A lone 'a | b' line is a shell pipeline or a title line, not a table: left as written.
+    faq = "Run this:\ncat app.log | grep error | wc -l\nThen restart."
+    assert model_view(faq) == faq
     out = embedding_text("Policy", ("Ages",), table, fake_embedder.count_tokens, 200)
     assert out.endswith(seen) and "|" not in out.replace("AND|OR", "")
