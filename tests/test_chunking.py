@@ -188,3 +188,17 @@ def test_the_model_reads_table_rows_without_their_pipes_and_at_the_same_length(
     assert model_view(faq) == faq
     out = embedding_text("Policy", ("Ages",), table, fake_embedder.count_tokens, 200)
     assert out.endswith(seen) and "|" not in out.replace("AND|OR", "")
+
+
+def test_a_row_window_is_read_as_its_table_reads_it(fake_embedder) -> None:
+    """A window is one row; whether 'DE | EUR' is a table row depends on the lines around it,
+    so the window takes its text from the whole passage's view."""
+    from indexer.build import windows_of
+
+    text = "Payouts by market.\nMarket | Currency\nUS | USD\nDE | EUR\n"
+    text += "To check one:\ncat log | grep DE"
+    chunks = chunk_document(_doc(text), fake_embedder.count_tokens, max_tokens=200)
+    spans, texts = windows_of(chunks, {"d.md": "T"})
+    by_span = {text[int(a) : int(b)]: t for (_r, a, b), t in zip(spans, texts, strict=True)}
+    assert by_span["DE | EUR"] == "T\nDE ; EUR"
+    assert by_span["cat log | grep DE"] == "T\ncat log | grep DE"  # a lone line: as written
