@@ -29,7 +29,7 @@ _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
 _ITEM_RE = re.compile(r"^\s*(?:\d+[.)]|[-*+\u2022]|[a-z][.)])\s+|^\s*\|")
 _SETEXT_RE = re.compile(r"\n {0,3}(?:=+|-+)[ \t]*\Z")  # "Title\n-----": a heading's last line
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
-_RULE_ROW_RE = re.compile(r"\s*\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")  # | --- | :-: |
+_WORD_CHAR_RE = re.compile(r"[^\W_]")  # a row without one is a rule row: | --- | :-: |
 
 
 @dataclass
@@ -268,7 +268,7 @@ def model_view(text: str) -> str:
     for i, line in enumerate(lines):
         if not counts[i]:
             continue
-        if _RULE_ROW_RE.fullmatch(line):
+        if not _WORD_CHAR_RE.search(line):
             lines[i] = " " * len(line)
             continue
         if not line.lstrip().startswith("|") and not any(

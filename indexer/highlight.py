@@ -11,8 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_CASED_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")  # _WORD_RE before lower-casing
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")  # as typed: a two-capital code counts
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
 _LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
 _WORDLESS_RE = re.compile(r"[\W_]*")  # a table rule '|---|', a stray '|', a '***' line
@@ -67,7 +66,7 @@ def terms(text: str) -> list[str]:
     """
     stems = _STEMS
     out = []
-    for word in _CASED_WORD_RE.findall(text):
+    for word in _WORD_RE.findall(text):
         stem = stems.get(word)
         if stem is None:
             if len(stems) >= _MAX_STEMS:
@@ -81,7 +80,7 @@ def terms(text: str) -> list[str]:
 def term_pairs(text: str) -> list[tuple[str, str]]:
     """(word as typed, lower-cased; its term) for each word of ``text`` that is a term: what
     :func:`terms` returns, with the words it came from (spelling correction needs both)."""
-    return [(w.lower(), t) for w in _CASED_WORD_RE.findall(text) if (t := _term(w))]
+    return [(w.lower(), t) for w in _WORD_RE.findall(text) if (t := _term(w))]
 
 
 def idf_table(texts: Iterable[str]) -> dict[str, float]:

@@ -93,15 +93,23 @@ def test_prose_is_not_a_table() -> None:
     assert layout_blocks(prose) == []
 
 
-def _table_pdf() -> bytes:
-    """One page: a heading, a three-column table with a wrapped cell, then a sentence."""
+def _drawn_pdf(strings: list[tuple[float, float, str]]) -> bytes:
+    """One A4 page with each (x, y, text) drawn in that order, as a typesetter would."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4, invariant=1)
     c.setFont("Helvetica", 10)
-    c.drawString(72, 780, "Helplines by market")
+    for x, y, text in strings:
+        c.drawString(x, y, text)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _table_pdf() -> bytes:
+    """One page: a heading, a three-column table with a wrapped cell, then a sentence."""
     # A table renderer draws each cell whole, its wrapped lines one under the other.
     rows = [
         (["Market"], ["Emergency number"], ["Crisis helpline"]),
@@ -109,16 +117,14 @@ def _table_pdf() -> bytes:
         (["DE"], ["112"], ["TelefonSeelsorge"]),
         (["KR"], ["112 (police) or", "119 (ambulance)"], ["Suicide prevention hotline"]),
     ]
+    strings = [(72, 780, "Helplines by market")]
     y = 750
     for row in rows:
         for x, cell in zip((72, 200, 330), row, strict=True):
-            for n, line in enumerate(cell):
-                c.drawString(x, y - 12 * n, line)
+            strings += [(x, y - 12 * n, line) for n, line in enumerate(cell)]
         y -= 12 * max(len(cell) for cell in row) + 4
-    c.drawString(72, 660, "Call the emergency number first when life is at risk.")
-    c.showPage()
-    c.save()
-    return buf.getvalue()
+    strings.append((72, 660, "Call the emergency number first when life is at risk."))
+    return _drawn_pdf(strings)
 
 
 def test_a_pdf_table_is_indexed_as_rows() -> None:
@@ -148,20 +154,13 @@ def test_the_sample_pdfs_read_their_tables_as_rows() -> None:
 def test_two_columns_of_prose_read_column_by_column_are_not_a_table() -> None:
     """A newsletter layout: pypdf reads the left column, then the right; read row by row the
     words would interleave, so the two columns are not mistaken for a table."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
     left = ["Refunds are issued to the original", "payment method within ten days of", "the end."]
     right = ["Sellers must respond within three", "calendar days or the return is", "accepted."]
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
-    c.setFont("Helvetica", 10)
-    for x, column in ((72, left), (320, right)):
-        for n, line in enumerate(column):
-            c.drawString(x, 780 - 12 * n, line)
-    c.showPage()
-    c.save()
-    assert pdf.parse(buf.getvalue()).text == "\n".join(left + right)
+    data = _drawn_pdf(
+        [(x, 780 - 12 * n, line) for x, column in ((72, left), (320, right))
+         for n, line in enumerate(column)]
+    )  # fmt: skip
+    assert pdf.parse(data).text == "\n".join(left + right)
 
 
 def test_only_pages_with_a_run_of_short_lines_are_read_again_in_layout_mode() -> None:
