@@ -290,6 +290,7 @@ def run_config(dataset: Dataset, settings: Settings, embedder: Embedder) -> dict
         "lexical_boost": settings.lexical_boost,
         "lexical_reach": settings.lexical_reach,
         "document_support": settings.document_support,
+        "per_section": settings.per_section,
         "expand_acronyms": settings.expand_acronyms,
         "spell_correction": settings.spell_correction,
         "answerable_threshold": settings.answerable_threshold,

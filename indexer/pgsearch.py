@@ -291,7 +291,7 @@ class PgSearcher:
         if not len(pool):
             return [], False, NO_KEYWORD_MATCH
         sections = [f"{r[1]}\x00{_json_list(r[2])}" for r in rows]
-        chosen = fusion.diversify(pool, sections, top_k)
+        chosen = fusion.diversify(pool, sections, top_k, self.settings.per_section)
         full = {
             r[0]: r
             for r in con.execute(

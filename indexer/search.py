@@ -773,7 +773,7 @@ class Searcher:
             best = fusion.ranked(mode, scores, None, top_k * 4 + 10)
             pool = scored[best]
             score_of = dict(zip(pool.tolist(), scores[best].tolist(), strict=True))
-            rows = fusion.diversify(pool, self._section_of, top_k)
+            rows = fusion.diversify(pool, self._section_of, top_k, self.settings.per_section)
             records = self._chunk_records(rows, context)
             weights = idf_of(doc_freq_of(self._bm25)(set(terms(query))), len(self._chunk_doc))
             results = [

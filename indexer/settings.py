@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     lexical_reach: float = Field(0.0, ge=0.0, le=2.0)
     # Hybrid raises a document's passages by this share of its second-best passage's score.
     document_support: float = Field(0.05, ge=0.0, le=1.0)
+    # Results show at most this many passages of one section while other sections remain.
+    per_section: int = Field(2, ge=1, le=50)
     # Read short forms the knowledge base defines ("BSP") to the model with their long form
     # (indexer/acronyms.py); the keyword index still matches what was typed. Off: on the shared
     # sets it moved a few questions each way (docs/retrieval-experiments.md).

@@ -178,9 +178,22 @@ def test_diversify_prefers_new_sections() -> None:
     from indexer.fusion import diversify
 
     sections = ["a", "a", "b", "a", "c"]
-    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 3) == [0, 2, 4]
-    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 4) == [0, 2, 4, 1]
-    assert diversify(np.array([0, 1]), sections, 5) == [0, 1]
+    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 3, per_section=1) == [0, 2, 4]
+    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 4, per_section=1) == [0, 2, 4, 1]
+    assert diversify(np.array([0, 1]), sections, 5, per_section=1) == [0, 1]
+
+
+def test_diversify_keeps_a_sections_second_passage_but_not_its_third() -> None:
+    """The default shows two passages of a section (a table after its heading's prose, the
+    rest of a headingless document) and moves a third behind the other sections."""
+    import numpy as np
+
+    from indexer.fusion import diversify
+
+    sections = ["a", "a", "a", "b", "c"]
+    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 3) == [0, 1, 3]
+    assert diversify(np.array([0, 1, 2, 3, 4]), sections, 5) == [0, 1, 3, 4, 2]
+    assert diversify(np.array([0, 1, 2]), sections, 3) == [0, 1, 2]  # nothing else: repeats
 
 
 def test_keywords_reorder_near_passages_but_cannot_lift_far_ones() -> None:
