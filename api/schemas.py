@@ -160,6 +160,11 @@ class AcronymOut(BaseModel):
     long: str
 
 
+class MarketOut(BaseModel):
+    name: str = Field(description="The country as the question typed it.")
+    code: str = Field(description="The market code it was also searched by.")
+
+
 class SearchResponseOut(BaseModel):
     query: str
     results: list[SearchResultOut]
@@ -172,6 +177,11 @@ class SearchResponseOut(BaseModel):
     reason: str
     acronyms: list[AcronymOut] = Field(
         [], description="Short forms the question used, read to the model with their long form."
+    )
+    markets: list[MarketOut] = Field(
+        [],
+        description="Countries the question named, also searched by the market code the "
+        "documents' metadata uses (KB_MARKET_NAMES).",
     )
     search_id: str | None = Field(
         None, description="Id of this search in the query log, for POST /feedback."

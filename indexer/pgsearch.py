@@ -26,6 +26,7 @@ from indexer import fusion, spelling
 from indexer.embedding import Embedder
 from indexer.errors import NotFoundError
 from indexer.highlight import best_sentence, idf_of, pick_window, terms, within_section
+from indexer.markets import market_codes
 from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
 from indexer.search import (
     CITED_FIELDS,
@@ -39,6 +40,7 @@ from indexer.search import (
     cited_place,
     inner_boundaries,
     judge,
+    keyword_text,
     mark_in_force,
     model_text,
     prepare_search,
@@ -164,7 +166,8 @@ class PgSearcher:
         )
         # Short forms as the catalog last read defines them for this caller; checked against
         # this snapshot's (a re-index or `kb access` since) below.
-        spelled, acronyms = self._catalog.model_text(query, groups, self.settings)
+        keywords, markets = keyword_text(query, self._catalog.market_codes, self.settings)
+        spelled, acronyms = self._catalog.model_text(keywords, groups, self.settings)
         vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
@@ -177,7 +180,8 @@ class PgSearcher:
                 "FROM kb_state s, kb_access_version v"
             ).fetchone()
             catalog = self._catalog_at(con, version, access)
-            now, acronyms = catalog.model_text(query, groups, self.settings)
+            keywords, markets = keyword_text(query, catalog.market_codes, self.settings)
+            now, acronyms = catalog.model_text(keywords, groups, self.settings)
             if now != spelled:
                 spelled, vector = now, self.embedder.encode([now])[0]
             mask = catalog.allowed(flt, as_of_s, include_superseded, groups)
@@ -187,7 +191,7 @@ class PgSearcher:
             if docs:
                 snapshot = {"avg_terms": float(avg_terms), "chunks": int(counts["chunks"])}
                 results, answerable, reason = self._ranked(
-                    con, catalog, query, vector, restrict, mode, top_k, context, groups, snapshot
+                    con, catalog, keywords, vector, restrict, mode, top_k, context, groups, snapshot
                 )
                 if include_superseded:
                     mark_in_force(
@@ -199,7 +203,7 @@ class PgSearcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
-            acronyms,
+            acronyms, markets,
         )  # fmt: skip
 
     def _ranked(
@@ -542,6 +546,11 @@ class _Catalog:
     @property
     def key(self) -> tuple[str, int]:
         return self.index_version, self.access_version
+
+    @cached_property
+    def market_codes(self) -> frozenset[str]:
+        """The market codes the documents' metadata lists (indexer/markets.py)."""
+        return market_codes(d["metadata"] for d in self.docs)
 
     @cached_property
     def successors(self) -> dict[str, list[dict[str, Any]]]:

@@ -33,6 +33,7 @@ from indexer.errors import (
 from indexer.highlight import best_sentence, idf_of, pick_window, terms, within_section
 from indexer.inputs import is_plain_date, is_text
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25
+from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
 from indexer.settings import SearchMode, Settings
 from indexer.store import (
@@ -210,6 +211,8 @@ class SearchResponse:
     reason: str = ""
     # (short form, long form) pairs the question used, read to the model spelled out.
     acronyms: list[tuple[str, str]] = field(default_factory=list)
+    # (country as typed, market code) pairs the question was also searched by.
+    markets: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dicts, built field by field: ``dataclasses.asdict`` deep-copies every
@@ -218,6 +221,7 @@ class SearchResponse:
         out["results"] = [r.to_dict() for r in self.results]
         out["filters"] = {k: list(v) for k, v in self.filters.items()}
         out["acronyms"] = [{"short": s, "long": lf} for s, lf in self.acronyms]
+        out["markets"] = [{"name": n, "code": c} for n, c in self.markets]
         return out
 
 
@@ -453,6 +457,18 @@ def model_text(
     return expand_for(query, sources, may_see)
 
 
+def keyword_text(
+    query: str, codes: frozenset[str], settings: Settings
+) -> tuple[str, list[tuple[str, str]]]:
+    """The question as searched: ``query`` with the market code of each country it names
+    among ``codes`` (indexer/markets.py), and those (name, code) pairs. BM25, the highlight
+    and the model all read it: the country's row was in the first three results for 10 of 10
+    new kb/ questions, 7 with the code for BM25 only, 1 without (retrieval-experiments.md)."""
+    if not settings.market_names:
+        return query, []
+    return with_market_codes(query, codes)
+
+
 def warn_unexpandable(manifest: Manifest, settings: Settings, where: Path | str) -> None:
     """Say why an index written before definitions were kept per document spells nothing out
     although ``KB_EXPAND_ACRONYMS`` is on (searches still work; `kb index` rewrites it)."""
@@ -623,6 +639,7 @@ class Searcher:
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
         self._successors = successor_map([(d.doc_id, d.metadata) for d in self._docs])
+        self._market_codes = market_codes(d.metadata for d in self._docs)
         bm25_rows = int(self._bm25.scores["num_docs"])
         if not len(self._matrix) == len(rows) == bm25_rows == self.manifest.counts["chunks"]:
             raise IndexMismatchError(
@@ -756,13 +773,14 @@ class Searcher:
             self.settings, query, top_k, mode, context, filters, as_of
         )
         allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)  # access fresh
+        keywords, markets = keyword_text(query, self._market_codes, self.settings)
         spelled, acronyms = model_text(
-            query, self.manifest.acronym_sources, self.settings,
+            keywords, self.manifest.acronym_sources, self.settings,
             access_check(groups, self._metadata_of),
         )  # fmt: skip
         results: list[SearchResult] = []
         if allowed.any():
-            signals, lexical, scored = self._signals(query, spelled, mode, allowed)
+            signals, lexical, scored = self._signals(keywords, spelled, mode, allowed)
             # Fusion runs over the scored rows only (a large index's candidates), not over
             # arrays the size of the index: the same scores, a few hundred values instead.
             scores = fusion.combine(
@@ -775,14 +793,14 @@ class Searcher:
             score_of = dict(zip(pool.tolist(), scores[best].tolist(), strict=True))
             rows = fusion.diversify(pool, self._section_of, top_k, self.settings.per_section)
             records = self._chunk_records(rows, context)
-            weights = idf_of(doc_freq_of(self._bm25)(set(terms(query))), len(self._chunk_doc))
+            weights = idf_of(doc_freq_of(self._bm25)(set(terms(keywords))), len(self._chunk_doc))
             results = [
                 self._result(
                     rank,
                     row,
                     *records[row],
                     score_of[row],
-                    query,
+                    keywords,
                     self._row_windows(row, signals.window_scores),
                     weights,
                 )
@@ -814,6 +832,7 @@ class Searcher:
             answerable,
             reason,
             acronyms,
+            markets,
         )
 
     def _signals(
@@ -821,7 +840,8 @@ class Searcher:
     ) -> tuple[_Signals, np.ndarray | None, np.ndarray]:
         """Dense signals (always: they also decide answerability and highlights), BM25, and
         the rows that were scored, ascending (all allowed ones, or the ANN candidates, which
-        are allowed ones too). The model reads ``spelled``, BM25 the query as typed."""
+        are allowed ones too). The model reads ``spelled``, BM25 ``query`` (as searched:
+        :func:`keyword_text`, without the model's spelled-out short forms)."""
         vector = self.embedder.encode([spelled])[0]
         lexical = (
             bm25_scores(self._bm25, query, len(self._matrix), self._words)

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # (indexer/acronyms.py); the keyword index still matches what was typed. Off: on the shared
     # sets it moved a few questions each way (docs/retrieval-experiments.md).
     expand_acronyms: bool = False
+    # Search a country the question names ("user in malaysia") also by the market code the
+    # documents' `markets` metadata uses ("MY"), for keywords and the highlight
+    # (indexer/markets.py).
+    market_names: bool = True
     # Read a keyword typed with one slip ("refnd") as the index term one edit away, for BM25
     # only, when the word is in no dictionary the model knows (indexer/spelling.py).
     spell_correction: bool = True

@@ -21,6 +21,7 @@ QUERIES = [
     "refund coins after purchase days",
     "seller dispute evidence deadline",
     "account recovery hacked email",
+    "refund coins for a german user",  # searched with DE, a code the sample lists in markets
 ]
 
 
@@ -80,6 +81,11 @@ def test_backends_rank_alike(sample_kb: Path, fake_embedder, tmp_path: Path, pg_
                         r.highlight.text for r in want.results
                     ]
                     assert got.answerable == want.answerable
+                    assert (
+                        got.markets
+                        == want.markets
+                        == ([("german", "DE")] if "german" in query else [])
+                    )
         finally:
             local.close()
             pg.close()

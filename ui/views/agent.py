@@ -330,6 +330,9 @@ st.caption(
 if response.get("acronyms"):
     read = ", ".join(f"{a['short']} as “{a['long']}”" for a in response["acronyms"])
     st.caption(md(f"Read {read}, as the knowledge base defines them."))
+if response.get("markets"):
+    read = ", ".join(f"{m['name']} as {m['code']}" for m in response["markets"])
+    st.caption(md(f"Also searched {read}, the market codes the documents use."))
 if not response["results"]:
     st.info(md(f"No passage in the knowledge base matches this question ({response['reason']})."))
 elif not response.get("answerable", True):

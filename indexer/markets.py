@@ -1,0 +1,55 @@
+"""Countries an agent names, searched also as the market codes the knowledge base uses.
+
+Support knowledge bases name markets by ISO 3166 code ("MY | 13 | No | ..."); agents type the
+country ("buyer in malaysia", "korean user"). The bundled model does not link the two, and
+keyword search cannot, so the right table row ranked nowhere. A question that names a country
+whose code some document lists in its ``markets`` metadata is searched with that code added
+for keywords and the highlight; the model reads the question as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+COUNTRIES = Path(__file__).with_name("countries.tsv")
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[dict[str, str], re.Pattern[str]]:
+    """Lower-cased name -> code, and one pattern matching any name (longest first, so "south
+    korea" wins over "korea") as a whole word."""
+    names: dict[str, str] = {}
+    for line in COUNTRIES.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, name = line.split("\t")
+            names[name] = code
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return names, re.compile(rf"(?<![\w.])({alternatives})(?!\w)", re.IGNORECASE)
+
+
+def market_codes(metadatas: Iterable[dict[str, Any]]) -> frozenset[str]:
+    """The ISO codes documents list in ``markets`` (not "global"): the codes worth adding."""
+    known = set(_names()[0].values())
+    listed = (m for meta in metadatas for m in meta.get("markets") or [])
+    return frozenset(m for m in listed if isinstance(m, str) and m in known)
+
+
+def with_market_codes(query: str, codes: frozenset[str]) -> tuple[str, list[tuple[str, str]]]:
+    """``query`` with the code of each country it names appended (when ``codes`` holds it and
+    the question does not type it already), and the (name as typed, code) pairs added."""
+    if not codes:
+        return query, []
+    names, pattern = _names()
+    added: list[tuple[str, str]] = []
+    for match in pattern.finditer(query):
+        code = names[match.group(1).lower()]
+        typed = re.search(rf"\b{code}\b", query) or code in (c for _, c in added)
+        if code in codes and not typed:
+            added.append((match.group(1), code))
+    if not added:
+        return query, []
+    return f"{query} {' '.join(code for _, code in added)}", added

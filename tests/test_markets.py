@@ -1,0 +1,87 @@
+"""Countries an agent names are searched also by the market codes the documents list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.markets import COUNTRIES, market_codes, with_market_codes
+from indexer.search import Searcher, keyword_text
+from indexer.settings import Settings
+
+CODES = frozenset({"MY", "KR", "DE", "US", "GB", "MX"})
+
+
+def test_a_country_name_adds_its_code() -> None:
+    assert with_market_codes("return window for a buyer in Malaysia", CODES) == (
+        "return window for a buyer in Malaysia MY",
+        [("Malaysia", "MY")],
+    )
+
+
+def test_demonyms_short_names_and_the_longest_name_count() -> None:
+    text, added = with_market_codes("korean user asks about south korea and the USA", CODES)
+    assert added == [("korean", "KR"), ("USA", "US")]  # south korea: KR once
+    assert text.endswith(" KR US")
+    assert with_market_codes("creator in the united kingdom", CODES)[1] == [
+        ("united kingdom", "GB")
+    ]
+
+
+def test_nothing_is_added_that_the_documents_do_not_use_or_the_agent_typed() -> None:
+    assert with_market_codes("user in japan", CODES) == ("user in japan", [])  # JP not listed
+    assert with_market_codes("MY user in malaysia", CODES) == ("MY user in malaysia", [])
+    assert with_market_codes("user in malaysia", frozenset()) == ("user in malaysia", [])
+
+
+def test_names_match_whole_words_only() -> None:
+    # "indiana" is not India, "germanium" not German: names match as whole words.
+    assert with_market_codes("shipping to indiana", frozenset({"IN"}))[1] == []
+    assert with_market_codes("germanium sensor", CODES)[1] == []
+    assert with_market_codes("seller (mexico)", CODES)[1] == [("mexico", "MX")]
+
+
+def test_common_given_names_are_not_countries() -> None:
+    names = {line.split("\t")[1] for line in COUNTRIES.read_text().splitlines() if "\t" in line}
+    assert {"chad", "jordan", "georgia", "jersey"}.isdisjoint(names)
+    assert {"malaysia", "south korea", "korean", "germany", "german", "usa"} <= names
+
+
+def test_market_codes_are_the_iso_codes_documents_list() -> None:
+    metas = [{"markets": ["global"]}, {"markets": ["DE", "MY"]}, {"markets": None}, {}]
+    assert market_codes(metas) == frozenset({"DE", "MY"})
+
+
+def test_the_setting_turns_it_off() -> None:
+    on = keyword_text("user in malaysia", CODES, Settings())
+    off = keyword_text("user in malaysia", CODES, Settings(market_names=False))
+    assert on == ("user in malaysia MY", [("malaysia", "MY")])
+    assert off == ("user in malaysia", [])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("minimum account age in malaysia", "MY |"),
+        ("payout threshold for creators in japan", "JP |"),
+        ("suicide hotline for a user in brazil", "BR |"),
+        ("payout currency for mexican creators", "MX |"),
+    ],
+)
+def test_a_country_named_finds_its_market_row_on_kb(
+    question: str, row: str, kb_index: Path, real_embedder
+) -> None:
+    """kb/'s tables start each row with the market code; without the code these questions
+    marked no such row in their first three results (docs/retrieval-experiments.md)."""
+    searcher = Searcher(kb_index, real_embedder, Settings())
+    try:
+        response = searcher.search(question, top_k=3)
+    finally:
+        searcher.close()
+    assert [code for _, code in response.markets] == [row[:2]]
+    assert response.to_dict()["markets"][0]["code"] == row[:2]
+    assert any(r.highlight.text.lstrip("| ").startswith(row) for r in response.results), [
+        r.highlight.text for r in response.results
+    ]
