@@ -147,6 +147,16 @@ def test_agent_page_searches_from_a_link(api_url: str) -> None:
     assert "Dangerous Challenges SOP" in _markdown(at)
 
 
+def test_agent_page_says_which_market_code_a_country_was_searched_by(api_url: str) -> None:
+    """The sample lists DE in a document's markets, so "german" is also searched as DE."""
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params["q"] = "refund coins for a german user"
+    at.run()
+    assert not at.exception
+    captions = _unescape("\n".join(c.value for c in at.caption))
+    assert "Also searched german as DE" in captions
+
+
 def test_agent_link_carries_every_filter_both_ways(api_url: str) -> None:
     link = {
         "q": "coin refund window",
