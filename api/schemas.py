@@ -160,6 +160,12 @@ class AcronymOut(BaseModel):
     long: str
 
 
+class VersionPickOut(BaseModel):
+    doc_id: str = Field(description="The version searched.")
+    instead_of: str = Field(description="The version in force, left out for this question.")
+    why: str
+
+
 class MarketOut(BaseModel):
     name: str = Field(description="The country as the question typed it.")
     code: str = Field(description="The market code it was also searched by.")
@@ -182,6 +188,12 @@ class SearchResponseOut(BaseModel):
         [],
         description="Countries the question named, also searched by the market code the "
         "documents' metadata uses (KB_MARKET_NAMES).",
+    )
+    versions: list[VersionPickOut] = Field(
+        [],
+        description="Versions searched instead of those in force because the question names "
+        "a version, a date or an earlier policy (KB_QUESTION_VERSIONS); not when as_of or "
+        "include_superseded is set.",
     )
     search_id: str | None = Field(
         None, description="Id of this search in the query log, for POST /feedback."

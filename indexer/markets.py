@@ -18,17 +18,24 @@ from typing import Any
 COUNTRIES = Path(__file__).with_name("countries.tsv")
 
 
+_WORD = re.compile(r"\w+")
+
+
 @lru_cache(maxsize=1)
-def _names() -> tuple[dict[str, str], re.Pattern[str]]:
-    """Lower-cased name -> code, and one pattern matching any name (longest first, so "south
-    korea" wins over "korea") as a whole word."""
+def _names() -> tuple[dict[str, str], re.Pattern[str], frozenset[str]]:
+    """Lower-cased name -> code; one pattern matching any name (longest first, so "south
+    korea" wins over "korea") as a whole word; and a word of each name, so a question
+    naming no country skips the pattern (a few microseconds instead of ~0.1 ms per search)."""
     names: dict[str, str] = {}
     for line in COUNTRIES.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             code, name = line.split("\t")
             names[name] = code
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return names, re.compile(rf"(?<![\w.])({alternatives})(?!\w)", re.IGNORECASE)
+    pattern = re.compile(rf"(?<![\w.])({alternatives})(?!\w)", re.IGNORECASE)
+    # A word every match must contain: a name's first word, or its second after "the".
+    needed = {next((w for w in _WORD.findall(n) if w != "the"), "") for n in names}
+    return names, pattern, frozenset(needed - {""})
 
 
 def market_codes(metadatas: Iterable[dict[str, Any]]) -> frozenset[str]:
@@ -43,7 +50,9 @@ def with_market_codes(query: str, codes: frozenset[str]) -> tuple[str, list[tupl
     the question does not type it already), and the (name as typed, code) pairs added."""
     if not codes:
         return query, []
-    names, pattern = _names()
+    names, pattern, first_words = _names()
+    if first_words.isdisjoint(w.lower() for w in _WORD.findall(query)):
+        return query, []
     added: list[tuple[str, str]] = []
     for match in pattern.finditer(query):
         code = names[match.group(1).lower()]

@@ -46,12 +46,14 @@ from indexer.search import (
     prepare_search,
     spelling_dictionary,
     successor_map,
+    version_picks,
     visible,
     warn_unexpandable,
     with_groups,
 )
 from indexer.settings import Settings
 from indexer.store import check_model, check_terms
+from indexer.versions import Pick, families
 
 # BM25 candidates read at most this many postings per query term, best weight first (exact
 # whenever a term occurs in fewer passages); the candidates' scores are then computed exactly.
@@ -185,6 +187,12 @@ class PgSearcher:
             if now != spelled:
                 spelled, vector = now, self.embedder.encode([now])[0]
             mask = catalog.allowed(flt, as_of_s, include_superseded, groups)
+            picks = version_picks(
+                query, catalog.meta, catalog.families, as_of, as_of_s, include_superseded,
+                self.settings,
+            )  # fmt: skip
+            if picks:
+                mask = catalog.with_picks(mask, picks, flt, as_of_s, groups)
             docs = list(catalog.doc_ids[mask])
             # Everything allowed (the common case): no document list to ship and test per row.
             restrict = None if mask.all() else docs
@@ -193,7 +201,7 @@ class PgSearcher:
                 results, answerable, reason = self._ranked(
                     con, catalog, keywords, vector, restrict, mode, top_k, context, groups, snapshot
                 )
-                if include_superseded:
+                if include_superseded or picks:
                     mark_in_force(
                         results,
                         lambda d: catalog.by_id[d]["metadata"],
@@ -203,7 +211,7 @@ class PgSearcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
-            acronyms, markets,
+            acronyms, markets, picks,
         )  # fmt: skip
 
     def _ranked(
@@ -548,6 +556,15 @@ class _Catalog:
         return self.index_version, self.access_version
 
     @cached_property
+    def meta(self) -> dict[str, dict[str, Any]]:
+        return {d["doc_id"]: d["metadata"] for d in self.docs}
+
+    @cached_property
+    def families(self) -> list[list[str]]:
+        """Versions of one document (indexer/versions.py), once per catalog."""
+        return families(self.meta.items())
+
+    @cached_property
     def market_codes(self) -> frozenset[str]:
         """The market codes the documents' metadata lists (indexer/markets.py)."""
         return market_codes(d["metadata"] for d in self.docs)
@@ -582,6 +599,24 @@ class _Catalog:
                 filters, as_of, include_superseded, groups,
             ),
         )  # fmt: skip
+
+    def with_picks(
+        self,
+        mask: np.ndarray,
+        picks: list[Pick],
+        filters: dict[str, list[str]],
+        as_of: str,
+        groups: Iterable[str] | None,
+    ) -> np.ndarray:
+        """``mask`` with each pick's version in place of the one in force (as
+        ``Searcher._with_picks``, per document)."""
+        any_version = self.allowed(filters, as_of, True, groups)
+        position = {d: i for i, d in enumerate(self.doc_ids)}
+        mask = mask.copy()
+        for pick in picks:
+            mask[position[pick.instead_of]] = False
+            mask[position[pick.doc_id]] = any_version[position[pick.doc_id]]
+        return mask
 
 
 def row_order(doc_id: str, ordinal: int) -> tuple[list[str], int]:

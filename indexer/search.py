@@ -50,6 +50,7 @@ from indexer.store import (
     read_windows,
     verify_generation,
 )
+from indexer.versions import Pick, asked_versions, families
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,8 @@ class SearchResponse:
     acronyms: list[tuple[str, str]] = field(default_factory=list)
     # (country as typed, market code) pairs the question was also searched by.
     markets: list[tuple[str, str]] = field(default_factory=list)
+    # Versions searched instead of the one in force, because the question asks about them.
+    versions: list[Pick] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dicts, built field by field: ``dataclasses.asdict`` deep-copies every
@@ -222,6 +225,9 @@ class SearchResponse:
         out["filters"] = {k: list(v) for k, v in self.filters.items()}
         out["acronyms"] = [{"short": s, "long": lf} for s, lf in self.acronyms]
         out["markets"] = [{"name": n, "code": c} for n, c in self.markets]
+        out["versions"] = [
+            {"doc_id": p.doc_id, "instead_of": p.instead_of, "why": p.why} for p in self.versions
+        ]
         return out
 
 
@@ -469,6 +475,23 @@ def keyword_text(
     return with_market_codes(query, codes)
 
 
+def version_picks(
+    query: str,
+    meta: dict[str, dict[str, Any]],
+    linked: list[list[str]],
+    as_of: dt.date | str | None,
+    as_of_s: str,
+    include_superseded: bool,
+    settings: Settings,
+) -> list[Pick]:
+    """The versions the question asks about instead of those in force (indexer/versions.py),
+    unless the caller chose the date or asked for every version: what they set wins.
+    ``linked`` is computed once per index (:func:`indexer.versions.families`)."""
+    if not settings.question_versions or as_of is not None or include_superseded or not linked:
+        return []
+    return asked_versions(query, meta, linked, as_of_s)
+
+
 def warn_unexpandable(manifest: Manifest, settings: Settings, where: Path | str) -> None:
     """Say why an index written before definitions were kept per document spells nothing out
     although ``KB_EXPAND_ACRONYMS`` is on (searches still work; `kb index` rewrites it)."""
@@ -640,6 +663,8 @@ class Searcher:
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
         self._successors = successor_map([(d.doc_id, d.metadata) for d in self._docs])
         self._market_codes = market_codes(d.metadata for d in self._docs)
+        self._meta = {d.doc_id: d.metadata for d in self._docs}
+        self._families = families(self._meta.items())  # versions of one document
         bm25_rows = int(self._bm25.scores["num_docs"])
         if not len(self._matrix) == len(rows) == bm25_rows == self.manifest.counts["chunks"]:
             raise IndexMismatchError(
@@ -752,6 +777,24 @@ class Searcher:
 
         return self._masks.get(filters, as_of, include_superseded, groups, compute)
 
+    def _with_picks(
+        self,
+        allowed: np.ndarray,
+        picks: list[Pick],
+        filters: dict[str, list[str]],
+        as_of: str,
+        groups: Iterable[str] | None,
+    ) -> np.ndarray:
+        """``allowed`` with each pick's version in place of the one in force (still only if
+        the caller may see it and it passes the filters)."""
+        any_version = self.allowed_rows(filters, as_of, True, groups)
+        allowed = allowed.copy()
+        for pick in picks:
+            allowed[self._chunk_doc == self._doc_row[pick.instead_of]] = False
+            rows = self._chunk_doc == self._doc_row[pick.doc_id]
+            allowed[rows] = any_version[rows]
+        return allowed
+
     def search(
         self,
         query: str,
@@ -773,6 +816,11 @@ class Searcher:
             self.settings, query, top_k, mode, context, filters, as_of
         )
         allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)  # access fresh
+        picks = version_picks(
+            query, self._meta, self._families, as_of, as_of_s, include_superseded, self.settings
+        )
+        if picks:
+            allowed = self._with_picks(allowed, picks, flt, as_of_s, groups)
         keywords, markets = keyword_text(query, self._market_codes, self.settings)
         spelled, acronyms = model_text(
             keywords, self.manifest.acronym_sources, self.settings,
@@ -806,7 +854,7 @@ class Searcher:
                 )
                 for rank, row in enumerate(rows, start=1)
             ]
-            if include_superseded:
+            if include_superseded or picks:
                 mark_in_force(
                     results,
                     lambda d: self._docs[self._doc_row[d]].metadata,
@@ -833,6 +881,7 @@ class Searcher:
             reason,
             acronyms,
             markets,
+            picks,
         )
 
     def _signals(

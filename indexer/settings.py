@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # documents' `markets` metadata uses ("MY"), for keywords and the highlight
     # (indexer/markets.py).
     market_names: bool = True
+    # A question that names a version ("v2.1"), a date ("delivered 25 aug 2026") or an "old"
+    # policy is searched in the version it asks about, unless the caller set as_of or asked for
+    # superseded versions (indexer/versions.py).
+    question_versions: bool = True
     # Read a keyword typed with one slip ("refnd") as the index term one edit away, for BM25
     # only, when the word is in no dictionary the model knows (indexer/spelling.py).
     spell_correction: bool = True

@@ -287,6 +287,11 @@ def format_response(response) -> str:
     if response.acronyms:
         read = ", ".join(f"{short} as {long}" for short, long in response.acronyms)
         lines += [f"(read {read})", ""]
+    if response.markets:
+        read = ", ".join(f"{name} as {code}" for name, code in response.markets)
+        lines += [f"(also searched {read})", ""]
+    for pick in response.versions:
+        lines += [f"(searched {pick.doc_id} instead of {pick.instead_of}: {pick.why})", ""]
     if not response.answerable:
         lines += [
             f"No good answer in the knowledge base: {response.reason}.",

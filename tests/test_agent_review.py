@@ -135,3 +135,24 @@ def test_kb_ask_says_which_date_the_answer_applies_on() -> None:
 
     out = format_response(_response("", "2025-06-01"))
     assert "as of 2025-06-01" in out.splitlines()[-1]
+
+
+def test_kb_ask_says_which_version_and_market_code_it_searched() -> None:
+    from indexer.versions import Pick
+    from kb_cli.main import format_response
+
+    response = _response("superseded by policies/coin-refunds-v3.md", "2026-12-06")
+    response.versions = [
+        Pick(
+            "policies/coin-refunds-v2.md",
+            "policies/coin-refunds-v3.md",
+            "the question names version 2.1",
+        )
+    ]
+    response.markets = [("malaysia", "MY")]
+    out = format_response(response)
+    assert "(also searched malaysia as MY)" in out
+    assert (
+        "(searched policies/coin-refunds-v2.md instead of policies/coin-refunds-v3.md: "
+        "the question names version 2.1)" in out
+    )

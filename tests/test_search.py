@@ -689,6 +689,29 @@ def test_a_version_not_in_force_says_so_in_its_citation(versioned) -> None:
     assert {r.doc_id: r.in_force for r in past}["policies/coin-refunds-old.md"]
 
 
+def test_a_question_about_the_old_policy_is_searched_in_that_version(versioned) -> None:
+    """Both backends: "the old coin policy" or "version 2.0" searches v2 instead of the
+    version in force, says so, and cites it as not in force; a date the caller sets wins."""
+    for question in (
+        "withdraw coin purchase days under the old coin policy",
+        "withdraw coin purchase days in version 2.0",
+    ):
+        response = versioned.search(question, top_k=20)
+        docs = {r.doc_id for r in response.results}
+        assert "policies/coin-refunds-old.md" in docs and "policies/coin-refunds.md" not in docs
+        assert [(p.doc_id, p.instead_of) for p in response.versions] == [
+            ("policies/coin-refunds-old.md", "policies/coin-refunds.md")
+        ]
+        old = next(r for r in response.results if r.doc_id == "policies/coin-refunds-old.md")
+        assert not old.in_force and "superseded by" in old.in_force_note
+        assert response.to_dict()["versions"][0]["why"]
+    pinned = versioned.search(
+        "withdraw coin purchase days under the old coin policy", top_k=20, as_of="2026-06-01"
+    )
+    assert pinned.versions == []
+    assert "policies/coin-refunds.md" in {r.doc_id for r in pinned.results}
+
+
 def test_the_api_reports_whether_a_cited_version_was_in_force(
     sample_kb: Path, fake_embedder, tmp_path: Path
 ) -> None:

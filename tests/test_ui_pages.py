@@ -157,6 +157,26 @@ def test_agent_page_says_which_market_code_a_country_was_searched_by(api_url: st
     assert "Also searched german as DE" in captions
 
 
+def test_agent_page_says_which_version_a_question_was_searched_in(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """The page sends no as_of for today, so "the old policy" is searched in that version."""
+    current = (sample_kb / "policies" / "coin-refunds.md").read_text()
+    (sample_kb / "policies" / "coin-refunds-old.md").write_text(
+        current.replace(
+            'version: "3.0"',
+            'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
+        ).replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
+    )
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
+        at = AppTest.from_file(AGENT, default_timeout=30)
+        at.query_params["q"] = "refund coins under the old coin policy"
+        at.run()
+    assert not at.exception
+    captions = _unescape("\n".join(c.value for c in at.caption))
+    assert "Searched policies/coin-refunds-old.md instead of policies/coin-refunds.md" in captions
+
+
 def test_agent_link_carries_every_filter_both_ways(api_url: str) -> None:
     link = {
         "q": "coin refund window",

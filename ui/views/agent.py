@@ -225,11 +225,12 @@ def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str
 def _search(search: dict[str, Any], filters: dict[str, str], replay: str | None) -> dict[str, Any]:
     """POST /search under a spinner; a failure is shown (and stops the page) once the spinner
     is gone, as st.stop() inside it would leave "Searching..." on screen."""
+    # Today is the API's own default; sent only when the agent chose another day, so a question
+    # that asks about a version or a date ("the old policy") is searched in that version.
+    as_of = None if search["as_of"] == dt.date.today().isoformat() else search["as_of"]
     try:
         with st.spinner("Searching the knowledge base..."):
-            return api.search(
-                search["q"], search["top_k"], filters, search["as_of"], replay, CONTEXT
-            )
+            return api.search(search["q"], search["top_k"], filters, as_of, replay, CONTEXT)
     except ApiUnavailable as exc:
         failure = str(exc)
     st.error(md(failure))
@@ -333,6 +334,8 @@ if response.get("acronyms"):
 if response.get("markets"):
     read = ", ".join(f"{m['name']} as {m['code']}" for m in response["markets"])
     st.caption(md(f"Also searched {read}, the market codes the documents use."))
+for pick in response.get("versions") or []:
+    st.caption(md(f"Searched {pick['doc_id']} instead of {pick['instead_of']}: {pick['why']}."))
 if not response["results"]:
     st.info(md(f"No passage in the knowledge base matches this question ({response['reason']})."))
 elif not response.get("answerable", True):

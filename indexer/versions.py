@@ -1,0 +1,139 @@
+"""Which version of a policy a question asks about, when it names one.
+
+Agents ask about earlier versions in words: "under the old coin policy", "the returns policy
+(1.4)", "an order delivered 25 aug 2026". Searches are as of today, so the superseded version
+they ask about was left out and its successor answered instead. Pure functions over document
+metadata: a *family* is a set of versions linked by ``supersedes`` / ``superseded_by``; a
+question that names a version, a date or an earlier policy picks one version per family,
+and every other document is searched as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+_MONTHS = {
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
+    "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8,
+    "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11,
+    "november": 11, "dec": 12, "december": 12,
+}  # fmt: skip
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_BEFORE = r"(?P<before>\bbefore\s+(?:the\s+)?)?"
+_DATES = [
+    re.compile(_BEFORE + r"\b(?P<y>20\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b"),
+    re.compile(
+        _BEFORE + rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon>{_MONTH})\.?,?\s+(?P<y>20\d\d)\b",
+        re.I,
+    ),
+    re.compile(
+        _BEFORE + rf"\b(?P<mon>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>20\d\d)\b",
+        re.I,
+    ),
+    re.compile(_BEFORE + rf"\b(?P<mon>{_MONTH})\.?,?\s+(?P<y>20\d\d)\b", re.I),  # a month
+]
+_EARLIER = re.compile(
+    r"\b(?:old|older|previous|prior|former|earlier|outdated)\b(?:\s+[\w-]+){0,3}?\s+"
+    r"(?:policy|policies|rules?|version|terms|guidelines?|limits?|process|sop|faq)\b",
+    re.I,
+)
+_VERSION = re.compile(r"(?:\bv|\bversion\s+|\()(\d+(?:\.\d+)*)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One family's version chosen by the question, instead of the one in force."""
+
+    doc_id: str
+    instead_of: str
+    why: str
+
+
+def question_date(query: str) -> str | None:
+    """The first date the question names (ISO), a day early after "before"; a month alone
+    reads as its middle ("bought in jan 2026"), or its eve after "before"."""
+    for pattern in _DATES:
+        m = pattern.search(query)
+        if not m:
+            continue
+        parts = m.groupdict()
+        month = int(parts["m"]) if parts.get("m") else _MONTHS[parts["mon"].lower()]
+        day = int(parts["d"]) if parts.get("d") else (1 if parts["before"] else 15)
+        try:
+            date = dt.date(int(parts["y"]), month, day)
+        except ValueError:
+            continue
+        return (date - dt.timedelta(days=1) if parts["before"] else date).isoformat()
+    return None
+
+
+def families(docs: Iterable[tuple[str, dict[str, Any]]]) -> list[list[str]]:
+    """Versions linked by ``supersedes`` / ``superseded_by``, oldest effective date first;
+    only sets of two or more documents."""
+    meta = dict(docs)
+    parent = {d: d for d in meta}
+
+    def root(d: str) -> str:
+        while parent[d] != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    for doc_id, m in meta.items():
+        for other in (m.get("supersedes"), m.get("superseded_by")):
+            if isinstance(other, str) and other in meta:
+                parent[root(doc_id)] = root(other)
+    groups: dict[str, list[str]] = {}
+    for doc_id in meta:
+        groups.setdefault(root(doc_id), []).append(doc_id)
+    order = lambda d: (str(meta[d].get("effective_date") or ""), d)  # noqa: E731
+    return [sorted(g, key=order) for g in groups.values() if len(g) > 1]
+
+
+def _in_force_on(versions: list[str], meta: dict[str, dict[str, Any]], date: str) -> str | None:
+    """The family's version in force on ``date``: the latest effective on or before it."""
+    started = [v for v in versions if str(meta[v].get("effective_date") or "") <= date]
+    return started[-1] if started else None
+
+
+def _same_version(a: str, b: str) -> bool:
+    trim = lambda v: re.sub(r"(\.0+)+$", "", v.strip().lstrip("vV"))  # noqa: E731
+    return trim(a) == trim(b)
+
+
+def asked_versions(
+    query: str, meta: dict[str, dict[str, Any]], linked: list[list[str]], as_of: str
+) -> list[Pick]:
+    """Per family (``linked``: :func:`families` of the documents whose metadata ``meta``
+    holds), the version the question asks about where it is not the one in force on
+    ``as_of``: a version number it names ("v2.1", "(1.4)", "version 1.3"), else the version in
+    force on a date it names, else, when it asks about an "old" or "previous" policy, the one
+    before today's. Nothing when the question names none of these."""
+    named = [m.group(1) for m in _VERSION.finditer(query)]
+    date = question_date(query)
+    earlier = bool(_EARLIER.search(query))
+    if not (named or date or earlier):
+        return []
+    picks: list[Pick] = []
+    for versions in linked:
+        current = _in_force_on(versions, meta, as_of)
+        if current is None:
+            continue
+        chosen, why = None, ""
+        for v in versions:
+            version = str(meta[v].get("version") or "")
+            if version and any(_same_version(version, n) for n in named):
+                chosen, why = v, f"the question names version {version}"
+        if chosen is None and date:
+            chosen, why = _in_force_on(versions, meta, date), f"the question asks about {date}"
+        if chosen is None and earlier and not named and not date:
+            before = versions.index(current) - 1
+            chosen = versions[before] if before >= 0 else None
+            why = "the question asks about an earlier version"
+        if chosen is not None and chosen != current:
+            picks.append(Pick(chosen, current, why))
+    return picks

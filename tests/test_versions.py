@@ -1,0 +1,132 @@
+"""Which version a question asks about: a version number, a date, or an earlier policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.search import Searcher, version_picks
+from indexer.settings import Settings
+from indexer.versions import Pick, asked_versions, families, question_date
+
+DOCS = [
+    ("coins-v2.md", {"version": "2.1", "effective_date": "2025-01-15",
+                     "superseded_by": "coins-v3.md", "status": "superseded"}),
+    ("coins-v3.md", {"version": "3.0", "effective_date": "2026-03-01",
+                     "supersedes": "coins-v2.md"}),
+    ("returns-v1.pdf", {"version": "1.4", "effective_date": "2025-03-01",
+                        "superseded_by": "returns-v2.pdf"}),
+    ("returns-v2.pdf", {"version": "2.0", "effective_date": "2026-09-01"}),
+    ("faq.md", {"version": "1.0", "effective_date": "2024-01-01"}),
+]  # fmt: skip
+TODAY = "2026-12-06"
+META = dict(DOCS)
+LINKED = families(DOCS)
+
+
+@pytest.mark.parametrize(
+    ("query", "date"),
+    [
+        ("order delivered 25 aug 2026", "2026-08-25"),
+        ("bought on 2026-02-20, refund?", "2026-02-20"),
+        ("signed August 3rd, 2025", "2025-08-03"),
+        ("user bought in jan 2026", "2026-01-15"),  # a month: its middle
+        ("threshold before the sept 2025 change", "2025-08-31"),  # the eve of the month
+        ("rules before 2026-03-01", "2026-02-28"),
+        ("refund within 14 days", None),
+        ("may I refund this?", None),
+        ("on 31 feb 2026", "2026-02-15"),  # no such day: read as the month
+    ],
+)
+def test_question_date(query: str, date: str | None) -> None:
+    assert question_date(query) == date
+
+
+def test_families_are_linked_versions_oldest_first() -> None:
+    assert sorted(families(DOCS)) == [
+        ["coins-v2.md", "coins-v3.md"],
+        ["returns-v1.pdf", "returns-v2.pdf"],
+    ]
+
+
+def test_a_named_version_picks_that_version_only_in_its_family() -> None:
+    why = "the question names version 1.4"
+    assert asked_versions("GB return window under the old policy (1.4)?", META, LINKED, TODAY) == [
+        Pick("returns-v1.pdf", "returns-v2.pdf", why)
+    ]
+    assert (
+        asked_versions("v2.1 refund processing time", META, LINKED, TODAY)[0].doc_id
+        == "coins-v2.md"
+    )
+    assert asked_versions("what does version 3 say", META, LINKED, TODAY) == []  # 3.0 is in force
+
+
+def test_a_date_picks_the_version_in_force_then_in_every_family() -> None:
+    picks = asked_versions("user bought coins in jan 2026", META, LINKED, TODAY)
+    assert [(p.doc_id, p.instead_of) for p in picks] == [
+        ("coins-v2.md", "coins-v3.md"),
+        ("returns-v1.pdf", "returns-v2.pdf"),
+    ]
+    assert picks[0].why == "the question asks about 2026-01-15"
+    assert asked_versions("bought on 2026-11-01", META, LINKED, TODAY) == []  # today's versions
+
+
+def test_an_old_policy_picks_the_version_before_todays() -> None:
+    picks = asked_versions("under the old coin policy was it 3 a year?", META, LINKED, TODAY)
+    assert {p.doc_id for p in picks} == {"coins-v2.md", "returns-v1.pdf"}
+    assert asked_versions("what did the previous rules say", META, LINKED, TODAY)
+    # "old" that is not about a policy changes nothing
+    assert asked_versions("refund to a new card, old one cancelled", META, LINKED, TODAY) == []
+    assert asked_versions("min payout for a creator", META, LINKED, TODAY) == []
+
+
+def test_a_version_not_yet_in_force_is_never_the_one_replaced() -> None:
+    assert (
+        asked_versions("the old returns policy", META, LINKED, "2025-06-01") == []
+    )  # v1 is the first
+
+
+def test_what_the_caller_sets_wins() -> None:
+    query = "under the old coin policy"
+    assert version_picks(query, META, LINKED, None, TODAY, False, Settings())
+    assert version_picks(query, META, LINKED, "2026-12-06", TODAY, False, Settings()) == []
+    assert version_picks(query, META, LINKED, None, TODAY, True, Settings()) == []
+    assert (
+        version_picks(query, META, LINKED, None, TODAY, False, Settings(question_versions=False))
+        == []
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "version"),
+    [
+        ("coin refund window under version 2.1", "policies/coin-refunds-v2.md"),
+        (
+            "order delivered on 2026-07-10, return window for apparel in DE",
+            "policies/shop-returns-v1.pdf",
+        ),
+        (
+            "in march 2025 what was the minimum follower count to go LIVE",
+            "policies/live-eligibility-v1.md",
+        ),
+        (
+            "prior returns policy: who paid return shipping for change of mind",
+            "policies/shop-returns-v1.pdf",
+        ),
+    ],
+)
+def test_kb_questions_about_an_earlier_version_find_it_marked_as_not_in_force(
+    question: str, version: str, kb_index: Path, real_embedder
+) -> None:
+    """Searched as of today, these found only the version in force (retrieval-experiments.md)."""
+    searcher = Searcher(kb_index, real_embedder, Settings())
+    try:
+        response = searcher.search(question, top_k=3)
+    finally:
+        searcher.close()
+    assert version in {p.doc_id for p in response.versions}
+    first = response.results[0]
+    assert first.doc_id == version and not first.in_force
+    assert "superseded by" in first.in_force_note and "NOT IN FORCE" in first.citation
