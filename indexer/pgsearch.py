@@ -46,6 +46,7 @@ from indexer.search import (
     prepare_search,
     spelling_dictionary,
     successor_map,
+    swap_versions,
     version_picks,
     visible,
     warn_unexpandable,
@@ -53,7 +54,7 @@ from indexer.search import (
 )
 from indexer.settings import Settings
 from indexer.store import check_model, check_terms
-from indexer.versions import Pick, families
+from indexer.versions import families
 
 # BM25 candidates read at most this many postings per query term, best weight first (exact
 # whenever a term occurs in fewer passages); the candidates' scores are then computed exactly.
@@ -192,7 +193,10 @@ class PgSearcher:
                 self.settings,
             )  # fmt: skip
             if picks:
-                mask = catalog.with_picks(mask, picks, flt, as_of_s, groups)
+                position = {d: i for i, d in enumerate(catalog.doc_ids)}
+                mask = swap_versions(
+                    mask, catalog.allowed(flt, as_of_s, True, groups), picks, position.__getitem__
+                )
             docs = list(catalog.doc_ids[mask])
             # Everything allowed (the common case): no document list to ship and test per row.
             restrict = None if mask.all() else docs
@@ -599,24 +603,6 @@ class _Catalog:
                 filters, as_of, include_superseded, groups,
             ),
         )  # fmt: skip
-
-    def with_picks(
-        self,
-        mask: np.ndarray,
-        picks: list[Pick],
-        filters: dict[str, list[str]],
-        as_of: str,
-        groups: Iterable[str] | None,
-    ) -> np.ndarray:
-        """``mask`` with each pick's version in place of the one in force (as
-        ``Searcher._with_picks``, per document)."""
-        any_version = self.allowed(filters, as_of, True, groups)
-        position = {d: i for i, d in enumerate(self.doc_ids)}
-        mask = mask.copy()
-        for pick in picks:
-            mask[position[pick.instead_of]] = False
-            mask[position[pick.doc_id]] = any_version[position[pick.doc_id]]
-        return mask
 
 
 def row_order(doc_id: str, ordinal: int) -> tuple[list[str], int]:

@@ -492,6 +492,23 @@ def version_picks(
     return asked_versions(query, meta, linked, as_of_s)
 
 
+def swap_versions(
+    allowed: np.ndarray,
+    any_version: np.ndarray,
+    picks: list[Pick],
+    rows_of: Callable[[str], Any],
+) -> np.ndarray:
+    """``allowed`` with each pick's version in place of the one in force, where
+    ``any_version`` (the same filters and access, every version) allows it; ``rows_of`` gives a
+    document's positions in the masks (chunk rows or a document's index: both backends)."""
+    allowed = allowed.copy()
+    for pick in picks:
+        allowed[rows_of(pick.instead_of)] = False
+        rows = rows_of(pick.doc_id)
+        allowed[rows] = any_version[rows]
+    return allowed
+
+
 def warn_unexpandable(manifest: Manifest, settings: Settings, where: Path | str) -> None:
     """Say why an index written before definitions were kept per document spells nothing out
     although ``KB_EXPAND_ACRONYMS`` is on (searches still work; `kb index` rewrites it)."""
@@ -777,24 +794,6 @@ class Searcher:
 
         return self._masks.get(filters, as_of, include_superseded, groups, compute)
 
-    def _with_picks(
-        self,
-        allowed: np.ndarray,
-        picks: list[Pick],
-        filters: dict[str, list[str]],
-        as_of: str,
-        groups: Iterable[str] | None,
-    ) -> np.ndarray:
-        """``allowed`` with each pick's version in place of the one in force (still only if
-        the caller may see it and it passes the filters)."""
-        any_version = self.allowed_rows(filters, as_of, True, groups)
-        allowed = allowed.copy()
-        for pick in picks:
-            allowed[self._chunk_doc == self._doc_row[pick.instead_of]] = False
-            rows = self._chunk_doc == self._doc_row[pick.doc_id]
-            allowed[rows] = any_version[rows]
-        return allowed
-
     def search(
         self,
         query: str,
@@ -820,7 +819,10 @@ class Searcher:
             query, self._meta, self._families, as_of, as_of_s, include_superseded, self.settings
         )
         if picks:
-            allowed = self._with_picks(allowed, picks, flt, as_of_s, groups)
+            allowed = swap_versions(
+                allowed, self.allowed_rows(flt, as_of_s, True, groups), picks,
+                lambda doc_id: self._chunk_doc == self._doc_row[doc_id],
+            )  # fmt: skip
         keywords, markets = keyword_text(query, self._market_codes, self.settings)
         spelled, acronyms = model_text(
             keywords, self.manifest.acronym_sources, self.settings,

@@ -74,6 +74,10 @@ def _markdown(at: AppTest) -> str:
     return _unescape("\n".join(m.value for m in at.markdown))
 
 
+def _captions(at: AppTest) -> str:
+    return _unescape("\n".join(c.value for c in at.caption))
+
+
 def _shown(dataframe) -> list[list[str]]:
     """A st.dataframe's cells as the grid shows them: a missing value as the placeholder."""
     placeholder = dataframe.proto.placeholder or "None"
@@ -153,7 +157,7 @@ def test_agent_page_says_which_market_code_a_country_was_searched_by(api_url: st
     at.query_params["q"] = "refund coins for a german user"
     at.run()
     assert not at.exception
-    captions = _unescape("\n".join(c.value for c in at.caption))
+    captions = _captions(at)
     assert "Also searched german as DE" in captions
 
 
@@ -173,7 +177,7 @@ def test_agent_page_says_which_version_a_question_was_searched_in(
         at.query_params["q"] = "refund coins under the old coin policy"
         at.run()
     assert not at.exception
-    captions = _unescape("\n".join(c.value for c in at.caption))
+    captions = _captions(at)
     assert "Searched policies/coin-refunds-old.md instead of policies/coin-refunds.md" in captions
 
 
