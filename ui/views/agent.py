@@ -334,7 +334,10 @@ if response.get("acronyms"):
 if response.get("markets"):
     read = ", ".join(f"{m['name']} as {m['code']}" for m in response["markets"])
     st.caption(md(f"Also searched {read}, the market codes the documents use."))
+shown = {r["doc_id"] for r in response["results"]}
 for pick in response.get("versions") or []:
+    if pick["doc_id"] not in shown:  # an "old policy" question swaps every family's version
+        continue
     st.caption(md(f"Searched {pick['doc_id']} instead of {pick['instead_of']}: {pick['why']}."))
 if not response["results"]:
     st.info(md(f"No passage in the knowledge base matches this question ({response['reason']})."))
