@@ -3,8 +3,8 @@
 Support knowledge bases name markets by ISO 3166 code ("MY | 13 | No | ..."); agents type the
 country ("buyer in malaysia", "korean user"). The bundled model does not link the two, and
 keyword search cannot, so the right table row ranked nowhere. A question that names a country
-whose code some document lists in its ``markets`` metadata is searched with that code added
-for keywords and the highlight; the model reads the question as typed.
+whose code some document lists in its ``markets`` metadata is searched with that code added,
+by keywords, the highlight and the model alike (indexer/search.py, ``keyword_text``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 COUNTRIES = Path(__file__).with_name("countries.tsv")
-
-
 _WORD = re.compile(r"\w+")
 
 
@@ -50,8 +48,8 @@ def with_market_codes(query: str, codes: frozenset[str]) -> tuple[str, list[tupl
     the question does not type it already), and the (name as typed, code) pairs added."""
     if not codes:
         return query, []
-    names, pattern, first_words = _names()
-    if first_words.isdisjoint(w.lower() for w in _WORD.findall(query)):
+    names, pattern, needed = _names()
+    if needed.isdisjoint(w.lower() for w in _WORD.findall(query)):
         return query, []
     added: list[tuple[str, str]] = []
     for match in pattern.finditer(query):
