@@ -193,10 +193,10 @@ class PgSearcher:
                 self.settings,
             )  # fmt: skip
             if picks:
-                position = {d: i for i, d in enumerate(catalog.doc_ids)}
-                mask = swap_versions(
-                    mask, catalog.allowed(flt, as_of_s, True, groups), picks, position.__getitem__
-                )
+                mask, picks = swap_versions(
+                    mask, catalog.allowed(flt, as_of_s, True, groups), picks,
+                    catalog.position.__getitem__,
+                )  # fmt: skip
             docs = list(catalog.doc_ids[mask])
             # Everything allowed (the common case): no document list to ship and test per row.
             restrict = None if mask.all() else docs
@@ -569,9 +569,14 @@ class _Catalog:
         return families(self.meta.items())
 
     @cached_property
+    def position(self) -> dict[str, int]:
+        """Each document's index in ``doc_ids`` and the masks."""
+        return {d: i for i, d in enumerate(self.doc_ids)}
+
+    @cached_property
     def market_codes(self) -> frozenset[str]:
         """The market codes the documents' metadata lists (indexer/markets.py)."""
-        return market_codes(d["metadata"] for d in self.docs)
+        return market_codes(self.meta.values())
 
     @cached_property
     def successors(self) -> dict[str, list[dict[str, Any]]]:

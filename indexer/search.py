@@ -497,16 +497,20 @@ def swap_versions(
     any_version: np.ndarray,
     picks: list[Pick],
     rows_of: Callable[[str], Any],
-) -> np.ndarray:
-    """``allowed`` with each pick's version in place of the one in force, where
-    ``any_version`` (the same filters and access, every version) allows it; ``rows_of`` gives a
-    document's positions in the masks (chunk rows or a document's index: both backends)."""
+) -> tuple[np.ndarray, list[Pick]]:
+    """``allowed`` with each pick's version in place of the one in force, and the picks made.
+
+    A pick is made only where ``any_version`` (the same filters and access, every version)
+    allows its version: a version the caller may not see, or that the filters leave out, is
+    neither searched nor named, and the version in force stays. ``rows_of`` gives a document's
+    positions in the masks (chunk rows, or a document's index: both backends)."""
     allowed = allowed.copy()
-    for pick in picks:
+    made = [p for p in picks if np.any(any_version[rows_of(p.doc_id)])]
+    for pick in made:
         allowed[rows_of(pick.instead_of)] = False
         rows = rows_of(pick.doc_id)
         allowed[rows] = any_version[rows]
-    return allowed
+    return allowed, made
 
 
 def warn_unexpandable(manifest: Manifest, settings: Settings, where: Path | str) -> None:
@@ -679,8 +683,8 @@ class Searcher:
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
         self._successors = successor_map([(d.doc_id, d.metadata) for d in self._docs])
-        self._market_codes = market_codes(d.metadata for d in self._docs)
         self._meta = {d.doc_id: d.metadata for d in self._docs}
+        self._market_codes = market_codes(self._meta.values())
         self._families = families(self._meta.items())  # versions of one document
         bm25_rows = int(self._bm25.scores["num_docs"])
         if not len(self._matrix) == len(rows) == bm25_rows == self.manifest.counts["chunks"]:
@@ -819,7 +823,7 @@ class Searcher:
             query, self._meta, self._families, as_of, as_of_s, include_superseded, self.settings
         )
         if picks:
-            allowed = swap_versions(
+            allowed, picks = swap_versions(
                 allowed, self.allowed_rows(flt, as_of_s, True, groups), picks,
                 lambda doc_id: self._chunk_doc == self._doc_row[doc_id],
             )  # fmt: skip

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # sets it moved a few questions each way (docs/retrieval-experiments.md).
     expand_acronyms: bool = False
     # Search a country the question names ("user in malaysia") also by the market code the
-    # documents' `markets` metadata uses ("MY"), for keywords and the highlight
+    # documents' `markets` metadata uses ("MY"), for keywords, the highlight and the model
     # (indexer/markets.py).
     market_names: bool = True
     # A question that names a version ("v2.1"), a date ("delivered 25 aug 2026") or an "old"

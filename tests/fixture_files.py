@@ -194,3 +194,18 @@ def write_sample_kb(root: Path) -> None:
     (root / "broken" / "latin1.txt").write_bytes("Caf\xe9 policy".encode("latin-1"))
     (root / "broken" / "binary.txt").write_bytes(b"\x00\x01\x02binary\x00")
     (root / "broken" / "notes.csv").write_text("ignored,file\n", encoding="utf-8")
+
+
+def write_superseded_coin_policy(root: Path, access_groups: str | None = None) -> Path:
+    """An earlier version (2.0, effective 2025-01-01) of the sample's coin refund policy,
+    superseded by it: the family the version tests search in."""
+    current = (root / "policies" / "coin-refunds.md").read_text()
+    old = current.replace(
+        'version: "3.0"',
+        'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
+    ).replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
+    if access_groups:
+        old = old.replace("access_groups: [all-agents]", f"access_groups: {access_groups}", 1)
+    path = root / "policies" / "coin-refunds-old.md"
+    path.write_text(old)
+    return path

@@ -12,6 +12,7 @@ from indexer.errors import IndexMismatchError, IndexNotFoundError, InvalidQueryE
 from indexer.search import Searcher, in_force, matches, open_searcher
 from indexer.settings import Settings
 from indexer.store import MANIFEST, current_generation
+from tests.fixture_files import write_superseded_coin_policy
 
 
 @pytest.fixture
@@ -654,14 +655,10 @@ def versioned(request, sample_kb: Path, fake_embedder, tmp_path: Path):
     """The sample knowledge base plus a superseded and a not-yet-effective version of the coin
     refund policy, on both backends."""
     current = (sample_kb / "policies" / "coin-refunds.md").read_text()
-    old = current.replace(
-        'version: "3.0"',
-        'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
-    ).replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
     future = current.replace('version: "3.0"', 'version: "4.0"').replace(
         "effective_date: 2026-03-01", "effective_date: 2099-01-01"
     )
-    (sample_kb / "policies" / "coin-refunds-old.md").write_text(old)
+    write_superseded_coin_policy(sample_kb)
     (sample_kb / "policies" / "coin-refunds-next.md").write_text(future)
     target = tmp_path / "ix" if request.param == "local" else request.getfixturevalue("pg_database")
     build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
@@ -712,6 +709,25 @@ def test_a_question_about_the_old_policy_is_searched_in_that_version(versioned) 
     assert "policies/coin-refunds.md" in {r.doc_id for r in pinned.results}
 
 
+def test_a_version_the_caller_may_not_see_is_neither_searched_nor_named(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    """The old version is for specialists only: an agent asking about "the old coin policy"
+    keeps the version in force, and the response does not name the hidden document."""
+    write_superseded_coin_policy(sample_kb, access_groups="[tns-specialists]")
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    s = open_searcher(tmp_path / "ix", fake_embedder, Settings(max_top_k=20))
+    try:
+        question = "withdraw coin purchase days under the old coin policy"
+        agent = s.search(question, top_k=20, groups=["all-agents"])
+        assert agent.versions == [] and "coin-refunds-old" not in str(agent.to_dict())
+        assert "policies/coin-refunds.md" in {r.doc_id for r in agent.results}
+        specialist = s.search(question, top_k=20, groups=["all-agents", "tns-specialists"])
+        assert [p.doc_id for p in specialist.versions] == ["policies/coin-refunds-old.md"]
+    finally:
+        s.close()
+
+
 def test_the_api_reports_whether_a_cited_version_was_in_force(
     sample_kb: Path, fake_embedder, tmp_path: Path
 ) -> None:
@@ -719,12 +735,7 @@ def test_the_api_reports_whether_a_cited_version_was_in_force(
 
     from api.app import create_app
 
-    old = (sample_kb / "policies" / "coin-refunds.md").read_text()
-    old = old.replace(
-        'version: "3.0"',
-        'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
-    ).replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
-    (sample_kb / "policies" / "coin-refunds-old.md").write_text(old)
+    write_superseded_coin_policy(sample_kb)
     settings = Settings(index_dir=tmp_path / "ix", reload_interval_s=0, log_path=tmp_path / "l")
     build_index(sample_kb, settings.index_dir, fake_embedder, max_tokens=60, min_tokens=8)
     searcher = open_searcher(settings.index_dir, fake_embedder, settings)

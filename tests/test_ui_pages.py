@@ -18,6 +18,7 @@ import uvicorn
 from streamlit.testing.v1 import AppTest
 
 from insights.querylog import QueryLog
+from tests.fixture_files import write_superseded_coin_policy
 from tests.test_insights_api import make_app
 from ui.common import md
 
@@ -74,7 +75,12 @@ def _markdown(at: AppTest) -> str:
     return _unescape("\n".join(m.value for m in at.markdown))
 
 
-def _captions(at: AppTest) -> str:
+def _captions_for(question: str) -> str:
+    """The agent page's captions for a search link to ``question`` (it must not fail)."""
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params["q"] = question
+    at.run()
+    assert not at.exception
     return _unescape("\n".join(c.value for c in at.caption))
 
 
@@ -153,11 +159,7 @@ def test_agent_page_searches_from_a_link(api_url: str) -> None:
 
 def test_agent_page_says_which_market_code_a_country_was_searched_by(api_url: str) -> None:
     """The sample lists DE in a document's markets, so "german" is also searched as DE."""
-    at = AppTest.from_file(AGENT, default_timeout=30)
-    at.query_params["q"] = "refund coins for a german user"
-    at.run()
-    assert not at.exception
-    captions = _captions(at)
+    captions = _captions_for("refund coins for a german user")
     assert "Also searched german as DE" in captions
 
 
@@ -165,19 +167,9 @@ def test_agent_page_says_which_version_a_question_was_searched_in(
     sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
     """The page sends no as_of for today, so "the old policy" is searched in that version."""
-    current = (sample_kb / "policies" / "coin-refunds.md").read_text()
-    (sample_kb / "policies" / "coin-refunds-old.md").write_text(
-        current.replace(
-            'version: "3.0"',
-            'version: "2.0"\nstatus: superseded\nsuperseded_by: policies/coin-refunds.md',
-        ).replace("effective_date: 2026-03-01", "effective_date: 2025-01-01")
-    )
+    write_superseded_coin_policy(sample_kb)
     with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
-        at = AppTest.from_file(AGENT, default_timeout=30)
-        at.query_params["q"] = "refund coins under the old coin policy"
-        at.run()
-    assert not at.exception
-    captions = _captions(at)
+        captions = _captions_for("refund coins under the old coin policy")
     assert "Searched policies/coin-refunds-old.md instead of policies/coin-refunds.md" in captions
 
 
