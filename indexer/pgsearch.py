@@ -37,6 +37,7 @@ from indexer.search import (
     SearchResult,
     access_check,
     allowed_mask,
+    behind_asked_versions,
     cited_place,
     inner_boundaries,
     judge,
@@ -195,16 +196,18 @@ class PgSearcher:
             if picks:
                 mask, picks = swap_versions(
                     mask, catalog.allowed(flt, as_of_s, True, groups), picks,
-                    catalog.position.__getitem__,
+                    catalog.position.__getitem__, self.settings.in_force_weight > 0,
                 )  # fmt: skip
             docs = list(catalog.doc_ids[mask])
             # Everything allowed (the common case): no document list to ship and test per row.
             restrict = None if mask.all() else docs
             if docs:
                 snapshot = {"avg_terms": float(avg_terms), "chunks": int(counts["chunks"])}
+                behind = frozenset(p.instead_of for p in picks)
                 results, answerable, reason = self._ranked(
-                    con, catalog, keywords, vector, restrict, mode, top_k, context, groups, snapshot
-                )
+                    con, catalog, keywords, vector, restrict, mode, top_k, context, groups,
+                    snapshot, behind,
+                )  # fmt: skip
                 if include_superseded or picks:
                     mark_in_force(
                         results,
@@ -230,7 +233,10 @@ class PgSearcher:
         context: int,
         groups: Iterable[str] | None,
         snapshot: dict[str, float],
+        behind: frozenset[str] = frozenset(),
     ) -> tuple[list[SearchResult], bool, str]:
+        """Ranked results; ``behind``: versions in force ranked below the versions a question
+        asks about (:func:`behind_asked_versions`)."""
         k = self.settings.pg_candidates
         dim = int(self.manifest.dimension)
         # More candidates than ef_search: the iterative scan goes on past it (pgvector >= 0.8).
@@ -303,6 +309,10 @@ class PgSearcher:
             mode, dense, lex, scored, self.settings.lexical_boost, self.settings.lexical_reach,
             doc_of, self.settings.document_support,
         )  # fmt: skip
+        if behind:
+            scores = behind_asked_versions(
+                scores, np.array([r[1] in behind for r in rows]), self.settings.in_force_weight
+            )
         pool = fusion.ranked(mode, scores, scored, top_k * 4 + 10)
         if not len(pool):
             return [], False, NO_KEYWORD_MATCH

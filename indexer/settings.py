@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # policy is searched in the version it asks about, unless the caller set as_of or asked for
     # superseded versions (indexer/versions.py).
     question_versions: bool = True
+    # The version in force stays searchable beside the one the question asks about, its scores
+    # times this weight, so the asked version leads and a misread date never hides today's
+    # rule; 0 leaves it out (docs/retrieval-experiments.md).
+    in_force_weight: float = Field(0.75, ge=0.0, le=1.0)
     # Read a keyword typed with one slip ("refnd") as the index term one edit away, for BM25
     # only, when the word is in no dictionary the model knows (indexer/spelling.py).
     spell_correction: bool = True

@@ -291,7 +291,10 @@ def format_response(response) -> str:
         read = ", ".join(f"{name} as {code}" for name, code in response.markets)
         lines += [f"(also searched {read})", ""]
     for pick in response.versions:
-        lines += [f"(searched {pick.doc_id} instead of {pick.instead_of}: {pick.why})", ""]
+        lines += [
+            f"(searched {pick.doc_id} too: {pick.why}; {pick.instead_of} is the version in force)",
+            "",
+        ]
     if not response.answerable:
         lines += [
             f"No good answer in the knowledge base: {response.reason}.",

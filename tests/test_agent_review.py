@@ -153,6 +153,6 @@ def test_kb_ask_says_which_version_and_market_code_it_searched() -> None:
     out = format_response(response)
     assert "(also searched malaysia as MY)" in out
     assert (
-        "(searched policies/coin-refunds-v2.md instead of policies/coin-refunds-v3.md: "
-        "the question names version 2.1)" in out
+        "(searched policies/coin-refunds-v2.md too: the question names version 2.1; "
+        "policies/coin-refunds-v3.md is the version in force)" in out
     )

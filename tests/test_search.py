@@ -687,26 +687,52 @@ def test_a_version_not_in_force_says_so_in_its_citation(versioned) -> None:
 
 
 def test_a_question_about_the_old_policy_is_searched_in_that_version(versioned) -> None:
-    """Both backends: "the old coin policy" or "version 2.0" searches v2 instead of the
-    version in force, says so, and cites it as not in force; a date the caller sets wins."""
+    """Both backends: "the old coin policy" or "version 2.0" searches v2 as well, ranked ahead
+    of the version in force, says so, and cites it as not in force; a date the caller sets
+    wins."""
+    old_doc, now_doc = "policies/coin-refunds-old.md", "policies/coin-refunds.md"
     for question in (
         "withdraw coin purchase days under the old coin policy",
         "withdraw coin purchase days in version 2.0",
     ):
         response = versioned.search(question, top_k=20)
-        docs = {r.doc_id for r in response.results}
-        assert "policies/coin-refunds-old.md" in docs and "policies/coin-refunds.md" not in docs
-        assert [(p.doc_id, p.instead_of) for p in response.versions] == [
-            ("policies/coin-refunds-old.md", "policies/coin-refunds.md")
-        ]
-        old = next(r for r in response.results if r.doc_id == "policies/coin-refunds-old.md")
+        docs = [r.doc_id for r in response.results]
+        assert old_doc in docs and now_doc in docs
+        assert docs.index(old_doc) < docs.index(now_doc)
+        assert [(p.doc_id, p.instead_of) for p in response.versions] == [(old_doc, now_doc)]
+        old = next(r for r in response.results if r.doc_id == old_doc)
         assert not old.in_force and "superseded by" in old.in_force_note
+        now = next(r for r in response.results if r.doc_id == now_doc)
+        assert now.in_force and now.in_force_note == ""
         assert response.to_dict()["versions"][0]["why"]
     pinned = versioned.search(
         "withdraw coin purchase days under the old coin policy", top_k=20, as_of="2026-06-01"
     )
     assert pinned.versions == []
-    assert "policies/coin-refunds.md" in {r.doc_id for r in pinned.results}
+    assert old_doc not in {r.doc_id for r in pinned.results}
+
+
+def test_the_asked_version_outranks_the_one_in_force_by_the_weight(versioned) -> None:
+    """Both backends: every passage of the version in force scores its weight times what it
+    would score alone; at weight 0 that version is not searched at all."""
+    question = "withdraw coin purchase days under the old coin policy"
+    plain = {r.chunk_id: r.score for r in versioned.search(question, top_k=20).results}
+    base = versioned.settings
+    try:
+        versioned.settings = base.model_copy(update={"in_force_weight": 1.0})
+        level = versioned.search(question, top_k=20).results
+        versioned.settings = base.model_copy(update={"in_force_weight": 0.0})
+        left_out = versioned.search(question, top_k=20)
+    finally:
+        versioned.settings = base
+    now = [r for r in level if r.doc_id == "policies/coin-refunds.md"]
+    assert now and all(
+        plain[r.chunk_id] == pytest.approx(r.score * base.in_force_weight, abs=2e-4)
+        for r in now
+        if r.chunk_id in plain
+    )
+    assert "policies/coin-refunds.md" not in {r.doc_id for r in left_out.results}
+    assert [p.doc_id for p in left_out.versions] == ["policies/coin-refunds-old.md"]
 
 
 def test_a_version_the_caller_may_not_see_is_neither_searched_nor_named(

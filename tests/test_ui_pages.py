@@ -170,7 +170,10 @@ def test_agent_page_says_which_version_a_question_was_searched_in(
     write_superseded_coin_policy(sample_kb)
     with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
         captions = _captions_for("refund coins under the old coin policy")
-    assert "Searched policies/coin-refunds-old.md instead of policies/coin-refunds.md" in captions
+    assert (
+        "Searched policies/coin-refunds-old.md too (the question asks about an earlier version); "
+        "policies/coin-refunds.md is the version in force." in captions
+    )
 
 
 def test_agent_link_carries_every_filter_both_ways(api_url: str) -> None:

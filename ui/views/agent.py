@@ -336,9 +336,14 @@ if response.get("markets"):
     st.caption(md(f"Also searched {read}, the market codes the documents use."))
 shown = {r["doc_id"] for r in response["results"]}
 for pick in response.get("versions") or []:
-    if pick["doc_id"] not in shown:  # an "old policy" question swaps every family's version
+    if pick["doc_id"] not in shown:  # an "old policy" question picks in every family
         continue
-    st.caption(md(f"Searched {pick['doc_id']} instead of {pick['instead_of']}: {pick['why']}."))
+    st.caption(
+        md(
+            f"Searched {pick['doc_id']} too ({pick['why']}); "
+            f"{pick['instead_of']} is the version in force."
+        )
+    )
 if not response["results"]:
     st.info(md(f"No passage in the knowledge base matches this question ({response['reason']})."))
 elif not response.get("answerable", True):
