@@ -35,7 +35,14 @@ from api.schemas import (
     SearchResponseOut,
     error_responses,
 )
-from api.security import AuthError, ForbiddenError, KeyStore, RateLimitedError, RateLimiter
+from api.security import (
+    AuthError,
+    ForbiddenError,
+    KeyStore,
+    RateLimitedError,
+    RateLimiter,
+    retry_seconds,
+)
 from indexer.errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -124,6 +131,14 @@ def json_safe_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
                 item[key] = safe
         out.append(item)
     return out
+
+
+def unreadable_body(exc: ValueError | RecursionError) -> dict[str, Any]:
+    """The validation error for JSON the parser refuses past its limits: a number of over
+    4,300 digits, or nesting deeper than the interpreter recurses. FastAPI answered both with
+    a bare 400 the API does not document; bad input is a 422 saying what is wrong."""
+    why = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+    return {"type": "json_invalid", "loc": ["body"], "msg": f"the JSON body cannot be read: {why}"}
 
 
 def undecodable_body(exc: UnicodeDecodeError) -> dict[str, Any]:
@@ -246,7 +261,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     async def _kb_error(_request: Request, exc: KBError) -> JSONResponse:
         headers = {}
         if isinstance(exc, RateLimitedError):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+            headers["Retry-After"] = str(retry_seconds(exc.retry_after))
         elif isinstance(exc, AuthError):
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
@@ -263,6 +278,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             return JSONResponse(
                 status_code=422, content={"detail": [undecodable_body(exc.__cause__)]}
             )
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            detail = [unreadable_body(exc.__cause__)]
+            return JSONResponse(status_code=422, content={"detail": detail})
         return await http_exception_handler(request, exc)
 
     @app.get("/health")

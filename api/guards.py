@@ -93,7 +93,10 @@ def link_caller(request: Request) -> Principal | None:
         expires = int(query.get("exp", ""))
     except ValueError:
         raise AuthError("invalid link: exp must be a time in seconds") from None
-    principal = keystore.verify_link(query.get("kid", ""), doc_id, expires, query["sig"])
+    signature = query["sig"]
+    if not signature.isascii():  # no hex digest; hmac.compare_digest raises on it (a 500)
+        raise AuthError("invalid link signature")
+    principal = keystore.verify_link(query.get("kid", ""), doc_id, expires, signature)
     request.app.state.limiter.check(principal.key_id)
     return principal
 

@@ -20,10 +20,10 @@ import numpy as np
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
-from api.schemas import GUARDED, EvalRunOut, Text, error_responses
+from api.schemas import GUARDED, EvalRunOut, Text, error_responses, plain_date
 from api.security import ForbiddenError, RateLimitedError
 from indexer import errors
 from indexer.build import Progress
@@ -278,11 +278,20 @@ def ratings() -> list[str]:
     return list(RATINGS)
 
 
+MAX_OFFSET = 2**63 - 1  # SQLite's largest integer; past it the query failed with a 500
+
+
 def _utc_seconds(moment: dt.datetime) -> str:
-    """A time as the log stores it (UTC, ISO 8601 to the second); naive means UTC."""
+    """A time as the log stores it (UTC, ISO 8601 to the second); naive means UTC. A time
+    whose UTC form falls outside years 1-9999 ("9999-12-31T23:59:59-12:00") is bad input."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+    try:
+        return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+    except OverflowError:
+        raise errors.InvalidQueryError(
+            f"since {moment.isoformat()} is outside the years 1-9999 in UTC"
+        ) from None
 
 
 def _since(days: int | None) -> str | None:
@@ -363,7 +372,7 @@ def analytics_unretrieved(
 def analytics_stale(
     request: Request,
     fmt: Format = "json",
-    today: dt.date | None = None,
+    today: Annotated[dt.date | None, BeforeValidator(plain_date)] = None,
     include_superseded: Superseded = False,
 ) -> Any:
     """Documents past their review date (superseded versions left out)."""
@@ -460,7 +469,9 @@ def analytics_searches(
         int | None,
         Query(ge=1, le=MAX_PAGE, description=f"Searches per page (default {DEFAULT_PAGE})."),
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="Searches to skip, oldest first.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Searches to skip, oldest first.")
+    ] = 0,
     since: Annotated[
         dt.datetime | None,
         Query(

@@ -11,11 +11,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
-from indexer.inputs import is_plain_date, is_text
+from indexer.inputs import is_blank, is_plain_date, is_text
 from indexer.settings import SearchMode
 
 NOT_TEXT = "holds an unpaired surrogate (broken UTF-16), so it is not text"
@@ -39,10 +40,51 @@ def plain_date(value: object) -> object:
         return value
     if not isinstance(value, str) or not is_plain_date(value):
         raise ValueError(f"as_of must be a date written YYYY-MM-DD, got {value!r}")
+    try:  # else pydantic's message asks for "a valid date or datetime"
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"as_of {value!r} is not a calendar date: {exc}") from None
+
+
+def json_type(value: object) -> str:
+    """How a JSON value reads to the caller who sent it ("a number", "a list holding ...")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        odd = next((v for v in value if not isinstance(v, str)), None)
+        return "a list" if odd is None else f"a list holding {json_type(odd)}"
+    return type(value).__name__
+
+
+def filter_shapes(value: object) -> object:
+    """Each filter is a string or a non-empty list of strings: one message naming the filter,
+    instead of pydantic's one error per branch of the union (loc "str" and "list[str]")."""
+    if not isinstance(value, dict):
+        return value  # pydantic says it must be an object
+    for name, wanted in value.items():
+        if isinstance(wanted, list) and not wanted:
+            raise ValueError(
+                f"filter {name!r} lists no value; give one or more, or leave the filter out"
+            )
+        if not isinstance(wanted, str | list) or not all(isinstance(v, str) for v in wanted):
+            raise ValueError(
+                f"filter {name!r} takes a string or a list of strings, not {json_type(wanted)}"
+            )
     return value
 
 
 Text = Annotated[str, AfterValidator(text_only)]
+# A length limit on a Text field goes inside the type: as Field(max_length=...) on the
+# validated type, pydantic counted "items after validation" instead of characters.
+SearchId = Annotated[str, StringConstraints(max_length=64), AfterValidator(text_only)]
 
 
 class SearchRequest(BaseModel):
@@ -82,9 +124,8 @@ class SearchRequest(BaseModel):
     context: StrictInt = Field(
         0, ge=0, le=3, description="Neighbouring passages to add per result."
     )
-    replay_of: Text | None = Field(
+    replay_of: SearchId | None = Field(
         None,
-        max_length=64,
         description="The search_id of a logged search of the same question that this request "
         "shows again (a reloaded link): it is answered but not logged a second time.",
     )
@@ -92,9 +133,14 @@ class SearchRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _query_not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank(value):
             raise ValueError("query is empty")
         return value
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters_have_their_shape(cls, value: object) -> object:
+        return filter_shapes(value)
 
     @field_validator("filters")
     @classmethod
@@ -162,7 +208,10 @@ class AcronymOut(BaseModel):
 
 class VersionPickOut(BaseModel):
     doc_id: str = Field(description="The version searched.")
-    instead_of: str = Field(description="The version in force, left out for this question.")
+    instead_of: str = Field(
+        description="The version in force: ranked below doc_id (its scores times "
+        "KB_IN_FORCE_WEIGHT), or left out when that weight is 0."
+    )
     why: str
 
 
@@ -191,9 +240,9 @@ class SearchResponseOut(BaseModel):
     )
     versions: list[VersionPickOut] = Field(
         [],
-        description="Versions searched instead of those in force because the question names "
-        "a version, a date or an earlier policy (KB_QUESTION_VERSIONS); not when as_of or "
-        "include_superseded is set.",
+        description="Versions searched besides, and ranked ahead of, those in force because "
+        "the question names a version, a date or an earlier policy (KB_QUESTION_VERSIONS); "
+        "not when as_of or include_superseded is set.",
     )
     search_id: str | None = Field(
         None, description="Id of this search in the query log, for POST /feedback."

@@ -35,11 +35,17 @@ class ForbiddenError(KBError):
     """The key's role does not allow this call (HTTP 403)."""
 
 
+def retry_seconds(retry_after: float) -> int:
+    """Whole seconds to wait, at least 1: the Retry-After header and the message agree (the
+    message said "retry in 0s" beside a header of 1)."""
+    return max(1, round(retry_after))
+
+
 class RateLimitedError(KBError):
     """Too many requests for this key; ``retry_after`` seconds until the next is allowed."""
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limit exceeded; retry in {retry_after:.0f}s")
+        super().__init__(f"rate limit exceeded; retry in {retry_seconds(retry_after)}s")
         self.retry_after = retry_after
 
 

@@ -6,8 +6,19 @@ Plain Python (no numpy, no model), so the CLI can refuse a typo before anything 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})  # controls, format marks, separators
+
+
+def is_blank(value: str) -> bool:
+    """Whether ``value`` shows nothing: whitespace, zero-width and direction marks, a BOM or
+    control characters only. ``str.strip`` keeps "\\u200b" or "\\x00", which a pasted
+    question can be: searching them returns the nearest passages and logs an empty gap topic.
+    """
+    return all(ch.isspace() or unicodedata.category(ch) in INVISIBLE for ch in value)
 
 
 def is_text(value: str) -> bool:

@@ -31,7 +31,7 @@ from indexer.errors import (
     NotFoundError,
 )
 from indexer.highlight import best_sentence, idf_of, pick_window, terms, within_section
-from indexer.inputs import is_plain_date, is_text
+from indexer.inputs import is_blank, is_plain_date, is_text
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25
 from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
@@ -559,7 +559,7 @@ def access_check(
 def validate_query(query: str, top_k: int, settings: Settings) -> str:
     """The query with whitespace collapsed, or InvalidQueryError naming the broken limit."""
     query = " ".join(str(query or "").split())
-    if not query:
+    if is_blank(query):  # zero-width or control characters only: nothing to search for
         raise InvalidQueryError("query is empty")
     if not is_text(query):
         raise InvalidQueryError("query contains an unpaired surrogate (broken UTF-16), not text")
