@@ -35,6 +35,12 @@ _DATES = [
         re.I,
     ),
     re.compile(_BEFORE + rf"\b(?P<mon>{_MONTH})\.?,?\s+(?P<y>20\d\d)\b", re.I),  # a month
+    # A year alone, after a word that makes it a time ("back in 2024", "before 2025"), not a
+    # count ("2024 followers") or part of a code or date.
+    re.compile(
+        r"(?:(?P<before>\bbefore\s+)|\b(?:in|during|throughout)\s+)(?P<y>20\d\d)\b(?![-/.:]\d)",
+        re.I,
+    ),
 ]
 _EARLIER = re.compile(
     r"\b(?:old|older|previous|prior|former|earlier|outdated)\b(?:\s+[\w-]+){0,3}?\s+"
@@ -42,6 +48,8 @@ _EARLIER = re.compile(
     re.I,
 )
 _VERSION = re.compile(r"(?:\bv|\bversion\s+|\()(\d+(?:\.\d+)*)\b", re.I)
+# "v1" or "version 1" (not "(1)", a list item): any 1.x is meant, as titles say "(v1)".
+_MAJOR = re.compile(r"(?:\bv|\bversion\s+)(\d+)\b(?!\.\d)", re.I)
 
 
 @dataclass(frozen=True)
@@ -55,14 +63,18 @@ class Pick:
 
 def question_date(query: str) -> str | None:
     """The first date the question names (ISO), a day early after "before"; a month alone
-    reads as its middle ("bought in jan 2026"), or its eve after "before"."""
+    reads as its middle ("bought in jan 2026"), a year alone as its middle too ("back in
+    2024": 1 July), each as its eve after "before"."""
     for pattern in _DATES:
         m = pattern.search(query)
         if not m:
             continue
         parts = m.groupdict()
-        month = int(parts["m"]) if parts.get("m") else _MONTHS[parts["mon"].lower()]
-        day = int(parts["d"]) if parts.get("d") else (1 if parts["before"] else 15)
+        if parts.get("mon") is None and parts.get("m") is None:  # a year: 1 July, or 1 Jan
+            month, day = (1, 1) if parts["before"] else (7, 1)
+        else:
+            month = int(parts["m"]) if parts.get("m") else _MONTHS[parts["mon"].lower()]
+            day = int(parts["d"]) if parts.get("d") else (1 if parts["before"] else 15)
         try:
             date = dt.date(int(parts["y"]), month, day)
         except ValueError:
@@ -100,9 +112,12 @@ def _in_force_on(versions: list[str], meta: dict[str, dict[str, Any]], date: str
     return started[-1] if started else None
 
 
-def _same_version(a: str, b: str) -> bool:
+def _same_version(version: str, named: str, majors: Iterable[str] = ()) -> bool:
+    """Whether a document's ``version`` is the one the question ``named`` (equal up to
+    trailing zeros: "2" and "2.0"), or of a major version in ``majors`` (named as "v1" or
+    "version 1": "1.3"; the family's latest such version is the one picked)."""
     trim = lambda v: re.sub(r"(\.0+)+$", "", v.strip().lstrip("vV"))  # noqa: E731
-    return trim(a) == trim(b)
+    return trim(version) == trim(named) or trim(version).split(".")[0] in majors
 
 
 def asked_versions(
@@ -114,6 +129,7 @@ def asked_versions(
     force on a date it names, else, when it asks about an "old" or "previous" policy, the one
     before today's. Nothing when the question names none of these."""
     named = [m.group(1) for m in _VERSION.finditer(query)]
+    majors = {m.group(1) for m in _MAJOR.finditer(query)}
     date = question_date(query)
     earlier = bool(_EARLIER.search(query))
     if not (named or date or earlier):
@@ -128,6 +144,9 @@ def asked_versions(
             version = str(meta[v].get("version") or "")
             if version and any(_same_version(version, n) for n in named):
                 chosen, why = v, f"the question names version {version}"
+            elif version and _same_version(version, "", majors):
+                major = version.lstrip("vV").split(".")[0]
+                chosen, why = v, f"the question names version {major} ({version})"
         if chosen is None and date:
             chosen, why = _in_force_on(versions, meta, date), f"the question asks about {date}"
         if chosen is None and earlier and not named and not date:

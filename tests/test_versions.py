@@ -37,10 +37,30 @@ LINKED = families(DOCS)
         ("refund within 14 days", None),
         ("may I refund this?", None),
         ("on 31 feb 2026", "2026-02-15"),  # no such day: read as the month
+        ("could go LIVE with 500 followers back in 2024", "2024-07-01"),  # a year: its middle
+        ("the rules before 2025", "2024-12-31"),  # the eve of the year
+        ("during 2025 what was the limit", "2025-07-01"),
+        ("creator has 2024 followers", None),  # a count, not a year
+        ("error 2024-x in the app", None),
+        ("order 2025 in transit", None),
     ],
 )
 def test_question_date(query: str, date: str | None) -> None:
     assert question_date(query) == date
+
+
+def test_a_major_version_named_with_v_picks_the_latest_of_that_major() -> None:
+    """Titles say "(v1)" and agents type "v1" of a policy whose version is "1.4"; "(1)" is a
+    list item, not a version."""
+    picks = asked_versions("the returns v1 window for apparel", META, LINKED, TODAY)
+    assert [(p.doc_id, p.why) for p in picks] == [
+        ("returns-v1.pdf", "the question names version 1 (1.4)")
+    ]
+    assert [p.doc_id for p in asked_versions("coins version 2 refunds", META, LINKED, TODAY)] == [
+        "coins-v2.md"
+    ]
+    assert asked_versions("step (1) of a return", META, LINKED, TODAY) == []
+    assert asked_versions("returns v1.9 window", META, LINKED, TODAY) == []
 
 
 def test_families_are_linked_versions_oldest_first() -> None:
