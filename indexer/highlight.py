@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")  # as typed: a two-capital code counts
+_HYPHENATED_RE = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![\w-])")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
 _LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
 _WORDLESS_RE = re.compile(r"[\W_]*")  # a table rule '|---|', a stray '|', a '***' line
@@ -58,15 +59,40 @@ def _term(word: str) -> str:
     return _stem(lower)
 
 
+def codes(text: str) -> list[str]:
+    """Hyphenated codes of letters and digits ("BR-03", "PAY-502", "W-8BEN") written as one
+    word ("BR03"), to be matched whole besides their parts.
+
+    Support agents paste error and reason codes; their parts alone are common ("03" is in
+    every date of March and in "PP-03"), so "BR-03" matched the "BR-08" row as well as its
+    own. Dates, ranges and phone numbers (digits only) and words ("co-host") are not codes.
+    """
+    if "-" not in text:
+        return []
+    found = (m.group() for m in _HYPHENATED_RE.finditer(text))
+    return [
+        code.replace("-", "")
+        for code in found
+        if any(c.isdigit() for c in code) and any(c.isalpha() for c in code)
+    ]
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as typed, then its hyphenated codes written whole (:func:`codes`):
+    what :func:`terms` and :func:`term_pairs` read."""
+    return _WORD_RE.findall(text) + codes(text)
+
+
 def terms(text: str) -> list[str]:
-    """Word stems without stopwords (see :func:`_term`): the unit of matching.
+    """Word stems without stopwords (see :func:`_term`), and hyphenated codes whole: the unit
+    of matching.
 
     Stems are memoised: every chunk is tokenised for BM25 on each build, and a lookup costs
     a fraction of re-stemming (re-index of 1,000 documents: see bench/PROFILE.md).
     """
     stems = _STEMS
     out = []
-    for word in _WORD_RE.findall(text):
+    for word in words(text):
         stem = stems.get(word)
         if stem is None:
             if len(stems) >= _MAX_STEMS:
@@ -80,7 +106,7 @@ def terms(text: str) -> list[str]:
 def term_pairs(text: str) -> list[tuple[str, str]]:
     """(word as typed, lower-cased; its term) for each word of ``text`` that is a term: what
     :func:`terms` returns, with the words it came from (spelling correction needs both)."""
-    return [(w.lower(), t) for w in _WORD_RE.findall(text) if (t := _term(w))]
+    return [(w.lower(), t) for w in words(text) if (t := _term(w))]
 
 
 def idf_table(texts: Iterable[str]) -> dict[str, float]:

@@ -192,3 +192,35 @@ def test_a_question_naming_a_market_by_such_a_code_finds_its_passage(
     for code, days in (("MY", "15 days"), ("IN", "10 days")):
         results = searcher.search(f"{code} buyer return window", top_k=3, mode="bm25").results
         assert days in results[0].text, (code, [r.text for r in results])
+
+
+def test_a_hyphenated_code_is_also_one_term() -> None:
+    """ "BR-03" was only "br" and "03", and "03" is in every March date and in "PP-03"."""
+    assert lexical.terms("payout failed with BR-03") == ["payout", "fail", "br", "03", "br03"]
+    assert "pay502" in lexical.terms("PAY-502 timeout") and "w8ben" in lexical.terms("W-8BEN")
+    for text in ("on 2026-03-01", "ages 13-15", "call +1-800-555-0100", "co-host a LIVE"):
+        assert lexical.terms(text) == lexical.terms(text.replace("-", " ")), text
+    from indexer.highlight import term_pairs
+
+    assert ("br-03", "br03") not in term_pairs("BR-03") and ("br03", "br03") in term_pairs("BR-03")
+
+
+def test_a_question_naming_a_hyphenated_code_finds_its_row_first(
+    fake_embedder, tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "codes.md").write_text(
+        "# Payout failure codes\n\n"
+        "- BR-08: PIX key invalid; since 2026-03-03 ask the creator to re-register it.\n\n"
+        "- PP-03: PayPal account limited; the creator must contact PayPal.\n\n"
+        "- BR-03: CPF does not match the bank account holder; ask for a bank in their name.\n",
+        encoding="utf-8",
+    )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=20, min_tokens=4)
+    searcher = Searcher(tmp_path / "ix", fake_embedder, Settings())
+    try:
+        results = searcher.search("payout failed with BR-03", top_k=3, mode="bm25").results
+    finally:
+        searcher.close()
+    assert "CPF does not match" in results[0].text, [r.text for r in results]
