@@ -614,6 +614,14 @@ KNOWN_MISSES = [
         "Agents must share the tracking number when a parcel is late to reassure the buyer.",
         "rule",
     ),
+    Case(  # kb/ itself: the guide and the payouts policy disagree on the Diamonds hold; the
+        # durations count from different events ("the LIVE", "the gift"), so they are not
+        # compared (found by a held-out review, 2026-12-06)
+        "one hold counted from two events",
+        "Diamonds are available to withdraw 14 days after the LIVE in which they were received.",
+        "Diamonds become withdrawable 15 days after the gift is received.",
+        "days",
+    ),
 ]
 
 # From kb/: pairs an earlier draft of the new checks reported (kb/ has no contradictions).
@@ -734,7 +742,8 @@ def test_known_misses(case: Case) -> None:
 
 @pytest.mark.integration
 def test_kb_has_no_conflicting_pairs_at_any_similarity(kb_index, real_embedder) -> None:
-    """kb/ agrees with itself: through the calls the route makes, on every pair of passages."""
+    """No false pair on kb/: through the calls the route makes, on every pair of passages.
+    (kb/ holds one contradiction the finder misses, the Diamonds hold: KNOWN_MISSES.)"""
     searcher = open_searcher(kb_index, real_embedder, Settings())
     documents = searcher.list_documents(None)
     chunks, vectors = searcher.chunks(), searcher.passage_vectors()
