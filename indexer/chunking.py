@@ -21,8 +21,9 @@ from indexer.documents import Chunk, Document
 # v2: sentence windows inside chunks; v4: setext headings stay with their text, overlong
 # words cut to fit with the model's own tokens (v3 was an experiment, never released); v5:
 # windows of one sentence (docs/retrieval-experiments.md); v6: table rows read by the model with
-# light separators (model_view); v7: only rows of a table, not a lone 'a | b' line
-CHUNKER_VERSION = "structure-v7"
+# light separators (model_view); v7: only rows of a table, not a lone 'a | b' line; v8: no
+# sentence ends after an abbreviation ("e.g.", "Inc." before a lower-case word)
+CHUNKER_VERSION = "structure-v8"
 TokenCounter = Callable[[str], int]
 
 _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")

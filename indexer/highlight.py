@@ -15,6 +15,14 @@ _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")  # as typed: a two-capital
 _HYPHENATED_RE = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![\w-])")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
 _LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
+# Abbreviations that never end a sentence ("e.g. the SA302 form"), and those that end one only
+# before a capital ("Vybe Inc. is", "see No. 5", but "... refunds, gifts etc. The next" and
+# an FAQ's "No. Agents cannot ..."): a window cut there read "Vybe Inc." alone.
+_NEVER_END = frozenset("e.g. i.e. vs. cf. approx. incl. viz. mr. mrs. ms. dr.".split())
+_END_BEFORE_CAPITAL = frozenset(
+    "etc. inc. ltd. co. corp. llc. no. nos. st. jr. sr. u.s. u.k. a.m. p.m. fig. l.p.".split()
+)
+_LAST_TOKEN_RE = re.compile(r"[\w.]+$")
 _WORDLESS_RE = re.compile(r"[\W_]*")  # a table rule '|---|', a stray '|', a '***' line
 STOPWORDS = frozenset(
     "a an and are as at be by can do does for from has have how i if in is it its me my of on "
@@ -141,11 +149,25 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         for match in _SENTENCE_END_RE.finditer(text, line_start, line_end):
             if _LIST_MARKER_RE.fullmatch(text[pos : match.start()].strip()):
                 continue
+            if _abbreviation_ends(text, pos, match.start(), match.end()):
+                continue
             emit(pos, match.start())
             pos = match.end()
         emit(pos, line_end)
         line_start = line_end + 1
     return spans or [(0, len(text))]
+
+
+def _abbreviation_ends(text: str, start: int, end: int, after: int) -> bool:
+    """Whether the sentence-like stretch ``text[start:end]`` ends in an abbreviation that does
+    not end a sentence where the text goes on at ``after``."""
+    if text[end - 1] != ".":
+        return False
+    token = _LAST_TOKEN_RE.search(text, start, end)
+    word = token.group().lower() if token else ""
+    if word in _NEVER_END:
+        return True
+    return word in _END_BEFORE_CAPITAL and not text[after : after + 1].isupper()
 
 
 _PLACEHOLDER_RE = re.compile(r"\{\{[^{}]*\}\}|\[[A-Z_]+\]")  # a macro's {{user_name}}, [EMAIL]

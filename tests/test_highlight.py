@@ -39,6 +39,28 @@ def test_sentence_spans_cover_lines_and_sentences() -> None:
     assert parts == ["## Heading", "First sentence.", "Second one!", "1. A step"]
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (  # kb/'s CSAM SOP: search highlighted "Vybe Inc." alone
+            "Vybe Inc. is a US-based electronic service provider. It reports to NCMEC.",
+            ["Vybe Inc. is a US-based electronic service provider.", "It reports to NCMEC."],
+        ),
+        (
+            "Send a form, e.g. the SA302, with proof (i.e. a bank letter). Then wait.",
+            ["Send a form, e.g. the SA302, with proof (i.e. a bank letter).", "Then wait."],
+        ),
+        ("See No. 5 and the U.S. office rules.", ["See No. 5 and the U.S. office rules."]),
+        (  # before a capital these still end a sentence
+            "No. Agents cannot read DMs. It covers coins, gifts etc. The rest is free.",
+            ["No.", "Agents cannot read DMs.", "It covers coins, gifts etc.", "The rest is free."],
+        ),
+    ],
+)
+def test_an_abbreviation_does_not_end_a_sentence(text: str, sentences: list[str]) -> None:
+    assert [text[a:b] for a, b in sentence_spans(text)] == sentences
+
+
 def test_best_sentence_prefers_rare_query_terms() -> None:
     corpus = ["user account refund", "user account", "user chargeback", "user account login"]
     idf = idf_table(corpus)
