@@ -24,7 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.guards import BodySizeLimit, groups_of, guard, searcher_of, signed_links
+from api.guards import (
+    BodySizeLimit,
+    groups_of,
+    guard,
+    searcher_of,
+    sees_every_document,
+    signed_links,
+)
 from api.insights_routes import install as install_insights
 from api.insights_routes import record_search
 from api.schemas import (
@@ -285,10 +292,16 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
     @app.get("/health")
     def health(request: Request) -> dict:
-        """Model, index version and counts; 'unavailable' with the reason when not serving."""
+        """Model, index version and counts; 'unavailable' with the reason when not serving.
+
+        Open to every caller, so with keys on the counts, which include documents some keys
+        may not see, are shown only to a key that sees every document."""
         if request.app.state.searcher is None:
             return {"status": "unavailable", "reason": str(request.app.state.load_error)}
-        return request.app.state.searcher.health()
+        out = request.app.state.searcher.health()
+        if not sees_every_document(request):
+            out.pop("counts", None)
+        return out
 
     @app.post(
         "/search",

@@ -52,6 +52,17 @@ def _h(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def test_health_counts_documents_only_for_a_key_that_sees_them_all(secured) -> None:
+    """/health is open, and its counts include documents only some keys may see (the sample's
+    restricted SOP): only a key that sees every document reads them."""
+    client, keys, _ = secured
+    for headers in ({}, _h(keys["agent"]), _h(keys["km"]), _h("kb_forged")):
+        body = client.get("/health", headers=headers).json()
+        assert body["status"] == "ok" and "counts" not in body and body["index_version"]
+    admin = client.get("/health", headers=_h(keys["admin"])).json()
+    assert admin["counts"]["documents"] > 0
+
+
 def test_health_is_open_everything_else_needs_a_key(secured) -> None:
     client, keys, _ = secured
     assert client.get("/health").status_code == 200

@@ -314,12 +314,9 @@ if search:
 
 response = st.session_state.get("response")
 if not response:
-    st.caption(
-        md(
-            f"Index {health['index_version']}: {health['counts']['documents']} documents, "
-            f"{health['counts']['chunks']} passages."
-        )
-    )
+    counts = health.get("counts")  # shown by the API only to a key that sees every document
+    size = f": {counts['documents']} documents, {counts['chunks']} passages" if counts else ""
+    st.caption(md(f"Index {health['index_version']}{size}."))
     st.stop()
 
 st.caption(
