@@ -24,7 +24,7 @@ def visible_files(root: Path) -> list[tuple[Path, os.stat_result]]:
     ``rglob`` plus a ``stat`` per path (7 ms against 43 ms for 1,000 files), which matters to
     a watcher polling the tree several times a second. Like ``rglob``, it does not descend into
     symlinked directories; a symlinked file counts with its target's stat, and a dangling link
-    with its own, so a build reports it instead of passing over it in silence.
+    or a link loop with its own, so a build reports it instead of passing over it in silence.
     """
     root = Path(root)
     if root.is_file():
@@ -45,14 +45,22 @@ def visible_files(root: Path) -> list[tuple[Path, os.stat_result]]:
                         st = entry.stat()
                         if stat.S_ISREG(st.st_mode):  # not a FIFO or device a read would block on
                             found.append((entry.path, st))
-                    except FileNotFoundError:
-                        if entry.is_symlink():  # dangling: listed, so the build can report it
-                            found.append((entry.path, entry.stat(follow_symlinks=False)))
-                    except OSError:  # vanished between listing and stat: the next look sees it
-                        continue
+                    except OSError:
+                        # a dangling link or a link loop: listed, so the build can report it;
+                        # anything else vanished between listing and stat (the next look sees it)
+                        if (link := _link_stat(entry)) is not None:
+                            found.append((entry.path, link))
         except OSError:  # a directory removed or unreadable mid-walk
             continue
     # Path order (component by component), sorted on split strings: Path's own comparison
     # took 0.13 s of a 5,000-file re-index.
     found.sort(key=lambda item: item[0].split(os.sep))
     return [(Path(p), st) for p, st in found]
+
+
+def _link_stat(entry: os.DirEntry) -> os.stat_result | None:
+    """The link's own stat when ``entry`` is a symbolic link still there, else None."""
+    try:
+        return entry.stat(follow_symlinks=False) if entry.is_symlink() else None
+    except OSError:  # the link itself vanished
+        return None

@@ -139,11 +139,16 @@ def load_file(
         side_name = metadata.sidecar_path(path).name
         side = {} if source.sidecar is None else metadata.sidecar_fields(source.sidecar, side_name)
         meta = metadata.normalise({**parsed.metadata, **side})
+        _check_own_links(meta, doc_id_for(path, root))
         for field_name in metadata.unknown_fields(meta):
             logger.warning("%s: unknown metadata field %s", path, field_name)
     except ParseError as exc:
         raise DocumentLoadError(str(path), without_nul(str(exc))) from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DocumentLoadError(
+                str(path), "symbolic link loop (the link leads back to itself)"
+            ) from exc
         if path.is_symlink() and not path.exists():
             raise DocumentLoadError(
                 str(path), "broken symbolic link (its target is missing)"
@@ -164,6 +169,14 @@ def load_file(
         pages=parsed.pages,
         metadata=without_nul(meta),
     )
+
+
+def _check_own_links(meta: dict, doc_id: str) -> None:
+    """Refuse a version link to the document itself: the in-force rule would retire it in
+    favour of itself, and the document would be indexed but never shown."""
+    for name in ("supersedes", "superseded_by"):
+        if meta.get(name) == doc_id:
+            raise ParseError(f"{name} names the document itself ({doc_id})")
 
 
 def _name_title(path: Path) -> str:
@@ -329,7 +342,10 @@ def _load(
         key = hash_read()
     else:
         side = metadata.sidecar_path(path)
-        key = stats.source_hash(path, doc_id, salt, side, hash_read)
+        try:
+            key = stats.source_hash(path, doc_id, salt, side, hash_read)
+        except OSError:  # a stat it cannot take (a link loop): load_file says why
+            key = hash_read()
     found = previous.get(key) if key else None
     if found is None and key and not read:  # known by its stat, but not as it is now: read it
         key = hash_read()

@@ -56,6 +56,19 @@ def _cell_text(parts: list[str]) -> str:
     return "; ".join(r for r in rows if r)
 
 
+# The HTML standard's limits on a cell's spans; rowspan="0" reaches the end of the table.
+_MAX_ROWSPAN = 65534
+_MAX_COLSPAN = 1000
+
+
+def _span_attr(attrs: list[tuple[str, str | None]], name: str, most: int) -> int:
+    """A cell's colspan or rowspan: 1 when absent or not a number, at most ``most``."""
+    value = _int_attr(attrs, name)
+    if value is None or value < 0:
+        return 1
+    return most if value == 0 and name == "rowspan" else max(1, min(value, most))
+
+
 def _int_attr(attrs: list[tuple[str, str | None]], name: str) -> int | None:
     """An integer attribute (<ol start>, <li value>); None when absent or not a number."""
     try:
@@ -81,7 +94,11 @@ class _Extractor(HTMLParser):
         self._lists: list[list] = []  # stack of [tag, number of the last item]
         self._marker = ""  # a list item's "3. " or "- ", until its first text
         self._row: list[str] | None = None
+        self._row_spans: list[tuple[int, int]] = []  # each cell of _row's (colspan, rowspan)
         self._cell: list[str] | None = None
+        self._cell_span = (1, 1)  # the open cell's (colspan, rowspan)
+        # cells of earlier rows spanning down, by first column: [text, colspan, rows left]
+        self._carried: dict[int, list] = {}
         self._nested_tables = 0  # tables inside the open cell, flattened into it
         self._in_pre = False
         self._chrome: list = []  # [tag, open count] of a role/class-marked chrome element
@@ -107,19 +124,54 @@ class _Extractor(HTMLParser):
         if text:
             self.blocks.append((text, level, anchor))
 
+    def _start_cell(self, attrs: list[tuple[str, str | None]]) -> None:
+        self._cell = []
+        self._cell_span = (
+            _span_attr(attrs, "colspan", _MAX_COLSPAN),
+            _span_attr(attrs, "rowspan", _MAX_ROWSPAN),
+        )
+
     def _end_cell(self) -> None:
         if self._cell is not None and self._row is not None:
             self._row.append(_cell_text(self._cell))
+            self._row_spans.append(self._cell_span)
         self._cell = None
         self._nested_tables = 0
 
     def _end_row(self) -> None:
         self._end_cell()
         if self._row is not None:
-            cells = [c for c in self._row if c]
+            cells = [c for c in self._lay_out(self._row, self._row_spans) if c]
             if cells:
                 self.blocks.append((" | ".join(cells), 0, ""))
         self._row = None
+        self._row_spans = []
+
+    def _lay_out(self, row: list[str], spans: list[tuple[int, int]]) -> list[str]:
+        """A row's cells in column order with the cells of earlier rows that span down into
+        it ('Coins' over EU and US): each line then reads whole, as a DOCX's merged cell does."""
+        out: list[str] = []
+        carried, self._carried = self._carried, {}
+        own = iter(zip(row, spans, strict=True))
+        col = 0
+        while True:
+            if col in carried:
+                text, width, left = carried.pop(col)
+            elif (cell := next(own, None)) is not None:
+                text, (width, left) = cell[0], cell[1]
+            elif later := [c for c in carried if c > col]:
+                col = min(later)  # a row ended early: cells spanning down still count
+                continue
+            else:
+                return out
+            out.append(text)
+            if left > 1:
+                self._carried[col] = [text, width, left - 1]
+            col += width
+
+    def _end_table(self) -> None:
+        self._end_row()
+        self._carried = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._chrome:
@@ -148,7 +200,7 @@ class _Extractor(HTMLParser):
         if tag == "title":
             self._in_title = True
         elif self._cell is not None:
-            self._start_in_cell(tag, self._cell)
+            self._start_in_cell(tag, self._cell, attrs)
         elif tag in _HEADINGS:
             self._flush()
             self._heading = (_HEADINGS[tag], dict(attrs).get("id") or "")
@@ -173,7 +225,10 @@ class _Extractor(HTMLParser):
             if self._row is None:  # a cell outside any <tr>: a row of its own
                 self._flush()
                 self._row = []
-            self._cell = []
+            self._start_cell(attrs)
+        elif tag == "table":
+            self._flush()
+            self._end_table()  # a new table: no cell spans into it
         elif tag == "pre":
             self._flush()
             self._in_pre = True
@@ -198,14 +253,16 @@ class _Extractor(HTMLParser):
         self._flush(level, anchor)
         return False
 
-    def _start_in_cell(self, tag: str, cell: list[str]) -> None:
+    def _start_in_cell(
+        self, tag: str, cell: list[str], attrs: list[tuple[str, str | None]]
+    ) -> None:
         """A tag opening inside a table cell: blocks and nested tables only separate text."""
         if tag == "table":
             self._nested_tables += 1
             cell.append(_CELL_BLOCK_SEP)
         elif tag in ("td", "th") and not self._nested_tables:
             self._end_cell()  # the previous cell's end tag was omitted
-            self._cell = []
+            self._start_cell(attrs)
         elif tag == "tr" and not self._nested_tables:
             self._end_row()
             self._row = []
@@ -253,8 +310,11 @@ class _Extractor(HTMLParser):
             self._heading = None
             self._links = []
             self._flush(level, anchor)
-        elif tag == "tr" or tag == "table":
+        elif tag == "tr":
             self._end_row()
+            self._flush()
+        elif tag == "table":
+            self._end_table()
             self._flush()
         elif tag in ("ul", "ol", "li"):
             self._flush()

@@ -10,7 +10,8 @@ from indexer.loaders.common import Heading, Parsed, decode_text
 from indexer.loaders.metadata import parse_fields, parse_toml_fields
 
 # YAML between '---' lines; Pandoc and Jekyll also close it with YAML's end marker '...'.
-_FRONT_MATTER_RE = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+# An empty one ('---' twice, as Jekyll writes for a page with no fields) is front matter too.
+_FRONT_MATTER_RE = re.compile(r"\A---\n(?:(.*?)\n)??(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 # Hugo's TOML front matter between '+++' lines.
 _TOML_FRONT_MATTER_RE = re.compile(r"\A\+\+\+[ \t]*\n(.*?)\n\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL)
 # CommonMark block starts, each allowed 0-3 spaces of indent (4 or more is an indented code
@@ -50,7 +51,7 @@ _SETEXT_MAX_CHARS = 200
 def split_front_matter(text: str) -> tuple[dict, str]:
     """Return (front matter dict, body); the body is what we index and cite."""
     if match := _FRONT_MATTER_RE.match(text):
-        return parse_fields(match.group(1), "front matter"), text[match.end() :]
+        return parse_fields(match.group(1) or "", "front matter", 2), text[match.end() :]
     if match := _TOML_FRONT_MATTER_RE.match(text):
         return parse_toml_fields(match.group(1), "front matter"), text[match.end() :]
     return {}, text

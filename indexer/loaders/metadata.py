@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from indexer.loaders.common import ParseError, normalise_newlines
+from indexer.loaders.common import ParseError, decode_text
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +36,44 @@ KNOWN_FIELDS = frozenset(
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
-def parse_fields(text: str, where: str) -> dict[str, Any]:
+def parse_fields(text: str, where: str, first_line: int = 1) -> dict[str, Any]:
     """YAML metadata as written: every scalar stays text.
 
     YAML 1.1's implicit types would turn ``version: 3.10`` into 3.1, a market ``NO`` (Norway)
     into False and an impossible date into a crash deep in the parser; we read the text and
-    type each field ourselves in :func:`normalise`.
+    type each field ourselves in :func:`normalise`. ``first_line`` is the file's line number
+    of the text's first line (2 in front matter), for the error's line.
     """
     try:
         data = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
     except yaml.YAMLError as exc:
-        raise ParseError(f"invalid YAML in {where}: {exc}") from exc
+        raise ParseError(f"invalid YAML in {where}{yaml_error(exc, first_line)}") from exc
     if data is None or (isinstance(data, str) and data.strip() in _NULLS):
         return {}
     if not isinstance(data, dict):
         raise ParseError(f"{where} is not a mapping of fields")
     return {k: v for k, v in data.items() if not (isinstance(v, str) and v.strip() in _NULLS)}
+
+
+def yaml_error(exc: yaml.YAMLError, first_line: int = 1) -> str:
+    """PyYAML's error as one line for a skip reason: ' at line 3, column 1: found character
+    ...', counted in the file. Its own text spans several lines, quotes the source with a caret
+    under it and names the input '<unicode string>'; the summary collapsed all of that."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f": {' '.join(str(exc).split())}"
+
+    def line(mark: yaml.Mark) -> str:
+        return f"line {mark.line + first_line}, column {mark.column + 1}"
+
+    # what was open ('while scanning a quoted scalar') is where to look; the problem's own
+    # place is often only the end of the text
+    mark = exc.context_mark or exc.problem_mark
+    problem = " ".join(f"{exc.context or ''}, {exc.problem or 'malformed'}".strip(", ").split())
+    if exc.context_mark and exc.problem_mark and exc.problem_mark.line != exc.context_mark.line:
+        problem += f" at {line(exc.problem_mark)}"
+    if "'\\t'" in problem:
+        problem += " (YAML does not allow a tab here: use spaces)"
+    return f" at {line(mark)}: {problem}" if mark else f": {problem}"
 
 
 def parse_toml_fields(text: str, where: str) -> dict[str, Any]:
@@ -86,9 +108,9 @@ def sidecar_path(path: Path) -> Path:
 
 def sidecar_fields(data: bytes, name: str) -> dict[str, Any]:
     """The fields of a sidecar's bytes (``name`` is its file name, for the reason)."""
-    try:
-        text = normalise_newlines(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
+    try:  # UTF-8 or, with its byte-order mark, UTF-16 (what Windows PowerShell 5 writes)
+        text = decode_text(data)
+    except ParseError as exc:
         raise ParseError(f"unreadable metadata sidecar {name}: {exc}") from exc
     return parse_fields(text, f"metadata sidecar {name}")
 
@@ -129,6 +151,9 @@ def normalise(meta: dict[str, Any]) -> dict[str, Any]:
             continue  # a team's own structured field, kept as written
         out[name] = value if isinstance(value, (str, bool, int, float)) else str(value)
     out["version"] = str(out["version"]).strip()
+    # the in-force rule and filters compare it to 'superseded' and 'active': 'Superseded'
+    # written by hand must not leave a retired policy in force
+    out["status"] = str(out["status"]).strip().lower() or DEFAULTS["status"]
     return out
 
 
