@@ -174,7 +174,11 @@ def _build_index(
                 "If every document was withdrawn on purpose, run `kb index --allow-empty`"
             )
         logger.warning("%s: the index now holds no documents", problem)
-    for problem in [*dangling_versions(documents), *orphaned_sidecars(source)]:
+    for problem in [
+        *dangling_versions(documents),
+        *version_cycles(documents),
+        *orphaned_sidecars(source),
+    ]:
         logger.warning("%s", problem)
     chunker = chunker_config(max_tokens, min_tokens, windows)
     # A generation that does not know every file's source hash yet (written by an older
@@ -226,6 +230,44 @@ def dangling_versions(documents: list[Document]) -> list[str]:
         for field in ("superseded_by", "supersedes")
         if d.metadata.get(field) and d.metadata[field] not in ids
     ]
+
+
+def version_cycles(documents: list[Document]) -> list[str]:
+    """Documents whose version links (``supersedes`` / ``superseded_by``) lead back to them.
+
+    Each version in such a loop has a successor in force, so the in-force rule retires every
+    one of them and no search shows any (two policies that each say they supersede the other).
+    """
+    newer: dict[str, set[str]] = {}  # document -> the versions that replace it
+    ids = {d.doc_id for d in documents}
+    for d in documents:
+        after, before = d.metadata.get("superseded_by"), d.metadata.get("supersedes")
+        if isinstance(after, str) and after in ids:
+            newer.setdefault(d.doc_id, set()).add(after)
+        if isinstance(before, str) and before in ids:
+            newer.setdefault(before, set()).add(d.doc_id)
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in newer.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    reached = {d: reach(d) for d in newer}
+    looped = sorted(d for d, seen in reached.items() if d in seen)
+    problems, told = [], set()
+    for d in looped:
+        if d not in told:
+            loop = sorted(x for x in looped if x in reached[d] and d in reached[x])
+            told.update(loop)
+            problems.append(
+                f"{', '.join(loop)}: their supersedes / superseded_by links form a loop, so "
+                "each version retires another and no search shows any of them; fix one link"
+            )
+    return problems
 
 
 def orphaned_sidecars(source: Path) -> list[str]:

@@ -29,9 +29,12 @@ TOUCH_S = 86400  # a used entry's time is refreshed at most this often (no write
 
 
 def _stat(name: str) -> tuple[int, ...] | None:
+    """The stat a file's cached hash is keyed by; None for a file that cannot be stat'ed
+    (gone, a link loop, a folder it may not enter): its reader then says why, instead of
+    the stat ending the whole build."""
     try:
         st = os.stat(name)
-    except FileNotFoundError:
+    except OSError:
         return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 

@@ -152,6 +152,26 @@ def test_version_links_to_missing_documents_are_reported() -> None:
     ]
 
 
+def test_version_links_that_loop_are_reported() -> None:
+    """Two policies that each supersede the other were both retired, silently: no search
+    showed either (found by a review of odd knowledge bases)."""
+    from indexer.build import version_cycles
+
+    def doc(doc_id: str, **links: str) -> Document:
+        return Document(doc_id, doc_id, "Rules.", doc_id, "md", metadata=dict(links))
+
+    a, b = doc("a.md", supersedes="b.md"), doc("b.md", supersedes="a.md")
+    chain = [doc("v1.md", superseded_by="v2.md"), doc("v2.md", supersedes="v1.md")]
+    assert version_cycles([a, b, *chain]) == [
+        "a.md, b.md: their supersedes / superseded_by links form a loop, so each version "
+        "retires another and no search shows any of them; fix one link"
+    ]
+    assert version_cycles(chain) == []
+    three = [doc("x.md", superseded_by="y.md"), doc("y.md", superseded_by="z.md"),
+             doc("z.md", superseded_by="x.md"), doc("w.md", supersedes="x.md")]  # fmt: skip
+    assert len(version_cycles(three)) == 1 and "w.md" not in version_cycles(three)[0]
+
+
 def test_a_setext_heading_stays_with_its_text(fake_embedder) -> None:
     """An underlined heading in text the loader found no sections in (plain text) starts the
     passage of its paragraph instead of trailing the one before."""

@@ -195,3 +195,15 @@ def test_html_rowspan_with_colspan_and_bad_values() -> None:
         "D | B | C",
         "Next table",
     ]
+
+
+def test_a_file_that_cannot_be_stated_is_hashed_by_reading_it(tmp_path: Path) -> None:
+    """The stat cache caught only "not found": a link loop's "too many levels of symbolic
+    links" ended the build there (the loader now reads such a path to say why)."""
+    from indexer.stat_cache import _stat
+
+    loop = tmp_path / "loop.md"
+    loop.symlink_to(tmp_path / "loop.md")
+    assert _stat(str(loop)) is None
+    assert _stat(str(tmp_path / "gone.md")) is None
+    assert _stat(str(tmp_path)) is not None
