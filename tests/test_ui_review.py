@@ -12,14 +12,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
+from insights.querylog import QueryLog
 from tests.cdp import Chromium
+from tests.fixture_files import write_superseded_coin_policy
+from tests.test_insights_api import make_app
 from tests.test_security_review import _app, _h, _keys, _settings, _write_kb_labels
 from tests.test_ui_browser import REPO, require_chromium, start_streamlit, stop
-from tests.test_ui_pages import EVALUATE, _unescape, served
+from tests.test_ui_pages import AGENT, EVALUATE, KNOWLEDGE, _unescape, served
 
 REFUSED = "cover all of them"  # the API's 403 for the kb set with a narrow key
 
@@ -156,3 +160,104 @@ def test_open_in_source_scrolls_to_the_marked_passage_and_the_pdf_opens(
             browser, ui_url, "zebra sticker gifts expire after ninety days", "Zebra sticker"
         )
         assert shown["scrolled"] > 0 and 0 <= shown["top"] < shown["height"]
+
+
+# A fresh-eyes walk of the three pages as their users meet them (agent, knowledge manager):
+# what a card says about a version not in force, what an unset filter reads as, and whether the
+# knowledge page's counts and review table read right on a 1366-pixel screen.
+
+
+def test_a_card_from_a_version_not_in_force_says_so_above_its_passage(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An "old policy" question brings back the superseded version first; its card read like a
+    current one (version, effective date) and said "NOT IN FORCE" only at the far end of the
+    citation box. Each such card says so above the passage; cards in force say nothing."""
+    write_superseded_coin_policy(sample_kb)
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
+        at = AppTest.from_file(AGENT, default_timeout=30)
+        at.query_params["q"] = "refund coins under the old coin policy"
+        at.run()
+    assert not at.exception
+    results = at.session_state["response"]["results"]
+    old = [r for r in results if r.get("in_force") is False]
+    assert old and len(old) < len(results)  # both versions shown
+    warnings = [_unescape(w.value) for w in at.warning if "Not in force" in w.value]
+    assert len(warnings) == len(old)
+    assert all("superseded by policies/coin-refunds.md" in w for w in warnings)
+
+
+@pytest.fixture
+def sample_api(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The sample knowledge base's API on loopback, the UI pointed at it; its query log is
+    tmp_path/log/q.sqlite."""
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch) as url:
+        yield url
+
+
+def test_an_unset_filter_reads_as_all_and_still_sends_no_filter(sample_api: str) -> None:
+    """An empty filter showed as Streamlit's "Choose an option" placeholder, which reads as a
+    choice still to make; it reads "All markets" and so on, and still filters nothing."""
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    assert not at.exception
+    for key, label in [
+        ("market", "All markets"),
+        ("product_area", "All product areas"),
+        ("doc_type", "All types"),
+    ]:
+        box = at.selectbox(key=key)
+        assert box.options[0] == label and box.value == ""
+    assert "DE" in at.selectbox(key="market").options  # real values are shown as they are
+    at.text_input(key="q").input("coin refund window")
+    next(b for b in at.button if b.label == "Search").click().run()
+    assert not at.exception
+    assert at.session_state["response"]["filters"] == {}
+    at.selectbox(key="market").select("DE")
+    next(b for b in at.button if b.label == "Search").click().run()
+    assert at.session_state["response"]["filters"]["markets"] == ["DE"]
+
+
+def _seed_gap(log_path: Path, query: str) -> None:
+    log = QueryLog(log_path)
+    log.log_search(
+        {"query": query, "answerable": False, "results": [], "reason": "weak evidence"},
+        ts="2026-11-03T09:00:00+00:00",
+    )
+    log.close()
+
+
+OVERDUE = """---
+title: Gift Limits Guide
+doc_type: guideline
+owner_team: Payments Support
+version: "1.0"
+effective_date: 2024-01-01
+review_date: 2025-01-01
+---
+# Gift Limits Guide
+
+A user can send at most 500 coins of gifts per day.
+"""
+
+
+def test_knowledge_page_counts_read_right_and_review_tables_use_the_full_width(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A topic of one search said "(1 searches)"; the never-retrieved and past-review tables
+    sat in half-width columns, where a 1366-pixel screen showed the document id and title and
+    scrolled the reason and days overdue out of sight."""
+    (sample_kb / "policies" / "gift-limits.md").write_text(OVERDUE)
+    _seed_gap(tmp_path / "log" / "q.sqlite", "crypto payout wallet")
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
+        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    labels = [_unescape(e.label) for e in at.expander]
+    assert any("crypto" in label and label.endswith("(1 search)") for label in labels), labels
+    assert not any("(1 searches)" in label for label in labels)
+    assert any(c.value.startswith("1 document is due for review") for c in at.caption)
+    tables = [d.value for d in at.dataframe]
+    assert any("reason" in t.columns and "days_overdue" in t.columns for t in tables)
+    assert any("policies/gift-limits.md" in t.get("doc_id", pd.Series()).tolist() for t in tables)
+    assert [d for column in at.columns for d in column.dataframe] == []

@@ -33,6 +33,9 @@ DEFAULT_TOP_K, MAX_TOP_K = 5, 20
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
 NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
+# What a filter left empty is called on the form: Streamlit shows an empty option as its
+# "Choose an option" placeholder, which reads as a choice still to make, not "no filter".
+ANY = {"market": "All markets", "product_area": "All product areas", "doc_type": "All types"}
 
 api = client()
 # Not require_api: with the API down the form stays, holding what the agent typed, and
@@ -117,6 +120,16 @@ def _context_html(result: dict) -> str | None:
     )
 
 
+def _not_in_force(result: dict) -> str | None:
+    """What a card says above a passage from a version not in force (superseded, or not yet
+    effective): the citation's note alone sits at the far end of the copy box, and the card's
+    version line reads like any current one. None for a version in force."""
+    if result.get("in_force", True):
+        return None
+    why = result.get("in_force_note") or "it is not the version in force"
+    return f"Not in force: {why}. Check the version in force before quoting this passage."
+
+
 def render_card(result: dict, search_id: str | None) -> None:
     """One result: citation line, passage with its best sentence marked, links and feedback."""
     meta = result.get("metadata", {})
@@ -127,6 +140,9 @@ def render_card(result: dict, search_id: str | None) -> None:
         + md(f"{path}{page} · {_version(meta)} · {meta.get('doc_type', '')}")
         + f" · score {result['score']:.2f}"
     )
+    note = _not_in_force(result)
+    if note:
+        st.warning(md(note))
     text = result["text"]
     hl = result["highlight"]
     rel_a, rel_b = hl["start"] - result["start"], hl["end"] - result["start"]
@@ -266,15 +282,22 @@ with st.form("search"):
     )
     cols = st.columns([1, 1, 1, 1, 0.6])
     cols[0].selectbox(
-        "Market", _options(facets["markets"], st.session_state["market"]), key="market"
+        "Market",
+        _options(facets["markets"], st.session_state["market"]),
+        format_func=lambda v: v or ANY["market"],
+        key="market",
     )
     cols[1].selectbox(
         "Product area",
         _options(facets["product_area"], st.session_state["product_area"]),
+        format_func=lambda v: v or ANY["product_area"],
         key="product_area",
     )
     cols[2].selectbox(
-        "Document type", _options(facets["doc_type"], st.session_state["doc_type"]), key="doc_type"
+        "Document type",
+        _options(facets["doc_type"], st.session_state["doc_type"]),
+        format_func=lambda v: v or ANY["doc_type"],
+        key="doc_type",
     )
     cols[3].date_input(
         "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"

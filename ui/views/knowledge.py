@@ -37,6 +37,12 @@ def _conflicts(base_url: str, index_version: str, min_similarity: float) -> list
     return call(api.analytics, "conflicts", min_similarity=min_similarity)
 
 
+def _n(count: int, one: str, many: str) -> str:
+    """'1 search', '3 searches': most gap topics hold a single search, and a small knowledge
+    base has a single stale document or conflict."""
+    return f"{count} {one if count == 1 else many}"
+
+
 def _download(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
         f"Download {name}.csv",
@@ -100,7 +106,9 @@ else:
     st.bar_chart(trend)
     st.subheader("Example questions")
     for t in topics[:10]:
-        with st.expander(md(f"{t['topic_id']}. {t['label']} ({t['count']} searches)")):
+        with st.expander(
+            md(f"{t['topic_id']}. {t['label']} ({_n(t['count'], 'search', 'searches')})")
+        ):
             for example in t["examples"]:
                 st.markdown(f"- {md(example)}")
 
@@ -113,37 +121,39 @@ if doc_feedback:
 else:
     st.caption("No feedback on individual passages yet.")
 
-left, right = st.columns(2)
-with left:
-    st.header("Never retrieved")
-    unretrieved = call(api.analytics, "unretrieved", days=days)
-    st.caption(
-        f"{len(unretrieved)} documents no logged search has returned "
-        "(superseded versions are left out)."
-    )
-    if unretrieved:
-        frame = pd.DataFrame(unretrieved)
-        st.dataframe(frame, hide_index=True, width="stretch")
-        _download(frame, "never-retrieved")
-with right:
-    st.header("Past review date")
-    stale = call(api.analytics, "stale")
-    st.caption(
-        f"{len(stale)} documents are due for review: their review date has passed, or they "
-        "have none and took effect over a year ago (superseded versions are left out)."
-    )
-    if stale:
-        frame = pd.DataFrame(stale)
-        if "reason" in frame:  # why it is due, next to how long: the first thing a reader asks
-            frame.insert(2, "reason", frame.pop("reason"))
-        st.dataframe(frame, hide_index=True, width="stretch")
-        _download(frame, "past-review")
+# Full width, one after the other: in half-width columns a 1366-pixel screen showed only the
+# document id and title, and scrolled the reason and how long overdue out of sight.
+st.header("Never retrieved")
+unretrieved = call(api.analytics, "unretrieved", days=days)
+st.caption(
+    f"{_n(len(unretrieved), 'document', 'documents')} no logged search has returned "
+    "(superseded versions are left out)."
+)
+if unretrieved:
+    frame = pd.DataFrame(unretrieved)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    _download(frame, "never-retrieved")
+
+st.header("Past review date")
+stale = call(api.analytics, "stale")
+st.caption(
+    f"{_n(len(stale), 'document is', 'documents are')} due for review: their review date has "
+    "passed, or they have none and took effect over a year ago (superseded versions are left "
+    "out)."
+)
+if stale:
+    frame = pd.DataFrame(stale)
+    if "reason" in frame:  # why it is due, next to how long: the first thing a reader asks
+        frame.insert(2, "reason", frame.pop("reason"))
+    st.dataframe(frame, hide_index=True, width="stretch")
+    _download(frame, "past-review")
 
 st.header("Conflicting passages")
 found = _conflicts(api.base_url, health["index_version"], min_similarity)
 st.caption(
-    f"{len(found)} pairs of near-duplicate passages in different documents whose numbers, "
-    "durations, dates or counts differ, or where one states a rule the other negates "
+    f"{_n(len(found), 'pair', 'pairs')} of near-duplicate passages in different documents "
+    "whose numbers, durations, dates or counts differ, or where one states a rule the other "
+    "negates "
     "(versions of one document are left out)."
 )
 if found:
