@@ -215,6 +215,11 @@ class VersionPickOut(BaseModel):
     why: str
 
 
+class SpellingOut(BaseModel):
+    typed: str = Field(description="A keyword as the question typed it, with a slip.")
+    read_as: str = Field(description="The knowledge base's word it was searched as.")
+
+
 class MarketOut(BaseModel):
     name: str = Field(description="The country as the question typed it.")
     code: str = Field(description="The market code it was also searched by.")
@@ -243,6 +248,11 @@ class SearchResponseOut(BaseModel):
         description="Versions searched besides, and ranked ahead of, those in force because "
         "the question names a version, a date or an earlier policy (KB_QUESTION_VERSIONS); "
         "not when as_of or include_superseded is set.",
+    )
+    spellings: list[SpellingOut] = Field(
+        [],
+        description="Keywords typed with one slip, searched as the knowledge base's word "
+        "(KB_SPELL_CORRECTION).",
     )
     search_id: str | None = Field(
         None, description="Id of this search in the query log, for POST /feedback."

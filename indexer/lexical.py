@@ -16,7 +16,6 @@ import numpy as np
 
 from indexer.highlight import terms
 from indexer.memo import RebuildMemo, remembered
-from indexer.spelling import query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -191,13 +190,10 @@ def doc_freq_of(retriever) -> Callable[[Collection[str]], dict[str, int]]:
     return doc_freq
 
 
-def bm25_scores(
-    retriever, query: str, n_rows: int, words: frozenset[str] | None = None
-) -> np.ndarray:
-    """BM25 score of every chunk for ``query`` (zeros for words the index never saw), with
-    slips in its keywords read as index terms when ``words`` is given (indexer/spelling.py)."""
+def bm25_scores(retriever, found: list[str], n_rows: int) -> np.ndarray:
+    """BM25 score of every chunk for the query terms ``found`` (:func:`query_terms`: slips
+    already read as index terms; zeros for terms the index never saw)."""
     vocab = retriever.vocab_dict
-    found, _fixed = query_terms(query, doc_freq_of(retriever), words)
     known = [t for t in found if t in vocab]
     if not known:
         return np.zeros(n_rows, dtype=np.float32)

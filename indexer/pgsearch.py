@@ -25,7 +25,7 @@ import numpy as np
 from indexer import fusion, spelling
 from indexer.embedding import Embedder
 from indexer.errors import NotFoundError
-from indexer.highlight import best_sentence, idf_of, pick_window, terms, within_section
+from indexer.highlight import best_sentence, idf_of, pick_window, within_section
 from indexer.markets import market_codes
 from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
 from indexer.search import (
@@ -45,6 +45,7 @@ from indexer.search import (
     mark_in_force,
     model_text,
     prepare_search,
+    read_as,
     spelling_dictionary,
     successor_map,
     swap_versions,
@@ -175,6 +176,7 @@ class PgSearcher:
         vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
         answerable, reason = False, "no document passes the filters and date"
+        spellings: list[tuple[str, str]] = []
         with self._snapshot() as con:
             # The version, chunk count and mean length this snapshot holds: reported and used
             # for BM25, so a re-index committed mid-request is never half seen. The catalog
@@ -186,6 +188,18 @@ class PgSearcher:
             catalog = self._catalog_at(con, version, access)
             keywords, markets = keyword_text(query, catalog.market_codes, self.settings)
             now, acronyms = catalog.model_text(keywords, groups, self.settings)
+            # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py).
+            looked_up: dict[str, int] = {}  # every term asked about, so BM25 need not ask again
+
+            def doc_freq(wanted: Collection[str]) -> dict[str, int]:
+                found = self._doc_freq(con, wanted)
+                looked_up.update(found)
+                return found
+
+            found, slips = spelling.query_terms(keywords, doc_freq, self._words)
+            words = spelling.model_spellings(slips, self._words)
+            now = spelling.respelled(now, words)
+            spellings = read_as(slips, words)
             if now != spelled:
                 spelled, vector = now, self.embedder.encode([now])[0]
             mask = catalog.allowed(flt, as_of_s, include_superseded, groups)
@@ -206,7 +220,7 @@ class PgSearcher:
                 behind = frozenset(p.instead_of for p in picks)
                 results, answerable, reason = self._ranked(
                     con, catalog, keywords, vector, restrict, mode, top_k, context, groups,
-                    snapshot, behind,
+                    snapshot, (found, looked_up), behind,
                 )  # fmt: skip
                 if include_superseded or picks:
                     mark_in_force(
@@ -218,7 +232,7 @@ class PgSearcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
-            acronyms, markets, picks,
+            acronyms, markets, picks, spellings,
         )  # fmt: skip
 
     def _ranked(
@@ -233,10 +247,12 @@ class PgSearcher:
         context: int,
         groups: Iterable[str] | None,
         snapshot: dict[str, float],
+        lexical_terms: tuple[list[str], dict[str, int]],
         behind: frozenset[str] = frozenset(),
     ) -> tuple[list[SearchResult], bool, str]:
-        """Ranked results; ``behind``: versions in force ranked below the versions a question
-        asks about (:func:`behind_asked_versions`)."""
+        """Ranked results; ``lexical_terms``: the question's BM25 terms (slips read as index
+        terms) and the passage counts of every term looked up; ``behind``: versions in force
+        ranked below the versions a question asks about (:func:`behind_asked_versions`)."""
         k = self.settings.pg_candidates
         dim = int(self.manifest.dimension)
         # More candidates than ef_search: the iterative scan goes on past it (pgvector >= 0.8).
@@ -253,15 +269,8 @@ class PgSearcher:
         ]
         lexical: dict[str, float] = {}
         bm25 = None
-        looked_up: dict[str, int] = {}  # every term asked about, so BM25 need not ask again
+        query_terms, looked_up = lexical_terms
         if mode != "dense":  # repeated words weigh more, as in bm25s; slips read as terms
-
-            def doc_freq(wanted: Collection[str]) -> dict[str, int]:
-                found = self._doc_freq(con, wanted)
-                looked_up.update(found)
-                return found
-
-            query_terms, _fixed = spelling.query_terms(query, doc_freq, self._words)
             bm25 = self._bm25_params(query_terms, snapshot, looked_up)
         if bm25:
             sql = _BM25_TOP_SQL.format(docs="AND p.doc_id = ANY(%(docs)s)" if docs else "")
@@ -327,9 +336,8 @@ class PgSearcher:
             )
         }
         windows = self._windows(con, vector, [ids[i] for i in chosen])
-        # BM25 asked for the query terms' counts already; a dense search asks here.
-        counts = looked_up if mode != "dense" else self._doc_freq(con, set(terms(query)))
-        weights = idf_of(counts, int(snapshot["chunks"]))
+        # The question's terms were looked up with its slips (the highlight weighs them).
+        weights = idf_of(looked_up, int(snapshot["chunks"]))
         results = [
             self._result(con, catalog, rank, (*full[ids[i]], rows[i][4]), float(scores[i]),
                          query, context, windows.get(ids[i], []), weights)

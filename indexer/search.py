@@ -36,6 +36,7 @@ from indexer.lexical import bm25_scores, doc_freq_of, load_bm25
 from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
 from indexer.settings import SearchMode, Settings
+from indexer.spelling import model_spellings, query_terms, respelled
 from indexer.store import (
     ACCESS_OVERRIDES,
     Manifest,
@@ -214,8 +215,11 @@ class SearchResponse:
     acronyms: list[tuple[str, str]] = field(default_factory=list)
     # (country as typed, market code) pairs the question was also searched by.
     markets: list[tuple[str, str]] = field(default_factory=list)
-    # Versions searched instead of the one in force, because the question asks about them.
+    # Versions searched ahead of the one in force, because the question asks about them.
     versions: list[Pick] = field(default_factory=list)
+    # (word as typed, as read) pairs: keywords typed with a slip, read as the knowledge
+    # base's word (indexer/spelling.py).
+    spellings: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dicts, built field by field: ``dataclasses.asdict`` deep-copies every
@@ -228,6 +232,7 @@ class SearchResponse:
         out["versions"] = [
             {"doc_id": p.doc_id, "instead_of": p.instead_of, "why": p.why} for p in self.versions
         ]
+        out["spellings"] = [{"typed": t, "read_as": r} for t, r in self.spellings]
         return out
 
 
@@ -490,6 +495,12 @@ def version_picks(
     if not settings.question_versions or as_of is not None or include_superseded or not linked:
         return []
     return asked_versions(query, meta, linked, as_of_s)
+
+
+def read_as(slips: dict[str, str], words: dict[str, str]) -> list[tuple[str, str]]:
+    """(typed, as read) for each corrected slip: the model's word where there is one, else
+    the index term keyword search read it as (a stem, e.g. "chargeback")."""
+    return [(typed, words.get(typed, term)) for typed, term in slips.items()]
 
 
 def swap_versions(
@@ -846,9 +857,13 @@ class Searcher:
             keywords, self.manifest.acronym_sources, self.settings,
             access_check(groups, self._metadata_of),
         )  # fmt: skip
+        # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py).
+        found, slips = query_terms(keywords, doc_freq_of(self._bm25), self._words)
+        words = model_spellings(slips, self._words)
+        spelled = respelled(spelled, words)
         results: list[SearchResult] = []
         if allowed.any():
-            signals, lexical, scored = self._signals(keywords, spelled, mode, allowed)
+            signals, lexical, scored = self._signals(found, spelled, mode, allowed)
             # Fusion runs over the scored rows only (a large index's candidates), not over
             # arrays the size of the index: the same scores, a few hundred values instead.
             scores = fusion.combine(
@@ -908,21 +923,19 @@ class Searcher:
             acronyms,
             markets,
             picks,
+            read_as(slips, words),
         )
 
     def _signals(
-        self, query: str, spelled: str, mode: str, allowed: np.ndarray
+        self, found: list[str], spelled: str, mode: str, allowed: np.ndarray
     ) -> tuple[_Signals, np.ndarray | None, np.ndarray]:
         """Dense signals (always: they also decide answerability and highlights), BM25, and
         the rows that were scored, ascending (all allowed ones, or the ANN candidates, which
-        are allowed ones too). The model reads ``spelled``, BM25 ``query`` (as searched:
-        :func:`keyword_text`, without the model's spelled-out short forms)."""
+        are allowed ones too). The model reads ``spelled``, BM25 the terms ``found`` (of the
+        question as searched, :func:`keyword_text`, without the model's spelled-out short
+        forms)."""
         vector = self.embedder.encode([spelled])[0]
-        lexical = (
-            bm25_scores(self._bm25, query, len(self._matrix), self._words)
-            if mode != "dense"
-            else None
-        )
+        lexical = bm25_scores(self._bm25, found, len(self._matrix)) if mode != "dense" else None
         rows = self._candidates(vector, lexical, allowed)
         if rows is None:  # exact: every passage and every window
             passage = self._matrix @ vector

@@ -83,8 +83,9 @@ class Settings(BaseSettings):
     # times this weight, so the asked version leads and a misread date never hides today's
     # rule; 0 leaves it out (docs/retrieval-experiments.md).
     in_force_weight: float = Field(0.75, ge=0.0, le=1.0)
-    # Read a keyword typed with one slip ("refnd") as the index term one edit away, for BM25
-    # only, when the word is in no dictionary the model knows (indexer/spelling.py).
+    # Read a keyword typed with one slip ("refnd") as the index term one edit away for BM25,
+    # and as the model's word for it, when the typed word is in no dictionary the model knows
+    # (indexer/spelling.py).
     spell_correction: bool = True
     # Past ann_min_chunks passages an IVF index proposes ann_candidates passages (probing
     # ann_nprobe lists) that are then scored exactly; below it every passage is scored.

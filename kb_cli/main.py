@@ -290,6 +290,9 @@ def format_response(response) -> str:
     if response.markets:
         read = ", ".join(f"{name} as {code}" for name, code in response.markets)
         lines += [f"(also searched {read})", ""]
+    if response.spellings:
+        read = ", ".join(f"{typed} as {word}" for typed, word in response.spellings)
+        lines += [f"(searched {read})", ""]
     for pick in response.versions:
         lines += [
             f"(searched {pick.doc_id} too: {pick.why}; {pick.instead_of} is the version in force)",

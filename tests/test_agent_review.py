@@ -150,8 +150,10 @@ def test_kb_ask_says_which_version_and_market_code_it_searched() -> None:
         )
     ]
     response.markets = [("malaysia", "MY")]
+    response.spellings = [("refnd", "refund")]
     out = format_response(response)
     assert "(also searched malaysia as MY)" in out
+    assert "(searched refnd as refund)" in out
     assert (
         "(searched policies/coin-refunds-v2.md too: the question names version 2.1; "
         "policies/coin-refunds-v3.md is the version in force)" in out

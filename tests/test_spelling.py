@@ -10,7 +10,7 @@ import pytest
 from indexer.build import build_index
 from indexer.search import open_searcher
 from indexer.settings import Settings
-from indexer.spelling import edits1, model_words, query_terms
+from indexer.spelling import edits1, model_spellings, model_words, query_terms, respelled
 
 INDEX = {"refund": 40, "account": 90, "chargeback": 12, "coin": 30, "other": 50, "track": 20}
 WORDS = frozenset({"refund", "account", "mother", "crack", "coins", "the", "how"})
@@ -55,6 +55,21 @@ def test_the_most_common_candidate_wins_and_a_tie_goes_alphabetically() -> None:
     assert query_terms("bxnder", df, frozenset())[0] == ["bander"]  # a tie: alphabetical
 
 
+def test_the_model_reads_the_vocabulary_word_of_the_index_term() -> None:
+    """BM25 reads "refnd" as the term "refund"; the model reads the word "refund", not
+    sub-word pieces. A slip with no vocabulary word one edit away stays as typed."""
+    _terms, fixed = query_terms("refnd coins to acount", _df, WORDS)
+    assert model_spellings(fixed, WORDS) == {"refnd": "refund", "acount": "account"}
+    assert model_spellings({"archivng": "archiv"}, WORDS | {"archiving"}) == {
+        "archivng": "archiving"  # its term is the stem BM25 read
+    }
+    assert model_spellings({"chargebak": "chargeback"}, WORDS) == {}  # no such word known
+    assert model_spellings(fixed, None) == {} and model_spellings({}, WORDS) == {}
+    spelled = respelled("Refnd coins to acount, not acounts or my-acount", {"refnd": "refund"})
+    assert spelled == "refund coins to acount, not acounts or my-acount"
+    assert respelled("acount: acount", {"acount": "account"}) == "account: account"
+
+
 def test_the_bundled_model_words_are_a_dictionary() -> None:
     from indexer.embedding import bundled_model_path
 
@@ -86,6 +101,29 @@ def test_a_typed_slip_finds_what_the_word_finds_on_both_backends(
         assert [r.score for r in slip] == [r.score for r in right]
         unfixed = off.search("refnd coins", mode="bm25", top_k=3).results
         assert [r.score for r in unfixed] != [r.score for r in right]  # "coins" alone
+    finally:
+        searcher.close()
+        off.close()
+
+
+def test_the_model_reads_a_slip_as_the_word_on_both_backends(
+    target, sample_kb: Path, fake_embedder
+) -> None:
+    """The dense ranking of "refnd coins" is that of "refund coins" (the model reads the
+    word), and with correction off it is not."""
+    build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
+    fake_embedder.words = frozenset({"refund", "coins", "within"})
+    searcher = open_searcher(target, fake_embedder, Settings())
+    off = open_searcher(target, fake_embedder, Settings(spell_correction=False))
+    try:
+        right = searcher.search("refund coins", mode="dense", top_k=3).results
+        response = searcher.search("refnd coins", mode="dense", top_k=3)
+        slip = response.results
+        assert [(r.chunk_id, r.score) for r in slip] == [(r.chunk_id, r.score) for r in right]
+        assert response.to_dict()["spellings"] == [{"typed": "refnd", "read_as": "refund"}]
+        unfixed = off.search("refnd coins", mode="dense", top_k=3)
+        assert [r.score for r in unfixed.results] != [r.score for r in right]
+        assert unfixed.spellings == []
     finally:
         searcher.close()
         off.close()

@@ -431,3 +431,12 @@ def test_agent_page_opens_with_a_key_that_does_not_see_every_document(
     assert not at.exception
     captions = _unescape("\n".join(c.value for c in at.caption))
     assert "Index " in captions and "documents" not in captions
+
+
+def test_agent_page_says_which_word_a_slip_was_searched_as(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    fake_embedder.words = frozenset({"refund", "coins"})  # the model's whole words
+    with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
+        captions = _captions_for("refnd coins")
+    assert "Searched “refnd” as “refund”, the knowledge base's word." in captions

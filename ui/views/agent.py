@@ -354,6 +354,9 @@ if response.get("acronyms"):
 if response.get("markets"):
     read = ", ".join(f"{m['name']} as {m['code']}" for m in response["markets"])
     st.caption(md(f"Also searched {read}, the market codes the documents use."))
+if response.get("spellings"):
+    read = ", ".join(f"“{s['typed']}” as “{s['read_as']}”" for s in response["spellings"])
+    st.caption(md(f"Searched {read}, the knowledge base's word."))
 shown = {r["doc_id"] for r in response["results"]}
 for pick in response.get("versions") or []:
     if pick["doc_id"] not in shown:  # an "old policy" question picks in every family
