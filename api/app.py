@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -138,6 +139,14 @@ def json_safe_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
                 item[key] = safe
         out.append(item)
     return out
+
+
+def shown_source(source: str, doc_id: str) -> str:
+    """The file a document was read from as the indexed folder names it (its id's path), not
+    the server's absolute path: callers need the file's name and type, and an agent's key has
+    no business learning where the server keeps the knowledge base."""
+    path = Path(source)
+    return doc_id if path.as_posix().endswith("/" + doc_id) else path.name
 
 
 def unreadable_body(exc: ValueError | RecursionError) -> dict[str, Any]:
@@ -336,6 +345,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             out["search_id"] = record_search(request.app, out, body.replay_of, caller_secret)
             for result in out["results"]:
                 result["link_params"] = link_params(result["doc_id"])
+                result["source"] = shown_source(result["source"], result["doc_id"])
             payload = SearchResponseOut.model_validate(out).model_dump_json()
             return Response(payload, media_type="application/json")
 
@@ -356,7 +366,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     )
     def documents(request: Request) -> list[dict]:
         """Every indexed document with its metadata."""
-        return searcher_of(request).list_documents(groups_of(request))
+        docs = searcher_of(request).list_documents(groups_of(request))
+        return [{**d, "source": shown_source(d["source"], d["doc_id"])} for d in docs]
 
     @app.get(
         "/documents/{doc_id:path}",
@@ -365,7 +376,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     )
     def document(doc_id: str, request: Request) -> dict:
         """A document's metadata, text and structure: slice ``text[start:end]`` to cite."""
-        return searcher_of(request).get_document(doc_id, groups_of(request))
+        doc = searcher_of(request).get_document(doc_id, groups_of(request))
+        return {**doc, "source": shown_source(doc["source"], doc["doc_id"])}
 
     install_insights(app, settings)
     return app

@@ -226,3 +226,15 @@ def test_kb_ask_refuses_a_question_of_invisible_characters(index_dir: Path) -> N
         assert searcher.search("refund \u200b window").results
     finally:
         searcher.close()
+
+
+def test_no_response_names_the_servers_folders(client: TestClient) -> None:
+    """Every result and document listing carried the server's absolute path to the file."""
+    results = client.post("/search", json={"query": "refund", "top_k": 5}).json()["results"]
+    listed = client.get("/documents").json()
+    one = client.get(f"/documents/{listed[0]['doc_id']}").json()
+    for item in [*results, *listed, one]:
+        assert not item["source"].startswith("/"), item["source"]
+        assert item["source"] == item["doc_id"] or "/" not in item["source"]
+    pdf = next(d for d in listed if d["doc_id"].endswith(".pdf"))
+    assert pdf["source"].endswith(".pdf")  # the UI reads the file type from it
