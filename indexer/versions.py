@@ -44,7 +44,8 @@ _DATES = [
 ]
 _EARLIER = re.compile(
     r"\b(?:old|older|previous|prior|former|earlier|outdated)\b(?:\s+[\w-]+){0,3}?\s+"
-    r"(?:policy|policies|rules?|version|terms|guidelines?|limits?|process|sop|faq)\b",
+    r"(?:policy|policies|rules?|version|terms|guidelines?|limits?|process|sop|faq"
+    r"|windows?|thresholds?|requirements?|fees?|deadlines?)\b",
     re.I,
 )
 _VERSION = re.compile(r"(?:\bv|\bversion\s+|\()(\d+(?:\.\d+)*)\b", re.I)
