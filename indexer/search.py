@@ -530,7 +530,7 @@ def swap_versions(
 def behind_asked_versions(scores: np.ndarray, lowered: np.ndarray, weight: float) -> np.ndarray:
     """``scores`` with the ``lowered`` rows (those of a version in force that a pick names
     ``instead_of``) times ``weight``: the version the question asks about leads, and today's
-    rule still shows below it when the question's date was about something else ("account
+    rule is still found, below it, when the question's date was about something else ("account
     created in march 2025, can they go LIVE now?"). Measured in retrieval-experiments.md."""
     if weight >= 1 or not lowered.any():
         return scores
