@@ -375,6 +375,7 @@ def test_evaluate_page_shows_missing_metrics_as_na_and_questions_as_written(
         ["q1", "**bold** refund _now_ <b>x</b>", "n/a", "0.0", "n/a", "n/a"]
     ]
     formats = json.loads(at.dataframe[0].proto.columns)
+    assert formats["mode"]["pinned"] is True  # in view while the metrics scroll
     assert formats["hit@1"]["type_config"]["format"] == "%.3f"
     assert formats["queries"]["type_config"]["format"] == "%d"
     assert any("No chart" in c.value for c in at.caption)

@@ -27,9 +27,10 @@ NOT_AVAILABLE = "n/a"
 def _table(rows: list[dict], whole_numbers: tuple[str, ...] = ()) -> None:
     """Rows as a table: numbers to 3 decimals (``whole_numbers`` as integers), and a value the
     harness could not compute (None) as "n/a", never 0. The data stays numeric, so sorting a
-    column sorts by value."""
+    column sorts by value. The first column (the mode, the question) stays in view while the
+    rest scrolls: at 1366 px the no-answer metrics sit past the right edge."""
     frame = pd.DataFrame(rows)
-    config = {}
+    config: dict = {frame.columns[0]: st.column_config.Column(pinned=True)} if rows else {}
     for column in frame.columns:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values) or values.isna().all():
