@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -45,7 +45,6 @@ from indexer.search import (
     mark_in_force,
     model_text,
     prepare_search,
-    read_as,
     spelling_dictionary,
     successor_map,
     swap_versions,
@@ -189,17 +188,11 @@ class PgSearcher:
             keywords, markets = keyword_text(query, catalog.market_codes, self.settings)
             now, acronyms = catalog.model_text(keywords, groups, self.settings)
             # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py).
-            looked_up: dict[str, int] = {}  # every term asked about, so BM25 need not ask again
-
-            def doc_freq(wanted: Collection[str]) -> dict[str, int]:
-                found = self._doc_freq(con, wanted)
-                looked_up.update(found)
-                return found
-
+            doc_freq, looked_up = spelling.recording(partial(self._doc_freq, con))
             found, slips = spelling.query_terms(keywords, doc_freq, self._words)
             words = spelling.model_spellings(slips, self._words)
             now = spelling.respelled(now, words)
-            spellings = read_as(slips, words)
+            spellings = spelling.read_as(slips, words)
             if now != spelled:
                 spelled, vector = now, self.embedder.encode([now])[0]
             mask = catalog.allowed(flt, as_of_s, include_superseded, groups)

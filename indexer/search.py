@@ -30,13 +30,13 @@ from indexer.errors import (
     KBError,
     NotFoundError,
 )
-from indexer.highlight import best_sentence, idf_of, pick_window, terms, within_section
+from indexer.highlight import best_sentence, idf_of, pick_window, within_section
 from indexer.inputs import is_blank, is_plain_date, is_text
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25
 from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
 from indexer.settings import SearchMode, Settings
-from indexer.spelling import model_spellings, query_terms, respelled
+from indexer.spelling import model_spellings, query_terms, read_as, recording, respelled
 from indexer.store import (
     ACCESS_OVERRIDES,
     Manifest,
@@ -497,12 +497,6 @@ def version_picks(
     return asked_versions(query, meta, linked, as_of_s)
 
 
-def read_as(slips: dict[str, str], words: dict[str, str]) -> list[tuple[str, str]]:
-    """(typed, as read) for each corrected slip: the model's word where there is one, else
-    the index term keyword search read it as (a stem, e.g. "chargeback")."""
-    return [(typed, words.get(typed, term)) for typed, term in slips.items()]
-
-
 def swap_versions(
     allowed: np.ndarray,
     any_version: np.ndarray,
@@ -858,7 +852,8 @@ class Searcher:
             access_check(groups, self._metadata_of),
         )  # fmt: skip
         # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py).
-        found, slips = query_terms(keywords, doc_freq_of(self._bm25), self._words)
+        doc_freq, looked_up = recording(doc_freq_of(self._bm25))
+        found, slips = query_terms(keywords, doc_freq, self._words)
         words = model_spellings(slips, self._words)
         spelled = respelled(spelled, words)
         results: list[SearchResult] = []
@@ -882,7 +877,7 @@ class Searcher:
             score_of = dict(zip(pool.tolist(), scores[best].tolist(), strict=True))
             rows = fusion.diversify(pool, self._section_of, top_k, self.settings.per_section)
             records = self._chunk_records(rows, context)
-            weights = idf_of(doc_freq_of(self._bm25)(set(terms(keywords))), len(self._chunk_doc))
+            weights = idf_of(looked_up, len(self._chunk_doc))  # the question's terms, counted
             results = [
                 self._result(
                     rank,

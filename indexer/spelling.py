@@ -90,6 +90,25 @@ def model_spellings(fixed: dict[str, str], words: frozenset[str] | None) -> dict
     return out
 
 
+def read_as(slips: dict[str, str], words: dict[str, str]) -> list[tuple[str, str]]:
+    """(typed, as read) for each corrected slip: the model's word where there is one, else
+    the index term keyword search read it as (a stem, e.g. "chargeback")."""
+    return [(typed, words.get(typed, term)) for typed, term in slips.items()]
+
+
+def recording(doc_freq: DocFreq) -> tuple[DocFreq, dict[str, int]]:
+    """``doc_freq``, and the counts of every term it is asked about: the question's terms
+    are looked up once, for its slips, and their counts then weigh the highlight too."""
+    seen: dict[str, int] = {}
+
+    def asked(wanted: Collection[str]) -> dict[str, int]:
+        found = doc_freq(wanted)
+        seen.update(found)
+        return found
+
+    return asked, seen
+
+
 def respelled(text: str, spellings: dict[str, str]) -> str:
     """``text`` with each whole word typed as a key of ``spellings`` (any case) replaced."""
     for typed, word in spellings.items():

@@ -77,6 +77,17 @@ def sample_kb(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def indexed_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample knowledge base indexed once per test module (fake encoder, local files)."""
+    from indexer.build import build_index
+
+    root = tmp_path_factory.mktemp("sample")
+    fixture_files.write_sample_kb(root / "kb")
+    build_index(root / "kb", root / "ix", FakeEmbedder(), max_tokens=60, min_tokens=8)
+    return root / "ix"
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
     """The bundled all-MiniLM-L6-v2, loaded once for the whole session."""

@@ -11,33 +11,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.security import KeyStore
-from indexer.build import build_index
 from indexer.search import Searcher
 from indexer.settings import Settings
-from tests import fixture_files
 from tests.conftest import FakeEmbedder
-
-
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample knowledge base indexed once for this module."""
-    root = tmp_path_factory.mktemp("review-edges")
-    fixture_files.write_sample_kb(root / "kb")
-    build_index(root / "kb", root / "ix", FakeEmbedder(), max_tokens=60, min_tokens=8)
-    return root / "ix"
-
-
-def _app(settings: Settings) -> TestClient:
-    """The API as a client sees it: a server error is a 500, not an exception in the test."""
-    searcher = Searcher(settings.index_dir, FakeEmbedder(), settings)
-    return TestClient(create_app(settings, searcher=searcher), raise_server_exceptions=False)
+from tests.test_input_validation import _client
 
 
 @pytest.fixture
-def client(index_dir: Path) -> Iterator[TestClient]:
-    with _app(Settings(index_dir=index_dir, reload_interval_s=0)) as c:
+def client(indexed_sample: Path) -> Iterator[TestClient]:
+    with _client(indexed_sample, Settings(index_dir=indexed_sample, reload_interval_s=0)) as c:
         yield c
 
 
@@ -126,11 +109,11 @@ def test_a_long_replay_of_is_counted_in_characters(client: TestClient) -> None:
 
 
 def test_a_link_signature_that_is_not_ascii_is_refused_not_a_500(
-    index_dir: Path, tmp_path: Path
+    indexed_sample: Path, tmp_path: Path
 ) -> None:
     """hmac.compare_digest raises TypeError on non-ASCII text: /source answered 500."""
     settings = Settings(
-        index_dir=index_dir,
+        index_dir=indexed_sample,
         reload_interval_s=0,
         auth_required=True,
         keys_path=tmp_path / "keys.sqlite",
@@ -139,7 +122,7 @@ def test_a_link_signature_that_is_not_ascii_is_refused_not_a_500(
     key_id, _key = store.create("agent", ["all-agents"])
     store.close()
     expires = int(time.time()) + 3600
-    with _app(settings) as c:
+    with _client(settings.index_dir, settings) as c:
         for sig in ("%C3%A9", "%E2%9C%93" * 32):
             url = f"/source/policies/coin-refunds.md?kid={key_id}&exp={expires}&sig={sig}"
             r = c.get(url)
@@ -151,10 +134,12 @@ def test_a_link_signature_that_is_not_ascii_is_refused_not_a_500(
 
 
 @pytest.fixture
-def logged(index_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
+def logged(indexed_sample: Path, tmp_path: Path) -> Iterator[TestClient]:
     """The API with its query log under the test's folder (analytics read it)."""
-    settings = Settings(index_dir=index_dir, reload_interval_s=0, log_path=tmp_path / "log.sqlite")
-    with _app(settings) as c:
+    settings = Settings(
+        index_dir=indexed_sample, reload_interval_s=0, log_path=tmp_path / "log.sqlite"
+    )
+    with _client(settings.index_dir, settings) as c:
         yield c
 
 
@@ -214,11 +199,11 @@ def test_the_stale_list_takes_a_plain_date_like_as_of(logged: TestClient, today:
     assert logged.get("/analytics/stale?today=2026-01-01").status_code == 200
 
 
-def test_kb_ask_refuses_a_question_of_invisible_characters(index_dir: Path) -> None:
+def test_kb_ask_refuses_a_question_of_invisible_characters(indexed_sample: Path) -> None:
     """The CLI and library shared the API's old check, which let a zero-width space through."""
     from indexer.errors import InvalidQueryError
 
-    searcher = Searcher(index_dir, FakeEmbedder(), Settings(index_dir=index_dir))
+    searcher = Searcher(indexed_sample, FakeEmbedder(), Settings(index_dir=indexed_sample))
     try:
         for query in ("\u200b", "\ufeff\u200d", "\x00"):
             with pytest.raises(InvalidQueryError, match="query is empty"):

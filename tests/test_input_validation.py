@@ -12,23 +12,17 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.app import create_app
-from indexer.build import build_index
 from indexer.search import open_searcher
 from indexer.settings import Settings, get_settings
 from kb_cli.main import main, parse_filters
-from tests import fixture_files
 from tests.conftest import FakeEmbedder
 
 JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample knowledge base indexed once for this module (fake encoder, local files)."""
-    root = tmp_path_factory.mktemp("validation")
-    fixture_files.write_sample_kb(root / "kb")
-    build_index(root / "kb", root / "ix", FakeEmbedder(), max_tokens=60, min_tokens=8)
-    return root / "ix"
+def index_dir(indexed_sample: Path) -> Path:
+    return indexed_sample
 
 
 def _client(index_dir: Path, settings: Settings | None = None) -> TestClient:

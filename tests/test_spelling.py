@@ -87,43 +87,38 @@ def target(request, tmp_path: Path):
     return request.getfixturevalue("pg_database")
 
 
-def test_a_typed_slip_finds_what_the_word_finds_on_both_backends(
-    target, sample_kb: Path, fake_embedder
-) -> None:
+@pytest.fixture
+def on_and_off(target, sample_kb: Path, fake_embedder):
+    """Searchers over the sample, with correction on and off, on both backends; the model
+    knows "refund" as a word."""
     build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
     fake_embedder.words = frozenset({"refund", "coins", "within"})
     searcher = open_searcher(target, fake_embedder, Settings())
     off = open_searcher(target, fake_embedder, Settings(spell_correction=False))
-    try:
-        right = searcher.search("refund coins", mode="bm25", top_k=3).results
-        slip = searcher.search("refnd coins", mode="bm25", top_k=3).results
-        assert right and [r.chunk_id for r in slip] == [r.chunk_id for r in right]
-        assert [r.score for r in slip] == [r.score for r in right]
-        unfixed = off.search("refnd coins", mode="bm25", top_k=3).results
-        assert [r.score for r in unfixed] != [r.score for r in right]  # "coins" alone
-    finally:
-        searcher.close()
-        off.close()
+    yield searcher, off
+    searcher.close()
+    off.close()
 
 
-def test_the_model_reads_a_slip_as_the_word_on_both_backends(
-    target, sample_kb: Path, fake_embedder
-) -> None:
+def test_a_typed_slip_finds_what_the_word_finds_on_both_backends(on_and_off) -> None:
+    searcher, off = on_and_off
+    right = searcher.search("refund coins", mode="bm25", top_k=3).results
+    slip = searcher.search("refnd coins", mode="bm25", top_k=3).results
+    assert right and [r.chunk_id for r in slip] == [r.chunk_id for r in right]
+    assert [r.score for r in slip] == [r.score for r in right]
+    unfixed = off.search("refnd coins", mode="bm25", top_k=3).results
+    assert [r.score for r in unfixed] != [r.score for r in right]  # "coins" alone
+
+
+def test_the_model_reads_a_slip_as_the_word_on_both_backends(on_and_off) -> None:
     """The dense ranking of "refnd coins" is that of "refund coins" (the model reads the
     word), and with correction off it is not."""
-    build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
-    fake_embedder.words = frozenset({"refund", "coins", "within"})
-    searcher = open_searcher(target, fake_embedder, Settings())
-    off = open_searcher(target, fake_embedder, Settings(spell_correction=False))
-    try:
-        right = searcher.search("refund coins", mode="dense", top_k=3).results
-        response = searcher.search("refnd coins", mode="dense", top_k=3)
-        slip = response.results
-        assert [(r.chunk_id, r.score) for r in slip] == [(r.chunk_id, r.score) for r in right]
-        assert response.to_dict()["spellings"] == [{"typed": "refnd", "read_as": "refund"}]
-        unfixed = off.search("refnd coins", mode="dense", top_k=3)
-        assert [r.score for r in unfixed.results] != [r.score for r in right]
-        assert unfixed.spellings == []
-    finally:
-        searcher.close()
-        off.close()
+    searcher, off = on_and_off
+    right = searcher.search("refund coins", mode="dense", top_k=3).results
+    response = searcher.search("refnd coins", mode="dense", top_k=3)
+    slip = response.results
+    assert [(r.chunk_id, r.score) for r in slip] == [(r.chunk_id, r.score) for r in right]
+    assert response.to_dict()["spellings"] == [{"typed": "refnd", "read_as": "refund"}]
+    unfixed = off.search("refnd coins", mode="dense", top_k=3)
+    assert [r.score for r in unfixed.results] != [r.score for r in right]
+    assert unfixed.spellings == []

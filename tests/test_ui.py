@@ -110,8 +110,9 @@ def test_client_sends_the_api_key_and_explains_a_refusal(monkeypatch) -> None:
 
 
 @pytest.fixture
-def secured_api(sample_kb: Path, fake_embedder, tmp_path: Path) -> tuple[str, str]:
-    """The API with KB_AUTH_REQUIRED=true semantics, and an agent key for it."""
+def secured_api(request, sample_kb: Path, fake_embedder, tmp_path: Path) -> tuple[str, str]:
+    """The API with KB_AUTH_REQUIRED=true semantics, and an agent key for it: with no groups
+    (every document), or the groups given as the fixture's parameter."""
     build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
     settings = Settings(
         index_dir=tmp_path / "ix",
@@ -121,7 +122,7 @@ def secured_api(sample_kb: Path, fake_embedder, tmp_path: Path) -> tuple[str, st
         reload_interval_s=0,
     )
     store = KeyStore.from_settings(settings)
-    key = store.create("agent", None)[1]
+    key = store.create("agent", getattr(request, "param", None))[1]
     store.close()
     app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
     with served(app) as url:
@@ -141,6 +142,21 @@ def test_search_page_works_when_the_api_requires_keys(secured_api, monkeypatch) 
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert "Dangerous Challenges SOP" in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("secured_api", [["all-agents"]], indirect=True)
+def test_agent_page_opens_with_a_key_that_does_not_see_every_document(
+    secured_api, monkeypatch
+) -> None:
+    """With keys on, /health shows counts only to a key that sees every document; the page
+    read them unconditionally and failed for an agent's key."""
+    url, key = secured_api
+    monkeypatch.setenv("KB_API_URL", url)
+    monkeypatch.setenv("KB_API_KEY", key)
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    assert not at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Index " in captions and "documents" not in captions
 
 
 def test_source_links_carry_the_signature_the_api_handed_out() -> None:

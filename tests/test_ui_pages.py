@@ -403,37 +403,6 @@ def test_a_link_with_a_bad_sid_still_searches(api_url: str, sid: str) -> None:
     assert len(_searches(api_url)) == 1  # an unknown id is a new search, logged once
 
 
-def test_agent_page_opens_with_a_key_that_does_not_see_every_document(
-    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
-) -> None:
-    """With keys on, /health shows counts only to a key that sees every document; the page
-    read them unconditionally and failed for an agent's key."""
-    from api.app import create_app
-    from api.security import KeyStore
-    from indexer.build import build_index
-    from indexer.search import Searcher
-    from indexer.settings import Settings
-
-    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
-    settings = Settings(
-        index_dir=tmp_path / "ix",
-        auth_required=True,
-        keys_path=tmp_path / "keys.sqlite",
-        log_path=tmp_path / "log.sqlite",
-        reload_interval_s=0,
-    )
-    store = KeyStore.from_settings(settings)
-    key = store.create("agent", ["all-agents"])[1]
-    store.close()
-    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
-    monkeypatch.setenv("KB_API_KEY", key)
-    with served(app, monkeypatch):
-        at = AppTest.from_file(AGENT, default_timeout=30).run()
-    assert not at.exception
-    captions = _unescape("\n".join(c.value for c in at.caption))
-    assert "Index " in captions and "documents" not in captions
-
-
 def test_agent_page_says_which_word_a_slip_was_searched_as(
     sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
