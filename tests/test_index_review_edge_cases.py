@@ -108,6 +108,29 @@ def test_front_matter_yaml_error_is_one_line_with_the_files_line_number(tmp_path
     assert "tab" in reason
 
 
+def test_a_field_given_twice_with_different_values_is_refused_with_both_lines(
+    tmp_path: Path,
+) -> None:
+    """PyYAML kept the last of two effective dates without a word: which date a policy is in
+    force from was an accident of line order."""
+    text = (
+        "---\ntitle: Dup\neffective_date: 2025-01-01\nowner_team: Ops\n"
+        "effective_date: 2025-06-01\n---\n"
+    )
+    path = _write(tmp_path / "a.md", text + BODY)
+    with pytest.raises(DocumentLoadError) as info:
+        load_file(path, tmp_path)
+    reason = info.value.reason
+    assert reason.startswith("invalid YAML in front matter at line 3, column 1:")
+    assert "'effective_date'" in reason and "line 5" in reason and "keep one" in reason
+
+
+def test_a_field_repeated_with_the_same_value_is_harmless(tmp_path: Path) -> None:
+    _write(tmp_path / "a.txt", "Text.\n")
+    _write(tmp_path / "a.txt.meta.yaml", "title: Ok\ntags: [refunds]\ntags: [refunds]\n")
+    assert load_file(tmp_path / "a.txt", tmp_path).metadata["tags"] == ["refunds"]
+
+
 def test_sidecar_yaml_error_names_its_own_line(tmp_path: Path) -> None:
     _write(tmp_path / "a.txt", "Text.\n")
     _write(tmp_path / "a.txt.meta.yaml", 'title: Ok\nowner_team: "Payments\n')

@@ -7,10 +7,18 @@ item's number stays with its text, even inside a <p>; a table cell stays on its 
 
 from __future__ import annotations
 
+import codecs
 import re
 from html.parser import HTMLParser
 
-from indexer.loaders.common import Heading, Parsed, decode_text
+from indexer.loaders.common import (
+    BINARY_SNIFF_BYTES,
+    Heading,
+    Parsed,
+    ParseError,
+    decode_text,
+    normalise_newlines,
+)
 
 _SKIP = {
     "script", "style", "nav", "footer", "header", "aside", "noscript", "template", "svg",
@@ -367,10 +375,49 @@ class _Extractor(HTMLParser):
         self._flush()
 
 
+# A charset declared in the page's first 1,024 bytes, as browsers prescan for it:
+# <meta charset="...">, or <meta http-equiv="Content-Type" content="text/html; charset=...">.
+_DECLARED_RE = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]+)", re.I)
+# Labels browsers read as another encoding (WHATWG Encoding): pages labelled Latin-1 or ASCII
+# are decoded as windows-1252, whose curly quotes and euro sign they usually hold.
+_AS_WINDOWS_1252 = {"latin_1", "ascii", "iso8859_1", "cp819"}
+
+
+def decode_html(data: bytes) -> str:
+    """An HTML page's text in the charset it declares, UTF-8 or UTF-16 otherwise.
+
+    Many intranet and exported policy pages are windows-1252 or Latin-1 and say so in a
+    <meta> tag; decoding them as UTF-8 refused the page. A declared charset is followed, not
+    guessed, and strictly: bytes invalid in it refuse the page as undecodable text does.
+    """
+    declared = _DECLARED_RE.search(data[:1024])
+    if declared is None or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return decode_text(data)  # a byte-order mark outranks the declaration, as in browsers
+    label = declared.group(1).decode("ascii").lower()
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        raise ParseError(f"the page declares an unknown charset {label!r}") from None
+    if name.startswith(("utf-8", "utf-16", "utf-32")):  # UTF-16 cannot declare itself in ASCII
+        return decode_text(data)
+    if name.replace("-", "_") in _AS_WINDOWS_1252:
+        name = "cp1252"
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        raise ParseError("binary content (NUL bytes), not text")
+    try:
+        text = data.decode(name)
+    except UnicodeDecodeError as exc:
+        raise ParseError(
+            f"not valid {label} text, the charset the page declares (bad byte at offset "
+            f"{exc.start})"
+        ) from exc
+    return normalise_newlines(text)
+
+
 def parse(data: bytes) -> Parsed:
     """Parse an HTML page into readable text with one block per paragraph, item or row."""
     extractor = _Extractor()
-    extractor.feed(decode_text(data))
+    extractor.feed(decode_html(data))
     extractor.close()
     parts: list[str] = []
     headings: list[Heading] = []

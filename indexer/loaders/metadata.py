@@ -36,6 +36,36 @@ KNOWN_FIELDS = frozenset(
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
+class _FieldLoader(yaml.BaseLoader):
+    """BaseLoader that refuses a field given twice with different values.
+
+    YAML parsers keep the last of two equal keys without a word; for a policy, two different
+    ``effective_date`` lines leave which one is in force to an accident of order.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=True)
+        first: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                continue
+            if key not in first:
+                first[key] = (key_node, value_node)
+                continue
+            earlier_key, earlier = first[key]
+            if self.construct_object(earlier, deep=True) != self.construct_object(
+                value_node, deep=True
+            ):
+                raise yaml.constructor.ConstructorError(
+                    f"field '{key}' is given here",
+                    earlier_key.start_mark,
+                    "and again with another value (keep one)",
+                    key_node.start_mark,
+                )
+        return mapping
+
+
 def parse_fields(text: str, where: str, first_line: int = 1) -> dict[str, Any]:
     """YAML metadata as written: every scalar stays text.
 
@@ -45,7 +75,7 @@ def parse_fields(text: str, where: str, first_line: int = 1) -> dict[str, Any]:
     of the text's first line (2 in front matter), for the error's line.
     """
     try:
-        data = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
+        data = yaml.load(text, Loader=_FieldLoader)  # noqa: S506 - BaseLoader builds no objects
     except yaml.YAMLError as exc:
         raise ParseError(f"invalid YAML in {where}{yaml_error(exc, first_line)}") from exc
     if data is None or (isinstance(data, str) and data.strip() in _NULLS):

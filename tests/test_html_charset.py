@@ -1,0 +1,63 @@
+"""HTML pages in the charset they declare: exported intranet policies are often windows-1252."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.loaders import load_directory
+from indexer.loaders.common import ParseError
+from indexer.loaders.html import parse
+
+PAGE = (
+    '<html><head><meta charset="{label}"><title>Refunds</title></head>'
+    "<body><h1>Caf\u00e9 refunds</h1><p>A \u20ac5 fee applies to \u201cexpress\u201d returns.</p>"
+    "</body></html>"
+)
+
+
+@pytest.mark.parametrize("label", ["windows-1252", "ISO-8859-1", "latin1", "us-ascii"])
+def test_a_page_in_a_declared_western_charset_is_read(label: str) -> None:
+    # Browsers read Latin-1 and ASCII labels as windows-1252, whose euro and quotes such
+    # pages hold; a strict Latin-1 decode would turn them into C1 control characters.
+    parsed = parse(PAGE.format(label=label).encode("cp1252"))
+    assert "Caf\u00e9 refunds" in parsed.text
+    assert "A \u20ac5 fee applies to \u201cexpress\u201d returns." in parsed.text
+    assert [h.title for h in parsed.headings] == ["Caf\u00e9 refunds"]
+
+
+def test_the_http_equiv_form_of_the_declaration_is_read() -> None:
+    page = (
+        '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15">'
+        "<p>Gesamtpreis 5 \u20ac, na\u00efve</p>"
+    )
+    assert "Gesamtpreis 5 \u20ac, na\u00efve" in parse(page.encode("iso-8859-15")).text
+
+
+def test_a_byte_order_mark_outranks_the_declaration() -> None:
+    page = '<meta charset="windows-1252"><p>Caf\u00e9</p>'
+    assert "Caf\u00e9" in parse(b"\xef\xbb\xbf" + page.encode("utf-8")).text
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<meta charset=klingon><p>x</p>", "unknown charset 'klingon'"),
+        (b"<meta charset=utf-8><p>\xe9</p>", "not valid UTF-8"),
+        (b"<meta charset=shift_jis><p>\x81</p>", "not valid shift_jis text"),
+        (b"<p>Caf\xe9</p>", "not valid UTF-8"),  # no declaration: no guessing either
+    ],
+)
+def test_bytes_that_do_not_fit_are_refused_with_the_reason(data: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        parse(data)
+
+
+def test_a_declared_charset_page_is_indexed_and_a_wrong_one_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "refunds.html").write_bytes(PAGE.format(label="windows-1252").encode("cp1252"))
+    (tmp_path / "broken.html").write_bytes(b"<meta charset=utf-8><p>Caf\xe9</p>")
+    documents, skipped = load_directory(tmp_path)
+    assert [d.doc_id for d in documents] == ["refunds.html"]
+    assert "\u20ac5 fee" in documents[0].text
+    assert [(s.path, "not valid UTF-8" in s.reason) for s in skipped] == [("broken.html", True)]
