@@ -289,6 +289,7 @@ def run_config(dataset: Dataset, settings: Settings, embedder: Embedder) -> dict
         "window_weight": settings.window_weight,
         "lexical_boost": settings.lexical_boost,
         "lexical_reach": settings.lexical_reach,
+        "lexical_peak_floor": settings.lexical_peak_floor,
         "document_support": settings.document_support,
         "per_section": settings.per_section,
         "expand_acronyms": settings.expand_acronyms,

@@ -41,6 +41,21 @@ def reach_gate(dense: np.ndarray, allowed: np.ndarray | None, reach: float) -> n
     return np.clip((dense - (top - reach)) / reach, 0.0, 1.0).astype(np.float32)
 
 
+PEAK_DEPTH = 10  # keyword_peak compares BM25's best passage with this many best
+
+
+def keyword_peak(lexical: np.ndarray, allowed: np.ndarray | None, depth: int = PEAK_DEPTH) -> float:
+    """How far BM25's best allowed passage stands above the mean of its ``depth`` best, as a
+    share of the best: 0 when the question's words score many passages alike, towards 1 when
+    one passage holds them and the rest do not."""
+    values = lexical if allowed is None else lexical[allowed]
+    if values.size == 0:
+        return 0.0
+    top = -np.sort(-values)[:depth]
+    best = float(top[0])
+    return 0.0 if best <= 0 else (best - float(top.mean())) / best
+
+
 def boost(
     dense: np.ndarray,
     lexical: np.ndarray,
@@ -48,14 +63,20 @@ def boost(
     weight: float,
     reach: float = 0.0,
     depth: int = LEXICAL_DEPTH,
+    peak_floor: float = 1.0,
 ) -> np.ndarray:
-    """Dense-led hybrid: ``dense * (1 + weight * gate * lexical)``, lexical normalised over its
+    """Dense-led hybrid: ``dense * (1 + w * gate * lexical)``, lexical normalised over its
     top and ``gate`` the passage's :func:`reach_gate`.
 
     Measured across ConditionalQA, StackFAQ, PolicyQA and kb/, a bounded multiplicative boost
     keeps dense ranking where keywords mislead (paraphrased FAQs) and lets exact terms
-    (market codes, product names) lift the right passage where they matter.
+    (market codes, product names) lift the right passage where they matter. ``w`` is
+    ``weight * min(1, peak_floor + keyword_peak)``: full where BM25 singles out a passage (a
+    code, a product name only one page holds), down to ``peak_floor`` of it where the
+    question's words are spread evenly over many passages, the case where they mislead
+    (docs/retrieval-experiments.md; ``peak_floor`` 1: the same weight for every question).
     """
+    weight *= min(1.0, peak_floor + keyword_peak(lexical, allowed))
     lifted = _normalise(lexical, allowed, depth)
     if reach > 0:
         lifted *= reach_gate(dense, allowed, reach)
@@ -111,6 +132,7 @@ def combine(
     lexical_reach: float = 0.0,
     doc_of: np.ndarray | None = None,
     support: float = 0.0,
+    peak_floor: float = 1.0,
 ) -> np.ndarray:
     """The ranking score of a search ``mode`` from its dense and BM25 signals.
 
@@ -122,7 +144,7 @@ def combine(
         return dense
     if mode == "bm25":
         return lexical
-    scores = boost(dense, lexical, allowed, lexical_boost, lexical_reach)
+    scores = boost(dense, lexical, allowed, lexical_boost, lexical_reach, peak_floor=peak_floor)
     if doc_of is None:
         return scores
     return document_support(scores, doc_of, allowed, support)

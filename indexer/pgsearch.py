@@ -309,7 +309,7 @@ class PgSearcher:
         doc_of = np.unique([r[1] for r in rows], return_inverse=True)[1]
         scores = fusion.combine(
             mode, dense, lex, scored, self.settings.lexical_boost, self.settings.lexical_reach,
-            doc_of, self.settings.document_support,
+            doc_of, self.settings.document_support, self.settings.lexical_peak_floor,
         )  # fmt: skip
         if behind:
             scores = behind_asked_versions(

@@ -865,6 +865,7 @@ class Searcher:
                 mode, signals.dense[scored], None if lexical is None else lexical[scored],
                 None, self.settings.lexical_boost, self.settings.lexical_reach,
                 self._chunk_doc[scored], self.settings.document_support,
+                self.settings.lexical_peak_floor,
             )  # fmt: skip
             if picks:
                 in_force = [self._doc_row[p.instead_of] for p in picks]

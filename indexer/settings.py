@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     window_weight: float = Field(0.5, ge=0.0, le=1.0)
     lexical_boost: float = Field(0.3, ge=0.0, le=5.0)
     lexical_reach: float = Field(0.0, ge=0.0, le=2.0)
+    # The boost counts fully when BM25's best passage stands out of its top ten, and down to
+    # this share of it when the question's words score many passages alike (1: always fully).
+    lexical_peak_floor: float = Field(0.5, ge=0.0, le=1.0)
     # Hybrid raises a document's passages by this share of its second-best passage's score.
     document_support: float = Field(0.05, ge=0.0, le=1.0)
     # Results show at most this many passages of one section while other sections remain.

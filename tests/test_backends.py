@@ -63,8 +63,13 @@ def test_backends_rank_alike(sample_kb: Path, fake_embedder, tmp_path: Path, pg_
     """The same documents give the same passages, scores and highlights on both backends."""
     build_index(sample_kb, tmp_path / "index", fake_embedder, **OPTIONS)
     build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
-    # the default, and a limit on how far below the best dense score keywords may lift
-    for settings in (Settings(), Settings(lexical_reach=0.15)):
+    # the default, a limit on how far below the best dense score keywords may lift, and one
+    # keyword weight for every question
+    for settings in (
+        Settings(),
+        Settings(lexical_reach=0.15),
+        Settings(lexical_peak_floor=1.0),
+    ):
         local = open_searcher(tmp_path / "index", fake_embedder, settings)
         pg = open_searcher(pg_database, fake_embedder, settings)
         try:

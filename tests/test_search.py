@@ -216,6 +216,33 @@ def test_keywords_reorder_near_passages_but_cannot_lift_far_ones() -> None:
     assert np.allclose(reach_gate(dense, np.array([False, True, True, True]), 0.15)[1], 1.0)
 
 
+def test_keywords_count_less_when_they_single_out_no_passage() -> None:
+    """Words the question shares evenly with many passages (a paraphrased FAQ's 'account',
+    'email') lift at ``peak_floor`` of the weight; a term one passage holds lifts fully."""
+    import numpy as np
+
+    from indexer.fusion import boost, keyword_peak
+
+    dense = np.linspace(0.70, 0.50, 12).astype(np.float32)
+    flat = np.full(12, 4.0, np.float32)
+    flat[-1] = 0.0  # one passage without the words: the normalised lift is 1 or 0
+    standout = np.zeros(12, np.float32)
+    standout[5] = 9.0
+    assert keyword_peak(flat, None) == pytest.approx(0.0)
+    assert keyword_peak(standout, None) == pytest.approx(0.9)  # (9 - 9/10) / 9
+    assert keyword_peak(np.zeros(12, np.float32), None) == 0.0
+    allowed = np.ones(12, bool)
+    allowed[5] = False  # the standout filtered out: nothing stands out among the rest
+    assert keyword_peak(standout, allowed) == 0.0
+    for lexical, share in ((flat, 0.5), (standout, 1.0)):
+        got = boost(dense, lexical, None, 0.4, peak_floor=0.5)
+        np.testing.assert_allclose(got, boost(dense, lexical, None, 0.4 * share), rtol=1e-6)
+    # a floor of 1 is the same weight for every question
+    np.testing.assert_allclose(
+        boost(dense, flat, None, 0.4, peak_floor=1.0), dense * (1 + 0.4 * (flat > 0)), rtol=1e-6
+    )
+
+
 def test_fusion_over_the_scored_rows_alone_ranks_as_over_masked_arrays() -> None:
     """Search fuses only the rows it scored (allowed None): the same scores and order, ties
     included, as fusing arrays the size of the index under a mask."""
@@ -232,10 +259,10 @@ def test_fusion_over_the_scored_rows_alone_ranks_as_over_masked_arrays() -> None
     allowed[[10, 20, 30, 40]] = True
     rows = np.flatnonzero(allowed)
     doc_of = rng.integers(0, 40, n)
-    for reach, support in ((0.0, 0.0), (0.2, 0.0), (0.0, 0.05)):
-        full = combine("hybrid", dense, lexical, allowed, 0.3, reach, doc_of, support)
+    for reach, support, floor in ((0.0, 0.0, 1.0), (0.2, 0.0, 1.0), (0.0, 0.05, 0.5)):
+        full = combine("hybrid", dense, lexical, allowed, 0.3, reach, doc_of, support, floor)
         alone = combine(
-            "hybrid", dense[rows], lexical[rows], None, 0.3, reach, doc_of[rows], support
+            "hybrid", dense[rows], lexical[rows], None, 0.3, reach, doc_of[rows], support, floor
         )
         np.testing.assert_allclose(alone, full[rows], rtol=1e-6)
         np.testing.assert_array_equal(rows[top_rows(alone, None, 30)], top_rows(full, allowed, 30))
