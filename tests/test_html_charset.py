@@ -35,6 +35,17 @@ def test_the_http_equiv_form_of_the_declaration_is_read() -> None:
     assert "Gesamtpreis 5 \u20ac, na\u00efve" in parse(page.encode("iso-8859-15")).text
 
 
+def test_a_word_filtered_web_page_with_unquoted_attributes_is_read() -> None:
+    # Word's "Web Page, Filtered" export: attribute values without quotes, windows-1252 text
+    page = (
+        '<html><head><meta http-equiv=Content-Type content="text/html; charset=windows-1252">'
+        "</head><body><p class=MsoNormal>Stra\u00dfe \u2013 5 \u20ac</p></body></html>"
+    )
+    unquoted = page.replace('"text/html; charset=windows-1252"', "text/html;charset=windows-1252")
+    for variant in (page, unquoted):
+        assert "Stra\u00dfe \u2013 5 \u20ac" in parse(variant.encode("cp1252")).text
+
+
 def test_a_byte_order_mark_outranks_the_declaration() -> None:
     page = '<meta charset="windows-1252"><p>Caf\u00e9</p>'
     assert "Caf\u00e9" in parse(b"\xef\xbb\xbf" + page.encode("utf-8")).text
