@@ -51,8 +51,9 @@ def keyword_peak(lexical: np.ndarray, allowed: np.ndarray | None, depth: int = P
     values = lexical if allowed is None else lexical[allowed]
     if values.size == 0:
         return 0.0
-    top = -np.sort(-values)[:depth]
-    best = float(top[0])
+    k = min(depth, values.size)
+    top = np.partition(values, values.size - k)[values.size - k :]  # the k best, unordered
+    best = float(top.max())
     return 0.0 if best <= 0 else (best - float(top.mean())) / best
 
 
