@@ -395,6 +395,22 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def streamlit_args(app: Path, port: str, host: str) -> list[str]:
+    """Arguments after ``python`` that serve the UI (shared with the browser tests).
+
+    The toolbar shows viewers' options only: an agent has no use for Streamlit's Deploy
+    button or its developer menu (rerun on save, clear cache).
+    """
+    return [
+        "-m", "streamlit", "run", str(app),
+        "--server.port", port,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.address", host,
+        "--client.toolbarMode", "viewer",
+    ]  # fmt: skip
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Become the Streamlit server (exec, not a child): a SIGTERM to `kb ui` then stops the
     server itself, instead of leaving it running and holding the port."""
@@ -411,21 +427,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
             "searches and reads the search log with the UI's API key; listen on 127.0.0.1 "
             "behind your own sign-in proxy, or pass --public to accept that"
         )
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.port",
-        port,
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.address",
-        host,
-    ]
+    cmd = [sys.executable, *streamlit_args(app, port, host)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, cmd, env)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kb_cli.main import streamlit_args
 from tests.cdp import Chromium, chromium_path
 from tests.test_insights_api import make_app
 from tests.test_ui_pages import _free_port, served
@@ -41,9 +42,7 @@ def start_streamlit(script: Path, env: dict[str, str]) -> tuple[str, subprocess.
     """``streamlit run script`` on a free loopback port, once it answers its health check."""
     port = _free_port()
     ui = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        [sys.executable, *streamlit_args(script, str(port), "127.0.0.1")],  # as `kb ui` serves it
         env={**os.environ, **env},
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -92,6 +91,7 @@ def test_browser_runs_a_search_and_sees_cited_results(ui_url: str) -> None:
         assert "Dangerous Challenges SOP" in text
         assert "Open in source" in text and "Did this search answer your question?" in text
         assert "Traceback" not in text and "Error" not in text
+        assert "Deploy" not in text  # Streamlit's developer toolbar is not an agent's
         marked = browser.js("[...document.querySelectorAll('mark')].map(m => m.innerText)")
         assert marked and all(m.strip() for m in marked)
         links = browser.js("[...document.querySelectorAll('a')].map(a => a.href)")
