@@ -319,7 +319,9 @@ def test_loopback_and_an_explicitly_public_ui_still_start(
 
     seen: list[str] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.append(k["host"]))
-    monkeypatch.setattr(os, "execve", lambda exe, cmd, env: seen.append(cmd[-1]))
+    monkeypatch.setattr(
+        os, "execve", lambda exe, cmd, env: seen.append(cmd[cmd.index("--server.address") + 1])
+    )
     assert main([command, "--host", host, *extra]) == 0
     assert seen == [host]
 
