@@ -46,6 +46,14 @@ def test_a_word_filtered_web_page_with_unquoted_attributes_is_read() -> None:
         assert "Stra\u00dfe \u2013 5 \u20ac" in parse(variant.encode("cp1252")).text
 
 
+def test_an_xhtml_page_declaring_its_encoding_in_the_xml_declaration_is_read() -> None:
+    page = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        "<body><p>Kundenservice f\u00fcr \u00d6sterreich</p></body></html>"
+    )
+    assert "Kundenservice f\u00fcr \u00d6sterreich" in parse(page.encode("latin-1")).text
+
+
 def test_a_byte_order_mark_outranks_the_declaration() -> None:
     page = '<meta charset="windows-1252"><p>Caf\u00e9</p>'
     assert "Caf\u00e9" in parse(b"\xef\xbb\xbf" + page.encode("utf-8")).text

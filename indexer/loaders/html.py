@@ -378,19 +378,22 @@ class _Extractor(HTMLParser):
 # A charset declared in the page's first 1,024 bytes, as browsers prescan for it:
 # <meta charset="...">, or <meta http-equiv="Content-Type" content="text/html; charset=...">.
 _DECLARED_RE = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:+-]+)", re.I)
+# An XHTML export's XML declaration (<?xml version="1.0" encoding="..."?>), when no <meta> says.
+_XML_DECLARED_RE = re.compile(rb"\s*<\?xml\b[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9_.:+-]+)", re.I)
 # Labels browsers read as another encoding (WHATWG Encoding): pages labelled Latin-1 or ASCII
 # are decoded as windows-1252, whose curly quotes and euro sign they usually hold.
 _AS_WINDOWS_1252 = {"latin_1", "ascii", "iso8859_1", "cp819"}
 
 
 def decode_html(data: bytes) -> str:
-    """An HTML page's text in the charset it declares, UTF-8 or UTF-16 otherwise.
+    """An HTML page's text in the charset it declares (a <meta> tag, else an XHTML page's XML
+    declaration), UTF-8 or UTF-16 otherwise.
 
     Many intranet and exported policy pages are windows-1252 or Latin-1 and say so in a
     <meta> tag; decoding them as UTF-8 refused the page. A declared charset is followed, not
     guessed, and strictly: bytes invalid in it refuse the page as undecodable text does.
     """
-    declared = _DECLARED_RE.search(data[:1024])
+    declared = _DECLARED_RE.search(data[:1024]) or _XML_DECLARED_RE.match(data)
     if declared is None or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         return decode_text(data)  # a byte-order mark outranks the declaration, as in browsers
     label = declared.group(1).decode("ascii").lower()
