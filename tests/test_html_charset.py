@@ -27,36 +27,50 @@ def test_a_page_in_a_declared_western_charset_is_read(label: str) -> None:
     assert [h.title for h in parsed.headings] == ["Caf\u00e9 refunds"]
 
 
-def test_the_http_equiv_form_of_the_declaration_is_read() -> None:
-    page = (
-        '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15">'
-        "<p>Gesamtpreis 5 \u20ac, na\u00efve</p>"
-    )
-    assert "Gesamtpreis 5 \u20ac, na\u00efve" in parse(page.encode("iso-8859-15")).text
+WORD_PAGE = (  # Word's "Web Page, Filtered" export: attribute values without quotes
+    '<html><head><meta http-equiv=Content-Type content="text/html; charset=windows-1252">'
+    "</head><body><p class=MsoNormal>Stra\u00dfe \u2013 5 \u20ac</p></body></html>"
+)
 
 
-def test_a_word_filtered_web_page_with_unquoted_attributes_is_read() -> None:
-    # Word's "Web Page, Filtered" export: attribute values without quotes, windows-1252 text
-    page = (
-        '<html><head><meta http-equiv=Content-Type content="text/html; charset=windows-1252">'
-        "</head><body><p class=MsoNormal>Stra\u00dfe \u2013 5 \u20ac</p></body></html>"
-    )
-    unquoted = page.replace('"text/html; charset=windows-1252"', "text/html;charset=windows-1252")
-    for variant in (page, unquoted):
-        assert "Stra\u00dfe \u2013 5 \u20ac" in parse(variant.encode("cp1252")).text
-
-
-def test_an_xhtml_page_declaring_its_encoding_in_the_xml_declaration_is_read() -> None:
-    page = (
-        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
-        "<body><p>Kundenservice f\u00fcr \u00d6sterreich</p></body></html>"
-    )
-    assert "Kundenservice f\u00fcr \u00d6sterreich" in parse(page.encode("latin-1")).text
+@pytest.mark.parametrize(
+    ("page", "encoding", "text"),
+    [
+        pytest.param(
+            '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15">'
+            "<p>Gesamtpreis 5 \u20ac, na\u00efve</p>",
+            "iso-8859-15",
+            "Gesamtpreis 5 \u20ac, na\u00efve",
+            id="http-equiv",
+        ),
+        pytest.param(WORD_PAGE, "cp1252", "Stra\u00dfe \u2013 5 \u20ac", id="word-export"),
+        pytest.param(
+            WORD_PAGE.replace(
+                '"text/html; charset=windows-1252"', "text/html;charset=windows-1252"
+            ),
+            "cp1252",
+            "Stra\u00dfe \u2013 5 \u20ac",
+            id="word-export-unquoted-content",
+        ),
+        pytest.param(
+            '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+            '<html xmlns="http://www.w3.org/1999/xhtml">'
+            "<body><p>Kundenservice f\u00fcr \u00d6sterreich</p></body></html>",
+            "latin-1",
+            "Kundenservice f\u00fcr \u00d6sterreich",
+            id="xhtml-xml-declaration",
+        ),
+    ],
+)
+def test_other_forms_of_the_declaration_are_read(page: str, encoding: str, text: str) -> None:
+    assert text in parse(page.encode(encoding)).text
 
 
 def test_a_byte_order_mark_outranks_the_declaration() -> None:
     page = '<meta charset="windows-1252"><p>Caf\u00e9</p>'
     assert "Caf\u00e9" in parse(b"\xef\xbb\xbf" + page.encode("utf-8")).text
+    odd = '<meta charset="klingon"><p>Caf\u00e9</p>'  # not even looked up behind a mark
+    assert "Caf\u00e9" in parse(b"\xef\xbb\xbf" + odd.encode("utf-8")).text
 
 
 @pytest.mark.parametrize(

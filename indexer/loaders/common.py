@@ -51,17 +51,22 @@ class Parsed:
     fallback_title: str = ""
 
 
-def decode_text(data: bytes) -> str:
+BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16 LE and BE
+
+
+def decode_text(data: bytes, charset: str | None = None) -> str:
     """Decode UTF-8/UTF-16 text with newlines normalised; refuse binary or undecodable bytes.
 
     We refuse rather than guess a legacy code page: a wrongly decoded policy would be indexed
-    as plausible-looking garbage and cited to agents. A NUL within the first 8 KiB marks a
-    binary file (in UTF-16, a NUL character: its text has NUL bytes in every ASCII letter);
-    a stray one later on is kept, and replaced as every loader's are (:func:`without_nul`).
+    as plausible-looking garbage and cited to agents. ``charset`` is one the file itself
+    declares (an HTML page's <meta>), followed strictly; a byte-order mark outranks it, as in
+    browsers. A NUL within the first 8 KiB marks a binary file (in UTF-16, a NUL character:
+    its text has NUL bytes in every ASCII letter); a stray one later on is kept, and replaced
+    as every loader's are (:func:`without_nul`).
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(BYTE_ORDER_MARKS[0]):
+        data, charset = data[3:], None
+    elif data.startswith(BYTE_ORDER_MARKS[1:]):
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
@@ -74,9 +79,10 @@ def decode_text(data: bytes) -> str:
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise ParseError("binary content (NUL bytes), not text")
     try:
-        text = data.decode("utf-8")
+        text = data.decode(charset or "utf-8")
     except UnicodeDecodeError as exc:
-        raise ParseError(f"not valid UTF-8 text (bad byte at offset {exc.start})") from exc
+        what = f"{charset} text, the charset the file declares," if charset else "UTF-8 text"
+        raise ParseError(f"not valid {what} (bad byte at offset {exc.start})") from exc
     return normalise_newlines(text)
 
 

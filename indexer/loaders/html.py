@@ -11,14 +11,7 @@ import codecs
 import re
 from html.parser import HTMLParser
 
-from indexer.loaders.common import (
-    BINARY_SNIFF_BYTES,
-    Heading,
-    Parsed,
-    ParseError,
-    decode_text,
-    normalise_newlines,
-)
+from indexer.loaders.common import BYTE_ORDER_MARKS, Heading, Parsed, ParseError, decode_text
 
 _SKIP = {
     "script", "style", "nav", "footer", "header", "aside", "noscript", "template", "svg",
@@ -385,42 +378,31 @@ _XML_DECLARED_RE = re.compile(rb"\s*<\?xml\b[^>]*?\bencoding\s*=\s*[\"']([A-Za-z
 _AS_WINDOWS_1252 = {"latin_1", "ascii", "iso8859_1", "cp819"}
 
 
-def decode_html(data: bytes) -> str:
-    """An HTML page's text in the charset it declares (a <meta> tag, else an XHTML page's XML
-    declaration), UTF-8 or UTF-16 otherwise.
+def declared_charset(data: bytes) -> str | None:
+    """The legacy charset an HTML page declares (a <meta> tag, else an XHTML page's XML
+    declaration) as a Python codec name; None when it declares none or a UTF, or when a
+    byte-order mark says which UTF it is (the mark outranks a declaration, as in browsers).
 
-    Many intranet and exported policy pages are windows-1252 or Latin-1 and say so in a
-    <meta> tag; decoding them as UTF-8 refused the page. A declared charset is followed, not
-    guessed, and strictly: bytes invalid in it refuse the page as undecodable text does.
+    Many intranet and exported policy pages are windows-1252 or Latin-1 and say so; reading
+    them as UTF-8 refused the page. :func:`decode_text` follows the declaration strictly.
     """
     declared = _DECLARED_RE.search(data[:1024]) or _XML_DECLARED_RE.match(data)
-    if declared is None or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        return decode_text(data)  # a byte-order mark outranks the declaration, as in browsers
+    if declared is None or data.startswith(BYTE_ORDER_MARKS):
+        return None
     label = declared.group(1).decode("ascii").lower()
     try:
         name = codecs.lookup(label).name
     except LookupError:
         raise ParseError(f"the page declares an unknown charset {label!r}") from None
     if name.startswith(("utf-8", "utf-16", "utf-32")):  # UTF-16 cannot declare itself in ASCII
-        return decode_text(data)
-    if name.replace("-", "_") in _AS_WINDOWS_1252:
-        name = "cp1252"
-    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-        raise ParseError("binary content (NUL bytes), not text")
-    try:
-        text = data.decode(name)
-    except UnicodeDecodeError as exc:
-        raise ParseError(
-            f"not valid {label} text, the charset the page declares (bad byte at offset "
-            f"{exc.start})"
-        ) from exc
-    return normalise_newlines(text)
+        return None
+    return "cp1252" if name.replace("-", "_") in _AS_WINDOWS_1252 else name
 
 
 def parse(data: bytes) -> Parsed:
     """Parse an HTML page into readable text with one block per paragraph, item or row."""
     extractor = _Extractor()
-    extractor.feed(decode_html(data))
+    extractor.feed(decode_text(data, declared_charset(data)))
     extractor.close()
     parts: list[str] = []
     headings: list[Heading] = []
