@@ -71,6 +71,9 @@ def cached_index(
             str(settings.chunk_min_tokens),
             f"f{FORMAT_VERSION}",
             f"t{TERMS_VERSION}",
+            # int8 vectors depend on their batch, and a build with an early generation batches
+            # passages apart from windows: its index is measured, as `kb index` writes it.
+            f"e{settings.early_windows}",
         ]
     )
     index_dir = cache_root / key
@@ -86,6 +89,7 @@ def cached_index(
             min_tokens=settings.chunk_min_tokens,
             windows=settings.window_vectors,
             progress=progress,
+            early_windows=settings.early_windows,
         )
     return index_dir
 

@@ -54,6 +54,9 @@ class BuildReport:
     embedded: int = 0  # texts (passages and sentence windows) that had to be embedded
     reused: int = 0  # texts whose vectors came from the embedding cache
     unchanged: bool = False  # nothing to do: the index already holds exactly these documents
+    # Seconds until a first generation with pooled sentence windows was searchable, when the
+    # build published one before embedding the windows apart (``early_windows``); else None.
+    searchable_seconds: float | None = None
 
 
 @dataclass
@@ -107,7 +110,8 @@ def build_index(source: Path, index_dir: Path | str, embedder: Embedder, **optio
     ``cache_path`` get embedded.
     Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``,
     ``windows``, ``ann_min_chunks``, ``memo`` (a RebuildMemo kept by a watching indexer),
-    ``allow_empty`` (an emptied folder empties its index instead of being refused).
+    ``allow_empty`` (an emptied folder empties its index instead of being refused),
+    ``early_windows`` (see :func:`index_documents`).
     """
     with _writer(index_dir):
         return _build_index(source, index_dir, embedder, **options)
@@ -127,6 +131,7 @@ def _build_index(
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
     allow_empty: bool = False,
+    early_windows: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter()
@@ -214,6 +219,7 @@ def _build_index(
         windows=windows,
         ann_min_chunks=ann_min_chunks,
         memo=memo,
+        early_windows=early_windows,
     )
 
 
@@ -342,7 +348,15 @@ def _ann_as_configured(manifest: Manifest, ann_min_chunks: int) -> bool:
 def index_documents(
     documents: list[Document], index_dir: Path | str, embedder: Embedder, **options
 ) -> BuildReport:
-    """Chunk, embed and write already-loaded documents (the eval harness starts here)."""
+    """Chunk, embed and write already-loaded documents (the eval harness starts here).
+
+    With ``early_windows`` > 0, a build that has at least that many sentence windows to embed
+    apart first publishes a generation whose new windows are pooled from their passage's own
+    model pass (about a third of the model's work), then embeds the windows and publishes the
+    complete generation: a large first build is searchable in about half the time, at pooled
+    windows' quality, while the rest runs (docs/retrieval-experiments.md). Not for a database
+    target, where a second write costs more than it saves.
+    """
     with _writer(index_dir):
         return _index_documents(documents, index_dir, embedder, **options)
 
@@ -362,6 +376,7 @@ def _index_documents(
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
     allow_empty: bool = False,
+    early_windows: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()
     started = time.perf_counter() if started is None else started
@@ -381,13 +396,17 @@ def _index_documents(
         else store.previous_vectors(Path(index_dir), embedder.fingerprint, chunker)
     )
     spans, window_texts = windows_of(chunks, titles, memo, previous)
-    # The bar counts every text the model reads: passages, and their windows when embedded apart.
-    progress.on_start("embed", len(texts) + (len(window_texts) if windows == "separate" else 0))
+    defined = acronym_sources((c.doc_id, c.text) for c in chunks)
+    write = _Writer(index_dir, documents, chunks, texts, skipped, embedder, defined, started,
+                    progress, ann_min_chunks, memo, previous)  # fmt: skip
     cache = (
         EmbeddingCache(cache_path, embedder.fingerprint, embedder.dimension) if cache_path else None
     )
+    searchable = None
     try:
         if windows == "pooled":
+            # The bar counts every text the model reads: pooled windows come with their passage.
+            progress.on_start("embed", len(texts))
             vectors, window_vectors, fresh = _embed_pooled(
                 embedder, chunks, texts, spans, window_texts, progress, cache
             )
@@ -399,34 +418,26 @@ def _index_documents(
             known.update(
                 (n + j, v) for j, v in _known_windows(previous, chunks, titles, spans).items()
             )
+            first = 0
+            if early_windows > 0 and not _in_database(index_dir):
+                known.update(_cached(cache, texts + window_texts, known))
+                if len(window_texts) - sum(j >= n for j in known) >= early_windows:
+                    progress.on_start("embed", len(texts))
+                    vectors, early, first = _embed_pooled(
+                        embedder, chunks, texts, spans, window_texts, progress, cache,
+                        known, keep_windows=False,
+                    )  # fmt: skip
+                    write(vectors, (spans, early), chunker_config(max_tokens, min_tokens, "pooled"))
+                    searchable = time.perf_counter() - started
+                    known.update(enumerate(vectors))  # passages: not read twice
+            progress.on_start("embed", len(texts) + len(window_texts))
             both, fresh = _embed(embedder, texts + window_texts, progress, cache, known)
             vectors, window_vectors = both[:n], both[n:]
+            fresh += first
     finally:
         if cache is not None:
             cache.close()
-
-    seconds = time.perf_counter() - started
-    progress.on_start("write", 1)
-    defined = acronym_sources((c.doc_id, c.text) for c in chunks)
-    written = dict(
-        lexical_texts=texts,
-        windows=(spans, window_vectors),
-        model=embedder.model_name,
-        model_fingerprint=embedder.fingerprint,
-        chunker=chunker,
-        build_seconds=seconds,
-        acronyms=resolved(defined),
-        acronym_sources=defined,
-    )
-    args = (documents, chunks, vectors, [(s.path, s.reason, s.source_hash) for s in skipped])
-    if _in_database(index_dir):  # pgvector's HNSW index replaces the IVF file
-        manifest = pgstore.write_index(str(index_dir), *args, **written)
-    else:
-        manifest = store.write_index(
-            index_dir, *args, **written, ann_min_chunks=ann_min_chunks, memo=memo,
-            previous=previous,
-        )  # fmt: skip
-    progress.on_advance(1)
+    manifest, seconds = write(vectors, (spans, window_vectors), chunker)
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     # Pooled windows come with their passage: only separately embedded ones count as texts.
     total = len(texts) + (len(window_texts) if windows == "separate" else 0)
@@ -438,8 +449,63 @@ def _index_documents(
         seconds,
         manifest,
         embedded=fresh,
-        reused=total - fresh,
+        reused=total - min(fresh, total),
+        searchable_seconds=searchable,
     )
+
+
+@dataclass
+class _Writer:
+    """Writes one generation of a build's documents and passages with the window vectors and
+    chunker record it is given: the whole build, or its early generation with pooled windows.
+    Returns the manifest and the seconds from the build's start to the embedding's end."""
+
+    index_dir: Path | str
+    documents: list[Document]
+    chunks: list[Chunk]
+    texts: list[str]
+    skipped: list[Skipped]
+    embedder: Embedder
+    defined: dict[str, dict[str, list]]
+    started: float
+    progress: Progress
+    ann_min_chunks: int
+    memo: RebuildMemo | None
+    previous: store.PreviousVectors | None
+
+    def __post_init__(self) -> None:
+        # Both generations of a build tokenise the same passages for BM25: once is enough.
+        self.memo = self.memo if self.memo is not None else RebuildMemo()
+
+    def __call__(
+        self,
+        vectors: np.ndarray,
+        windows: tuple[np.ndarray, np.ndarray],
+        chunker: dict[str, object],
+    ) -> tuple[Manifest, float]:
+        seconds = time.perf_counter() - self.started
+        self.progress.on_start("write", 1)
+        written = dict(
+            lexical_texts=self.texts,
+            windows=windows,
+            model=self.embedder.model_name,
+            model_fingerprint=self.embedder.fingerprint,
+            chunker=chunker,
+            build_seconds=seconds,
+            acronyms=resolved(self.defined),
+            acronym_sources=self.defined,
+        )
+        skipped = [(s.path, s.reason, s.source_hash) for s in self.skipped]
+        args = (self.documents, self.chunks, vectors, skipped)
+        if _in_database(self.index_dir):  # pgvector's HNSW index replaces the IVF file
+            manifest = pgstore.write_index(str(self.index_dir), *args, **written)
+        else:
+            manifest = store.write_index(
+                self.index_dir, *args, **written, ann_min_chunks=self.ann_min_chunks,
+                memo=self.memo, previous=self.previous,
+            )  # fmt: skip
+        self.progress.on_advance(1)
+        return manifest, seconds
 
 
 def windows_of(
@@ -544,11 +610,17 @@ def _embed_pooled(
     window_texts: list[str],
     progress: Progress,
     cache: EmbeddingCache | None,
+    known: dict[int, np.ndarray] | None = None,
+    keep_windows: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Passage vectors and their windows' vectors pooled from the same model pass.
 
     The cache keeps both, keyed by the passage's embedding text (and the window's span in it),
     so an unchanged passage costs nothing on a re-index. Returns how many passages ran.
+    Given ``known`` vectors (by position in passages then windows, as :func:`_embed` takes
+    them: separately embedded windows), those are kept and the cache is not asked; only
+    passages and the windows still missing are pooled, and with ``keep_windows`` False the
+    pooled windows stay out of the cache (an early generation's stand-ins).
     """
     # Window spans in the coordinates of the text embedded (the passage text is its suffix).
     # windows_of lists windows in chunk-row order, so each row's windows are one slice.
@@ -564,7 +636,10 @@ def _embed_pooled(
         f"\x01window {a}:{b}\x00{texts[row]}" for row in range(len(chunks)) for a, b in local[row]
     ]
     keys = list(texts) + window_keys
-    hits, _missing = cache.lookup(keys) if cache is not None else ({}, [])
+    if known is not None:
+        hits = known
+    else:
+        hits, _missing = cache.lookup(keys) if cache is not None else ({}, [])
     window_base = len(texts)
     todo = [
         r for r in range(len(chunks))
@@ -581,26 +656,42 @@ def _embed_pooled(
     progress.on_advance(len(texts) - len(todo))
     todo.sort(key=lambda r: -len(texts[r]))  # one length per batch: little padding (see _embed)
     step = max(32, embedder.batch_size * 4)
+    pooled_windows: list[int] = []
     for i in range(0, len(todo), step):
         batch = todo[i : i + step]
         fresh, pooled = embedder.encode_with_spans(
             [texts[r] for r in batch], [local[r] for r in batch]
         )
         for r, vec, wins in zip(batch, fresh, pooled, strict=True):
-            vectors[r] = vec
-            window_vectors[first[r] : first[r + 1]] = wins
+            if r not in hits:
+                vectors[r] = vec
+            for w, win in zip(range(first[r], first[r + 1]), wins, strict=True):
+                if window_base + w not in hits:
+                    window_vectors[w] = win
+                    pooled_windows.append(w)
         progress.on_advance(len(batch))
     empty = np.flatnonzero(~window_vectors.any(axis=1))  # a window no token fell in: rare
     if len(empty):
         window_vectors[empty] = embedder.encode([window_texts[w] for w in empty])
     if cache is not None and todo:
-        done = set(todo)
-        fresh_windows = [w for w in range(len(spans)) if int(owner[w]) in done]
+        ran = [r for r in todo if r not in hits]
+        stored = pooled_windows if keep_windows else []
         cache.store(
-            [keys[r] for r in todo] + [keys[window_base + w] for w in fresh_windows],
-            np.concatenate([vectors[todo], window_vectors[fresh_windows]]),
+            [keys[r] for r in ran] + [keys[window_base + w] for w in stored],
+            np.concatenate([vectors[ran], window_vectors[stored]]).reshape(-1, dim),
         )
     return vectors, window_vectors, len(todo)
+
+
+def _cached(
+    cache: EmbeddingCache | None, texts: list[str], known: dict[int, np.ndarray]
+) -> dict[int, np.ndarray]:
+    """Vectors the cache holds for ``texts`` not already ``known``, by position."""
+    if cache is None:
+        return {}
+    rest = [i for i in range(len(texts)) if i not in known]
+    found, _still = cache.lookup([texts[i] for i in rest])
+    return {rest[j]: vec for j, vec in found.items()}
 
 
 def _in_database(target: Path | str) -> bool:

@@ -17,7 +17,13 @@ import numpy as np
 
 from indexer.errors import KBError, ModelIntegrityError
 from indexer.files import sha256_file
-from indexer.onnx_backend import EXPORT_FORMAT, OnnxEncoder, ensure_export, span_vectors
+from indexer.onnx_backend import (
+    EXPORT_FORMAT,
+    OnnxEncoder,
+    ensure_export,
+    span_vectors,
+    unit_rows,
+)
 from indexer.settings import BUNDLED_MODEL, Settings
 
 if TYPE_CHECKING:
@@ -202,11 +208,15 @@ class Embedder:
         """
         if self.backend != "torch":
             return self.onnx.encode(texts, self.batch_size, spans)
-        vectors = self.encode(texts)
-        states = self.model.encode(texts, batch_size=self.batch_size,
-                                   output_value="token_embeddings")  # fmt: skip
+        # One pass gives both the text vectors and the token states (padded: span_vectors
+        # reads only as many states as the text has tokens).
+        outputs = self.model.encode(texts, batch_size=self.batch_size, output_value=None)
+        vectors = unit_rows(
+            np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs])
+        )
         pooled = []
-        for text, text_spans, token_states in zip(texts, spans, states, strict=True):
+        for text, text_spans, output in zip(texts, spans, outputs, strict=True):
+            token_states = output["token_embeddings"].cpu()  # a GPU's tensors come back first
             encoding = self.model.tokenizer(
                 text, truncation=True, max_length=self.max_tokens, return_offsets_mapping=True,
                 return_special_tokens_mask=True,

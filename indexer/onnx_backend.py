@@ -246,7 +246,7 @@ class OnnxEncoder:
             idx = order[i : i + batch_size]
             encodings = self._tokenizer.encode_batch([texts[j] for j in idx])
             states, mask = self._run(encodings)
-            out[idx] = _normalise(self._pool(states, mask))
+            out[idx] = unit_rows(self._pool(states, mask))
             if spans is not None:
                 for k, j in enumerate(idx):
                     if spans[j]:
@@ -285,10 +285,11 @@ def span_vectors(
         inside = (offsets[:, 0] < b) & (offsets[:, 1] > a) & ~special
         if inside.any():
             vectors[s] = states[: len(offsets)][inside].mean(0)
-    return _normalise(vectors)
+    return unit_rows(vectors)
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1, as float32."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # or pooled from the passage's own model pass (~2x faster builds, lower evidence_hit@1;
     # measured in docs/retrieval.md and bench/RESULTS.md).
     window_vectors: Literal["separate", "pooled"] = "separate"
+    # A build with at least this many separate windows to embed first publishes a generation
+    # whose new windows are pooled, searchable in about half the time, then the complete one
+    # (indexer/build.py; bench/RESULTS.md). 0: one generation per build.
+    early_windows: int = Field(2000, ge=0)
 
     # Backend: empty for the local files below (the default), or a postgresql:// URL to keep
     # the index in PostgreSQL with pgvector (several API processes can then share it).

@@ -193,6 +193,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 ann_min_chunks=settings.ann_min_chunks,
                 memo=memo,
                 allow_empty=args.allow_empty,
+                early_windows=settings.early_windows,
             )
         finally:  # a failed build under --watch must not leave its bar open over the log
             close_bars()
@@ -246,6 +247,11 @@ def _print_build_report(report: BuildReport) -> None:
             f"in {report.seconds:.1f}s -> {report.index_dir}\n"
         )
         out.write(f"Embedded {report.embedded} new texts, reused {report.reused} from the cache.\n")
+        if report.searchable_seconds is not None:
+            out.write(
+                f"Searchable after {report.searchable_seconds:.1f}s with sentence windows pooled "
+                "from their passages; complete with windows embedded apart at the end.\n"
+            )
     if report.skipped:
         out.write(f"Skipped {len(report.skipped)} file(s):\n")
         for item in report.skipped:

@@ -230,3 +230,18 @@ def test_one_result_is_counted_in_the_singular(sample_kb: Path, tmp_path: Path, 
     capsys.readouterr()
     assert main(["ask", "refund coins", "--index-dir", ix, "--top-k", "1"]) == 0
     assert "(1 result in " in capsys.readouterr().out
+
+
+def test_index_says_when_an_early_generation_was_searchable(
+    sample_kb: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    ix = str(tmp_path / "ix")
+    monkeypatch.setenv("KB_EARLY_WINDOWS", "1")
+    get_settings.cache_clear()
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Searchable after " in out and "windows pooled" in out
+    monkeypatch.setenv("KB_EARLY_WINDOWS", "0")
+    get_settings.cache_clear()
+    assert main(["index", str(sample_kb), "--index-dir", str(tmp_path / "ix2"), "--quiet"]) == 0
+    assert "Searchable after" not in capsys.readouterr().out
