@@ -246,7 +246,10 @@ def _print_build_report(report: BuildReport) -> None:
             f"Indexed {report.documents} documents into {report.chunks} chunks "
             f"in {report.seconds:.1f}s -> {report.index_dir}\n"
         )
-        out.write(f"Embedded {report.embedded} new texts, reused {report.reused} from the cache.\n")
+        out.write(
+            f"Embedded {report.embedded} new texts, reused {report.reused} (from the previous "
+            "index, the embedding cache, or a text the corpus repeats).\n"
+        )
         if report.searchable_seconds is not None:
             out.write(
                 f"Searchable after {report.searchable_seconds:.1f}s with sentence windows pooled "
