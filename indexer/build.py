@@ -352,10 +352,10 @@ def index_documents(
 
     With ``early_windows`` > 0, a build that has at least that many sentence windows to embed
     apart first publishes a generation whose new windows are pooled from their passage's own
-    model pass (about a third of the model's work), then embeds the windows and publishes the
-    complete generation: a large first build is searchable in about half the time, at pooled
-    windows' quality, while the rest runs (docs/retrieval-experiments.md). Not for a database
-    target, where a second write costs more than it saves.
+    model pass (the passages are about half of what the model reads), then embeds the windows
+    and publishes the complete generation: a large first build is searchable in about half the
+    time, at pooled windows' quality, while the rest runs (docs/retrieval-experiments.md). Not
+    for a database target, where a second write costs more than it saves.
     """
     with _writer(index_dir):
         return _index_documents(documents, index_dir, embedder, **options)
