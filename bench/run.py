@@ -105,13 +105,13 @@ def _our_build(
     from indexer.search import Searcher
 
     out_dir = Path(tempfile.mkdtemp(prefix="kb-bench-"))
-    embeds: list[int] = []
+    stages: list[str] = []
 
     def keep_early(stage: str, total: int) -> None:
         # The windows' pass starts once the early generation is published: a copy of it is
         # scored after the build (copying a few MiB, not searching, happens inside the timing).
-        embeds.append(stage == "embed")
-        if score and stage == "embed" and sum(embeds) == 2:
+        stages.append(stage)
+        if score and stage == "embed" and stages.count("embed") == 2:
             shutil.copytree(
                 out_dir / "ix", out_dir / "early", ignore=shutil.ignore_patterns(".lock")
             )

@@ -397,8 +397,37 @@ def _index_documents(
     )
     spans, window_texts = windows_of(chunks, titles, memo, previous)
     defined = acronym_sources((c.doc_id, c.text) for c in chunks)
-    write = _Writer(index_dir, documents, chunks, texts, skipped, embedder, defined, started,
-                    progress, ann_min_chunks, memo, previous)  # fmt: skip
+    # Both generations of a build tokenise the same passages for BM25: once is enough.
+    terms_memo = memo if memo is not None else RebuildMemo()
+
+    def write(
+        vectors: np.ndarray, windows: tuple[np.ndarray, np.ndarray], chunker: dict[str, object]
+    ) -> tuple[Manifest, float]:
+        """Write one generation (the whole build, or its early one with pooled windows);
+        returns its manifest and the seconds from the build's start to the embedding's end."""
+        seconds = time.perf_counter() - started
+        progress.on_start("write", 1)
+        written = dict(
+            lexical_texts=texts,
+            windows=windows,
+            model=embedder.model_name,
+            model_fingerprint=embedder.fingerprint,
+            chunker=chunker,
+            build_seconds=seconds,
+            acronyms=resolved(defined),
+            acronym_sources=defined,
+        )
+        args = (documents, chunks, vectors, [(s.path, s.reason, s.source_hash) for s in skipped])
+        if _in_database(index_dir):  # pgvector's HNSW index replaces the IVF file
+            manifest = pgstore.write_index(str(index_dir), *args, **written)
+        else:
+            manifest = store.write_index(
+                index_dir, *args, **written, ann_min_chunks=ann_min_chunks, memo=terms_memo,
+                previous=previous,
+            )  # fmt: skip
+        progress.on_advance(1)
+        return manifest, seconds
+
     cache = (
         EmbeddingCache(cache_path, embedder.fingerprint, embedder.dimension) if cache_path else None
     )
@@ -419,7 +448,8 @@ def _index_documents(
                 (n + j, v) for j, v in _known_windows(previous, chunks, titles, spans).items()
             )
             first = 0
-            if early_windows > 0 and not _in_database(index_dir):
+            asked = early_windows > 0 and not _in_database(index_dir)
+            if asked:
                 known.update(_cached(cache, texts + window_texts, known))
                 if len(window_texts) - sum(j >= n for j in known) >= early_windows:
                     progress.on_start("embed", len(texts))
@@ -431,7 +461,7 @@ def _index_documents(
                     searchable = time.perf_counter() - started
                     known.update(enumerate(vectors))  # passages: not read twice
             progress.on_start("embed", len(texts) + len(window_texts))
-            both, fresh = _embed(embedder, texts + window_texts, progress, cache, known)
+            both, fresh = _embed(embedder, texts + window_texts, progress, cache, known, asked)
             vectors, window_vectors = both[:n], both[n:]
             fresh += first
     finally:
@@ -449,63 +479,9 @@ def _index_documents(
         seconds,
         manifest,
         embedded=fresh,
-        reused=total - min(fresh, total),
+        reused=total - fresh,
         searchable_seconds=searchable,
     )
-
-
-@dataclass
-class _Writer:
-    """Writes one generation of a build's documents and passages with the window vectors and
-    chunker record it is given: the whole build, or its early generation with pooled windows.
-    Returns the manifest and the seconds from the build's start to the embedding's end."""
-
-    index_dir: Path | str
-    documents: list[Document]
-    chunks: list[Chunk]
-    texts: list[str]
-    skipped: list[Skipped]
-    embedder: Embedder
-    defined: dict[str, dict[str, list]]
-    started: float
-    progress: Progress
-    ann_min_chunks: int
-    memo: RebuildMemo | None
-    previous: store.PreviousVectors | None
-
-    def __post_init__(self) -> None:
-        # Both generations of a build tokenise the same passages for BM25: once is enough.
-        self.memo = self.memo if self.memo is not None else RebuildMemo()
-
-    def __call__(
-        self,
-        vectors: np.ndarray,
-        windows: tuple[np.ndarray, np.ndarray],
-        chunker: dict[str, object],
-    ) -> tuple[Manifest, float]:
-        seconds = time.perf_counter() - self.started
-        self.progress.on_start("write", 1)
-        written = dict(
-            lexical_texts=self.texts,
-            windows=windows,
-            model=self.embedder.model_name,
-            model_fingerprint=self.embedder.fingerprint,
-            chunker=chunker,
-            build_seconds=seconds,
-            acronyms=resolved(self.defined),
-            acronym_sources=self.defined,
-        )
-        skipped = [(s.path, s.reason, s.source_hash) for s in self.skipped]
-        args = (self.documents, self.chunks, vectors, skipped)
-        if _in_database(self.index_dir):  # pgvector's HNSW index replaces the IVF file
-            manifest = pgstore.write_index(str(self.index_dir), *args, **written)
-        else:
-            manifest = store.write_index(
-                self.index_dir, *args, **written, ann_min_chunks=self.ann_min_chunks,
-                memo=self.memo, previous=self.previous,
-            )  # fmt: skip
-        self.progress.on_advance(1)
-        return manifest, seconds
 
 
 def windows_of(
@@ -541,17 +517,17 @@ def _embed(
     progress: Progress,
     cache: EmbeddingCache | None,
     known: dict[int, np.ndarray] | None = None,
+    cache_asked: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts`` and how many had to be computed.
 
-    ``known`` (by position, from the previous generation) is used first, then the cache; only
-    the rest runs through the model.
+    ``known`` (by position, from the previous generation) is used first, then the cache
+    (unless ``cache_asked``: ``known`` already holds its hits); only the rest runs through the
+    model.
     """
     known = known or {}
-    rest = [i for i in range(len(texts)) if i not in known]
-    found, still = cache.lookup([texts[i] for i in rest]) if cache is not None else ({}, None)
-    hits = {**known, **{rest[j]: vec for j, vec in found.items()}}
-    missing = rest if still is None else [rest[j] for j in still]
+    hits = known if cache_asked else {**known, **_cached(cache, texts, known)}
+    missing = [i for i in range(len(texts)) if i not in hits]
     progress.on_advance(len(hits))
     # Longest first over the whole corpus, not per slice: each batch holds texts of nearly one
     # length, so the model pads (and computes) little beyond the real tokens. A text repeated

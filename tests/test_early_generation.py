@@ -4,6 +4,7 @@ interrupted build leaves behind."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +93,6 @@ def test_early_windows_are_stand_ins_the_cache_does_not_keep(
     assert again.embedded == 0 and again.searchable_seconds is None
     for a, b in zip(_vectors(tmp_path / "a"), _vectors(tmp_path / "b"), strict=True):
         np.testing.assert_array_equal(a, b)
-    import sqlite3
-
     with sqlite3.connect(cache) as con:
         (count,) = con.execute("SELECT COUNT(*) FROM vectors").fetchone()
     manifest = read_manifest(tmp_path / "a")
