@@ -5,6 +5,7 @@ A metric with nothing to average is None in the results and "n/a" in tables.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -242,3 +243,98 @@ def retrieval_doc(runs: list[dict[str, Any]]) -> str:
     ]
     parts += [markdown_table(run, with_config=False) for run in runs]
     return "\n".join(parts)
+
+
+# Per-question values compared between two runs, and the rank each one turns on.
+COMPARED = (("ndcg@10", "first_relevant_rank"), ("evidence_hit@1", "evidence_rank"))
+
+
+def sign_test(worse: int, better: int) -> float:
+    """Two-sided exact sign test: how likely a split at least this uneven is when each changed
+    question was as likely to go either way (ties left out), as int8 batching noise does."""
+    n = worse + better
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(worse, better) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def question_changes(current: dict[str, Any], baseline: dict[str, Any], most: int = 5) -> list[str]:
+    """Readable lines on which questions got worse or better than in ``baseline``, per mode and
+    compared metric, with a sign test and the ``most`` largest drops.
+
+    A mean moves for two reasons: a change that helps or hurts, or the int8 noise that moves a
+    few questions each way. Which questions moved, and whether they moved mostly one way, tells
+    an evaluator which. Needs ``per_query`` in both runs (``kb eval --json`` writes it); modes
+    or questions only one run has are left out.
+    """
+    out = []
+    for mode, block in current.get("results", {}).items():
+        before_rows = (baseline.get("results", {}).get(mode) or {}).get("per_query") or []
+        rows = {r.get("query_id"): r for r in block.get("per_query") or []}
+        pairs = [(b, rows[b.get("query_id")]) for b in before_rows if b.get("query_id") in rows]
+        for name, rank in COMPARED:
+            moved = [
+                (a[name] - b[name], b, a)
+                for b, a in pairs
+                if isinstance(b.get(name), int | float) and isinstance(a.get(name), int | float)
+            ]
+            if not moved:
+                continue
+            worse = sorted((m for m in moved if m[0] < -1e-9), key=lambda m: m[0])
+            better = sum(m[0] > 1e-9 for m in moved)
+            out.append(
+                f"{mode} {name}: {len(worse)} questions worse, {better} better, "
+                f"{len(moved) - len(worse) - better} unchanged "
+                f"(sign test p = {sign_test(len(worse), better):.2g})"
+            )
+            for _, b, a in worse[:most]:
+                out.append(
+                    f"  {a['query_id']}: {name} {b[name]:.2f} -> {a[name]:.2f}, {rank} "
+                    f"{b.get(rank)} -> {a.get(rank)}: {str(a.get('query', ''))[:70]}"
+                )
+    return out
+
+
+_KEPT = ("query_id", *(field for pair in COMPARED for field in pair))  # text: from the run
+
+
+def _kept(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(row[k], 4) if isinstance(row[k], float) else row[k] for k in _KEPT if k in row}
+
+
+def as_baseline(results: dict[str, Any], note: str = "") -> dict[str, Any]:
+    """A run slimmed to what the gate reads: per mode its metrics, and per question the values
+    :func:`question_changes` compares (not the passages read), so a committed baseline stays
+    small and a failed gate can still say which questions moved."""
+    out: dict[str, Any] = {"dataset": results["dataset"], "split": results.get("split")}
+    if "config" in results:
+        out["config"] = results["config"]
+    out["results"] = {
+        mode: {
+            "metrics": block["metrics"],
+            "per_query": [_kept(row) for row in block.get("per_query") or []],
+        }
+        for mode, block in results["results"].items()
+    }
+    if note:
+        out["note"] = note
+    return out
+
+
+def baseline_text(baseline: dict[str, Any]) -> str:
+    """``baseline`` as JSON with one line per question: a re-recorded baseline then shows in
+    a diff as the questions that changed."""
+    marks = {}
+    shaped = json.loads(json.dumps(baseline))
+    for mode, block in shaped.get("results", {}).items():
+        if block.get("per_query"):
+            marks[f"@rows:{mode}@"] = block["per_query"]
+            block["per_query"] = [f"@rows:{mode}@"]
+    text = json.dumps(shaped, indent=2, ensure_ascii=False)
+    for mark, rows in marks.items():
+        text = text.replace(
+            json.dumps(mark),
+            ",\n        ".join(json.dumps(r, ensure_ascii=False) for r in rows),
+        )
+    return text + "\n"

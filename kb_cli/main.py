@@ -468,10 +468,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from eval.datasets import load_dataset
     from eval.report import (
         BaselineError,
+        as_baseline,
         baseline_notes,
+        baseline_text,
         check_baseline_fits,
         check_max_drop,
         markdown_table,
+        question_changes,
         regressions,
     )
     from eval.runner import metric_names, run_modes
@@ -483,15 +486,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--max-drop must be a finite number >= 0, got {args.max_drop}") from None
     baseline = _read_baseline(args.baseline) if args.baseline else None
-    for flag, path in (("--json", args.json), ("--report", args.report), ("--chart", args.chart)):
+    outputs = (
+        ("--json", args.json),
+        ("--report", args.report),
+        ("--chart", args.chart),
+        ("--save-baseline", args.save_baseline),
+    )
+    for flag, path in outputs:
         if path:
             check_output(flag, path)
-    if args.json and args.baseline and Path(args.json).resolve() == Path(args.baseline).resolve():
-        raise UsageError(
-            f"--json {args.json} is the --baseline file: a run that regressed would replace "
-            "the figures it is gated against; write the run elsewhere and copy it over once "
-            "it passes"
-        )
+    for flag, path in (("--json", args.json), ("--save-baseline", args.save_baseline)):
+        if path and args.baseline and Path(path).resolve() == Path(args.baseline).resolve():
+            raise UsageError(
+                f"{flag} {path} is the --baseline file: a run that regressed would replace "
+                "the figures it is gated against; write the run elsewhere and copy it over "
+                "once it passes"
+            )
     try:  # a set that cannot be read is bad input (2), never to be taken for a regression (1)
         dataset = load_dataset(Path(args.dataset), args.split)
     except KBError as exc:
@@ -524,6 +534,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     if args.report:
         Path(args.report).write_text(table, encoding="utf-8")
+    if args.save_baseline:
+        slim = as_baseline(results, "Regression baseline; refresh with kb eval ... --save-baseline")
+        Path(args.save_baseline).write_text(baseline_text(slim), encoding="utf-8")
     if args.chart:
         from eval.charts import write_chart
 
@@ -537,6 +550,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             sys.stderr.write(f"kb: note: {line}\n")
         for line in failed:
             sys.stderr.write(f"regression: {line}\n")
+        for line in question_changes(results, baseline):
+            sys.stderr.write(f"kb: per question: {line}\n")
         if failed:
             return 1
         sys.stdout.write(f"no metric dropped by more than {max_drop} against {args.baseline}\n")
@@ -709,6 +724,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-drop", type=float, default=0.01, help="largest allowed drop per metric (>= 0)"
+    )
+    p.add_argument(
+        "--save-baseline",
+        help="write this run as a baseline for --baseline: its metrics and, per question, the "
+        "values the gate lists when questions move (small enough to commit)",
     )
     p.add_argument(
         "--cache-dir", help="indexes cached per corpus (default: KB_EVAL_CACHE_DIR, var/eval-cache)"

@@ -1,0 +1,95 @@
+"""Which questions moved between two runs: the per-question lines of the regression gate, the
+sign test that tells noise from a one-way change, and baselines small enough to commit."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from eval.report import (
+    as_baseline,
+    baseline_text,
+    check_baseline,
+    question_changes,
+    regressions,
+    sign_test,
+)
+from kb_cli.main import main
+from tests.test_eval_gate import fake_eval, write_tiny  # noqa: F401 (fixture)
+
+
+def _run(values: dict[str, tuple[float, int | None]], dataset: str = "set") -> dict:
+    """A run whose questions have these (ndcg@10, first relevant rank)."""
+    rows = [
+        {"query_id": q, "query": f"question {q}", "ndcg@10": v, "first_relevant_rank": r}
+        for q, (v, r) in values.items()
+    ]
+    mean = sum(v for v, _ in values.values()) / len(values)
+    return {
+        "dataset": dataset,
+        "split": None,
+        "results": {"default": {"metrics": {"ndcg@10": mean}, "per_query": rows}},
+    }
+
+
+@pytest.mark.parametrize(("worse", "better"), [(0, 0), (1, 0), (3, 3), (12, 4), (0, 9), (40, 25)])
+def test_sign_test_matches_scipy(worse, better) -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")
+    n = worse + better
+    expected = 1.0 if n == 0 else scipy_stats.binomtest(worse, n, 0.5).pvalue
+    assert math.isclose(sign_test(worse, better), expected, rel_tol=1e-9)
+
+
+def test_changes_count_each_way_and_list_the_largest_drops_first() -> None:
+    before = _run({"a": (1.0, 1), "b": (1.0, 1), "c": (0.5, 3), "d": (0.6, 2), "e": (1.0, 1)})
+    after = _run({"a": (0.63, 2), "b": (0.2, 9), "c": (1.0, 1), "d": (0.6, 2), "f": (0.0, None)})
+    lines = question_changes(after, before)
+    assert lines[0] == (
+        "default ndcg@10: 2 questions worse, 1 better, 1 unchanged "
+        f"(sign test p = {sign_test(2, 1):.2g})"
+    )
+    assert lines[1].startswith("  b: ndcg@10 1.00 -> 0.20, first_relevant_rank 1 -> 9")
+    assert lines[2].startswith("  a: ndcg@10 1.00 -> 0.63, first_relevant_rank 1 -> 2")
+    assert lines[1].endswith("question b") and len(lines) == 3  # e and f are in one run only
+
+
+def test_changes_need_questions_in_both_runs() -> None:
+    before = _run({"a": (1.0, 1)})
+    assert question_changes(_run({"a": (0.5, 2)}), {**before, "results": {}}) == []
+    slim = {"default": {"metrics": before["results"]["default"]["metrics"]}}
+    assert question_changes(_run({"a": (0.5, 2)}), {**before, "results": slim}) == []
+    assert question_changes(_run({"z": (0.5, 2)}), before) == []
+
+
+def test_a_saved_baseline_is_small_reads_back_and_gates() -> None:
+    run = _run({"a": (1.0, 1), "b": (0.5, 3)})
+    run["results"]["default"]["per_query"][0]["top_passages"] = ["long text " * 60]
+    slim = as_baseline(run, "a note")
+    text = baseline_text(slim)
+    assert json.loads(text) == slim and check_baseline(json.loads(text)) == slim
+    assert "top_passages" not in text and "question a" not in text  # the run names questions
+    assert text.count("\n") < 30  # one line per question
+    worse = _run({"a": (0.0, None), "b": (0.5, 3)})
+    assert regressions(worse, json.loads(text), 0.01) == [
+        "default ndcg@10: 0.7500 -> 0.2500 (drop 0.5000 > 0.01)"
+    ]
+    assert question_changes(worse, json.loads(text))[1].startswith("  a: ndcg@10 1.00 -> 0.00")
+
+
+@pytest.mark.usefixtures("fake_eval")
+def test_kb_eval_saves_a_baseline_and_names_the_questions_that_moved(tmp_path, capsys) -> None:
+    folder = write_tiny(tmp_path)
+    saved = tmp_path / "baseline.json"
+    assert main(["eval", str(folder), "--save-baseline", str(saved)]) == 0
+    recorded = json.loads(saved.read_text())
+    assert [r["query_id"] for r in recorded["results"]["default"]["per_query"]] == ["q1", "q2"]
+    capsys.readouterr()
+    recorded["results"]["default"]["per_query"][0]["ndcg@10"] = 0.25  # q1 was worse before
+    saved.write_text(json.dumps(recorded))
+    assert main(["eval", str(folder), "--baseline", str(saved)]) == 0
+    err = capsys.readouterr().err
+    assert "per question: default ndcg@10: 0 questions worse, 1 better, 1 unchanged" in err
+    assert main(["eval", str(folder), "--save-baseline", str(saved), "--baseline", str(saved)]) == 2
+    assert "--save-baseline" in capsys.readouterr().err
