@@ -259,14 +259,15 @@ def sign_test(worse: int, better: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def question_changes(current: dict[str, Any], baseline: dict[str, Any], most: int = 5) -> list[str]:
-    """Readable lines on which questions got worse or better than in ``baseline``, per mode and
-    compared metric, with a sign test and the ``most`` largest drops.
+def compare_questions(current: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per mode and compared metric, the questions of both runs that got worse (largest drop
+    first) or better, how many stayed, and the sign test of that split.
 
     A mean moves for two reasons: a change that helps or hurts, or the int8 noise that moves a
     few questions each way. Which questions moved, and whether they moved mostly one way, tells
     an evaluator which. Needs ``per_query`` in both runs (``kb eval --json`` writes it); modes
-    or questions only one run has are left out.
+    or questions only one run has are left out. Each moved question is a dict of its id, its
+    text (from ``current``), the metric and the rank it turns on, before and after.
     """
     out = []
     for mode, block in current.get("results", {}).items():
@@ -275,24 +276,51 @@ def question_changes(current: dict[str, Any], baseline: dict[str, Any], most: in
         pairs = [(b, rows[b.get("query_id")]) for b in before_rows if b.get("query_id") in rows]
         for name, rank in COMPARED:
             moved = [
-                (a[name] - b[name], b, a)
+                {
+                    "query_id": a.get("query_id"),
+                    "question": a.get("query", ""),
+                    "before": b[name],
+                    "after": a[name],
+                    "rank before": b.get(rank),
+                    "rank after": a.get(rank),
+                }
                 for b, a in pairs
                 if isinstance(b.get(name), int | float) and isinstance(a.get(name), int | float)
             ]
             if not moved:
                 continue
-            worse = sorted((m for m in moved if m[0] < -1e-9), key=lambda m: m[0])
-            better = sum(m[0] > 1e-9 for m in moved)
-            out.append(
-                f"{mode} {name}: {len(worse)} questions worse, {better} better, "
-                f"{len(moved) - len(worse) - better} unchanged "
-                f"(sign test p = {sign_test(len(worse), better):.2g})"
+            worse = sorted(
+                (m for m in moved if m["after"] < m["before"] - 1e-9),
+                key=lambda m: m["after"] - m["before"],
             )
-            for _, b, a in worse[:most]:
-                out.append(
-                    f"  {a['query_id']}: {name} {b[name]:.2f} -> {a[name]:.2f}, {rank} "
-                    f"{b.get(rank)} -> {a.get(rank)}: {str(a.get('query', ''))[:70]}"
-                )
+            better = [m for m in moved if m["after"] > m["before"] + 1e-9]
+            out.append(
+                {
+                    "mode": mode,
+                    "metric": name,
+                    "rank": rank,
+                    "worse": worse,
+                    "better": better,
+                    "unchanged": len(moved) - len(worse) - len(better),
+                    "p": sign_test(len(worse), len(better)),
+                }
+            )
+    return out
+
+
+def question_changes(current: dict[str, Any], baseline: dict[str, Any], most: int = 5) -> list[str]:
+    """:func:`compare_questions` as readable lines, with the ``most`` largest drops."""
+    out = []
+    for c in compare_questions(current, baseline):
+        out.append(
+            f"{c['mode']} {c['metric']}: {len(c['worse'])} questions worse, "
+            f"{len(c['better'])} better, {c['unchanged']} unchanged (sign test p = {c['p']:.2g})"
+        )
+        for m in c["worse"][:most]:
+            out.append(
+                f"  {m['query_id']}: {c['metric']} {m['before']:.2f} -> {m['after']:.2f}, "
+                f"{c['rank']} {m['rank before']} -> {m['rank after']}: {str(m['question'])[:70]}"
+            )
     return out
 
 

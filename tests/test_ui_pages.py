@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from insights.querylog import QueryLog
 from tests.fixture_files import write_superseded_coin_policy
 from tests.test_insights_api import make_app
+from ui.client import ApiClient
 from ui.common import md
 
 UI = Path(__file__).resolve().parent.parent / "ui"
@@ -410,3 +411,35 @@ def test_agent_page_says_which_word_a_slip_was_searched_as(
     with served(make_app(sample_kb, fake_embedder, tmp_path), monkeypatch):
         captions = _captions_for("refnd coins")
     assert "Searched “refnd” as “refund”, the knowledge base's word." in captions
+
+
+def _finished_run(api: ApiClient, modes: list[str]) -> dict:
+    """An evaluation of the tiny set run to its end on the API."""
+    run_id = api.start_eval("tiny", "dev", modes)["run_id"]
+    deadline = time.monotonic() + 30
+    while (view := api.eval_run(run_id))["status"] != "done":
+        assert view["status"] in ("queued", "running") and time.monotonic() < deadline, view
+        time.sleep(0.1)
+    return view
+
+
+def test_evaluate_page_names_the_questions_worse_than_in_an_earlier_run(api_url: str) -> None:
+    api = ApiClient(api_url)
+    earlier = _finished_run(api, ["bm25"])
+    later = _finished_run(api, ["bm25", "dense"])
+    result = later["result"]
+    row = next(r for r in result["results"]["bm25"]["per_query"] if r["query_id"] == "q2")
+    assert row["ndcg@10"] == 1.0
+    row["ndcg@10"], row["first_relevant_rank"] = 0.5, 3  # as a change that hurt q2 would show
+    at = AppTest.from_file(EVALUATE, default_timeout=60)
+    at.session_state["eval"] = result
+    at.session_state["eval_result_of"] = later["run_id"]
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="compare-run").value["run_id"] == earlier["run_id"]  # not itself
+    shown = _markdown(at)
+    assert "bm25, ndcg@10: 1 questions worse, 0 better, 2 unchanged (sign test p = 1)" in shown
+    assert "dense" not in shown.split("Per query")[0]  # the earlier run has no dense results
+    worse = at.dataframe[1].value
+    assert worse["query_id"].tolist() == ["q2"] and worse["rank after"].tolist() == [3]
+    assert worse["change"].tolist() == [-0.5]

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from eval.report import measured_with
+from eval.report import compare_questions, measured_with
 from ui.client import ApiClient, ApiUnavailable
 from ui.common import call, client, md, require_api
 
@@ -157,6 +157,60 @@ def _show_progress(api: ApiClient, run_id: str) -> None:
     )
 
 
+def _against_earlier(api: ApiClient, run: dict[str, Any], run_id: str | None) -> None:
+    """Which questions got worse or better than in an earlier finished run of the same set
+    and split, per mode both runs have: what an evaluator reads before accepting a change."""
+    try:
+        earlier = [
+            v
+            for v in api.eval_runs()
+            if v["status"] == "done"
+            and v["run_id"] != run_id
+            and v["dataset"] == run["dataset"]
+            and v.get("split") == run.get("split")
+        ]
+    except ApiUnavailable as exc:
+        st.caption(md(f"Earlier runs could not be listed: {exc}"))
+        return
+    if not earlier:
+        return
+    st.subheader("Against an earlier run")
+    chosen = st.selectbox(
+        "Earlier run of this set",
+        earlier,
+        format_func=lambda v: (
+            f"{v['run_id'][:8]}, done {_when(v['finished_at'])}, {', '.join(v['modes'])}"
+        ),
+        key="compare-run",
+    )
+    try:
+        before = api.eval_run(chosen["run_id"]).get("result") or {}
+    except ApiUnavailable as exc:
+        st.caption(md(f"That run could not be read: {exc}"))
+        return
+    changes = compare_questions(run, before)
+    if not changes:
+        st.caption("The two runs share no mode with per-question results.")
+        return
+    st.caption(
+        "A change that helps or hurts moves questions mostly one way; int8 noise moves a few "
+        "each way. The sign test's p is how likely a split this uneven is by chance."
+    )
+    for c in changes:
+        st.markdown(
+            md(
+                f"{c['mode']}, {c['metric']}: {len(c['worse'])} questions worse, "
+                f"{len(c['better'])} better, {c['unchanged']} unchanged "
+                f"(sign test p = {c['p']:.2g})"
+            )
+        )
+        if c["worse"]:
+            _table(
+                [{**m, "change": m["after"] - m["before"]} for m in c["worse"]],
+                whole_numbers=("rank before", "rank after"),
+            )
+
+
 api = client()
 require_api(api)
 
@@ -244,6 +298,7 @@ if run.get("chart_png"):
     st.image(base64.b64decode(run["chart_png"]), caption="Headline metrics by mode")
 else:
     st.caption("No chart for this run.")
+_against_earlier(api, run, st.session_state.get("eval_result_of"))
 
 st.subheader("Per query")
 mode = st.selectbox("Mode", list(run["results"]), key="drill-mode")
