@@ -308,14 +308,20 @@ def compare_questions(current: dict[str, Any], baseline: dict[str, Any]) -> list
     return out
 
 
+def moved_summary(change: dict[str, Any]) -> str:
+    """'2 questions worse, 1 better, 40 unchanged (sign test p = 1)' for one comparison."""
+    worse = len(change["worse"])
+    return (
+        f"{worse} question{'s' if worse != 1 else ''} worse, {len(change['better'])} better, "
+        f"{change['unchanged']} unchanged (sign test p = {change['p']:.2g})"
+    )
+
+
 def question_changes(current: dict[str, Any], baseline: dict[str, Any], most: int = 5) -> list[str]:
     """:func:`compare_questions` as readable lines, with the ``most`` largest drops."""
     out = []
     for c in compare_questions(current, baseline):
-        out.append(
-            f"{c['mode']} {c['metric']}: {len(c['worse'])} questions worse, "
-            f"{len(c['better'])} better, {c['unchanged']} unchanged (sign test p = {c['p']:.2g})"
-        )
+        out.append(f"{c['mode']} {c['metric']}: {moved_summary(c)}")
         for m in c["worse"][:most]:
             out.append(
                 f"  {m['query_id']}: {c['metric']} {m['before']:.2f} -> {m['after']:.2f}, "

@@ -75,7 +75,9 @@ def test_a_saved_baseline_is_small_reads_back_and_gates() -> None:
     assert regressions(worse, json.loads(text), 0.01) == [
         "default ndcg@10: 0.7500 -> 0.2500 (drop 0.5000 > 0.01)"
     ]
-    assert question_changes(worse, json.loads(text))[1].startswith("  a: ndcg@10 1.00 -> 0.00")
+    lines = question_changes(worse, json.loads(text))
+    assert lines[0].startswith("default ndcg@10: 1 question worse, 0 better, 1 unchanged")
+    assert lines[1].startswith("  a: ndcg@10 1.00 -> 0.00")
 
 
 @pytest.mark.usefixtures("fake_eval")

@@ -438,7 +438,7 @@ def test_evaluate_page_names_the_questions_worse_than_in_an_earlier_run(api_url:
     assert not at.exception, at.exception
     assert at.selectbox(key="compare-run").value["run_id"] == earlier["run_id"]  # not itself
     shown = _markdown(at)
-    assert "bm25, ndcg@10: 1 questions worse, 0 better, 2 unchanged (sign test p = 1)" in shown
+    assert "bm25, ndcg@10: 1 question worse, 0 better, 2 unchanged (sign test p = 1)" in shown
     assert "dense" not in shown.split("Per query")[0]  # the earlier run has no dense results
     worse = at.dataframe[1].value
     assert worse["query_id"].tolist() == ["q2"] and worse["rank after"].tolist() == [3]

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from eval.report import compare_questions, measured_with
+from eval.report import compare_questions, measured_with, moved_summary
 from ui.client import ApiClient, ApiUnavailable
 from ui.common import call, client, md, require_api
 
@@ -197,13 +197,7 @@ def _against_earlier(api: ApiClient, run: dict[str, Any], run_id: str | None) ->
         "each way. The sign test's p is how likely a split this uneven is by chance."
     )
     for c in changes:
-        st.markdown(
-            md(
-                f"{c['mode']}, {c['metric']}: {len(c['worse'])} questions worse, "
-                f"{len(c['better'])} better, {c['unchanged']} unchanged "
-                f"(sign test p = {c['p']:.2g})"
-            )
-        )
+        st.markdown(md(f"{c['mode']}, {c['metric']}: {moved_summary(c)}"))
         if c["worse"]:
             _table(
                 [{**m, "change": m["after"] - m["before"]} for m in c["worse"]],
