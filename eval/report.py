@@ -241,8 +241,45 @@ def retrieval_doc(runs: list[dict[str, Any]]) -> str:
         "relevant documents found (StackFAQ has ~5.75 relevant answers per query, so its "
         "recall@1 cannot exceed ~0.2: read `mrr@10` there).\n",
     ]
-    parts += [markdown_table(run, with_config=False) for run in runs]
-    return "\n".join(parts)
+    for run in runs:
+        parts.append(markdown_table(run, with_config=False))
+        parts.append(mode_comparison(run))
+    return "\n".join(p for p in parts if p)
+
+
+def mode_comparison(run: dict[str, Any], mode: str = "hybrid") -> str:
+    """How ``mode`` fares question by question against each other mode of ``run``, as a
+    Markdown table ('' when the run has nothing to compare): a mean a thousandth below another
+    mode's reads differently when the questions split evenly than when they go one way."""
+    results = run.get("results", {})
+    if mode not in results:
+        return ""
+    rows = []
+    for other, block in results.items():
+        if other == mode:
+            continue
+        changes = compare_questions({"results": {mode: results[mode]}}, {"results": {mode: block}})
+        cells = {c["metric"]: c for c in changes}
+        if not cells:
+            continue
+        rows.append(
+            f"| {other} | "
+            + " | ".join(
+                f"{len(c['better'])} / {len(c['worse'])} / {c['unchanged']} (p = {c['p']:.2g})"
+                if (c := cells.get(name))
+                else "-"
+                for name, _ in COMPARED
+            )
+            + " |"
+        )
+    if not rows:
+        return ""
+    names = " | ".join(f"{name}: better / worse / same" for name, _ in COMPARED)
+    return (
+        f"Per question, {mode} against each single mode (sign test over the questions that "
+        "moved):\n\n"
+        f"| against | {names} |\n|---|{'---|' * len(COMPARED)}\n" + "\n".join(rows) + "\n"
+    )
 
 
 # Per-question values compared between two runs, and the rank each one turns on.

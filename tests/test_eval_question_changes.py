@@ -12,8 +12,10 @@ from eval.report import (
     as_baseline,
     baseline_text,
     check_baseline,
+    mode_comparison,
     question_changes,
     regressions,
+    retrieval_doc,
     sign_test,
 )
 from kb_cli.main import main
@@ -95,3 +97,20 @@ def test_kb_eval_saves_a_baseline_and_names_the_questions_that_moved(tmp_path, c
     assert "per question: default ndcg@10: 0 questions worse, 1 better, 1 unchanged" in err
     assert main(["eval", str(folder), "--save-baseline", str(saved), "--baseline", str(saved)]) == 2
     assert "--save-baseline" in capsys.readouterr().err
+
+
+def test_retrieval_doc_compares_the_hybrid_with_each_single_mode_per_question() -> None:
+    hybrid = _run({"a": (1.0, 1), "b": (1.0, 1), "c": (0.5, 2)})["results"]["default"]
+    dense = _run({"a": (1.0, 1), "b": (0.5, 2), "c": (1.0, 1)})["results"]["default"]
+    bm25 = _run({"a": (0.0, None), "b": (0.5, 2), "c": (0.0, None)})["results"]["default"]
+    run = {
+        "dataset": "set",
+        "split": None,
+        "results": {"dense": dense, "bm25": bm25, "hybrid": hybrid},
+    }
+    table = mode_comparison(run)
+    assert "| dense | 1 / 1 / 1 (p = 1) | - |" in table
+    assert f"| bm25 | 3 / 0 / 0 (p = {sign_test(0, 3):.2g}) | - |" in table
+    assert mode_comparison({"results": {"dense": dense}}) == ""  # no hybrid: nothing to compare
+    config = {"model": "m", "chunker": "c", "chunk_tokens": [1, 1]}
+    assert table in retrieval_doc([{**run, "config": config}])
