@@ -98,3 +98,32 @@ def test_browser_runs_a_search_and_sees_cited_results(ui_url: str) -> None:
         assert any("/source/sops/dangerous-challenges.pdf?start=" in h for h in links)
         assert browser.js("location.search").startswith("?q=escalate")
     assert shot.stat().st_size > 10_000
+
+
+def test_a_link_to_a_run_of_a_set_without_splits_shows_its_split_as_all(
+    chromium, sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    """Opening ``?run=ID`` fills the form as the run was asked for; a set without splits has
+    one option, "(all)", which must show as chosen, not as the empty "Choose an option"."""
+    from ui.client import ApiClient
+
+    app = make_app(sample_kb, fake_embedder, tmp_path)
+    tiny, flat = tmp_path / "datasets" / "tiny", tmp_path / "datasets" / "flat"
+    flat.mkdir()  # the tiny set's dev split as a set without splits
+    for part in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"):
+        source = tiny / part if part == "corpus.jsonl" else tiny / part.replace(".", ".dev.")
+        (flat / part).write_text(source.read_text())
+    with served(app) as api_url:
+        api = ApiClient(api_url)
+        assert {d["name"]: d["splits"] for d in api.eval_datasets()}["flat"] == [None]
+        name = "flat"
+        run_id = api.start_eval(name, None, ["bm25"])["run_id"]
+        url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
+        try:
+            with Chromium() as browser:
+                browser.goto(f"{url}/evaluate?run={run_id}")
+                browser.wait_for_text(f"Metrics: {name}", "Per query")
+                shown = browser.js("document.querySelector('input[aria-label=\"Split\"]').value")
+        finally:
+            stop(ui)
+    assert shown == "(all)"

@@ -234,7 +234,10 @@ if run_id and st.session_state.get("eval_result_of") != run_id:
         # A link to a run shows the form as that run was asked for.
         if view["dataset"] in by_name:
             st.session_state["eval-set"] = view["dataset"]
-            if view["split"] in by_name[view["dataset"]]["splits"]:
+            if view["split"] is None:  # a set without splits: its one option, "(all)"
+                # (a None in the state would show as no choice at all, "Choose an option")
+                st.session_state.pop(f"split-{view['dataset']}", None)
+            elif view["split"] in by_name[view["dataset"]]["splits"]:
                 st.session_state[f"split-{view['dataset']}"] = view["split"]
             st.session_state["modes"] = list(view["modes"])
 
