@@ -247,16 +247,21 @@ def retrieval_doc(runs: list[dict[str, Any]]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def mode_comparison(run: dict[str, Any], mode: str = "hybrid") -> str:
-    """How ``mode`` fares question by question against each other mode of ``run``, as a
-    Markdown table ('' when the run has nothing to compare): a mean a thousandth below another
-    mode's reads differently when the questions split evenly than when they go one way."""
+SINGLE_MODES = ("dense", "bm25")
+
+
+def mode_comparison(run: dict[str, Any]) -> str:
+    """How the fused ranking (``default``, else ``hybrid``) fares question by question against
+    each single mode of ``run``, as a Markdown table ('' when the run has nothing to compare):
+    a mean a thousandth below another mode's reads differently when the questions split
+    evenly than when they go one way."""
     results = run.get("results", {})
-    if mode not in results:
+    mode = next((m for m in ("default", "hybrid") if m in results), None)
+    if mode is None:
         return ""
     rows = []
     for other, block in results.items():
-        if other == mode:
+        if other not in SINGLE_MODES:
             continue
         changes = compare_questions({"results": {mode: results[mode]}}, {"results": {mode: block}})
         cells = {c["metric"]: c for c in changes}

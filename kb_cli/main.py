@@ -474,6 +474,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_baseline_fits,
         check_max_drop,
         markdown_table,
+        mode_comparison,
         question_changes,
         regressions,
     )
@@ -522,6 +523,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     finally:
         close_bars()
     table = markdown_table(results)
+    if compared := mode_comparison(results):
+        table += "\n" + compared
     sys.stdout.write(table)
     left_out = next(iter(results["results"].values()))["left_out"]
     if left_out:

@@ -114,3 +114,21 @@ def test_retrieval_doc_compares_the_hybrid_with_each_single_mode_per_question() 
     assert mode_comparison({"results": {"dense": dense}}) == ""  # no hybrid: nothing to compare
     config = {"model": "m", "chunker": "c", "chunk_tokens": [1, 1]}
     assert table in retrieval_doc([{**run, "config": config}])
+
+
+@pytest.mark.usefixtures("fake_eval")
+def test_kb_eval_all_modes_compares_the_default_with_each_single_mode(tmp_path, capsys) -> None:
+    folder = write_tiny(tmp_path)
+    report = tmp_path / "report.md"
+    assert main(["eval", str(folder), "--mode", "all", "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "Per question, default against each single mode" in out
+    compared = out.split("Per question")[1].splitlines()
+    assert [line.split(" | ")[0] for line in compared if line.startswith("| ")] == [
+        "| against",
+        "| dense",
+        "| bm25",
+    ]  # the single modes only: default against hybrid (the same ranking) is no comparison
+    assert "Per question, default against" in report.read_text()
+    assert main(["eval", str(folder), "--mode", "dense"]) == 0
+    assert "Per question" not in capsys.readouterr().out  # one mode: nothing to compare
