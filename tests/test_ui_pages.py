@@ -423,7 +423,9 @@ def _finished_run(api: ApiClient, modes: list[str]) -> dict:
     return view
 
 
-def test_evaluate_page_names_the_questions_worse_than_in_an_earlier_run(api_url: str) -> None:
+def test_evaluate_page_names_the_questions_worse_than_in_an_earlier_run(
+    api_url: str, monkeypatch
+) -> None:
     api = ApiClient(api_url)
     earlier = _finished_run(api, ["bm25"])
     later = _finished_run(api, ["bm25", "dense"])
@@ -443,3 +445,11 @@ def test_evaluate_page_names_the_questions_worse_than_in_an_earlier_run(api_url:
     worse = at.dataframe[1].value
     assert worse["query_id"].tolist() == ["q2"] and worse["rank after"].tolist() == [3]
     assert worse["change"].tolist() == [-0.5]
+    asked: list[str] = []  # a finished run is fetched once, not on every rerun of the page
+    fetch = ApiClient.eval_run
+    monkeypatch.setattr(
+        ApiClient, "eval_run", lambda self, rid: asked.append(rid) or fetch(self, rid)
+    )
+    at.checkbox[0].check().run()
+    assert not at.exception and earlier["run_id"] not in asked
+    assert "bm25, ndcg@10: 1 question worse" in _markdown(at)

@@ -183,11 +183,17 @@ def _against_earlier(api: ApiClient, run: dict[str, Any], run_id: str | None) ->
         ),
         key="compare-run",
     )
-    try:
-        before = api.eval_run(chosen["run_id"]).get("result") or {}
-    except ApiUnavailable as exc:
-        st.caption(md(f"That run could not be read: {exc}"))
-        return
+    # A finished run never changes: fetched once per session, not again (a whole result,
+    # passages included) each time a control further down the page reruns it.
+    held = st.session_state.setdefault("compared_runs", {})
+    if chosen["run_id"] not in held:
+        try:
+            held.clear()  # only the one on show is kept
+            held[chosen["run_id"]] = api.eval_run(chosen["run_id"]).get("result") or {}
+        except ApiUnavailable as exc:
+            st.caption(md(f"That run could not be read: {exc}"))
+            return
+    before = held[chosen["run_id"]]
     changes = compare_questions(run, before)
     if not changes:
         st.caption("The two runs share no mode with per-question results.")
