@@ -98,6 +98,7 @@ def document_support(
     allowed: np.ndarray | None,
     weight: float,
     depth: int = SUPPORT_DEPTH,
+    lone: np.ndarray | None = None,
 ) -> np.ndarray:
     """``scores`` with every passage of a document raised by ``weight`` times the score of that
     document's second-best passage among the ``depth`` best (nothing if it has none there).
@@ -105,21 +106,29 @@ def document_support(
     A page that answers a question usually matches it in more than one place; a lone close
     passage in an unrelated page is more often a near miss. Order inside a document is kept.
     Measured on all four sets (docs/retrieval-experiments.md): ndcg@10 and evidence_hit@1 up
-    on ConditionalQA, PolicyQA and kb/, StackFAQ (one passage per answer) level.
+    on ConditionalQA, PolicyQA and kb/.
+
+    ``lone`` marks rows whose document has no other passage in the index (a short FAQ entry, a
+    macro): such a passage is its whole document, so it supports itself (raised by ``weight``
+    times its own score). Without that, a knowledge base of short entries and long pages
+    favours the long ones for their length alone: StackFAQ ranked below dense-only by it.
     """
     if weight <= 0 or not len(scores):
         return scores
+    out = scores.astype(np.float32, copy=True)
+    if lone is not None:
+        alone = lone if allowed is None else lone & allowed
+        out[alone] += weight * np.maximum(scores[alone], 0.0)
     top = top_rows(scores, allowed, depth)  # best first
     docs = doc_of[top]
     later = np.ones(len(top), bool)
     later[np.unique(docs, return_index=True)[1]] = False  # each document's best passage
     supported, second = np.unique(docs[later], return_index=True)  # and its second best
     if not len(supported):
-        return scores
+        return out
     bonus = weight * np.maximum(scores[top[later]][second], 0.0)
     pos = np.minimum(np.searchsorted(supported, doc_of), len(supported) - 1)
     hit = supported[pos] == doc_of
-    out = scores.astype(np.float32, copy=True)
     out[hit] += bonus[pos[hit]]
     return out
 
@@ -134,12 +143,14 @@ def combine(
     doc_of: np.ndarray | None = None,
     support: float = 0.0,
     peak_floor: float = 1.0,
+    lone: np.ndarray | None = None,
 ) -> np.ndarray:
     """The ranking score of a search ``mode`` from its dense and BM25 signals.
 
     Hybrid, the default, also weighs each document's second passage (:func:`document_support`,
-    given ``doc_of``: a document number per row); dense and bm25 stay single signals, the
-    baselines the hybrid is measured against.
+    given ``doc_of``: a document number per row, and ``lone``: rows that are their document's
+    only passage); dense and bm25 stay single signals, the baselines the hybrid is measured
+    against.
     """
     if mode == "dense" or lexical is None:
         return dense
@@ -148,7 +159,7 @@ def combine(
     scores = boost(dense, lexical, allowed, lexical_boost, lexical_reach, peak_floor=peak_floor)
     if doc_of is None:
         return scores
-    return document_support(scores, doc_of, allowed, support)
+    return document_support(scores, doc_of, allowed, support, lone=lone)
 
 
 def top_rows(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:

@@ -277,14 +277,15 @@ class PgSearcher:
         # Scoring needs only ids, similarities, sections and access; text for the chosen few.
         rows = con.execute(
             "SELECT c.chunk_id, c.doc_id, c.heading_path, -(c.embedding <#> %s) AS cos, "
-            "d.metadata, a.groups, c.ordinal FROM kb_chunks c "
+            "d.metadata, a.groups, c.ordinal, NOT EXISTS (SELECT 1 FROM kb_chunks o "
+            "WHERE o.doc_id = c.doc_id AND o.chunk_id <> c.chunk_id) AS lone FROM kb_chunks c "
             "JOIN kb_documents d USING (doc_id) LEFT JOIN kb_access a USING (doc_id) "
             "WHERE c.chunk_id = ANY(%s)",
             (vector, candidates),
         ).fetchall()
         rows.sort(key=lambda r: row_order(r[1], r[6]))  # ties break as in the local backend
-        # (chunk_id, doc_id, heading_path, cos, metadata as callers see it)
-        rows = [(*r[:4], with_groups(r[4], r[5])) for r in rows]
+        # (chunk_id, doc_id, heading_path, cos, metadata as callers see it, lone)
+        rows = [(*r[:4], with_groups(r[4], r[5]), r[7]) for r in rows]
         if groups is not None:  # access re-checked on the snapshot itself, not on our cache
             rows = [r for r in rows if visible(r[4], groups)]
         if not rows:
@@ -310,6 +311,7 @@ class PgSearcher:
         scores = fusion.combine(
             mode, dense, lex, scored, self.settings.lexical_boost, self.settings.lexical_reach,
             doc_of, self.settings.document_support, self.settings.lexical_peak_floor,
+            np.array([r[5] for r in rows], bool),
         )  # fmt: skip
         if behind:
             scores = behind_asked_versions(

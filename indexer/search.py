@@ -697,6 +697,8 @@ class Searcher:
         ).fetchall()
         self._chunk_doc = np.array([doc_row[r["doc_id"]] for r in rows], dtype=np.int64)
         self._doc_row = doc_row
+        # Passages that are their document's only one support themselves (fusion.document_support).
+        self._lone = np.bincount(self._chunk_doc, minlength=len(self._docs))[self._chunk_doc] == 1
         self._masks = MaskCache(mask_bytes=len(self._chunk_doc))  # one bool per chunk row
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
@@ -865,7 +867,7 @@ class Searcher:
                 mode, signals.dense[scored], None if lexical is None else lexical[scored],
                 None, self.settings.lexical_boost, self.settings.lexical_reach,
                 self._chunk_doc[scored], self.settings.document_support,
-                self.settings.lexical_peak_floor,
+                self.settings.lexical_peak_floor, self._lone[scored],
             )  # fmt: skip
             if picks:
                 in_force = [self._doc_row[p.instead_of] for p in picks]

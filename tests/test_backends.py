@@ -61,6 +61,8 @@ def test_edits_and_deletions_reach_every_part(target, sample_kb: Path, fake_embe
 
 def test_backends_rank_alike(sample_kb: Path, fake_embedder, tmp_path: Path, pg_database) -> None:
     """The same documents give the same passages, scores and highlights on both backends."""
+    # a one-passage entry, which supports itself in the hybrid (fusion.document_support)
+    (sample_kb / "coin-faq.txt").write_text("Coins bought by mistake are refunded if unused.\n")
     build_index(sample_kb, tmp_path / "index", fake_embedder, **OPTIONS)
     build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
     # the default, a limit on how far below the best dense score keywords may lift, and one
@@ -74,7 +76,9 @@ def test_backends_rank_alike(sample_kb: Path, fake_embedder, tmp_path: Path, pg_
         pg = open_searcher(pg_database, fake_embedder, settings)
         try:
             assert pg.manifest.counts["chunks"] == local.manifest.counts["chunks"]
-            for query in QUERIES:
+            ranked = local.search("coins bought by mistake refunded", top_k=3).results
+            assert "coin-faq.txt" in [r.doc_id for r in ranked]
+            for query in [*QUERIES, "coins bought by mistake refunded"]:
                 for mode in ("dense", "bm25", "hybrid"):
                     want = local.search(query, top_k=3, mode=mode)
                     got = pg.search(query, top_k=3, mode=mode)

@@ -289,6 +289,33 @@ def test_a_document_matching_twice_overtakes_a_lone_close_passage() -> None:
     np.testing.assert_array_equal(dense_only, scores)
 
 
+def test_a_document_of_one_passage_supports_itself() -> None:
+    """A short entry is its whole document: it gets the support a long page gets from its
+    second passage, so length alone does not decide between them."""
+    import numpy as np
+
+    from indexer.fusion import combine, document_support
+
+    scores = np.array([0.80, 0.79, 0.60, 0.70], np.float32)
+    doc_of = np.array([0, 1, 1, 2])  # 0 and 2 are one-passage entries, 1 a longer page
+    lone = np.array([True, False, False, True])
+    allowed = np.array([True, True, True, False])
+    out = document_support(scores, doc_of, allowed, 0.05, lone=lone)
+    np.testing.assert_allclose(out[0], 0.80 * 1.05, rtol=1e-6)  # its own score
+    np.testing.assert_allclose(out[1:3], scores[1:3] + 0.05 * 0.60, rtol=1e-6)
+    assert out[0] > out[1]  # without lone, the page's second passage would put it first
+    assert document_support(scores, doc_of, allowed, 0.05)[1] > scores[0]
+    assert out[3] == scores[3]  # a filtered-out row gets nothing
+    # over the scored rows alone, as search fuses them, the same scores
+    rows = np.flatnonzero(allowed)
+    alone = combine(
+        "hybrid", scores[rows], scores[rows], None, 0.0, 0.0, doc_of[rows], 0.05, 1.0, lone[rows]
+    )
+    full = combine("hybrid", scores, scores, allowed, 0.0, 0.0, doc_of, 0.05, 1.0, lone)
+    np.testing.assert_allclose(alone, full[rows], rtol=1e-6)
+    assert combine("dense", scores, scores, allowed, 0.3, 0.0, doc_of, 0.05, 1.0, lone) is scores
+
+
 def test_row_masks_are_shared_read_only_and_their_memo_is_bounded(local_searcher) -> None:
     from indexer.search import MaskCache, as_of_date
 
