@@ -327,7 +327,7 @@ def _edit_to_search(work: Path, rounds: int) -> list[float]:
         "HF_HUB_OFFLINE": "1",
     }
     port = _free_port()
-    server = _serve(env, port)
+    server = _serve(env, port, work)
     watcher = subprocess.Popen(
         [sys.executable, "-m", "kb_cli.main", "index", str(work / "kb"), "--watch", "-q"],
         env=env,
@@ -365,11 +365,21 @@ def _edit_to_search(work: Path, rounds: int) -> list[float]:
     return seconds
 
 
-def _serve(env: dict, port: int) -> subprocess.Popen:
-    """Start `kb serve` and wait until /health says ok."""
+def server_env(env: dict, work: Path, port: int) -> dict:
+    """``env`` for a benchmark's API: its searches are logged in the benchmark's own folder.
+
+    Logging stays on, since writing the query log is part of what a search costs; but the load
+    generator's hundred thousand synthetic questions must not land in the knowledge base's
+    real query log (``KB_LOG_PATH``), where the coverage page would read them as agents'.
+    """
+    return {**env, "KB_LOG_PATH": str(work / f"querylog-{port}.sqlite")}
+
+
+def _serve(env: dict, port: int, work: Path) -> subprocess.Popen:
+    """Start `kb serve` (its query log in ``work``) and wait until /health says ok."""
     server = subprocess.Popen(
         [sys.executable, "-m", "kb_cli.main", "serve", "--port", str(port)],
-        env=env,
+        env=server_env(env, work, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -616,7 +626,7 @@ def bench_latency(sizes: list[int], seconds: float, concurrency: int) -> list[di
         ann = _ann_recall(target, queries[:200])
         port = _free_port()
         env = {**os.environ, "KB_INDEX_DIR": str(target), "HF_HUB_OFFLINE": "1"}
-        server = _serve(env, port)
+        server = _serve(env, port, work)
         try:
             url = f"http://127.0.0.1:{port}"
             rss_idle = _settled_memory_kib(server.pid)
@@ -705,7 +715,7 @@ def bench_postgres(size: int, seconds: float, concurrency: int) -> dict:
     local.close()
     pg.close()
     port = _free_port()
-    api = _serve({**os.environ, "KB_DATABASE_URL": url, "HF_HUB_OFFLINE": "1"}, port)
+    api = _serve({**os.environ, "KB_DATABASE_URL": url, "HF_HUB_OFFLINE": "1"}, port, work)
     try:
         api_url = f"http://127.0.0.1:{port}"
         _wrk(api_url, bodies, 3, concurrency)  # warm-up

@@ -44,3 +44,16 @@ def test_the_build_benchmark_measures_every_row(monkeypatch) -> None:
     text = render(results, "python -m bench.run --quick")
     assert "its early generation: searchable after" in text
     assert f"{early['speedup']:.2f}x" in text
+
+
+def test_a_benchmark_api_logs_its_searches_in_its_own_folder(tmp_path) -> None:
+    """The load generator's synthetic questions must not reach the real query log, where the
+    coverage page would count them as agents' searches (they once made 250,000 of them)."""
+    from bench.run import server_env
+
+    real = tmp_path / "var" / "querylog.sqlite"
+    work = tmp_path / "kb-latency-x"
+    env = server_env({"KB_LOG_PATH": str(real), "KB_INDEX_DIR": "ix"}, work, 8123)
+    assert env["KB_LOG_PATH"] == str(work / "querylog-8123.sqlite")
+    assert env["KB_INDEX_DIR"] == "ix"  # the rest of the caller's environment is kept
+    assert server_env({}, work, 8124)["KB_LOG_PATH"] != env["KB_LOG_PATH"]  # one per server
