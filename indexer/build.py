@@ -464,6 +464,8 @@ def _index_documents(
             both, fresh = _embed(embedder, texts + window_texts, progress, cache, known, asked)
             vectors, window_vectors = both[:n], both[n:]
             fresh += first
+        if cache is not None:  # what this index holds stays; long-unused vectors go
+            cache.prune(texts + window_texts)
     finally:
         if cache is not None:
             cache.close()

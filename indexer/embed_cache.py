@@ -3,6 +3,11 @@
 Plain SQLite with float32 bytes; never pickle. Safe to delete at any time: it only saves work,
 so a damaged file (a torn copy, a disk error) is set aside as ``<name>.corrupt`` and a new
 cache started, and a row that does not hold a whole vector is embedded again.
+
+It does not grow for ever: a vector no build has stored, found or kept for ``KEEP_S`` (the text
+of an edit long since replaced, every text of a model no longer used) is dropped, at most once
+a day (:meth:`EmbeddingCache.prune`). The texts of the index being built are always kept, even
+when the build took their vectors from the previous generation and never asked the cache.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import hashlib
 import logging
 import os
 import sqlite3
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +68,46 @@ def open_cache(path: Path, schema: str) -> sqlite3.Connection:
 
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, dim INTEGER, vec BLOB)"
+KEEP_S = 30 * 86400  # a vector no build has used for this long is dropped
+TOUCH_S = 86400  # how often a used vector's time is refreshed (not a write on every build)
+_clock = time.time  # the cache's "now" (tests move it)
+
+
+def _upgrade(con: sqlite3.Connection, now: int) -> None:
+    """Give a cache written before vectors had a last-used time one (``now``: a fresh start
+    for every vector it holds), and the index and the note that pruning needs."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(vectors)")}
+    with con:
+        if "used" not in columns:
+            con.execute(f"ALTER TABLE vectors ADD COLUMN used INTEGER NOT NULL DEFAULT {int(now)}")
+        con.execute("CREATE INDEX IF NOT EXISTS vectors_used ON vectors (used)")
+        con.execute("CREATE TABLE IF NOT EXISTS cache_notes (name TEXT PRIMARY KEY, value INTEGER)")
 
 
 class EmbeddingCache:
     """A persistent map from text to its vector under one model."""
 
-    def __init__(self, path: Path, fingerprint: str, dimension: int | None = None) -> None:
+    def __init__(
+        self, path: Path, fingerprint: str, dimension: int | None = None, now: float | None = None
+    ) -> None:
         self.path = Path(path)
         self.fingerprint = fingerprint
         self.dimension = dimension  # when known, rows of another width are not vectors of it
-        self._con = open_cache(self.path, _SCHEMA)
+        self._now = int(_clock() if now is None else now)
+        self._con = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        con = open_cache(self.path, _SCHEMA)
+        try:
+            _upgrade(con, self._now)
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            if not is_damaged(exc):
+                raise
+            set_aside(self.path, exc)
+            con = open_cache(self.path, _SCHEMA)
+            _upgrade(con, self._now)
+        return con
 
     def _key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.fingerprint}\x00{text}".encode()).digest()
@@ -81,7 +118,7 @@ class EmbeddingCache:
             raise exc
         self._con.close()
         set_aside(self.path, exc)
-        self._con = open_cache(self.path, _SCHEMA)
+        self._con = self._open()
 
     def _vector(self, dim: object, vec: object) -> np.ndarray | None:
         """The row's vector, or None when the row does not hold one whole, finite vector."""
@@ -110,22 +147,76 @@ class EmbeddingCache:
             self._start_again(exc)
             found = {}
         hits = {i: found[k] for i, k in enumerate(keys) if k in found}
+        self._touch(list(found))
         return hits, [i for i in range(len(texts)) if i not in hits]
+
+    def _touch(self, keys: list[bytes]) -> None:
+        """Mark ``keys`` used now, where their time is older than ``TOUCH_S``."""
+        try:
+            with self._con:
+                for i in range(0, len(keys), 500):
+                    batch = keys[i : i + 500]
+                    marks = ",".join("?" * len(batch))
+                    self._con.execute(
+                        f"UPDATE vectors SET used = ? WHERE used < ? AND key IN ({marks})",
+                        (self._now, self._now - TOUCH_S, *batch),
+                    )
+        except sqlite3.DatabaseError as exc:
+            self._start_again(exc)
 
     def store(self, texts: list[str], vectors: np.ndarray) -> None:
         rows = [
-            (self._key(t), int(v.shape[0]), np.ascontiguousarray(v, np.float32).tobytes())
+            (
+                self._key(t),
+                int(v.shape[0]),
+                np.ascontiguousarray(v, np.float32).tobytes(),
+                self._now,
+            )
             for t, v in zip(texts, vectors, strict=True)
         ]
         for attempt in (1, 2):
             try:
                 with self._con:
-                    self._con.executemany("INSERT OR REPLACE INTO vectors VALUES (?,?,?)", rows)
+                    self._con.executemany(
+                        "INSERT OR REPLACE INTO vectors (key, dim, vec, used) VALUES (?,?,?,?)",
+                        rows,
+                    )
                 return
             except sqlite3.DatabaseError as exc:
                 if attempt == 2:
                     raise
                 self._start_again(exc)
+
+    def prune(self, keep: Iterable[str]) -> int:
+        """Drop vectors no build has used for ``KEEP_S``, except those of the texts in ``keep``
+        (the index just built: its vectors may have come from the previous generation without
+        asking the cache). Runs at most once per ``TOUCH_S``; returns how many were dropped."""
+        try:
+            done = self._con.execute(
+                "SELECT value FROM cache_notes WHERE name = 'pruned'"
+            ).fetchone()
+            if done is not None and done[0] > self._now - TOUCH_S:
+                return 0
+            cutoff = self._now - KEEP_S
+            stale = [
+                k for (k,) in self._con.execute("SELECT key FROM vectors WHERE used < ?", (cutoff,))
+            ]
+            kept = {self._key(t) for t in keep} if stale else set()
+            drop = [k for k in stale if k not in kept]
+            with self._con:
+                self._con.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in drop])
+                self._con.execute(
+                    "INSERT OR REPLACE INTO cache_notes VALUES ('pruned', ?)", (self._now,)
+                )
+            self._touch([k for k in stale if k in kept])
+        except sqlite3.DatabaseError as exc:
+            self._start_again(exc)
+            return 0
+        if drop:
+            logger.info(
+                "embedding cache: dropped %d vectors unused for %d days", len(drop), KEEP_S // 86400
+            )
+        return len(drop)
 
     def close(self) -> None:
         self._con.close()

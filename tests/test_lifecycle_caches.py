@@ -85,3 +85,79 @@ def test_a_truncated_cached_vector_is_embedded_again(
     _same_as_fresh(sample_kb, ix, fake_embedder, tmp_path)
     again = build_index(sample_kb, tmp_path / "other", fake_embedder, cache_path=cache, **OPTIONS)
     assert again.embedded == 0  # the damaged rows were replaced
+
+
+DAY = 86400
+
+
+def _keys(cache: Path) -> set[bytes]:
+    with sqlite3.connect(cache) as con:
+        return {k for (k,) in con.execute("SELECT key FROM vectors")}
+
+
+def test_vectors_long_unused_are_dropped_and_those_in_use_kept(tmp_path: Path) -> None:
+    from indexer.embed_cache import KEEP_S, EmbeddingCache
+
+    path, t0 = tmp_path / "cache.sqlite", 1_700_000_000
+    vecs = np.eye(3, dtype=np.float32)
+    first = EmbeddingCache(path, "fp", 3, now=t0)
+    first.store(["asked again", "in the index", "replaced long ago"], vecs)
+    assert first.prune([]) == 0  # nothing is old yet
+    first.close()
+
+    later = EmbeddingCache(path, "fp", 3, now=t0 + KEEP_S + DAY)
+    assert len(later.lookup(["asked again"])[0]) == 1  # a hit counts as a use
+    assert later.prune(["in the index"]) == 1
+    hits, missing = later.lookup(["asked again", "in the index", "replaced long ago"])
+    assert sorted(hits) == [0, 1] and missing == [2]
+    later.store(["replaced long ago"], vecs[2:])
+    assert later.prune([]) == 0  # once a day at most
+    later.close()
+
+    # kept or found, both were marked used: they go only when unused for long again
+    assert EmbeddingCache(path, "fp", 3, now=t0 + KEEP_S + 2 * DAY).prune([]) == 0
+    assert EmbeddingCache(path, "fp", 3, now=t0 + 2 * KEEP_S + 3 * DAY).prune([]) == 3
+    assert _keys(path) == set()
+
+
+def test_a_cache_from_before_last_used_times_keeps_its_vectors(tmp_path: Path) -> None:
+    from indexer.embed_cache import KEEP_S, EmbeddingCache
+
+    path = tmp_path / "cache.sqlite"
+    key = EmbeddingCache(tmp_path / "probe.sqlite", "fp", 3)._key("old text")
+    with sqlite3.connect(path) as con:  # the layout written before vectors had a time
+        con.execute("CREATE TABLE vectors (key BLOB PRIMARY KEY, dim INTEGER, vec BLOB)")
+        con.execute("INSERT INTO vectors VALUES (?, 3, ?)", (key, np.ones(3, np.float32).tobytes()))
+    cache = EmbeddingCache(path, "fp", 3, now=1_700_000_000)
+    hits, _ = cache.lookup(["old text"])
+    np.testing.assert_array_equal(hits[0], np.ones(3, np.float32))
+    assert cache.prune([]) == 0  # its time starts at the upgrade, not at zero
+    cache.close()
+    assert EmbeddingCache(path, "fp", 3, now=1_700_000_000 + KEEP_S + DAY).prune([]) == 1
+
+
+def test_a_build_keeps_what_its_index_holds_and_drops_replaced_texts(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """Vectors the previous generation gave a build (the cache never asked) stay; the vectors
+    of a text an edit replaced a month ago go."""
+    from indexer import embed_cache
+
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    build_index(sample_kb, ix, fake_embedder, cache_path=cache, **OPTIONS)
+    _edit(sample_kb, "Refunds of gifted coins need a manager's approval.")
+    build_index(sample_kb, ix, fake_embedder, cache_path=cache, **OPTIONS)
+    before = _keys(cache)
+
+    now = embed_cache._clock()
+    monkeypatch.setattr(embed_cache, "_clock", lambda: now + embed_cache.KEEP_S + DAY)
+    _edit(sample_kb, "Zebra parcels are refunded only on Tuesdays.")
+    report = build_index(sample_kb, ix, fake_embedder, cache_path=cache, **OPTIONS)
+    assert 0 < report.embedded < report.reused  # the rest came from the previous generation
+
+    # exactly the texts of the index now built: the same keys a fresh cache would hold
+    fresh = tmp_path / "fresh.sqlite"
+    build_index(sample_kb, tmp_path / "ix2", fake_embedder, cache_path=fresh, **OPTIONS)
+    assert _keys(cache) == _keys(fresh)
+    assert before - _keys(cache)  # the passage as it was before the edits is gone
+    _cache_works_again(sample_kb, fake_embedder, cache, tmp_path)
