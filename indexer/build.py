@@ -464,12 +464,12 @@ def _index_documents(
             both, fresh = _embed(embedder, texts + window_texts, progress, cache, known, asked)
             vectors, window_vectors = both[:n], both[n:]
             fresh += first
-        if cache is not None:  # what this index holds stays; long-unused vectors go
+        manifest, seconds = write(vectors, (spans, window_vectors), chunker)
+        if cache is not None:  # after publishing: what this index holds stays, long-unused goes
             cache.prune(texts + window_texts)
     finally:
         if cache is not None:
             cache.close()
-    manifest, seconds = write(vectors, (spans, window_vectors), chunker)
     logger.info("indexed %d documents, %d chunks in %.1fs", len(documents), len(chunks), seconds)
     # Pooled windows come with their passage: only separately embedded ones count as texts.
     total = len(texts) + (len(window_texts) if windows == "separate" else 0)

@@ -203,12 +203,12 @@ class EmbeddingCache:
             ]
             kept = {self._key(t) for t in keep} if stale else set()
             drop = [k for k in stale if k not in kept]
+            # The index's own stay as they are: marking them used would rewrite every row.
             with self._con:
                 self._con.executemany("DELETE FROM vectors WHERE key = ?", [(k,) for k in drop])
                 self._con.execute(
                     "INSERT OR REPLACE INTO cache_notes VALUES ('pruned', ?)", (self._now,)
                 )
-            self._touch([k for k in stale if k in kept])
         except sqlite3.DatabaseError as exc:
             self._start_again(exc)
             return 0
