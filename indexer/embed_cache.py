@@ -162,7 +162,15 @@ class EmbeddingCache:
                         (self._now, self._now - TOUCH_S, *batch),
                     )
         except sqlite3.DatabaseError as exc:
+            self._housekeeping_failed(exc)
+
+    def _housekeeping_failed(self, exc: sqlite3.DatabaseError) -> None:
+        """Last-used times and pruning only keep the file small: a cache that is busy or
+        read-only must not fail the build over them (a damaged one is started again)."""
+        if is_damaged(exc):
             self._start_again(exc)
+        else:
+            logger.warning("embedding cache %s: not pruned or marked used (%s)", self.path, exc)
 
     def store(self, texts: list[str], vectors: np.ndarray) -> None:
         rows = [
@@ -210,7 +218,7 @@ class EmbeddingCache:
                     "INSERT OR REPLACE INTO cache_notes VALUES ('pruned', ?)", (self._now,)
                 )
         except sqlite3.DatabaseError as exc:
-            self._start_again(exc)
+            self._housekeeping_failed(exc)
             return 0
         if drop:
             logger.info(

@@ -161,3 +161,19 @@ def test_a_build_keeps_what_its_index_holds_and_drops_replaced_texts(
     assert _keys(cache) == _keys(fresh)
     assert before - _keys(cache)  # the passage as it was before the edits is gone
     _cache_works_again(sample_kb, fake_embedder, cache, tmp_path)
+
+
+def test_a_read_only_cache_still_gives_its_vectors(tmp_path: Path, caplog) -> None:
+    """Marking vectors used is housekeeping: a cache the build may not write to still serves."""
+    from indexer.embed_cache import KEEP_S, EmbeddingCache
+
+    path = tmp_path / "cache.sqlite"
+    cache = EmbeddingCache(path, "fp", 3, now=1_700_000_000)
+    cache.store(["a"], np.ones((1, 3), np.float32))
+    cache.close()
+    later = EmbeddingCache(path, "fp", 3, now=1_700_000_000 + KEEP_S + DAY)
+    later._con.execute("PRAGMA query_only = ON")  # as a read-only file or mount behaves
+    hits, missing = later.lookup(["a"])
+    assert len(hits) == 1 and missing == []
+    assert later.prune([]) == 0
+    assert "not pruned or marked used" in caplog.text
