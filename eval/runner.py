@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -51,6 +53,40 @@ DOC_METRICS = (
 EVIDENCE_KS = (1, 3, 5)
 
 
+CACHE_KEEP_S = 30 * 86400  # a cached index no evaluation has used for this long is removed
+USED_MARK = ".used"  # touched in a cached index's folder each time an evaluation uses it
+
+
+def _last_used(entry: Path) -> float:
+    mark = entry / USED_MARK
+    return mark.stat().st_mtime if mark.exists() else entry.stat().st_mtime
+
+
+def prune_cache(cache_root: Path, keep: Path, now: float | None = None) -> list[Path]:
+    """Remove the cached indexes no evaluation has used for ``CACHE_KEEP_S``, except ``keep``.
+
+    Each new corpus version, chunker or model adds a cached index and nothing else ever reads
+    the old one again: without this the cache only grows (tens of MB per set and version).
+    Only index folders (with a ``CURRENT`` pointer) are touched; other files stay.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for entry in sorted(Path(cache_root).iterdir()):
+        if entry == keep or not (entry / "CURRENT").is_file():
+            continue
+        try:
+            if now - _last_used(entry) > CACHE_KEEP_S:
+                shutil.rmtree(entry)
+                removed.append(entry)
+        except OSError as exc:  # in use on another system, gone meanwhile: try another day
+            logger.warning("could not remove the cached index %s: %s", entry, exc)
+    if removed:
+        logger.info(
+            "removed %d cached indexes unused for %d days", len(removed), CACHE_KEEP_S // 86400
+        )
+    return removed
+
+
 def cached_index(
     dataset: Dataset,
     embedder: Embedder,
@@ -80,6 +116,7 @@ def cached_index(
     try:
         read_manifest(index_dir)
         logger.info("using cached index %s", index_dir)
+        (index_dir / USED_MARK).touch()
     except KBError:
         index_documents(
             dataset.documents,
@@ -91,6 +128,8 @@ def cached_index(
             progress=progress,
             early_windows=settings.early_windows,
         )
+        (index_dir / USED_MARK).touch()
+        prune_cache(cache_root, index_dir)  # a new index: a good time to drop long-unused ones
     return index_dir
 
 

@@ -200,3 +200,42 @@ def test_kb_eval_shows_progress_for_indexing_and_questions(
     assert "searching" in err
     main(["eval", str(folder), "--quiet", "--cache-dir", str(tmp_path / "cache")])
     assert "searching" not in capsys.readouterr().err
+
+
+def test_cached_indexes_unused_for_a_month_are_removed(tmp_path: Path, fake_embedder) -> None:
+    """Each corpus version or configuration adds a cached index; the ones no evaluation has
+    used for CACHE_KEEP_S go when a new one is built, the rest (and other files) stay."""
+    import os
+    import time
+
+    from eval.runner import CACHE_KEEP_S, USED_MARK, cached_index
+
+    root = tmp_path / "cache"
+    month_ago = time.time() - CACHE_KEEP_S - 86400
+
+    def entry(name: str, used: float | None, mark: bool = True) -> Path:
+        folder = root / name
+        folder.mkdir(parents=True)
+        (folder / "CURRENT").write_text("gen-x")
+        if mark:
+            (folder / USED_MARK).touch()
+            os.utime(folder / USED_MARK, (used, used))
+        os.utime(folder, (month_ago, month_ago))
+        return folder
+
+    stale = entry("set-old-config", month_ago)
+    unmarked = entry("set-from-before-marks", None, mark=False)  # falls back on the folder's time
+    recent = entry("set-other-config", time.time() - 86400)
+    (root / "not-an-index").mkdir()
+    (root / "runs.sqlite").write_text("evaluation runs")
+    ds = load_dataset(_write(tmp_path / "set"))
+    small = Settings(chunk_max_tokens=60, chunk_min_tokens=8)  # within the fake model's limit
+
+    built = cached_index(ds, fake_embedder, small, root)
+    assert not stale.exists() and not unmarked.exists()
+    assert recent.exists() and (root / "not-an-index").exists() and (root / "runs.sqlite").exists()
+    assert (built / USED_MARK).exists()
+
+    os.utime(built / USED_MARK, (month_ago, month_ago))
+    assert cached_index(ds, fake_embedder, small, root) == built  # a cache hit...
+    assert time.time() - (built / USED_MARK).stat().st_mtime < 60  # ...marks it used
