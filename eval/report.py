@@ -248,6 +248,8 @@ def retrieval_doc(runs: list[dict[str, Any]]) -> str:
 
 
 SINGLE_MODES = ("dense", "bm25")
+# Per-question values compared between two runs, and the rank each one turns on.
+COMPARED = (("ndcg@10", "first_relevant_rank"), ("evidence_hit@1", "evidence_rank"))
 
 
 def mode_comparison(run: dict[str, Any]) -> str:
@@ -263,8 +265,7 @@ def mode_comparison(run: dict[str, Any]) -> str:
     for other, block in results.items():
         if other not in SINGLE_MODES:
             continue
-        changes = compare_questions({"results": {mode: results[mode]}}, {"results": {mode: block}})
-        cells = {c["metric"]: c for c in changes}
+        cells = {c["metric"]: c for c in _question_splits(mode, results[mode], block)}
         if not cells:
             continue
         rows.append(
@@ -285,10 +286,6 @@ def mode_comparison(run: dict[str, Any]) -> str:
         "moved):\n\n"
         f"| against | {names} |\n|---|{'---|' * len(COMPARED)}\n" + "\n".join(rows) + "\n"
     )
-
-
-# Per-question values compared between two runs, and the rank each one turns on.
-COMPARED = (("ndcg@10", "first_relevant_rank"), ("evidence_hit@1", "evidence_rank"))
 
 
 def sign_test(worse: int, better: int) -> float:
@@ -313,40 +310,49 @@ def compare_questions(current: dict[str, Any], baseline: dict[str, Any]) -> list
     """
     out = []
     for mode, block in current.get("results", {}).items():
-        before_rows = (baseline.get("results", {}).get(mode) or {}).get("per_query") or []
-        rows = {r.get("query_id"): r for r in block.get("per_query") or []}
-        pairs = [(b, rows[b.get("query_id")]) for b in before_rows if b.get("query_id") in rows]
-        for name, rank in COMPARED:
-            moved = [
-                {
-                    "query_id": a.get("query_id"),
-                    "question": a.get("query", ""),
-                    "before": b[name],
-                    "after": a[name],
-                    "rank before": b.get(rank),
-                    "rank after": a.get(rank),
-                }
-                for b, a in pairs
-                if isinstance(b.get(name), int | float) and isinstance(a.get(name), int | float)
-            ]
-            if not moved:
-                continue
-            worse = sorted(
-                (m for m in moved if m["after"] < m["before"] - 1e-9),
-                key=lambda m: m["after"] - m["before"],
-            )
-            better = [m for m in moved if m["after"] > m["before"] + 1e-9]
-            out.append(
-                {
-                    "mode": mode,
-                    "metric": name,
-                    "rank": rank,
-                    "worse": worse,
-                    "better": better,
-                    "unchanged": len(moved) - len(worse) - len(better),
-                    "p": sign_test(len(worse), len(better)),
-                }
-            )
+        out += _question_splits(mode, block, baseline.get("results", {}).get(mode) or {})
+    return out
+
+
+def _question_splits(
+    mode: str, block: dict[str, Any], before: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """:func:`compare_questions` for one mode's results, ``block`` against ``before``."""
+    out = []
+    before_rows = before.get("per_query") or []
+    rows = {r.get("query_id"): r for r in block.get("per_query") or []}
+    pairs = [(b, rows[b.get("query_id")]) for b in before_rows if b.get("query_id") in rows]
+    for name, rank in COMPARED:
+        moved = [
+            {
+                "query_id": a.get("query_id"),
+                "question": a.get("query", ""),
+                "before": b[name],
+                "after": a[name],
+                "rank before": b.get(rank),
+                "rank after": a.get(rank),
+            }
+            for b, a in pairs
+            if isinstance(b.get(name), int | float) and isinstance(a.get(name), int | float)
+        ]
+        if not moved:
+            continue
+        worse = sorted(
+            (m for m in moved if m["after"] < m["before"] - 1e-9),
+            key=lambda m: m["after"] - m["before"],
+        )
+        better = [m for m in moved if m["after"] > m["before"] + 1e-9]
+        out.append(
+            {
+                "mode": mode,
+                "metric": name,
+                "rank": rank,
+                "worse": worse,
+                "better": better,
+                "unchanged": len(moved) - len(worse) - len(better),
+                "p": sign_test(len(worse), len(better)),
+            }
+        )
     return out
 
 

@@ -116,7 +116,6 @@ def cached_index(
     try:
         read_manifest(index_dir)
         logger.info("using cached index %s", index_dir)
-        (index_dir / USED_MARK).touch()
     except KBError:
         index_documents(
             dataset.documents,
@@ -128,8 +127,8 @@ def cached_index(
             progress=progress,
             early_windows=settings.early_windows,
         )
-        (index_dir / USED_MARK).touch()
         prune_cache(cache_root, index_dir)  # a new index: a good time to drop long-unused ones
+    (index_dir / USED_MARK).touch()
     return index_dir
 
 

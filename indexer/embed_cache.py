@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +48,12 @@ def set_aside(path: Path, exc: sqlite3.DatabaseError) -> None:
         path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
-def open_cache(path: Path, schema: str) -> sqlite3.Connection:
-    """A connection to a cache database holding ``schema``; a damaged file is set aside and
-    the cache started again rather than failing the build it only speeds up."""
+def open_cache(
+    path: Path, schema: str, upgrade: Callable[[sqlite3.Connection], None] | None = None
+) -> sqlite3.Connection:
+    """A connection to a cache database holding ``schema`` (then brought up to date by
+    ``upgrade``); a damaged file is set aside and the cache started again rather than failing
+    the build it only speeds up."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for attempt in (1, 2):
@@ -58,6 +61,8 @@ def open_cache(path: Path, schema: str) -> sqlite3.Connection:
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute(schema)
+            if upgrade is not None:
+                upgrade(con)
             return con
         except sqlite3.DatabaseError as exc:
             con.close()
@@ -97,17 +102,7 @@ class EmbeddingCache:
         self._con = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        con = open_cache(self.path, _SCHEMA)
-        try:
-            _upgrade(con, self._now)
-        except sqlite3.DatabaseError as exc:
-            con.close()
-            if not is_damaged(exc):
-                raise
-            set_aside(self.path, exc)
-            con = open_cache(self.path, _SCHEMA)
-            _upgrade(con, self._now)
-        return con
+        return open_cache(self.path, _SCHEMA, lambda con: _upgrade(con, self._now))
 
     def _key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.fingerprint}\x00{text}".encode()).digest()
