@@ -107,9 +107,6 @@ def cached_index(
             str(settings.chunk_min_tokens),
             f"f{FORMAT_VERSION}",
             f"t{TERMS_VERSION}",
-            # int8 vectors depend on their batch, and a build with an early generation batches
-            # passages apart from windows: its index is measured, as `kb index` writes it.
-            f"e{settings.early_windows}",
         ]
     )
     index_dir = cache_root / key

@@ -1,4 +1,4 @@
-"""ONNX Runtime with int8 dynamic quantisation: the fast embedding backend for 2-core CPUs.
+"""ONNX Runtime with int8 quantisation: the fast embedding backend for 2-core CPUs.
 
 The model is exported once from its sentence-transformers files (torch is needed only then) and
 cached under ``cache_dir/<fingerprint digest>/``; a small JSON file beside it records what it
@@ -6,6 +6,11 @@ was made from and its sha256, which is checked on every load. Before quantising,
 transformer optimizer fuses each layer's attention, GELU and layer norms into single kernels
 (measured on all-MiniLM-L6-v2 against the unfused int8 export, side by side: 1.2-1.3x faster on
 batches of passages, ~1.4x on a single query, cosine to fp32 unchanged at 0.994).
+
+onnxruntime's dynamic quantisation gives each layer's activations one scale per batch, so a
+text's vector would depend on the texts embedded with it. The export therefore fixes every
+activation scale once, from calibration texts run one at a time (:func:`fix_activation_scales`):
+a text's vector then depends on the text alone, at the same speed and the same distance to fp32.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +36,12 @@ logger = logging.getLogger(__name__)
 
 # Bump when the export recipe changes: old exports are then rebuilt, and since the format is
 # part of the embedder's fingerprint, indexes and cached vectors made with the old one are too.
-EXPORT_FORMAT = 2  # 2: attention, GELU and layer norms fused before quantisation
+# 2: attention, GELU and layer norms fused before quantisation
+# 3: activation scales fixed by calibration (CALIBRATION_FILE), no longer computed per batch
+EXPORT_FORMAT = 3
+CALIBRATION_FILE = Path(__file__).with_name("calibration.txt")
+# Its texts decide every int8 vector: a changed file needs a new EXPORT_FORMAT (tests check it).
+CALIBRATION_SHA256 = "2bfbc853fa2263e31279efc868cf8691adac6db7e167779ad72e0e4a016c1375"
 MODEL_FILE = "model.int8.onnx"
 FUSED_FILE = "model.fused.onnx"  # intermediate: fp32 with fused layers
 RECORD_FILE = "export.json"
@@ -62,13 +73,14 @@ def ensure_export(model_path: str, fingerprint: str, cache_dir: Path) -> Path:
         logger.info("exporting %s to int8 ONNX (once; cached in %s)", model_path, target)
         staging = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=target.parent))
         try:
-            fused = _export(model_path, staging)
+            made = _export(model_path, staging)
             record = {
                 "format": EXPORT_FORMAT,
                 "source_fingerprint": fingerprint,
                 "sha256": sha256_file(staging / MODEL_FILE),
-                "quantisation": "dynamic int8, per-channel weights (onnxruntime)",
-                "fused": fused,
+                "quantisation": "int8, per-channel weights (onnxruntime)",
+                "fused": made["operators"],
+                "activation_scales": made["scales"],
             }
             (staging / RECORD_FILE).write_text(json.dumps(record, indent=2))
             if target.exists():
@@ -76,7 +88,29 @@ def ensure_export(model_path: str, fingerprint: str, cache_dir: Path) -> Path:
             os.replace(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        drop_older_exports(target.parent, fingerprint)
     return target / MODEL_FILE
+
+
+def drop_older_exports(cache_dir: Path, fingerprint: str) -> list[Path]:
+    """Remove exports of the same source model in an older format: no code of this version
+    reads them again (~23 MB each). Newer formats, other models and damaged records are left.
+    """
+    removed = []
+    for folder in sorted(Path(cache_dir).glob("onnx-int8-*")):
+        try:
+            record = json.loads((folder / RECORD_FILE).read_text())
+            older = (
+                record.get("source_fingerprint") == fingerprint
+                and int(record.get("format", EXPORT_FORMAT)) < EXPORT_FORMAT
+            )
+        except (OSError, ValueError, TypeError):
+            continue
+        if older:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            logger.info("removed %s, an export in an older format", folder)
+    return removed
 
 
 def _verified(target: Path, fingerprint: str) -> bool:
@@ -92,11 +126,13 @@ def _verified(target: Path, fingerprint: str) -> bool:
     return True
 
 
-def _export(model_path: str, out: Path) -> dict[str, int]:
-    """Trace the transformer to ONNX (fp32), fuse its layers, then quantise weights to int8.
+def _export(model_path: str, out: Path) -> dict[str, Any]:
+    """Trace the transformer to ONNX (fp32), fuse its layers, quantise weights to int8, then fix
+    the activation scales.
 
-    Returns the fused operator counts (empty when the model's graph could not be fused: it is
-    then quantised as traced, slower but the same vectors).
+    Returns ``operators``, the fused operator counts (empty when the model's graph could not be
+    fused: it is then quantised as traced, slower but the same vectors), and ``scales``, what
+    became of the activation scales.
     """
     try:
         import onnx
@@ -161,13 +197,158 @@ def _export(model_path: str, out: Path) -> dict[str, int]:
         quantise(source)
     for name in (fp32.name, FUSED_FILE):  # only the quantised model is kept
         (out / name).unlink(missing_ok=True)
+    try:
+        fixed = fix_activation_scales(
+            out / MODEL_FILE,
+            calibration_texts(),
+            lambda text: {n: a.astype(np.int64) for n, a in tokenizer(
+                text, truncation=True, max_length=_max_tokens(model_path), return_tensors="np"
+            ).items() if n in names},
+        )  # fmt: skip
+        scales = f"fixed: {fixed} calibrated on {CALIBRATION_FILE.name}"
+    except Exception as exc:  # still a working model, only batch-dependent: say so, keep it
+        logger.warning("could not fix the activation scales (%s); they stay per batch", exc)
+        scales = f"per batch (calibration failed: {exc})"
     for name in ("tokenizer.json", "sentence_bert_config.json"):
         if (Path(model_path) / name).is_file():
             shutil.copy2(Path(model_path) / name, out / name)
     pooling = Path(model_path) / "1_Pooling" / "config.json"
     if pooling.is_file():
         shutil.copy2(pooling, out / "pooling.json")
-    return fused
+    return {"operators": fused, "scales": scales}
+
+
+def _max_tokens(model_path: str) -> int:
+    config = _read_json(Path(model_path) / "sentence_bert_config.json")
+    return int(config.get("max_seq_length") or 512)
+
+
+def calibration_texts() -> list[str]:
+    """The texts that fix the int8 activation scales, checked against ``CALIBRATION_SHA256``."""
+    data = CALIBRATION_FILE.read_bytes()
+    if hashlib.sha256(data).hexdigest() != CALIBRATION_SHA256:
+        raise KBError(f"{CALIBRATION_FILE} does not match CALIBRATION_SHA256")
+    lines = data.decode("utf-8").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def fix_activation_scales(
+    model_file: Path, texts: list[str], feeds: Callable[[str], dict[str, np.ndarray]]
+) -> int:
+    """Replace each ``DynamicQuantizeLinear`` of a dynamically quantised graph by a
+    ``QuantizeLinear`` whose scale and zero point come from ``texts``; returns how many.
+
+    Dynamic quantisation takes each activation's range from the whole batch, so a text's int8
+    vector moved (cosine ~0.99) with its batch mates: a document's vectors changed when
+    another document was added, and cached vectors differed from freshly computed ones. A
+    fixed range makes the vector a function of the text alone. The range of each activation
+    is its minimum and maximum over the calibration texts, each run alone (batch mates would
+    otherwise make the calibration itself depend on the order), widened to include 0 as
+    onnxruntime's own uint8 scheme does; values beyond it saturate. On all-MiniLM-L6-v2 the
+    vectors are as close to fp32 as the dynamic ones and as fast (bench/PROFILE.md).
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(model_file))
+    dynamic = [n for n in model.graph.node if n.op_type == "DynamicQuantizeLinear"]
+    if not dynamic:
+        return 0
+    watched = list(dict.fromkeys(n.input[0] for n in dynamic))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    for name in watched:
+        probe.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    low = dict.fromkeys(watched, 0.0)
+    high = dict.fromkeys(watched, 0.0)
+    for text in texts:
+        for name, values in zip(watched, session.run(watched, feeds(text)), strict=True):
+            low[name] = min(low[name], float(values.min()))
+            high[name] = max(high[name], float(values.max()))
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type != "DynamicQuantizeLinear":
+            nodes.append(node)
+            continue
+        x, (y, y_scale, y_zero) = node.input[0], node.output
+        scale = max((high[x] - low[x]) / 255.0, 1e-8)
+        zero = int(np.clip(np.rint(-low[x] / scale), 0, 255))
+        model.graph.initializer.extend([
+            numpy_helper.from_array(np.array(scale, np.float32), y_scale),
+            numpy_helper.from_array(np.array(zero, np.uint8), y_zero),
+        ])  # fmt: skip
+        nodes.append(
+            helper.make_node("QuantizeLinear", [x, y_scale, y_zero], [y], name=f"{node.name}_fixed")
+        )
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    if _matmuls_to_float(model.graph) and not any(
+        o.domain == "com.microsoft" for o in model.opset_import
+    ):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(model_file))
+    return len(dynamic)
+
+
+def _matmuls_to_float(graph: Any) -> int:
+    """Fuse each ``MatMulInteger -> Cast -> Mul(a_scale * b_scale)`` into one
+    ``MatMulIntegerToFloat``; returns how many.
+
+    onnxruntime fuses that chain itself when the scales are computed per batch, but not once
+    they are constants: left apart, the three steps ran at the dynamic graph's speed, fused
+    about 5% faster (bench/PROFILE.md).
+    """
+    from onnx import helper
+
+    made_by = {out: node for node in graph.node for out in node.output}
+    used_by: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            used_by.setdefault(name, []).append(node)
+
+    def only_user(name: str, op_type: str) -> Any:
+        users = used_by.get(name, [])
+        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
+
+    replaced: dict[int, Any] = {}  # id of the chain's last node -> the fused node
+    gone: set[int] = set()
+    for matmul in graph.node:
+        if matmul.op_type != "MatMulInteger" or len(matmul.input) != 4:
+            continue
+        cast = only_user(matmul.output[0], "Cast")
+        mul = cast and only_user(cast.output[0], "Mul")
+        if not mul:
+            continue
+        other = mul.input[1] if mul.input[0] == cast.output[0] else mul.input[0]
+        scales = made_by.get(other)
+        if scales is None or scales.op_type != "Mul" or len(used_by[other]) != 1:
+            continue
+        a, b, a_zero, b_zero = matmul.input
+        quantised = made_by.get(a)  # the activation's QuantizeLinear names its scale
+        if quantised is None or quantised.op_type != "QuantizeLinear":
+            continue
+        a_scale = quantised.input[1]
+        if a_scale not in scales.input:
+            continue
+        b_scale = next(i for i in scales.input if i != a_scale)
+        replaced[id(mul)] = helper.make_node(
+            "MatMulIntegerToFloat",
+            [a, b, a_scale, b_scale, a_zero, b_zero],
+            [mul.output[0]],
+            name=f"{matmul.name}_to_float",
+            domain="com.microsoft",
+        )
+        gone.update(id(n) for n in (matmul, cast, mul, scales))
+    nodes = [replaced.get(id(n), n) for n in graph.node if id(n) in replaced or id(n) not in gone]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return len(replaced)
 
 
 def _fuse(fp32: Path, config: Any) -> tuple[Path, dict[str, int]]:

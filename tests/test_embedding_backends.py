@@ -10,7 +10,16 @@ import pytest
 
 from indexer.embedding import Embedder
 from indexer.errors import KBError
-from indexer.onnx_backend import EXPORT_FORMAT, MODEL_FILE, RECORD_FILE, export_dir
+from indexer.onnx_backend import (
+    CALIBRATION_FILE,
+    CALIBRATION_SHA256,
+    EXPORT_FORMAT,
+    MODEL_FILE,
+    RECORD_FILE,
+    calibration_texts,
+    drop_older_exports,
+    export_dir,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +47,38 @@ def test_int8_vectors_match_fp32(real_embedder: Embedder, torch_embedder: Embedd
     query = "how old do you have to be to stream live"
     assert np.argmax(fast @ real_embedder.encode([query])[0]) == 1
     assert np.argmax(exact @ torch_embedder.encode([query])[0]) == 1
+
+
+def test_int8_vector_depends_on_the_text_alone(real_embedder: Embedder) -> None:
+    # With per-batch activation scales these moved by cosine ~0.01 with their batch mates: a
+    # document's vectors changed when another was added, cached ones differed from fresh ones.
+    longer = [s + " " + " ".join(SENTENCES) for s in SENTENCES[:2]]  # more padding, wider ranges
+    alone = np.vstack([real_embedder.encode([s]) for s in SENTENCES])
+    batched = real_embedder.encode(SENTENCES)
+    mixed = real_embedder.encode(longer + SENTENCES[::-1])[len(longer) :][::-1]
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    np.testing.assert_allclose(mixed, alone, atol=1e-5)
+
+
+def test_export_fixes_every_activation_scale(real_embedder: Embedder) -> None:
+    import onnx
+
+    folder = export_dir(real_embedder.cache_dir, real_embedder.source_fingerprint)
+    record = json.loads((folder / RECORD_FILE).read_text())
+    ops = {n.op_type for n in onnx.load(str(folder / MODEL_FILE)).graph.node}
+    assert "DynamicQuantizeLinear" not in ops and "QuantizeLinear" in ops
+    assert record["activation_scales"].startswith("fixed: 24 ")  # 18 matmuls, 6 attentions
+
+
+def test_calibration_texts_are_the_pinned_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Editing calibration.txt changes every int8 vector: it must come with a new EXPORT_FORMAT
+    # (and CALIBRATION_SHA256), or indexes of the old vectors would pass for current ones.
+    texts = calibration_texts()
+    assert len(texts) >= 200 and not any(t.startswith("#") for t in texts)
+    monkeypatch.setattr("indexer.onnx_backend.CALIBRATION_SHA256", "0" * 64)
+    with pytest.raises(KBError, match="CALIBRATION_SHA256"):
+        calibration_texts()
+    assert CALIBRATION_FILE.is_file() and len(CALIBRATION_SHA256) == 64
 
 
 def test_backends_count_tokens_alike_and_differ_in_fingerprint(
@@ -85,6 +126,43 @@ def test_export_is_cached_verified_and_redone_when_tampered(tmp_path: Path) -> N
     np.testing.assert_allclose(after, before, atol=1e-6)
 
 
+def test_export_keeps_per_batch_scales_when_calibration_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, torch_embedder: Embedder
+) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("no calibration for this graph")
+
+    monkeypatch.setattr("indexer.onnx_backend.fix_activation_scales", broken)
+    embedder = Embedder(cache_dir=tmp_path)
+    vectors = embedder.encode(SENTENCES)
+    record = json.loads(
+        (export_dir(tmp_path, embedder.source_fingerprint) / RECORD_FILE).read_text()
+    )
+    assert record["activation_scales"].startswith("per batch (calibration failed")
+    assert (vectors * torch_embedder.encode(SENTENCES)).sum(axis=1).min() > 0.98
+
+
+def test_exports_in_an_older_format_are_removed(tmp_path: Path) -> None:
+    def export(name: str, fingerprint: str, fmt: object) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        record = {"source_fingerprint": fingerprint, "format": fmt}
+        (folder / RECORD_FILE).write_text(json.dumps(record))
+        return folder
+
+    old = export("onnx-int8-old", "m@1", EXPORT_FORMAT - 1)
+    kept = [
+        export("onnx-int8-now", "m@1", EXPORT_FORMAT),
+        export("onnx-int8-next", "m@1", EXPORT_FORMAT + 1),  # a newer version's
+        export("onnx-int8-other", "other@2", EXPORT_FORMAT - 1),  # another model's
+        export("onnx-int8-odd", "m@1", "two"),  # a damaged record
+    ]
+    (tmp_path / "onnx-int8-bare").mkdir()  # no record at all
+    assert drop_older_exports(tmp_path, "m@1") == [old]
+    assert not old.exists() and all(folder.is_dir() for folder in kept)
+    assert (tmp_path / "onnx-int8-bare").is_dir()
+
+
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(KBError, match="unknown embedding backend"):
         Embedder(backend="tensorrt")
@@ -102,6 +180,8 @@ def test_export_falls_back_to_the_traced_graph_when_fusing_fails(
     embedder = Embedder(cache_dir=tmp_path)
     vectors = embedder.encode(SENTENCES)
     folder = export_dir(tmp_path, embedder.source_fingerprint)
-    assert json.loads((folder / RECORD_FILE).read_text())["fused"] == {}
+    record = json.loads((folder / RECORD_FILE).read_text())
+    assert record["fused"] == {}
+    assert record["activation_scales"].startswith("fixed: ")  # the unfused graph's too
     assert sorted(p.name for p in folder.glob("*.onnx")) == [MODEL_FILE]
     assert (vectors * torch_embedder.encode(SENTENCES)).sum(axis=1).min() > 0.98

@@ -1,8 +1,8 @@
-"""The regression gate CI runs: kb/ and ConditionalQA must not drop against eval/baselines/,
-with the default int8 vectors (within 0.01: their batch moves them by about that much) and with
-fp32 vectors, which depend on the text alone, so a drop there is the ranking's own (within
-0.005); and the gate's own behaviour on tiny sets with the fake encoder: bad baselines and
---max-drop values are refused (exit 2) before anything is indexed, regressions exit 1."""
+"""The regression gate CI runs: kb/ and ConditionalQA must not drop by more than 0.005 against
+eval/baselines/, with the default int8 vectors and with fp32 vectors (both depend on each text
+alone: since export format 3 the int8 activation scales are fixed, not set per batch); and the
+gate's own behaviour on tiny sets with the fake encoder: bad baselines and --max-drop values
+are refused (exit 2) before anything is indexed, regressions exit 1."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ BASELINES = REPO / "eval" / "baselines"
 
 
 GATES = [
-    (KB_DIR, None, "kb.json", "onnx-int8", "0.01"),
-    (SHARED / "conditionalqa", "dev", "conditionalqa-dev.json", "onnx-int8", "0.01"),
+    (KB_DIR, None, "kb.json", "onnx-int8", "0.005"),
+    (SHARED / "conditionalqa", "dev", "conditionalqa-dev.json", "onnx-int8", "0.005"),
     (KB_DIR, None, "kb.fp32.json", "torch", "0.005"),
     (SHARED / "conditionalqa", "dev", "conditionalqa-dev.fp32.json", "torch", "0.005"),
 ]
