@@ -8,7 +8,6 @@ Browser tests use Debian's headless chromium (tests/cdp.py); they skip without i
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import threading
 import time
@@ -24,6 +23,7 @@ from tests.test_insights_api import make_app
 from tests.test_ui_browser import REPO, require_chromium, start_streamlit, stop
 from tests.test_ui_pages import _free_port, serve, served
 from ui.client import ApiClient, ApiUnavailable
+from ui.passage import passage_html
 
 AGENT = str(REPO / "ui" / "views" / "agent.py")
 KNOWLEDGE = str(REPO / "ui" / "views" / "knowledge.py")
@@ -243,5 +243,5 @@ def test_a_card_offers_the_text_around_its_passage(
     first = around[0]
     shown = " ".join(h.proto.body for h in more[0].get("html"))
     for neighbour in first["context_before"] + first["context_after"]:
-        assert html.escape(neighbour["text"]) in shown
-    assert html.escape(first["text"]) not in shown  # the passage itself is on the card
+        assert passage_html(neighbour["text"]) in shown
+    assert passage_html(first["text"]) not in shown  # the passage itself is on the card

@@ -11,7 +11,6 @@ typed, says why, and Search tries again.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ import streamlit as st
 
 from ui.client import ApiUnavailable
 from ui.common import call, check_api, client, md, recent_searches
+from ui.passage import passage_html
 
 RATINGS = {
     "helpful": "Helpful",
@@ -108,8 +108,8 @@ def _version(meta: dict) -> str:
 def _context_html(result: dict) -> str | None:
     """The text just before and after a passage (the API's neighbouring passages), so an agent
     can read around it without leaving the ticket; None when there is none."""
-    before = [html.escape(c["text"]) for c in result.get("context_before") or []]
-    after = [html.escape(c["text"]) for c in result.get("context_after") or []]
+    before = [passage_html(c["text"]) for c in result.get("context_before") or []]
+    after = [passage_html(c["text"]) for c in result.get("context_after") or []]
     if not before and not after:
         return None
     here = "<em style='color:#888'>[the passage shown above]</em>"
@@ -143,15 +143,9 @@ def render_card(result: dict, search_id: str | None) -> None:
     note = _not_in_force(result)
     if note:
         st.warning(md(note))
-    text = result["text"]
     hl = result["highlight"]
-    rel_a, rel_b = hl["start"] - result["start"], hl["end"] - result["start"]
-    marked = (
-        html.escape(text[:rel_a])
-        + "<mark>"
-        + html.escape(text[rel_a:rel_b])
-        + "</mark>"
-        + html.escape(text[rel_b:])
+    marked = passage_html(
+        result["text"], hl["start"] - result["start"], hl["end"] - result["start"]
     )
     # st.html, not st.markdown: a passage's own "#", "*" or "1." must show as written.
     st.html(f"<div style='white-space: pre-wrap; line-height: 1.5'>{marked}</div>")
