@@ -273,15 +273,14 @@ def model_view(text: str) -> str:
         return text
     lines = text.split("\n")
     counts = [_row_cells(line) for line in lines]
+    rows = table_rows(lines)
     for i, line in enumerate(lines):
         if not counts[i]:
             continue
         if not _WORD_CHAR_RE.search(line):
             lines[i] = " " * len(line)
             continue
-        if not line.lstrip().startswith("|") and not any(
-            0 <= j < len(lines) and counts[j] == counts[i] for j in (i - 1, i + 1)
-        ):
+        if not rows[i]:
             continue  # a lone 'a | b' line: a pipeline or a title line, not a table
         lead = len(line) - len(line.lstrip())
         tail = len(line.rstrip())
@@ -291,6 +290,26 @@ def model_view(text: str) -> str:
                 chars[j] = " " if j in (lead, tail - 1) else ";"
         lines[i] = "".join(chars)
     return "\n".join(lines)
+
+
+def table_rows(lines: list[str]) -> list[int]:
+    """Per line, how many cells it has as a table row, or 0 when it is none: a line that
+    starts with '|', or one of two or more adjacent 'a | b' lines with as many cells each.
+
+    One definition for what the model reads as a table (:func:`model_view`) and what the
+    Search page shows as one (ui/passage.py).
+    """
+    counts = [_row_cells(line) for line in lines]
+    return [
+        n
+        if n
+        and (
+            line.lstrip().startswith("|")
+            or any(0 <= j < len(lines) and counts[j] == n for j in (i - 1, i + 1))
+        )
+        else 0
+        for i, (line, n) in enumerate(zip(lines, counts, strict=True))
+    ]
 
 
 def _row_cells(line: str) -> int:

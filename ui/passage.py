@@ -1,5 +1,8 @@
 """A passage as the Search page shows it: its text as written, its tables as tables.
 
+What counts as a table row is the chunker's rule (``indexer.chunking.table_rows``), so the
+page shows as a table what the model read as one.
+
 A market table read as raw ``| DE | 14 days | ... |`` lines is where an agent loses the row
 they need; 46 of kb/'s 463 passages hold one. Everything else stays as written (a passage's own
 "#", "*" or "1." must show, so no Markdown is rendered), and the highlighted span stays marked,
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import html
 import re
+
+from indexer.chunking import table_rows
 
 # A table's header rule: "|---|:--:|" or "--- | ---" (at least three dashes a cell).
 _RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
@@ -24,10 +29,6 @@ def _cells(line: str) -> list[str]:
         body = body[:-1]
     cells = [c.strip() for c in body.split("|")]
     return cells if len(cells) >= 2 else []
-
-
-def _is_row(line: str) -> bool:
-    return "|" in line and (bool(_RULE.match(line)) or len(_cells(line)) >= 2)
 
 
 def _fits(first: str, line: str) -> bool:
@@ -78,6 +79,7 @@ def passage_html(text: str, start: int = 0, end: int = 0) -> str:
     """``text`` as HTML for a ``white-space: pre-wrap`` block: escaped, [start, end) marked,
     and each run of two or more table lines shown as a table."""
     lines = text.splitlines(keepends=True)
+    rows = table_rows([line.rstrip("\r\n") for line in lines])  # as the model reads tables
     parts: list[str] = []
     pending: list[tuple[int, str, str]] = []  # table lines not yet written: offset, bare, whole
     offset = 0
@@ -90,9 +92,9 @@ def passage_html(text: str, start: int = 0, end: int = 0) -> str:
                 parts.append(_marked(whole, start - at, end - at))
         pending.clear()
 
-    for line in lines:
+    for line, cells in zip(lines, rows, strict=True):
         bare = line.rstrip("\r\n")
-        if _is_row(bare):
+        if cells:
             if pending and not _fits(pending[0][1], bare):
                 flush()
             pending.append((offset, bare, line))
