@@ -35,6 +35,7 @@ from indexer.errors import (
     KBError,
     NotFoundError,
 )
+from indexer.render import marked_html
 from indexer.search import version_label
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
@@ -582,16 +583,10 @@ def source_view(
             events.append(
                 (p["start"], 0, f'<span class="page" id="page-{p["page"]}">page {p["page"]}</span>')
             )
-    if start is not None and end is not None:
-        events.append((start, 2, '<mark id="passage">'))
-        events.append((end, -1, "</mark>"))
-    events.sort(key=lambda e: (e[0], e[1]))
-    parts, pos = [], 0
-    for at, _, tag in events:
-        parts.append(html.escape(text[pos:at]))
-        parts.append(tag)
-        pos = at
-    parts.append(html.escape(text[pos:]))
+    # Escaped as written, tables as tables, the cited span marked (the first mark is #passage).
+    shown = marked_html(
+        text, start or 0, end or 0, events, None if start is None else "passage"
+    )  # fmt: skip
     meta = doc["metadata"]
     original = ""
     if doc["format"] == "pdf" and Path(doc["source"]).is_file():
@@ -604,14 +599,15 @@ def source_view(
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(doc['title'])}</title><style>"
         "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.5}"
-        "pre{white-space:pre-wrap;font-family:inherit}mark{background:#ffe58a}"
+        ".text{white-space:pre-wrap}mark{background:#ffe58a}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}"
         ".page{display:block;color:#888;border-top:1px dashed #bbb;margin-top:1em;font-size:.8em}"
         ".changed{background:#fde2e1;padding:.5em 1em;border-left:4px solid #c0392b}"
         "</style></head><body>"
         f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc_id)} · "
         f"{html.escape(version_label(meta))}{original}</p>"
         + (CHANGED_SINCE_CITED if changed else "")
-        + f"<pre>{''.join(parts)}</pre></body></html>"
+        + f"<div class='text'>{shown}</div></body></html>"
     )
     # Escaped text and one inline style sheet: a policy that allows nothing else keeps it so,
     # even if an escaping slip ever let markup through.

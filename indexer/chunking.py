@@ -297,7 +297,7 @@ def table_rows(lines: list[str]) -> list[int]:
     starts with '|', or one of two or more adjacent 'a | b' lines with as many cells each.
 
     One definition for what the model reads as a table (:func:`model_view`) and what the
-    Search page shows as one (ui/passage.py).
+    Search page and the source page show as one (indexer/render.py).
     """
     counts = [_row_cells(line) for line in lines]
     return [

@@ -18,12 +18,12 @@ import pytest
 from starlette.responses import JSONResponse
 from streamlit.testing.v1 import AppTest
 
+from indexer.render import marked_html
 from tests.cdp import Chromium
 from tests.test_insights_api import make_app
 from tests.test_ui_browser import REPO, require_chromium, start_streamlit, stop
 from tests.test_ui_pages import _free_port, serve, served
 from ui.client import ApiClient, ApiUnavailable
-from ui.passage import passage_html
 
 AGENT = str(REPO / "ui" / "views" / "agent.py")
 KNOWLEDGE = str(REPO / "ui" / "views" / "knowledge.py")
@@ -243,5 +243,5 @@ def test_a_card_offers_the_text_around_its_passage(
     first = around[0]
     shown = " ".join(h.proto.body for h in more[0].get("html"))
     for neighbour in first["context_before"] + first["context_after"]:
-        assert passage_html(neighbour["text"]) in shown
-    assert passage_html(first["text"]) not in shown  # the passage itself is on the card
+        assert marked_html(neighbour["text"]) in shown
+    assert marked_html(first["text"]) not in shown  # the passage itself is on the card

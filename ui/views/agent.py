@@ -16,9 +16,9 @@ from typing import Any
 
 import streamlit as st
 
+from indexer.render import marked_html
 from ui.client import ApiUnavailable
 from ui.common import call, check_api, client, md, recent_searches
-from ui.passage import passage_html
 
 RATINGS = {
     "helpful": "Helpful",
@@ -108,8 +108,8 @@ def _version(meta: dict) -> str:
 def _context_html(result: dict) -> str | None:
     """The text just before and after a passage (the API's neighbouring passages), so an agent
     can read around it without leaving the ticket; None when there is none."""
-    before = [passage_html(c["text"]) for c in result.get("context_before") or []]
-    after = [passage_html(c["text"]) for c in result.get("context_after") or []]
+    before = [marked_html(c["text"]) for c in result.get("context_before") or []]
+    after = [marked_html(c["text"]) for c in result.get("context_after") or []]
     if not before and not after:
         return None
     here = "<em style='color:#888'>[the passage shown above]</em>"
@@ -144,9 +144,7 @@ def render_card(result: dict, search_id: str | None) -> None:
     if note:
         st.warning(md(note))
     hl = result["highlight"]
-    marked = passage_html(
-        result["text"], hl["start"] - result["start"], hl["end"] - result["start"]
-    )
+    marked = marked_html(result["text"], hl["start"] - result["start"], hl["end"] - result["start"])
     # st.html, not st.markdown: a passage's own "#", "*" or "1." must show as written.
     st.html(f"<div style='white-space: pre-wrap; line-height: 1.5'>{marked}</div>")
     around = _context_html(result)
