@@ -155,3 +155,18 @@ def marked_html(
             parts.append(_running(text, a, b, start, end, tags, marks))
     parts += [tag for at, _, tag in tags if at >= len(text)]
     return "".join(parts)
+
+
+def table_header(text: str, start: int, end: int) -> str | None:
+    """The header line of the table whose row [start, end) marks, when that table has one
+    (a rule under its first line) and the span is not the header itself; else None.
+
+    A highlighted row read alone ("| MY | MYR 14.90 | MYR 149.00 |") does not say which
+    column is which: the terminal prints the header above it (the page shows the table)."""
+    for a, b, rows in _segments(text):
+        if not rows or not a <= start < b:
+            continue
+        if len(rows) > 2 and _RULE.match(rows[1][1]) and start >= rows[2][0]:
+            return rows[0][1]
+        return None
+    return None

@@ -287,7 +287,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def format_response(response) -> str:
-    """Cited passages for a terminal: citation line, highlighted sentence, passage."""
+    """Cited passages for a terminal: citation line, highlighted sentence (a table row under
+    its table's header), passage."""
+    from indexer.render import table_header
     from indexer.search import version_label
 
     if not response.results:
@@ -318,6 +320,9 @@ def format_response(response) -> str:
         page = f", p. {r.page}" if r.page else ""
         lines.append(f"[{r.rank}] {r.title} {version_label(r.metadata)} score {r.score:.3f}")
         lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
+        header = table_header(r.text, r.highlight.start - r.start, r.highlight.end - r.start)
+        if header:  # a table row alone does not say which column is which
+            lines.append(f"    >> {' '.join(header.split())}")
         lines.append(f"    >> {' '.join(r.highlight.text.split())}")
         for ctx in r.context_before:
             lines.append(

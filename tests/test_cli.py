@@ -245,3 +245,27 @@ def test_index_says_when_an_early_generation_was_searchable(
     get_settings.cache_clear()
     assert main(["index", str(sample_kb), "--index-dir", str(tmp_path / "ix2"), "--quiet"]) == 0
     assert "Searchable after" not in capsys.readouterr().out
+
+
+def test_ask_prints_a_highlighted_table_row_under_its_header() -> None:
+    from types import SimpleNamespace
+
+    from kb_cli.main import format_response
+
+    text = "## Prices\n\n| Market | Monthly |\n|---|---|\n| US | 4.99 |\n| MY | 14.90 |"
+    row = text.index("| MY")
+    result = SimpleNamespace(
+        rank=1, title="Vybe+ FAQ", metadata={}, score=0.8, doc_id="faq.md", heading_path=["Prices"],
+        page=None, start=100, end=100 + len(text), text=text, citation="Vybe+ FAQ, Prices",
+        highlight=SimpleNamespace(start=100 + row, end=100 + len(text), text=text[row:]),
+        context_before=[], context_after=[],
+    )  # fmt: skip
+    response = SimpleNamespace(
+        results=[result], acronyms=[], markets=[], spellings=[], versions=[], answerable=True,
+        reason="", took_ms=3.0, as_of="2026-12-07", index_version="v1",
+    )  # fmt: skip
+    lines = format_response(response).splitlines()
+    at = lines.index("    >> | MY | 14.90 |")
+    assert lines[at - 1] == "    >> | Market | Monthly |"
+    result.highlight = SimpleNamespace(start=100 + 3, end=100 + 9, text="Prices")
+    assert "    >> | Market | Monthly |" not in format_response(response).splitlines()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from indexer.render import marked_html
+from indexer.render import marked_html, table_header
 
 TABLE = (
     "## How much does it cost?\n\n"
@@ -122,3 +122,12 @@ def test_tags_in_a_table_go_before_it_and_only_the_first_mark_has_the_id() -> No
     assert out.endswith("Out</mark>ro.") and "<mark>GB</mark>" in out
     tags_at_end = marked_html("abc", 0, 0, [(3, 1, "<span id='end'></span>")])
     assert tags_at_end == "abc<span id='end'></span>"
+
+
+def test_a_highlighted_row_comes_with_its_tables_header() -> None:
+    row = TABLE.index("| GB")
+    assert table_header(TABLE, row, row + 10) == "| Market | Monthly | Yearly |"
+    assert table_header(TABLE, 3, 10) is None  # in the heading, not a table
+    assert table_header(TABLE, TABLE.index("| Market"), TABLE.index("| Market") + 5) is None
+    rows_only = TABLE.split("|---|---|---|\n", 1)[1]  # a passage that starts inside a table
+    assert table_header(rows_only, 0, 5) is None
