@@ -317,6 +317,28 @@ def test_knowledge_page_renders_gaps_from_a_seeded_log(api_url: str, tmp_path: P
     assert any("documents no logged search has returned" in c.value for c in at.caption)
 
 
+def test_knowledge_page_shows_conflicting_passages_with_their_tables(
+    fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for name, days in (("a", 14), ("b", 7)):
+        (kb / f"{name}.md").write_text(
+            f"# Coin refunds {name.upper()}\n\n## Windows\n\n"
+            f"Unused coins can be refunded within {days} days in DE.\n\n"
+            f"| Market | Window |\n|---|---|\n| DE | {days} days |\n| GB | 30 days |\n"
+        )
+    with served(make_app(kb, fake_embedder, tmp_path / "work"), monkeypatch):
+        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    pairs = [e for e in at.expander if " vs " in e.label]
+    assert pairs, [e.label for e in at.expander]
+    shown = [h.proto.body for h in pairs[0].get("html")]
+    assert len(shown) == 2 and all("<table" in h and "| DE |" not in h for h in shown)
+    only = sorted(_unescape(c.value) for c in pairs[0].caption if c.value.startswith("Only"))
+    assert only == ["Only here: days: 14", "Only here: days: 7"]
+
+
 def test_evaluate_page_runs_a_tiny_set(api_url: str) -> None:
     at = AppTest.from_file(EVALUATE, default_timeout=60).run()
     assert not at.exception

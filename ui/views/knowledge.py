@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from indexer.render import marked_html
 from insights.gaps import CLUSTER_THRESHOLD, MAX_QUERIES
 from insights.redact import csv_text
 from ui.common import call, client, md, require_api
@@ -177,8 +178,17 @@ if found:
     _download(frame, "conflicts")
     for c in found[:5]:
         with st.expander(md(f"{c['title_a']} vs {c['title_b']} ({c['similarity']:.2f})")):
-            a, b = st.columns(2)
-            a.markdown(f"**{md(c['doc_a'])}** · {md(c['section_a'])}")
-            a.text(c["text_a"])
-            b.markdown(f"**{md(c['doc_b'])}** · {md(c['section_b'])}")
-            b.text(c["text_b"])
+            for column, side, only in zip(st.columns(2), "ab", (0, 1), strict=True):
+                column.markdown(f"**{md(c[f'doc_{side}'])}** · {md(c[f'section_{side}'])}")
+                stated = "; ".join(
+                    f"{kind}: {', '.join(values[only])}"
+                    for kind, values in c["differences"].items()
+                    if values[only]
+                )
+                if stated:
+                    column.caption(md(f"Only here: {stated}"))
+                # As written, its tables as tables (a market table compared with another).
+                column.html(
+                    "<div style='white-space: pre-wrap; line-height: 1.5'>"
+                    f"{marked_html(c[f'text_{side}'])}</div>"
+                )
