@@ -290,7 +290,7 @@ def mode_comparison(run: dict[str, Any]) -> str:
 
 def sign_test(worse: int, better: int) -> float:
     """Two-sided exact sign test: how likely a split at least this uneven is when each changed
-    question was as likely to go either way (ties left out), as int8 batching noise does."""
+    question was as likely to go either way (ties left out), as noise would."""
     n = worse + better
     if n == 0:
         return 1.0

@@ -272,8 +272,8 @@ def model_view(text: str) -> str:
     if "|" not in text:
         return text
     lines = text.split("\n")
-    counts = [_row_cells(line) for line in lines]
-    rows = table_rows(lines)
+    counts = [len(table_cells(line)) for line in lines]
+    rows = _rows(lines, counts)
     for i, line in enumerate(lines):
         if not counts[i]:
             continue
@@ -299,7 +299,11 @@ def table_rows(lines: list[str]) -> list[int]:
     One definition for what the model reads as a table (:func:`model_view`) and what the
     Search page and the source page show as one (indexer/render.py).
     """
-    counts = [_row_cells(line) for line in lines]
+    return _rows(lines, [len(table_cells(line)) for line in lines])
+
+
+def _rows(lines: list[str], counts: list[int]) -> list[int]:
+    """:func:`table_rows`, given each line's cell count."""
     return [
         n
         if n
@@ -312,14 +316,15 @@ def table_rows(lines: list[str]) -> list[int]:
     ]
 
 
-def _row_cells(line: str) -> int:
-    """How many cells a line has as a table row ('| a | b |' or 'a | b'), 0 if it is none."""
+def table_cells(line: str) -> list[str]:
+    """The cells of a line read as a table row ('| a | b |' or 'a | b'), stripped; [] if it
+    is none."""
     body = line.strip()
     if not body.startswith("|") and " | " not in body:
-        return 0
+        return []
     if body.startswith("|"):
         body = body[1:].removesuffix("|")
-    return body.count("|") + 1
+    return [cell.strip() for cell in body.split("|")]
 
 
 def embedding_text(

@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,14 @@ def _upgrade(con: sqlite3.Connection, now: int) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS cache_notes (name TEXT PRIMARY KEY, value INTEGER)")
 
 
+def _in_batches(keys: list[bytes], size: int = 500) -> Iterator[tuple[list[bytes], str]]:
+    """``keys`` in slices of ``size`` with their "?,?,..." placeholders (SQLite caps the
+    parameters of one statement)."""
+    for i in range(0, len(keys), size):
+        batch = keys[i : i + size]
+        yield batch, ",".join("?" * len(batch))
+
+
 class EmbeddingCache:
     """A persistent map from text to its vector under one model."""
 
@@ -129,9 +137,7 @@ class EmbeddingCache:
         keys = [self._key(t) for t in texts]
         found: dict[bytes, np.ndarray] = {}
         try:
-            for i in range(0, len(keys), 500):
-                batch = keys[i : i + 500]
-                marks = ",".join("?" * len(batch))
+            for batch, marks in _in_batches(keys):
                 for key, dim, vec in self._con.execute(
                     f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", batch
                 ):
@@ -149,9 +155,7 @@ class EmbeddingCache:
         """Mark ``keys`` used now, where their time is older than ``TOUCH_S``."""
         try:
             with self._con:
-                for i in range(0, len(keys), 500):
-                    batch = keys[i : i + 500]
-                    marks = ",".join("?" * len(batch))
+                for batch, marks in _in_batches(keys):
                     self._con.execute(
                         f"UPDATE vectors SET used = ? WHERE used < ? AND key IN ({marks})",
                         (self._now, self._now - TOUCH_S, *batch),

@@ -197,12 +197,13 @@ def _export(model_path: str, out: Path) -> dict[str, Any]:
         quantise(source)
     for name in (fp32.name, FUSED_FILE):  # only the quantised model is kept
         (out / name).unlink(missing_ok=True)
+    limit = _max_tokens(model_path)
     try:
         fixed = fix_activation_scales(
             out / MODEL_FILE,
             calibration_texts(),
             lambda text: {n: a.astype(np.int64) for n, a in tokenizer(
-                text, truncation=True, max_length=_max_tokens(model_path), return_tensors="np"
+                text, truncation=True, max_length=limit, return_tensors="np"
             ).items() if n in names},
         )  # fmt: skip
         scales = f"fixed: {fixed} calibrated on {CALIBRATION_FILE.name}"

@@ -15,22 +15,12 @@ import html
 import re
 from collections.abc import Sequence
 
-from indexer.chunking import table_rows
+from indexer.chunking import table_cells, table_rows
 
 # A table's header rule: "|---|:--:|" or "--- | ---" (at least three dashes a cell).
 _RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _CELL = "border: 1px solid #ccc; padding: 2px 6px; text-align: left"
 MARK_OPEN, MARK_CLOSE = 2, -1  # orders of the mark's own tags among tags at one offset
-
-
-def _cells(line: str) -> list[str]:
-    """The cells of a table line ("| a | b |" or "a | b")."""
-    body = line.strip()
-    if body.startswith("|"):
-        body = body[1:]
-    if body.endswith("|"):
-        body = body[:-1]
-    return [c.strip() for c in body.split("|")]
 
 
 def _fits(first: str, line: str) -> bool:
@@ -39,7 +29,7 @@ def _fits(first: str, line: str) -> bool:
     if _RULE.match(line):
         return True
     alike = line.lstrip().startswith("|") == first.lstrip().startswith("|")
-    return alike and len(_cells(line)) == len(_cells(first))
+    return alike and len(table_cells(line)) == len(table_cells(first))
 
 
 def _segments(text: str) -> list[tuple[int, int, list[tuple[int, str]]]]:
@@ -107,7 +97,7 @@ def _table(rows: list[tuple[int, str]], start: int, end: int, marks: _Marks) -> 
             f"<{tag} style='{_CELL}'>"
             + (f"{marks.open()}{html.escape(c)}</mark>" if hit and c else html.escape(c))
             + f"</{tag}>"
-            for c in _cells(line)
+            for c in table_cells(line)
         )
         out.append(f"<tr>{cells}</tr>")
     out.append("</table>")

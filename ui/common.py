@@ -28,6 +28,12 @@ def md(text: object) -> str:
     return "  \n".join(_MARKUP.sub(r"\\\1", line.strip()) for line in lines)
 
 
+def text_block(shown: str) -> str:
+    """HTML of a document's text (:func:`indexer.render.marked_html`) as a block that keeps its
+    line breaks, for st.html."""
+    return f"<div style='white-space: pre-wrap; line-height: 1.5'>{shown}</div>"
+
+
 def client() -> ApiClient:
     """The API client: ``KB_API_URL``, and ``KB_API_KEY`` when the API requires keys.
 

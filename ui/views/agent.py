@@ -18,7 +18,7 @@ import streamlit as st
 
 from indexer.render import marked_html
 from ui.client import ApiUnavailable
-from ui.common import call, check_api, client, md, recent_searches
+from ui.common import call, check_api, client, md, recent_searches, text_block
 
 RATINGS = {
     "helpful": "Helpful",
@@ -113,11 +113,7 @@ def _context_html(result: dict) -> str | None:
     if not before and not after:
         return None
     here = "<em style='color:#888'>[the passage shown above]</em>"
-    return (
-        "<div style='white-space: pre-wrap; line-height: 1.5'>"
-        + "\n\n".join([*before, here, *after])
-        + "</div>"
-    )
+    return text_block("\n\n".join([*before, here, *after]))
 
 
 def _not_in_force(result: dict) -> str | None:
@@ -146,7 +142,7 @@ def render_card(result: dict, search_id: str | None) -> None:
     hl = result["highlight"]
     marked = marked_html(result["text"], hl["start"] - result["start"], hl["end"] - result["start"])
     # st.html, not st.markdown: a passage's own "#", "*" or "1." must show as written.
-    st.html(f"<div style='white-space: pre-wrap; line-height: 1.5'>{marked}</div>")
+    st.html(text_block(marked))
     around = _context_html(result)
     if around:
         with st.expander("More context (the text before and after)"):

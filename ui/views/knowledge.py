@@ -14,7 +14,7 @@ import streamlit as st
 from indexer.render import marked_html
 from insights.gaps import CLUSTER_THRESHOLD, MAX_QUERIES
 from insights.redact import csv_text
-from ui.common import call, client, md, require_api
+from ui.common import call, client, md, require_api, text_block
 
 api = client()
 health = require_api(api)
@@ -188,7 +188,4 @@ if found:
                 if stated:
                     column.caption(md(f"Only here: {stated}"))
                 # As written, its tables as tables (a market table compared with another).
-                column.html(
-                    "<div style='white-space: pre-wrap; line-height: 1.5'>"
-                    f"{marked_html(c[f'text_{side}'])}</div>"
-                )
+                column.html(text_block(marked_html(c[f"text_{side}"])))
