@@ -32,17 +32,23 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "datasets"
 
 
+# Vector instructions that change which int8 and fp32 kernels run ("AMD EPYC" names several).
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
 def _machine() -> str:
-    cpu = "unknown CPU"
+    cpu, flags = "unknown CPU", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown CPU":
                 cpu = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
     except OSError:
         mem = 0
-    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, {platform.platform()}, no GPU"
+    isa = "/".join(f for f in ISA_FLAGS if f in flags) or "no AVX2"
+    return f"{os.cpu_count()} cores ({cpu}; {isa}), {mem} GiB RAM, {platform.platform()}, no GPU"
 
 
 BUILD_ROUNDS = 3  # the baseline and our int8 builds alternate, so each ratio shares a minute

@@ -321,6 +321,7 @@ def run_config(dataset: Dataset, settings: Settings, embedder: Embedder) -> dict
     """What a run measured, for its report and to explain a change against a baseline."""
     return {
         "model": embedder.fingerprint,
+        "export": (embedder.export_sha256 or "")[:12] or None,
         "default_mode": settings.search_mode,
         "chunker": CHUNKER_VERSION,
         "chunk_tokens": [settings.chunk_max_tokens, settings.chunk_min_tokens],

@@ -146,6 +146,12 @@ class Embedder:
         return OnnxEncoder(model_file, self.threads)
 
     @property
+    def export_sha256(self) -> str | None:
+        """The int8 file's sha256, None for torch. The fingerprint names the recipe; this names
+        the file, so a report can tell two machines' exports apart."""
+        return None if self.backend == "torch" else self.onnx.export_sha256
+
+    @property
     def words(self) -> frozenset[str] | None:
         """The model's whole-word vocabulary (spelling correction's dictionary), None when it
         has none on disk (a hub name, a tokenizer without vocab.txt)."""

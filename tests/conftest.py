@@ -31,6 +31,7 @@ class FakeEmbedder:
     batch_size = 16
     max_tokens = 128
     dimension = 64
+    export_sha256 = None  # no int8 file
 
     def count_tokens(self, text: str) -> int:
         return len(_TOKEN_RE.findall(text)) + 2

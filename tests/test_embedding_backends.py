@@ -15,10 +15,12 @@ from indexer.onnx_backend import (
     CALIBRATION_SHA256,
     EXPORT_FORMAT,
     MODEL_FILE,
+    RANGE_STEPS,
     RECORD_FILE,
     calibration_texts,
     drop_older_exports,
     export_dir,
+    grid_range,
 )
 
 pytestmark = pytest.mark.integration
@@ -68,6 +70,52 @@ def test_export_fixes_every_activation_scale(real_embedder: Embedder) -> None:
     ops = {n.op_type for n in onnx.load(str(folder / MODEL_FILE)).graph.node}
     assert "DynamicQuantizeLinear" not in ops and "QuantizeLinear" in ops
     assert record["activation_scales"].startswith("fixed: 24 ")  # 18 matmuls, 6 attentions
+
+
+def test_int8_weights_leave_the_kernels_no_room_to_saturate(real_embedder: Embedder) -> None:
+    # Without VNNI, onnxruntime multiplies uint8 activations by int8 weights in int16 pairs,
+    # which saturate past 32,767: full-range weights gave an AVX2 machine other vectors than an
+    # AVX-512 one. With |weight| <= 64 a pair is at most 255 * 64 * 2 = 32,640: exact on both.
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    folder = export_dir(real_embedder.cache_dir, real_embedder.source_fingerprint)
+    model = onnx.load(str(folder / MODEL_FILE))
+    weights = [
+        numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == TensorProto.INT8
+    ]
+    assert len(weights) >= 24  # 18 matmuls and 6 attentions, with their zero points
+    assert all(-64 <= w.min() and w.max() <= 64 for w in weights)
+    assert any(w.min() == -64 or w.max() == 64 for w in weights)  # 7 bits used, not fewer
+
+    # ... and this machine's kernel is exact at those extremes.
+    activations = np.full((4, 32), 255, np.uint8)
+    extreme = np.tile(np.array([[64, -64]], np.int8), (32, 4))  # columns all +64 or all -64
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "g",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [4, 32])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [4, 8])],
+        [numpy_helper.from_array(extreme, "B")],
+    )  # fmt: skip
+    tiny = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    tiny.ir_version = 8
+    session = ort.InferenceSession(tiny.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"A": activations})[0]
+    assert (got == activations.astype(np.int64) @ extreme.astype(np.int64)).all()
+
+
+def test_calibrated_ranges_end_on_a_grid() -> None:
+    # Another CPU's float kernels round calibration's extremes a last digit differently; the
+    # grid absorbs that, so both machines write the same scales (and the same export file).
+    low, high = -3.01013, 6.31237
+    lowest, highest = grid_range(low, high)
+    step = 2.0 ** np.floor(np.log2(high - low)) / RANGE_STEPS
+    assert lowest <= low < lowest + step and highest - step < high <= highest
+    assert (lowest / step).is_integer() and (highest / step).is_integer()
+    assert grid_range(low * (1 + 1e-7), high * (1 - 1e-7)) == (lowest, highest)
+    assert (highest - lowest) / (high - low) < 1.04
+    assert grid_range(0.0, 0.0) == (0.0, 0.0)  # an activation that never moved stays put
 
 
 def test_calibration_texts_are_the_pinned_ones(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,13 @@
-"""The regression gate CI runs: kb/ and ConditionalQA must not drop by more than 0.005 against
-eval/baselines/, with the default int8 vectors and with fp32 vectors (both depend on each text
-alone: since export format 3 the int8 activation scales are fixed, not set per batch); and the
-gate's own behaviour on tiny sets with the fake encoder: bad baselines and --max-drop values
-are refused (exit 2) before anything is indexed, regressions exit 1."""
+"""The regression gate CI runs: kb/ and ConditionalQA against eval/baselines/, with fp32 vectors
+(within 0.005) and with the default int8 vectors (within 0.01); and the gate's own behaviour on
+tiny sets with the fake encoder: bad baselines and --max-drop values are refused (exit 2) before
+anything is indexed, regressions exit 1.
+
+Both kinds of vector depend on each text alone. The int8 gate allows more because a change far
+below what any ranking code does moves int8 figures: every activation scale times 1 + 1e-5
+moved kb/ evidence_hit@1 by 0.022 (docs/retrieval-experiments.md). Since export format 4 the
+int8 arithmetic is exact on every x86 CPU, but float kernels (layer norms, GELU) still round
+differently from one CPU to another; the fp32 gate is the one a ranking change must pass."""
 
 from __future__ import annotations
 
@@ -21,8 +26,8 @@ BASELINES = REPO / "eval" / "baselines"
 
 
 GATES = [
-    (KB_DIR, None, "kb.json", "onnx-int8", "0.005"),
-    (SHARED / "conditionalqa", "dev", "conditionalqa-dev.json", "onnx-int8", "0.005"),
+    (KB_DIR, None, "kb.json", "onnx-int8", "0.01"),
+    (SHARED / "conditionalqa", "dev", "conditionalqa-dev.json", "onnx-int8", "0.01"),
     (KB_DIR, None, "kb.fp32.json", "torch", "0.005"),
     (SHARED / "conditionalqa", "dev", "conditionalqa-dev.fp32.json", "torch", "0.005"),
 ]

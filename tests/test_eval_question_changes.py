@@ -82,6 +82,18 @@ def test_a_saved_baseline_is_small_reads_back_and_gates() -> None:
     assert lines[1].startswith("  a: ndcg@10 1.00 -> 0.00")
 
 
+def test_a_run_against_its_own_saved_baseline_moved_nothing() -> None:
+    # A saved baseline keeps 4 digits: read against the unrounded run it came from, 0.38685 and
+    # 0.3869 are the same question, not 13 "worse" and 27 "better" with a sign test p of 0.04.
+    run = _run({"a": (0.38685280723454163, 5), "b": (0.6309297535714575, 2), "c": (1.0, 1)})
+    lines = question_changes(run, as_baseline(run))
+    assert lines == ["default ndcg@10: 0 questions worse, 0 better, 3 unchanged (sign test p = 1)"]
+    moved = _run({"a": (0.3868, 5), "b": (0.6309297535714575, 2), "c": (1.0, 1)})
+    assert question_changes(moved, as_baseline(run))[0].startswith(
+        "default ndcg@10: 1 question worse"
+    )  # a real move in the 4th digit still counts
+
+
 @pytest.mark.usefixtures("fake_eval")
 def test_kb_eval_saves_a_baseline_and_names_the_questions_that_moved(tmp_path, capsys) -> None:
     folder = write_tiny(tmp_path)
