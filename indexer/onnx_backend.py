@@ -257,7 +257,8 @@ def fix_activation_scales(
     fixed range makes the vector a function of the text alone. The range of each activation
     is its minimum and maximum over the calibration texts, each run alone (batch mates would
     otherwise make the calibration itself depend on the order), widened to include 0 as
-    onnxruntime's own uint8 scheme does; values beyond it saturate. On all-MiniLM-L6-v2 the
+    onnxruntime's own uint8 scheme does and out to a grid (:func:`grid_range`); values beyond it
+    saturate. On all-MiniLM-L6-v2 the
     vectors are as close to fp32 as the dynamic ones and as fast (bench/PROFILE.md).
     """
     import onnx

@@ -57,7 +57,7 @@ def _segments(text: str) -> list[tuple[int, int, list[tuple[int, str]]]]:
 
     for line, cells in zip(lines, kinds, strict=True):
         bare = line.rstrip("\r\n")
-        if cells and not (pending and not _fits(pending[0][1], bare)):
+        if cells and (not pending or _fits(pending[0][1], bare)):
             pending.append((offset, bare))
         else:
             flush(offset)

@@ -178,7 +178,7 @@ if found:
     _download(frame, "conflicts")
     for c in found[:5]:
         with st.expander(md(f"{c['title_a']} vs {c['title_b']} ({c['similarity']:.2f})")):
-            for column, side, only in zip(st.columns(2), "ab", (0, 1), strict=True):
+            for only, (column, side) in enumerate(zip(st.columns(2), "ab", strict=True)):
                 column.markdown(f"**{md(c[f'doc_{side}'])}** · {md(c[f'section_{side}'])}")
                 stated = "; ".join(
                     f"{kind}: {', '.join(values[only])}"
