@@ -981,8 +981,9 @@ class Searcher:
         if n_allowed <= 20 * k:
             return np.flatnonzero(allowed)
         dense_rows = search_ivf(
-            self._ivf, vector, k, self.settings.ann_nprobe, None if allowed.all() else allowed
-        )
+            self._ivf, vector, k, self.settings.ann_nprobe, None if allowed.all() else allowed,
+            self._matrix,
+        )  # fmt: skip
         if lexical is None:
             return np.unique(dense_rows)
         # At least the BM25 rows the hybrid normalises over, so its scale matches exact search.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from indexer.highlight import (
+    _matched,
     best_sentence,
     idf_of,
     idf_table,
@@ -329,3 +332,26 @@ def test_idf_of_matches_idf_table() -> None:
     assert idf_of({"refund": 3, "de": 1, "absent": 0}, 4) == pytest.approx(
         {"refund": table["refund"], "de": table["de"]}
     )
+
+
+def test_matched_agrees_with_comparing_every_term_with_every_word() -> None:
+    """The bucketed prefix test finds exactly what comparing each pair would."""
+
+    def naive(term: str, words: set[str]) -> bool:
+        if term in words:
+            return True
+        return len(term) >= 4 and any(
+            len(w) >= 4 and (w.startswith(term) or term.startswith(w)) for w in words
+        )
+
+    rng = random.Random(7)
+    alphabet = "aegmnr"
+    for _ in range(2000):
+        vocab = {"".join(rng.choices(alphabet, k=rng.randint(1, 7))) for _ in range(12)}
+        words = set(rng.sample(sorted(vocab), k=min(len(vocab), 6)))
+        wanted = set(rng.sample(sorted(vocab), k=min(len(vocab), 5)))
+        assert _matched(wanted, words) == {t for t in wanted if naive(t, words)}
+    assert _matched({"german", "gem", "refund"}, {"germany", "gems", "refunded"}) == {
+        "german",
+        "refund",
+    }
