@@ -482,17 +482,18 @@ def _matched(wanted: Iterable[str], words: set[str]) -> set[str]:
     """The terms of ``wanted`` found in ``words``: as an exact stem, or as a shared prefix of
     two words of four letters or more ('german' ~ 'germany').
 
-    The words are bucketed once by their first four letters, which such a prefix match
-    shares: a search highlights five passages of several windows each, and comparing every
-    term with every word took a tenth of its time.
+    Such a prefix match shares the first four letters, so only words whose first four are a
+    sought term's are compared: a search highlights five passages of several windows each,
+    and comparing every term with every word took a tenth of its time.
     """
-    buckets: dict[str, list[str]] = {}
-    for w in words:
-        if len(w) >= 4:
-            buckets.setdefault(w[:4], []).append(w)
-    return {
-        t
-        for t in wanted
-        if t in words
-        or (len(t) >= 4 and any(w.startswith(t) or t.startswith(w) for w in buckets.get(t[:4], ())))
-    }
+    found = {t for t in wanted if t in words}
+    sought: dict[str, list[str]] = {}
+    for t in wanted:
+        if len(t) >= 4 and t not in found:
+            sought.setdefault(t[:4], []).append(t)
+    if sought:
+        for w in words:
+            for t in sought.get(w[:4], ()) if len(w) >= 4 else ():
+                if w.startswith(t) or t.startswith(w):
+                    found.add(t)
+    return found
