@@ -9,10 +9,11 @@ IVF rather than HNSW: it trains in seconds, a rebuild can reuse the previous gen
 training, and it honours a filter bitmap without a graph walk that stalls on narrow filters.
 The lists hold product-quantised codes of 4 bits per two dimensions, scanned by FAISS's
 "fast scan" kernels, not float vectors: candidates are re-scored exactly anyway, so the codes
-only need to find them. Measured at 100k passages, one thread, 400 candidates at nprobe 64:
-0.18 ms a probe against 0.86 ms for 8-bit scalar codes (the format before) and 2.6x that for
-flat lists, with 99.95% of the exact top 10 among the candidates (8-bit codes: 99.80%), and
-96 bytes a passage instead of 384 (the float vectors are held once, by the Searcher).
+only need to find them (:func:`search_ivf` keeps the exactly nearest of twice as many).
+Measured at 100k passages, one thread, 400 candidates at nprobe 64: 0.18 ms a probe against
+0.86 ms for the 8-bit scalar codes used before (themselves 2.6x faster than flat lists), with
+99.95% of the exact top 10 among the candidates (8-bit codes: 99.80%), and 96 bytes a passage
+instead of 384 (the float vectors are held once, by the Searcher). bench/PROFILE.md.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def build_ivf(vectors: np.ndarray, previous: Path | None = None, seed: int = 7):
     if index is None:
         nlist = list_count(n)
         index = faiss.IndexIVFPQFastScan(
-            faiss.IndexFlatIP(dim), dim, nlist, subvectors(dim), CODE_BITS,
+            faiss.IndexFlatIP(dim), dim, nlist, _subvectors(dim), CODE_BITS,
             faiss.METRIC_INNER_PRODUCT,
         )  # fmt: skip
         rng = np.random.default_rng(seed)
@@ -57,7 +58,7 @@ def build_ivf(vectors: np.ndarray, previous: Path | None = None, seed: int = 7):
     return index
 
 
-def subvectors(dim: int) -> int:
+def _subvectors(dim: int) -> int:
     """Sub-vectors a code splits a ``dim``-dimensional vector into (it must divide ``dim``)."""
     return dim // DIMS_PER_CODE if dim % DIMS_PER_CODE == 0 else dim
 
@@ -79,7 +80,7 @@ def _previous_trained(path: Path | None, dim: int, nlist: int):
         return None
     if not isinstance(old, faiss.IndexIVFPQFastScan):  # 8-bit codes of an older version
         return None
-    if old.d != dim or old.pq.M != subvectors(dim) or not nlist / 2 <= old.nlist <= nlist * 2:
+    if old.d != dim or old.pq.M != _subvectors(dim) or not nlist / 2 <= old.nlist <= nlist * 2:
         return None
     old.reset()
     return old
