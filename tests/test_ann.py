@@ -218,3 +218,23 @@ def test_candidates_are_the_exactly_nearest_of_what_the_codes_propose() -> None:
         assert set(kept) == set(exact)
         changed += set(kept) != set(search_ivf(index, query, 25, 16, None))
     assert changed  # the refinement does change which rows come back
+
+
+def test_the_searcher_has_candidates_refined_by_its_passage_vectors(
+    indexes, fake_embedder_module, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The IVF path hands the float passage vectors to the lists' search, so the candidates
+    kept are the exactly nearest of those the 4-bit codes propose."""
+    import indexer.search as search_module
+
+    seen = []
+
+    def spy(index, vector, k, nprobe, allowed, vectors=None):
+        seen.append(vectors)
+        return search_ivf(index, vector, k, nprobe, allowed, vectors)
+
+    monkeypatch.setattr(search_module, "search_ivf", spy)
+    _exact, ann_dir = indexes
+    ann = Searcher(ann_dir, fake_embedder_module, Settings(ann_candidates=10, ann_nprobe=4))
+    assert ann.search("refund coins to the wallet", top_k=5, mode="dense").results
+    assert len(seen) == 1 and seen[0] is ann._matrix
