@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -433,9 +434,9 @@ class OnnxEncoder:
         self._inputs = [i.name for i in self._session.get_inputs()]
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
-    @property
+    @functools.cached_property
     def export_sha256(self) -> str | None:
-        """The sha256 its export recorded (and that was checked when it loaded)."""
+        """The sha256 its export recorded (and that was checked when it loaded); read once."""
         return _read_json(self.model_file.parent / RECORD_FILE).get("sha256")
 
     def count_tokens(self, text: str) -> int:
