@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -111,6 +112,8 @@ def build_index(source: Path, index_dir: Path | str, embedder: Embedder, **optio
     Options: ``max_tokens``, ``min_tokens``, ``progress``, ``cache_path``, ``limits``,
     ``windows``, ``ann_min_chunks``, ``memo`` (a RebuildMemo kept by a watching indexer),
     ``allow_empty`` (an emptied folder empties its index instead of being refused),
+    ``replace`` (``source`` becomes the whole knowledge base even where the index holds
+    documents read from outside it, which are otherwise kept by refusing the build),
     ``early_windows`` (see :func:`index_documents`).
     """
     with _writer(index_dir):
@@ -131,6 +134,7 @@ def _build_index(
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
     allow_empty: bool = False,
+    replace: bool = False,
     early_windows: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()
@@ -179,6 +183,10 @@ def _build_index(
                 "If every document was withdrawn on purpose, run `kb index --allow-empty`"
             )
         logger.warning("%s: the index now holds no documents", problem)
+    elif previous and not replace:
+        _refuse_narrowing(
+            source, documents, [d for d in previous.values() if isinstance(d, Document)]
+        )
     for problem in [
         *dangling_versions(documents),
         *version_cycles(documents),
@@ -376,6 +384,7 @@ def _index_documents(
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
     allow_empty: bool = False,
+    replace: bool = False,
     early_windows: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()
@@ -701,7 +710,46 @@ def _emptied(index_dir: Path, source: Path) -> bool:
         return False
     finally:
         con.close()
-    return not sources or any(s == root or root in s.parents for s in sources)
+    return not sources or any(_under(s, root) for s in sources)
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def dropped_from_elsewhere(
+    source: Path, documents: list[Document], indexed: list[Document]
+) -> list[Document]:
+    """The ``indexed`` documents a build of ``documents`` from ``source`` would drop although
+    their files lie outside ``source``: the index was built from a wider folder (or another
+    knowledge base), and ``source`` is one file or subfolder of it.
+
+    A file deleted from under ``source`` is not among them (its removal is the edit), nor is a
+    document of a moved knowledge base (it keeps its id, so it is not dropped).
+    """
+    root = source.absolute()
+    kept = {d.doc_id for d in documents}
+    return [d for d in indexed if d.doc_id not in kept and not _under(Path(d.source), root)]
+
+
+def _refuse_narrowing(source: Path, documents: list[Document], indexed: list[Document]) -> None:
+    """Stop a build that would replace a knowledge base with a part of it.
+
+    "Re-index the file I edited" as ``kb index that/file.md`` would otherwise publish an index
+    of that one file (under another id, relative to its own folder), and every agent would
+    lose the rest at the next search.
+    """
+    dropped = dropped_from_elsewhere(source, documents, indexed)
+    if not dropped:
+        return
+    root = Path(os.path.commonpath([Path(d.source).parent for d in indexed]))
+    shown = ", ".join(d.doc_id for d in dropped[:3]) + (", ..." if len(dropped) > 3 else "")
+    raise KBError(
+        f"indexing {source} alone would remove {len(dropped)} of the index's "
+        f"{len(indexed)} documents, read from outside it ({shown}). To pick up an edit, index "
+        f"the folder the index was built from ({root}); to make {source} the whole knowledge "
+        "base of this index, run `kb index` with --replace"
+    )
 
 
 def _read_manifest(target: Path | str) -> Manifest:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from indexer.errors import KBError
 from indexer.inputs import is_plain_date
@@ -193,6 +194,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 ann_min_chunks=settings.ann_min_chunks,
                 memo=memo,
                 allow_empty=args.allow_empty,
+                replace=args.replace,
                 early_windows=settings.early_windows,
             )
         finally:  # a failed build under --watch must not leave its bar open over the log
@@ -278,6 +280,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         as_of=as_of,
         mode=args.mode,
         context=args.context,
+        include_superseded=args.include_superseded,
     )
     if args.json:
         sys.stdout.write(json.dumps(response.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -689,6 +692,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-empty", action="store_true",
                    help="a folder left with no readable documents empties its index "
                    "(refused by default: an empty mount looks the same)")  # fmt: skip
+    p.add_argument("--replace", action="store_true",
+                   help="PATH becomes the whole knowledge base of the index, dropping documents "
+                   "indexed from outside it (refused by default: indexing one edited file "
+                   "would otherwise replace the rest)")  # fmt: skip
     p.add_argument("--poll", action="store_true",
                    help="--watch: poll the tree instead of the kernel's change events "
                    "(network shares, where those do not arrive)")  # fmt: skip
@@ -712,6 +719,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", choices=["dense", "bm25", "hybrid"], help="default: KB_SEARCH_MODE, hybrid"
     )
     p.add_argument("--context", type=int, default=0, help="neighbouring passages to show (0-3)")
+    p.add_argument(
+        "--include-superseded",
+        action="store_true",
+        help="also search versions not in force on that date (each is marked)",
+    )
     p.add_argument("--json", action="store_true", help="print the API's JSON shape")
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_ask)
@@ -827,7 +839,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"kb: invalid configuration: {settings_problems(exc)}\n")
         return 2
     try:
-        return args.func(args)
+        # Warnings logged while a progress bar is drawn go above it, not onto its line.
+        with logging_redirect_tqdm():
+            return args.func(args)
     except UsageError as exc:
         sys.stderr.write(f"kb: {exc}\n")
         return 2

@@ -57,6 +57,45 @@ def test_index_then_ask(sample_kb: Path, tmp_path: Path, capsys) -> None:
     assert body["results"] and "start" in body["results"][0]
 
 
+def test_ask_can_include_versions_no_longer_in_force(tmp_path: Path, capsys) -> None:
+    """The API's include_superseded had no flag in `kb ask`: an agent checking what the old
+    rules said could not see them from the terminal."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "old.md").write_text(
+        "---\nversion: '1'\neffective_date: 2026-01-01\n---\n# Refunds\n\n"
+        "Ruby refunds take 30 days.\n",
+        encoding="utf-8",
+    )
+    (kb / "new.md").write_text(
+        "---\nversion: '2'\neffective_date: 2026-02-01\nsupersedes: old.md\n---\n"
+        "# Refunds\n\nRuby refunds take 14 days.\n",
+        encoding="utf-8",
+    )
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(kb), "--index-dir", ix, "--quiet"]) == 0
+    capsys.readouterr()
+    ask = ["ask", "ruby refunds", "--index-dir", ix, "--as-of", "2026-03-01", "--json"]
+    assert main(ask) == 0
+    assert {r["doc_id"] for r in json.loads(capsys.readouterr().out)["results"]} == {"new.md"}
+    assert main([*ask, "--include-superseded"]) == 0
+    found = {r["doc_id"]: r["in_force"] for r in json.loads(capsys.readouterr().out)["results"]}
+    assert found == {"new.md": True, "old.md": False}
+
+
+def test_warnings_during_a_build_do_not_land_on_the_progress_bar(
+    tmp_path: Path, capsys
+) -> None:
+    """'reading files: 0%|...WARNING ... effectve_date' read as one broken line."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "a.md").write_text("---\neffectve_date: 2026-01-01\n---\n# A\n\nText.\n", "utf-8")
+    assert main(["index", str(kb), "--index-dir", str(tmp_path / "ix")]) == 0
+    err = capsys.readouterr().err
+    assert "unknown metadata field effectve_date" in err
+    assert all(line.startswith("WARNING") for line in err.split("\n") if "WARNING" in line)
+
+
 def test_ask_without_index_is_a_clean_error(tmp_path: Path, capsys) -> None:
     assert main(["ask", "refund", "--index-dir", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err

@@ -182,6 +182,35 @@ def test_empty_front_matter_is_not_text(tmp_path: Path, opening: str) -> None:
     assert doc.title == "Coin refunds"
 
 
+@pytest.mark.parametrize("opening", ["--- \n", "---\t\n", "---  \r\n"])
+def test_front_matter_whose_opening_line_ends_in_blanks_is_read(
+    tmp_path: Path, opening: str
+) -> None:
+    """'--- ' (an editor's trailing space) made the whole block body text: its version lost
+    and the YAML indexed and cited as policy."""
+    path = tmp_path / "a.md"
+    path.write_bytes((opening + 'title: Spaced\nversion: "5"\n---\n' + BODY).encode())
+    doc = load_file(path, tmp_path)
+    assert doc.text == BODY
+    assert (doc.title, doc.metadata["version"]) == ("Spaced", "5")
+
+
+def test_front_matter_never_closed_is_refused_not_indexed_as_text(tmp_path: Path) -> None:
+    """Its fields (a 'status: superseded', an effective date) were silently dropped and the
+    YAML served as the policy's first passage."""
+    path = _write(tmp_path / "a.md", "---\ntitle: Open\nstatus: superseded\n\n" + BODY)
+    with pytest.raises(DocumentLoadError) as info:
+        load_file(path, tmp_path)
+    assert info.value.reason == (
+        "front matter opened on line 1 is never closed (no '---' line after it)"
+    )
+
+
+def test_a_thematic_break_first_is_not_front_matter(tmp_path: Path) -> None:
+    text = "---\n\n" + BODY
+    assert load_file(_write(tmp_path / "a.md", text), tmp_path).text == text
+
+
 # ---------------------------------------------------------------- HTML tables
 
 

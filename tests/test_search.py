@@ -380,7 +380,9 @@ def test_generations_pointer_and_leftovers(sample_kb: Path, fake_embedder, index
     second = current_generation(index_dir)
     assert second != first and first.exists()  # kept as the fallback
     assert (index_dir / "CURRENT").read_text() == second.name
-    build_index(sample_kb / "policies", index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+    build_index(
+        sample_kb / "policies", index_dir, fake_embedder, max_tokens=60, min_tokens=8, replace=True
+    )
     assert not first.exists() and second.exists()  # only one previous generation is kept
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import html
 import re
 
-from indexer.loaders.common import Heading, Parsed, decode_text
+from indexer.loaders.common import Heading, Parsed, ParseError, decode_text
 from indexer.loaders.metadata import parse_fields, parse_toml_fields
 
 # YAML between '---' lines; Pandoc and Jekyll also close it with YAML's end marker '...'.
 # An empty one ('---' twice, as Jekyll writes for a page with no fields) is front matter too.
-_FRONT_MATTER_RE = re.compile(r"\A---\n(?:(.*?)\n)??(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+# Either marker may carry trailing blanks, as editors leave them.
+_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)??(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+# An opening '---' line followed by a 'field:' line: front matter, even if never closed.
+_OPENED_RE = re.compile(r"\A---[ \t]*\n[A-Za-z_][\w-]*[ \t]*:(?:[ \t]|\n|\Z)")
 # Hugo's TOML front matter between '+++' lines.
 _TOML_FRONT_MATTER_RE = re.compile(r"\A\+\+\+[ \t]*\n(.*?)\n\+\+\+[ \t]*(?:\n|\Z)", re.DOTALL)
 # CommonMark block starts, each allowed 0-3 spaces of indent (4 or more is an indented code
@@ -54,6 +57,10 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         return parse_fields(match.group(1) or "", "front matter", 2), text[match.end() :]
     if match := _TOML_FRONT_MATTER_RE.match(text):
         return parse_toml_fields(match.group(1), "front matter"), text[match.end() :]
+    if _OPENED_RE.match(text):
+        # Indexed as text, its fields would be lost without a word and the YAML cited as
+        # policy: a 'status: superseded' or an effective date ignored.
+        raise ParseError("front matter opened on line 1 is never closed (no '---' line after it)")
     return {}, text
 
 
