@@ -52,6 +52,7 @@ from api.security import (
     retry_seconds,
 )
 from indexer.errors import (
+    DatasetError,
     IndexCorruptError,
     IndexLockedError,
     IndexMismatchError,
@@ -78,6 +79,7 @@ STATUS_FOR_ERROR: list[tuple[type[KBError], int]] = [
     (RateLimitedError, 429),
     (DeadlineExceeded, 504),
     (InvalidQueryError, 422),
+    (DatasetError, 422),
     (NotFoundError, 404),
     (IndexNotFoundError, 503),
     (IndexMismatchError, 503),

@@ -735,9 +735,13 @@ def _submit(body: EvalRequest, request: Request) -> tuple[dict[str, Any], bool]:
     if body.dataset not in found:
         raise NotFoundError(f"no labelled set {body.dataset!r}; see GET /eval/datasets")
     _may_read(request, body.dataset)
-    if body.split not in found[body.dataset]["splits"]:
+    splits = found[body.dataset]["splits"]
+    if body.split not in splits:
+        named = ", ".join(repr(s) for s in splits if s is not None)
+        asked = "queries.jsonl (split null)" if body.split is None else f"split {body.split!r}"
         raise InvalidQueryError(
-            f"{body.dataset} has splits {found[body.dataset]['splits']}, not {body.split!r}"
+            f"{body.dataset} has no {asked}; its splits: {named or 'none'}"
+            + (" or null, for queries.jsonl" if None in splits else "")
         )
     try:
         return state.eval_runs.submit(body.dataset, body.split, list(dict.fromkeys(body.modes)))

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.metrics import normalise_ws
 from indexer.documents import Document
-from indexer.errors import KBError
+from indexer.errors import DatasetError
 from indexer.loaders import load_directory
 from indexer.loaders.common import sections_from_headings
 from indexer.loaders.markdown import parse as parse_markdown
@@ -54,9 +55,9 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise KBError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
-        raise KBError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise DatasetError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -70,9 +71,9 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise KBError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
         if not isinstance(row, dict):
-            raise KBError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            raise DatasetError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         rows.append((number, row))
     return rows
 
@@ -82,13 +83,13 @@ def _field(row: dict[str, Any], names: tuple[str, ...], where: str) -> Any:
     for name in names:
         if row.get(name) is not None:
             return row[name]
-    raise KBError(f"{where}: missing field {names[0]!r}")
+    raise DatasetError(f"{where}: missing field {names[0]!r}")
 
 
 def _text(row: dict[str, Any], where: str) -> str:
     value = _field(row, ("text",), where)
     if not isinstance(value, str):
-        raise KBError(f"{where}: 'text' must be a string, got {type(value).__name__}")
+        raise DatasetError(f"{where}: 'text' must be a string, got {type(value).__name__}")
     return value
 
 
@@ -106,7 +107,7 @@ def _relevance(value: str, where: str) -> int:
     except ValueError:
         number = float("nan")
     if not number.is_integer():
-        raise KBError(f"{where}: relevance must be a whole number, got {value!r}")
+        raise DatasetError(f"{where}: relevance must be a whole number, got {value!r}")
     return int(number)
 
 
@@ -117,16 +118,16 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     seen: dict[tuple[str, str], int] = {}
     lines = _read(path).splitlines()
     if not lines or [h.strip() for h in lines[0].split("\t")[:2]] not in QRELS_HEADERS:
-        raise KBError(f"{path} must start with the header 'query_id<TAB>doc_id<TAB>relevance'")
+        raise DatasetError(f"{path} must start with the header 'query_id<TAB>doc_id<TAB>relevance'")
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         parts = [part.strip() for part in line.split("\t")]
         if len(parts) != 3:
-            raise KBError(f"{path}:{number}: expected 3 tab-separated fields")
+            raise DatasetError(f"{path}:{number}: expected 3 tab-separated fields")
         pair = (parts[0], parts[1])
         if pair in seen:
-            raise KBError(
+            raise DatasetError(
                 f"{path}:{number}: {pair[0]} -> {pair[1]} is judged again (line {seen[pair]})"
             )
         seen[pair] = number
@@ -142,7 +143,7 @@ def corpus_documents(path: Path) -> list[Document]:
         where = f"{path}:{number}"
         doc_id = str(_field(row, ("doc_id", "_id"), where))
         if doc_id in seen:
-            raise KBError(f"{where}: doc_id {doc_id!r} already used on line {seen[doc_id]}")
+            raise DatasetError(f"{where}: doc_id {doc_id!r} already used on line {seen[doc_id]}")
         seen[doc_id] = number
         parsed = parse_markdown(_text(row, where).encode("utf-8"))
         meta = {k: v for k, v in row.items() if k in ("url",)}
@@ -170,28 +171,32 @@ def read_queries(path: Path) -> tuple[dict[str, str], set[str]]:
         qid = str(_field(row, ("query_id", "_id"), where))
         text = _text(row, where)
         if not text.strip():
-            raise KBError(f"{where}: question {qid!r} is empty")
+            raise DatasetError(f"{where}: question {qid!r} is empty")
         if qid in queries:
-            raise KBError(f"{where}: query_id {qid!r} is repeated")
+            raise DatasetError(f"{where}: query_id {qid!r} is repeated")
         queries[qid] = text
         if row.get("answerable") is False or row.get("not_answerable") is True:
             unanswerable.add(qid)
     return queries, unanswerable
 
 
-def read_evidence(path: Path) -> dict[str, list[str]]:
-    """Evidence strings per question; one string alone is a list of one (extending a list by a
-    string would add its characters, and every passage holds some letter)."""
+def read_evidence(path: Path) -> tuple[dict[str, list[str]], list[tuple[str, str, str]]]:
+    """Evidence strings per question, and every (question, document its row names or "",
+    string) as written; one string alone is a list of one (extending a list by a string would
+    add its characters, and every passage holds some letter)."""
     evidence: dict[str, list[str]] = defaultdict(list)
+    named: list[tuple[str, str, str]] = []
     for number, row in _jsonl(path):
         where = f"{path}:{number}"
         value = row.get("evidence") or []
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise KBError(f"{where}: 'evidence' must be a list of strings")
-        evidence[str(_field(row, ("query_id",), where))].extend(value)
-    return dict(evidence)
+            raise DatasetError(f"{where}: 'evidence' must be a list of strings")
+        qid = str(_field(row, ("query_id",), where))
+        evidence[qid].extend(value)
+        named.extend((qid, str(row.get("doc_id") or ""), v) for v in value)
+    return dict(evidence), named
 
 
 def dataset_name(folder: Path) -> str:
@@ -230,17 +235,19 @@ def splits_of(folder: Path) -> list[str | None]:
     return found
 
 
-def _no_split(folder: Path, queries_path: Path) -> KBError:
+def _no_split(folder: Path, queries_path: Path) -> DatasetError:
     """Why a split cannot be read, naming the splits the folder has."""
     if not folder.exists():
-        return KBError(f"dataset {folder} does not exist")
+        return DatasetError(f"dataset {folder} does not exist")
     if not folder.is_dir():
-        return KBError(f"dataset {folder} is not a folder (name the folder of queries.jsonl)")
+        return DatasetError(f"dataset {folder} is not a folder (name the folder of queries.jsonl)")
     splits = splits_of(folder)
     if not splits:
-        return KBError(f"dataset {folder} has no {queries_path.name} (no queries*.jsonl at all)")
+        return DatasetError(
+            f"dataset {folder} has no {queries_path.name} (no queries*.jsonl at all)"
+        )
     names = ", ".join(s or "(none: omit --split)" for s in splits)
-    return KBError(
+    return DatasetError(
         f"dataset {folder} has no {queries_path.name} (its splits: {names}; pass one with --split)"
     )
 
@@ -258,20 +265,20 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
         raise _no_split(folder, queries_path)
     qrels_path = judgements_of(folder, "qrels", split, ".tsv")
     if qrels_path is None:
-        raise KBError(f"dataset {folder} has no qrels{_suffix(split)}.tsv")
+        raise DatasetError(f"dataset {folder} has no qrels{_suffix(split)}.tsv")
     if (folder / corpus).is_file():
         documents = corpus_documents(folder / corpus)
         if not documents:
-            raise KBError(f"{folder / corpus} has no documents")
+            raise DatasetError(f"{folder / corpus} has no documents")
     else:
         documents, _skipped = load_directory(folder)
         if not documents:
-            raise KBError(f"dataset {folder} has no {corpus} and no documents of its own")
+            raise DatasetError(f"dataset {folder} has no {corpus} and no documents of its own")
     queries, unanswerable = read_queries(queries_path)
     if not queries:
-        raise KBError(f"{queries_path} has no questions")
+        raise DatasetError(f"{queries_path} has no questions")
     evidence_path = judgements_of(folder, "evidence", split, ".jsonl")
-    evidence = read_evidence(evidence_path) if evidence_path else {}
+    evidence, named = read_evidence(evidence_path) if evidence_path else ({}, [])
     qrels = read_qrels(qrels_path)
     own = (f"qrels{_suffix(split)}.tsv", f"evidence{_suffix(split)}.jsonl")
     for path, keyed in ((qrels_path, qrels), (evidence_path, evidence)):
@@ -281,11 +288,14 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
     if not unanswerable and not any(
         rel > 0 for qid in queries for rel in qrels.get(qid, {}).values()
     ):
-        raise KBError(
+        raise DatasetError(
             f"{qrels_path}: no question of {queries_path.name} has a document judged relevant "
             "(relevance > 0) and none is marked unanswerable: nothing to measure"
         )
     _warn_dangling(qrels, queries, documents, qrels_path)
+    if evidence_path is not None:
+        asked = [row for row in named if row[0] in queries]
+        _warn_unfound_evidence(asked, documents, evidence_path)
     return Dataset(
         name=dataset_name(folder),
         split=split,
@@ -322,6 +332,48 @@ def _warn_dangling(
             len(missing),
             examples,
             " ..." if len(missing) > 5 else "",
+        )
+
+
+def unfound_evidence(
+    named: list[tuple[str, str, str]], documents: list[Document]
+) -> list[tuple[str, str]]:
+    """(question, evidence string) of the ``named`` rows (question, document or "", string)
+    whose string no passage can ever contain: it is not in the document named (or that
+    document is not in the corpus), or, naming none, in no document. Whitespace is
+    normalised, as the metric does."""
+    texts = {d.doc_id: normalise_ws(d.text) for d in documents}
+    everything: str | None = None
+    out = []
+    for qid, doc_id, text in named:
+        wanted = normalise_ws(text)
+        if not wanted:
+            continue
+        if doc_id:
+            found = wanted in texts.get(doc_id, "")
+        else:
+            everything = everything or "\n".join(texts.values())
+            found = wanted in everything
+        if not found:
+            out.append((qid, text))
+    return out
+
+
+def _warn_unfound_evidence(
+    named: list[tuple[str, str, str]], documents: list[Document], path: Path
+) -> None:
+    """Evidence that is not verbatim in its document can only count as a miss, so a labelling
+    slip would read as a retrieval failure: the evaluator hears of it."""
+    unfound = unfound_evidence(named, documents)
+    if unfound:
+        examples = "; ".join(f"{q}: {t[:60]!r}" for q, t in unfound[:3])
+        logger.warning(
+            "%s: %d evidence string(s) are not in the document they name (or in any, naming "
+            "none) and can only count as misses (%s%s)",
+            path,
+            len(unfound),
+            examples,
+            " ..." if len(unfound) > 3 else "",
         )
 
 

@@ -30,6 +30,10 @@ class InvalidQueryError(KBError):
     """The query or its options are not acceptable (empty, too long, unknown filter...)."""
 
 
+class DatasetError(KBError):
+    """A labelled set cannot be read as one (a missing file, a bad line, no questions)."""
+
+
 class NotFoundError(KBError):
     """A requested document or chunk does not exist in the index."""
 

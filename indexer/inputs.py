@@ -9,6 +9,7 @@ import re
 import unicodedata
 
 _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc: C0, DEL and C1
 
 INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})  # controls, format marks, separators
 
@@ -19,6 +20,13 @@ def is_blank(value: str) -> bool:
     question can be: searching them returns the nearest passages and logs an empty gap topic.
     """
     return all(ch.isspace() or unicodedata.category(ch) in INVISIBLE for ch in value)
+
+
+def without_controls(value: str) -> str:
+    """``value`` with each control character (a NUL, an escape, a C1 code from a mangled
+    paste) read as a space: ``str.split`` keeps them, and a question keeping them was echoed
+    in answers and written to the query log and its CSV export."""
+    return _CONTROLS.sub(" ", value)
 
 
 def is_text(value: str) -> bool:

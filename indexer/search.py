@@ -31,7 +31,7 @@ from indexer.errors import (
     NotFoundError,
 )
 from indexer.highlight import best_sentence, idf_of, pick_window, within_section
-from indexer.inputs import is_blank, is_plain_date, is_text
+from indexer.inputs import is_blank, is_plain_date, is_text, without_controls
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25
 from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
@@ -75,6 +75,8 @@ CITED_FIELDS = (
 GLOBAL_MARKET = "global"
 MODES: tuple[str, ...] = get_args(SearchMode)  # one list: settings validate it too
 NO_KEYWORD_MATCH = "no passage shares a word with the question (keyword search)"
+# No answer because of what was asked for, not what the knowledge base holds (not a gap).
+FILTERED_OUT = "no document passes the filters and date"
 MAX_FILTER_VALUES = 50  # per field; the fields themselves are the closed list above
 
 
@@ -563,7 +565,7 @@ def access_check(
 
 def validate_query(query: str, top_k: int, settings: Settings) -> str:
     """The query with whitespace collapsed, or InvalidQueryError naming the broken limit."""
-    query = " ".join(str(query or "").split())
+    query = " ".join(without_controls(str(query or "")).split())
     if is_blank(query):  # zero-width or control characters only: nothing to search for
         raise InvalidQueryError("query is empty")
     if not is_text(query):
@@ -906,7 +908,7 @@ class Searcher:
             if not results:
                 answerable, reason = False, NO_KEYWORD_MATCH
         else:
-            answerable, reason = False, "no document passes the filters and date"
+            answerable, reason = False, FILTERED_OUT
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from indexer.search import in_force, retired, successor_map
-from insights.querylog import NEGATIVE, latest_verdicts
+from insights.querylog import NEGATIVE, latest_verdicts, unanswered
 
 LOW_MARGIN = 0.05  # answered, but best similarity under threshold + this: low confidence
 MAX_QUERIES = 800  # gap signals clustered at most (the latest ones): clustering is quadratic
@@ -59,7 +59,7 @@ def signal_reasons(
 ) -> list[str]:
     """Why one logged search points at a gap (empty when it does not)."""
     reasons = []
-    if not search["answerable"] or not search.get("n_results"):
+    if unanswered(search):
         reasons.append("unanswered")
     elif search.get("confidence") is not None and search["confidence"] < threshold + low_margin:
         reasons.append("low_confidence")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import InvalidQueryError, NotFoundError
+from indexer.search import FILTERED_OUT
 from indexer.settings import Settings
 from indexer.sqldb import SqlDb, as_db, open_db
 from insights.redact import redact
@@ -67,6 +68,22 @@ SEARCH_COLUMNS = (
     "confidence", "top_score", "n_results", "results", "took_ms", "index_version",
 )  # fmt: skip
 FEEDBACK_COLUMNS = ("feedback_id", "ts", "search_id", "chunk_id", "doc_id", "rating", "comment")
+
+
+# A search left unanswered by the knowledge base: no passage, or none close enough. One whose
+# filters or date let no document through says nothing of what the knowledge base covers.
+UNANSWERED_SQL = (
+    "((answerable = 0 OR n_results = 0) AND COALESCE(reason, '') <> '"
+    + FILTERED_OUT.replace("'", "''")
+    + "')"
+)
+
+
+def unanswered(search: dict[str, Any]) -> bool:
+    """:data:`UNANSWERED_SQL` for one logged search (a row or its decoded dict)."""
+    return (not search["answerable"] or not search.get("n_results")) and (
+        search.get("reason") or ""
+    ) != FILTERED_OUT
 
 
 def confidence_from_reason(reason: str) -> float | None:
@@ -256,7 +273,7 @@ class QueryLog:
 
         The same rules as :func:`insights.gaps.signal_reasons`, which the tests hold it to.
         """
-        unanswered = "(answerable = 0 OR n_results = 0)"
+        unanswered = UNANSWERED_SQL
         row = self._db.query(
             "SELECT COUNT(*) AS searches, "
             f"SUM(CASE WHEN {unanswered} THEN 1 ELSE 0 END) AS unanswered, "
@@ -320,7 +337,7 @@ class QueryLog:
         sees only ``seen`` must not be able to count. Only the flag columns and the results
         text are read, each distinct results text once, so a whole log costs one scan."""
         rows = self._db.query(
-            "SELECT answerable, n_results, confidence, results FROM searches "
+            "SELECT answerable, n_results, confidence, reason, results FROM searches "
             "WHERE ts >= ? AND (answerable = 0 OR n_results = 0 OR confidence < ?)",
             (since or "", low_below),
         )
@@ -330,9 +347,8 @@ class QueryLog:
             text = r["results"]
             if text not in hidden:
                 hidden[text] = not result_doc_ids(text) <= seen
-            if hidden[text]:
-                unanswered = not r["answerable"] or not r["n_results"]
-                counts["unanswered" if unanswered else "low_confidence"] += 1
+            if hidden[text] and (unanswered(r) or r["confidence"] is not None):
+                counts["unanswered" if unanswered(r) else "low_confidence"] += 1
         return counts
 
     def signal_candidates(

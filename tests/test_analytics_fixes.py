@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from indexer.search import FILTERED_OUT
 from indexer.settings import Settings
 from insights import conflicts, gaps
 from insights.querylog import QueryLog
@@ -179,6 +180,8 @@ def _seed(log: QueryLog, n: int) -> list[str]:
             "reason": f"similarity {0.2 + (i % 7) / 10:.2f}",
             "results": results if i % 11 else [],
         }
+        if i % 13 == 12:  # the filters or date let no document through
+            response.update(answerable=False, reason=FILTERED_OUT, results=[])
         ids.append(log.log_search(response, ts=f"2026-11-{1 + i % 28:02d}T10:{i % 60:02d}:00"))
     return ids
 
@@ -247,6 +250,17 @@ def test_summary_and_feedback_from_sql_match_the_pure_functions(log: QueryLog) -
         assert log.retrieved_doc_ids(since) == {r["doc_id"] for s in searches for r in s["results"]}
         titles, _versions = log.rated_results(verdicts)
         assert gaps.feedback_by_document(verdicts, titles) == gaps.document_feedback(searches)
+
+
+def test_a_search_no_document_could_pass_is_not_a_gap(log: QueryLog) -> None:
+    """'coin refund' as of 1970 (or with filters nothing passes) was counted unanswered and
+    listed as a coverage gap, for a topic the knowledge base covers well."""
+    log.log_search({"query": "coin refund", "answerable": False, "reason": FILTERED_OUT,
+                    "results": []})  # fmt: skip
+    log.log_search({"query": "mars base", "answerable": False, "reason": "weak evidence",
+                    "results": []})  # fmt: skip
+    assert log.search_stats(None, 0.4)["unanswered"] == 1
+    assert [s["query"] for s in log.searches() if gaps.signal_reasons(s, 0.35)] == ["mars base"]
 
 
 def test_gap_candidates_hold_every_signal(log: QueryLog) -> None:

@@ -48,6 +48,15 @@ def test_a_query_with_something_visible_is_searched(client: TestClient, query: s
     assert client.post("/search", json={"query": query}).status_code == 200
 
 
+@pytest.mark.parametrize("query", ["coin refund\x00", "coin\x1brefund", "coin\x85refund"])
+def test_control_characters_in_a_query_are_read_as_spaces(client: TestClient, query: str) -> None:
+    """A NUL or an escape kept in the question was echoed back and written to the query log
+    and its CSV export (a binary file to spreadsheet tools)."""
+    answer = client.post("/search", json={"query": query})
+    assert answer.status_code == 200
+    assert answer.json()["query"] == "coin refund"
+
+
 # -- filters ------------------------------------------------------------------------------------
 
 

@@ -119,6 +119,28 @@ def test_relevance_must_be_a_whole_number(tmp_path: Path) -> None:
         load_dataset(folder)
 
 
+def test_evidence_no_passage_can_hold_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A labelling slip (a string not verbatim in its document, or naming a document the
+    corpus lacks) could only count as a miss: evidence_hit fell without a word."""
+    evidence = [
+        {"query_id": "q1", "doc_id": "d1", "evidence": ["Refunds  take\n14 days."]},  # found
+        {"query_id": "q1", "doc_id": "d2", "evidence": ["Refunds take 14 days."]},  # other doc
+        {"query_id": "q1", "doc_id": "dZZ", "evidence": ["Payouts are weekly."]},  # no doc
+        {"query_id": "q1", "evidence": ["Payouts are weekly."]},  # names none: in some doc
+        {"query_id": "q1", "evidence": ["Not in any document."]},
+    ]
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        load_dataset(_write(tmp_path / "set", evidence=evidence))
+    assert "3 evidence string(s) are not in the document they name" in caplog.text
+    assert "'Not in any document.'" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        load_dataset(_write(tmp_path / "ok", evidence=evidence[:1] + evidence[3:4]))
+    assert "evidence string" not in caplog.text
+
+
 def test_files_that_are_not_utf8_are_named(tmp_path: Path) -> None:
     folder = _write(tmp_path / "set")
     (folder / "queries.jsonl").write_bytes(b'{"query_id": "q1", "text": "caf\xe9"}\n')

@@ -174,7 +174,7 @@ def test_a_failed_run_says_why(client, tmp_path: Path) -> None:
     assert failed["status"] == "failed" and failed["result"] is None
     assert "corpus.jsonl:2: not valid JSON" in failed["error"]
     blocking = client.post("/eval/run", json={"dataset": "broken", "modes": ["bm25"]})
-    assert blocking.status_code == 500
+    assert blocking.status_code == 422  # the set is bad input, not a fault of the server
     assert "corpus.jsonl:2: not valid JSON" in blocking.json()["detail"]
     # the API goes on: the next run is computed
     ok = client.post("/eval/runs", json={**TINY, "modes": ["bm25"]}).json()
@@ -200,7 +200,11 @@ def test_unknown_runs_and_bad_requests(client) -> None:
     assert "start the evaluation again" in gone.json()["detail"]
     assert client.get("/eval/runs/not-a-run-id").status_code == 422
     assert client.post("/eval/runs", json={"dataset": "nope"}).status_code == 404
-    assert client.post("/eval/runs", json={**TINY, "split": "x"}).status_code == 422
+    wrong = client.post("/eval/runs", json={**TINY, "split": "x"})
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"] == "tiny has no split 'x'; its splits: 'dev'"
+    unsplit = client.post("/eval/runs", json={**TINY, "split": None})
+    assert unsplit.json()["detail"] == "tiny has no queries.jsonl (split null); its splits: 'dev'"
     assert client.post("/eval/runs", json={**TINY, "modes": ["fast"]}).status_code == 422
     assert client.get("/eval/runs").json() == []
 

@@ -135,8 +135,8 @@ def test_feedback_reaches_the_log_and_bad_feedback_is_4xx(client) -> None:
 
 def test_analytics_endpoints_json_and_csv(client) -> None:
     _search(client, "escalate imminent risk guardian queue")
-    # No document passes this filter: an unanswered search.
-    _search(client, "zebra migration quantum sandwich", filters={"doc_id": "nope.md"})
+    # No passage shares a word with it: an unanswered search.
+    _search(client, "zebra migration quantum sandwich", mode="bm25")
     summary = client.get("/analytics/summary").json()
     assert summary["searches"] == 2 and summary["unanswered"] >= 1
     topics = client.get("/analytics/gaps").json()
@@ -204,8 +204,12 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
 
 
 def test_csv_downloads_cannot_run_formulas(client) -> None:
-    for query in FORMULAS:  # no document passes the filter: unanswered, so also a gap topic
-        _search(client, query, filters={"doc_id": "nope.md"})
+    searcher = client.app.state.searcher
+    usual = searcher.settings
+    searcher.settings = usual.model_copy(update={"answerable_threshold": 1.0})
+    for query in FORMULAS:  # no passage close enough: unanswered, so also a gap topic
+        assert not _search(client, query)["answerable"]
+    searcher.settings = usual
     _search(client, "escalate imminent risk guardian queue")
     searches = _csv_rows(client.get("/analytics/searches", params={"format": "csv"}).text)
     queries = {r["query"] for r in searches}
