@@ -83,9 +83,7 @@ def test_ask_can_include_versions_no_longer_in_force(tmp_path: Path, capsys) -> 
     assert found == {"new.md": True, "old.md": False}
 
 
-def test_warnings_during_a_build_do_not_land_on_the_progress_bar(
-    tmp_path: Path, capsys
-) -> None:
+def test_warnings_during_a_build_do_not_land_on_the_progress_bar(tmp_path: Path, capsys) -> None:
     """'reading files: 0%|...WARNING ... effectve_date' read as one broken line."""
     kb = tmp_path / "kb"
     kb.mkdir()
