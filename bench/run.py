@@ -117,7 +117,7 @@ def _our_build(
         # The windows' pass starts once the early generation is published: a copy of it is
         # scored after the build (copying a few MiB, not searching, happens inside the timing).
         stages.append(stage)
-        if score and stage == "embed" and stages.count("embed") == 2:
+        if score and stage == "embed-windows":
             shutil.copytree(
                 out_dir / "ix", out_dir / "early", ignore=shutil.ignore_patterns(".lock")
             )

@@ -469,7 +469,9 @@ def _index_documents(
                     write(vectors, (spans, early), chunker_config(max_tokens, min_tokens, "pooled"))
                     searchable = time.perf_counter() - started
                     known.update(enumerate(vectors))  # passages: not read twice
-            progress.on_start("embed", len(texts) + len(window_texts))
+            # After an early generation, its own stage: the bar then counts from zero again.
+            stage = "embed" if searchable is None else "embed-windows"
+            progress.on_start(stage, len(texts) + len(window_texts))
             both, fresh = _embed(embedder, texts + window_texts, progress, cache, known, asked)
             vectors, window_vectors = both[:n], both[n:]
             fresh += first

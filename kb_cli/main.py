@@ -150,6 +150,7 @@ def _progress_bars(quiet: bool) -> tuple[Progress, Callable[[], None]]:
             "load": ("reading files", "file"),
             "chunk": ("chunking", "doc"),
             "embed": ("embedding", "chunk"),
+            "embed-windows": ("embedding sentence windows (passages searchable)", "text"),
             "write": ("writing the index", "index"),
             "questions": ("searching", "question"),
         }.get(stage, (stage, "item"))

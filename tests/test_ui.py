@@ -53,6 +53,33 @@ def test_api_down_is_a_clear_message(monkeypatch) -> None:
     assert at.error and "not reachable" in at.error[0].value
 
 
+def test_an_empty_search_says_what_to_do_and_a_refusal_reads_as_one(
+    api_url: str, monkeypatch
+) -> None:
+    """Enter on an empty box did nothing at all; a refused question read "The API answered
+    422: Value error, query is empty"."""
+    monkeypatch.setenv("KB_API_URL", api_url)
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    at.text_input[0].input("   ")
+    at.button[0].click().run()
+    assert not at.exception and at.warning[0].value == "Type a question to search for."
+    assert at.text_input[0].max_chars == Settings().max_query_chars
+    with pytest.raises(ApiUnavailable) as refused:
+        ApiClient(api_url).search("\u200b")
+    assert str(refused.value) == "The API refused this request: query is empty."
+    assert refused.value.status == 422
+
+
+def test_api_down_names_the_command_without_markup_and_keeps_nothing_unsaid(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("KB_API_URL", f"http://127.0.0.1:{free_port()}")
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    shown = _rendered_text(at.error[0].value)
+    assert "Start it with kb serve, or with the README's run command" in shown
+    assert "`" not in shown and "What you typed is kept" not in shown  # nothing was typed
+
+
 def _rendered_text(markdown: str) -> str:
     """What a CommonMark renderer shows for ``markdown``, as text; fails if anything formatted."""
     out = MarkdownIt("commonmark").render(markdown).strip()

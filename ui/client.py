@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 import requests
+
+# pydantic's prefix on a validator's message ("Value error, query is empty"): not for people
+_VALUE_ERROR = re.compile(r"^(?:Value|Assertion) error, ")
 
 
 class ApiUnavailable(Exception):
@@ -47,7 +51,7 @@ class ApiClient:
         except requests.RequestException as exc:
             raise ApiUnavailable(
                 f"The search API at {self.base_url} is not reachable ({type(exc).__name__}). "
-                "Start it with `kb serve` or the README's run command."
+                "Start it with kb serve, or with the README's run command (./scripts/run)."
             ) from exc
         if response.status_code >= 400:
             try:
@@ -57,7 +61,8 @@ class ApiClient:
             detail = body.get("detail") if isinstance(body, dict) else response.text[:200]
             if isinstance(detail, list):  # a validation error: say what was wrong, not a repr
                 detail = "; ".join(
-                    str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail
+                    _VALUE_ERROR.sub("", str(d.get("msg", d))) if isinstance(d, dict) else str(d)
+                    for d in detail
                 )
             if response.status_code == 401:
                 key = "was refused" if self.api_key else "is not set"
@@ -68,6 +73,8 @@ class ApiClient:
                 )
             if response.status_code == 403:
                 raise ApiUnavailable(f"The UI's API key may not do this ({detail}).", 403)
+            if response.status_code == 422:  # the request itself: say what to change
+                raise ApiUnavailable(f"The API refused this request: {detail}.", 422)
             raise ApiUnavailable(
                 f"The API answered {response.status_code}: {detail}", response.status_code
             )

@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from indexer.render import marked_html
+from indexer.settings import get_settings
 from ui.client import ApiUnavailable
 from ui.common import call, check_api, client, md, recent_searches, text_block
 
@@ -30,6 +31,7 @@ DOC_TYPES = ["", "policy", "sop", "faq", "macro", "guideline", "reference"]
 LINK_FILTERS = {"market": "markets", "product_area": "product_area", "doc_type": "doc_type"}
 SEARCH_ID = re.compile(r"[0-9a-f]{32}")  # what the query log hands out; anything else is ignored
 DEFAULT_TOP_K, MAX_TOP_K = 5, 20
+MAX_QUERY_CHARS = get_settings().max_query_chars
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
 NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
@@ -267,6 +269,7 @@ with st.form("search"):
         "Ask the knowledge base (Enter searches)",
         placeholder="e.g. refund coins bought by a minor in MY",
         key="q",
+        max_chars=MAX_QUERY_CHARS,  # the API's limit, counted as it is typed
     )
     cols = st.columns([1, 1, 1, 1, 0.6])
     cols[0].selectbox(
@@ -294,11 +297,14 @@ with st.form("search"):
     submitted = st.form_submit_button("Search", type="primary")
 
 if health is None:
-    st.error(md(f"{api_problem}\nWhat you typed is kept: press Search to try again."))
+    kept = "\nWhat you typed is kept: press Search to try again." if st.session_state["q"] else ""
+    st.error(md(f"{api_problem}{kept}"))
     st.session_state["link"] = signature  # the form holds the link now: not re-seeded
     st.stop()
 search = None
-if submitted and st.session_state["q"].strip():
+if submitted and not st.session_state["q"].strip():
+    st.warning("Type a question to search for.")
+elif submitted:
     search = _form_search()
 elif from_link and link["q"]:
     search = _form_search()  # the form now holds the link's search

@@ -63,6 +63,7 @@ STAGES = {
     "index": "Looking for the set's cached index",
     "chunk": "Indexing the set's documents (first run only): cutting passages",
     "embed": "Indexing the set's documents (first run only): embedding passages",
+    "embed-windows": "Indexing the set's documents (first run only): embedding sentence windows",
     "write": "Indexing the set's documents (first run only): writing the index",
     "questions": "Asking the questions",
     "report": "Writing the report",
@@ -100,7 +101,7 @@ def _progress_of(view: dict[str, Any]) -> tuple[float, str]:
     if stage == "questions" and progress.get("questions_total"):
         done, total = progress["questions_done"], progress["questions_total"]
         return min(done / total, 1.0), f"{text}: {done} of {total} answered"
-    if progress["total"] and stage in ("chunk", "embed", "write"):
+    if progress["total"] and stage in ("chunk", "embed", "embed-windows", "write"):
         done, total = progress["done"], progress["total"]
         return min(done / total, 1.0), f"{text}: {done} of {total}"
     return 0.0, text
