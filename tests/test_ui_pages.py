@@ -258,6 +258,24 @@ def test_reloading_a_search_link_does_not_log_the_search_again(api_url: str) -> 
     assert logged["feedback"] == ["not_helpful"]
 
 
+def test_a_link_holds_the_question_without_personal_data(api_url: str) -> None:
+    """The address bar held "...email me at john.doe@example.com" as typed: browser history
+    and every link pasted into a ticket, while the query log stored [EMAIL]."""
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    at.text_input[0].input("escalate imminent risk, email me at john.doe@example.com")
+    at.button[0].click().run()
+    at.run()  # a rerun (any click) does not search the link's text again
+    assert not at.exception
+    assert at.query_params["q"] == "escalate imminent risk, email me at [EMAIL]"
+    assert at.text_input[0].value.endswith("john.doe@example.com")  # the form keeps it
+    [logged] = _searches(api_url)
+    reloaded = AppTest.from_file(AGENT, default_timeout=30)
+    reloaded.query_params.update(at.query_params)
+    reloaded.run()  # the link as pasted: the same logged search, not a new one
+    assert not reloaded.exception and "Dangerous Challenges SOP" in _markdown(reloaded)
+    assert [s["search_id"] for s in _searches(api_url)] == [logged["search_id"]]
+
+
 def test_agent_page_shows_typed_text_as_written(api_url: str) -> None:
     at = AppTest.from_file(AGENT, default_timeout=30).run()
     query = "**coin** refund _window_ [x](http://evil.example) <b>DE</b> :red[now] $5"

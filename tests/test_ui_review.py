@@ -185,6 +185,11 @@ def test_a_card_from_a_version_not_in_force_says_so_above_its_passage(
     warnings = [_unescape(w.value) for w in at.warning if "Not in force" in w.value]
     assert len(warnings) == len(old)
     assert all("superseded by policies/coin-refunds.md" in w for w in warnings)
+    # It was searched because the question asks about it: the version to quote for that case.
+    assert all(
+        "Searched because the question asks about an earlier version: quote it for that case" in w
+        for w in warnings
+    )
 
 
 @pytest.fixture

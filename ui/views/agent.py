@@ -2,7 +2,8 @@
 
 A search is also a link an agent can share in a ticket: the address bar holds the search on
 screen with every filter (``?q=...&market=DE&product_area=payments&doc_type=policy&as_of=
-2026-03-01&top_k=8``, plus ``sid``, the id of the logged search), and opening such a link fills
+2026-03-01&top_k=8``, plus ``sid``, the id of the logged search; the question with personal
+data replaced, as the query log keeps it), and opening such a link fills
 the form and searches once. Reloading it shows the logged search again rather than logging it
 twice, while this UI process still holds it. With the API down or slow the form stays as
 typed, says why, and Search tries again.
@@ -18,6 +19,7 @@ import streamlit as st
 
 from indexer.render import marked_html
 from indexer.settings import get_settings
+from insights.redact import redact
 from ui.client import ApiUnavailable
 from ui.common import call, check_api, client, md, recent_searches, text_block
 
@@ -118,17 +120,27 @@ def _context_html(result: dict) -> str | None:
     return text_block("\n\n".join([*before, here, *after]))
 
 
-def _not_in_force(result: dict) -> str | None:
+def _not_in_force(result: dict, asked: dict[str, str]) -> str | None:
     """What a card says above a passage from a version not in force (superseded, or not yet
     effective): the citation's note alone sits at the far end of the copy box, and the card's
-    version line reads like any current one. None for a version in force."""
+    version line reads like any current one. None for a version in force.
+
+    ``asked`` holds the versions searched because the question asks about them (by doc_id:
+    why): for a case from before a change, that version is the one to quote, and the card
+    says so instead of telling the agent to check the current one.
+    """
     if result.get("in_force", True):
         return None
     why = result.get("in_force_note") or "it is not the version in force"
+    if result["doc_id"] in asked:
+        return (
+            f"Not in force: {why}. Searched because {asked[result['doc_id']]}: quote it for "
+            "that case, and the version in force for anything else."
+        )
     return f"Not in force: {why}. Check the version in force before quoting this passage."
 
 
-def render_card(result: dict, search_id: str | None) -> None:
+def render_card(result: dict, search_id: str | None, asked: dict[str, str]) -> None:
     """One result: citation line, passage with its best sentence marked, links and feedback."""
     meta = result.get("metadata", {})
     path = " > ".join(result["heading_path"]) or "(top of document)"
@@ -138,7 +150,7 @@ def render_card(result: dict, search_id: str | None) -> None:
         + md(f"{path}{page} · {_version(meta)} · {meta.get('doc_type', '')}")
         + f" · score {result['score']:.2f}"
     )
-    note = _not_in_force(result)
+    note = _not_in_force(result, asked)
     if note:
         st.warning(md(note))
     hl = result["highlight"]
@@ -218,7 +230,9 @@ def _form_search() -> dict[str, Any]:
 
 def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str]:
     """The address-bar parameters of a search: empty filters and the default count left out."""
-    out = {"q": search["q"]}
+    # Links are pasted into tickets and kept in browser history: the question goes into one
+    # as the query log keeps it, personal data replaced (an e-mail as [EMAIL]).
+    out = {"q": redact(search["q"])}
     out.update({name: search[name] for name in LINK_FILTERS if search[name]})
     out["as_of"] = search["as_of"]
     if search["top_k"] != DEFAULT_TOP_K:
@@ -322,12 +336,16 @@ if search:
         replay = sid if SEARCH_ID.fullmatch(sid) else None  # a reloaded link: not logged again
         response = _search(search, filters, replay)
     search_id = response.get("search_id")
+    shown_link = _link_params(search, search_id)  # the question redacted, as links hold it
+    # Read back as a link is: what a reload of the address bar asks for, and what a rerun
+    # compares with (not a new search).
+    as_linked = tuple(_link(shown_link, dt.date.today())[0].items())
     if search_id:
-        recent_searches.put((*base_key, search_id, tuple(search.items())), response)
+        recent_searches.put((*base_key, search_id, as_linked), response)
     st.session_state["response"] = response
     st.session_state["shown"] = (search, search_id)
-    st.query_params.from_dict(_link_params(search, search_id))
-    st.session_state["link"] = tuple(search.items())  # what the address bar now says
+    st.query_params.from_dict(shown_link)
+    st.session_state["link"] = as_linked
 
 response = st.session_state.get("response")
 if not response:
@@ -370,7 +388,8 @@ elif not response.get("answerable", True):
             "The closest passages are shown for reference only."
         )
     )
+asked = {pick["doc_id"]: pick["why"] for pick in response.get("versions") or []}
 for result in response["results"]:
-    render_card(result, response.get("search_id"))
+    render_card(result, response.get("search_id"), asked)
 st.subheader("Did this search answer your question?")
 _feedback_form(response.get("search_id"), None, f"{response.get('search_id')}-search")
