@@ -411,6 +411,7 @@ def analytics_conflicts(
         min_similarity=min_similarity,
         limit=limit,
         include_versions=include_versions,
+        retired=gaps.superseded(documents),
     )
     return _table(rows, fmt, "conflicts")
 

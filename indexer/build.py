@@ -384,7 +384,6 @@ def _index_documents(
     ann_min_chunks: int = 0,
     memo: RebuildMemo | None = None,
     allow_empty: bool = False,
-    replace: bool = False,
     early_windows: int = 0,
 ) -> BuildReport:
     progress = progress or Progress()

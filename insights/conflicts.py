@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -958,9 +959,12 @@ def _related(doc_a: dict[str, Any], doc_b: dict[str, Any]) -> bool:
     ] in (mb.get("superseded_by"), mb.get("supersedes"))
 
 
-def _retired(*docs: dict[str, Any]) -> bool:
-    """Whether any of the documents is a superseded version (expected to be out of date)."""
-    return any(d.get("metadata", {}).get("status") == "superseded" for d in docs)
+def _retired(retired: Collection[str], *docs: dict[str, Any]) -> bool:
+    """Whether any of the documents is a superseded version (expected to be out of date): one
+    of ``retired``, or marked superseded."""
+    return any(
+        d["doc_id"] in retired or d.get("metadata", {}).get("status") == "superseded" for d in docs
+    )
 
 
 def find_conflicts(
@@ -970,8 +974,14 @@ def find_conflicts(
     min_similarity: float = 0.5,
     limit: int = 100,
     include_versions: bool = False,
+    retired: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Pairs of similar passages from different documents whose quantities differ."""
+    """Pairs of similar passages from different documents whose quantities differ.
+
+    ``retired``: ids of versions a newer one has taken over from (``insights.gaps.superseded``,
+    the rule search follows); like versions of one policy, they are left out unless
+    ``include_versions``. A version only its successor's ``supersedes`` names is one of them.
+    """
     if len(chunks) < 2:
         return []
     v = np.asarray(vectors, dtype=np.float32)
@@ -990,7 +1000,7 @@ def find_conflicts(
         if doc_of[i] == doc_of[j]:
             continue
         da, db = docs.get(a["doc_id"]), docs.get(b["doc_id"])
-        if da and db and not include_versions and (_related(da, db) or _retired(da, db)):
+        if da and db and not include_versions and (_related(da, db) or _retired(retired, da, db)):
             continue
         differ = disagreements(a["text"], b["text"])
         if not differ:

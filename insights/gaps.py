@@ -325,13 +325,17 @@ def review_due(metadata: dict[str, Any], today: dt.date) -> tuple[dt.date, str] 
     """When a document fell due for review and why, if it has by ``today``.
 
     A document with no review date used to be never due, so a policy nobody scheduled a review
-    for stayed invisible forever; it is due once it has been in force for a year.
+    for stayed invisible forever; it is due once it has been in force for a year. One with no
+    date at all is due now: nobody can tell when it was written or last checked (listed after
+    the overdue ones, 0 days, as there is nothing to count from).
     """
     review = _date(metadata.get("review_date"))
     if review:
         return (review, "review date passed") if review < today else None
     effective = _date(metadata.get("effective_date"))
-    if effective is None or today - effective <= REVIEW_EVERY:
+    if effective is None:
+        return today, "no review date and no effective date: when it was last checked is unknown"
+    if today - effective <= REVIEW_EVERY:
         return None
     reason = f"no review date; effective {effective.isoformat()}, over a year ago"
     return effective + REVIEW_EVERY, reason

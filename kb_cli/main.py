@@ -182,22 +182,24 @@ def cmd_index(args: argparse.Namespace) -> int:
     memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
 
     def index_once() -> None:
+        # Warnings logged while a bar is drawn (an unknown metadata field...) go above it.
         try:
-            report = build_index(
-                source,
-                settings.database_url or settings.index_dir,
-                embedder,
-                max_tokens=settings.chunk_max_tokens,
-                min_tokens=settings.chunk_min_tokens,
-                progress=progress,
-                cache_path=settings.embed_cache_path,
-                windows=settings.window_vectors,
-                ann_min_chunks=settings.ann_min_chunks,
-                memo=memo,
-                allow_empty=args.allow_empty,
-                replace=args.replace,
-                early_windows=settings.early_windows,
-            )
+            with logging_redirect_tqdm():
+                report = build_index(
+                    source,
+                    settings.database_url or settings.index_dir,
+                    embedder,
+                    max_tokens=settings.chunk_max_tokens,
+                    min_tokens=settings.chunk_min_tokens,
+                    progress=progress,
+                    cache_path=settings.embed_cache_path,
+                    windows=settings.window_vectors,
+                    ann_min_chunks=settings.ann_min_chunks,
+                    memo=memo,
+                    allow_empty=args.allow_empty,
+                    replace=args.replace,
+                    early_windows=settings.early_windows,
+                )
         finally:  # a failed build under --watch must not leave its bar open over the log
             close_bars()
         _print_build_report(report)
@@ -526,7 +528,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
     progress, close_bars = _progress_bars(args.quiet)
     try:
-        results = run_modes(dataset, modes, settings, cache_dir, progress)
+        with logging_redirect_tqdm():  # warnings above the bars, not on their line
+            results = run_modes(dataset, modes, settings, cache_dir, progress)
     except KBError as exc:
         raise EvalRunError(f"the evaluation could not run: {exc}") from None
     finally:
@@ -840,9 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"kb: invalid configuration: {settings_problems(exc)}\n")
         return 2
     try:
-        # Warnings logged while a progress bar is drawn go above it, not onto its line.
-        with logging_redirect_tqdm():
-            return args.func(args)
+        return args.func(args)
     except UsageError as exc:
         sys.stderr.write(f"kb: {exc}\n")
         return 2

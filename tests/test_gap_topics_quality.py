@@ -239,13 +239,18 @@ def test_a_document_with_no_review_date_is_due_a_year_after_it_took_effect() -> 
         _doc("overdue.md", review_date="2025-05-01", effective_date="2023-01-01"),
         _doc("young.md", effective_date="2024-06-01"),  # in force exactly 365 days: not yet
         _doc("day-366.md", effective_date="2024-05-31"),
-        _doc("undated.md"),  # no date at all: nothing to count from
-        _doc("bad.md", effective_date="soon"),
+        _doc("undated.md"),  # no date at all: due now, nothing to count from
+        _doc("bad.md", effective_date="soon"),  # a date nobody can read is no date
         _doc("future.md", review_date="2026-01-01", effective_date="2020-01-01"),
     ]
     rows = gaps.past_review(docs, TODAY)
-    assert [r["doc_id"] for r in rows] == ["unscheduled.md", "overdue.md", "day-366.md"]
-    unscheduled, overdue, day_366 = rows
+    assert [r["doc_id"] for r in rows] == [
+        "unscheduled.md", "overdue.md", "day-366.md", "undated.md", "bad.md"
+    ]  # fmt: skip
+    unscheduled, overdue, day_366, undated, _bad = rows
+    assert undated["days_overdue"] == 0 and undated["reason"].startswith(
+        "no review date and no effective date"
+    )
     assert unscheduled["review_date"] is None
     assert unscheduled["reason"] == "no review date; effective 2024-01-01, over a year ago"
     # due on 2024-12-31 (2024-01-01 + 365 days, a leap year), 152 days before 2025-06-01

@@ -116,7 +116,7 @@ def test_never_retrieved_stale_and_document_feedback(log: QueryLog) -> None:
     searches = log.searches()
     assert [d["doc_id"] for d in gaps.never_retrieved(docs, searches)] == ["b.md", "c.md"]
     stale = gaps.past_review(docs, today=dt.date(2026, 6, 1))
-    assert [(d["doc_id"], d["days_overdue"]) for d in stale] == [("a.md", 151)]
+    assert [(d["doc_id"], d["days_overdue"]) for d in stale] == [("a.md", 151), ("c.md", 0)]
     [row] = gaps.document_feedback(searches)
     assert row["doc_id"] == "a.md" and row["wrong_or_outdated"] == 1
 
@@ -157,6 +157,30 @@ def test_find_conflicts_skips_same_document_and_versions() -> None:
     assert not any("other.md" in (c["doc_a"], c["doc_b"]) for c in found)
     both = conflicts.find_conflicts(chunks, vectors, docs, 0.7, include_versions=True)
     assert any({c["doc_a"], c["doc_b"]} == {"policy.md", "policy-v1.md"} for c in both)
+
+
+def test_a_version_its_successor_retired_is_left_out_as_search_leaves_it_out() -> None:
+    """Only versions marked 'status: superseded' were left out: one named only by its
+    successor's 'supersedes' (as search retires it) was still flagged against other pages."""
+    chunks = [
+        {"doc_id": "faq.md", "text": "Coins can be refunded within 14 days.", "heading_path": []},
+        {"doc_id": "old.md", "text": "Coins can be refunded within 30 days.", "heading_path": []},
+    ]  # fmt: skip
+    docs = [
+        {"doc_id": "faq.md", "title": "FAQ", "metadata": {}},
+        {"doc_id": "old.md", "title": "Old", "metadata": {"status": "active"}},
+        {"doc_id": "new.md", "title": "New",
+         "metadata": {"supersedes": "old.md", "effective_date": "2026-01-01"}},
+    ]  # fmt: skip
+    vectors = FakeEmbedder().encode([c["text"] for c in chunks])
+    assert conflicts.find_conflicts(chunks, vectors, docs, 0.5)  # without the rule: flagged
+    retired = gaps.superseded(docs, dt.date(2026, 6, 1))
+    assert retired == {"old.md"}
+    assert conflicts.find_conflicts(chunks, vectors, docs, 0.5, retired=retired) == []
+    shown = conflicts.find_conflicts(
+        chunks, vectors, docs, 0.5, include_versions=True, retired=retired
+    )
+    assert [(c["doc_a"], c["doc_b"]) for c in shown] == [("faq.md", "old.md")]
 
 
 def test_who_asked_is_not_part_of_the_question(log: QueryLog) -> None:
