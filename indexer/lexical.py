@@ -176,11 +176,22 @@ def load_bm25(index_dir: Path):
     )
 
 
-def doc_freq_of(retriever) -> Callable[[Collection[str]], dict[str, int]]:
+def doc_freq_of(
+    retriever, counts: np.ndarray | None = None
+) -> Callable[[Collection[str]], dict[str, int]]:
     """How many chunks hold each of the terms asked about (terms the index lacks left out),
-    read from the BM25 matrix itself: a column per term, its rows the chunks holding it."""
+    read from the BM25 matrix itself: a column per term, its rows the chunks holding it.
+
+    ``counts`` (:func:`visible_doc_freqs`) gives them per term as one caller may see them: a
+    term only hidden documents hold is then absent, so spelling correction never reads a slip
+    as a word the caller could not otherwise learn the knowledge base holds.
+    """
     vocab = retriever.vocab_dict
     indptr = retriever.scores["indptr"]
+    if counts is not None:
+        return lambda wanted: {
+            t: int(counts[i]) for t in wanted if (i := vocab.get(t)) is not None and counts[i]
+        }
 
     def doc_freq(wanted: Collection[str]) -> dict[str, int]:
         return {
@@ -188,6 +199,14 @@ def doc_freq_of(retriever) -> Callable[[Collection[str]], dict[str, int]]:
         }
 
     return doc_freq
+
+
+def visible_doc_freqs(retriever, rows: np.ndarray) -> np.ndarray:
+    """Per term of the BM25 vocabulary, how many of the chunk rows marked in ``rows`` (a mask)
+    hold it: one pass over the matrix."""
+    indptr, indices = retriever.scores["indptr"], retriever.scores["indices"]
+    held = np.concatenate(([0], np.cumsum(rows[indices], dtype=np.int64)))
+    return held[indptr[1:]] - held[indptr[:-1]]
 
 
 def bm25_scores(retriever, found: list[str], n_rows: int) -> np.ndarray:

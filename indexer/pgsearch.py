@@ -170,7 +170,8 @@ class PgSearcher:
         )
         # Short forms as the catalog last read defines them for this caller; checked against
         # this snapshot's (a re-index or `kb access` since) below.
-        keywords, markets = keyword_text(query, self._catalog.market_codes, self.settings)
+        codes = self._catalog.market_codes_for(groups)
+        keywords, markets = keyword_text(query, codes, self.settings)
         spelled, acronyms = self._catalog.model_text(keywords, groups, self.settings)
         vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
@@ -185,10 +186,12 @@ class PgSearcher:
                 "FROM kb_state s, kb_access_version v"
             ).fetchone()
             catalog = self._catalog_at(con, version, access)
-            keywords, markets = keyword_text(query, catalog.market_codes, self.settings)
+            keywords, markets = keyword_text(query, catalog.market_codes_for(groups), self.settings)
             now, acronyms = catalog.model_text(keywords, groups, self.settings)
-            # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py).
-            doc_freq, looked_up = spelling.recording(partial(self._doc_freq, con))
+            # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py):
+            # terms of documents the caller may see only.
+            visible = catalog.visible(groups)
+            doc_freq, looked_up = spelling.recording(partial(self._doc_freq, con, visible=visible))
             found, slips = spelling.query_terms(keywords, doc_freq, self._words)
             words = spelling.model_spellings(slips, self._words)
             now = spelling.respelled(now, words)
@@ -365,14 +368,23 @@ class PgSearcher:
         }
 
     @staticmethod
-    def _doc_freq(con: Any, wanted: Collection[str]) -> dict[str, int]:
-        """How many passages of this snapshot hold each of ``wanted`` (absent terms left out)."""
-        return dict(
-            con.execute(
+    def _doc_freq(
+        con: Any, wanted: Collection[str], visible: list[str] | None = None
+    ) -> dict[str, int]:
+        """How many passages of this snapshot hold each of ``wanted`` (absent terms left out);
+        only passages of the ``visible`` documents when given (``lexical.doc_freq_of``)."""
+        if visible is None:
+            sql, params = (
                 "SELECT term, count(*) FROM kb_postings WHERE term = ANY(%s) GROUP BY term",
                 (list(wanted),),
-            ).fetchall()
-        )
+            )
+        else:
+            sql, params = (
+                "SELECT p.term, count(*) FROM kb_postings p JOIN kb_chunks c USING (chunk_id) "
+                "WHERE p.term = ANY(%s) AND c.doc_id = ANY(%s) GROUP BY p.term",
+                (list(wanted), visible),
+            )
+        return dict(con.execute(sql, params).fetchall())
 
     @staticmethod
     def _windows(
@@ -590,6 +602,20 @@ class _Catalog:
     def market_codes(self) -> frozenset[str]:
         """The market codes the documents' metadata lists (indexer/markets.py)."""
         return market_codes(self.meta.values())
+
+    def visible(self, groups: Iterable[str] | None) -> list[str] | None:
+        """Ids of the documents ``groups`` may see (any version, any date); None when they see
+        every one."""
+        if groups is None:
+            return None
+        mask = self.allowed({}, "", True, groups)
+        return None if mask.all() else self.doc_ids[mask].tolist()
+
+    def market_codes_for(self, groups: Iterable[str] | None) -> frozenset[str]:
+        """:attr:`market_codes` of the documents ``groups`` may see: a code only hidden
+        documents list is not searched for them (it would tell them such documents exist)."""
+        ids = self.visible(groups)
+        return self.market_codes if ids is None else market_codes(self.meta[d] for d in ids)
 
     @cached_property
     def successors(self) -> dict[str, list[dict[str, Any]]]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from indexer.errors import (
 )
 from indexer.highlight import best_sentence, idf_of, pick_window, within_section
 from indexer.inputs import is_blank, is_plain_date, is_text, without_controls
-from indexer.lexical import bm25_scores, doc_freq_of, load_bm25
+from indexer.lexical import bm25_scores, doc_freq_of, load_bm25, visible_doc_freqs
 from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
 from indexer.settings import SearchMode, Settings
@@ -245,6 +245,13 @@ class _Signals:
     passage: np.ndarray  # cosine of the whole passage
     dense: np.ndarray  # passage mixed with its best sentence window
     window_scores: np.ndarray  # cosine of every sentence window
+
+
+class _CallerView(NamedTuple):
+    """The knowledge base as one caller's access groups see it (:meth:`Searcher._view`)."""
+
+    market_codes: frozenset[str]
+    term_counts: np.ndarray | None  # per BM25 term: passages the caller may see holding it
 
 
 @dataclass
@@ -707,6 +714,8 @@ class Searcher:
         self._successors = successor_map([(d.doc_id, d.metadata) for d in self._docs])
         self._meta = {d.doc_id: d.metadata for d in self._docs}
         self._market_codes = market_codes(self._meta.values())
+        # Per caller's access groups: term counts and market codes of what they may see.
+        self._views: dict[tuple[str, ...], _CallerView] = {}
         self._families = families(self._meta.items())  # versions of one document
         bm25_rows = int(self._bm25.scores["num_docs"])
         if not len(self._matrix) == len(rows) == bm25_rows == self.manifest.counts["chunks"]:
@@ -787,6 +796,26 @@ class Searcher:
         if stamp != self._access_stamp:
             self._access_stamp, self._access = read_access_overrides(self.index_dir)
             self._masks.clear()
+            self._views.clear()
+
+    def _view(self, groups: Iterable[str] | None) -> _CallerView:
+        """What the caller's access groups let the knowledge base tell them about itself: the
+        market codes its documents list and how many of its passages hold each term (None:
+        every passage, as for a caller who sees every document). Computed once per groups."""
+        if groups is None:
+            return _CallerView(self._market_codes, None)
+        key = tuple(sorted(groups))
+        view = self._views.get(key)
+        if view is None:
+            rows = self.allowed_rows({}, "", True, groups)  # access alone, every version
+            if rows.all():
+                view = _CallerView(self._market_codes, None)
+            else:
+                seen = {int(d) for d in np.unique(self._chunk_doc[rows])}
+                codes = market_codes(d.metadata for i, d in enumerate(self._docs) if i in seen)
+                view = _CallerView(codes, visible_doc_freqs(self._bm25, rows))
+            self._views[key] = view
+        return view
 
     def _access_of(self, doc_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """A document's metadata with its access groups as overridden, if they are."""
@@ -850,13 +879,14 @@ class Searcher:
                 lambda doc_id: self._chunk_doc == self._doc_row[doc_id],
                 self.settings.in_force_weight > 0,
             )  # fmt: skip
-        keywords, markets = keyword_text(query, self._market_codes, self.settings)
+        view = self._view(groups)
+        keywords, markets = keyword_text(query, view.market_codes, self.settings)
         spelled, acronyms = model_text(
             keywords, self.manifest.acronym_sources, self.settings,
             access_check(groups, self._metadata_of),
         )  # fmt: skip
         # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py).
-        doc_freq, looked_up = recording(doc_freq_of(self._bm25))
+        doc_freq, looked_up = recording(doc_freq_of(self._bm25, view.term_counts))
         found, slips = query_terms(keywords, doc_freq, self._words)
         words = model_spellings(slips, self._words)
         spelled = respelled(spelled, words)

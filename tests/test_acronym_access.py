@@ -190,3 +190,30 @@ def test_the_spelling_shown_comes_from_a_visible_document() -> None:
         ("SHED", "Silent Harbour Escalation Desk")
     ]
     assert acronyms.expand_for("SHED", sources, lambda d: False) == ("SHED", [])
+
+
+def test_a_hidden_document_does_not_lend_its_words_or_markets(
+    target, tmp_path: Path, fake_embedder
+) -> None:
+    """A security review's reproduction: an agent typing "frobnicatorim" was told it was read
+    as "frobnicatorium", a word only a T&S page holds; "zimbabwe" was searched as ZW, a market
+    only that page lists. Either tells a caller what documents they may not see contain."""
+    root = tmp_path / "kb"
+    _doc(root, "refunds.md", AGENTS, "Coin refunds are issued within 14 days of purchase.")
+    _doc(root, "escalations.md", TNS, "Route the frobnicatorium cases to the escalation desk.")
+    text = (root / "escalations.md").read_text(encoding="utf-8")
+    (root / "escalations.md").write_text(text.replace("---\n#", "markets: [ZW]\n---\n#", 1))
+    build_index(root, target, fake_embedder, **OPTIONS)
+    fake_embedder.words = frozenset({"refund", "coins"})
+    s = open_searcher(target, fake_embedder, _settings(target))
+    try:
+        for question, field in [("frobnicatorim refunds", "spellings"),
+                                ("refunds for a user in zimbabwe", "markets")]:  # fmt: skip
+            narrow = s.search(question, top_k=3, groups=AGENTS).to_dict()
+            wide = s.search(question, top_k=3, groups=TNS).to_dict()
+            admin = s.search(question, top_k=3).to_dict()  # groups None: no restriction
+            assert narrow[field] == [] and wide[field] and admin[field] == wide[field], field
+        write_overrides(_settings(target), {"escalations.md": ["all-agents"]})
+        assert s.search("frobnicatorim refunds", top_k=3, groups=AGENTS).spellings
+    finally:
+        s.close()
