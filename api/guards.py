@@ -105,10 +105,11 @@ def link_caller(request: Request) -> Principal | None:
         return None
     prefix = next(p for p in LINK_PATHS if path.startswith(p))
     doc_id = path[len(prefix) :]
-    try:
-        expires = int(query.get("exp", ""))
-    except ValueError:
-        raise AuthError("invalid link: exp must be a time in seconds") from None
+    exp = query.get("exp", "")
+    # As this API writes it: int() also reads " 1", "+1" and "01", the same signed number.
+    if not (exp.isascii() and exp.isdigit()) or len(exp) > 12 or exp != str(int(exp)):
+        raise AuthError("invalid link: exp must be a time in seconds")
+    expires = int(exp)
     signature = query["sig"]
     if not signature.isascii():  # no hex digest; hmac.compare_digest raises on it (a 500)
         raise AuthError("invalid link signature")

@@ -85,11 +85,12 @@ class KeyStore:
     """Hashed API keys: a SQLite file, or the postgres backend's database (shared by replicas)."""
 
     def __init__(self, path_or_db: Path | str | SqlDb) -> None:
-        self._db: SqlDb = as_db(path_or_db, KEYS_SCHEMA)
+        # Owner-only: a digest also signs that key's source links (see link_signer).
+        self._db: SqlDb = as_db(path_or_db, KEYS_SCHEMA, private=True)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
-        return cls(open_db(settings, settings.keys_path, KEYS_SCHEMA, ("keys",)))
+        return cls(open_db(settings, settings.keys_path, KEYS_SCHEMA, ("keys",), private=True))
 
     def create(self, role: str, groups: list[str] | None) -> tuple[str, str]:
         """A new key for ``role``: returns (key_id, the key itself, which is not stored)."""
@@ -157,8 +158,11 @@ class KeyStore:
 
     def verify_link(self, key_id: str, doc_id: str, expires: int, signature: str) -> Principal:
         """The principal a signed link speaks for, or AuthError (bad, expired or revoked)."""
-        if expires < time.time():
+        now = time.time()
+        if expires < now:
             raise AuthError("this link has expired; open the citation again from a search")
+        if expires > now + LINK_TTL_S + LINK_CLOCK_SLACK_S:  # never handed out: forged
+            raise AuthError("invalid link: it outlives every link this API signs")
         row = self._active(key_id)
         if not hmac.compare_digest(_link_mac(row["digest"], doc_id, expires), signature):
             raise AuthError("invalid link signature")
@@ -177,6 +181,7 @@ class KeyStore:
 
 
 LINK_TTL_S = 12 * 3600  # a shift: a citation pasted into a ticket is opened the same day
+LINK_CLOCK_SLACK_S = 300  # API replicas whose clocks differ a little still accept each other's
 
 
 def _principal(key_id: str, row: Any) -> Principal:

@@ -10,6 +10,7 @@ same ``ORDER BY ts, rowid`` keeps insertion order on both engines.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -35,9 +36,11 @@ class SqlDb(Protocol):
 class SqliteDb:
     """One SQLite file shared by the process's threads (one connection behind a lock)."""
 
-    def __init__(self, path: Path | str, schema: str) -> None:
+    def __init__(self, path: Path | str, schema: str, private: bool = False) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if private:
+                owner_only(Path(path))
         self._con = sqlite3.connect(str(path), check_same_thread=False)
         # WAL without a sync per commit: a write costs microseconds, not two fsyncs, on every
         # search; a power cut can lose the last few entries but never corrupts the file.
@@ -104,17 +107,37 @@ def _placeholders(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def as_db(path_or_db: Path | str | SqlDb, schema: str) -> SqlDb:
-    """A path opens (or creates) that SQLite file with ``schema``; a database is used as is."""
+def owner_only(path: Path) -> None:
+    """Create ``path`` readable and writable by its owner alone, or take group and others'
+    access away from it and its WAL files. SQLite gives the WAL files the database's mode."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+        except OSError:  # absent, or not ours to change: the owner set it on purpose
+            continue
+
+
+def as_db(path_or_db: Path | str | SqlDb, schema: str, private: bool = False) -> SqlDb:
+    """A path opens (or creates) that SQLite file with ``schema`` (``private``: its owner's
+    alone); a database is used as is."""
     if isinstance(path_or_db, (str, Path)):
-        return SqliteDb(path_or_db, schema)
+        return SqliteDb(path_or_db, schema, private)
     return path_or_db
 
 
-def open_db(settings: Settings, sqlite_path: Path | str, schema: str, tables: Sequence[str]):
-    """The records database for these settings: the backend's PostgreSQL, or a SQLite file."""
+def open_db(
+    settings: Settings,
+    sqlite_path: Path | str,
+    schema: str,
+    tables: Sequence[str],
+    private: bool = False,
+):
+    """The records database for these settings: the backend's PostgreSQL, or a SQLite file
+    (``private``: readable by its owner alone)."""
     from indexer.pgstore import is_database_url
 
     if is_database_url(settings.database_url):
         return PostgresDb(settings.database_url, tables)
-    return SqliteDb(sqlite_path, schema)
+    return SqliteDb(sqlite_path, schema, private)

@@ -296,6 +296,14 @@ def test_signed_links_open_one_document_as_the_caller_without_a_header(secured) 
         old_sig = expired.sign_link(query["kid"], pdf["doc_id"], past)
         stale = client.get(f"/source/{pdf['doc_id']}?kid={query['kid']}&exp={past}&sig={old_sig}")
         assert stale.status_code == 401 and "expired" in stale.json()["detail"]
+        # signed right, but valid for years: never handed out (a stolen digest forges these)
+        far = int(query["exp"]) + 10**8
+        far_sig = expired.sign_link(query["kid"], pdf["doc_id"], far)
+        forged = client.get(f"/source/{pdf['doc_id']}?kid={query['kid']}&exp={far}&sig={far_sig}")
+        assert forged.status_code == 401 and "outlives" in forged.json()["detail"]
+        for loose in (f"+{query['exp']}", f"0{query['exp']}", f"%20{query['exp']}"):
+            also = f"kid={query['kid']}&exp={loose}&sig={query['sig']}"
+            assert client.get(f"/source/{pdf['doc_id']}?{also}").status_code == 401, loose
         assert expired.revoke(query["kid"])
     finally:
         expired.close()
@@ -307,3 +315,23 @@ def test_signed_links_open_one_document_as_the_caller_without_a_header(secured) 
     assert client.get(
         f"/source/{pdf['doc_id']}?kid={mine_q['kid']}&exp={mine_q['exp']}&sig={mine_q['sig']}"
     ).status_code in (401, 404)
+
+
+def test_the_key_store_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    """keys.sqlite was created -rw-r--r--: any local user could read the digests, which also
+    sign source links."""
+    import os
+    import stat
+
+    store = KeyStore(tmp_path / "keys.sqlite")
+    store.create("agent", ["all-agents"])
+    store.close()
+    for name in ("keys.sqlite", "keys.sqlite-wal", "keys.sqlite-shm"):
+        path = tmp_path / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, name
+    loose = tmp_path / "old.sqlite"
+    KeyStore(loose).close()
+    os.chmod(loose, 0o644)  # a store from before: opened, it is tightened
+    KeyStore(loose).close()
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600
