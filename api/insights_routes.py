@@ -7,6 +7,7 @@ CSV with ``?format=csv`` for spreadsheets and other tools.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import logging
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import numpy as np
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as FastAPIPath
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -763,16 +765,32 @@ def _failure(view: dict[str, Any]) -> KBError:
     return KBError(view["error"])
 
 
+WAIT_POLL_S = 0.2  # how often a waiting POST /eval/run looks at its run
+
+
 @router.post("/eval/run", responses=EVAL_RESPONSES, tags=["evaluation"])
-def eval_run(body: EvalRequest, request: Request) -> dict[str, Any]:
+async def eval_run(body: EvalRequest, request: Request) -> Any:
     """Evaluate one labelled set in the chosen modes with the serving model, and wait for it.
 
     The same run as POST /eval/runs (an identical one already running is joined), answered
     when it ends: minutes on a shared set, so interactive callers should start a run there
     and poll it instead.
+
+    It waits on the event loop, not on a worker thread: forty waiting callers held every
+    thread of the pool, and searches, key checks and /health queued behind them for minutes.
+    A caller that goes away stops waiting (the run goes on, for whoever follows it).
     """
-    started, _joined = _submit(body, request)
-    view = _state(request).eval_runs.wait(started["run_id"])
+    started, _joined = await run_in_threadpool(_submit, body, request)
+    runs = _state(request).eval_runs
+    while True:
+        view = await run_in_threadpool(runs.get, started["run_id"])
+        if view is None:
+            raise KBError(f"evaluation run {started['run_id']} was deleted before it finished")
+        if view["status"] not in evaluation.ACTIVE:
+            break
+        if await request.is_disconnected():
+            return Response(status_code=499)  # "client closed request": nobody reads this
+        await asyncio.sleep(WAIT_POLL_S)
     if view["status"] == "failed":
         raise _failure(view)
     return view["result"]
