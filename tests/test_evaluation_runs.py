@@ -470,3 +470,27 @@ def test_a_run_can_be_cancelled_queued_or_running(
     # the slot is free again: a new run computes
     again = client.post("/eval/runs", json={**TINY, "modes": ["bm25"]}).json()
     assert _until_finished(client, again["run_id"])["status"] == "done"
+
+
+def test_callers_waiting_on_a_run_leave_the_api_answering(client, gate: Gate) -> None:
+    """A security review's reproduction: 42 callers of POST /eval/run held all 40 worker
+    threads while they waited, and /search, /documents and even /health took 41 s."""
+    answers: list[int] = []
+
+    def wait_for_run() -> None:
+        answers.append(client.post("/eval/run", json={**TINY, "modes": ["bm25"]}).status_code)
+
+    waiting = [threading.Thread(target=wait_for_run, daemon=True) for _ in range(45)]
+    for t in waiting:
+        t.start()
+    assert gate.reached.wait(30)
+    time.sleep(1.0)  # every caller is in by now, waiting on the held run
+    started = time.monotonic()
+    assert client.get("/health").status_code == 200
+    assert client.get("/documents").status_code == 200
+    assert time.monotonic() - started < 5  # not queued behind the waiting callers
+    assert not answers  # they are all still waiting
+    gate.open.set()
+    for t in waiting:
+        t.join(60)
+    assert answers == [200] * 45
