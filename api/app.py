@@ -53,6 +53,7 @@ from api.security import (
 )
 from indexer.errors import (
     DatasetError,
+    DeadlineExceeded,
     IndexCorruptError,
     IndexLockedError,
     IndexMismatchError,
@@ -67,10 +68,6 @@ from indexer.settings import Settings, get_settings
 from insights.evaluation import RunCancelledError
 
 logger = logging.getLogger(__name__)
-
-
-class DeadlineExceeded(KBError):
-    """The request took longer than the configured deadline (HTTP 504)."""
 
 
 STATUS_FOR_ERROR: list[tuple[type[KBError], int]] = [

@@ -12,6 +12,7 @@ import datetime as dt
 import html
 import logging
 import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -400,7 +401,11 @@ def analytics_conflicts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     include_versions: bool = False,
 ) -> Any:
-    """Near-duplicate passages in different documents whose numbers, durations or dates differ."""
+    """Near-duplicate passages in different documents whose numbers, durations or dates differ.
+
+    Bounded by KB_REQUEST_TIMEOUT_S like a search (504), and refused (422) when the threshold
+    lets through more pairs than one request may compare."""
+    started = time.monotonic()
     searcher = searcher_of(request)
     documents = searcher.list_documents(groups_of(request))
     seen = {d["doc_id"] for d in documents}
@@ -414,6 +419,7 @@ def analytics_conflicts(
         limit=limit,
         include_versions=include_versions,
         retired=gaps.superseded(documents),
+        deadline=started + _state(request).settings.request_timeout_s,
     )
     return _table(rows, fmt, "conflicts")
 

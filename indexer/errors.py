@@ -34,6 +34,10 @@ class DatasetError(KBError):
     """A labelled set cannot be read as one (a missing file, a bad line, no questions)."""
 
 
+class DeadlineExceeded(KBError):
+    """The work took longer than its deadline (the API answers 504)."""
+
+
 class NotFoundError(KBError):
     """A requested document or chunk does not exist in the index."""
 

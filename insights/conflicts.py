@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Collection
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from indexer.errors import DeadlineExceeded, InvalidQueryError
 from insights.redact import EMAIL
 
 _UNITS = {
@@ -967,6 +969,53 @@ def _retired(retired: Collection[str], *docs: dict[str, Any]) -> bool:
     )
 
 
+PAIR_BLOCK = 512  # rows of the similarity matrix computed at a time: memory n x 512, not n x n
+MAX_PAIRS = 2_000_000  # candidate pairs one request may compare (each a sentence-level check)
+
+
+def similar_pairs(
+    vectors: np.ndarray, min_similarity: float, deadline: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, cosine) of every pair of rows i < j at least ``min_similarity`` alike, most alike
+    first (cosine to 3 decimals, as reported; then i, then j).
+
+    Computed a block of rows at a time: the whole matrix of 100k passages would take 40 GB.
+    Raises InvalidQueryError past MAX_PAIRS (the threshold is too low for this many passages)
+    and DeadlineExceeded past ``deadline`` (a ``time.monotonic()`` value).
+    """
+    v = np.asarray(vectors, dtype=np.float32)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    found_i, found_j, found_s, total = [], [], [], 0
+    for start in range(0, len(v), PAIR_BLOCK):
+        _in_time(deadline)
+        block = v[start : start + PAIR_BLOCK] @ v[start:].T  # columns: rows start.. onwards
+        rows, cols = np.nonzero(block >= min_similarity)
+        later = cols > rows  # each unordered pair once, never a passage with itself
+        rows, cols = rows[later], cols[later]
+        total += len(rows)
+        if total > MAX_PAIRS:
+            raise InvalidQueryError(
+                f"more than {MAX_PAIRS:,} pairs of passages are at least {min_similarity:g} "
+                "alike: ask with a higher min_similarity"
+            )
+        found_i.append(rows + start)
+        found_j.append(cols + start)
+        found_s.append(block[rows, cols])
+    if not found_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    ii, jj, ss = np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_s)
+    order = np.lexsort((jj, ii, -np.round(ss.astype(np.float64), 3)))
+    return ii[order], jj[order], ss[order]
+
+
+def _in_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceeded(
+            "looking for conflicts took longer than the request deadline; ask with a higher "
+            "min_similarity"
+        )
+
+
 def find_conflicts(
     chunks: list[dict[str, Any]],
     vectors: np.ndarray,
@@ -975,27 +1024,27 @@ def find_conflicts(
     limit: int = 100,
     include_versions: bool = False,
     retired: Collection[str] = (),
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Pairs of similar passages from different documents whose quantities differ.
+    """Pairs of similar passages from different documents whose quantities differ, the most
+    alike first, at most ``limit``.
 
     ``retired``: ids of versions a newer one has taken over from (``insights.gaps.superseded``,
     the rule search follows); like versions of one policy, they are left out unless
     ``include_versions``. A version only its successor's ``supersedes`` names is one of them.
+    ``deadline`` (``time.monotonic()``): past it, DeadlineExceeded (see :func:`similar_pairs`).
     """
     if len(chunks) < 2:
         return []
-    v = np.asarray(vectors, dtype=np.float32)
-    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    sim = v @ v.T
     docs = {d["doc_id"]: d for d in documents}
     doc_of = np.array([c["doc_id"] for c in chunks])
-    # Each unordered pair once: masking the lower triangle with zeros kept it whenever the
-    # threshold was 0 or below, and every conflict was listed twice.
-    iu, ju = np.triu_indices(len(chunks), k=1)
-    keep = sim[iu, ju] >= min_similarity
-    ii, jj = iu[keep], ju[keep]
-    out = []
-    for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
+    ii, jj, ss = similar_pairs(vectors, min_similarity, deadline)
+    out: list[dict[str, Any]] = []
+    for n, (i, j, sim) in enumerate(zip(ii.tolist(), jj.tolist(), ss.tolist(), strict=True)):
+        if len(out) == limit:
+            break
+        if n % 256 == 0:
+            _in_time(deadline)
         a, b = chunks[i], chunks[j]
         if doc_of[i] == doc_of[j]:
             continue
@@ -1007,7 +1056,7 @@ def find_conflicts(
             continue
         out.append(
             {
-                "similarity": round(float(sim[i, j]), 3),
+                "similarity": round(float(sim), 3),
                 "doc_a": a["doc_id"],
                 "title_a": da["title"] if da else "",
                 "section_a": " > ".join(_path(a)),
@@ -1019,8 +1068,7 @@ def find_conflicts(
                 "differences": differ,
             }
         )
-    out.sort(key=lambda c: -c["similarity"])
-    return out[:limit]
+    return out
 
 
 def _path(chunk: dict[str, Any]) -> list[str]:

@@ -371,3 +371,47 @@ def test_a_true_conflict_between_near_duplicate_passages_is_found() -> None:
     ]
     [found] = conflicts.find_conflicts(chunks, FakeEmbedder().encode([policy, faq]), docs)
     assert found["differences"] == {"days": [["14"], ["30"]]}  # 3 is inside 3 to 5: agrees
+
+
+def test_similar_pairs_in_blocks_are_those_of_the_whole_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pairs were read off the whole n x n matrix (40 GB at 100k passages); in blocks of rows
+    they are the same pairs, in the same order (most alike first, then by row)."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(61, 8)).astype(np.float32)
+    vectors[5] = vectors[9]  # a tie
+    monkeypatch.setattr(conflicts, "PAIR_BLOCK", 7)
+    ii, jj, ss = conflicts.similar_pairs(vectors, 0.2)
+    v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sim = v @ v.T
+    iu, ju = np.triu_indices(len(v), k=1)
+    keep = sim[iu, ju] >= 0.2
+    want = sorted(
+        zip(iu[keep].tolist(), ju[keep].tolist(), sim[iu, ju][keep].tolist(), strict=True),
+        key=lambda p: (-round(p[2], 3), p[0], p[1]),
+    )
+    assert list(zip(ii.tolist(), jj.tolist(), strict=True)) == [(i, j) for i, j, _ in want]
+    assert np.allclose(ss, [s for _, _, s in want], atol=1e-6)
+
+
+def test_the_conflict_search_is_bounded_in_time_and_pairs(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It had no deadline (14-20 s on 466 passages with KB_REQUEST_TIMEOUT_S 10) and no bound
+    on the pairs it compares."""
+    from fastapi.testclient import TestClient
+
+    from tests.test_insights_api import make_app
+
+    with TestClient(make_app(sample_kb, fake_embedder, tmp_path)) as client:
+        everything = {"min_similarity": 0}
+        assert client.get("/analytics/conflicts", params=everything).status_code == 200
+        monkeypatch.setattr(conflicts, "MAX_PAIRS", 3)
+        refused = client.get("/analytics/conflicts", params=everything)
+        assert refused.status_code == 422 and "higher min_similarity" in refused.json()["detail"]
+        monkeypatch.setattr(conflicts, "MAX_PAIRS", 10**9)
+        settings = client.app.state.insights.settings
+        client.app.state.insights.settings = settings.model_copy(update={"request_timeout_s": 1e-9})
+        late = client.get("/analytics/conflicts", params=everything)
+        assert late.status_code == 504 and "deadline" in late.json()["detail"]
