@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -39,13 +39,16 @@ from indexer.search import (
     allowed_mask,
     behind_asked_versions,
     cited_place,
+    hidden_successors,
     inner_boundaries,
     judge,
     keyword_text,
     mark_in_force,
     model_text,
     prepare_search,
+    shown_picks,
     spelling_dictionary,
+    successor_ids,
     successor_map,
     swap_versions,
     version_picks,
@@ -224,7 +227,9 @@ class PgSearcher:
                         lambda d: catalog.by_id[d]["metadata"],
                         catalog.successors.__getitem__,
                         as_of_s,
+                        hidden_successors(catalog.successor_ids, catalog.may_see(groups)),
                     )
+            picks = shown_picks(picks, catalog.may_see(groups))
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
@@ -622,16 +627,25 @@ class _Catalog:
         """For each document, the metadata of the versions that supersede it."""
         return successor_map([(d["doc_id"], d["metadata"]) for d in self.docs])
 
-    def model_text(
-        self, query: str, groups: Iterable[str] | None, settings: Settings
-    ) -> tuple[str, list[tuple[str, str]]]:
-        """``search.model_text`` with the definitions of the documents ``groups`` may see."""
+    @cached_property
+    def successor_ids(self) -> dict[str, list[str]]:
+        """For each document, the ids of the versions that supersede it."""
+        return successor_ids([(d["doc_id"], d["metadata"]) for d in self.docs])
+
+    def may_see(self, groups: Iterable[str] | None) -> Callable[[str], bool] | None:
+        """``search.access_check`` over this catalog's documents (None: no restriction)."""
 
         def metadata_of(doc_id: str) -> dict[str, Any] | None:
             doc = self.by_id.get(doc_id)
             return None if doc is None else doc["metadata"]
 
-        return model_text(query, self.acronym_sources, settings, access_check(groups, metadata_of))
+        return access_check(groups, metadata_of)
+
+    def model_text(
+        self, query: str, groups: Iterable[str] | None, settings: Settings
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """``search.model_text`` with the definitions of the documents ``groups`` may see."""
+        return model_text(query, self.acronym_sources, settings, self.may_see(groups))
 
     def allowed(
         self,

@@ -326,9 +326,15 @@ def in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) 
     return not retired(doc, successors, as_of)
 
 
-def not_in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> str:
+def not_in_force(
+    doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str, hidden: bool = False
+) -> str:
     """Why a version did not apply on ``as_of`` ('' when it did), in words for its citation:
-    a version returned because superseded ones were asked for must not read as current."""
+    a version returned because superseded ones were asked for must not read as current.
+
+    ``hidden``: the caller may not see every version that supersedes it; the note then names
+    none of them, nor when they took over (that would tell what a hidden document holds).
+    """
     effective = doc.get("effective_date")
     if effective and str(effective) > as_of:
         return f"not yet in force on {as_of}, effective {effective}"
@@ -337,6 +343,8 @@ def not_in_force(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: s
         for s in successors
         if (s.get("effective_date") or "") <= as_of
     )
+    if took_over and hidden:
+        return f"superseded by a newer version {OUTSIDE_ACCESS}, as of {as_of}"
     newer = doc.get("superseded_by") or "a newer version"
     if took_over:
         since = f" from {took_over[0]}" if took_over[0] else ""
@@ -351,11 +359,37 @@ def mark_in_force(
     metadata_of: Callable[[str], dict[str, Any]],
     successors_of: Callable[[str], list[dict[str, Any]]],
     as_of: str,
+    hidden: Callable[[str], bool] = lambda doc_id: False,
 ) -> None:
-    """Set each result's ``in_force`` and the note its citation carries (both backends)."""
+    """Set each result's ``in_force`` and the note its citation carries (both backends);
+    ``hidden(doc_id)``: whether a version superseding it is one the caller may not see."""
     for result in results:
-        note = not_in_force(metadata_of(result.doc_id), successors_of(result.doc_id), as_of)
+        meta, after = metadata_of(result.doc_id), successors_of(result.doc_id)
+        note = not_in_force(meta, after, as_of, hidden(result.doc_id))
         result.in_force, result.in_force_note = not note, note
+
+
+OUTSIDE_ACCESS = "outside your access groups"  # how a version the caller may not see is named
+
+
+def hidden_successors(
+    successor_ids: dict[str, list[str]], may_see: Callable[[str], bool] | None
+) -> Callable[[str], bool]:
+    """For :func:`mark_in_force`: whether a document has a successor ``may_see`` refuses."""
+    if may_see is None:
+        return lambda doc_id: False
+    return lambda doc_id: not all(may_see(x) for x in successor_ids.get(doc_id, []))
+
+
+def shown_picks(picks: list[Pick], may_see: Callable[[str], bool] | None) -> list[Pick]:
+    """The version picks as a caller may read them: the version in force is not named when
+    they may not see it (the response would tell them it exists and is in force)."""
+    if may_see is None:
+        return picks
+    return [
+        p if may_see(p.instead_of) else Pick(p.doc_id, f"a version {OUTSIDE_ACCESS}", p.why)
+        for p in picks
+    ]
 
 
 def retired(doc: dict[str, Any], successors: list[dict[str, Any]], as_of: str) -> bool:
@@ -589,15 +623,22 @@ def validate_query(query: str, top_k: int, settings: Settings) -> str:
 def successor_map(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """For each document, the metadata of the versions that supersede it."""
     by_id = dict(docs)
-    succ: dict[str, list[dict[str, Any]]] = {doc_id: [] for doc_id, _ in docs}
+    return {doc_id: [by_id[x] for x in ids] for doc_id, ids in successor_ids(docs).items()}
+
+
+def successor_ids(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, list[str]]:
+    """For each document, the ids of the versions that supersede it (one entry per distinct
+    metadata: two ids naming one version are one)."""
+    by_id = dict(docs)
+    succ: dict[str, list[str]] = {doc_id: [] for doc_id, _ in docs}
     for doc_id, metadata in docs:
         # str(): an index written before the loader checked these fields may hold a list
         newer = str(metadata.get("superseded_by"))
-        if newer in by_id and by_id[newer] not in succ[doc_id]:
-            succ[doc_id].append(by_id[newer])
+        if newer in by_id and all(by_id[x] is not by_id[newer] for x in succ[doc_id]):
+            succ[doc_id].append(newer)
         older = str(metadata.get("supersedes"))
-        if older in succ and metadata not in succ[older]:
-            succ[older].append(metadata)
+        if older in succ and all(by_id[x] is not metadata for x in succ[older]):
+            succ[older].append(doc_id)
     return succ
 
 
@@ -712,6 +753,7 @@ class Searcher:
         # Results are diversified by section: (document, heading path) of every chunk.
         self._section_of = [f"{r['doc_id']}\x00{r['heading_path']}" for r in rows]
         self._successors = successor_map([(d.doc_id, d.metadata) for d in self._docs])
+        self._successor_ids = successor_ids([(d.doc_id, d.metadata) for d in self._docs])
         self._meta = {d.doc_id: d.metadata for d in self._docs}
         self._market_codes = market_codes(self._meta.values())
         # Per caller's access groups: term counts and market codes of what they may see.
@@ -880,10 +922,10 @@ class Searcher:
                 self.settings.in_force_weight > 0,
             )  # fmt: skip
         view = self._view(groups)
+        may_see = access_check(groups, self._metadata_of)
         keywords, markets = keyword_text(query, view.market_codes, self.settings)
         spelled, acronyms = model_text(
-            keywords, self.manifest.acronym_sources, self.settings,
-            access_check(groups, self._metadata_of),
+            keywords, self.manifest.acronym_sources, self.settings, may_see
         )  # fmt: skip
         # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py).
         doc_freq, looked_up = recording(doc_freq_of(self._bm25, view.term_counts))
@@ -931,6 +973,7 @@ class Searcher:
                     lambda d: self._docs[self._doc_row[d]].metadata,
                     self._successors.__getitem__,
                     as_of_s,
+                    hidden_successors(self._successor_ids, may_see),
                 )
             answerable, reason = judge(
                 float(signals.passage[scored].max()), self.settings.answerable_threshold
@@ -952,7 +995,7 @@ class Searcher:
             reason,
             acronyms,
             markets,
-            picks,
+            shown_picks(picks, may_see),
             read_as(slips, words),
         )
 

@@ -217,3 +217,34 @@ def test_a_hidden_document_does_not_lend_its_words_or_markets(
         assert s.search("frobnicatorim refunds", top_k=3, groups=AGENTS).spellings
     finally:
         s.close()
+
+
+def test_a_hidden_newer_version_is_not_named_to_a_caller_who_may_not_see_it(
+    target, tmp_path: Path, fake_embedder
+) -> None:
+    """A security review's reproduction: an agent asking about the old widget policy was
+    told "secret/fam-v2.md is the version in force" and "superseded by secret/fam-v2.md from
+    2026-01-01", a T&S-only page's id and effective date."""
+    root = tmp_path / "kb"
+    _doc(root, "widgets-v1.md", AGENTS, "Widget returns are accepted within 30 days.")
+    _doc(root, "widgets-v2.md", TNS, "Widget returns are accepted within 14 days.")
+    text = (root / "widgets-v2.md").read_text(encoding="utf-8")
+    text = text.replace("version: '1.0'\neffective_date: 2026-01-01", "version: '2.0'\n"
+                        "effective_date: 2026-02-01\nsupersedes: widgets-v1.md")  # fmt: skip
+    (root / "widgets-v2.md").write_text(text, encoding="utf-8")
+    build_index(root, target, fake_embedder, **OPTIONS)
+    s = open_searcher(target, fake_embedder, _settings(target))
+    try:
+        narrow = s.search("widget returns under the old policy", top_k=3, groups=AGENTS)
+        wide = s.search("widget returns under the old policy", top_k=3, groups=AGENTS + TNS)
+        assert [p.instead_of for p in wide.versions] == ["widgets-v2.md"]
+        assert [p.instead_of for p in narrow.versions] == ["a version outside your access groups"]
+        notes = [r.in_force_note for r in narrow.results]
+        assert notes and all("widgets-v2" not in n and "2026-02-01" not in n for n in notes)
+        assert all(n.startswith("superseded by a newer version outside") for n in notes)
+        older = [r for r in wide.results if r.doc_id == "widgets-v1.md"]
+        assert older and "2026-02-01" in older[0].in_force_note  # who may see it is told when
+        shown = json.dumps(narrow.to_dict())
+        assert "widgets-v2" not in shown and "2026-02-01" not in shown
+    finally:
+        s.close()
