@@ -524,7 +524,9 @@ def analytics_searches(
         following = request.url.remove_query_params("days").include_query_params(
             offset=offset + len(read), limit=limit, **({"since": start} if start else {})
         )
-        headers["Link"] = f'<{following}>; rel="next"'
+        # Relative (RFC 8288 allows it): the Host header is the caller's to write, and an
+        # absolute link built from it would point a cache's readers elsewhere.
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
     out = _table(rows, fmt, "searches")
     (out if isinstance(out, Response) else response).headers.update(headers)
     return out

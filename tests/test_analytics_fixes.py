@@ -197,6 +197,11 @@ def test_the_query_log_is_paged_with_a_total(client: TestClient) -> None:
     first = client.get("/analytics/searches", params={"limit": 10})
     assert first.json() == everything[:10] and "offset=10" in first.headers["link"]
     assert 'rel="next"' in first.headers["link"] and "link" not in r.headers
+    # relative: an absolute link took its host from the caller's Host header
+    spoofed = client.get(
+        "/analytics/searches", params={"limit": 10}, headers={"host": "localhost:9"}
+    )
+    assert spoofed.headers["link"].startswith("</analytics/searches?")
     csv = client.get("/analytics/searches", params={"limit": 5, "format": "csv"})
     assert csv.headers["x-total-count"] == "30" and len(csv.text.splitlines()) == 6
     assert client.get("/analytics/searches", params={"limit": 0}).status_code == 422
