@@ -323,15 +323,25 @@ def _warn_dangling(
         for doc_id, rel in judged.items()
         if rel > 0 and doc_id not in known
     )
-    if missing:
-        examples = ", ".join(f"{q} -> {d}" for q, d in missing[:5])
+    _warn_misses(
+        path,
+        f"{len(missing)} judgement(s) name documents that are not in the corpus",
+        [f"{q} -> {d}" for q, d in missing],
+        5,
+    )
+
+
+def _warn_misses(path: Path, what: str, examples: list[str], shown: int) -> None:
+    """Tell the evaluator that ``what`` (labels no search can satisfy) will only count as
+    misses, with the first ``shown`` of the ``examples``; nothing when there are none."""
+    if examples:
+        more = " ..." if len(examples) > shown else ""
         logger.warning(
-            "%s: %d judgement(s) name documents that are not in the corpus and can only count "
-            "as misses (%s%s)",
+            "%s: %s and can only count as misses (%s%s)",
             path,
-            len(missing),
-            examples,
-            " ..." if len(missing) > 5 else "",
+            what,
+            "; ".join(examples[:shown]),
+            more,
         )
 
 
@@ -365,16 +375,13 @@ def _warn_unfound_evidence(
     """Evidence that is not verbatim in its document can only count as a miss, so a labelling
     slip would read as a retrieval failure: the evaluator hears of it."""
     unfound = unfound_evidence(named, documents)
-    if unfound:
-        examples = "; ".join(f"{q}: {t[:60]!r}" for q, t in unfound[:3])
-        logger.warning(
-            "%s: %d evidence string(s) are not in the document they name (or in any, naming "
-            "none) and can only count as misses (%s%s)",
-            path,
-            len(unfound),
-            examples,
-            " ..." if len(unfound) > 3 else "",
-        )
+    _warn_misses(
+        path,
+        f"{len(unfound)} evidence string(s) are not in the document they name (or in any, "
+        "naming none)",
+        [f"{q}: {t[:60]!r}" for q, t in unfound],
+        3,
+    )
 
 
 def _warn_unknown_questions(
