@@ -412,12 +412,14 @@ def judge(best: float, threshold: float) -> tuple[bool, str]:
     The threshold on the best dense similarity is calibrated on labelled answerable and
     unanswerable questions (see docs/retrieval.md).
     """
+    # Three decimals: the query log reads the similarity back from this text, and at two a
+    # 0.3962 read as 0.40 (past the low-confidence line) and a 0.3496 as the threshold itself.
     if best < threshold:
         return False, (
-            f"weak evidence: the closest passage has similarity {best:.2f}, "
+            f"weak evidence: the closest passage has similarity {best:.3f}, "
             f"below {threshold:.2f}; the knowledge base may not cover this"
         )
-    return True, f"closest passage similarity {best:.2f} (threshold {threshold:.2f})"
+    return True, f"closest passage similarity {best:.3f} (threshold {threshold:.2f})"
 
 
 def open_searcher(target: Path | str, embedder: Embedder, settings: Settings):

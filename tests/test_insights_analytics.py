@@ -415,3 +415,15 @@ def test_the_conflict_search_is_bounded_in_time_and_pairs(
         client.app.state.insights.settings = settings.model_copy(update={"request_timeout_s": 1e-9})
         late = client.get("/analytics/conflicts", params=everything)
         assert late.status_code == 504 and "deadline" in late.json()["detail"]
+
+
+@pytest.mark.parametrize("best", [0.3962, 0.3496, 0.35, 0.8123])
+def test_the_logged_confidence_is_the_similarity_to_within_half_a_thousandth(best: float) -> None:
+    """At two decimals 0.3962 was logged as 0.40, past the low-confidence line of 0.40, and
+    0.3496 (flagged unanswerable) as the 0.35 threshold itself."""
+    from indexer.search import judge
+
+    answerable, reason = judge(best, 0.35)
+    assert answerable == (best >= 0.35)
+    assert abs(confidence_from_reason(reason) - best) <= 0.0005
+    assert (confidence_from_reason(reason) < 0.40) == (best < 0.40)
