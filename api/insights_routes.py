@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
-from api.schemas import GUARDED, EvalRunOut, Text, error_responses, plain_date
+from api.schemas import GUARDED, EvalRunOut, Text, error_responses, plain_today
 from api.security import ForbiddenError, RateLimitedError
 from indexer import errors
 from indexer.build import Progress
@@ -376,7 +376,7 @@ def analytics_unretrieved(
 def analytics_stale(
     request: Request,
     fmt: Format = "json",
-    today: Annotated[dt.date | None, BeforeValidator(plain_date)] = None,
+    today: Annotated[dt.date | None, BeforeValidator(plain_today)] = None,
     include_superseded: Superseded = False,
 ) -> Any:
     """Documents past their review date (superseded versions left out)."""

@@ -29,8 +29,9 @@ def text_only(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def plain_date(value: object) -> object:
-    """``as_of`` is a calendar date, written YYYY-MM-DD, as the CLI takes it.
+def plain_date(value: object, name: str = "as_of") -> object:
+    """``as_of`` (or the parameter ``name``) is a calendar date, written YYYY-MM-DD, as the CLI
+    takes it.
 
     Date-times (even at midnight), timestamps and other ISO forms are refused rather than cut
     to a date: which day "2026-01-01T23:00:00-05:00" means depends on a time zone we would
@@ -39,11 +40,16 @@ def plain_date(value: object) -> object:
     if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
     if not isinstance(value, str) or not is_plain_date(value):
-        raise ValueError(f"as_of must be a date written YYYY-MM-DD, got {value!r}")
+        raise ValueError(f"{name} must be a date written YYYY-MM-DD, got {value!r}")
     try:  # else pydantic's message asks for "a valid date or datetime"
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"as_of {value!r} is not a calendar date: {exc}") from None
+        raise ValueError(f"{name} {value!r} is not a calendar date: {exc}") from None
+
+
+def plain_today(value: object) -> object:
+    """:func:`plain_date` for a ``today`` parameter (the review list's day)."""
+    return plain_date(value, "today")
 
 
 def json_type(value: object) -> str:

@@ -205,6 +205,7 @@ def test_the_stale_list_takes_a_plain_date_like_as_of(logged: TestClient, today:
     """today=0 was read as 1970-01-01 and a date-time at midnight accepted: both a 200."""
     r = logged.get(f"/analytics/stale?today={today}")
     assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["msg"].startswith("Value error, today ")  # not "as_of"
     assert logged.get("/analytics/stale?today=2026-01-01").status_code == 200
 
 
