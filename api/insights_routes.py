@@ -790,12 +790,7 @@ async def eval_run(body: EvalRequest, request: Request) -> Any:
     """
     started, _joined = await run_in_threadpool(_submit, body, request)
     runs = _state(request).eval_runs
-    while True:
-        view = await run_in_threadpool(runs.get, started["run_id"])
-        if view is None:
-            raise KBError(f"evaluation run {started['run_id']} was deleted before it finished")
-        if view["status"] not in evaluation.ACTIVE:
-            break
+    while (view := await run_in_threadpool(runs.finished, started["run_id"])) is None:
         if await request.is_disconnected():
             return Response(status_code=499)  # "client closed request": nobody reads this
         await asyncio.sleep(WAIT_POLL_S)

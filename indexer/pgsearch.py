@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any
 
@@ -189,6 +189,7 @@ class PgSearcher:
                 "FROM kb_state s, kb_access_version v"
             ).fetchone()
             catalog = self._catalog_at(con, version, access)
+            may_see = catalog.may_see(groups)
             keywords, markets = keyword_text(query, catalog.market_codes_for(groups), self.settings)
             now, acronyms = catalog.model_text(keywords, groups, self.settings)
             # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py):
@@ -227,9 +228,9 @@ class PgSearcher:
                         lambda d: catalog.by_id[d]["metadata"],
                         catalog.successors.__getitem__,
                         as_of_s,
-                        hidden_successors(catalog.successor_ids, catalog.may_see(groups)),
+                        hidden_successors(catalog.successor_ids, may_see),
                     )
-            picks = shown_picks(picks, catalog.may_see(groups))
+            picks = shown_picks(picks, may_see)
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
@@ -565,6 +566,10 @@ class _Catalog:
     masks: MaskCache
     # Which documents define each short form (indexer/acronyms.py); None: not kept yet.
     acronym_sources: dict[str, dict[str, list]] | None = None
+    # Per caller's access groups: (ids of the documents they may see, their market codes).
+    views: dict[tuple[str, ...], tuple[list[str] | None, frozenset[str]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def load(cls, con: Any) -> _Catalog:
@@ -611,16 +616,24 @@ class _Catalog:
     def visible(self, groups: Iterable[str] | None) -> list[str] | None:
         """Ids of the documents ``groups`` may see (any version, any date); None when they see
         every one."""
-        if groups is None:
-            return None
-        mask = self.allowed({}, "", True, groups)
-        return None if mask.all() else self.doc_ids[mask].tolist()
+        return self._view(groups)[0]
 
     def market_codes_for(self, groups: Iterable[str] | None) -> frozenset[str]:
         """:attr:`market_codes` of the documents ``groups`` may see: a code only hidden
         documents list is not searched for them (it would tell them such documents exist)."""
-        ids = self.visible(groups)
-        return self.market_codes if ids is None else market_codes(self.meta[d] for d in ids)
+        return self._view(groups)[1]
+
+    def _view(self, groups: Iterable[str] | None) -> tuple[list[str] | None, frozenset[str]]:
+        """(:meth:`visible`, :meth:`market_codes_for`), computed once per groups."""
+        if groups is None:
+            return None, self.market_codes
+        key = tuple(sorted(groups))
+        if key not in self.views:
+            mask = self.allowed({}, "", True, groups)
+            ids = None if mask.all() else self.doc_ids[mask].tolist()
+            codes = self.market_codes if ids is None else market_codes(self.meta[d] for d in ids)
+            self.views[key] = ids, codes
+        return self.views[key]
 
     @cached_property
     def successors(self) -> dict[str, list[dict[str, Any]]]:

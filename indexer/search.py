@@ -855,8 +855,8 @@ class Searcher:
             if rows.all():
                 view = _CallerView(self._market_codes, None)
             else:
-                seen = {int(d) for d in np.unique(self._chunk_doc[rows])}
-                codes = market_codes(d.metadata for i, d in enumerate(self._docs) if i in seen)
+                seen = np.unique(self._chunk_doc[rows])
+                codes = market_codes(self._docs[i].metadata for i in seen.tolist())
                 view = _CallerView(codes, visible_doc_freqs(self._bm25, rows))
             self._views[key] = view
         return view

@@ -341,15 +341,20 @@ class EvalRuns:
             rows = con.execute("SELECT * FROM runs ORDER BY created DESC, rowid DESC").fetchall()
         return [_view(row, None, with_result=False) for row in rows]
 
+    def finished(self, run_id: str) -> dict[str, Any] | None:
+        """The run if it has finished (whichever process computed it), None while it is
+        queued or running; KBError when it was deleted first."""
+        view = self.get(run_id)
+        if view is None:
+            raise KBError(f"evaluation run {run_id} was deleted before it finished")
+        return None if view["status"] in ACTIVE else view
+
     def wait(self, run_id: str, poll_s: float = 0.2) -> dict[str, Any]:
-        """The run once it has finished (whichever process computed it)."""
-        while True:
-            view = self.get(run_id)
-            if view is None:
-                raise KBError(f"evaluation run {run_id} was deleted before it finished")
-            if view["status"] not in ACTIVE:
-                return view
+        """The run once it has finished, this thread sleeping between looks (the API's
+        waiting route looks on its event loop instead)."""
+        while (view := self.finished(run_id)) is None:
             time.sleep(poll_s)
+        return view
 
     def cancel(self, run_id: str) -> dict[str, Any] | None:
         """Stop a run: a queued one at once, a running one at its next progress step (within

@@ -8,6 +8,7 @@ a long run (an eval's output files) are checked before it starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from indexer.errors import KBError
 from indexer.inputs import is_plain_date
@@ -136,6 +136,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _logs_above_bars() -> contextlib.AbstractContextManager:
+    """While it lasts, warnings logged as a bar is drawn (an unknown metadata field...) print
+    above the bar, not onto its line."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm()
+
+
 def _progress_bars(quiet: bool) -> tuple[Progress, Callable[[], None]]:
     """tqdm bars on stderr, one per stage of a long run, and the call that closes the last."""
     from tqdm import tqdm
@@ -182,9 +190,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
 
     def index_once() -> None:
-        # Warnings logged while a bar is drawn (an unknown metadata field...) go above it.
         try:
-            with logging_redirect_tqdm():
+            with _logs_above_bars():
                 report = build_index(
                     source,
                     settings.database_url or settings.index_dir,
@@ -528,7 +535,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
     progress, close_bars = _progress_bars(args.quiet)
     try:
-        with logging_redirect_tqdm():  # warnings above the bars, not on their line
+        with _logs_above_bars():
             results = run_modes(dataset, modes, settings, cache_dir, progress)
     except KBError as exc:
         raise EvalRunError(f"the evaluation could not run: {exc}") from None
