@@ -270,9 +270,11 @@ def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Any:
 def feedback(body: FeedbackRequest, request: Request) -> dict:
     """Helpful / not helpful / wrong or outdated, on a search or one of its results."""
     seen = _visibility(request) if body.chunk_id is not None else None
+    principal = getattr(request.state, "principal", None)
     feedback_id = _state(request).log.add_feedback(
         body.search_id, body.rating, body.comment, body.chunk_id,
         may_see=None if seen is None else seen.__contains__,
+        caller=principal.secret if principal is not None else "",
     )  # fmt: skip
     return {"feedback_id": feedback_id}
 

@@ -211,15 +211,19 @@ class QueryLog:
         chunk_id: str | None = None,
         ts: str | None = None,
         may_see: Callable[[str], bool] | None = None,
+        caller: str = "",
     ) -> str:
         """Feedback on a whole search (no ``chunk_id``) or on one of its results.
 
-        A result of a document the caller may not see (``may_see``; None: all) is refused
-        exactly like one the search never returned, so the answer tells nothing of it."""
+        Only the ``caller`` who searched (a Principal's secret; "" with keys off) may rate it:
+        the latest verdict counts, so another key must not overwrite an agent's. A search of
+        someone else is answered like one the log does not hold. A result of a document the
+        caller may not see (``may_see``; None: all) is refused exactly like one the search
+        never returned, so the answer tells nothing of it."""
         if rating not in RATINGS:
             raise InvalidQueryError(f"rating must be one of {', '.join(RATINGS)}")
         found = self._db.query("SELECT results FROM searches WHERE search_id = ?", (search_id,))
-        if not found:
+        if not found or not made_by(search_id, caller):
             raise NotFoundError(f"no search {search_id!r} in the query log")
         doc_id = None
         if chunk_id is not None:

@@ -79,16 +79,22 @@ def test_replay_of_another_callers_search_is_logged_as_a_new_search(keyed) -> No
     assert _logged(log) == 3
 
 
-def test_feedback_on_another_callers_search_still_lands(keyed) -> None:
-    """Search ids stay what feedback and links use: anyone may rate a search they were shown."""
+def test_only_the_caller_who_searched_may_rate_the_search(keyed) -> None:
+    """The latest verdict on a search counts: Bob, who saw Ann's search id (in the log or a
+    shared link), must not overwrite her rating. His is answered like an unknown search."""
     client, keys, _ = keyed
     ann = _search(client, keys["ann"])
-    r = client.post(
-        "/feedback",
-        json={"search_id": ann["search_id"], "rating": "helpful"},
-        headers={"Authorization": f"Bearer {keys['bob']}"},
-    )
-    assert r.status_code == 201, r.text
+
+    def rate(key: str, rating: str) -> int:
+        return client.post(
+            "/feedback",
+            json={"search_id": ann["search_id"], "rating": rating},
+            headers={"Authorization": f"Bearer {keys[key]}"},
+        ).status_code
+
+    assert rate("ann", "helpful") == 201
+    assert rate("bob", "wrong_or_outdated") == 404
+    assert rate("ann", "not_helpful") == 201
 
 
 def test_a_key_revoked_during_its_search_gets_the_answer_it_was_let_in_for(keyed) -> None:
