@@ -364,11 +364,21 @@ def analytics_unretrieved(
     fmt: Format = "json",
     days: Days = None,
     include_superseded: Superseded = False,
+    top: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=1000,
+            description="Only count results in the first N (agents read the first few); "
+            "default: any rank.",
+        ),
+    ] = None,
 ) -> Any:
-    """Documents that no logged search has returned (superseded versions left out)."""
+    """Documents that no logged search has returned (superseded versions left out), or none
+    returned within its first ``top`` results."""
     rows = gaps.not_retrieved(
         _visible_documents(request),
-        _state(request).log.retrieved_doc_ids(_since(days)),
+        _state(request).log.retrieved_doc_ids(_since(days), top),
         include_superseded=include_superseded,
     )
     return _table(rows, fmt, "never-retrieved")

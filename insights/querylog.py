@@ -299,15 +299,19 @@ class QueryLog:
         in the order given: ``search_id``, ``chunk_id``, ``doc_id`` and ``rating``."""
         return self._window_feedback(since, ("search_id", "chunk_id", "doc_id", "rating"))
 
-    def retrieved_doc_ids(self, since: str | None = None) -> set[str]:
-        """Every document any search of the window returned, in any rank.
+    def retrieved_doc_ids(self, since: str | None = None, top: int | None = None) -> set[str]:
+        """Every document any search of the window returned, in any rank, or within the first
+        ``top`` results (agents read the first few: a document only ever found at rank 8 is
+        one nobody finds).
 
-        Only the stored results text is read, and each distinct one once: the document ids
-        are picked out of it rather than every row decoded.
+        Only the stored results text is read, and each distinct one once: for any rank the
+        document ids are picked out of it rather than every row decoded.
         """
         rows = self._db.query("SELECT results FROM searches WHERE ts >= ?", (since or "",))
         texts = {r["results"] for r in rows}
-        return result_doc_ids("\n".join(texts))
+        if top is None:
+            return result_doc_ids("\n".join(texts))
+        return {r["doc_id"] for text in texts for r in json.loads(text) if r["rank"] <= top}
 
     def rated_results(
         self, verdicts: list[dict[str, Any]]

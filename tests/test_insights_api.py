@@ -154,6 +154,18 @@ def test_analytics_endpoints_json_and_csv(client) -> None:
     assert client.get("/analytics/gaps", params={"cluster_threshold": 2}).status_code == 422
 
 
+def test_documents_found_only_low_down_count_as_unretrieved_within_top(client) -> None:
+    """Agents read the first few results: ``top`` counts only results within that rank."""
+    best: dict[str, int] = {}
+    for r in _search(client, "escalate imminent risk")["results"]:
+        best[r["doc_id"]] = min(r["rank"], best.get(r["doc_id"], r["rank"]))
+    any_rank = {d["doc_id"] for d in client.get("/analytics/unretrieved").json()}
+    first = {d["doc_id"] for d in client.get("/analytics/unretrieved?top=1").json()}
+    assert not any_rank & best.keys()
+    assert first - any_rank == {doc for doc, rank in best.items() if rank > 1} != set()
+    assert client.get("/analytics/unretrieved?top=0").status_code == 422
+
+
 def test_source_view_marks_the_cited_passage(client) -> None:
     result = _search(client, "escalate imminent risk guardian queue")["results"][0]
     page = client.get(

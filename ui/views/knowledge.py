@@ -44,6 +44,11 @@ def _n(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
+def _first(n: int) -> str:
+    """'the first result', 'the first 3 results'."""
+    return "the first result" if n == 1 else f"the first {n} results"
+
+
 def _download(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
         f"Download {name}.csv",
@@ -125,9 +130,17 @@ else:
 # Full width, one after the other: in half-width columns a 1366-pixel screen showed only the
 # document id and title, and scrolled the reason and how long overdue out of sight.
 st.header("Never retrieved")
-unretrieved = call(api.analytics, "unretrieved", days=days)
+within = st.selectbox(
+    "Returned within",
+    (None, 1, 3, 5),
+    format_func=lambda n: "any rank" if n is None else _first(n),
+    help="Agents read the first few results: a document only ever found lower down is one "
+    "nobody finds.",
+)
+unretrieved = call(api.analytics, "unretrieved", days=days, top=within)
+where = "" if within is None else f" within {_first(within)}"
 st.caption(
-    f"{_n(len(unretrieved), 'document', 'documents')} no logged search has returned "
+    f"{_n(len(unretrieved), 'document', 'documents')} no logged search has returned{where} "
     "(superseded versions are left out)."
 )
 if unretrieved:
