@@ -564,6 +564,20 @@ CHANGED_SINCE_CITED = (
 )
 
 
+def _cited_page(
+    pages: list[dict[str, Any]], start: int | None, end: int | None, asked: int | None
+) -> int | None:
+    """The page a PDF viewer should open: the one the citation names when the span reaches
+    it (the highlighted sentence may sit on the span's second page), else the span's first."""
+    if start is None or end is None:
+        return None
+    spanned = [p["page"] for p in pages if p["start"] < end and p["end"] > start]
+    first = [p["page"] for p in pages if p["start"] <= start]
+    if asked in spanned:
+        return asked
+    return first[-1] if first else None
+
+
 @router.get(
     "/source/{doc_id:path}",
     response_class=Response,
@@ -583,6 +597,15 @@ def source_view(
             "passage at start-end (it changed since the search), the page says so (and the "
             "X-Citation-Changed: true header) and marks nothing, instead of marking whatever "
             "text now sits there.",
+        ),
+    ] = None,
+    page: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="The page the citation names (a search result's page: where its "
+            "highlighted sentence is), for the original PDF's link; default: the page the "
+            "span starts on. A page the span does not reach is ignored.",
         ),
     ] = None,
 ) -> HTMLResponse:
@@ -615,8 +638,7 @@ def source_view(
     if doc["format"] == "pdf" and Path(doc["source"]).is_file():
         signed = signed_links(request)(doc_id)  # the browser came with a link, not a key
         href = f"/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
-        on = [p["page"] for p in doc["pages"] if start is not None and p["start"] <= start]
-        href += f"#page={on[-1]}" if on else ""  # PDF viewers open the cited page
+        href += f"#page={n}" if (n := _cited_page(doc["pages"], start, end, page)) else ""
         original = f' · <a href="{html.escape(href)}">original PDF</a>'
     body = (
         "<!doctype html><html><head><meta charset='utf-8'>"

@@ -356,3 +356,18 @@ def test_a_window_on_a_markdown_heading_line_highlights_its_first_sentence() -> 
     assert text[got[0] : got[1]] == "A ticket with no reply is closed."
     got = within_section(text[:b], a, b, "how long until closing")
     assert text[got[0] : got[1]] == "8. Time limits and closing"
+
+
+def test_the_original_pdf_opens_on_the_page_the_citation_names() -> None:
+    """A passage from page 3 whose highlighted sentence is on page 4 is cited "page 4"; the
+    source page's link to the original PDF opened page 3 (where the span starts)."""
+    from api.insights_routes import _cited_page
+    from ui.client import ApiClient
+
+    pages = [{"page": 3, "start": 0, "end": 100}, {"page": 4, "start": 100, "end": 200}]
+    assert _cited_page(pages, 50, 150, 4) == 4
+    assert _cited_page(pages, 50, 150, None) == 3
+    assert _cited_page(pages, 50, 90, 4) == 3  # a page the span does not reach is ignored
+    assert _cited_page(pages, None, None, 4) is None
+    result = {"doc_id": "sops/a.pdf", "start": 50, "end": 150, "chunk_id": "c" * 20, "page": 4}
+    assert "&page=4#passage" in ApiClient(base_url="").source_url(result)

@@ -153,7 +153,8 @@ class ApiClient:
         return (
             f"{self.base_url}/source/{quote(result['doc_id'])}"
             f"?start={result['start']}&end={result['end']}&chunk={result['chunk_id']}"
-            f"{signed}#passage"
+            + (f"&page={result['page']}" if result.get("page") else "")
+            + f"{signed}#passage"
         )
 
     def original_url(self, result: dict[str, Any]) -> str | None:
