@@ -36,7 +36,7 @@ from indexer.lexical import TERMS_VERSION
 from indexer.loaders import loader_stamp
 from indexer.search import Searcher
 from indexer.settings import Settings
-from indexer.store import FORMAT_VERSION, read_manifest
+from indexer.store import FORMAT_VERSION, read_manifest, writer_lock
 
 logger = logging.getLogger(__name__)
 
@@ -110,23 +110,36 @@ def cached_index(
         ]
     )
     index_dir = cache_root / key
-    try:
-        read_manifest(index_dir)
-        logger.info("using cached index %s", index_dir)
-    except KBError:
-        index_documents(
-            dataset.documents,
-            index_dir,
-            embedder,
-            max_tokens=settings.chunk_max_tokens,
-            min_tokens=settings.chunk_min_tokens,
-            windows=settings.window_vectors,
-            progress=progress,
-            early_windows=settings.early_windows,
-        )
-        prune_cache(cache_root, index_dir)  # a new index: a good time to drop long-unused ones
+    # Checked and built under the writer's lock: a run that finds another building this index
+    # stops with "locked" instead of measuring its half-built generations.
+    with writer_lock(index_dir):
+        if _complete(index_dir, settings):
+            logger.info("using cached index %s", index_dir)
+        else:
+            index_documents(
+                dataset.documents,
+                index_dir,
+                embedder,
+                max_tokens=settings.chunk_max_tokens,
+                min_tokens=settings.chunk_min_tokens,
+                windows=settings.window_vectors,
+                progress=progress,
+                early_windows=settings.early_windows,
+            )
+            prune_cache(cache_root, index_dir)  # a new index: a good time to drop unused ones
     (index_dir / USED_MARK).touch()
     return index_dir
+
+
+def _complete(index_dir: Path, settings: Settings) -> bool:
+    """Whether a cached index is there and whole. A build stopped (Ctrl-C, Cancel) after its
+    early generation, whose sentence windows are pooled from their passages, left that
+    generation published: measured, it read as a regression of every first-passage metric."""
+    try:
+        manifest = read_manifest(index_dir)
+    except KBError:
+        return False
+    return manifest.chunker.get("windows", "separate") == settings.window_vectors
 
 
 def first_rank(flags: list[bool]) -> int | None:

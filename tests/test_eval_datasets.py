@@ -261,3 +261,44 @@ def test_cached_indexes_unused_for_a_month_are_removed(tmp_path: Path, fake_embe
     os.utime(built / USED_MARK, (month_ago, month_ago))
     assert cached_index(ds, fake_embedder, small, root) == built  # a cache hit...
     assert time.time() - (built / USED_MARK).stat().st_mtime < 60  # ...marks it used
+
+
+def test_a_cached_index_left_at_its_early_generation_is_built_again(
+    tmp_path: Path, fake_embedder
+) -> None:
+    """A build stopped after its early generation (pooled windows) left that generation in the
+    cache, and every later run measured it: a false regression of every first-passage metric.
+    A run that finds another one building the same index stops with "locked"."""
+    import threading
+
+    from eval.runner import cached_index
+    from indexer.build import index_documents
+    from indexer.errors import IndexLockedError
+    from indexer.store import read_manifest, writer_lock
+
+    ds = load_dataset(_write(tmp_path / "set"))
+    small = Settings(chunk_max_tokens=60, chunk_min_tokens=8)
+    root = tmp_path / "cache"
+    built = cached_index(ds, fake_embedder, small, root)
+    index_documents(ds.documents, built, fake_embedder, max_tokens=60, min_tokens=8,
+                    windows="pooled")  # fmt: skip - what an interrupted build leaves
+    assert read_manifest(built).chunker["windows"] == "pooled"
+    assert cached_index(ds, fake_embedder, small, root) == built
+    assert read_manifest(built).chunker["windows"] == "separate"
+
+    holding, release = threading.Event(), threading.Event()
+
+    def another_run() -> None:
+        with writer_lock(built):
+            holding.set()
+            release.wait(10)
+
+    other = threading.Thread(target=another_run)
+    other.start()
+    holding.wait(10)
+    try:
+        with pytest.raises(IndexLockedError):
+            cached_index(ds, fake_embedder, small, root)
+    finally:
+        release.set()
+        other.join()
