@@ -280,8 +280,9 @@ def test_a_cached_index_left_at_its_early_generation_is_built_again(
     small = Settings(chunk_max_tokens=60, chunk_min_tokens=8)
     root = tmp_path / "cache"
     built = cached_index(ds, fake_embedder, small, root)
-    index_documents(ds.documents, built, fake_embedder, max_tokens=60, min_tokens=8,
-                    windows="pooled")  # fmt: skip - what an interrupted build leaves
+    index_documents(
+        ds.documents, built, fake_embedder, max_tokens=60, min_tokens=8, windows="pooled"
+    )  # fmt: skip - what an interrupted build leaves
     assert read_manifest(built).chunker["windows"] == "pooled"
     assert cached_index(ds, fake_embedder, small, root) == built
     assert read_manifest(built).chunker["windows"] == "separate"
