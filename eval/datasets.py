@@ -193,6 +193,8 @@ def read_evidence(path: Path) -> tuple[dict[str, list[str]], list[tuple[str, str
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise DatasetError(f"{where}: 'evidence' must be a list of strings")
+        if any(not v.strip() for v in value):  # scored, it counted as a miss on every run
+            raise DatasetError(f"{where}: an evidence string is blank")
         qid = str(_field(row, ("query_id",), where))
         evidence[qid].extend(value)
         named.extend((qid, str(row.get("doc_id") or ""), v) for v in value)

@@ -112,6 +112,12 @@ def check_baseline(data: Any) -> dict[str, Any]:
         bad = [f"{name}={value!r}" for name, value in metrics.items() if not _is_value(value)]
         if bad:
             problems.append(f"mode {mode!r} has values that are not numbers: {', '.join(bad)}")
+        rows = block.get("per_query", [])
+        if rows is not None and not (
+            isinstance(rows, list)
+            and all(isinstance(r, dict) and isinstance(r.get("query_id"), str) for r in rows)
+        ):  # read after the run, to name the questions that moved: refused before it instead
+            problems.append(f"mode {mode!r} has per_query rows without a query_id")
     if problems:
         raise BaselineError("; ".join(problems))
     return data

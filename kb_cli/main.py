@@ -514,6 +514,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for flag, path in outputs:
         if path:
             check_output(flag, path)
+    if args.chart and Path(args.chart).suffix.lower() != ".png":  # else it fails after the run
+        raise UsageError(f"--chart {args.chart}: the chart is a PNG image; name a .png file")
+    written: dict[Path, str] = {}
+    for flag, path in outputs:
+        if path and (same := written.setdefault(Path(path).resolve(), flag)) != flag:
+            raise UsageError(f"{flag} {path} is also {same}'s file: one would overwrite the other")
+    if args.split is not None and not args.split.strip():
+        raise UsageError("--split is empty; name a split (e.g. dev) or leave the flag out")
     for flag, path in (("--json", args.json), ("--save-baseline", args.save_baseline)):
         if path and args.baseline and Path(path).resolve() == Path(args.baseline).resolve():
             raise UsageError(
@@ -581,6 +589,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_all(args: argparse.Namespace) -> int:
+    from eval.datasets import load_dataset
     from eval.report import retrieval_doc
     from eval.runner import SHARED_SETS, run_dataset
 
@@ -591,6 +600,11 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
     sets = [(datasets_dir / name, split) for name, split in SHARED_SETS] + [(Path(args.kb), None)]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     check_output("--out", args.out)  # before hours of evaluation, not after
+    for folder, split in sets:  # likewise every set: a missing last one lost the others' runs
+        try:
+            load_dataset(folder, split)
+        except KBError as exc:
+            raise UsageError(str(exc)) from None
     runs = []
     for folder, split in sets:
         modes = ["dense", "bm25", "hybrid"]

@@ -65,6 +65,13 @@ def test_one_evidence_string_is_one_evidence_not_its_letters(tmp_path: Path) -> 
     assert evidence_hit_at(["Refunds take 14 days."], dataset.evidence["q1"], 1) == 1.0
 
 
+def test_a_blank_evidence_string_is_refused(tmp_path: Path) -> None:
+    """Scored, a blank string counted as a miss on every run, without a word."""
+    folder = _write(tmp_path / "set", evidence=[{"query_id": "q1", "evidence": ["14 days", " "]}])
+    with pytest.raises(KBError, match=r"evidence\.jsonl:1: an evidence string is blank"):
+        load_dataset(folder)
+
+
 def test_evidence_of_another_type_is_refused(tmp_path: Path) -> None:
     folder = _write(tmp_path / "set", evidence=[{"query_id": "q1", "evidence": {"a": 1}}])
     with pytest.raises(KBError, match=r"evidence\.jsonl:1: 'evidence' must be a list"):

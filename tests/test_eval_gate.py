@@ -170,7 +170,11 @@ def _variants(run: dict) -> dict[str, object]:
         "no-metrics": {**run, "results": {"default": {"per_query": []}}},
         "null-metrics": {**run, "results": {"default": {"metrics": None}}},
         "string-metric": {**run, "results": {"default": {"metrics": {**metrics, "hit@1": "x"}}}},
-    }
+        "per-query-string": {**run, "results": {"default": {"metrics": metrics,
+                                                            "per_query": "oops"}}},
+        "per-query-list-id": {**run, "results": {"default": {"metrics": metrics,
+                                                             "per_query": [{"query_id": [1]}]}}},
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -186,6 +190,8 @@ def _variants(run: dict) -> dict[str, object]:
         "no-metrics",
         "null-metrics",
         "string-metric",
+        "per-query-string",
+        "per-query-list-id",
         "missing-file",
         "not-json",
     ],
@@ -228,6 +234,7 @@ def test_eval_all_reads_kb_datasets_dir(fake_eval, tmp_path, monkeypatch, capsys
         return {"dataset": Path(folder).name, "split": split, "config": {}, "results": {}}
 
     monkeypatch.setattr("eval.runner.run_dataset", record)
+    monkeypatch.setattr("eval.datasets.load_dataset", lambda folder, split: None)
     monkeypatch.setenv("KB_DATASETS_DIR", str(tmp_path / "sets"))
     get_settings.cache_clear()
     out = tmp_path / "retrieval.md"
@@ -252,3 +259,36 @@ def test_drill_down_ticks_only_documents_judged_relevant(fake_embedder, tmp_path
         assert "payouts" not in row["relevant"]
         assert (row["first_relevant_rank"] == 1) == (row["hit@1"] == 1.0)
     assert block["metrics"]["queries_left_out"] == 1
+
+
+def test_eval_all_checks_every_set_before_running_any(fake_eval, tmp_path, monkeypatch, capsys):
+    """A missing last set stopped eval-all after the others had run (hours, in full), and
+    nothing was written."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluated although a set is missing")
+
+    monkeypatch.setattr("eval.runner.run_dataset", refuse)
+    sets = tmp_path / "sets"
+    write_tiny(sets, "conditionalqa", "dev")
+    code = main(["eval-all", "--datasets-dir", str(sets), "--out", str(tmp_path / "r.md")])
+    assert code == 2
+    assert "stackfaq" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--chart", "{tmp}/chart.txt"], "name a .png file"),
+        (["--json", "{tmp}/same", "--report", "{tmp}/same"], "also --json's file"),
+        (["--split", ""], "--split is empty"),
+    ],
+)
+def test_eval_outputs_that_would_fail_or_clash_are_refused_before_indexing(
+    extra, message, fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    folder = write_tiny(tmp_path)
+    _no_indexing(monkeypatch)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    assert main(["eval", str(folder), *args]) == 2
+    assert message in capsys.readouterr().err
