@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
     ValidationInfo,
@@ -123,7 +124,7 @@ class SearchRequest(BaseModel):
     as_of: dt.date | None = Field(
         None, description="Answer as of this date, YYYY-MM-DD (default: today)."
     )
-    include_superseded: bool = Field(False, description="Also return superseded versions.")
+    include_superseded: StrictBool = Field(False, description="Also return superseded versions.")
     mode: SearchMode | None = Field(
         None, description="Retrieval mode (default: the configured best, hybrid)."
     )

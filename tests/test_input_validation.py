@@ -108,6 +108,14 @@ def test_validation_errors_keep_loc_msg_type_and_a_safe_input(client: TestClient
     assert errors["context"]["ctx"] == {"le": 3}
 
 
+def test_include_superseded_is_a_json_boolean(client: TestClient) -> None:
+    """ "yes" was read as true: a typo would silently return retired versions."""
+    r = client.post("/search", json={"query": "refund", "include_superseded": "yes"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "include_superseded"
+    ok = client.post("/search", json={"query": "refund", "include_superseded": True})
+    assert ok.status_code == 200
+
+
 # -- 3. limits come from the settings --------------------------------------------------------
 
 
