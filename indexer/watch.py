@@ -42,6 +42,10 @@ def changed_paths(before: Snapshot, after: Snapshot) -> list[str]:
     return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
 
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 300.0  # a failing rebuild (disk full, index locked) is retried at least this often
+
+
 def watch(
     source: Path,
     rebuild: Callable[[list[str]], None],
@@ -51,25 +55,64 @@ def watch(
     stop: threading.Event | None = None,
     initial: Snapshot | None = None,
     polling: bool = False,
+    pending: list[str] | None = None,
 ) -> None:
     """Call ``rebuild(changed paths)`` after each quiet change to the tree, until ``stop``.
 
-    A failing rebuild (say a half-written file) is logged and retried on the next change;
-    the index keeps serving its last good generation meanwhile. ``initial`` is the tree as
-    the caller last indexed it (taken before that build), so an edit made while the first
-    build ran is not mistaken for the starting state. ``polling`` walks the tree every
-    ``interval_s`` instead of waiting for the kernel's notifications (network shares).
+    A failing rebuild (a full disk, a read-only or locked index, a half-written file) is
+    logged and tried again, sooner when the tree changes, until the tree as it stands is
+    indexed; the index keeps serving its last good generation meanwhile. Any error counts: a
+    watcher that exited on faiss' RuntimeError left every later edit unindexed, unnoticed.
+    ``initial`` is the tree as the caller last indexed it (taken before that build), so an
+    edit made while the first build ran is not mistaken for the starting state; ``pending``
+    says that build failed, so the tree is rebuilt (and retried) before waiting for changes.
+    ``polling`` walks the tree every ``interval_s`` instead of waiting for the kernel's
+    notifications (network shares).
     """
     stop = stop or threading.Event()
     current = snapshot(source) if initial is None else initial
+    if pending is not None:
+        current = _until_indexed(source, rebuild, pending, current, interval_s, stop)
     quiet = _polled if polling else _notified
     for latest in quiet(source, current, interval_s, debounce_s, stop):
         changes = changed_paths(current, latest)
-        current = latest
+        current = _until_indexed(source, rebuild, changes, latest, interval_s, stop)
+
+
+def _until_indexed(
+    source: Path,
+    rebuild: Callable[[list[str]], None],
+    changes: list[str],
+    current: Snapshot,
+    interval_s: float,
+    stop: threading.Event,
+) -> Snapshot:
+    """Rebuild until it succeeds (or ``stop``); returns the tree as last rebuilt. Between
+    tries it waits, doubling from RETRY_FIRST_S to RETRY_MAX_S, but goes again as soon as the
+    tree changes (the fix is often an edit: a file restored, a folder filled)."""
+    delay = RETRY_FIRST_S
+    while True:
         try:
             rebuild(changes)
-        except KBError as exc:
-            logger.error("re-index after %d change(s) failed: %s", len(changes), exc)
+            return current
+        except Exception as exc:  # noqa: BLE001 - logged; any failure must not end the watch
+            detail = str(exc) if isinstance(exc, KBError) else f"{type(exc).__name__}: {exc}"
+            logger.error(
+                "re-index after %d change(s) failed: %s (trying again within %.0f s)",
+                len(changes), detail, delay,
+            )  # fmt: skip
+        deadline = time.monotonic() + delay
+        delay = min(delay * 2, RETRY_MAX_S)
+        while not stop.wait(min(max(interval_s, 0.05), max(deadline - time.monotonic(), 0))):
+            latest = snapshot(source)
+            if latest != current:
+                changes = sorted(set(changes) | set(changed_paths(current, latest)))
+                current = latest
+                break
+            if time.monotonic() >= deadline:
+                break
+        if stop.is_set():
+            return current
 
 
 def _notified(

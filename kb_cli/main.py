@@ -214,7 +214,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     from indexer.watch import snapshot, watch
 
     before = snapshot(source) if args.watch and source.exists() else None
-    index_once()
+    failed: list[str] | None = None
+    try:
+        index_once()
+    except KBError as exc:
+        if not args.watch or before is None:  # nothing to watch: a bad path or settings
+            raise
+        # An empty folder, a locked index: the watcher retries, and indexes once it is fixed.
+        sys.stderr.write(f"kb: the first build failed: {exc}\n")
+        failed = []
     if not args.watch:
         return 0
     embedder.warm_up()  # load the model and the writer's modules now, not on the first edit
@@ -226,7 +234,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     def rebuild(changes: list[str]) -> None:
         more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
         shown = ", ".join(changes[:3]) + more
-        sys.stdout.write(f"Changed: {shown}\n")
+        sys.stdout.write(f"Changed: {shown}\n" if changes else "Building again...\n")
         index_once()
         sys.stdout.flush()
 
@@ -240,6 +248,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             debounce_s=args.debounce,
             initial=before,
             polling=args.poll,
+            pending=failed,
         )
     except KeyboardInterrupt:
         sys.stdout.write("Stopped watching.\n")

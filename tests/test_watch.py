@@ -102,6 +102,43 @@ def test_a_failing_rebuild_is_retried_on_the_next_change(tmp_path: Path, how: st
         assert _wait_for(lambda: len(attempts) == 2)
 
 
+@pytest.mark.parametrize(
+    "error", [RuntimeError("faiss::write_index: No space left on device"), OSError(30, "ro")]
+)
+def test_a_rebuild_failing_with_any_error_is_retried_without_a_change(
+    tmp_path: Path, how: str, error: Exception, monkeypatch
+) -> None:
+    """A full disk (faiss' RuntimeError) or a read-only index (OSError) ended the watcher for
+    good, and a failed rebuild waited for another edit: the edit that failed was lost."""
+    monkeypatch.setattr("indexer.watch.RETRY_FIRST_S", 0.1)
+    doc = tmp_path / "policy.md"
+    doc.write_text("v0")
+    attempts: list[list[str]] = []
+
+    def rebuild(changes: list[str]) -> None:
+        attempts.append(changes)
+        if len(attempts) < 3:
+            raise error
+
+    with _watching(tmp_path, rebuild, how, interval_s=0.02, debounce_s=0.05):
+        time.sleep(0.1)
+        doc.write_text("v1")
+        assert _wait_for(lambda: len(attempts) == 3)  # the disk was freed: no edit needed
+        time.sleep(0.3)
+        assert len(attempts) == 3  # and once it succeeded, no more tries
+    assert attempts == [[str(doc)]] * 3
+
+
+def test_a_failed_first_build_is_retried_before_any_change(tmp_path: Path, how: str) -> None:
+    """`kb index --watch` whose first build failed (the index locked by another writer) went
+    on to wait for an edit; it now builds as soon as it can."""
+    (tmp_path / "policy.md").write_text("v0")
+    calls: list[list[str]] = []
+    with _watching(tmp_path, calls.append, how, interval_s=0.02, debounce_s=0.05, pending=[]):
+        assert _wait_for(lambda: len(calls) == 1)
+    assert calls == [[]]
+
+
 def test_an_edit_made_during_the_first_build_is_not_missed(tmp_path: Path, how: str) -> None:
     doc = tmp_path / "policy.md"
     doc.write_text("v0")
