@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import pgstore, store
+from indexer.access import drop_moved, follow_renames
 from indexer.acronyms import acronym_sources, resolved
 from indexer.ann import ANN_FILE
 from indexer.chunking import (
@@ -214,7 +215,10 @@ def _build_index(
             manifest,
             unchanged=True,
         )
-    return _index_documents(
+    moved, orphaned = follow_renames(index_dir, documents)  # a restriction follows its file
+    for problem in orphaned:
+        logger.warning("%s", problem)
+    report = _index_documents(
         documents,
         index_dir,
         embedder,
@@ -229,6 +233,8 @@ def _build_index(
         memo=memo,
         early_windows=early_windows,
     )
+    drop_moved(index_dir, moved)
+    return report
 
 
 def dangling_versions(documents: list[Document]) -> list[str]:
