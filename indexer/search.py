@@ -790,7 +790,9 @@ class Searcher:
             except IndexCorruptError as exc:
                 if current_generation(index_dir) != wanted:
                     continue
-                for older in previous_generations(index_dir):
+                # Only older ones: a newer one was never published (a build killed between
+                # its rename and the pointer's), and its text was never served.
+                for older in (g for g in previous_generations(index_dir) if g.name < wanted.name):
                     try:
                         fallback = cls(index_dir, embedder, settings, generation=older)
                     except KBError:

@@ -299,15 +299,23 @@ def _publish(tmp: Path, index_dir: Path, version: str) -> None:
         if path.is_file():
             _fsync(path)
     generation = index_dir / f"{GEN_PREFIX}{version}"
+    try:
+        served = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        served = ""
     os.replace(tmp, generation)
     pointer_tmp = index_dir / f"{TMP_PREFIX}{CURRENT}"
     pointer_tmp.write_text(generation.name, encoding="utf-8")
     _fsync(pointer_tmp)
     os.replace(pointer_tmp, index_dir / CURRENT)
     _fsync(index_dir)
-    # Keep the previous generation: the fallback if the new one is ever found corrupt.
-    for old in previous_generations(index_dir)[1:]:
-        shutil.rmtree(old, ignore_errors=True)
+    # Keep the generation served until now: the fallback if the new one is ever found
+    # corrupt. Any other goes, including one a build killed between its rename and the
+    # pointer's left unpublished: kept as "the newest", it became the fallback, and a
+    # damaged current generation then served text that was never published.
+    for old in previous_generations(index_dir):
+        if old.name != served:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_leftovers(index_dir: Path) -> None:

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from indexer.build import build_index
-from indexer.errors import IndexMismatchError, IndexNotFoundError, InvalidQueryError, NotFoundError
+from indexer.errors import (
+    IndexMismatchError,
+    IndexNotFoundError,
+    InvalidQueryError,
+    KBError,
+    NotFoundError,
+)
 from indexer.search import Searcher, in_force, matches, open_searcher
 from indexer.settings import Settings
 from indexer.store import MANIFEST, current_generation
@@ -417,6 +423,28 @@ def test_corrupt_generation_is_refused_and_previous_served(
     assert "refused" in fallback.degraded and fallback.health()["status"] == "degraded"
     assert [r.chunk_id for r in fallback.search("refund coins", top_k=3).results] == expected
     assert not fallback.is_stale()  # the refused generation is not retried in a loop
+
+
+def test_a_generation_never_published_is_neither_fallback_nor_kept(
+    sample_kb: Path, fake_embedder, index_dir: Path
+) -> None:
+    """A build killed between renaming its generation and moving the pointer left a newer
+    generation that was never served: the next publish kept it (as "the newest") and dropped
+    the one agents had been served, and a damaged current generation then fell back to it."""
+    import shutil
+
+    served = current_generation(index_dir)
+    orphan = index_dir / (served.name[:-6] + "zzzzzz")  # sorts after every real one
+    shutil.copytree(served, orphan)
+    _flip_byte(served / "vectors.faiss")
+    fallback = None
+    with pytest.raises(KBError):
+        fallback = Searcher.open_best(index_dir, fake_embedder, Settings())
+    assert fallback is None
+    _flip_byte(served / "vectors.faiss")  # repaired; a later build publishes
+    (sample_kb / "policies" / "live-gifts.html").unlink()
+    build_index(sample_kb, index_dir, fake_embedder, max_tokens=60, min_tokens=8)
+    assert not orphan.exists() and served.exists()
 
 
 def test_second_writer_fails_fast(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
