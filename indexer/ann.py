@@ -18,6 +18,7 @@ instead of 384 (the float vectors are held once, by the Searcher). bench/PROFILE
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from pathlib import Path
@@ -87,9 +88,20 @@ def _previous_trained(path: Path | None, dim: int, nlist: int):
 
 
 def write_ivf(index, path: Path) -> None:
+    write_faiss(index, path)
+
+
+def write_faiss(index, path: Path) -> None:
+    """faiss.write_index, its failure (a full disk) raised as the OSError it is: faiss says
+    RuntimeError, and `kb index` printed a C++ traceback instead of one line naming the file."""
     import faiss
 
-    faiss.write_index(index, str(path))
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        reason = (str(exc).strip().splitlines() or ["write failed"])[-1]
+        reason = reason.split("failed: ", 1)[-1]  # past faiss' "Error in <C++ signature> at"
+        raise OSError(errno.EIO, f"could not write the index ({reason})", str(path)) from exc
 
 
 def read_ivf(index_dir: Path):

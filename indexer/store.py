@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.ann import ANN_FILE, build_ivf, write_ivf
+from indexer.ann import ANN_FILE, build_ivf, write_faiss, write_ivf
 from indexer.documents import Chunk, Document
 from indexer.errors import (
     IndexCorruptError,
@@ -173,7 +173,7 @@ def write_index(
         flat = faiss.IndexFlatIP(dimension or 1)
         if len(vectors):
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        faiss.write_index(flat, str(tmp / VECTORS))
+        write_faiss(flat, tmp / VECTORS)
         if ann_min_chunks and len(vectors) >= ann_min_chunks:
             write_ivf(build_ivf(vectors, _previous_file(index_dir, ANN_FILE)), tmp / ANN_FILE)
         _write_table(tmp / TABLE, documents, chunks, lexical_texts, skipped)

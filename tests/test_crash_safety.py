@@ -98,3 +98,17 @@ def test_kill_9_leaves_the_previous_generation_serving(
     assert not list(ix.glob(".tmp-*"))
     after = Searcher(ix, fake_embedder)
     assert "policies/new-policy.md" in {d["doc_id"] for d in after.list_documents()}
+
+
+def test_faiss_failing_to_write_is_an_oserror_naming_the_file(tmp_path: Path) -> None:
+    """A full disk made faiss raise RuntimeError, and `kb index` printed a C++ traceback
+    instead of its one-line error naming the file."""
+    import faiss
+
+    from indexer.ann import write_faiss
+
+    target = tmp_path / "missing" / "vectors.faiss"
+    with pytest.raises(OSError) as caught:
+        write_faiss(faiss.IndexFlatIP(4), target)
+    assert caught.value.filename == str(target)
+    assert caught.value.strerror.startswith("could not write the index (could not open")
