@@ -56,6 +56,11 @@ class RebuildMemo:
         self._now[key] = value
         return value  # type: ignore[return-value]
 
+    def forget(self, key: Hashable) -> None:
+        """Drop ``key``: its value must be computed again next time (a transient failure)."""
+        self._now.pop(key, None)
+        self._before.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._now) + len(self._before)
 

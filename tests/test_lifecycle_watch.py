@@ -67,3 +67,38 @@ def test_the_watcher_rebuilds_after_such_an_edit(tmp_path: Path, how: str) -> No
         stop.set()
         thread.join(5)
     assert calls == [[str(doc)]]
+
+
+def test_a_file_stopped_by_a_parse_limit_is_tried_again_by_the_watcher(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A PDF that timed out while the machine was busy stayed skipped in a long-running
+    watcher until it was edited: its failure was remembered like a broken file's."""
+    import shutil
+
+    from indexer.loaders import load_directory
+    from indexer.loaders.common import ParseLimitError
+    from indexer.memo import RebuildMemo
+    from tests.conftest import KB_DIR
+
+    pdf = next(KB_DIR.rglob("*.pdf"))
+    shutil.copy(pdf, tmp_path / pdf.name)
+    from indexer import loaders
+
+    original = loaders.parse_isolated
+    calls: list[int] = []
+
+    def busy_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ParseLimitError("parsing took longer than 20s and was stopped")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loaders, "parse_isolated", busy_once)
+    memo = RebuildMemo()
+    memo.start_build()
+    documents, skipped = load_directory(tmp_path, memo=memo)
+    assert not documents and "longer than" in skipped[0].reason
+    memo.start_build()
+    documents, skipped = load_directory(tmp_path, memo=memo)
+    assert [d.doc_id for d in documents] == [pdf.name] and not skipped

@@ -229,14 +229,14 @@ def load_directory(
             if on_file is not None:
                 on_file(path)
             continue
+        memo_key = None if memo is None else _load_key(path, base, limits)
         key, loaded = (
             _load(path, base, doc_id, limits, salt, known, stats)
             if memo is None
-            else memo.get(
-                _load_key(path, base, limits),
-                lambda p=path, d=doc_id: _load(p, base, d, limits, salt, known),
-            )
+            else memo.get(memo_key, lambda p=path, d=doc_id: _load(p, base, d, limits, salt, known))
         )
+        if memo is not None and isinstance(loaded, DocumentLoadError) and not key:
+            memo.forget(memo_key)  # stopped by a limit (a busy machine): tried at the next build
         if isinstance(loaded, DocumentLoadError):
             # a file that failed before and did not change is in the report, not news
             again = isinstance(known.get(key), str) if key else False
