@@ -22,8 +22,9 @@ from indexer.documents import Chunk, Document
 # words cut to fit with the model's own tokens (v3 was an experiment, never released); v5:
 # windows of one sentence (docs/retrieval-experiments.md); v6: table rows read by the model with
 # light separators (model_view); v7: only rows of a table, not a lone 'a | b' line; v8: no
-# sentence ends after an abbreviation ("e.g.", "Inc." before a lower-case word)
-CHUNKER_VERSION = "structure-v8"
+# sentence ends after an abbreviation ("e.g.", "Inc." before a lower-case word); v9: no cut
+# inside a sentence wrapped over lines (PDF text)
+CHUNKER_VERSION = "structure-v9"
 TokenCounter = Callable[[str], int]
 
 _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
@@ -93,7 +94,29 @@ def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b, _ in blocks]
 
 
+_HARD_END_RE = re.compile(r"[.!?:;][\"')\]]*\Z")  # a line that ends a sentence or a lead-in
+
+
 def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Lines, a line wrapped mid-sentence joined to the next: a PDF's text (and hard-wrapped
+    prose) breaks every visual line, and a cut there can split "Do / not action it". A list
+    item or table row always starts a line of its own."""
+    out: list[tuple[int, int]] = []
+    for a, b in _split_raw_lines(text, start, end):
+        if out and not _ends_line(text, *out[-1]) and not _is_item(text, a, b):
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _ends_line(text: str, start: int, end: int) -> bool:
+    """Whether a (joined) line ends where the next may start a piece of its own."""
+    last = text[max(start, text.rfind("\n", start, end) + 1) : end]
+    return bool(_HARD_END_RE.search(last)) or " | " in last
+
+
+def _split_raw_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     out = []
     pos = start
     while pos < end:
@@ -160,11 +183,13 @@ def _split_words(
 def _fit(
     text: str, span: tuple[int, int], count: TokenCounter, max_tokens: int, depth: int = 0
 ) -> list[tuple[int, int]]:
-    """Split one span into pieces under ``max_tokens``: by lines, then sentences, then words."""
+    """Split one span into pieces under ``max_tokens``: by lines (a wrapped sentence kept
+    whole), then sentences, then every line break (cells one per line, no sentence ends),
+    then words."""
     a, b = span
     if count(text[a:b]) <= max_tokens:
         return [span]
-    splitters = (_split_lines, _split_sentences)
+    splitters = (_split_lines, _split_sentences, _split_raw_lines)
     for splitter in splitters[depth:]:
         pieces = splitter(text, a, b)
         depth += 1

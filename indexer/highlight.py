@@ -289,7 +289,27 @@ def within_section(
         first = _first_sentence_after(text, heading, names, cuts)
         return whole_sentence(text, *first, names, cuts) if first else _without_marks(text, heading)
     best = max(runs, key=lambda run: len(wanted & set(terms(text[run[0][0] : run[-1][1]]))))
-    return whole_sentence(text, best[0][0], best[-1][1], names, cuts)
+    return _with_its_question(text, *whole_sentence(text, best[0][0], best[-1][1], names, cuts),
+                              names, cuts)  # fmt: skip
+
+
+_SHORT_WORDS = 4  # "No.", "Never.", "Yes, once.": a reply that means nothing without its question
+
+
+def _with_its_question(
+    text: str, a: int, b: int, names: set[str], cuts: list[int]
+) -> tuple[int, int]:
+    """A highlight of a few words grown by the sentence before it in its section (the FAQ's
+    question, "Can we still refund?"): "No." alone, quoted to a user, says nothing."""
+    if len(words(text[a:b])) >= _SHORT_WORDS:
+        return a, b
+    for line_start, line in reversed(list(_lines(text, 0, a))):
+        if any(line_start < cut <= a for cut in cuts) or _heading_line(line, names):
+            return a, b  # the section starts here: nothing before it to lean on
+        before = [(s, e) for s, e in readable(line, sentence_spans(line)) if line_start + e <= a]
+        if before:
+            return line_start + before[-1][0], b
+    return a, b
 
 
 _TERMINAL_RE = re.compile(r"[.!?:;][\"')\]]*$")  # a line that ends its sentence

@@ -266,3 +266,17 @@ def test_a_run_on_line_is_split_as_before_with_few_counts(max_tokens: int) -> No
     assert _split_words(text, 0, len(text), count, max_tokens) == expected
     runs = len(expected)
     assert calls <= runs * (max_tokens.bit_length() + 2), (calls, runs)
+
+
+def test_a_sentence_wrapped_over_lines_is_not_cut_at_a_wrap(fake_embedder) -> None:
+    """A PDF's text breaks every printed line. Splitting an overlong paragraph at lines cut
+    "... says do" / "not ...", reversing the rule; a paragraph of cells one per line (no
+    sentence ends) is still split between lines."""
+    words = " ".join(["word"] * 8)
+    text = "\n".join(f"Rule {i} says do\n not {words} here." for i in range(6))
+    chunks = chunk_document(_doc(text), fake_embedder.count_tokens, max_tokens=40, min_tokens=5)
+    assert len(chunks) > 1
+    assert all(c.text.endswith("here.") for c in chunks), [c.text[-12:] for c in chunks]
+    cells = "\n".join(f"cell value number {i}" for i in range(40))
+    pieces = chunk_document(_doc(cells), fake_embedder.count_tokens, max_tokens=40, min_tokens=5)
+    assert len(pieces) > 1 and all(c.text.endswith(tuple("0123456789")) for c in pieces)

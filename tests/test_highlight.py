@@ -355,3 +355,24 @@ def test_matched_agrees_with_comparing_every_term_with_every_word() -> None:
         "german",
         "refund",
     }
+
+
+def test_a_reply_of_a_few_words_is_highlighted_with_its_question() -> None:
+    """ "No." was the highlight of a passage holding four FAQ entries: quoted alone it says
+    nothing. It is shown with the sentence before it, never from across a heading."""
+    from indexer.highlight import within_section
+
+    text = (
+        "## Chargebacks\n\nThe user filed a chargeback. Can we still refund? No.\n"
+        "Refunds stop once a chargeback opens.\n"
+    )
+    a = text.index("No.")
+    got = within_section(text, a, a + 3, "refund after a chargeback")
+    assert text[got[0] : got[1]] == "Can we still refund? No."
+    alone = "## Chargebacks\n\nNo.\n"
+    a = alone.index("No.")
+    assert alone[slice(*within_section(alone, a, a + 3, "refund"))] == "No."
+    long = "Intro line here.\nRefunds are never issued after a chargeback.\n"
+    a = long.index("Refunds")
+    got = within_section(long, a, len(long) - 1, "refund chargeback")
+    assert long[got[0] : got[1]] == "Refunds are never issued after a chargeback."

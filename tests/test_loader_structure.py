@@ -370,3 +370,25 @@ def test_pdf_numbered_steps_are_not_headings_without_an_outline() -> None:
         "3. Evidence",
         "3.1 Retention",
     ]
+
+
+def test_plain_text_caps_headings_nest_under_underlined_ones_and_may_carry_a_tag() -> None:
+    """'P1 - CRITICAL' under '1. PRIORITY LEVELS' (underlined) was cited as its sibling, and a
+    glossary term tagged '[internal]' was no heading at all: its text was cited under the term
+    before it."""
+    from indexer.loaders import text
+
+    parsed = text.parse(
+        b"SLA REFERENCE\n=============\n\nIntro.\n\n1. PRIORITY LEVELS\n------------------\n\n"
+        b"P1 - CRITICAL\n  First response: 1 hour\n\nGUARDIAN QUEUE [internal]\nThe queue.\n\n"
+        b"2. TIMERS\n---------\n\nTimers run.\n"
+    )
+    assert [(h.level, h.title) for h in parsed.headings] == [
+        (1, "SLA REFERENCE"),
+        (2, "1. PRIORITY LEVELS"),
+        (3, "P1 - CRITICAL"),
+        (3, "GUARDIAN QUEUE [internal]"),
+        (2, "2. TIMERS"),
+    ]
+    plain = text.parse(b"GUIDE\n=====\n\nWHY IT MATTERS\nBecause.\n\nSee also [the FAQ]\n")
+    assert [(h.level, h.title) for h in plain.headings] == [(1, "GUIDE"), (2, "WHY IT MATTERS")]

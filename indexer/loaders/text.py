@@ -1,4 +1,5 @@
-"""Plain text: headings are underlined (=== / ---) or ALL-CAPS lines, as plain-text SOPs are."""
+"""Plain text: headings are underlined (=== / ---) or ALL-CAPS lines, as plain-text SOPs are;
+an ALL-CAPS line sits one level below the last underlined heading."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ _UNDERLINE_RE = re.compile(r"^[ \t]*(=+|-+)[ \t]*$")
 _MAX_HEADING_CHARS = 90
 
 
+_TAG_RE = re.compile(r"\[[^\]]*\]|\([^)]*\)")  # 'AGE HOLD [internal]', 'MODIFIED (APPEAL ...)'
+
+
 def _is_caps_heading(line: str) -> bool:
-    """ALL-CAPS short line without final punctuation, e.g. 'ESCALATION PATH'."""
+    """ALL-CAPS short line without final punctuation, e.g. 'ESCALATION PATH'; a tag in
+    brackets ('GUARDIAN QUEUE [internal]') is not counted against it."""
     s = line.strip()
-    letters = [c for c in s if c.isalpha()]
+    letters = [c for c in _TAG_RE.sub("", s) if c.isalpha()]
     if len(letters) < 3 or len(s) > _MAX_HEADING_CHARS or s.endswith((".", ",", ";")):
         return False
     return sum(c.isupper() for c in letters) / len(letters) >= 0.9
@@ -27,6 +32,7 @@ def parse(data: bytes) -> Parsed:
     for line in lines:
         offsets.append(offsets[-1] + len(line))
     headings: list[Heading] = []
+    underlined = 1  # the deepest underlined level so far: ALL-CAPS lines sit one below it
     for i, line in enumerate(lines):
         s = line.strip()
         if not s or _UNDERLINE_RE.match(s):
@@ -34,9 +40,12 @@ def parse(data: bytes) -> Parsed:
         prev_blank = i == 0 or not lines[i - 1].strip()
         nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
         if len(s) <= _MAX_HEADING_CHARS and _UNDERLINE_RE.match(nxt) and len(nxt) >= 3:
-            headings.append(Heading(1 if nxt.startswith("=") else 2, s, offsets[i]))
+            underlined = 1 if nxt.startswith("=") else 2
+            headings.append(Heading(underlined, s, offsets[i]))
         elif prev_blank and _is_caps_heading(s):
-            headings.append(Heading(2, s, offsets[i]))
+            # Under '1. PRIORITY LEVELS' (underlined '---'), 'P1 - CRITICAL' is a subsection,
+            # not its sibling; under the title ('===') an ALL-CAPS line is a section.
+            headings.append(Heading(underlined + 1, s, offsets[i]))
     title = ""
     if headings and headings[0].level == 1:
         title = headings[0].title
