@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import sqlite3
@@ -192,6 +193,8 @@ def _build_index(
         *dangling_versions(documents),
         *version_cycles(documents),
         *orphaned_sidecars(source),
+        *linked_folders(source),
+        *identical_documents(documents),
     ]:
         logger.warning("%s", problem)
     chunker = chunker_config(max_tokens, min_tokens, windows)
@@ -287,6 +290,47 @@ def version_cycles(documents: list[Document]) -> list[str]:
                 f"{', '.join(loop)}: their supersedes / superseded_by links form a loop, so "
                 "each version retires another and no search shows any of them; fix one link"
             )
+    return problems
+
+
+def identical_documents(documents: list[Document]) -> list[str]:
+    """Documents whose text is the same as another's (a copy left in another folder): each
+    passage then comes back once per copy, filling an agent's first results with one answer,
+    and an edit to one copy leaves the others as they were."""
+    by_text: dict[str, list[str]] = {}
+    for doc in documents:
+        digest = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
+        by_text.setdefault(digest, []).append(doc.doc_id)
+    groups = [ids for ids in by_text.values() if len(ids) > 1]
+    shown = [
+        f"{ids[0]}: the same text as {', '.join(ids[1:4])}"
+        + (f" and {len(ids) - 4} more" if len(ids) > 4 else "")
+        + "; copies fill the first results with one answer (keep one, or link to it)"
+        for ids in groups[:SHOWN_PROBLEMS]
+    ]
+    if len(groups) > SHOWN_PROBLEMS:
+        shown.append(f"... and {len(groups) - SHOWN_PROBLEMS} more sets of identical documents")
+    return shown
+
+
+SHOWN_PROBLEMS = 10  # per kind: a knowledge base of copies must not bury the build's summary
+
+
+def linked_folders(source: Path) -> list[str]:
+    """Folders under ``source`` that are symbolic links: not followed (a link can loop, or
+    lead out of the knowledge base), and no longer passed over in silence."""
+    if not source.is_dir():
+        return []
+    problems = []
+    for folder, dirs, _files in os.walk(source):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in sorted(dirs):
+            path = Path(folder) / name
+            if path.is_symlink():
+                problems.append(
+                    f"{path.relative_to(source).as_posix()}: a link to a folder is not followed; "
+                    "its files are not indexed (copy or move them into the knowledge base)"
+                )
     return problems
 
 

@@ -259,3 +259,36 @@ def test_a_file_that_cannot_be_stated_is_hashed_by_reading_it(tmp_path: Path) ->
     assert _stat(str(loop)) is None
     assert _stat(str(tmp_path / "gone.md")) is None
     assert _stat(str(tmp_path)) is not None
+
+
+def test_a_linked_folder_is_named_at_build_time(tmp_path: Path) -> None:
+    """A symbolic link to a folder is not followed (it can loop or lead out of the knowledge
+    base); its files were left out without a word, unlike a dangling link to a file."""
+    from indexer.build import linked_folders
+
+    kb = tmp_path / "kb"
+    (kb / "faqs").mkdir(parents=True)
+    (kb / "faqs" / "a.md").write_text("# A\n\nText.\n", encoding="utf-8")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "b.md").write_text("# B\n\nText.\n", encoding="utf-8")
+    (kb / "faqs" / "linked").symlink_to(shared, target_is_directory=True)
+    (kb / ".hidden").symlink_to(shared, target_is_directory=True)
+    assert [p.split(":")[0] for p in linked_folders(kb)] == ["faqs/linked"]
+
+
+def test_identical_documents_are_named_at_build_time() -> None:
+    """Four copies of one FAQ filled the first four results with one passage, unwarned."""
+    from indexer.build import SHOWN_PROBLEMS, identical_documents
+    from indexer.documents import Document
+
+    def doc(doc_id: str, text: str) -> Document:
+        return Document(doc_id, doc_id, text, doc_id, "md")
+
+    docs = [doc(f"copy{i}.md", "Delete an account in Settings.") for i in range(6)]
+    docs.append(doc("other.md", "Something else."))
+    (line,) = identical_documents(docs)
+    assert line.startswith("copy0.md: the same text as copy1.md, copy2.md, copy3.md and 2 more")
+    many = [doc(f"{i}-{j}.md", f"text {i}") for i in range(SHOWN_PROBLEMS + 3) for j in (0, 1)]
+    found = identical_documents(many)
+    assert len(found) == SHOWN_PROBLEMS + 1 and found[-1].startswith("... and 3 more")
