@@ -31,7 +31,7 @@ from indexer import embedding
 from indexer.build import Progress, index_documents
 from indexer.chunking import CHUNKER_VERSION
 from indexer.embedding import Embedder
-from indexer.errors import KBError
+from indexer.errors import IndexCorruptError, KBError
 from indexer.lexical import TERMS_VERSION
 from indexer.loaders import loader_stamp
 from indexer.search import Searcher
@@ -316,7 +316,13 @@ def run_modes(
     # through the evaluator page) must not decide which Embedder every later run gets.
     embedder = embedder or embedding.Embedder.from_settings(settings)
     index_dir = cached_index(dataset, embedder, settings, cache_root, progress)
-    searcher = Searcher(index_dir, embedder, settings)
+    try:
+        searcher = Searcher(index_dir, embedder, settings)
+    except IndexCorruptError as exc:  # a damaged cache entry is built again, not a dead end
+        logger.warning("the cached index %s is damaged (%s): building it again", index_dir, exc)
+        shutil.rmtree(index_dir, ignore_errors=True)
+        index_dir = cached_index(dataset, embedder, settings, cache_root, progress)
+        searcher = Searcher(index_dir, embedder, settings)
     try:
         progress.on_start("questions", len(dataset.queries) * len(modes))
         results = {mode: evaluate(dataset, searcher, mode, progress.on_advance) for mode in modes}

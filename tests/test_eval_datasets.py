@@ -310,3 +310,20 @@ def test_a_cached_index_left_at_its_early_generation_is_built_again(
     finally:
         release.set()
         other.join()
+
+
+def test_a_damaged_cached_index_is_built_again(tmp_path: Path, fake_embedder) -> None:
+    """A cache entry failing its checksums stopped every later run with exit 3, without
+    saying which folder to delete."""
+    from eval.runner import cached_index, run_modes
+    from indexer.store import current_generation
+
+    ds = load_dataset(_write(tmp_path / "set"))
+    small = Settings(chunk_max_tokens=60, chunk_min_tokens=8)
+    root = tmp_path / "cache"
+    vectors = current_generation(cached_index(ds, fake_embedder, small, root)) / "vectors.faiss"
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    result = run_modes(ds, ["default"], small, root, embedder=fake_embedder)
+    assert result["results"]["default"]["metrics"]["queries"] == 1
