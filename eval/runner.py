@@ -107,6 +107,7 @@ def cached_index(
             str(settings.chunk_min_tokens),
             f"f{FORMAT_VERSION}",
             f"t{TERMS_VERSION}",
+            *([f"ann{settings.ann_min_chunks}"] if settings.ann_min_chunks else []),
         ]
     )
     index_dir = cache_root / key
@@ -125,6 +126,8 @@ def cached_index(
                 windows=settings.window_vectors,
                 progress=progress,
                 early_windows=settings.early_windows,
+                # past the threshold agents are served the approximate (IVF) search: measure it
+                ann_min_chunks=settings.ann_min_chunks,
             )
             prune_cache(cache_root, index_dir)  # a new index: a good time to drop unused ones
     (index_dir / USED_MARK).touch()
