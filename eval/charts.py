@@ -52,9 +52,13 @@ def chart_figure(results: dict[str, Any]) -> Figure:
         label.set_horizontalalignment("right")
         label.set_rotation_mode("anchor")
     ax.set_ylim(0, 1)
+    # Set, not left to the bars: with every metric n/a there are none, and the last group's
+    # marks fell outside the plot.
+    ax.set_xlim(-0.5, len(names) - 0.5 + width * (len(modes) - 1))
     title = results["dataset"] + (f" ({results['split']})" if results.get("split") else "")
     ax.set_title(f"Retrieval quality: {title}")
-    ax.legend(loc="lower right")
+    # Beside the plot, not over the last group's bars (lower right hid evidence_hit@3's).
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
