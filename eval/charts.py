@@ -36,7 +36,7 @@ def chart_figure(results: dict[str, Any]) -> Figure:
     names = [
         m for m in CHART_METRICS if any(m in results["results"][mode]["metrics"] for mode in modes)
     ]
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)) + 1.5, 4))  # + the legend
     width = 0.8 / max(1, len(modes))
     for i, mode in enumerate(modes):
         values = [results["results"][mode]["metrics"].get(n) for n in names]
