@@ -134,6 +134,7 @@ def _notified(
         yield latest
     events = watchfiles.watch(
         source,
+        *_linked_from(source),
         watch_filter=None,
         step=max(1, round(debounce_s * 1000)),  # quiet this long after the last event
         debounce=max(1600, round(debounce_s * 8000)),  # but never hold a change longer
@@ -152,6 +153,23 @@ def _notified(
             return
         logger.warning("change events unavailable (%s): polling %s instead", exc, source)
         yield from _polled(source, current, interval_s, debounce_s, stop)
+
+
+def _linked_from(source: Path) -> list[Path]:
+    """Folders outside ``source`` holding the targets of its file links: the kernel reports
+    an edit where the file is, so an edit to a linked FAQ kept elsewhere went unseen (polling
+    saw it, by the target's stat). Links made later are watched from the next start."""
+    root = Path(source).resolve()
+    folders = set()
+    for path, _stat in visible_files(source):
+        if path.is_symlink():
+            try:
+                target = path.resolve(strict=True)
+            except OSError:  # dangling or looping: reported by the build
+                continue
+            if not target.is_relative_to(root):
+                folders.add(target.parent)
+    return sorted(folders)
 
 
 def _polled(

@@ -181,3 +181,20 @@ def test_without_change_events_the_watcher_falls_back_to_polling(
         doc.write_text("v1, seen by polling")
         assert _wait_for(lambda: len(calls) == 1)
         assert calls[0] == [str(doc)]
+
+
+def test_an_edit_to_a_linked_file_kept_elsewhere_is_seen(tmp_path: Path, how: str) -> None:
+    """The kernel reports an edit where the file is: a FAQ linked into the knowledge base from
+    another folder was edited, and the watcher (on change events) never rebuilt."""
+    kb, elsewhere = tmp_path / "kb", tmp_path / "shared"
+    kb.mkdir()
+    elsewhere.mkdir()
+    target = elsewhere / "faq.md"
+    target.write_text("v0")
+    (kb / "faq.md").symlink_to(target)
+    calls: list[list[str]] = []
+    with _watching(kb, calls.append, how, interval_s=0.02, debounce_s=0.05):
+        time.sleep(0.1)
+        target.write_text("v1, edited where it lives")
+        assert _wait_for(lambda: len(calls) == 1)
+    assert calls == [[str(kb / "faq.md")]]
