@@ -299,8 +299,9 @@ _SHORT_WORDS = 4  # "No.", "Never.", "Yes, once.": a reply that means nothing wi
 def _with_its_question(
     text: str, a: int, b: int, names: set[str], cuts: list[int]
 ) -> tuple[int, int]:
-    """A highlight of a few words grown by the sentence before it in its section (the FAQ's
-    question, "Can we still refund?"): "No." alone, quoted to a user, says nothing."""
+    """A reply of a few words grown by the question just before it in its section ("Can we
+    still refund? No."): "No." alone, quoted to a user, says nothing. Only a question: a
+    short table cell ("15 days") is not joined to the cell before it."""
     if len(words(text[a:b])) >= _SHORT_WORDS:
         return a, b
     for line_start, line in reversed(list(_lines(text, 0, a))):
@@ -308,7 +309,9 @@ def _with_its_question(
             return a, b  # the section starts here: nothing before it to lean on
         before = [(s, e) for s, e in readable(line, sentence_spans(line)) if line_start + e <= a]
         if before:
-            return line_start + before[-1][0], b
+            s, e = before[-1]
+            asked = line[s:e].rstrip("\"')]*").endswith("?")
+            return (line_start + s, b) if asked else (a, b)
     return a, b
 
 

@@ -149,7 +149,8 @@ def marked_html(
 
 def table_header(text: str, start: int, end: int) -> str | None:
     """The header line of the table whose row [start, end) marks, when that table has one
-    (a rule under its first line) and the span is not the header itself; else None.
+    (a rule under its first line, or a first line of words alone in a table of three rows
+    or more) and the span is not the header itself; else None.
 
     A highlighted row read alone ("| MY | MYR 14.90 | MYR 149.00 |") does not say which
     column is which: the terminal prints the header above it (the page shows the table)."""
@@ -157,6 +158,10 @@ def table_header(text: str, start: int, end: int) -> str | None:
         if not rows or not a <= start < b:
             continue
         if len(rows) > 2 and _RULE.match(rows[1][1]) and start >= rows[2][0]:
+            return rows[0][1]
+        # The PDF, DOCX and HTML loaders write no rule row: a first row of words alone
+        # ("Market | Currency | Threshold") heads its table; one with figures is data.
+        if len(rows) > 2 and start >= rows[1][0] and not any(c.isdigit() for c in rows[0][1]):
             return rows[0][1]
         return None
     return None

@@ -304,13 +304,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(response.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return 0
-    sys.stdout.write(format_response(response))
+    sys.stdout.write(format_response(response, lambda d: searcher.get_document(d)["text"]))
     return 0
 
 
-def format_response(response) -> str:
+def format_response(response, text_of: Callable[[str], str] | None = None) -> str:
     """Cited passages for a terminal: citation line, highlighted sentence (a table row under
-    its table's header), passage."""
+    its table's header), passage. ``text_of`` gives a document's text, where a table split
+    between passages has its header (else it is looked for in the passage)."""
     from indexer.render import table_header
     from indexer.search import version_label
 
@@ -342,7 +343,10 @@ def format_response(response) -> str:
         page = f", p. {r.page}" if r.page else ""
         lines.append(f"[{r.rank}] {r.title} {version_label(r.metadata)} score {r.score:.3f}")
         lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
-        header = table_header(r.text, r.highlight.start - r.start, r.highlight.end - r.start)
+        if text_of is None:
+            header = table_header(r.text, r.highlight.start - r.start, r.highlight.end - r.start)
+        else:
+            header = table_header(text_of(r.doc_id), r.highlight.start, r.highlight.end)
         if header:  # a table row alone does not say which column is which
             lines.append(f"    >> {' '.join(header.split())}")
         lines.append(f"    >> {' '.join(r.highlight.text.split())}")

@@ -306,3 +306,38 @@ def test_ask_prints_a_highlighted_table_row_under_its_header() -> None:
     assert lines[at - 1] == "    >> | Market | Monthly |"
     result.highlight = SimpleNamespace(start=100 + 3, end=100 + 9, text="Prices")
     assert "    >> | Market | Monthly |" not in format_response(response).splitlines()
+
+
+def test_a_row_of_a_table_split_between_passages_is_shown_under_its_header() -> None:
+    """A PDF, DOCX or HTML table has no rule row, and a long one is split between passages:
+    `kb ask` showed "BR | BRL | BRL 50 | ..." with no header, from either cause."""
+    from types import SimpleNamespace
+
+    from kb_cli.main import format_response
+
+    doc = (
+        "Payouts by market.\n\nMarket | Currency | Threshold\nUS | USD | USD 10\n"
+        "GB | GBP | GBP 10\nBR | BRL | BRL 50\n"
+    )
+    start = doc.index("GB |")  # this passage starts inside the table
+    row = doc.index("BR |")
+    result = SimpleNamespace(
+        rank=1, title="Rewards", metadata={}, score=0.8, doc_id="r.pdf", heading_path=[],
+        page=2, start=start, end=len(doc), text=doc[start:], citation="Rewards",
+        highlight=SimpleNamespace(start=row, end=len(doc) - 1, text=doc[row:-1]),
+        context_before=[], context_after=[],
+    )  # fmt: skip
+    response = SimpleNamespace(
+        results=[result], acronyms=[], markets=[], spellings=[], versions=[], answerable=True,
+        reason="", took_ms=3.0, as_of="2026-12-07", index_version="v1",
+    )  # fmt: skip
+    lines = format_response(response, {"r.pdf": doc}.__getitem__).splitlines()
+    at = lines.index("    >> BR | BRL | BRL 50")
+    assert lines[at - 1] == "    >> Market | Currency | Threshold"
+    data_first = doc.replace("Market | Currency | Threshold\n", "")
+    assert data_first.index("US |") < data_first.index("BR |")
+    result.highlight = SimpleNamespace(
+        start=data_first.index("BR |"), end=len(data_first) - 1, text="BR | BRL | BRL 50"
+    )
+    shown = format_response(response, {"r.pdf": data_first}.__getitem__).splitlines()
+    assert not any(line.startswith("    >> US |") for line in shown)  # figures: data, no header
