@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -153,6 +153,24 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return Path(value).expanduser()
+
+    @field_validator("max_top_k")
+    @classmethod
+    def _admits_default(cls, value: int, info: ValidationInfo) -> int:
+        """Else every search naming no top_k failed, with a 422 that blamed the caller."""
+        default = info.data.get("default_top_k")
+        if default is not None and value < default:
+            raise ValueError(f"must be at least KB_DEFAULT_TOP_K ({default})")
+        return value
+
+    @field_validator("chunk_min_tokens")
+    @classmethod
+    def _below_max(cls, value: int, info: ValidationInfo) -> int:
+        """A passage cannot be both under the maximum and over a larger minimum."""
+        most = info.data.get("chunk_max_tokens")
+        if most is not None and value >= most:
+            raise ValueError(f"must be below KB_CHUNK_MAX_TOKENS ({most})")
+        return value
 
     def worker_count(self) -> int:
         """API worker processes: ``api_workers``, or one per core."""

@@ -211,3 +211,24 @@ def test_top_k_and_context_are_strict_integers(client: TestClient, value: object
         r = client.post("/search", json={"query": "refund", field: value})
         assert r.status_code == 422
         assert r.json()["detail"][0]["loc"] == ["body", field]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"KB_DEFAULT_TOP_K": "60"}, "KB_MAX_TOP_K: Value error, must be at least KB_DEFAULT_TOP_K"),
+        (
+            {"KB_CHUNK_MIN_TOKENS": "300", "KB_CHUNK_MAX_TOKENS": "100"},
+            "KB_CHUNK_MIN_TOKENS: Value error, must be below KB_CHUNK_MAX_TOKENS",
+        ),
+    ],
+)
+def test_settings_that_contradict_each_other_stop_at_start(
+    env, named, monkeypatch, fresh_settings, tmp_path: Path, capsys
+) -> None:
+    """KB_DEFAULT_TOP_K above KB_MAX_TOP_K started an API whose every search naming no top_k
+    failed with a 422 blaming the caller."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["ask", "refund", "--index-dir", str(tmp_path)]) == 2
+    assert named in capsys.readouterr().err
