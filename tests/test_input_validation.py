@@ -216,7 +216,7 @@ def test_top_k_and_context_are_strict_integers(client: TestClient, value: object
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({"KB_DEFAULT_TOP_K": "60"}, "KB_MAX_TOP_K: Value error, must be at least KB_DEFAULT_TOP_K"),
+        ({"KB_DEFAULT_TOP_K": "60"}, "KB_MAX_TOP_K: Value error, must be at least KB_DEFAULT"),
         (
             {"KB_CHUNK_MIN_TOKENS": "300", "KB_CHUNK_MAX_TOKENS": "100"},
             "KB_CHUNK_MIN_TOKENS: Value error, must be below KB_CHUNK_MAX_TOKENS",
