@@ -71,7 +71,8 @@ CITED_FIELDS = (
     "owner_team",
     "access_groups",
     "language",
-)
+    "tags",
+)  # not the version links: a successor the caller may not see is named only as such
 GLOBAL_MARKET = "global"
 MODES: tuple[str, ...] = get_args(SearchMode)  # one list: settings validate it too
 NO_KEYWORD_MATCH = "no passage shares a word with the question (keyword search)"
