@@ -405,7 +405,9 @@ def analytics_document_feedback(request: Request, fmt: Format = "json", days: Da
     return _table(rows, fmt, "doc-feedback")
 
 
-@router.get("/analytics/conflicts", responses=TABLE, tags=["analytics"])
+@router.get(
+    "/analytics/conflicts", responses={**TABLE, **error_responses(422, 504)}, tags=["analytics"]
+)
 def analytics_conflicts(
     request: Request,
     fmt: Format = "json",
@@ -489,7 +491,11 @@ def analytics_searches(
     days: Days = None,
     limit: Annotated[
         int | None,
-        Query(ge=1, le=MAX_PAGE, description=f"Searches per page (default {DEFAULT_PAGE})."),
+        Query(
+            ge=1,
+            le=MAX_PAGE,
+            description=f"Searches per page (default {DEFAULT_PAGE} as JSON, {MAX_PAGE} as CSV).",
+        ),
     ] = None,
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Searches to skip, oldest first.")
@@ -701,9 +707,11 @@ def original_file_headers(source: str) -> dict[str, str]:
 
 @router.get("/eval/datasets", responses=error_responses(401, 403, 429), tags=["evaluation"])
 def eval_datasets(request: Request) -> list[dict[str, Any]]:
-    """Labelled sets the evaluator can run: kb/ and each folder of the datasets directory."""
+    """Labelled sets the evaluator can run: kb/ and each folder of the datasets directory, by
+    name and splits (not the server's paths: the API never shows them)."""
     s = _state(request).settings
-    return list(evaluation.available_datasets(s.kb_dir, s.datasets_dir).values())
+    found = evaluation.available_datasets(s.kb_dir, s.datasets_dir).values()
+    return [{k: v for k, v in d.items() if k != "path"} for d in found]
 
 
 EVAL_RESPONSES = {

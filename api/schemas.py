@@ -197,8 +197,9 @@ class SearchResultOut(BaseModel):
     context_after: list[dict[str, Any]] = []
     in_force: bool = Field(
         True,
-        description="Whether this version applied on the search's as_of date; false only when "
-        "include_superseded asked for versions that did not (the citation then says why).",
+        description="Whether this version applied on the search's as_of date; false when "
+        "include_superseded asked for versions that did not, or when the question named an "
+        "earlier version or a date (see versions); the citation then says why.",
     )
     in_force_note: str = ""
     link_params: str = Field(
