@@ -32,7 +32,9 @@ DOC_TYPES = ["", "policy", "sop", "faq", "macro", "guideline", "reference"]
 # Link parameter -> the search filter it sets (the link names are the form's, singular).
 LINK_FILTERS = {"market": "markets", "product_area": "product_area", "doc_type": "doc_type"}
 SEARCH_ID = re.compile(r"[0-9a-f]{32}")  # what the query log hands out; anything else is ignored
-DEFAULT_TOP_K, MAX_TOP_K = 5, 20
+# The API's own limits (KB_DEFAULT_TOP_K, KB_MAX_TOP_K): a link with top_k=30 was refused
+# here although the API allows 50, and KB_DEFAULT_TOP_K never reached the form.
+DEFAULT_TOP_K, MAX_TOP_K = get_settings().default_top_k, get_settings().max_top_k
 MAX_QUERY_CHARS = get_settings().max_query_chars
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
