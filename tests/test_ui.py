@@ -197,9 +197,7 @@ def test_source_links_carry_the_signature_the_api_handed_out() -> None:
     )
     assert api.original_url(result) == "http://api:8000/source-file/sops/a%20b.pdf#page=2"
     signed = {**result, "link_params": "kid=k1&exp=99&sig=ab"}
-    assert api.source_url(signed).endswith(
-        f"&chunk={'c' * 20}&page=2&kid=k1&exp=99&sig=ab#passage"
-    )
+    assert api.source_url(signed).endswith(f"&chunk={'c' * 20}&page=2&kid=k1&exp=99&sig=ab#passage")
     assert api.original_url(signed).endswith("/sops/a%20b.pdf?kid=k1&exp=99&sig=ab#page=2")
 
 
