@@ -48,7 +48,13 @@ _EARLIER = re.compile(
     r"|windows?|thresholds?|requirements?|fees?|deadlines?)\b",
     re.I,
 )
-_VERSION = re.compile(r"(?:\bv|\bversion\s+|\()(\d+(?:\.\d+)*)\b", re.I)
+# "v2.1", "version 1.3", "(1.4)", and a dotted number right after what a document is called
+# ("LIVE policy 1.3", "returns faq 2.0": not "policy 2 strikes", which has no dot).
+_VERSION = re.compile(
+    r"(?:\bv|\bversion\s+|\(|\b(?:policy|policies|rules|faq|sop|guidelines?|terms|process)"
+    r"\s+(?=\d+\.\d))(\d+(?:\.\d+)*)\b",
+    re.I,
+)
 # "v1" or "version 1" (not "(1)", a list item): any 1.x is meant, as titles say "(v1)".
 _MAJOR = re.compile(r"(?:\bv|\bversion\s+)(\d+)\b(?!\.\d)", re.I)
 

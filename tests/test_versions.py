@@ -155,3 +155,11 @@ def test_kb_questions_about_an_earlier_version_find_it_marked_as_not_in_force(
     asked = next(r for r in response.results if r.doc_id == version)
     assert not asked.in_force
     assert "superseded by" in asked.in_force_note and "NOT IN FORCE" in asked.citation
+
+
+def test_a_version_number_right_after_what_a_document_is_called_is_read() -> None:
+    """ "in LIVE policy 1.3 what did the stream key need" searched today's version: only "v",
+    "version " or "(" before the number were read. A number without a dot stays a count."""
+    picks = asked_versions("coin refund policy 2.1 window for DE", META, LINKED, TODAY)
+    assert [(p.doc_id, p.why) for p in picks] == [("coins-v2.md", "the question names version 2.1")]
+    assert asked_versions("refund policy 2 strikes", META, LINKED, TODAY) == []
