@@ -762,7 +762,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also search versions not in force on that date (each is marked)",
     )
-    p.add_argument("--json", action="store_true", help="print the API's JSON shape")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON: the API's fields, less search_id and link_params "
+        "(nothing is logged or signed), with source as this machine's path",
+    )
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_ask)
 
