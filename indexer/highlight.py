@@ -472,15 +472,34 @@ def pick_window(
     shown = set(readable(text, [(a, b) for _, a, b in windows]))
     typed = {re.compile(rf"\b{re.escape(c)}\b") for c in _CODE_RE.findall(query)}
     codes = [c for c in typed if c.search(text)]
+    numbers = set(_NUMBER_RE.findall(query))
 
-    def rank(i: int) -> tuple[int, float, int]:
+    def rank(i: int) -> tuple[int, int, float, int]:
         a, b = windows[i][1:]
-        named = sum(bool(c.search(text, a, b)) for c in codes)
+        keyed = _keyed_by(text, a, b, numbers)
+        named = sum(bool(c.search(text, a, b)) for c in codes) + keyed
         share = sum(w for t, w in present.items() if t in hits[i]) / total if total else 0
-        return named, windows[i][0] + weight * share, -i  # the first of equals, as argmax
+        # the first of equals, as argmax; a row keyed by the typed number before a sentence
+        # naming as many capitals ("4 LIVE strikes": the row "4 | ...", not "a LIVE strike")
+        return named, keyed, windows[i][0] + weight * share, -i
 
     pool = [i for i, (_, a, b) in enumerate(windows) if (a, b) in shown]
     return max(pool or range(len(windows)), key=rank)
+
+
+# A count the question types ("4 strikes", "16yo"); not 2.5, 10/02, a year-month or "3rd".
+_NUMBER_RE = re.compile(r"(?<![\w.,/-])\d{1,4}(?!\d|st\b|nd\b|rd\b|th\b)(?![.,/-]\d)")
+
+
+def _keyed_by(text: str, a: int, b: int, numbers: set[str]) -> int:
+    """1 when ``text[a:b]`` is a table row whose first cell is a number the question typed:
+    "host hit 4 LIVE strikes" marked the table's intro sentence, not the row "4 | ...", as a
+    code typed in capitals marks its row."""
+    if not numbers or " | " not in text[a:b]:
+        return 0
+    first = text[a:b].strip().lstrip("|").split(" | ", 1)[0].strip()
+    lead = re.match(r"\d+", first)
+    return int(bool(lead) and lead.group() in numbers and len(first) <= lead.end() + 12)
 
 
 def best_sentence(text: str, query: str, idf: dict[str, float]) -> tuple[int, int]:

@@ -376,3 +376,29 @@ def test_a_reply_of_a_few_words_is_highlighted_with_its_question() -> None:
     a = long.index("Refunds")
     got = within_section(long, a, len(long) - 1, "refund chargeback")
     assert long[got[0] : got[1]] == "Refunds are never issued after a chargeback."
+
+
+def test_a_table_row_keyed_by_a_number_the_question_typed_is_highlighted() -> None:
+    """ "host hit 4 LIVE strikes" marked the table's intro sentence (it names LIVE too), not
+    the row "4 | ..."; a count ("3rd"), a decimal or a date is no key."""
+    text = (
+        "LIVE violations add a LIVE strike.\n| Active LIVE strikes | Penalty |\n"
+        "| 3 | 30-day LIVE ban. |\n| 4 | LIVE access removed; reapply after 12 months. |"
+    )
+    rows = [
+        "LIVE violations add a LIVE strike.",
+        "| 3 | 30-day LIVE ban. |",
+        "| 4 | LIVE access removed; reapply after 12 months. |",
+    ]
+    windows = [(score, text.index(r), text.index(r) + len(r)) for score, r in
+               zip((0.6, 0.45, 0.42), rows, strict=True)]  # fmt: skip
+
+    def marked(query: str) -> str:
+        _, a, b = windows[pick_window(text, windows, query, {})]
+        return text[a:b]
+
+    assert marked("host hit 4 LIVE strikes, can they stream again") == rows[2]
+    assert marked("host has 3 active LIVE strikes") == rows[1]
+    assert marked("host got a LIVE strike") == rows[0]
+    assert marked("their 3rd LIVE strike") == rows[0]
+    assert marked("paid 4.5 usd for LIVE") == rows[0]
