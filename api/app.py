@@ -22,7 +22,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guards import (
@@ -267,7 +268,24 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(guard)],
+        # Served below as routes of this app, so the guard's loopback check covers them too:
+        # FastAPI's own docs routes bypass app dependencies and answered any Host header.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_page() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="kb-assistant - docs")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc_page() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="kb-assistant - ReDoc")
     app.state.keystore = KeyStore.from_settings(settings) if settings.auth_required else None
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
