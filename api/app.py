@@ -286,6 +286,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     @app.get("/redoc", include_in_schema=False)
     def redoc_page() -> HTMLResponse:
         return get_redoc_html(openapi_url="/openapi.json", title="kb-assistant - ReDoc")
+
     app.state.keystore = KeyStore.from_settings(settings) if settings.auth_required else None
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

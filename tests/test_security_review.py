@@ -218,8 +218,14 @@ def test_with_keys_off_only_this_machine_is_answered(
     machine, addressing it by a loopback name, may be one (a web page that re-points its own
     name at 127.0.0.1 reaches the API from the browser, with its own name as Host)."""
     with TestClient(keys_off, client=client, base_url=base_url) as c:
-        paths = ("/documents", "/health", f"/documents/{sorted(RESTRICTED)[0]}",
-                 "/docs", "/redoc", "/openapi.json")  # fmt: skip - FastAPI's own pages too
+        paths = (
+            "/documents",
+            "/health",
+            f"/documents/{sorted(RESTRICTED)[0]}",
+            "/docs",
+            "/redoc",
+            "/openapi.json",
+        )  # fmt: skip - FastAPI's own pages too
         for path in paths:
             r = c.get(path)
             assert r.status_code == 403, (path, r.text)
