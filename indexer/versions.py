@@ -68,10 +68,50 @@ class Pick:
     why: str
 
 
-def question_date(query: str) -> str | None:
+# A day and month with no year ("bought 2 feb", "delivered aug 25th"): agents mid-ticket
+# leave the year out. "may" is left out, since "may 5 people join" is no date.
+_DAY_MONTH = "|".join(m for m in sorted(_MONTHS, key=len, reverse=True) if m != "may")
+_YEARLESS = [
+    re.compile(
+        _BEFORE + rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon>{_DAY_MONTH})\b(?!\.?,?\s*\d)",
+        re.I,
+    ),
+    re.compile(
+        _BEFORE + rf"\b(?P<mon>{_DAY_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?![\d:./-])",
+        re.I,
+    ),
+]
+
+
+def question_date(query: str, today: str | None = None) -> str | None:
     """The first date the question names (ISO), a day early after "before"; a month alone
     reads as its middle ("bought in jan 2026"), a year alone as its middle too ("back in
-    2024": 1 July), each as its eve after "before"."""
+    2024": 1 July), each as its eve after "before". Given ``today``, a day and month without
+    a year ("bought 2 feb") is the last such day on or before it: what a ticket reports
+    (a purchase, a delivery) has happened."""
+    found = _dated(query)
+    if found is None and today:
+        found = _yearless(query, dt.date.fromisoformat(today))
+    return found
+
+
+def _yearless(query: str, today: dt.date) -> str | None:
+    for pattern in _YEARLESS:
+        m = pattern.search(query)
+        if not m:
+            continue
+        month, day = _MONTHS[m.group("mon").lower()], int(m.group("d"))
+        for year in (today.year, today.year - 1):
+            try:
+                date = dt.date(year, month, day)
+            except ValueError:
+                break  # no such day ("31 feb"): not a date
+            if date <= today:
+                return (date - dt.timedelta(days=1) if m.group("before") else date).isoformat()
+    return None
+
+
+def _dated(query: str) -> str | None:
     for pattern in _DATES:
         m = pattern.search(query)
         if not m:
@@ -137,7 +177,7 @@ def asked_versions(
     before today's. Nothing when the question names none of these."""
     named = [m.group(1) for m in _VERSION.finditer(query)]
     majors = {m.group(1) for m in _MAJOR.finditer(query)}
-    date = question_date(query)
+    date = question_date(query, as_of)
     earlier = bool(_EARLIER.search(query))
     if not (named or date or earlier):
         return []

@@ -163,3 +163,25 @@ def test_a_version_number_right_after_what_a_document_is_called_is_read() -> Non
     picks = asked_versions("coin refund policy 2.1 window for DE", META, LINKED, TODAY)
     assert [(p.doc_id, p.why) for p in picks] == [("coins-v2.md", "the question names version 2.1")]
     assert asked_versions("refund policy 2 strikes", META, LINKED, TODAY) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "date"),
+    [
+        ("US user coins bought 20 feb, refund day 12", "2026-02-20"),
+        ("delivered aug 25th, still returnable?", "2026-08-25"),
+        ("ordered 25 dec", "2025-12-25"),  # after today: last year's
+        ("the rules before 1 mar", "2026-02-28"),
+        ("may 5 people join a LIVE", None),  # "may" the verb, not the month
+        ("bought 31 feb", None),
+        ("bought 10 feb 2025", "2025-02-10"),  # a year given still wins
+    ],
+)
+def test_a_day_and_month_without_a_year_is_the_last_such_day(query: str, date: str | None):
+    """Agents leave the year out ("bought 2 feb"): the question searched today's version."""
+    assert question_date(query, TODAY) == date
+
+
+def test_a_yearless_purchase_date_picks_the_version_in_force_then() -> None:
+    picks = asked_versions("US coins bought 20 feb, unused, refund?", META, LINKED, TODAY)
+    assert "coins-v2.md" in [p.doc_id for p in picks]  # (every family's, as for any date)
