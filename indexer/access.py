@@ -15,92 +15,80 @@ from indexer import store
 from indexer.documents import Document
 from indexer.settings import Settings
 
+Target = Path | str  # an index folder, or a PostgreSQL URL
+
+
+def _target(settings: Settings) -> Target:
+    return settings.database_url if _in_database(settings.database_url) else settings.index_dir
+
+
+def _in_database(target: Target) -> bool:
+    from indexer import pgstore
+
+    return isinstance(target, str) and pgstore.is_database_url(target)
+
 
 def read_overrides(settings: Settings) -> dict[str, list[str]]:
     """{doc_id: access groups} as currently overridden."""
-    from indexer import pgstore
-
-    if pgstore.is_database_url(settings.database_url):
-        return pgstore.read_access_overrides(settings.database_url)
-    return store.read_access_overrides(settings.index_dir)[1]
+    return _read(_target(settings))
 
 
 def write_overrides(settings: Settings, overrides: dict[str, list[str]]) -> None:
     """Replace every override at once: readers see the old set or the new one, never a mix."""
-    from indexer import pgstore
-
-    if pgstore.is_database_url(settings.database_url):
-        pgstore.write_access_overrides(settings.database_url, overrides)
-        return
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    store.write_access_overrides(settings.index_dir, overrides)
+    _write(_target(settings), overrides)
 
 
 def indexed_documents(settings: Settings) -> set[str] | None:
     """The document ids the current index holds, or None when there is no index yet (an
     override may then be set ahead of the first build)."""
-    from indexer import pgstore
-    from indexer.errors import KBError
-
-    if pgstore.is_database_url(settings.database_url):
-        import psycopg
-
-        try:
-            with pgstore.connect(settings.database_url) as con:
-                return {r[0] for r in con.execute("SELECT doc_id FROM kb_documents")}
-        except (psycopg.Error, KBError):  # no schema yet, or no server: nothing to check
-            return None
-    try:
-        con = store.connect_table(store.current_generation(settings.index_dir))
-    except KBError:
-        return None
-    try:
-        return {r[0] for r in con.execute("SELECT doc_id FROM documents")}
-    finally:
-        con.close()
+    hashes = _indexed_hashes(_target(settings))
+    return None if hashes is None else set(hashes)
 
 
-def _read_target(target: Path | str) -> dict[str, list[str]]:
+def _read(target: Target) -> dict[str, list[str]]:
     from indexer import pgstore
 
-    if isinstance(target, str) and pgstore.is_database_url(target):
-        return pgstore.read_access_overrides(target)
+    if _in_database(target):
+        return pgstore.read_access_overrides(str(target))
     return store.read_access_overrides(Path(target))[1]
 
 
-def _write_target(target: Path | str, overrides: dict[str, list[str]]) -> None:
+def _write(target: Target, overrides: dict[str, list[str]]) -> None:
     from indexer import pgstore
 
-    if isinstance(target, str) and pgstore.is_database_url(target):
-        pgstore.write_access_overrides(target, overrides)
-    else:
-        store.write_access_overrides(Path(target), overrides)
+    if _in_database(target):
+        pgstore.write_access_overrides(str(target), overrides)
+        return
+    Path(target).mkdir(parents=True, exist_ok=True)
+    store.write_access_overrides(Path(target), overrides)
 
 
-def _indexed_hashes(target: Path | str) -> dict[str, str]:
-    """{doc_id: content hash} of the index as it is served now (empty when there is none)."""
+def _indexed_hashes(target: Target) -> dict[str, str] | None:
+    """{doc_id: content hash} of the index as it is served now; None when there is none."""
     from indexer import pgstore
     from indexer.errors import KBError
 
+    if _in_database(target):
+        import psycopg
+
+        try:
+            with pgstore.connect(str(target)) as con:
+                return dict(con.execute("SELECT doc_id, content_hash FROM kb_documents").fetchall())
+        except (psycopg.Error, KBError):  # no schema yet, or no server: nothing to check
+            return None
     try:
-        if isinstance(target, str) and pgstore.is_database_url(target):
-            with pgstore.connect(target) as con:
-                rows = con.execute("SELECT doc_id, content_hash FROM kb_documents").fetchall()
-            return dict(rows)
         con = store.connect_table(store.current_generation(Path(target)))
-    except Exception:  # noqa: BLE001 - no index or schema yet: no override can be orphaned
-        return {}
+    except KBError:
+        return None
     try:
         return dict(con.execute("SELECT doc_id, content_hash FROM documents").fetchall())
-    except (sqlite3.Error, KBError):
-        return {}
+    except sqlite3.Error:
+        return None
     finally:
         con.close()
 
 
-def follow_renames(
-    target: Path | str, documents: list[Document]
-) -> tuple[dict[str, str], list[str]]:
+def follow_renames(target: Target, documents: list[Document]) -> tuple[dict[str, str], list[str]]:
     """Before a build publishes: an override whose document is no longer there but whose
     exact content is, under one new id (a file renamed or moved), is set on the new id too,
     so the restriction follows the file. Returns ({old id: new id}, warnings for overrides
@@ -110,12 +98,12 @@ def follow_renames(
     every agent at the next build, without a word. The old id keeps its override until the
     build is published (:func:`drop_moved`): until then agents are still served it.
     """
-    overrides = _read_target(target)
+    overrides = _read(target)
     ids = {d.doc_id for d in documents}
     orphaned = [doc_id for doc_id in overrides if doc_id not in ids]
     if not orphaned:
         return {}, []
-    indexed = _indexed_hashes(target)
+    indexed = _indexed_hashes(target) or {}
     moved: dict[str, str] = {}
     for old in orphaned:
         same = [
@@ -128,7 +116,7 @@ def follow_renames(
         if len(same) == 1:
             moved[old] = same[0]
     if moved:
-        _write_target(target, {**overrides, **{new: overrides[old] for old, new in moved.items()}})
+        _write(target, {**overrides, **{new: overrides[old] for old, new in moved.items()}})
     warnings = [
         f"access override for {old} (groups {', '.join(overrides[old])}) names no document in "
         "this build: if the file was renamed or moved and edited, its new id is visible to every "
@@ -140,10 +128,9 @@ def follow_renames(
     return moved, warnings
 
 
-def drop_moved(target: Path | str, moved: dict[str, str]) -> None:
+def drop_moved(target: Target, moved: dict[str, str]) -> None:
     """After the build is published: the overrides of the old ids :func:`follow_renames`
     copied are dropped (else a later file given that id would inherit them)."""
     if not moved:
         return
-    overrides = _read_target(target)
-    _write_target(target, {k: v for k, v in overrides.items() if k not in moved})
+    _write(target, {k: v for k, v in _read(target).items() if k not in moved})

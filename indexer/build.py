@@ -146,7 +146,10 @@ def _build_index(
         raise KBError(f"nothing to index: {source} does not exist")
     if memo is not None:
         memo.start_build()
-    files = list(iter_source_files(source))
+    # One walk of the tree: the files to load, and the sidecars and linked folders to warn of.
+    linked: list[Path] = []
+    listed = [path for path, _stat in visible_files(source, linked)] if source.is_dir() else []
+    files = list(iter_source_files(source, listed if source.is_dir() else None))
     progress.on_start("load", len(files))
     # Unchanged files come back from the current generation instead of being parsed again;
     # a watching indexer's memo already knows them after its first build.
@@ -192,8 +195,8 @@ def _build_index(
     for problem in [
         *dangling_versions(documents),
         *version_cycles(documents),
-        *orphaned_sidecars(source),
-        *linked_folders(source),
+        *orphaned_sidecars(source, set(listed)),
+        *linked_folders(source, linked),
         *identical_documents(documents),
     ]:
         logger.warning("%s", problem)
@@ -316,25 +319,22 @@ def identical_documents(documents: list[Document]) -> list[str]:
 SHOWN_PROBLEMS = 10  # per kind: a knowledge base of copies must not bury the build's summary
 
 
-def linked_folders(source: Path) -> list[str]:
-    """Folders under ``source`` that are symbolic links: not followed (a link can loop, or
-    lead out of the knowledge base), and no longer passed over in silence."""
-    if not source.is_dir():
-        return []
-    problems = []
-    for folder, dirs, _files in os.walk(source):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in sorted(dirs):
-            path = Path(folder) / name
-            if path.is_symlink():
-                problems.append(
-                    f"{path.relative_to(source).as_posix()}: a link to a folder is not followed; "
-                    "its files are not indexed (copy or move them into the knowledge base)"
-                )
-    return problems
+def linked_folders(source: Path, linked: list[Path] | None = None) -> list[str]:
+    """Folders under ``source`` that are symbolic links (``linked``, when the caller's walk
+    of the tree collected them): not followed (a link can loop, or lead out of the
+    knowledge base), and no longer passed over in silence."""
+    if linked is None:
+        linked = []
+        if source.is_dir():
+            visible_files(source, linked)
+    return [
+        f"{path.relative_to(source).as_posix()}: a link to a folder is not followed; "
+        "its files are not indexed (copy or move them into the knowledge base)"
+        for path in sorted(linked)
+    ]
 
 
-def orphaned_sidecars(source: Path) -> list[str]:
+def orphaned_sidecars(source: Path, present: set[Path] | None = None) -> list[str]:
     """Metadata sidecars whose file is gone: the file was renamed or moved without them.
 
     The renamed file is indexed with default metadata (every agent may read it, always in
@@ -343,7 +343,8 @@ def orphaned_sidecars(source: Path) -> list[str]:
     """
     if not source.is_dir():
         return []
-    present = {path for path, _stat in visible_files(source)}
+    if present is None:  # the caller's walk of the tree, else one of its own
+        present = {path for path, _stat in visible_files(source)}
     problems = []
     for path in sorted(present):
         if path.name.endswith(SIDECAR_SUFFIX) and len(path.name) > len(SIDECAR_SUFFIX):

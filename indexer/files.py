@@ -17,14 +17,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def visible_files(root: Path) -> list[tuple[Path, os.stat_result]]:
+def visible_files(
+    root: Path, linked_dirs: list[Path] | None = None
+) -> list[tuple[Path, os.stat_result]]:
     """Every regular file under ``root`` with its stat, sorted by path; hidden names skipped.
 
     One ``os.scandir`` walk, whose entries carry their stat: about 6x faster than
     ``rglob`` plus a ``stat`` per path (7 ms against 43 ms for 1,000 files), which matters to
     a watcher polling the tree several times a second. Like ``rglob``, it does not descend into
-    symlinked directories; a symlinked file counts with its target's stat, and a dangling link
-    or a link loop with its own, so a build reports it instead of passing over it in silence.
+    symlinked directories (appended to ``linked_dirs`` when given, for a build to name them);
+    a symlinked file counts with its target's stat, and a dangling link or a link loop with
+    its own, so a build reports it instead of passing over it in silence.
     """
     root = Path(root)
     if root.is_file():
@@ -41,6 +44,8 @@ def visible_files(root: Path) -> list[tuple[Path, os.stat_result]]:
                         if entry.is_dir():
                             if not entry.is_symlink():
                                 stack.append(entry.path)
+                            elif linked_dirs is not None:
+                                linked_dirs.append(Path(entry.path))
                             continue
                         st = entry.stat()
                         if stat.S_ISREG(st.st_mode):  # not a FIFO or device a read would block on

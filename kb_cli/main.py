@@ -343,10 +343,12 @@ def format_response(response, text_of: Callable[[str], str] | None = None) -> st
         page = f", p. {r.page}" if r.page else ""
         lines.append(f"[{r.rank}] {r.title} {version_label(r.metadata)} score {r.score:.3f}")
         lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
-        if text_of is None:
-            header = table_header(r.text, r.highlight.start - r.start, r.highlight.end - r.start)
-        else:
+        if text_of is not None and " | " in r.highlight.text:
+            # a table row: its table may start before the passage (split between passages),
+            # so the header is looked for in the document, read only for such a row
             header = table_header(text_of(r.doc_id), r.highlight.start, r.highlight.end)
+        else:
+            header = table_header(r.text, r.highlight.start - r.start, r.highlight.end - r.start)
         if header:  # a table row alone does not say which column is which
             lines.append(f"    >> {' '.join(header.split())}")
         lines.append(f"    >> {' '.join(r.highlight.text.split())}")

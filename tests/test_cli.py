@@ -284,6 +284,16 @@ def test_index_says_when_an_early_generation_was_searchable(
     assert "Searchable after" not in capsys.readouterr().out
 
 
+def _answer_of(result):
+    """A search response holding one result, as `kb ask` formats it."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        results=[result], acronyms=[], markets=[], spellings=[], versions=[], answerable=True,
+        reason="", took_ms=3.0, as_of="2026-12-07", index_version="v1",
+    )  # fmt: skip
+
+
 def test_ask_prints_a_highlighted_table_row_under_its_header() -> None:
     from types import SimpleNamespace
 
@@ -297,10 +307,7 @@ def test_ask_prints_a_highlighted_table_row_under_its_header() -> None:
         highlight=SimpleNamespace(start=100 + row, end=100 + len(text), text=text[row:]),
         context_before=[], context_after=[],
     )  # fmt: skip
-    response = SimpleNamespace(
-        results=[result], acronyms=[], markets=[], spellings=[], versions=[], answerable=True,
-        reason="", took_ms=3.0, as_of="2026-12-07", index_version="v1",
-    )  # fmt: skip
+    response = _answer_of(result)
     lines = format_response(response).splitlines()
     at = lines.index("    >> | MY | 14.90 |")
     assert lines[at - 1] == "    >> | Market | Monthly |"
@@ -327,10 +334,7 @@ def test_a_row_of_a_table_split_between_passages_is_shown_under_its_header() -> 
         highlight=SimpleNamespace(start=row, end=len(doc) - 1, text=doc[row:-1]),
         context_before=[], context_after=[],
     )  # fmt: skip
-    response = SimpleNamespace(
-        results=[result], acronyms=[], markets=[], spellings=[], versions=[], answerable=True,
-        reason="", took_ms=3.0, as_of="2026-12-07", index_version="v1",
-    )  # fmt: skip
+    response = _answer_of(result)
     lines = format_response(response, {"r.pdf": doc}.__getitem__).splitlines()
     at = lines.index("    >> BR | BRL | BRL 50")
     assert lines[at - 1] == "    >> Market | Currency | Threshold"

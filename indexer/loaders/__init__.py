@@ -71,12 +71,13 @@ def doc_id_for(path: Path, root: Path) -> str:
         return path.name
 
 
-def iter_source_files(root: Path) -> Iterator[Path]:
-    """Files under ``root`` with a supported extension, in a stable order; hidden ones skipped."""
+def iter_source_files(root: Path, listed: list[Path] | None = None) -> Iterator[Path]:
+    """Files under ``root`` with a supported extension, in a stable order; hidden ones skipped.
+    ``listed``: the tree's visible files, when the caller has walked it already."""
     if root.is_file():
         yield root
         return
-    for path, _stat in visible_files(root):
+    for path in [p for p, _stat in visible_files(root)] if listed is None else listed:
         if path.suffix.lower() in PARSERS:
             yield path
 
