@@ -162,18 +162,23 @@ def _visible(searches: list[dict[str, Any]], seen: set[str] | None) -> list[dict
     outside the caller's access groups are removed, so analytics never reveal one.
 
     ``withheld`` marks a search that lost results so: its confidence came from its best
-    passage, which may be one of them, so the score must not be shown either."""
+    passage, which may be one of them, so the score must not be shown either; nor its
+    question (``query`` None). It was answered from documents above the caller's access
+    groups, so it tells what their readers were working on ("steps for the leaked CEO
+    account"), which redaction does not hide."""
     if seen is None:
         return [{**search, "withheld": False} for search in searches]
     shown = []
     for search in searches:
         results = [r for r in search["results"] if r.get("doc_id") in seen]
+        withheld = len(results) < len(search["results"])
         shown.append(
             {
                 **search,
+                "query": None if withheld else search["query"],
                 "results": results,
                 "feedback": _visible_verdicts(search["feedback"], seen),
-                "withheld": len(results) < len(search["results"]),
+                "withheld": withheld,
             }
         )
     return shown
@@ -193,12 +198,6 @@ def _visible_filters(filters: dict[str, Any], seen: set[str] | None) -> dict[str
         return filters
     ids = filters["doc_id"] if isinstance(filters["doc_id"], list) else [filters["doc_id"]]
     return {**filters, "doc_id": [d for d in ids if d in seen]}
-
-
-def _as_judged(search: dict[str, Any]) -> dict[str, Any]:
-    """A search as gap signals may judge it: a withheld one's unanswered or weak verdict came
-    from passages the caller may not see, so only its visible feedback can make it a signal."""
-    return {**search, "answerable": True, "confidence": None} if search["withheld"] else search
 
 
 def _without_withheld(
@@ -351,7 +350,9 @@ def _latest_signals(
     seen = _visibility(request)
     found: list[dict[str, Any]] = []
     for batch in _state(request).log.signal_candidates(since, threshold + low_margin):
-        shown = map(_as_judged, _visible(batch, seen))
+        # a withheld search has no question to group, and its verdict came from passages
+        # the caller may not see: it is no gap of theirs
+        shown = [s for s in _visible(batch, seen) if not s["withheld"]]
         found += [s for s in shown if gaps.signal_reasons(s, threshold, low_margin)]
         if len(found) >= gaps.MAX_QUERIES:
             break

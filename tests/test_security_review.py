@@ -104,6 +104,27 @@ def test_summary_counts_leave_out_the_flags_of_withheld_searches(unanswered) -> 
     assert km["searches"] == 2 and km["unanswered"] == 1 and km["low_confidence"] == 0
 
 
+def test_a_withheld_search_shows_no_question_and_makes_no_gap(unanswered) -> None:
+    """A search answered from documents above the manager's access groups tells what their
+    readers were working on: its question is not shown, and its searcher's rating of the
+    whole search (feedback a manager may see) does not put it in a gap topic either."""
+    client, keys = unanswered
+    hidden = client.post(
+        "/search", json={"query": HIDDEN_QUERY, "top_k": 3}, headers=_h(keys["tns_agent"])
+    ).json()
+    rated = {"search_id": hidden["search_id"], "rating": "not_helpful"}
+    assert client.post("/feedback", json=rated, headers=_h(keys["tns_agent"])).status_code == 201
+    km = client.get("/analytics/searches", headers=_h(keys["km"])).json()
+    assert [r["query"] for r in km if r["withheld"]] == [None, None]
+    assert [r["query"] for r in km if not r["withheld"]] == [OPEN_QUERY]
+    admin = client.get("/analytics/searches", headers=_h(keys["admin"])).json()
+    assert [r["query"] for r in admin].count(HIDDEN_QUERY) == 2
+    csv = client.get("/analytics/searches?format=csv", headers=_h(keys["km"])).text
+    assert HIDDEN_QUERY not in csv and OPEN_QUERY in csv
+    assert _gap_queries(client, keys["km"]) == {OPEN_QUERY}
+    assert HIDDEN_QUERY in _gap_queries(client, keys["admin"])
+
+
 def _write_kb_labels(sample_kb: Path) -> None:
     """The knowledge base's own labelled set (the `kb` dataset), about a restricted SOP."""
     (sample_kb / "queries.jsonl").write_text(
