@@ -540,7 +540,7 @@ def version_picks(
     ``linked`` is computed once per index (:func:`indexer.versions.families`)."""
     if not settings.question_versions or as_of is not None or include_superseded or not linked:
         return []
-    return asked_versions(query, meta, linked, as_of_s)
+    return asked_versions(query, meta, linked, as_of_s, settings.date_order)
 
 
 def swap_versions(

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # policy is searched in the version it asks about, unless the caller set as_of or asked for
     # superseded versions (indexer/versions.py).
     question_versions: bool = True
+    # How a date in digits that reads both ways ("02/10/2026") is read: day first (dmy), month
+    # first (mdy), or auto: only when one reading is possible or on or before today, else not.
+    date_order: Literal["auto", "dmy", "mdy"] = "auto"
     # The version in force stays searchable beside the one the question asks about, its scores
     # times this weight, so the asked version leads and a misread date never hides today's
     # rule; 0 leaves it out (docs/retrieval-experiments.md).

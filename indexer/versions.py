@@ -83,16 +83,64 @@ _YEARLESS = [
 ]
 
 
-def question_date(query: str, today: str | None = None) -> str | None:
+# Dates in digits: "02/10/2026", "2/10/26", "2026/02/10", "02.10.2026" (dots: day first, as
+# written wherever dots are used). Not "30/60/90 days", "1/2", "10/2026" or a version "1.2.3".
+_NUMERIC = re.compile(
+    _BEFORE + r"(?<![\w./-])(?:(?P<y1>20\d\d)/(?P<b1>\d{1,2})/(?P<c1>\d{1,2})"
+    r"|(?P<a>\d{1,2})(?P<sep>[/.])(?P<b>\d{1,2})(?P=sep)(?P<y>20\d\d|\d\d))(?![\w/-]|\.\d)"
+)
+_RECENT_YEARS = 10  # "5/3/19" is 2019; a two-digit year further back or ahead is no date
+
+
+def question_date(query: str, today: str | None = None, order: str = "auto") -> str | None:
     """The first date the question names (ISO), a day early after "before"; a month alone
     reads as its middle ("bought in jan 2026"), a year alone as its middle too ("back in
     2024": 1 July), each as its eve after "before". Given ``today``, a day and month without
     a year ("bought 2 feb") is the last such day on or before it: what a ticket reports
-    (a purchase, a delivery) has happened."""
+    (a purchase, a delivery) has happened; and a date in digits (:func:`_numeric`) is read."""
     found = _dated(query)
     if found is None and today:
-        found = _yearless(query, dt.date.fromisoformat(today))
+        day = dt.date.fromisoformat(today)
+        found = _numeric(query, day, order) or _yearless(query, day)
     return found
+
+
+def _numeric(query: str, today: dt.date, order: str) -> str | None:
+    """A date written in digits. "02/10/2026" is 2 October day first and 10 February month
+    first: ``order`` "dmy" or "mdy" settles it the way the team writes dates; "auto" reads
+    only what one reading allows: a part over 12 ("10/13/2026"), both parts equal, dots (day
+    first), year first, or the one reading on or before ``today`` (a ticket reports what has
+    happened). Otherwise it is not read, and the question is searched as of ``today``."""
+    for m in _NUMERIC.finditer(query):
+        if m.group("y1"):
+            year, readings = int(m.group("y1")), [(int(m.group("b1")), int(m.group("c1")))]
+        else:
+            year, a, b = int(m.group("y")), int(m.group("a")), int(m.group("b"))
+            if year < 100:  # "2/10/26"; not "10/20/30 day tiers" or an app's "4.1.25"
+                if m.group("sep") == ".":
+                    continue
+                year += 2000
+                if not today.year - _RECENT_YEARS <= year <= today.year + 1:
+                    continue
+            readings = [(b, a)] if m.group("sep") == "." else [(a, b), (b, a)]
+            if order == "dmy":
+                readings.reverse()  # day first; a part over 12 still reads the other way
+        dates = [d for month, day in readings if (d := _valid(year, month, day))]
+        if order == "auto" and len(set(dates)) > 1:
+            dates = [d for d in dates if d <= today]
+            if len(dates) > 1:
+                continue  # both readings possible: not guessed
+        if dates:
+            date = dates[0]
+            return (date - dt.timedelta(days=1) if m.group("before") else date).isoformat()
+    return None
+
+
+def _valid(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
 
 
 def _yearless(query: str, today: dt.date) -> str | None:
@@ -168,7 +216,11 @@ def _same_version(version: str, named: str, majors: Iterable[str] = ()) -> bool:
 
 
 def asked_versions(
-    query: str, meta: dict[str, dict[str, Any]], linked: list[list[str]], as_of: str
+    query: str,
+    meta: dict[str, dict[str, Any]],
+    linked: list[list[str]],
+    as_of: str,
+    date_order: str = "auto",
 ) -> list[Pick]:
     """Per family (``linked``: :func:`families` of the documents whose metadata ``meta``
     holds), the version the question asks about where it is not the one in force on
@@ -177,7 +229,7 @@ def asked_versions(
     before today's. Nothing when the question names none of these."""
     named = [m.group(1) for m in _VERSION.finditer(query)]
     majors = {m.group(1) for m in _MAJOR.finditer(query)}
-    date = question_date(query, as_of)
+    date = question_date(query, as_of, date_order)
     earlier = bool(_EARLIER.search(query))
     if not (named or date or earlier):
         return []

@@ -182,6 +182,48 @@ def test_a_day_and_month_without_a_year_is_the_last_such_day(query: str, date: s
     assert question_date(query, TODAY) == date
 
 
+@pytest.mark.parametrize(
+    ("query", "order", "date"),
+    [
+        ("bought 10/13/2026, refund?", "auto", "2026-10-13"),  # only month first is a date
+        ("bought 13/10/2026, refund?", "auto", "2026-10-13"),  # only day first
+        ("bought 02/10/2026", "auto", None),  # 2 Oct or 10 Feb: not guessed
+        ("bought 02/10/2026", "dmy", "2026-10-02"),
+        ("bought 02/10/2026", "mdy", "2026-02-10"),
+        ("bought 10/13/2026", "dmy", "2026-10-13"),  # day first cannot read it
+        ("bought 11/12/2026", "auto", "2026-11-12"),  # 11 Dec is after today
+        ("on 05/05/2026", "auto", "2026-05-05"),  # both readings agree
+        ("order of 02.10.2026", "mdy", "2026-10-02"),  # dots: day first
+        ("order of 2026/02/10", "dmy", "2026-02-10"),  # year first
+        ("bought 2/10/26", "mdy", "2026-02-10"),
+        ("before 13/10/2026", "auto", "2026-10-12"),
+        ("it was bought on 13/10/2026.", "auto", "2026-10-13"),
+        ("10/20/30 day tiers", "mdy", None),  # 2030: a two-digit year ahead is no date
+        ("30/60/90 days", "auto", None),
+        ("1/2 of the coins", "auto", None),
+        ("app v1.2.3 crash", "dmy", None),
+        ("app 4.1.25 crash", "dmy", None),  # a version, not 4 Jan 2025
+        ("dated 31/02/2026", "dmy", None),
+    ],
+)
+def test_a_date_in_digits_is_read_when_it_reads_one_way(query: str, order: str, date):
+    """ "02/10/2026" in a question was not read at all: the purchase was judged by today's
+    rule. A reading is taken only when one is possible, or as the team's KB_DATE_ORDER says."""
+    assert question_date(query, TODAY, order) == date
+
+
+def test_a_date_in_digits_picks_the_version_in_force_then() -> None:
+    picks = asked_versions("US coins bought 20/02/2026, refund?", META, LINKED, TODAY)
+    assert "coins-v2.md" in [p.doc_id for p in picks]
+    assert asked_versions("US coins bought 02/10/2026", META, LINKED, TODAY) == []
+    picks = asked_versions("US coins bought 02/20/2026", META, LINKED, TODAY, "dmy")
+    assert "coins-v2.md" in [p.doc_id for p in picks]
+    query = "US coins bought 10/02/2026"  # 10 Feb (v2 in force) or 2 Oct (v3)
+    assert version_picks(query, META, LINKED, None, TODAY, False, Settings()) == []
+    dmy = version_picks(query, META, LINKED, None, TODAY, False, Settings(date_order="dmy"))
+    assert "coins-v2.md" in [p.doc_id for p in dmy]
+
+
 def test_a_yearless_purchase_date_picks_the_version_in_force_then() -> None:
     picks = asked_versions("US coins bought 20 feb, unused, refund?", META, LINKED, TODAY)
     assert "coins-v2.md" in [p.doc_id for p in picks]  # (every family's, as for any date)
