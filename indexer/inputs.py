@@ -29,6 +29,16 @@ def without_controls(value: str) -> str:
     return _CONTROLS.sub(" ", value)
 
 
+def as_typed_plainly(value: str) -> str:
+    """``value`` in Unicode's compatibility form (NFKC) without format marks: full-width
+    letters typed on an East Asian keyboard ("ＵＳ"), a ligature pasted from a PDF ("ﬁle") and
+    a zero-width space or soft hyphen pasted from a web page ("re\u200bfund") read as the
+    words the documents hold. Left as typed they matched no keyword (BM25 and the highlight
+    compare words as written) and spelling correction could not mend them."""
+    value = unicodedata.normalize("NFKC", value)
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+
+
 def is_text(value: str) -> bool:
     """False for a string holding a lone surrogate: ``"\\ud800"`` is valid JSON, but no
     tokenizer, database or UTF-8 encoder takes it, so it is refused as bad input rather than

@@ -31,7 +31,13 @@ from indexer.errors import (
     NotFoundError,
 )
 from indexer.highlight import best_sentence, idf_of, pick_window, within_section
-from indexer.inputs import is_blank, is_plain_date, is_text, without_controls
+from indexer.inputs import (
+    as_typed_plainly,
+    is_blank,
+    is_plain_date,
+    is_text,
+    without_controls,
+)
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25, visible_doc_freqs
 from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
@@ -609,11 +615,12 @@ def access_check(
 
 def validate_query(query: str, top_k: int, settings: Settings) -> str:
     """The query with whitespace collapsed, or InvalidQueryError naming the broken limit."""
-    query = " ".join(without_controls(str(query or "")).split())
-    if is_blank(query):  # zero-width or control characters only: nothing to search for
+    text = without_controls(str(query or ""))
+    if is_blank(text):  # zero-width or control characters only: nothing to search for
         raise InvalidQueryError("query is empty")
-    if not is_text(query):
+    if not is_text(text):
         raise InvalidQueryError("query contains an unpaired surrogate (broken UTF-16), not text")
+    query = " ".join(as_typed_plainly(text).split())
     if len(query) > settings.max_query_chars:
         raise InvalidQueryError(
             f"query is {len(query)} characters; the limit is {settings.max_query_chars}"

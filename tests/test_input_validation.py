@@ -232,3 +232,16 @@ def test_settings_that_contradict_each_other_stop_at_start(
         monkeypatch.setenv(name, value)
     assert main(["ask", "refund", "--index-dir", str(tmp_path)]) == 2
     assert named in capsys.readouterr().err
+
+
+def test_a_question_pasted_with_wide_letters_or_invisible_marks_is_searched_as_its_words(
+    client: TestClient,
+) -> None:
+    """Full-width letters, a PDF ligature, a zero-width space and a soft hyphen pasted into a
+    question matched no keyword: the search, the echo and the log read the plain words."""
+    pasted = client.post("/search", json={"query": "ｒｅｆｕｎｄ co\u00adins re\u200bquest ﬁled"})
+    plain = client.post("/search", json={"query": "refund coins request filed"})
+    assert pasted.status_code == plain.status_code == 200
+    assert pasted.json()["query"] == "refund coins request filed"
+    ids = [[r["chunk_id"] for r in x.json()["results"]] for x in (pasted, plain)]
+    assert ids[0] == ids[1] and ids[0]
