@@ -170,6 +170,11 @@ class HighlightOut(BaseModel):
     start: int
     end: int
     text: str
+    table_header: str | None = Field(
+        None,
+        description="For a highlighted table row, its table's header line (which column is "
+        "which; it may sit in an earlier passage); null otherwise.",
+    )
 
 
 class SearchResultOut(BaseModel):

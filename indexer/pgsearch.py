@@ -46,6 +46,7 @@ from indexer.search import (
     mark_in_force,
     model_text,
     prepare_search,
+    row_header,
     shown_picks,
     spelling_dictionary,
     successor_ids,
@@ -452,7 +453,20 @@ class PgSearcher:
             start=start,
             end=end,
             text=text,
-            highlight=Highlight(start + a, start + b, text[a:b]),
+            highlight=Highlight(
+                start + a,
+                start + b,
+                text[a:b],
+                row_header(
+                    start + a,
+                    start + b,
+                    text[a:b],
+                    lambda at: con.execute(
+                        "SELECT substr(text, %s, %s) FROM kb_documents WHERE doc_id = %s",
+                        (at + 1, start + b - at, doc_id),
+                    ).fetchone()[0],
+                ),
+            ),  # fmt: skip
             source=doc["source"],
             metadata={k: metadata[k] for k in CITED_FIELDS if k in metadata},
             context_before=before,

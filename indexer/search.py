@@ -41,6 +41,7 @@ from indexer.inputs import (
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25, visible_doc_freqs
 from indexer.markets import market_codes, with_market_codes
 from indexer.quantise import Int8Rows
+from indexer.render import table_header
 from indexer.settings import SearchMode, Settings
 from indexer.spelling import model_spellings, query_terms, read_as, recording, respelled
 from indexer.store import (
@@ -89,11 +90,30 @@ MAX_FILTER_VALUES = 50  # per field; the fields themselves are the closed list a
 
 @dataclass
 class Highlight:
-    """The sentence of a passage that best matches the query, as a span into the document."""
+    """The sentence of a passage that best matches the query, as a span into the document;
+    for a table row, the header line of its table (a row alone does not say which column is
+    which, and the header may sit in an earlier passage)."""
 
     start: int
     end: int
     text: str
+    table_header: str | None = None
+
+
+HEADER_LOOKBACK = 20_000  # characters of a document read back from a row for its table's header
+
+
+def row_header(start: int, end: int, text: str, before: Callable[[int], str]) -> str | None:
+    """The header line of the table whose row the highlight ``[start, end)`` (document
+    offsets; ``text`` its words) marks, else None. ``before(at)`` gives the document's text
+    from ``at`` up to the row's end, read only for a table row: the passage may begin inside
+    its table, whose header is then in an earlier passage (a first data row read alone
+    would pass for one)."""
+    if " | " not in text:
+        return None
+    at = max(0, start - HEADER_LOOKBACK)
+    header = table_header(before(at), start - at, end - at)
+    return " ".join(header.split()) if header else None
 
 
 def version_label(metadata: dict[str, Any]) -> str:
@@ -200,7 +220,8 @@ class SearchResult:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["citation"] = self.citation
         out["highlight"] = {"start": self.highlight.start, "end": self.highlight.end,
-                            "text": self.highlight.text}  # fmt: skip
+                            "text": self.highlight.text,
+                            "table_header": self.highlight.table_header}  # fmt: skip
         out["metadata"] = {
             k: list(v) if isinstance(v, list) else v for k, v in self.metadata.items()
         }
@@ -1141,7 +1162,17 @@ class Searcher:
             start=r["start"],
             end=r["end"],
             text=text,
-            highlight=Highlight(r["start"] + a, r["start"] + b, text[a:b]),
+            highlight=Highlight(
+                r["start"] + a,
+                r["start"] + b,
+                text[a:b],
+                row_header(
+                    r["start"] + a,
+                    r["start"] + b,
+                    text[a:b],
+                    lambda at: self._text_between(doc.doc_id, at, r["start"] + b),
+                ),
+            ),  # fmt: skip
             source=doc.source,
             metadata={k: meta[k] for k in CITED_FIELDS if k in meta},
             context_before=before,
@@ -1172,6 +1203,15 @@ class Searcher:
             for meta in [self._access_of(d.doc_id, d.metadata)]
             if visible(meta, groups)
         ]
+
+    def _text_between(self, doc_id: str, start: int, end: int) -> str:
+        """``text[start:end]`` of a document, read without the rest of it."""
+        with self._lock:
+            r = self._db.execute(
+                "SELECT substr(text, ?, ?) FROM documents WHERE doc_id = ?",
+                (start + 1, end - start, doc_id),
+            ).fetchone()
+        return r[0] if r else ""
 
     def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
         """A document with its full text and structure, so a citation span can be opened.

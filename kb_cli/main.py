@@ -304,15 +304,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(response.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return 0
-    sys.stdout.write(format_response(response, lambda d: searcher.get_document(d)["text"]))
+    sys.stdout.write(format_response(response))
     return 0
 
 
-def format_response(response, text_of: Callable[[str], str] | None = None) -> str:
+def format_response(response) -> str:
     """Cited passages for a terminal: citation line, highlighted sentence (a table row under
-    its table's header), passage. ``text_of`` gives a document's text, where a table split
-    between passages has its header (else it is looked for in the passage)."""
-    from indexer.render import table_header
+    its table's header), passage."""
     from indexer.search import version_label
 
     if not response.results:
@@ -343,14 +341,8 @@ def format_response(response, text_of: Callable[[str], str] | None = None) -> st
         page = f", p. {r.page}" if r.page else ""
         lines.append(f"[{r.rank}] {r.title} {version_label(r.metadata)} score {r.score:.3f}")
         lines.append(f"    {r.doc_id} :: {path}{page} :: chars {r.start}-{r.end}")
-        if text_of is not None and " | " in r.highlight.text:
-            # a table row: its table may start before the passage (split between passages),
-            # so the header is looked for in the document, read only for such a row
-            header = table_header(text_of(r.doc_id), r.highlight.start, r.highlight.end)
-        else:
-            header = table_header(r.text, r.highlight.start - r.start, r.highlight.end - r.start)
-        if header:  # a table row alone does not say which column is which
-            lines.append(f"    >> {' '.join(header.split())}")
+        if r.highlight.table_header:  # a table row alone does not say which column is which
+            lines.append(f"    >> {r.highlight.table_header}")
         lines.append(f"    >> {' '.join(r.highlight.text.split())}")
         for ctx in r.context_before:
             lines.append(

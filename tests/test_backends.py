@@ -169,3 +169,38 @@ def test_an_index_tokenised_the_old_way_is_refused_then_rebuilt(
         assert "Escalate" in top.text
     finally:
         s.close()
+
+
+def test_a_table_row_highlight_names_its_header_on_both_backends(
+    target, tmp_path: Path, fake_embedder
+) -> None:
+    """A highlighted row of a long table split between passages came without its header
+    (only `kb ask` looked for it): API clients could not tell which column is which."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    rows = "\n".join(
+        f"| {code} | {cur} | {cur} {n * 5} |"
+        for n, (code, cur) in enumerate(
+            [("US", "USD"), ("GB", "GBP"), ("DE", "EUR"), ("FR", "EUR"), ("JP", "JPY"),
+             ("BR", "BRL"), ("MX", "MXN"), ("IN", "INR"), ("KR", "KRW"), ("ZA", "ZAR"),
+             ("MY", "MYR"), ("ID", "IDR"), ("PH", "PHP"), ("TH", "THB"), ("VN", "VND")],
+            start=2,
+        )
+    )  # fmt: skip
+    (kb / "payouts.md").write_text(
+        "# Payout thresholds\n\nCreators are paid once their balance reaches the threshold "
+        "of their market.\n\n| Market | Currency | Threshold |\n|---|---|---|\n" + rows + "\n",
+        encoding="utf-8",
+    )
+    build_index(kb, target, fake_embedder, **OPTIONS)
+    s = open_searcher(target, fake_embedder, Settings())
+    try:
+        top = s.search("VND payout threshold VN", top_k=1, mode="bm25").results[0]
+        assert top.highlight.text.startswith("| VN |")
+        assert "| Market |" not in top.text  # the header is in an earlier passage
+        assert top.highlight.table_header == "| Market | Currency | Threshold |"
+        assert top.to_dict()["highlight"]["table_header"] == top.highlight.table_header
+        prose = s.search("creators are paid once their balance", top_k=1, mode="bm25").results[0]
+        assert prose.highlight.table_header is None
+    finally:
+        s.close()

@@ -304,44 +304,38 @@ def test_ask_prints_a_highlighted_table_row_under_its_header() -> None:
     result = SimpleNamespace(
         rank=1, title="Vybe+ FAQ", metadata={}, score=0.8, doc_id="faq.md", heading_path=["Prices"],
         page=None, start=100, end=100 + len(text), text=text, citation="Vybe+ FAQ, Prices",
-        highlight=SimpleNamespace(start=100 + row, end=100 + len(text), text=text[row:]),
+        highlight=SimpleNamespace(start=100 + row, end=100 + len(text), text=text[row:],
+                                  table_header="| Market | Monthly |"),
         context_before=[], context_after=[],
     )  # fmt: skip
     response = _answer_of(result)
     lines = format_response(response).splitlines()
     at = lines.index("    >> | MY | 14.90 |")
     assert lines[at - 1] == "    >> | Market | Monthly |"
-    result.highlight = SimpleNamespace(start=100 + 3, end=100 + 9, text="Prices")
+    result.highlight = SimpleNamespace(start=100 + 3, end=100 + 9, text="Prices", table_header=None)
     assert "    >> | Market | Monthly |" not in format_response(response).splitlines()
 
 
-def test_a_row_of_a_table_split_between_passages_is_shown_under_its_header() -> None:
+def test_a_row_of_a_table_split_between_passages_has_its_header() -> None:
     """A PDF, DOCX or HTML table has no rule row, and a long one is split between passages:
-    `kb ask` showed "BR | BRL | BRL 50 | ..." with no header, from either cause."""
-    from types import SimpleNamespace
-
-    from kb_cli.main import format_response
+    `kb ask` showed "BR | BRL | BRL 50 | ..." with no header, from either cause; the API gave
+    no header at all. The header is read back from the document, only for a table row."""
+    from indexer.search import row_header
 
     doc = (
         "Payouts by market.\n\nMarket | Currency | Threshold\nUS | USD | USD 10\n"
         "GB | GBP | GBP 10\nBR | BRL | BRL 50\n"
     )
-    start = doc.index("GB |")  # this passage starts inside the table
-    row = doc.index("BR |")
-    result = SimpleNamespace(
-        rank=1, title="Rewards", metadata={}, score=0.8, doc_id="r.pdf", heading_path=[],
-        page=2, start=start, end=len(doc), text=doc[start:], citation="Rewards",
-        highlight=SimpleNamespace(start=row, end=len(doc) - 1, text=doc[row:-1]),
-        context_before=[], context_after=[],
-    )  # fmt: skip
-    response = _answer_of(result)
-    lines = format_response(response, {"r.pdf": doc}.__getitem__).splitlines()
-    at = lines.index("    >> BR | BRL | BRL 50")
-    assert lines[at - 1] == "    >> Market | Currency | Threshold"
+    row, end = doc.index("BR |"), len(doc) - 1
+    reads = []
+
+    def before(at: int) -> str:
+        reads.append(at)
+        return doc[at:end]
+
+    assert row_header(row, end, doc[row:end], before) == "Market | Currency | Threshold"
+    assert row_header(0, 18, doc[:18], before) is None and len(reads) == 1  # prose: not read
     data_first = doc.replace("Market | Currency | Threshold\n", "")
-    assert data_first.index("US |") < data_first.index("BR |")
-    result.highlight = SimpleNamespace(
-        start=data_first.index("BR |"), end=len(data_first) - 1, text="BR | BRL | BRL 50"
-    )
-    shown = format_response(response, {"r.pdf": data_first}.__getitem__).splitlines()
-    assert not any(line.startswith("    >> US |") for line in shown)  # figures: data, no header
+    row = data_first.index("BR |")
+    shown = row_header(row, row + 17, "BR | BRL | BRL 50", lambda at: data_first[at : row + 17])
+    assert shown is None  # a first row with figures is data, no header

@@ -230,3 +230,30 @@ def test_a_degraded_api_still_serves_the_search_page() -> None:
     assert problem is None and health["status"] == "degraded"
     health, problem = check_api(Api("unavailable"))
     assert health is None and "Search is unavailable" in problem
+
+
+def test_a_table_row_from_a_split_table_shows_its_columns(
+    tmp_path: Path, fake_embedder, monkeypatch
+) -> None:
+    """A card whose passage starts inside a long table marked a row like "| VN | VND | VND
+    80 |" with nothing saying which column is which: the header is shown above it."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    rows = "\n".join(f"| M{n} | C{n} | C{n} {n * 5} |" for n in range(2, 16))
+    rows += "\n| VN | VND | VND 80 |"
+    (kb / "payouts.md").write_text(
+        "# Payout thresholds\n\nCreators are paid once their balance reaches the threshold "
+        "of their market.\n\n| Market | Currency | Threshold |\n|---|---|---|\n" + rows + "\n",
+        encoding="utf-8",
+    )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(index_dir=tmp_path / "ix")
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with served(app) as url:
+        monkeypatch.setenv("KB_API_URL", url)
+        at = AppTest.from_file(AGENT, default_timeout=30).run()
+        at.text_input[0].input("VND payout threshold VN")
+        at.button[0].click().run()
+        assert not at.exception
+        captions = [c.value for c in at.caption]
+        assert md("Table columns: | Market | Currency | Threshold |") in captions

@@ -156,6 +156,10 @@ def render_card(result: dict, search_id: str | None, asked: dict[str, str]) -> N
     if note:
         st.warning(md(note))
     hl = result["highlight"]
+    header = hl.get("table_header")
+    if header and header not in " ".join(result["text"].split()):
+        # the row's table starts in an earlier passage: say which column is which
+        st.caption(md(f"Table columns: {header}"))
     marked = marked_html(result["text"], hl["start"] - result["start"], hl["end"] - result["start"])
     # st.html, not st.markdown: a passage's own "#", "*" or "1." must show as written.
     st.html(text_block(marked))
