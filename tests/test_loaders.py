@@ -298,3 +298,27 @@ def test_a_named_parser_warning_survives_percent_signs_and_several_handlers(
         logging.setLogRecordFactory(before)
         logging.getLogger().removeHandler(extra)
     assert [r.getMessage() for r in caplog.records] == ["/kb/100%25 off.pdf: skipped 12 bytes"]
+
+
+def test_a_plain_text_glossary_with_title_case_terms_has_a_section_per_term() -> None:
+    """Only ALL-CAPS term lines were headings: a glossary written "Dispatch window" then its
+    definition was one section, its passages cited without the term they define."""
+    from indexer.loaders.text import parse
+
+    entries = {
+        "ATO hold": "A restriction applied when an account takeover is suspected.",
+        "Dispatch window": "Another name for handling time: the business days to ship.",
+        "Final value fee (FVF)": "The share of the sale that is charged when an item sells.",
+    }
+    body = "".join(f"{term}\n{text}\n\n" for term, text in entries.items())
+    text = "SUPPORT GLOSSARY\n================\n\nShort definitions, listed alphabetically.\n\n"
+    parsed = parse((text + body).encode())
+    assert [(h.level, h.title) for h in parsed.headings] == [
+        (1, "SUPPORT GLOSSARY"),
+        *((2, term) for term in entries),
+    ]
+    # two terms are no glossary; a list's indented items and a label line stay text
+    two = "".join(f"{t}\n{d}\n\n" for t, d in list(entries.items())[:2])
+    assert [h.title for h in parse(("NOTES\n\n" + two).encode()).headings] == ["NOTES"]
+    indented = "".join(f"{t}\n  {d}\n\n" for t, d in entries.items())
+    assert [h.title for h in parse(("CODES\n\n" + indented).encode()).headings] == ["CODES"]
