@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,25 @@ from indexer.errors import KBError
 from indexer.files import sha256_file
 
 logger = logging.getLogger(__name__)
+
+
+class _Advice(logging.Filter):
+    """Drops onnxruntime's "Please consider to run pre-processing" line: the export fuses
+    the graph itself, and the line, on the root logger, read as a knowledge-base warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Please consider to run pre-processing")
+
+
+@contextlib.contextmanager
+def _without_advice() -> Iterator[None]:
+    advice, root = _Advice(), logging.getLogger()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
+
 
 # Bump when the export recipe changes: old exports are then rebuilt, and since the format is
 # part of the embedder's fingerprint, indexes and cached vectors made with the old one are too.
@@ -185,6 +204,10 @@ def _export(model_path: str, out: Path) -> dict[str, Any]:
         )
 
     def quantise(source: Path) -> None:
+        with _without_advice():
+            _quantise(source)
+
+    def _quantise(source: Path) -> None:
         quantize_dynamic(
             str(source),
             str(out / MODEL_FILE),

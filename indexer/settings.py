@@ -11,6 +11,16 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def _project_root() -> Path | None:
+    """The checkout this code runs from (pyproject.toml beside the packages), else None (an
+    installed copy, whose relative paths stay relative to the working folder)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "kb_cli").is_dir() else None
+
+
+PROJECT_ROOT = _project_root()
 # The retrieval modes the Searcher knows (indexer.search.MODES); the API's schema uses it too.
 SearchMode = Literal["dense", "bm25", "hybrid"]
 
@@ -151,11 +161,20 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "index_dir", "kb_dir", "log_path", "datasets_dir", "eval_cache_dir", "model_cache_dir"
-    )
+        "index_dir", "kb_dir", "log_path", "datasets_dir", "eval_cache_dir", "model_cache_dir",
+        "embed_cache_path", "keys_path", "pg_data_dir",
+    )  # fmt: skip
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return Path(value).expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        """``~`` expanded, and a relative path read from the project folder: `kb` run from
+        another folder made a second var/ there (a fresh model export, an empty embedding
+        cache, no index or keys found)."""
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        if path.is_absolute() or PROJECT_ROOT is None:
+            return path
+        return Path(os.path.normpath(PROJECT_ROOT / path))  # '../shared' read as its folder
 
     @field_validator("max_top_k")
     @classmethod

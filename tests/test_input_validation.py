@@ -245,3 +245,33 @@ def test_a_question_pasted_with_wide_letters_or_invisible_marks_is_searched_as_i
     assert pasted.json()["query"] == "refund coins request filed"
     ids = [[r["chunk_id"] for r in x.json()["results"]] for x in (pasted, plain)]
     assert ids[0] == ids[1] and ids[0]
+
+
+def test_relative_paths_are_read_from_the_project_folder(tmp_path: Path, monkeypatch) -> None:
+    """`kb` run from another folder made a second var/ there: a fresh 20 s model export, an
+    empty embedding cache, and no index, keys or query log found."""
+    from indexer.settings import PROJECT_ROOT
+
+    assert PROJECT_ROOT is not None and (PROJECT_ROOT / "pyproject.toml").is_file()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KB_LOG_PATH", "var/other-log.sqlite")
+    monkeypatch.setenv("KB_EMBED_CACHE_PATH", "off")
+    settings = Settings(keys_path=tmp_path / "keys.sqlite")
+    assert settings.index_dir == PROJECT_ROOT / "var" / "index"
+    assert settings.model_cache_dir == PROJECT_ROOT / "var" / "models"
+    assert settings.log_path == PROJECT_ROOT / "var" / "other-log.sqlite"
+    assert settings.datasets_dir == PROJECT_ROOT.parent / "shared" / "datasets"
+    assert settings.keys_path == tmp_path / "keys.sqlite"  # absolute: as given
+    assert settings.embed_cache_path is None  # 'off' still switches the cache off
+    assert not (tmp_path / "var").exists()
+
+
+def test_the_quantiser_s_advice_is_not_shown_as_a_build_warning(caplog) -> None:
+    import logging
+
+    from indexer.onnx_backend import _without_advice
+
+    with caplog.at_level(logging.WARNING), _without_advice():
+        logging.warning("Please consider to run pre-processing before quantization. See ...")
+        logging.warning("a real warning")
+    assert [r.getMessage() for r in caplog.records] == ["a real warning"]
