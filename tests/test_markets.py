@@ -29,6 +29,15 @@ def test_demonyms_short_names_and_the_longest_name_count() -> None:
     ]
 
 
+def test_colloquial_names_agents_type_count() -> None:
+    """ "aussie buyer" was searched without AU (a helper's unseen knowledge base)."""
+    codes = frozenset({"AU", "GB"})
+    assert with_market_codes("aussie buyer wants a refund", codes)[1] == [("aussie", "AU")]
+    assert with_market_codes("welsh creator, brits too", codes) == (
+        "welsh creator, brits too GB", [("welsh", "GB")]
+    )  # fmt: skip
+
+
 def test_nothing_is_added_that_the_documents_do_not_use_or_the_agent_typed() -> None:
     assert with_market_codes("user in japan", CODES) == ("user in japan", [])  # JP not listed
     assert with_market_codes("MY user in malaysia", CODES) == ("MY user in malaysia", [])
