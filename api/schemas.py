@@ -267,6 +267,11 @@ class SearchResponseOut(BaseModel):
         description="Keywords typed with one slip, searched as the knowledge base's word "
         "(KB_SPELL_CORRECTION).",
     )
+    unlisted_markets: list[MarketOut] = Field(
+        [],
+        description="Countries the question named that no document the caller may see lists "
+        "among its markets: no result is a rule specific to that market.",
+    )
     search_id: str | None = Field(
         None, description="Id of this search in the query log, for POST /feedback."
     )

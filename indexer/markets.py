@@ -60,3 +60,21 @@ def with_market_codes(query: str, codes: frozenset[str]) -> tuple[str, list[tupl
     if not added:
         return query, []
     return f"{query} {' '.join(code for _, code in added)}", added
+
+
+def unlisted_markets(query: str, codes: frozenset[str]) -> list[tuple[str, str]]:
+    """(name as typed, code) of each country the question names that no document lists in
+    its ``markets`` (``codes``), when documents list markets at all: "refund for a buyer in
+    mexico" in a knowledge base with rules for US, GB and DE answered with those rules and
+    nothing said the agent had no rule for Mexico."""
+    if not codes:
+        return []
+    names, pattern, needed = _names()
+    if needed.isdisjoint(w.lower() for w in _WORD.findall(query)):
+        return []
+    unlisted: list[tuple[str, str]] = []
+    for match in pattern.finditer(query):
+        code = names[match.group(1).lower()]
+        if code not in codes and code not in (c for _, c in unlisted):
+            unlisted.append((match.group(1), code))
+    return unlisted

@@ -175,7 +175,7 @@ class PgSearcher:
         # Short forms as the catalog last read defines them for this caller; checked against
         # this snapshot's (a re-index or `kb access` since) below.
         codes = self._catalog.market_codes_for(groups)
-        keywords, markets = keyword_text(query, codes, self.settings)
+        keywords, markets, unlisted = keyword_text(query, codes, self.settings)
         spelled, acronyms = self._catalog.model_text(keywords, groups, self.settings)
         vector = self.embedder.encode([spelled])[0]
         results: list[SearchResult] = []
@@ -191,7 +191,9 @@ class PgSearcher:
             ).fetchone()
             catalog = self._catalog_at(con, version, access)
             may_see = catalog.may_see(groups)
-            keywords, markets = keyword_text(query, catalog.market_codes_for(groups), self.settings)
+            keywords, markets, unlisted = keyword_text(
+                query, catalog.market_codes_for(groups), self.settings
+            )
             now, acronyms = catalog.model_text(keywords, groups, self.settings)
             # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py):
             # terms of documents the caller may see only.
@@ -235,7 +237,7 @@ class PgSearcher:
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(
             query, results, round(took, 2), version, flt, as_of_s, mode, answerable, reason,
-            acronyms, markets, picks, spellings,
+            acronyms, markets, picks, spellings, unlisted,
         )  # fmt: skip
 
     def _ranked(

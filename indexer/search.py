@@ -39,7 +39,7 @@ from indexer.inputs import (
     without_controls,
 )
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25, visible_doc_freqs
-from indexer.markets import market_codes, with_market_codes
+from indexer.markets import market_codes, unlisted_markets, with_market_codes
 from indexer.quantise import Int8Rows
 from indexer.render import table_header
 from indexer.settings import SearchMode, Settings
@@ -250,6 +250,9 @@ class SearchResponse:
     # (word as typed, as read) pairs: keywords typed with a slip, read as the knowledge
     # base's word (indexer/spelling.py).
     spellings: list[tuple[str, str]] = field(default_factory=list)
+    # (country as typed, market code) pairs the question names that no document it may see
+    # lists among its markets: the results hold no rule specific to that market.
+    unlisted_markets: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dicts, built field by field: ``dataclasses.asdict`` deep-copies every
@@ -263,6 +266,7 @@ class SearchResponse:
             {"doc_id": p.doc_id, "instead_of": p.instead_of, "why": p.why} for p in self.versions
         ]
         out["spellings"] = [{"typed": t, "read_as": r} for t, r in self.spellings]
+        out["unlisted_markets"] = [{"name": n, "code": c} for n, c in self.unlisted_markets]
         return out
 
 
@@ -543,14 +547,15 @@ def model_text(
 
 def keyword_text(
     query: str, codes: frozenset[str], settings: Settings
-) -> tuple[str, list[tuple[str, str]]]:
+) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
     """The question as searched: ``query`` with the market code of each country it names
-    among ``codes`` (indexer/markets.py), and those (name, code) pairs. BM25, the highlight
+    among ``codes`` (indexer/markets.py), those (name, code) pairs, and the countries it names
+    that no document lists (:func:`indexer.markets.unlisted_markets`). BM25, the highlight
     and the model all read it: the country's row was in the first three results for 10 of 10
     new kb/ questions, 7 with the code for BM25 only, 1 without (retrieval-experiments.md)."""
     if not settings.market_names:
-        return query, []
-    return with_market_codes(query, codes)
+        return query, [], []
+    return (*with_market_codes(query, codes), unlisted_markets(query, codes))
 
 
 def version_picks(
@@ -956,7 +961,7 @@ class Searcher:
             )  # fmt: skip
         view = self._view(groups)
         may_see = access_check(groups, self._metadata_of)
-        keywords, markets = keyword_text(query, view.market_codes, self.settings)
+        keywords, markets, unlisted = keyword_text(query, view.market_codes, self.settings)
         spelled, acronyms = model_text(
             keywords, self.manifest.acronym_sources, self.settings, may_see
         )  # fmt: skip
@@ -1030,6 +1035,7 @@ class Searcher:
             markets,
             shown_picks(picks, may_see),
             read_as(slips, words),
+            unlisted,
         )
 
     def _signals(

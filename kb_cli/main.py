@@ -322,6 +322,9 @@ def format_response(response) -> str:
     if response.markets:
         read = ", ".join(f"{name} as {code}" for name, code in response.markets)
         lines += [f"(also searched {read})", ""]
+    if response.unlisted_markets:
+        named = ", ".join(f"{name} ({code})" for name, code in response.unlisted_markets)
+        lines += [f"(no document lists {named} among its markets: check these apply there)", ""]
     if response.spellings:
         read = ", ".join(f"{typed} as {word}" for typed, word in response.spellings)
         lines += [f"(searched {read})", ""]

@@ -290,6 +290,7 @@ def _answer_of(result):
 
     return SimpleNamespace(
         results=[result], acronyms=[], markets=[], spellings=[], versions=[], answerable=True,
+        unlisted_markets=[],
         reason="", took_ms=3.0, as_of="2026-12-07", index_version="v1",
     )  # fmt: skip
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.markets import COUNTRIES, market_codes, with_market_codes
+from indexer.markets import COUNTRIES, market_codes, unlisted_markets, with_market_codes
 from indexer.search import Searcher, keyword_text
 from indexer.settings import Settings
 
@@ -65,8 +65,19 @@ def test_market_codes_are_the_iso_codes_documents_list() -> None:
 def test_the_setting_turns_it_off() -> None:
     on = keyword_text("user in malaysia", CODES, Settings())
     off = keyword_text("user in malaysia", CODES, Settings(market_names=False))
-    assert on == ("user in malaysia MY", [("malaysia", "MY")])
-    assert off == ("user in malaysia", [])
+    assert on == ("user in malaysia MY", [("malaysia", "MY")], [])
+    assert off == ("user in malaysia", [], [])
+
+
+def test_a_country_no_document_lists_is_named_back() -> None:
+    """ "refund for a buyer in japan" was answered with the US, GB and DE rules, and nothing
+    said no rule was specific to Japan; a knowledge base with no markets at all says nothing."""
+    assert unlisted_markets("buyer in japan, korean too, and Japan", CODES) == [("japan", "JP")]
+    assert unlisted_markets("user in malaysia", CODES) == []
+    assert unlisted_markets("buyer in japan", frozenset()) == []
+    text, added, unlisted = keyword_text("malaysian or japanese buyer", CODES, Settings())
+    assert added == [("malaysian", "MY")] and unlisted == [("japanese", "JP")]
+    assert keyword_text("japan", CODES, Settings(market_names=False))[2] == []
 
 
 @pytest.mark.integration
@@ -94,3 +105,18 @@ def test_a_country_named_finds_its_market_row_on_kb(
     assert any(r.highlight.text.lstrip("| ").startswith(row) for r in response.results), [
         r.highlight.text for r in response.results
     ]
+
+
+@pytest.mark.integration
+def test_kb_says_when_no_document_lists_the_market_asked_about(
+    kb_index: Path, real_embedder
+) -> None:
+    searcher = Searcher(kb_index, real_embedder, Settings())
+    try:
+        response = searcher.search("coin refund window for a buyer in argentina", top_k=3)
+        listed = searcher.search("coin refund window for a buyer in germany", top_k=3)
+    finally:
+        searcher.close()
+    assert response.unlisted_markets == [("argentina", "AR")] and response.results
+    assert response.to_dict()["unlisted_markets"] == [{"name": "argentina", "code": "AR"}]
+    assert listed.unlisted_markets == [] and listed.markets == [("germany", "DE")]

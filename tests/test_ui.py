@@ -257,3 +257,13 @@ def test_a_table_row_from_a_split_table_shows_its_columns(
         assert not at.exception
         captions = [c.value for c in at.caption]
         assert md("Table columns: | Market | Currency | Threshold |") in captions
+
+
+def test_a_market_no_document_lists_is_a_warning(api_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("KB_API_URL", api_url)
+    at = AppTest.from_file(AGENT, default_timeout=30).run()
+    at.text_input[0].input("refund coins for a user in argentina")
+    at.button[0].click().run()
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "No document lists argentina \\(AR\\) among its markets" in warned

@@ -372,6 +372,14 @@ if response.get("acronyms"):
 if response.get("markets"):
     read = ", ".join(f"{m['name']} as {m['code']}" for m in response["markets"])
     st.caption(md(f"Also searched {read}, the market codes the documents use."))
+if response.get("unlisted_markets"):
+    named = ", ".join(f"{m['name']} ({m['code']})" for m in response["unlisted_markets"])
+    st.warning(
+        md(
+            f"No document lists {named} among its markets: these passages are not rules "
+            "specific to it. Check whether they apply there."
+        )
+    )
 if response.get("spellings"):
     read = ", ".join(f"“{s['typed']}” as “{s['read_as']}”" for s in response["spellings"])
     st.caption(md(f"Searched {read}, the knowledge base's word."))
