@@ -322,3 +322,18 @@ def test_a_plain_text_glossary_with_title_case_terms_has_a_section_per_term() ->
     assert [h.title for h in parse(("NOTES\n\n" + two).encode()).headings] == ["NOTES"]
     indented = "".join(f"{t}\n  {d}\n\n" for t, d in entries.items())
     assert [h.title for h in parse(("CODES\n\n" + indented).encode()).headings] == ["CODES"]
+
+
+def test_a_field_the_file_and_its_sidecar_set_differently_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sidecar's value won silently: the version cited was not the one the file shows."""
+    (tmp_path / "p.md").write_text(
+        '---\nversion: "1.0"\nmarkets: [US, GB]\n---\n# T\n\nText.\n', encoding="utf-8"
+    )
+    (tmp_path / "p.md.meta.yaml").write_text('version: "2.0"\nmarkets: US, GB\n')
+    with caplog.at_level("WARNING"):
+        doc = load_file(tmp_path / "p.md", tmp_path)
+    assert doc.metadata["version"] == "2.0"
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "version is '1.0' in the file and '2.0'" in warned[0]

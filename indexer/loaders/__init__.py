@@ -140,6 +140,11 @@ def load_file(
         side_name = metadata.sidecar_path(path).name
         side = {} if source.sidecar is None else metadata.sidecar_fields(source.sidecar, side_name)
         meta = metadata.normalise({**parsed.metadata, **side})
+        for name, own, theirs in metadata.overridden(parsed.metadata, side):
+            logger.warning(
+                "%s: %s is %r in the file and %r in %s; the sidecar's is used",
+                path, name, own, theirs, side_name,
+            )  # fmt: skip
         _check_own_links(meta, doc_id_for(path, root))
         for field_name in metadata.unknown_fields(meta):
             logger.warning("%s: unknown metadata field %s", path, field_name)

@@ -145,6 +145,21 @@ def sidecar_fields(data: bytes, name: str) -> dict[str, Any]:
     return parse_fields(text, f"metadata sidecar {name}")
 
 
+def overridden(own: dict[str, Any], side: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(field, the file's value, the sidecar's) where both set a field differently: an HTML
+    page's kb-version meta and its sidecar disagreeing was settled silently by the sidecar,
+    so the version cited may not be the one the page shows."""
+    out = []
+    for name in sorted(own.keys() & side.keys()):
+        try:
+            mine, theirs = normalise({name: own[name]}), normalise({name: side[name]})
+        except ParseError:
+            continue  # a malformed value is refused with its reason by the merged check
+        if mine.get(name) != theirs.get(name):
+            out.append((name, mine.get(name), theirs.get(name)))
+    return out
+
+
 def normalise(meta: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in, lists as lists of strings, dates as ISO strings, the rest as text.
 
