@@ -13,6 +13,7 @@ import html
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,7 +40,7 @@ from indexer.errors import (
     NotFoundError,
 )
 from indexer.render import marked_html
-from indexer.search import version_label
+from indexer.search import cited_place, version_label
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
 from insights.querylog import RATINGS, QueryLog
@@ -235,8 +236,8 @@ COLUMNS = {
     ),
     "doc-feedback": ("doc_id", "title", "version", "helpful", "not_helpful", "wrong_or_outdated"),
     "conflicts": (
-        "similarity", "doc_a", "title_a", "section_a", "text_a",
-        "doc_b", "title_b", "section_b", "text_b", "differences",
+        "similarity", "doc_a", "title_a", "section_a", "sentence_a", "text_a",
+        "doc_b", "title_b", "section_b", "sentence_b", "text_b", "differences", "sentences",
     ),
     "searches": (
         "ts", "query", "answerable", "confidence", "top_doc", "results", "feedback", "filters",
@@ -435,8 +436,24 @@ def analytics_conflicts(
         include_versions=include_versions,
         retired=gaps.superseded(documents),
         deadline=started + _state(request).settings.request_timeout_s,
+        section_of=_sections_reader(searcher, groups_of(request)),
     )
     return _table(rows, fmt, "conflicts")
+
+
+def _sections_reader(searcher: Any, groups: Any) -> Callable[[str, int], list[str] | None]:
+    """``section_of(doc_id, offset)``: the document's heading path at ``offset``, each
+    document's sections read once (a conflict names the section of its sentence)."""
+    read: dict[str, list[list[Any]]] = {}
+
+    def section_of(doc_id: str, offset: int) -> list[str] | None:
+        if doc_id not in read:
+            doc = searcher.get_document(doc_id, groups)
+            read[doc_id] = [[s["heading_path"], s["start"], s["end"]] for s in doc["sections"]]
+        path, _ = cited_place(read[doc_id], [], offset, [], None)
+        return path or None
+
+    return section_of
 
 
 def _passages_with_vectors(searcher: Any, attempts: int = 2) -> tuple[list[dict], np.ndarray]:

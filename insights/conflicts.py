@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -738,8 +738,15 @@ def _markets(sentence: str) -> set[str]:
 
 
 def _fold(word: str) -> str:
-    """A plural and its singular count as one word ("refunds", "refund")."""
-    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+    """A plural and its singular count as one word ("refunds", "refund"), and so do a verb's
+    forms ("file", "filed", "filing"; "close", "closed"): "must be filed within 30 days" and
+    "must file the appeal within 14 days" state one rule, and met too few words unfolded."""
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
 
 _PROSE_WORDS = 5  # fewer words than this is a label or a fragment, not a sentence
@@ -821,7 +828,17 @@ def disagreements(
     one is negated and the other not ("must" / "must not"; :func:`_opposite_rules`).
     Returns ``{kind: [values only in a, values only in b]}``.
     """
+    return compare(a, b, min_overlap, min_shared)[0]
+
+
+def compare(
+    a: str, b: str, min_overlap: float = 0.4, min_shared: int = 3
+) -> tuple[dict[str, list[list[str]]], list[tuple[str, str]]]:
+    """:func:`disagreements`, and the (sentence of ``a``, sentence of ``b``) pairs that
+    disagree, in reading order: a manager acts on the sentences, not on two whole passages
+    that hold several values each."""
     found: dict[str, list[set[str]]] = {}
+    pairs: list[tuple[str, str]] = []
     for sa in _parsed(a):
         for sb in _parsed(b):
             if sa.markets and sb.markets and not sa.markets & sb.markets:
@@ -830,6 +847,7 @@ def disagreements(
                 continue  # the same rule for another tier, section or step
             prose = sa.prose and sb.prose
             overlap = max(min_overlap, _CLAUSE_OVERLAP) if sa.clause or sb.clause else min_overlap
+            differ = False
             if (
                 sa.facts
                 and sb.facts
@@ -844,13 +862,16 @@ def disagreements(
                     if kind == "count" and _floor_below_ceiling(sa, sb):
                         continue
                     va, vb = sa.facts[kind], sb.facts[kind]
-                    _add(found, kind, *_conflicting(va, vb, counts=kind == "count"))
+                    differ |= _add(found, kind, *_conflicting(va, vb, counts=kind == "count"))
             if prose and _opposite_rules(sa, sb, min_shared):
-                _add(found, "rule", {_rule(sa.text)}, {_rule(sb.text)})
-    return {
+                differ |= _add(found, "rule", {_rule(sa.text)}, {_rule(sb.text)})
+            if differ and (sa.text, sb.text) not in pairs:
+                pairs.append((sa.text, sb.text))
+    values = {
         kind: [sorted(va, key=_order), sorted(vb, key=_order)]
         for kind, (va, vb) in sorted(found.items())
     }
+    return values, pairs
 
 
 def _same_case(wa: frozenset[str], wb: frozenset[str], min_overlap: float) -> bool:
@@ -918,11 +939,14 @@ def _counted_words(values: set[str]) -> set[str]:
     return {_fold(w) for head in heads for w in (head, _plural_of(head))}
 
 
-def _add(found: dict[str, list[set[str]]], kind: str, only_a: set[str], only_b: set[str]) -> None:
+def _add(found: dict[str, list[set[str]]], kind: str, only_a: set[str], only_b: set[str]) -> bool:
+    """Record values each side holds alone; whether there were any."""
     if only_a and only_b:
         entry = found.setdefault(kind, [set(), set()])
         entry[0] |= only_a
         entry[1] |= only_b
+        return True
+    return False
 
 
 def _opposite_rules(sa: _Statement, sb: _Statement, min_shared: int) -> bool:
@@ -1025,9 +1049,13 @@ def find_conflicts(
     include_versions: bool = False,
     retired: Collection[str] = (),
     deadline: float | None = None,
+    section_of: Callable[[str, int], list[str] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Pairs of similar passages from different documents whose quantities differ, the most
-    alike first, at most ``limit``.
+    alike first, at most ``limit``; with the first pair of sentences that disagree
+    (``sentence_a``, ``sentence_b``; every pair in ``sentences``), each side's section named
+    where its sentence stands (``section_of(doc_id, offset)``, the document's heading path
+    there: a passage can span several sections, and its first heading named the wrong one).
 
     ``retired``: ids of versions a newer one has taken over from (``insights.gaps.superseded``,
     the rule search follows); like versions of one policy, they are left out unless
@@ -1051,21 +1079,25 @@ def find_conflicts(
         da, db = docs.get(a["doc_id"]), docs.get(b["doc_id"])
         if da and db and not include_versions and (_related(da, db) or _retired(retired, da, db)):
             continue
-        differ = disagreements(a["text"], b["text"])
+        differ, pairs = compare(a["text"], b["text"])
         if not differ:
             continue
+        first_a, first_b = pairs[0] if pairs else ("", "")
         out.append(
             {
                 "similarity": round(float(sim), 3),
                 "doc_a": a["doc_id"],
                 "title_a": da["title"] if da else "",
-                "section_a": " > ".join(_path(a)),
+                "section_a": " > ".join(_section(a, first_a, section_of)),
+                "sentence_a": first_a,
                 "text_a": a["text"],
                 "doc_b": b["doc_id"],
                 "title_b": db["title"] if db else "",
-                "section_b": " > ".join(_path(b)),
+                "section_b": " > ".join(_section(b, first_b, section_of)),
+                "sentence_b": first_b,
                 "text_b": b["text"],
                 "differences": differ,
+                "sentences": [list(pair) for pair in pairs],
             }
         )
     return out
@@ -1074,3 +1106,27 @@ def find_conflicts(
 def _path(chunk: dict[str, Any]) -> list[str]:
     value = chunk.get("heading_path") or []
     return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def _section(
+    chunk: dict[str, Any],
+    sentence: str,
+    section_of: Callable[[str, int], list[str] | None] | None,
+) -> list[str]:
+    """The heading path where ``sentence`` stands in its document, else the passage's."""
+    at = _offset(chunk["text"], sentence) if sentence and section_of else -1
+    if at >= 0 and "start" in chunk:
+        found = section_of(chunk["doc_id"], int(chunk["start"]) + at)
+        if found:
+            return found
+    return _path(chunk)
+
+
+def _offset(text: str, sentence: str) -> int:
+    """Where ``sentence`` starts in ``text``: as written, or by its first words where the
+    sentence was read with a wrapped line joined (-1: not found)."""
+    at = text.find(sentence)
+    if at < 0:
+        first = " ".join(sentence.split()[:4])
+        at = text.find(first) if first else -1
+    return at

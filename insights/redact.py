@@ -237,7 +237,7 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = 
 
 def _cell(value: Any) -> Any:
     if isinstance(value, (list, dict)):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)  # "£15" as written, not "\u00a315"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return value

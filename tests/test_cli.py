@@ -140,7 +140,9 @@ def test_serve_starts_worker_processes_from_the_factory(tmp_path: Path, monkeypa
     calls: list[tuple[tuple, dict]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
     monkeypatch.setenv("KB_API_WORKERS", "2")
-    monkeypatch.delenv("KB_INDEX_DIR", raising=False)
+    for name in ("KB_INDEX_DIR", "KB_DATABASE_URL"):  # serve sets them: restored after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     get_settings.cache_clear()
     assert main(["serve", "--index-dir", str(tmp_path / "ix")]) == 0
     ((args, kwargs),) = calls

@@ -254,6 +254,8 @@ def test_relative_paths_are_read_from_the_project_folder(tmp_path: Path, monkeyp
 
     assert PROJECT_ROOT is not None and (PROJECT_ROOT / "pyproject.toml").is_file()
     monkeypatch.chdir(tmp_path)
+    for name in ("KB_INDEX_DIR", "KB_MODEL_CACHE_DIR", "KB_DATASETS_DIR"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KB_LOG_PATH", "var/other-log.sqlite")
     monkeypatch.setenv("KB_EMBED_CACHE_PATH", "off")
     settings = Settings(keys_path=tmp_path / "keys.sqlite")

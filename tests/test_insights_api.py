@@ -244,6 +244,8 @@ def test_csv_cells_are_escaped_for_text_only() -> None:
     assert spreadsheet_safe("a=b") == "a=b" and spreadsheet_safe(-0.5) == -0.5
     rows = _csv_rows(csv_text([{"q": "=1+2", "score": -0.5, "ids": ["=x"], "none": None}]))
     assert rows == [{"q": "'=1+2", "score": "-0.5", "ids": '["=x"]', "none": ""}]
+    money = _csv_rows(csv_text([{"differences": {"money": [["£15"], ["€18"]]}}]))
+    assert money == [{"differences": '{"money": [["£15"], ["€18"]]}'}]  # not "\u00a315"
 
 
 def test_document_feedback_honours_the_period(client, tmp_path: Path) -> None:
@@ -311,3 +313,45 @@ def test_knowledge_page_downloads_are_formula_safe_and_feedback_follows_the_peri
         assert not at.exception, at.exception
         assert "document-feedback.csv" not in downloads
         assert any("No feedback on individual passages" in c.value for c in at.caption)
+
+
+def test_a_conflict_names_the_sentences_and_the_sections_that_disagree(
+    tmp_path: Path, fake_embedder
+) -> None:
+    """A manager was given two whole passages and the first heading of each: a passage that
+    absorbed a short section was named after it ("Reports"), not where the rule stands, and
+    nothing said which of its sentences held the value. "filed" against "file" also kept this
+    pair from being compared at all."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "appeals.md").write_text(
+        "# Appeals policy\n\n## Appeal window\n\n"
+        "An appeal must be filed within 30 days of the enforcement notice.\n",
+        encoding="utf-8",
+    )
+    (kb / "counterfeit.md").write_text(
+        "# Counterfeit SOP\n\n## Reports\n\nBrand owners report counterfeit listings in the "
+        "Brand Shield portal, with the listing link, proof of ownership of the mark and "
+        "photos of the genuine product beside the copy.\n\n"
+        "## Appeals\n\nA seller who wants to appeal an IP strike must file the appeal "
+        "within 14 days of the enforcement notice.\n",
+        encoding="utf-8",
+    )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=60)
+    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with TestClient(app) as client:
+        assert any(c["heading_path"] == '["Counterfeit SOP", "Reports"]'
+                   for c in app.state.searcher.chunks())  # fmt: skip
+        [row] = client.get("/analytics/conflicts", params={"min_similarity": 0.0}).json()
+        csv = client.get("/analytics/conflicts", params={"min_similarity": 0, "format": "csv"})
+    pair = {row["doc_a"]: ("a", row), row["doc_b"]: ("b", row)}
+    side, _ = pair["counterfeit.md"]
+    assert row[f"section_{side}"] == "Counterfeit SOP > Appeals"
+    assert row[f"sentence_{side}"].startswith("A seller who wants to appeal an IP strike")
+    other = "b" if side == "a" else "a"
+    assert row[f"section_{other}"] == "Appeals policy > Appeal window"
+    assert row[f"sentence_{other}"].startswith("An appeal must be filed within 30 days")
+    assert sorted(sum(row["differences"]["days"], [])) == ["14", "30"]
+    assert row["sentences"] == [[row["sentence_a"], row["sentence_b"]]]
+    assert "sentence_a" in csv.text.splitlines()[0]

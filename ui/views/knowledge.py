@@ -173,16 +173,18 @@ st.caption(
 if found:
     frame = pd.DataFrame(
         [
-            {
+            {  # what differs first: at 1366 px the last columns are scrolled off
                 "similarity": c["similarity"],
-                "document A": c["doc_a"],
-                "section A": c["section_a"],
-                "document B": c["doc_b"],
-                "section B": c["section_b"],
                 "differences": "; ".join(
                     f"{kind}: {', '.join(a)} vs {', '.join(b)}"
                     for kind, (a, b) in c["differences"].items()
                 ),
+                "document A": c["doc_a"],
+                "section A": c["section_a"],
+                "document B": c["doc_b"],
+                "section B": c["section_b"],
+                "sentence A": c.get("sentence_a", ""),
+                "sentence B": c.get("sentence_b", ""),
             }
             for c in found
         ]
@@ -200,5 +202,9 @@ if found:
                 )
                 if stated:
                     column.caption(md(f"Only here: {stated}"))
-                # As written, its tables as tables (a market table compared with another).
-                column.html(text_block(marked_html(c[f"text_{side}"])))
+                # As written, its tables as tables (a market table compared with another),
+                # the sentence that disagrees marked
+                text, sentence = c[f"text_{side}"], c.get(f"sentence_{side}") or ""
+                at = text.find(sentence) if sentence else -1
+                end = at + len(sentence) if at >= 0 else 0
+                column.html(text_block(marked_html(text, max(at, 0), end)))
