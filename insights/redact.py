@@ -23,7 +23,8 @@ from typing import Any
 
 _ID_WORDS = (
     r"order|ord|purchase|transaction|txn|invoice|ticket|tkt|case|incident|inc|request|req|"
-    r"user\s*id|uid|account\s*id|acct|ref|reference|refund\s*id|payout\s*id|report"
+    r"user\s*id|uid|account\s*id|acct|ref|reference|refund\s*id|payout\s*id|report|"
+    r"tracking|awb|shipment|parcel|consignment"
 )
 _SPACE = r"[ \t\u00a0\u202f]"  # a separator inside one number never spans a line break
 
@@ -35,6 +36,13 @@ DATE = re.compile(
 )
 
 EMAIL = re.compile(r"\w[\w.%+'’-]*@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# An address spelled out so that filters miss it: "maria dot k at gmail dot com",
+# "jo [at] example [dot] org".
+_AT, _DOT = r"(?:\s+at\s+|\s*[\[(]at[\])]\s*)", r"(?:\s+dot\s+|\s*[\[(]dot[\])]\s*)"
+SPELLED_EMAIL = re.compile(
+    rf"\b[\w.+-]+(?:{_DOT}[\w-]+)*{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[^\W\d_]{{2,}}\b",
+    re.IGNORECASE,
+)
 URL_WITH_USER = re.compile(r"https?://\S+")
 # A card number: 13-19 digits, maybe grouped by spaces, dashes or dots.
 CARD = re.compile(r"(?<![\w+.,-])\d(?:[ .-]?\d){12,18}(?![\w]|[.-]\d)")
@@ -168,6 +176,7 @@ def _labelled(match: re.Match[str]) -> str:
 RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (URL_WITH_USER, "[URL]"),
     (EMAIL, "[EMAIL]"),
+    (SPELLED_EMAIL, "[EMAIL]"),
     (IBAN, _iban),
     (CARD, _card),
     (LABELLED_ID, _labelled),

@@ -169,3 +169,21 @@ def test_cards_need_the_luhn_check_or_a_card_grouping() -> None:
     assert redact("5500000000000004") == "[CARD]"  # Luhn-valid, ungrouped
     assert "[CARD]" not in redact("2026030120260401")  # 16 digits, fails Luhn: not a card
     assert redact("refund 2026-03-01 2026-04-01") == "refund 2026-03-01 2026-04-01"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("new email maria dot k at gmail dot com", "new email [EMAIL]"),
+        ("write to jo [at] example [dot] org", "write to [EMAIL]"),
+        ("tracking number 1Z999AA10123456784 stuck", "tracking number [ID] stuck"),
+        ("parcel JD014600003828 lost", "parcel [ID] lost"),
+        ("look at the refund dot points", "look at the refund dot points"),
+        ("tracking has no delivery date", "tracking has no delivery date"),
+        ("shipment 3 days late", "shipment 3 days late"),
+    ],
+)
+def test_spelled_out_addresses_and_tracking_numbers_are_redacted(text: str, expected: str):
+    """A QA pass found both in gap examples a manager reads: addresses spelled out so that
+    filters miss them, and carriers' tracking numbers."""
+    assert redact(text) == expected
