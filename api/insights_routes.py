@@ -234,7 +234,9 @@ COLUMNS = {
     "past-review": (
         "doc_id", "title", "review_date", "days_overdue", "owner_team", "status", "reason",
     ),
-    "doc-feedback": ("doc_id", "title", "version", "helpful", "not_helpful", "wrong_or_outdated"),
+    "doc-feedback": (
+        "doc_id", "title", "version", "helpful", "not_helpful", "wrong_or_outdated", "comments",
+    ),
     "conflicts": (
         "similarity", "doc_a", "title_a", "section_a", "sentence_a", "text_a",
         "doc_b", "title_b", "section_b", "sentence_b", "text_b", "differences", "sentences",

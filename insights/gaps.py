@@ -390,6 +390,9 @@ def document_feedback(searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return feedback_by_document(verdicts, titles, versions)
 
 
+COMMENTS_SHOWN = 5  # a document's latest comments listed with its ratings
+
+
 def feedback_by_document(
     verdicts: list[dict[str, Any]],
     titles: dict[str, str],
@@ -403,10 +406,13 @@ def feedback_by_document(
     """
     versions = versions or {}
     table: dict[tuple[str, str | None], Counter[str]] = {}
+    said: dict[tuple[str, str | None], list[str]] = {}
     for f in verdicts:
         if f.get("doc_id"):
-            version = versions.get((f["search_id"], f.get("chunk_id")))
-            table.setdefault((f["doc_id"], version), Counter())[f["rating"]] += 1
+            key = (f["doc_id"], versions.get((f["search_id"], f.get("chunk_id"))))
+            table.setdefault(key, Counter())[f["rating"]] += 1
+            if (f.get("comment") or "").strip():
+                said.setdefault(key, []).append(f["comment"].strip())
     rows = [
         {
             "doc_id": doc,
@@ -415,6 +421,9 @@ def feedback_by_document(
             "helpful": c["helpful"],
             "not_helpful": c["not_helpful"],
             "wrong_or_outdated": c["wrong_or_outdated"],
+            # what agents wrote, latest first: "the counterfeit SOP says 14 days" names the
+            # fix a count cannot
+            "comments": said.get((doc, version), [])[::-1][:COMMENTS_SHOWN],
         }
         for (doc, version), c in table.items()
     ]

@@ -296,8 +296,11 @@ class QueryLog:
 
     def verdicts(self, since: str | None = None) -> list[dict[str, Any]]:
         """The feedback on the window's searches, the latest verdict per (search, passage),
-        in the order given: ``search_id``, ``chunk_id``, ``doc_id`` and ``rating``."""
-        return self._window_feedback(since, ("search_id", "chunk_id", "doc_id", "rating"))
+        in the order given: ``search_id``, ``chunk_id``, ``doc_id``, ``rating`` and the
+        (redacted) ``comment``."""
+        return self._window_feedback(
+            since, ("search_id", "chunk_id", "doc_id", "rating", "comment")
+        )
 
     def retrieved_doc_ids(self, since: str | None = None, top: int | None = None) -> set[str]:
         """Every document any search of the window returned, in any rank, or within the first

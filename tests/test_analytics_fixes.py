@@ -380,3 +380,23 @@ def test_pages_of_the_log_keep_one_fixed_period(client: TestClient) -> None:
     by_days = client.get("/analytics/searches", params={"days": 3650, "limit": 4})
     link = parse_qs(urlsplit(by_days.headers["link"].split(">")[0].lstrip("<")).query)
     assert "days" not in link and link["since"][0].endswith("+00:00")
+
+
+def test_what_agents_wrote_is_listed_with_the_ratings_of_the_document(client: TestClient) -> None:
+    """Comments were stored and shown nowhere: "the counterfeit SOP says 14 days" named a
+    contradiction the conflict finder missed, and no manager could read it."""
+    first = _search(client, "escalate imminent risk guardian queue")
+    second = _search(client, "escalate imminent risk guardian queue now")
+    for search, comment in (
+        (first, "the counterfeit SOP says 14 days"),
+        (second, "call 555 0100 1234"),
+    ):
+        body = {"search_id": search["search_id"], "rating": "wrong_or_outdated",
+                "chunk_id": search["results"][0]["chunk_id"], "comment": comment}  # fmt: skip
+        assert client.post("/feedback", json=body).status_code == 201
+    [row] = client.get("/analytics/document-feedback").json()
+    assert row["wrong_or_outdated"] == 2
+    assert row["comments"][1] == "the counterfeit SOP says 14 days"  # latest first
+    assert "555" not in row["comments"][0]  # as logged: redacted
+    csv = client.get("/analytics/document-feedback", params={"format": "csv"}).text
+    assert csv.splitlines()[0].endswith(",comments") and "counterfeit SOP" in csv

@@ -122,6 +122,8 @@ st.header("Feedback on documents")
 doc_feedback = call(api.analytics, "document-feedback", days=days)
 if doc_feedback:
     frame = pd.DataFrame(doc_feedback)
+    if "comments" in frame:  # what agents wrote, one cell: a list shows as "[...]"
+        frame["comments"] = frame["comments"].map(lambda said: " | ".join(said or []))
     st.dataframe(frame, hide_index=True, width="stretch")
     _download(frame, "document-feedback")
 else:
