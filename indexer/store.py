@@ -464,9 +464,23 @@ def check_terms(manifest: Manifest, where: Path | str) -> None:
         )
 
 
+def _backend_of(fingerprint: str) -> tuple[str, str]:
+    """(the source model's fingerprint, the backend that embedded with it): the int8 export
+    appends '+onnx-int8.N', torch nothing."""
+    source, _, export = fingerprint.partition("+")
+    return source, export.rsplit(".", 1)[0] if export else "torch"
+
+
 def check_model(manifest: Manifest, model: str, fingerprint: str, where: Path | str) -> None:
     """Refuse an index whose vectors came from another model than the one configured."""
     if manifest.model_fingerprint != fingerprint:
+        built, now = _backend_of(manifest.model_fingerprint), _backend_of(fingerprint)
+        if manifest.model == model and built[0] == now[0] and built[1] != now[1]:
+            raise IndexMismatchError(  # the same model, another backend
+                f"the index in {where} was built with the {built[1]} embedding backend, but "
+                f"KB_EMBED_BACKEND is {now[1]}: set KB_EMBED_BACKEND={built[1]}, or rebuild "
+                "the index with `kb index`"
+            )
         raise IndexMismatchError(
             f"the index in {where} was built with model {manifest.model!r} "
             f"({manifest.model_fingerprint}), but the configured model is {model!r} "

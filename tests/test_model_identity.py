@@ -148,3 +148,18 @@ def test_a_cached_export_whose_side_files_changed_is_made_again(
     assert not _verified(made.parent, "m@sha256:1")
     again = onnx_backend.ensure_export("unused", "m@sha256:1", tmp_path)
     assert json.loads((again.parent / "pooling.json").read_text())["pooling_mode_mean_tokens"]
+
+
+def test_an_index_of_the_other_backend_says_which_setting_to_change() -> None:
+    """The message named the same model twice and never KB_EMBED_BACKEND."""
+    from indexer.errors import IndexMismatchError
+    from indexer.store import Manifest, check_model
+
+    source = "all-MiniLM-L6-v2@sha256:53aa"
+    built = Manifest("v1", "bundled", f"{source}+onnx-int8.4", 384, {}, {}, 1.0, "now")
+    with pytest.raises(IndexMismatchError, match="onnx-int8 embedding backend, but "
+                       "KB_EMBED_BACKEND is torch: set KB_EMBED_BACKEND=onnx-int8"):  # fmt: skip
+        check_model(built, "bundled", source, "ix")
+    with pytest.raises(IndexMismatchError, match="rebuild the index"):
+        check_model(built, "other", "other@sha256:1", "ix")  # another model: rebuild
+    check_model(built, "bundled", f"{source}+onnx-int8.4", "ix")
