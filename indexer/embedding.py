@@ -131,7 +131,22 @@ def resolve_model(name: str) -> tuple[str, str]:
         # a hub name is "model" or "org/model"; this names a path
         what = "not a directory" if local.exists() else "no such directory"
         raise KBError(f"KB_MODEL {name!r} is not a model folder: {what}")
+    cached = _hub_snapshot(name)
+    if cached is not None:  # the revision on this machine, fingerprinted like a folder
+        return str(cached), f"{name}@sha256:{folder_digest(cached)}"
     return name, f"hub:{name}"
+
+
+def _hub_snapshot(name: str) -> Path | None:
+    """The folder of a hub model's revision cached on this machine, None when none is: a
+    newer revision cached later was taken for the same model (its vectors mixed with the old
+    ones', or of another size)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # not cached, not a valid repo name: loading it says why
+        return None
 
 
 class Embedder:

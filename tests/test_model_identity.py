@@ -163,3 +163,30 @@ def test_an_index_of_the_other_backend_says_which_setting_to_change() -> None:
     with pytest.raises(IndexMismatchError, match="rebuild the index"):
         check_model(built, "other", "other@sha256:1", "ix")  # another model: rebuild
     check_model(built, "bundled", f"{source}+onnx-int8.4", "ix")
+
+
+def test_a_cached_hub_model_is_fingerprinted_by_the_revision_on_this_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub model was fingerprinted by its name: a newer revision cached later (other
+    weights, another vector size) was taken for the same model."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    repo = tmp_path / "models--acme--support-embedder"
+    (repo / "refs").mkdir(parents=True)
+
+    def cache(revision: str, weights: bytes) -> None:
+        snapshot = repo / "snapshots" / revision
+        snapshot.mkdir(parents=True)
+        (snapshot / "config.json").write_text("{}")
+        (snapshot / "model.safetensors").write_bytes(weights)
+        (repo / "refs" / "main").write_text(revision)
+
+    cache("a" * 40, b"first weights")
+    path, first = resolve_model("acme/support-embedder")
+    assert Path(path).name == "a" * 40 and first.startswith("acme/support-embedder@sha256:")
+    cache("b" * 40, b"newer weights")
+    path, newer = resolve_model("acme/support-embedder")
+    assert Path(path).name == "b" * 40 and newer != first
+    assert resolve_model("acme/not-cached")[1] == "hub:acme/not-cached"
