@@ -198,6 +198,7 @@ def _export(model_path: str, out: Path) -> dict[str, Any]:
     fused: it is then quantised as traced, slower but the same vectors), and ``scales``, what
     became of the activation scales.
     """
+    transformer = str(_module_dir(model_path, "Transformer", ""))
     try:
         import onnx
         import torch
@@ -217,10 +218,10 @@ def _export(model_path: str, out: Path) -> dict[str, Any]:
             return self.base(**dict(zip(self.names, tensors, strict=True))).last_hidden_state
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        tokenizer = AutoTokenizer.from_pretrained(transformer)
         # Eager attention traces to the plain MatMul/Softmax pattern the fuser recognises
         # (scaled_dot_product_attention does not); the vectors are the same.
-        base = AutoModel.from_pretrained(model_path, attn_implementation="eager").eval()
+        base = AutoModel.from_pretrained(transformer, attn_implementation="eager").eval()
     except OSError as exc:
         raise KBError(f"cannot export {model_path!r} to ONNX: {exc}") from exc
     sample = tokenizer(["an example", "a second, longer example text"], padding=True,
@@ -270,7 +271,7 @@ def _export(model_path: str, out: Path) -> dict[str, Any]:
         quantise(source)
     for name in (fp32.name, FUSED_FILE):  # only the quantised model is kept
         (out / name).unlink(missing_ok=True)
-    limit = _max_tokens(model_path)
+    limit = _max_tokens(transformer)
     try:
         fixed = fix_activation_scales(
             out / MODEL_FILE,
@@ -284,12 +285,23 @@ def _export(model_path: str, out: Path) -> dict[str, Any]:
         logger.warning("could not fix the activation scales (%s); they stay per batch", exc)
         scales = f"per batch (calibration failed: {exc})"
     for name in ("tokenizer.json", "sentence_bert_config.json"):
-        if (Path(model_path) / name).is_file():
-            shutil.copy2(Path(model_path) / name, out / name)
-    pooling = Path(model_path) / "1_Pooling" / "config.json"
+        if (Path(transformer) / name).is_file():
+            shutil.copy2(Path(transformer) / name, out / name)
+    pooling = _module_dir(model_path, "Pooling", "1_Pooling") / "config.json"
     if pooling.is_file():
         shutil.copy2(pooling, out / "pooling.json")
     return {"operators": fused, "scales": scales}
+
+
+def _module_dir(model_path: str, kind: str, default: str) -> Path:
+    """The folder of a model's first ``kind`` module as its modules.json names it: the
+    classic layout keeps the transformer in 0_Transformer/ (its export failed with a
+    traceback), the current one at the top."""
+    modules = _read_json(Path(model_path) / "modules.json")
+    for module in modules if isinstance(modules, list) else []:
+        if isinstance(module, dict) and str(module.get("type", "")).endswith(kind):
+            return Path(model_path) / str(module.get("path") or "")
+    return Path(model_path) / default
 
 
 def _max_tokens(model_path: str) -> int:

@@ -190,3 +190,18 @@ def test_a_cached_hub_model_is_fingerprinted_by_the_revision_on_this_machine(
     path, newer = resolve_model("acme/support-embedder")
     assert Path(path).name == "b" * 40 and newer != first
     assert resolve_model("acme/not-cached")[1] == "hub:acme/not-cached"
+
+
+def test_the_export_finds_the_transformer_of_the_classic_layout(tmp_path: Path) -> None:
+    """A model saved in the classic layout (0_Transformer/, 1_Pooling/) failed to export with
+    a traceback: its transformer is where modules.json says, not at the top."""
+    from indexer.onnx_backend import _module_dir
+
+    (tmp_path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "0_Transformer",
+         "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]))  # fmt: skip
+    assert _module_dir(str(tmp_path), "Transformer", "") == tmp_path / "0_Transformer"
+    assert _module_dir(str(tmp_path), "Pooling", "1_Pooling") == tmp_path / "1_Pooling"
+    assert _module_dir(str(bundled_model_path()), "Transformer", "") == bundled_model_path()
