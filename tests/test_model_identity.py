@@ -200,7 +200,8 @@ def test_the_export_finds_the_transformer_of_the_classic_layout(tmp_path: Path) 
     (tmp_path / "modules.json").write_text(json.dumps([
         {"idx": 0, "name": "0", "path": "0_Transformer",
          "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"},
     ]))  # fmt: skip
     assert _module_dir(str(tmp_path), "Transformer", "") == tmp_path / "0_Transformer"
     assert _module_dir(str(tmp_path), "Pooling", "1_Pooling") == tmp_path / "1_Pooling"
