@@ -1,8 +1,8 @@
 """One Embedder: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers model by name.
 
 The model is loaded on first use (or ``warm_up()``), never at import. Its fingerprint, which the
-index manifest records, is the sha256 of the weights for local models, so an index can tell
-whether the vectors it holds came from the model now configured.
+index manifest records, covers every file of a local model that shapes a vector, so an index
+can tell whether the vectors it holds came from the model now configured.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ BUNDLED_FILES = {
     "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
     "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
 }  # fmt: skip
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 BACKENDS = ("onnx-int8", "torch")
 # What a model folder holds besides what it computes with: read-mes, git's files, exports for
 # other runtimes. Everything else is part of the model's fingerprint.
@@ -112,7 +111,8 @@ def resolve_model(name: str) -> tuple[str, str]:
 
     The bundled model is verified file by file against its known hashes before we trust it
     (its fingerprint names the weights' sha256); a local folder is fingerprinted by all its
-    model files (:func:`folder_digest`); a hub name by itself.
+    model files (:func:`folder_digest`); a hub name by the files of the revision cached on
+    this machine, or by its name when none is (loading it then fails offline, saying why).
     """
     if name == BUNDLED_MODEL:
         path = bundled_model_path()
