@@ -493,3 +493,17 @@ def test_evaluate_page_names_the_questions_worse_than_in_an_earlier_run(
     at.checkbox[0].check().run()
     assert not at.exception and earlier["run_id"] not in asked
     assert "bm25, ndcg@10: 1 question worse" in _markdown(at)
+
+
+def test_a_link_made_today_carries_no_day_so_it_reads_as_today_later(api_url: str) -> None:
+    """A link always carried the day it was made: opened on a later day, that day was sent as
+    a chosen as_of, which turns off searching the version a question names."""
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params["q"] = "coin refund rules in feb 2025"
+    at.run()
+    assert not at.exception
+    [logged] = _searches(api_url)
+    assert at.query_params == {"q": "coin refund rules in feb 2025", "sid": logged["search_id"]}
+    at.date_input(key="as_of").set_value(dt.date(2026, 4, 2))
+    at.button[0].click().run()
+    assert at.query_params["as_of"] == "2026-04-02"  # a day the agent chose stays in it

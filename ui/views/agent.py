@@ -240,7 +240,11 @@ def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str
     # as the query log keeps it, personal data replaced (an e-mail as [EMAIL]).
     out = {"q": redact(search["q"])}
     out.update({name: search[name] for name in LINK_FILTERS if search[name]})
-    out["as_of"] = search["as_of"]
+    # The day only when the agent chose one (then the API was sent it): a link made today and
+    # opened later carried that day as a chosen date, which turns off searching the version
+    # a question names ("coin refund rules in feb 2025" showed only today's version).
+    if search["as_of"] != dt.date.today().isoformat():
+        out["as_of"] = search["as_of"]
     if search["top_k"] != DEFAULT_TOP_K:
         out["top_k"] = str(search["top_k"])
     if search_id:
