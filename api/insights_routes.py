@@ -192,6 +192,10 @@ def _visible_verdicts(feedback: list[dict[str, Any]], seen: set[str] | None) -> 
     return [f for f in feedback if not f.get("doc_id") or f["doc_id"] in seen]
 
 
+def _comments(feedback: list[dict[str, Any]]) -> list[str]:
+    return [f["comment"].strip() for f in feedback if (f.get("comment") or "").strip()]
+
+
 def _visible_filters(filters: dict[str, Any], seen: set[str] | None) -> dict[str, Any]:
     """A search's filters as typed, less the ids of documents the caller may not see (a
     doc_id filter names the document it asked for)."""
@@ -242,8 +246,8 @@ COLUMNS = {
         "doc_b", "title_b", "section_b", "sentence_b", "text_b", "differences", "sentences",
     ),
     "searches": (
-        "ts", "query", "answerable", "confidence", "top_doc", "results", "feedback", "filters",
-        "search_id", "withheld",
+        "ts", "query", "answerable", "confidence", "top_doc", "results", "feedback", "comments",
+        "filters", "search_id", "withheld",
     ),
 }  # fmt: skip
 
@@ -550,6 +554,10 @@ def analytics_searches(
             "top_doc": s["results"][0]["doc_id"] if s["results"] else None,
             "results": [r["doc_id"] for r in s["results"]],
             "feedback": [f["rating"] for f in s["feedback"]],
+            # what the searcher wrote with a rating ("nothing about crypto payouts"): a count
+            # of ratings does not say what was missing
+            # (none of a withheld search: they could tell its hidden question)
+            "comments": [] if s["withheld"] else _comments(s["feedback"]),
             "filters": _visible_filters(s["filters"], seen),
             "search_id": s["search_id"],
             "withheld": s["withheld"],

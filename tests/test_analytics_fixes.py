@@ -400,3 +400,12 @@ def test_what_agents_wrote_is_listed_with_the_ratings_of_the_document(client: Te
     assert "555" not in row["comments"][0]  # as logged: redacted
     csv = client.get("/analytics/document-feedback", params={"format": "csv"}).text
     assert csv.splitlines()[0].endswith(",comments") and "counterfeit SOP" in csv
+    whole = {"search_id": first["search_id"], "rating": "not_helpful",
+             "comment": "nothing about crypto payouts"}  # fmt: skip
+    assert client.post("/feedback", json=whole).status_code == 201
+    logged = {s["search_id"]: s for s in client.get("/analytics/searches").json()}
+    assert logged[first["search_id"]]["comments"] == [
+        "the counterfeit SOP says 14 days", "nothing about crypto payouts"
+    ]  # fmt: skip
+    [said] = logged[second["search_id"]]["comments"]
+    assert said.startswith("call ") and "555" not in said  # as logged: redacted

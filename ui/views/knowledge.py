@@ -77,17 +77,17 @@ if not topics:
 else:
     table = pd.DataFrame(
         [
-            {
+            {  # what a manager acts on first: at 1366 px the last columns scroll off
                 "topic": t["topic_id"],
                 "label": t["label"],
                 "searches": t["count"],
+                "example": t["examples"][0],
+                "closest documents": ", ".join(t["closest_docs"]),
                 "unanswered": t["unanswered"],
                 "low confidence": t["low_confidence"],
                 "negative feedback": t["negative_feedback"],
                 "distinct questions": t["distinct_queries"],
                 "last seen": t["last_seen"][:10],
-                "example": t["examples"][0],
-                "closest documents": ", ".join(t["closest_docs"]),
             }
             for t in topics
         ]
@@ -124,6 +124,9 @@ if doc_feedback:
     frame = pd.DataFrame(doc_feedback)
     if "comments" in frame:  # what agents wrote, one cell: a list shows as "[...]"
         frame["comments"] = frame["comments"].map(lambda said: " | ".join(said or []))
+    # the verdicts and what was said first, the title last: at 1366 px it scrolls off
+    first = ["doc_id", "wrong_or_outdated", "not_helpful", "helpful", "comments", "version"]
+    frame = frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]
     st.dataframe(frame, hide_index=True, width="stretch")
     _download(frame, "document-feedback")
 else:
