@@ -276,7 +276,12 @@ class PgSearcher:
         bm25 = None
         query_terms, looked_up = lexical_terms
         if mode != "dense":  # repeated words weigh more, as in bm25s; slips read as terms
-            bm25 = self._bm25_params(query_terms, snapshot, looked_up)
+            # IDF over the whole index, as the local backend's BM25 matrix has it: the counts
+            # looked up for a restricted caller (spelling) are of the passages they may see,
+            # and gave their keys other scores, and orders, than on local files
+            seen_all = catalog.visible(groups) is None
+            whole = looked_up if seen_all else self._doc_freq(con, set(query_terms))
+            bm25 = self._bm25_params(query_terms, snapshot, whole)
         if bm25:
             sql = _BM25_TOP_SQL.format(docs="AND p.doc_id = ANY(%(docs)s)" if docs else "")
             limit = max(self.settings.ann_candidates, fusion.LEXICAL_DEPTH)  # as locally

@@ -204,3 +204,27 @@ def test_a_table_row_highlight_names_its_header_on_both_backends(
         assert prose.highlight.table_header is None
     finally:
         s.close()
+
+
+def test_backends_rank_alike_for_a_caller_who_sees_some_documents(
+    sample_kb: Path, fake_embedder, tmp_path: Path, pg_database
+) -> None:
+    """A key restricted to some access groups got other BM25 scores, and orders, on postgres:
+    its IDF came from the passages the caller may see, the local backend's from all."""
+    build_index(sample_kb, tmp_path / "index", fake_embedder, **OPTIONS)
+    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    local = open_searcher(tmp_path / "index", fake_embedder, Settings())
+    pg = open_searcher(pg_database, fake_embedder, Settings())
+    try:
+        for groups in (["all-agents"], ["tns-specialists"]):
+            for query in QUERIES:
+                for mode in ("bm25", "hybrid"):
+                    want = local.search(query, top_k=3, mode=mode, groups=groups)
+                    got = pg.search(query, top_k=3, mode=mode, groups=groups)
+                    assert [r.chunk_id for r in got.results] == [r.chunk_id for r in want.results]
+                    assert [r.score for r in got.results] == pytest.approx(
+                        [r.score for r in want.results], abs=2e-4
+                    ), (groups, query, mode)
+    finally:
+        local.close()
+        pg.close()
