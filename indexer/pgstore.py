@@ -42,6 +42,21 @@ def is_database_url(value: str) -> bool:
     return value.startswith(("postgresql://", "postgres://"))
 
 
+def shown(target: Path | str) -> str:
+    """An index folder, or a database URL with its password masked: `kb index` printed
+    'postgresql://kb_owner:ownerpw@...' into terminals and CI logs."""
+    text = str(target)
+    if not is_database_url(text):
+        return text
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 def open_connection(url: str) -> Any:
     """A psycopg connection with pgvector's numpy adapters registered (caller closes it)."""
     import psycopg

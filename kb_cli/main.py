@@ -256,16 +256,18 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _print_build_report(report: BuildReport) -> None:
+    from indexer.pgstore import shown
+
     out = sys.stdout
     if report.unchanged:
         out.write(
-            f"Index at {report.index_dir} is up to date ({report.documents} documents, "
+            f"Index at {shown(report.index_dir)} is up to date ({report.documents} documents, "
             f"{report.chunks} chunks; checked in {report.seconds:.1f}s).\n"
         )
     else:
         out.write(
             f"Indexed {report.documents} documents into {report.chunks} chunks "
-            f"in {report.seconds:.1f}s -> {report.index_dir}\n"
+            f"in {report.seconds:.1f}s -> {shown(report.index_dir)}\n"
         )
         out.write(
             f"Embedded {report.embedded} new texts, reused {report.reused} (from the previous "
@@ -489,6 +491,16 @@ def _read_baseline(path: str) -> dict[str, Any]:
         raise UsageError(f"--baseline {path} {exc}") from None
 
 
+def _note_local_eval(settings: Settings) -> None:
+    """Say that an evaluation measures local files: with KB_DATABASE_URL set it looked like a
+    measurement of the database backend."""
+    if settings.database_url:
+        sys.stderr.write(
+            "kb: note: kb eval indexes each set into local files under KB_EVAL_CACHE_DIR; "
+            "KB_DATABASE_URL is not used (both backends rank alike: tests/test_backends.py)\n"
+        )
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Exit 0 when the gate passes, 1 on a regression, 2 when the dataset, the baseline or
     --max-drop cannot gate this run (refused before indexing, so a bad gate costs no minutes),
@@ -509,6 +521,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from eval.runner import metric_names, run_modes
 
     settings = _settings(args)
+    _note_local_eval(settings)
     modes = ["default", "dense", "bm25", "hybrid"] if args.mode == "all" else [args.mode]
     try:
         max_drop = check_max_drop(args.max_drop)
@@ -604,6 +617,7 @@ def cmd_eval_all(args: argparse.Namespace) -> int:
     from eval.runner import SHARED_SETS, run_dataset
 
     settings = _settings(args)
+    _note_local_eval(settings)
     datasets_dir = Path(args.datasets_dir) if args.datasets_dir else settings.datasets_dir
     cache_dir = Path(args.cache_dir) if args.cache_dir else settings.eval_cache_dir
     progress, close_bars = _progress_bars(args.quiet)

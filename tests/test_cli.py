@@ -342,3 +342,27 @@ def test_a_row_of_a_table_split_between_passages_has_its_header() -> None:
     row = data_first.index("BR |")
     shown = row_header(row, row + 17, "BR | BRL | BRL 50", lambda at: data_first[at : row + 17])
     assert shown is None  # a first row with figures is data, no header
+
+
+def test_a_database_url_is_printed_without_its_password() -> None:
+    from indexer.pgstore import shown
+
+    assert (
+        shown("postgresql://kb_owner:ownerpw@db:5432/kb") == "postgresql://kb_owner:***@db:5432/kb"
+    )
+    assert shown("postgresql:///kb?host=/tmp/pg") == "postgresql:///kb?host=/tmp/pg"
+    assert shown(Path("var/index")) == "var/index"
+
+
+def test_kb_eval_says_it_measures_local_files_when_a_database_is_set(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from kb_cli.main import main
+
+    monkeypatch.setenv("KB_DATABASE_URL", "postgresql://kb@localhost/kb")
+    get_settings.cache_clear()
+    try:
+        assert main(["eval", str(tmp_path / "no-such-set"), "-q"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert "KB_DATABASE_URL is not used" in capsys.readouterr().err
