@@ -53,6 +53,7 @@ from api.security import (
     retry_seconds,
 )
 from indexer.errors import (
+    BackendUnavailableError,
     DatasetError,
     DeadlineExceeded,
     IndexCorruptError,
@@ -80,6 +81,7 @@ STATUS_FOR_ERROR: list[tuple[type[KBError], int]] = [
     (DatasetError, 422),
     (NotFoundError, 404),
     (IndexNotFoundError, 503),
+    (BackendUnavailableError, 503),
     (IndexMismatchError, 503),
     (ModelIntegrityError, 503),
     (IndexCorruptError, 503),

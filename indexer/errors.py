@@ -48,3 +48,8 @@ class IndexCorruptError(KBError):
 
 class IndexLockedError(KBError):
     """Another indexer is writing to the same index directory."""
+
+
+class BackendUnavailableError(KBError):
+    """The database holding the index cannot be reached (down, restarting, refusing logins):
+    the API answers 503, as for an index it cannot load, not 500."""

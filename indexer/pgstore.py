@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import queue
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 
 from indexer.documents import Chunk, Document
-from indexer.errors import IndexNotFoundError, KBError
+from indexer.errors import BackendUnavailableError, IndexNotFoundError, KBError
 from indexer.lexical import tokenize
 from indexer.quantise import dequantise, quantise
 from indexer.store import Manifest
@@ -65,7 +66,7 @@ def open_connection(url: str) -> Any:
     try:
         con = psycopg.connect(url)
     except psycopg.OperationalError as exc:
-        raise KBError(f"cannot connect to the database: {exc}".strip()) from exc
+        raise BackendUnavailableError(f"cannot connect to the database: {exc}".strip()) from exc
     try:
         register_vector(con)
     except psycopg.ProgrammingError as exc:  # the extension is not there yet
@@ -81,33 +82,58 @@ class ConnectionPool:
     own. One that failed is closed rather than reused; one left mid-transaction is rolled back.
     """
 
+    CHECK_AFTER_S = 2.0  # an idle connection older than this is checked before it is used
+
     def __init__(self, opener: Callable[[], Any], size: int = 8) -> None:
         self._open = opener
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._size = size
 
+    def _take(self) -> Any:
+        """An idle connection that still answers, else a new one. After the database restarted,
+        every pooled connection was dead: each failed the request it was handed (a 500, and a
+        search answered but never logged) before the pool learnt it."""
+        import psycopg
+
+        while True:
+            try:
+                con, since = self._idle.get_nowait()
+            except queue.Empty:
+                return self._open()
+            if time.monotonic() - since < self.CHECK_AFTER_S:
+                return con
+            try:
+                con.execute("SELECT 1")
+                if con.info.transaction_status != 0:
+                    con.rollback()
+                return con
+            except psycopg.Error:
+                con.close()
+
     @contextmanager
     def connection(self) -> Iterator[Any]:
-        try:
-            con = self._idle.get_nowait()
-        except queue.Empty:
-            con = self._open()
+        import psycopg
+
+        con = self._take()
         try:
             yield con
+        except psycopg.OperationalError as exc:  # the server went away mid-request
+            con.close()
+            raise BackendUnavailableError(f"the database is unavailable: {exc}".strip()) from exc
         except BaseException:
             con.close()
             raise
         if con.info.transaction_status != 0:  # not idle
             con.rollback()
         if self._idle.qsize() < self._size:
-            self._idle.put(con)
+            self._idle.put((con, time.monotonic()))
         else:
             con.close()
 
     def close(self) -> None:
         while True:
             try:
-                self._idle.get_nowait().close()
+                self._idle.get_nowait()[0].close()
             except queue.Empty:
                 return
 

@@ -228,3 +228,38 @@ def test_backends_rank_alike_for_a_caller_who_sees_some_documents(
     finally:
         local.close()
         pg.close()
+
+
+def test_a_database_restart_costs_no_request_and_an_outage_is_a_503(
+    sample_kb: Path, fake_embedder, pg_database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the database restarted, each pooled connection failed the request it was handed
+    (a 500, and a search answered but never logged); a database down was a 500, not a 503."""
+    from api.app import status_for
+    from indexer.errors import BackendUnavailableError
+    from indexer.pgstore import ConnectionPool, connect
+
+    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    pg = open_searcher(pg_database, fake_embedder, Settings())
+
+    def restart() -> None:  # every other session ends, as when the server restarts
+        with connect(pg_database) as con:
+            con.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            con.commit()
+
+    try:
+        assert pg.search("refund coins", top_k=1).results
+        restart()
+        monkeypatch.setattr(ConnectionPool, "CHECK_AFTER_S", 0.0)
+        assert pg.search("refund coins", top_k=1).results  # a new connection, no failure
+        restart()
+        monkeypatch.setattr(ConnectionPool, "CHECK_AFTER_S", 3600.0)  # used unchecked
+        with pytest.raises(BackendUnavailableError) as failed:
+            pg.search("refund coins", top_k=1)
+        assert status_for(failed.value) == 503
+        assert pg.search("refund coins", top_k=1).results  # the dead one was dropped
+    finally:
+        pg.close()
