@@ -182,8 +182,17 @@ def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
     (files closed) when the last of them lets go of it.
     """
     current: Searcher | None = app.state.searcher
-    if current is not None and not current.is_stale():
+    try:
+        if current is not None and not current.is_stale():
+            app.state.backend_error = ""
+            return False
+    except BackendUnavailableError as exc:  # the database is down: /health says so, once
+        if getattr(app.state, "backend_error", "") != str(exc):  # in the log: it was a
+            # traceback every reload interval
+            logger.error("%s", exc)
+        app.state.backend_error = str(exc)
         return False
+    app.state.backend_error = ""
     try:
         fresh = Searcher.from_settings(settings) if current is None else current.reopen()
         fresh.warm_up()
@@ -236,6 +245,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.searcher = searcher
         app.state.load_error = None
+        app.state.backend_error = ""  # the database unreachable since the index loaded
         app.state.search_slots = anyio.CapacityLimiter(settings.search_slot_count())
         if searcher is None:
             _one_thread_per_request()
@@ -328,6 +338,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         if request.app.state.searcher is None:
             return {"status": "unavailable", "reason": str(request.app.state.load_error)}
         out = request.app.state.searcher.health()
+        gone = getattr(request.app.state, "backend_error", "")
+        if gone:  # the database went away since the index loaded
+            out.update(status="degraded", reason=gone)
         if not sees_every_document(request):
             out.pop("counts", None)
         return out

@@ -231,3 +231,33 @@ def test_the_configured_default_top_k_applies_when_a_request_names_none(
         assert len(c.post("/search", json={"query": "refund coins"}).json()["results"]) == 2
         body = {"query": "refund coins", "top_k": 4}
         assert len(c.post("/search", json=body).json()["results"]) == 4
+
+
+def test_a_database_gone_away_shows_in_health_and_logs_once(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """With the database down, /health kept saying "ok" while every reload check logged a
+    traceback (377 in a minute in a QA pass)."""
+    from api.app import refresh_searcher
+    from indexer.errors import BackendUnavailableError
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(index_dir=ix, reload_interval_s=0)
+    searcher = Searcher(ix, fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as c:
+
+        def down() -> bool:
+            raise BackendUnavailableError("cannot connect to the database: refused")
+
+        monkeypatch.setattr(searcher, "is_stale", down)
+        with caplog.at_level("ERROR"):
+            for _ in range(3):
+                assert refresh_searcher(c.app, settings) is False
+        said = [r.getMessage() for r in caplog.records if r.name == "api.app"]
+        assert said == ["cannot connect to the database: refused"]
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and "refused" in health["reason"]
+        monkeypatch.setattr(searcher, "is_stale", lambda: False)
+        assert refresh_searcher(c.app, settings) is False
+        assert c.get("/health").json()["status"] == "ok"
