@@ -910,6 +910,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # the index being written is a new generation: never half-used
         sys.stderr.write("\nkb: interrupted\n")
         return 130
+    except Exception as exc:
+        refused = _database_refusal(exc)
+        if refused is None:
+            raise
+        sys.stderr.write(f"kb: {refused}\n")
+        return 1
+
+
+def _database_refusal(exc: Exception) -> str | None:
+    """One line for a database error any command can meet (a role without a privilege, a
+    server gone away), else None: `kb ask`, `kb access` and `kb keys` printed a traceback."""
+    if not type(exc).__module__.startswith("psycopg"):
+        return None
+    import psycopg
+
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        message = exc.diag.message_primary or str(exc).strip()
+        return (
+            f"the database refused: {message}; docs/postgres.md lists the privileges each "
+            "command needs"
+        )
+    if isinstance(exc, psycopg.OperationalError):
+        return f"the database is unavailable: {str(exc).strip()}"
+    return None
 
 
 if __name__ == "__main__":

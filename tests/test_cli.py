@@ -366,3 +366,35 @@ def test_kb_eval_says_it_measures_local_files_when_a_database_is_set(
     finally:
         get_settings.cache_clear()
     assert "KB_DATABASE_URL is not used" in capsys.readouterr().err
+
+
+def test_a_database_refusal_is_one_line_from_any_command(monkeypatch, capsys) -> None:
+    """`kb ask`, `kb access` and `kb keys` printed a traceback for a role lacking a privilege."""
+    import psycopg
+
+    from kb_cli import main as cli
+
+    def refused(args):
+        raise psycopg.errors.InsufficientPrivilege("permission denied for table kb_documents")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(
+        cli, "build_parser",
+        lambda: _with_func(parser(), refused),
+    )  # fmt: skip
+    assert cli.main(["ask", "refund"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kb: the database refused: permission denied for table kb_documents")
+    assert "Traceback" not in err
+
+
+def _with_func(parser, func):
+    real = parser.parse_args
+
+    def parse(argv=None):
+        args = real(argv)
+        args.func = func
+        return args
+
+    parser.parse_args = parse
+    return parser
