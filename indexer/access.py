@@ -66,7 +66,7 @@ def _write(target: Target, overrides: dict[str, list[str]]) -> None:
 def _indexed_hashes(target: Target) -> dict[str, str] | None:
     """{doc_id: content hash} of the index as it is served now; None when there is none."""
     from indexer import pgstore
-    from indexer.errors import KBError
+    from indexer.errors import IndexNotFoundError, KBError
 
     if _in_database(target):
         import psycopg
@@ -74,8 +74,10 @@ def _indexed_hashes(target: Target) -> dict[str, str] | None:
         try:
             with pgstore.connect(str(target)) as con:
                 return dict(con.execute("SELECT doc_id, content_hash FROM kb_documents").fetchall())
-        except (psycopg.Error, KBError):  # no schema yet, or no server: nothing to check
+        except (psycopg.errors.UndefinedTable, IndexNotFoundError):  # no schema yet
             return None
+        # A role without SELECT on kb_documents, or no server, is said as such (one line);
+        # read as "no index" it sent the manager to --index-dir and --force.
     try:
         con = store.connect_table(store.current_generation(Path(target)))
     except KBError:
