@@ -183,16 +183,15 @@ def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
     """
     current: Searcher | None = app.state.searcher
     try:
-        if current is not None and not current.is_stale():
-            app.state.backend_error = ""
-            return False
-    except BackendUnavailableError as exc:  # the database is down: /health says so, once
-        if getattr(app.state, "backend_error", "") != str(exc):  # in the log: it was a
-            # traceback every reload interval
-            logger.error("%s", exc)
+        stale = current is None or current.is_stale()
+    except BackendUnavailableError as exc:  # the database is down: /health says so, and the
+        if getattr(app.state, "backend_error", "") != str(exc):  # log once (it was a
+            logger.error("%s", exc)  # traceback every reload interval)
         app.state.backend_error = str(exc)
         return False
     app.state.backend_error = ""
+    if not stale:
+        return False
     try:
         fresh = Searcher.from_settings(settings) if current is None else current.reopen()
         fresh.warm_up()

