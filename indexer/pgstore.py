@@ -179,12 +179,14 @@ def migrate(url: str) -> list[str]:
     except psycopg.OperationalError as exc:
         raise KBError(f"cannot connect to the database: {exc}".strip()) from exc
     with con:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS kb_schema_migrations "
-            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
         with con.transaction():
+            # The lock comes first: two CREATE TABLE IF NOT EXISTS at once both see no table
+            # and one fails on PostgreSQL's catalog (two `kb db migrate` on a fresh database).
             con.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS kb_schema_migrations "
+                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
             done = {r[0] for r in con.execute("SELECT name FROM kb_schema_migrations")}
             for path in sorted(MIGRATIONS.glob("*.sql")):
                 if path.name in done:

@@ -80,3 +80,45 @@ def test_a_role_without_privileges_gets_one_line_naming_them(
         con.execute(f"CREATE DATABASE {fresh}")
     with pytest.raises(KBError, match=r"the database refused"):
         pgstore.migrate(urlunsplit(urlsplit(limited)._replace(path=f"/{fresh}")))
+
+
+def test_migrations_run_at_once_on_a_fresh_database_all_succeed(pg_server: str) -> None:
+    """Two operators (or two deploy hooks) running `kb db migrate` on a new database: each
+    succeeds and every migration is applied once (one used to fail on PostgreSQL's catalog)."""
+    import threading
+    import uuid
+
+    import psycopg
+
+    from indexer import pgstore
+    from tests.conftest import _with_database
+
+    for _ in range(3):
+        name = f"kb_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_server, autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {name}")
+        url = _with_database(pg_server, name)
+        applied: list[list[str]] = []
+        errors: list[BaseException] = []
+
+        def run(
+            url: str = url,
+            applied: list[list[str]] = applied,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                applied.append(pgstore.migrate(url))
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        files = sorted(p.name for p in pgstore.MIGRATIONS.glob("*.sql"))
+        assert sorted(n for names in applied for n in names) == files
+        with psycopg.connect(url) as con:
+            rows = con.execute("SELECT name FROM kb_schema_migrations ORDER BY name").fetchall()
+        assert [r[0] for r in rows] == files
