@@ -24,7 +24,7 @@ import numpy as np
 
 from indexer import fusion, spelling
 from indexer.embedding import Embedder
-from indexer.errors import NotFoundError
+from indexer.errors import BackendUnavailableError, NotFoundError
 from indexer.highlight import best_sentence, idf_of, pick_window, within_section
 from indexer.markets import market_codes
 from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, read_manifest
@@ -555,6 +555,13 @@ class PgSearcher:
         return [{"path": p, "reason": r} for p, r in rows]
 
     def health(self) -> dict[str, Any]:
+        """As the local backend's; the access version is the database's, read now (the last
+        one read while the database is down: /health then says so from the app's state)."""
+        try:
+            with self._snapshot() as con:
+                access = _versions(con)[1]
+        except BackendUnavailableError:
+            access = self._catalog.access_version
         m = self.manifest
         return {
             "status": "degraded" if self.degraded else "ok",
@@ -565,6 +572,7 @@ class PgSearcher:
             "dimension": m.dimension,
             "index_version": m.index_version,
             "index_created_at": m.created_at,
+            "access_version": str(access),
             "chunker": m.chunker,
             "counts": m.counts,
         }

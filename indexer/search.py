@@ -1263,7 +1263,11 @@ class Searcher:
         return [dict(r) for r in rows]
 
     def health(self) -> dict[str, Any]:
-        """What /health reports: model, index version and counts."""
+        """What /health reports: model, index version, access version and counts.
+
+        ``access_version`` changes whenever `kb access` does, so a client caching what a key
+        may see (the UI) knows to ask again."""
+        self._refresh_access()
         m = self.manifest
         return {
             "status": "degraded" if self.degraded else "ok",
@@ -1273,6 +1277,7 @@ class Searcher:
             "dimension": m.dimension,
             "index_version": m.index_version,
             "index_created_at": m.created_at,
+            "access_version": str(self._access_stamp),
             "chunker": m.chunker,
             "counts": m.counts,
         }

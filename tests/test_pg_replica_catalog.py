@@ -114,3 +114,27 @@ def test_filters_and_titles_see_new_and_edited_documents_at_once(
         assert "policies/coin-refunds.md" not in listed
     finally:
         fresh.close()
+
+
+def test_health_names_the_access_version_a_client_may_cache_by(
+    sample_kb: Path, fake_embedder, pg_database: str, tmp_path: Path
+) -> None:
+    """/health's access_version changes with `kb access` on both backends, so the UI asks
+    again for what its key may see (it showed a restricted document's conflicts for an hour)."""
+    from indexer import pgstore, store
+
+    build_index(sample_kb, pg_database, fake_embedder, **OPTIONS)
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, **OPTIONS)
+    local = open_searcher(tmp_path / "ix", fake_embedder, Settings())
+    remote = open_searcher(pg_database, fake_embedder, Settings())
+    try:
+        before = (local.health()["access_version"], remote.health()["access_version"])
+        assert before == (local.health()["access_version"], remote.health()["access_version"])
+        change = {str(COIN): ["tns-specialists"]}
+        store.write_access_overrides(tmp_path / "ix", change)
+        pgstore.write_access_overrides(pg_database, change)
+        after = (local.health()["access_version"], remote.health()["access_version"])
+        assert after[0] != before[0] and after[1] != before[1]
+    finally:
+        local.close()
+        remote.close()

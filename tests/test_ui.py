@@ -267,3 +267,41 @@ def test_a_market_no_document_lists_is_a_warning(api_url: str, monkeypatch) -> N
     assert not at.exception
     warned = " ".join(w.value for w in at.warning)
     assert "No document lists argentina \\(AR\\) among its markets" in warned
+
+
+@pytest.mark.parametrize("secured_api", [["all-agents"]], indirect=True)
+def test_a_reopened_link_shows_only_what_the_key_may_see_now(
+    secured_api, monkeypatch, tmp_path: Path
+) -> None:
+    """A search link reopened after `kb access` took a document away from the UI's key showed
+    the document's passage again: the UI answered reloads from a response kept for an hour."""
+    import requests
+
+    from indexer.store import write_access_overrides
+
+    url, key = secured_api
+    monkeypatch.setenv("KB_API_URL", url)
+    monkeypatch.setenv("KB_API_KEY", key)
+    question = "escalate imminent risk guardian queue"
+    first = AppTest.from_file(AGENT, default_timeout=30)
+    first.query_params["q"] = question
+    first.run()
+    assert not first.exception and first.query_params.get("sid")
+    shown = requests.post(
+        f"{url}/search", json={"query": question}, headers={"X-API-Key": key}, timeout=30
+    ).json()["results"][0]
+    page = " ".join(m.value for m in first.markdown)
+    assert md(shown["title"]) in page
+
+    before = requests.get(f"{url}/health", timeout=30).json()["access_version"]
+    write_access_overrides(tmp_path / "ix", {shown["doc_id"]: ["tns-specialists"]})
+    assert requests.get(f"{url}/health", timeout=30).json()["access_version"] != before
+
+    again = AppTest.from_file(AGENT, default_timeout=30)
+    for name, value in first.query_params.items():
+        again.query_params[name] = value
+    again.run()
+    assert not again.exception
+    page = " ".join(m.value for m in again.markdown)
+    assert md(shown["title"]) not in page
+    assert "passages for" in " ".join(c.value for c in again.caption)  # it did search again

@@ -271,9 +271,15 @@ def test_a_link_holds_the_question_without_personal_data(api_url: str) -> None:
     [logged] = _searches(api_url)
     reloaded = AppTest.from_file(AGENT, default_timeout=30)
     reloaded.query_params.update(at.query_params)
-    reloaded.run()  # the link as pasted: the same logged search, not a new one
+    # The link as pasted searches what it holds. Without the address the passages can differ
+    # from those logged, so it is a search of its own (the UI keeps no answers between
+    # sessions: one kept would outlive `kb access` and a revoked key).
+    reloaded.run()
     assert not reloaded.exception and "Dangerous Challenges SOP" in _markdown(reloaded)
-    assert [s["search_id"] for s in _searches(api_url)] == [logged["search_id"]]
+    searches = _searches(api_url)
+    assert searches[0]["search_id"] == logged["search_id"] and len(searches) <= 2
+    assert all("john.doe" not in s["query"] for s in searches)
+    assert reloaded.query_params["q"] == "escalate imminent risk, email me at [EMAIL]"
 
 
 def test_agent_page_shows_typed_text_as_written(api_url: str) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
-from collections import OrderedDict
 from typing import Any
 
 import streamlit as st
@@ -97,35 +94,3 @@ def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except ApiUnavailable as exc:
         st.error(md(exc))
         st.stop()
-
-
-class RecentSearches:
-    """Search responses this UI process showed lately, by search id (shared by all sessions).
-
-    A search link carries the id of the logged search it showed; reloading it (a new Streamlit
-    session) shows that response again instead of searching, and logging, a second time.
-    """
-
-    def __init__(self, max_items: int = 512, ttl_s: float = 3600.0) -> None:
-        self.max_items = max_items
-        self.ttl_s = ttl_s
-        self._items: OrderedDict[tuple, tuple[float, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, key: tuple, response: dict[str, Any]) -> None:
-        with self._lock:
-            self._items[key] = (time.monotonic(), response)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-
-    def get(self, key: tuple) -> dict[str, Any] | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is None or time.monotonic() - found[0] > self.ttl_s:
-                self._items.pop(key, None)
-                return None
-            return found[1]
-
-
-recent_searches = RecentSearches()

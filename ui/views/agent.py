@@ -21,7 +21,7 @@ from indexer.render import marked_html
 from indexer.settings import get_settings
 from insights.redact import redact
 from ui.client import ApiUnavailable
-from ui.common import call, check_api, client, md, recent_searches, text_block
+from ui.common import call, check_api, client, md, text_block
 
 RATINGS = {
     "helpful": "Helpful",
@@ -50,8 +50,9 @@ health, api_problem = check_api(api)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _facets(base_url: str, index_version: str) -> dict[str, list[str]]:
-    """Markets, product areas and document types present in the index."""
+def _facets(base_url: str, index_version: str, access_version: str) -> dict[str, list[str]]:
+    """Markets, product areas and document types present in the documents the UI's key may
+    see (asked again when the index or `kb access` changes)."""
     docs = call(api.documents)
     markets, areas, types = set(), set(), set()
     for d in docs:
@@ -274,7 +275,11 @@ def _options(values: list[str], current: str | None) -> list[str]:
 
 st.title("Search the knowledge base")
 st.html("<style>mark{background:#ffe58a;padding:0 .1em}</style>")
-facets = _facets(api.base_url, health["index_version"]) if health else NO_FACETS
+facets = (
+    _facets(api.base_url, health["index_version"], health.get("access_version", ""))
+    if health
+    else NO_FACETS
+)
 params = st.query_params.to_dict()
 if not params and st.session_state.get("shown"):
     # Back from another page, which left the address bar empty: put the search on screen back.
@@ -334,24 +339,18 @@ elif from_link and link["q"]:
     search = _form_search()  # the form now holds the link's search
 st.session_state["link"] = signature
 if search:
-    # A link that names the logged search it showed (sid) shows that search again while this
-    # process holds it: reloading a link must not log the same search twice.
-    base_key = (api.base_url, health["index_version"])
-    response = None
-    if not submitted and params.get("sid"):
-        response = recent_searches.get((*base_key, params["sid"], tuple(search.items())))
-    if response is None:
-        filters = {LINK_FILTERS[n]: search[n] for n in LINK_FILTERS if search[n]}
-        sid = "" if submitted else str(params.get("sid") or "")
-        replay = sid if SEARCH_ID.fullmatch(sid) else None  # a reloaded link: not logged again
-        response = _search(search, filters, replay)
+    # A link names the logged search it showed (sid): reopened, it is searched again as a
+    # replay of that search, so it is not logged twice and shows only what the UI's key may
+    # see now (a response kept from before would outlive `kb access` and a revoked key).
+    filters = {LINK_FILTERS[n]: search[n] for n in LINK_FILTERS if search[n]}
+    sid = "" if submitted else str(params.get("sid") or "")
+    replay = sid if SEARCH_ID.fullmatch(sid) else None
+    response = _search(search, filters, replay)
     search_id = response.get("search_id")
     shown_link = _link_params(search, search_id)  # the question redacted, as links hold it
     # Read back as a link is: what a reload of the address bar asks for, and what a rerun
     # compares with (not a new search).
     as_linked = tuple(_link(shown_link, dt.date.today())[0].items())
-    if search_id:
-        recent_searches.put((*base_key, search_id, as_linked), response)
     st.session_state["response"] = response
     st.session_state["shown"] = (search, search_id)
     st.query_params.from_dict(shown_link)

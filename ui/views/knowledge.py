@@ -32,9 +32,12 @@ min_similarity = controls[2].slider("Conflict: passage similarity at least", 0.3
 
 
 @st.cache_data(ttl=3600, show_spinner="Comparing passages for conflicts...")
-def _conflicts(base_url: str, index_version: str, min_similarity: float) -> list[dict]:
-    """Conflicting passages: they depend on the index alone (not the query log), and comparing
-    every pair is this page's slow part, so once per index version and threshold."""
+def _conflicts(
+    base_url: str, index_version: str, access_version: str, min_similarity: float
+) -> list[dict]:
+    """Conflicting passages: they depend on the index and on what the UI's key may see (not on
+    the query log), and comparing every pair is this page's slow part, so once per index
+    version, `kb access` version and threshold."""
     return call(api.analytics, "conflicts", min_similarity=min_similarity)
 
 
@@ -168,7 +171,9 @@ if stale:
     _download(frame, "past-review")
 
 st.header("Conflicting passages")
-found = _conflicts(api.base_url, health["index_version"], min_similarity)
+found = _conflicts(
+    api.base_url, health["index_version"], health.get("access_version", ""), min_similarity
+)
 st.caption(
     f"{_n(len(found), 'pair', 'pairs')} of near-duplicate passages in different documents "
     "whose numbers, durations, dates or counts differ, or where one states a rule the other "
