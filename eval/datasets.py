@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from eval.metrics import normalise_ws
 from indexer.documents import Document
 from indexer.errors import DatasetError
+from indexer.inputs import as_typed_plainly
 from indexer.loaders import load_directory
 from indexer.loaders.common import sections_from_headings
 from indexer.loaders.markdown import parse as parse_markdown
@@ -39,6 +41,32 @@ class Dataset:
     qrels: dict[str, dict[str, int]]
     evidence: dict[str, list[str]] = field(default_factory=dict)
     unanswerable: set[str] = field(default_factory=set)
+    # (document the evidence row names, or "" for any, string) per question: a string counts
+    # only in a passage of its document ("surgery" is in other pages too).
+    evidence_docs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    labels_from: list[str] = field(default_factory=list)  # the files read, for the report
+
+    def evidence_of(self, qid: str) -> list[tuple[str, str]]:
+        """(document or "", string) of a question's evidence."""
+        if qid in self.evidence_docs:
+            return self.evidence_docs[qid]
+        return [("", text) for text in self.evidence.get(qid, [])]
+
+    @property
+    def labels_hash(self) -> str:
+        """Changes whenever a question, a judgement, an evidence string or an answerable flag
+        does: a baseline measured on other labels is told apart from a retrieval change."""
+        digest = hashlib.sha256()
+        for qid in sorted(self.queries):
+            row = [
+                qid,
+                self.queries[qid],
+                qid in self.unanswerable,
+                sorted(self.qrels.get(qid, {}).items()),
+                sorted(self.evidence_of(qid)),
+            ]
+            digest.update(json.dumps(row, ensure_ascii=False).encode())
+        return digest.hexdigest()[:16]
 
     @property
     def corpus_hash(self) -> str:
@@ -170,11 +198,17 @@ def read_queries(path: Path) -> tuple[dict[str, str], set[str]]:
         where = f"{path}:{number}"
         qid = str(_field(row, ("query_id", "_id"), where))
         text = _text(row, where)
-        if not text.strip():
+        if not as_typed_plainly(text).strip():  # as search reads it: "\u200b" is empty too
             raise DatasetError(f"{where}: question {qid!r} is empty")
         if qid in queries:
             raise DatasetError(f"{where}: query_id {qid!r} is repeated")
         queries[qid] = text
+        for name in ("answerable", "not_answerable"):
+            if name in row and not isinstance(row[name], bool):  # "false" and 0 were ignored
+                raise DatasetError(
+                    f"{where}: {name!r} must be true or false (a JSON boolean), "
+                    f"got {json.dumps(row[name])}"
+                )
         if row.get("answerable") is False or row.get("not_answerable") is True:
             unanswerable.add(qid)
     return queries, unanswerable
@@ -211,11 +245,16 @@ def judgements_of(folder: Path, stem: str, split: str | None, ext: str) -> Path 
 
     A split that re-words the same questions, such as ConditionalQA's ``dev_with_scenario``
     (same ids as ``dev``, the asker's scenario prepended), shares its judgements: the longest
-    ``_``-prefix with a file of its own is used, then the unsuffixed file.
+    ``_``-prefix with a file of its own is used. A split never takes the unsuffixed files: a
+    ``queries.test.jsonl`` without ``qrels.test.tsv`` was scored against ``qrels.tsv``, the
+    labels of other questions with the same ids, without a word.
     """
-    parts = split.split("_") if split else []
-    for n in range(len(parts), -1, -1):
-        path = folder / f"{stem}{_suffix('_'.join(parts[:n]) or None)}{ext}"
+    if not split:
+        path = folder / f"{stem}{ext}"
+        return path if path.is_file() else None
+    parts = split.split("_")
+    for n in range(len(parts), 0, -1):
+        path = folder / f"{stem}{_suffix('_'.join(parts[:n]))}{ext}"
         if path.is_file():
             if n < len(parts):
                 logger.info("%s split %s: judgements read from %s", folder, split, path.name)
@@ -287,6 +326,11 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
         if path is not None and path.name in own:  # not a split's it borrows from
             _warn_unknown_questions(keyed, queries, path, queries_path)
     evidence = {qid: found for qid, found in evidence.items() if qid in queries}
+    evidence_docs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for qid, doc_id, text in named:
+        if qid in queries:
+            evidence_docs[qid].append((doc_id, text))
+    _warn_contradictions(unanswerable, qrels, queries_path, qrels_path)
     if not unanswerable and not any(
         rel > 0 for qid in queries for rel in qrels.get(qid, {}).values()
     ):
@@ -295,6 +339,7 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
             "(relevance > 0) and none is marked unanswerable: nothing to measure"
         )
     _warn_dangling(qrels, queries, documents, qrels_path)
+    _warn_empty_documents(qrels, queries, documents, qrels_path)
     if evidence_path is not None:
         asked = [row for row in named if row[0] in queries]
         _warn_unfound_evidence(asked, documents, evidence_path)
@@ -306,6 +351,8 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
         qrels=qrels,
         evidence=evidence,
         unanswerable=unanswerable,
+        evidence_docs=dict(evidence_docs),
+        labels_from=[p.name for p in (queries_path, qrels_path, evidence_path) if p is not None],
     )
 
 
@@ -331,6 +378,48 @@ def _warn_dangling(
         [f"{q} -> {d}" for q, d in missing],
         5,
     )
+
+
+def _warn_empty_documents(
+    qrels: dict[str, dict[str, int]],
+    queries: dict[str, str],
+    documents: list[Document],
+    path: Path,
+) -> None:
+    """A relevant document with no text has no passage to find, so it too can only count as
+    a miss."""
+    empty = {doc.doc_id for doc in documents if not doc.text.strip()}
+    judged = sorted(
+        (qid, doc_id)
+        for qid, found in qrels.items()
+        if qid in queries
+        for doc_id, rel in found.items()
+        if rel > 0 and doc_id in empty
+    )
+    _warn_misses(
+        path,
+        f"{len(judged)} judgement(s) name documents with no text",
+        [f"{q} -> {d}" for q, d in judged],
+        5,
+    )
+
+
+def _warn_contradictions(
+    unanswerable: set[str], qrels: dict[str, dict[str, int]], queries_path: Path, path: Path
+) -> None:
+    """A question marked unanswerable that also has a document judged relevant is scored as
+    unanswerable; one of the two labels is a slip, so the evaluator hears of it."""
+    both = sorted(q for q in unanswerable if any(r > 0 for r in qrels.get(q, {}).values()))
+    if both:
+        logger.warning(
+            "%s marks %d question(s) unanswerable that %s judges a document relevant for "
+            "(%s%s): they are scored as unanswerable",
+            queries_path,
+            len(both),
+            path.name,
+            ", ".join(both[:5]),
+            " ..." if len(both) > 5 else "",
+        )
 
 
 def _warn_misses(path: Path, what: str, examples: list[str], shown: int) -> None:
@@ -393,11 +482,17 @@ def _warn_unknown_questions(
     ids spelled otherwise ("Q-1" for "q1") would drop every evidence metric unseen."""
     unknown = sorted(qid for qid in keyed if qid not in queries)
     if unknown:
+        known = {unicodedata.normalize("NFC", q) for q in queries}
+        lookalike = any(unicodedata.normalize("NFC", q) in known for q in unknown)
         logger.warning(
-            "%s names %d question(s) not in %s (%s%s); their rows are ignored",
+            "%s names %d question(s) not in %s (%s%s); their rows are ignored%s",
             path,
             len(unknown),
             queries_path.name,
             ", ".join(unknown[:5]),
             " ..." if len(unknown) > 5 else "",
+            " (some differ from a question's id only in how Unicode composes its letters: "
+            "save both files in the same normal form, NFC)"
+            if lookalike
+            else "",
         )

@@ -61,6 +61,19 @@ def evidence_hit_at(passages: Sequence[str], evidence: Sequence[str], k: int) ->
     return float(any(e in normalise_ws(p) for p in passages[:k] for e in wanted))
 
 
+def evidence_hits(
+    passages: Sequence[tuple[str, str]], evidence: Sequence[tuple[str, str]]
+) -> list[bool]:
+    """For each (document, text) passage in rank order, whether it holds an evidence string
+    of its own document: an evidence row names the document it was found in ("" for any), and
+    a short string such as "surgery" in another page is not the evidence."""
+    wanted = [(doc, normalise_ws(text)) for doc, text in evidence if text.strip()]
+    return [
+        any(w in body for doc, w in wanted if doc in ("", passage_doc))
+        for passage_doc, body in ((d, normalise_ws(t)) for d, t in passages)
+    ]
+
+
 _ITEM_MARKS_RE = re.compile(r"^(?:[-*+\u2022|]|\(?\w{1,3}[.)])\s+|\s*\|$")  # "- ", "7. ", "| a |"
 HIGHLIGHT_MIN_WORDS = 4  # "No." inside an evidence sentence does not point an agent at it
 

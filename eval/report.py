@@ -38,7 +38,20 @@ def measured_settings(config: dict[str, Any]) -> str:
         f"{'expanded' if config.get('expand_acronyms') else 'as typed'}, spelling correction "
         f"{'on' if config.get('spell_correction') else 'off'}, no-answer threshold "
         f"{config.get('answerable_threshold')}, {config.get('candidate_passages')} passages "
-        "fetched per question"
+        "fetched per question" + _question_reading(config)
+    )
+
+
+def _question_reading(config: dict[str, Any]) -> str:
+    """How questions naming countries, versions and dates were read (runs since these were
+    recorded; nothing for older ones)."""
+    if "market_names" not in config:
+        return ""
+    return (
+        f", countries as market codes {'on' if config['market_names'] else 'off'}, versions "
+        f"a question names {'searched' if config.get('question_versions') else 'ignored'} "
+        f"(in-force weight {config.get('in_force_weight')}), dates read "
+        f"{config.get('date_order')}, approximate search {config.get('ann')}"
     )
 
 
@@ -223,14 +236,37 @@ def baseline_notes(current: dict[str, Any], baseline: dict[str, Any]) -> list[st
             notes.append(f"{mode}: {now} questions scored, the baseline scored {before}")
     ours, theirs = current.get("config"), baseline.get("config")
     if isinstance(ours, dict) and isinstance(theirs, dict):  # older baselines have none
+        labels = ("labels_hash", "labels_from")
         changed = [
             f"{key} {theirs[key]} (this run: {ours.get(key)})"
             for key in theirs
-            if key in ours and ours[key] != theirs[key]
+            if key in ours and ours[key] != theirs[key] and key not in labels
         ]
         if changed:
             notes.append(f"the baseline was measured with {', '.join(changed)}")
+        if "labels_hash" in theirs and theirs["labels_hash"] != ours.get("labels_hash"):
+            notes.append(
+                "the baseline was measured on other labels (a question, judgement, evidence "
+                f"string or answerable flag changed: labels {theirs['labels_hash']}, this run "
+                f"{ours.get('labels_hash')}): a change in a metric may be the labels', not "
+                "retrieval's"
+            )
+    if not metrics_compared(current, baseline):
+        notes.append(
+            "the gate compared no metric: none it checks has a value in both runs "
+            "(no_answer_precision and no_answer_recall are reported, not gated)"
+        )
     return notes
+
+
+def metrics_compared(current: dict[str, Any], baseline: dict[str, Any]) -> int:
+    """How many (mode, metric) values the gate compared: measured in the run and the baseline."""
+    return sum(
+        block["metrics"].get(name) is not None and base.get(name) is not None
+        for mode, block in current["results"].items()
+        for base in [baseline.get("results", {}).get(mode, {}).get("metrics", {})]
+        for name in gated(block["metrics"])
+    )
 
 
 def retrieval_doc(runs: list[dict[str, Any]]) -> str:

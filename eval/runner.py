@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from eval.datasets import Dataset
 from eval.metrics import (
-    evidence_hit_at,
+    evidence_hits,
     highlight_hit,
     hit_at,
     mean,
@@ -158,6 +158,7 @@ class Ranked(NamedTuple):
     passages: list[str]
     highlight: str
     answerable: bool
+    passage_docs: list[str]  # the document of each passage
 
 
 def run_query(
@@ -170,7 +171,13 @@ def run_query(
         if r.doc_id not in docs:
             docs.append(r.doc_id)
     first = response.results[0].highlight.text if response.results else ""
-    return Ranked(docs, [r.text for r in response.results], first, response.answerable)
+    return Ranked(
+        docs,
+        [r.text for r in response.results],
+        first,
+        response.answerable,
+        [r.doc_id for r in response.results],
+    )
 
 
 def judged_relevant(qrels: dict[str, int] | None) -> dict[str, int]:
@@ -228,7 +235,7 @@ def evaluate(
     for qid, text in dataset.queries.items():
         on_question(1)
         if qid in dataset.unanswerable:
-            docs, passages, _, answerable = run_query(searcher, text, search_mode)
+            docs, passages, _, answerable, _ = run_query(searcher, text, search_mode)
             flags.append((True, not answerable))
             unanswerable.append(
                 {
@@ -243,9 +250,11 @@ def evaluate(
         if qid in skipped:
             continue
         relevant = judged_relevant(dataset.qrels.get(qid))
-        docs, passages, highlight, answerable = run_query(searcher, text, search_mode)
+        docs, passages, highlight, answerable, passage_docs = run_query(searcher, text, search_mode)
         flags.append((False, not answerable))
         evidence = dataset.evidence.get(qid) or []
+        named = dataset.evidence_of(qid)
+        hits = evidence_hits(list(zip(passage_docs, passages, strict=True)), named)
         row: dict[str, Any] = {
             "query_id": qid,
             "query": text,
@@ -254,9 +263,7 @@ def evaluate(
             # Over every document retrieved, not the ten shown: 12 is not "never found".
             "first_relevant_rank": first_rank([d in relevant for d in docs]),
             "evidence": evidence,
-            "evidence_rank": first_rank([evidence_hit_at([p], evidence, 1) > 0 for p in passages])
-            if evidence
-            else None,
+            "evidence_rank": first_rank(hits) if evidence else None,
             "flagged_no_answer": not answerable,
             "top_passages": [p[:600] for p in passages[:3]],  # what an agent would have read
             "highlight": highlight,
@@ -265,8 +272,10 @@ def evaluate(
             row[name] = fn(docs, relevant, k)
         if evidence:
             for k in EVIDENCE_KS:
-                row[f"evidence_hit@{k}"] = evidence_hit_at(passages, evidence, k)
-            row["highlight_hit@1"] = highlight_hit(highlight, evidence)
+                row[f"evidence_hit@{k}"] = float(any(hits[:k]))
+            first_doc = passage_docs[0] if passage_docs else ""
+            own = [text for doc, text in named if doc in ("", first_doc)]
+            row["highlight_hit@1"] = highlight_hit(highlight, own)
         row["passage_chars"] = mean([len(p) for p in passages[:5]])
         per_query.append(row)
     if left_out:
@@ -358,8 +367,15 @@ def run_config(dataset: Dataset, settings: Settings, embedder: Embedder) -> dict
         "spell_correction": settings.spell_correction,
         "answerable_threshold": settings.answerable_threshold,
         "candidate_passages": CANDIDATE_PASSAGES,
+        "market_names": settings.market_names,
+        "question_versions": settings.question_versions,
+        "in_force_weight": settings.in_force_weight,
+        "date_order": settings.date_order,
+        "ann": [settings.ann_min_chunks, settings.ann_nprobe, settings.ann_candidates],
         "documents": len(dataset.documents),
         "corpus_hash": dataset.corpus_hash,
+        "labels_hash": dataset.labels_hash,
+        "labels_from": dataset.labels_from,
     }
 
 

@@ -204,8 +204,11 @@ def _export(model_path: str, out: Path) -> dict[str, Any]:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
     except ImportError as exc:  # pragma: no cover - both ship with kb-assistant
         raise KBError(f"exporting to ONNX needs torch, transformers, onnxruntime: {exc}") from exc
+
+    hf_logging.disable_progress_bar()  # "Loading weights" showed through `kb eval -q`
 
     class _Hidden(torch.nn.Module):
         """Keyword call of the transformer: its positional signature differs across versions."""

@@ -514,6 +514,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         check_baseline_fits,
         check_max_drop,
         markdown_table,
+        metrics_compared,
         mode_comparison,
         question_changes,
         regressions,
@@ -607,7 +608,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             sys.stderr.write(f"kb: per question: {line}\n")
         if failed:
             return 1
-        sys.stdout.write(f"no metric dropped by more than {max_drop} against {args.baseline}\n")
+        if metrics_compared(results, baseline):
+            sys.stdout.write(f"no metric dropped by more than {max_drop} against {args.baseline}\n")
+        else:
+            sys.stdout.write(f"nothing gated against {args.baseline}: no metric to compare\n")
     return 0
 
 

@@ -327,3 +327,93 @@ def test_a_damaged_cached_index_is_built_again(tmp_path: Path, fake_embedder) ->
     vectors.write_bytes(bytes(data))
     result = run_modes(ds, ["default"], small, root, embedder=fake_embedder)
     assert result["results"]["default"]["metrics"]["queries"] == 1
+
+
+def test_a_split_without_judgements_of_its_own_does_not_take_the_unsuffixed_ones(
+    tmp_path: Path,
+) -> None:
+    """queries.test.jsonl beside qrels.tsv and evidence.jsonl (labels of other questions with
+    the same ids) was scored against them without a word."""
+    folder = _write(
+        tmp_path / "set", evidence=[{"query_id": "q1", "doc_id": "d1", "evidence": ["14 days"]}]
+    )
+    (folder / "queries.test.jsonl").write_text(
+        json.dumps({"query_id": "q1", "text": "when are payouts sent"}) + "\n", "utf-8"
+    )
+    with pytest.raises(KBError, match=r"has no qrels\.test\.tsv"):
+        load_dataset(folder, "test")
+    (folder / "qrels.test.tsv").write_text("query_id\tdoc_id\trelevance\nq1\td2\t1\n", "utf-8")
+    dataset = load_dataset(folder, "test")
+    assert dataset.qrels == {"q1": {"d2": 1}} and dataset.evidence == {}
+    assert dataset.labels_from == ["queries.test.jsonl", "qrels.test.tsv"]
+
+
+@pytest.mark.parametrize("value", ['"false"', "0", "null", '"no"'])
+def test_an_answerable_flag_that_is_not_a_boolean_is_refused(tmp_path: Path, value: str) -> None:
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").write_text(
+        '{"query_id": "q1", "text": "how long do refunds take"}\n'
+        f'{{"query_id": "q2", "text": "student discount?", "answerable": {value}}}\n',
+        "utf-8",
+    )
+    with pytest.raises(KBError, match=r"queries\.jsonl:2: 'answerable' must be true or false"):
+        load_dataset(folder)
+
+
+def test_a_question_of_invisible_characters_is_empty_before_indexing(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").write_text(
+        '{"query_id": "q1", "text": "how long do refunds take"}\n'
+        '{"query_id": "q2", "text": "\\u200b\\u200b\\u00ad"}\n',
+        "utf-8",
+    )
+    with pytest.raises(KBError, match=r"queries\.jsonl:2: question 'q2' is empty"):
+        load_dataset(folder)
+
+
+def test_labels_no_search_can_satisfy_or_that_contradict_are_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus = [*CORPUS, {"doc_id": "blank", "title": "Loyalty tiers", "text": ""}]
+    folder = _write(
+        tmp_path / "set",
+        corpus=corpus,
+        queries=[
+            {"query_id": "q1", "text": "how long do refunds take"},
+            {"query_id": "q2", "text": "loyalty tiers"},
+            {"query_id": "q3", "text": "payout day", "answerable": False},
+        ],
+        qrels="query_id\tdoc_id\trelevance\nq1\td1\t1\nq2\tblank\t1\nq3\td2\t1\n",
+    )
+    with caplog.at_level(logging.WARNING):
+        load_dataset(folder)
+    said = caplog.text
+    assert "1 judgement(s) name documents with no text" in said and "q2 -> blank" in said
+    assert "marks 1 question(s) unanswerable" in said and "q3" in said
+
+
+def test_unicode_lookalike_ids_are_explained(tmp_path: Path, caplog) -> None:
+    nfc, nfd = "\u00fc1", "u\u03081"
+    folder = _write(
+        tmp_path / "set",
+        queries=[{"query_id": nfc, "text": "how long do refunds take"}],
+        qrels=f"query_id\tdoc_id\trelevance\n{nfc}\td1\t1\n{nfd}\td2\t1\n",
+    )
+    with caplog.at_level(logging.WARNING):
+        load_dataset(folder)
+    assert "NFC" in caplog.text
+
+
+def test_labels_hash_follows_every_label_and_nothing_else(tmp_path: Path) -> None:
+    base = load_dataset(_write(tmp_path / "a")).labels_hash
+    assert load_dataset(_write(tmp_path / "b")).labels_hash == base
+    relabelled = _write(tmp_path / "c", qrels="query_id\tdoc_id\trelevance\nq1\td2\t1\n")
+    assert load_dataset(relabelled).labels_hash != base
+    with_evidence = _write(
+        tmp_path / "d", evidence=[{"query_id": "q1", "doc_id": "d1", "evidence": ["14 days"]}]
+    )
+    assert load_dataset(with_evidence).labels_hash != base
+    moved = _write(
+        tmp_path / "e", evidence=[{"query_id": "q1", "doc_id": "d2", "evidence": ["14 days"]}]
+    )
+    assert load_dataset(moved).labels_hash != load_dataset(with_evidence).labels_hash

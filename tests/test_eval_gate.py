@@ -292,3 +292,43 @@ def test_eval_outputs_that_would_fail_or_clash_are_refused_before_indexing(
     args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
     assert main(["eval", str(folder), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_gate_names_other_labels_and_ranking_settings(
+    fake_eval, tmp_path, capsys, monkeypatch
+) -> None:
+    """Relabelling one question, or turning off a setting that reads questions, failed the gate
+    as a retrieval regression with nothing saying why."""
+    folder = write_tiny(tmp_path)
+    baseline = _recorded(tmp_path, folder, capsys)
+    config = json.loads(baseline.read_text())["config"]
+    assert {"market_names", "question_versions", "in_force_weight", "date_order", "ann"} <= set(
+        config
+    )
+    qrels = folder / "qrels.tsv"
+    qrels.write_text(qrels.read_text().replace("q1\trefunds\t1", "q1\tbans\t1"))
+    monkeypatch.setenv("KB_QUESTION_VERSIONS", "false")
+    get_settings.cache_clear()
+    assert main(["eval", str(folder), "--baseline", str(baseline)]) == 1
+    err = capsys.readouterr().err
+    assert "the baseline was measured on other labels" in err
+    assert "question_versions True (this run: False)" in err
+
+
+def test_a_gate_with_nothing_to_compare_says_so(fake_eval, tmp_path, capsys) -> None:
+    """A split of unanswerable questions only: its no-answer metrics are not gated, so the gate
+    compared nothing, and said "no metric dropped"."""
+    folder = tmp_path / "noanswer"
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"doc_id": d, "title": t, "text": x}) + "\n" for d, t, x in TINY_DOCS)
+    )
+    (folder / "queries.jsonl").write_text(
+        json.dumps({"query_id": "u1", "text": "student discount", "answerable": False}) + "\n"
+    )
+    (folder / "qrels.tsv").write_text("query_id\tdoc_id\trelevance\n")
+    baseline = _recorded(tmp_path, folder, capsys)
+    assert main(["eval", str(folder), "--baseline", str(baseline)]) == 0
+    captured = capsys.readouterr()
+    assert "the gate compared no metric" in captured.err
+    assert "nothing gated" in captured.out and "no metric dropped" not in captured.out

@@ -352,3 +352,16 @@ def test_chart_labels_do_not_overlap() -> None:
 )
 def test_highlight_hit(highlight: str, hit: float) -> None:
     assert highlight_hit(highlight, ["Refunds  take\n14 days.", "No. We never do that."]) == hit
+
+
+def test_evidence_counts_only_in_the_document_its_row_names() -> None:
+    """51 of ConditionalQA dev's evidence strings ("surgery", "coronavirus (COVID-19)") are
+    verbatim in other pages too; a passage of another page holding one is not the evidence."""
+    from eval.metrics import evidence_hits
+
+    passages = [("other", "Surgery is covered."), ("page", "After surgery  you\nmay claim.")]
+    assert evidence_hits(passages, [("page", "surgery")]) == [False, True]
+    assert evidence_hits(passages, [("", "surgery")]) == [False, True]  # case kept
+    assert evidence_hits(passages, [("", "Surgery is")]) == [True, False]  # names none: any
+    assert evidence_hits(passages, [("page", "surgery you may")]) == [False, True]
+    assert evidence_hits(passages, [("elsewhere", "surgery")]) == [False, False]
