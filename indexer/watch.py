@@ -10,6 +10,7 @@ writing a temp file, then renaming it) triggers one rebuild once the tree has be
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -123,8 +124,11 @@ def _notified(
     save is seen at once rather than up to a polling interval later).
 
     Events say only that something happened; the snapshot decides what changed, so hidden
-    files and changes undone within the quiet period trigger nothing. When the kernel refuses
-    (the inotify watch limit of a huge tree, say), it falls back to polling.
+    files and changes undone within the quiet period trigger nothing. The kernel watches a
+    folder, not its name: a sync that swaps the whole folder (``mv kb kb.old && mv kb.new
+    kb``) left every later edit unseen, so the folder's identity is checked on each event and
+    every half second, and the new folder is watched. When the kernel refuses (the inotify
+    watch limit of a huge tree, say), it falls back to polling.
     """
     import watchfiles
 
@@ -132,27 +136,58 @@ def _notified(
     if latest != current:  # changed while the caller's first build ran
         current = latest
         yield latest
-    events = watchfiles.watch(
-        source,
-        *_linked_from(source),
-        watch_filter=None,
-        step=max(1, round(debounce_s * 1000)),  # quiet this long after the last event
-        debounce=max(1600, round(debounce_s * 8000)),  # but never hold a change longer
-        stop_event=stop,
-        rust_timeout=500,  # so ``stop`` is noticed within half a second
-        raise_interrupt=False,
-    )
-    try:
-        for _batch in events:
-            latest = snapshot(source)
-            if latest != current:
-                current = latest
-                yield latest
-    except (OSError, RuntimeError) as exc:  # watchfiles' own errors derive from these
+    while not stop.is_set():
+        root = _identity(source)
+        while root is None and not stop.wait(max(interval_s, 0.05)):  # mid-swap: no folder
+            root = _identity(source)
         if stop.is_set():
             return
-        logger.warning("change events unavailable (%s): polling %s instead", exc, source)
-        yield from _polled(source, current, interval_s, debounce_s, stop)
+        events = watchfiles.watch(
+            source,
+            *_linked_from(source),
+            watch_filter=None,
+            step=max(1, round(debounce_s * 1000)),  # quiet this long after the last event
+            debounce=max(1600, round(debounce_s * 8000)),  # but never hold a change longer
+            stop_event=stop,
+            rust_timeout=500,  # so ``stop`` and a replaced folder are noticed within 0.5 s
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        )
+        replaced = False
+        try:
+            for batch in events:
+                replaced = _identity(source) != root
+                if not batch and not replaced:
+                    continue  # a timeout: nothing happened
+                if replaced:
+                    logger.warning(
+                        "%s was replaced by another folder: watching the new one", source
+                    )
+                latest = snapshot(source)
+                if latest != current:
+                    current = latest
+                    yield latest
+                if replaced:
+                    break
+        except (OSError, RuntimeError) as exc:  # watchfiles' own errors derive from these
+            if stop.is_set():
+                return
+            logger.warning("change events unavailable (%s): polling %s instead", exc, source)
+            yield from _polled(source, current, interval_s, debounce_s, stop)
+            return
+        finally:
+            events.close()
+        if not replaced:
+            return  # stopped
+
+
+def _identity(source: Path) -> tuple[int, int] | None:
+    """(device, inode) of the folder at ``source`` now; None while there is none."""
+    try:
+        st = os.stat(source)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _linked_from(source: Path) -> list[Path]:

@@ -102,3 +102,44 @@ def test_a_file_stopped_by_a_parse_limit_is_tried_again_by_the_watcher(
     memo.start_build()
     documents, skipped = load_directory(tmp_path, memo=memo)
     assert [d.doc_id for d in documents] == [pdf.name] and not skipped
+
+
+def test_the_watcher_follows_a_folder_swapped_in_under_its_name(tmp_path: Path) -> None:
+    """A sync that replaces the whole folder (mv kb kb.old && mv kb.new kb) left inotify on
+    the moved-away folder: later edits were never indexed, and nothing said so."""
+    import shutil
+
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "refunds.md").write_text("Refunds within 14 days.\n", encoding="utf-8")
+    calls: list[list[str]] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch,
+        args=(root, calls.append),
+        kwargs={"stop": stop, "interval_s": 0.05, "debounce_s": 0.1},
+        daemon=True,
+    )
+    thread.start()
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 8
+        while len(calls) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    try:
+        time.sleep(0.3)
+        staged = tmp_path / "kb.new"
+        shutil.copytree(root, staged)
+        (staged / "refunds.md").write_text("Refunds within 30 days.\n", encoding="utf-8")
+        root.rename(tmp_path / "kb.old")
+        staged.rename(root)
+        wait_for(1)
+        assert calls and str(root / "refunds.md") in calls[-1]
+        time.sleep(0.3)
+        (root / "payouts.md").write_text("Payouts are weekly.\n", encoding="utf-8")
+        wait_for(2)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert len(calls) >= 2 and calls[-1] == [str(root / "payouts.md")]
