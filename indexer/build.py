@@ -60,6 +60,8 @@ class BuildReport:
     # Seconds until a first generation with pooled sentence windows was searchable, when the
     # build published one before embedding the windows apart (``early_windows``); else None.
     searchable_seconds: float | None = None
+    # Files that failed to read whose earlier indexed version was kept (also in ``skipped``).
+    kept: list[Skipped] = field(default_factory=list)
 
 
 @dataclass
@@ -172,6 +174,19 @@ def _build_index(
             previous=previous,
             stats=stats,
         )
+    # Every file failing is a failed sync or mount, refused below as a whole (and with
+    # --allow-empty, a withdrawal): only a failing file among readable ones is kept.
+    kept = _last_good(index_dir, documents, skipped, previous) if documents else []
+    if kept:
+        documents = sorted([*documents, *kept], key=lambda d: d.doc_id.split("/"))
+        for doc in kept:
+            reason = next(x.reason for x in skipped if x.path == doc.doc_id)
+            logger.warning(
+                "%s: kept as last indexed, its file now fails to read (%s): agents see the "
+                "earlier version until the file is fixed or deleted",
+                doc.doc_id,
+                " ".join(reason.split()),
+            )
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
         problem = f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
@@ -220,6 +235,7 @@ def _build_index(
             time.perf_counter() - started,
             manifest,
             unchanged=True,
+            kept=[x for x in skipped if x.path in {d.doc_id for d in kept}],
         )
     moved, orphaned = follow_renames(index_dir, documents)  # a restriction follows its file
     for problem in orphaned:
@@ -240,7 +256,36 @@ def _build_index(
         early_windows=early_windows,
     )
     drop_moved(index_dir, moved)
+    report.kept = [x for x in skipped if x.path in {d.doc_id for d in kept}]
     return report
+
+
+def _last_good(
+    index_dir: Path | str,
+    documents: list[Document],
+    skipped: list[Skipped],
+    previous: dict[str, Document | str] | None,
+) -> list[Document]:
+    """The indexed version of each document whose file now fails to read.
+
+    A half-synced DOCX or a one-character slip in a date took a live policy out of every
+    answer while `kb index` reported success; keeping what agents read before (and saying so)
+    loses nothing. A file that never read, or was deleted, has no earlier version to keep.
+    """
+    loaded = {d.doc_id for d in documents}
+    failing = {x.path for x in skipped if x.path not in loaded}
+    if not failing:
+        return []
+    if previous is None:  # a watching indexer's memo: read the current generation once
+        previous = (
+            pgstore.previous_documents(str(index_dir))
+            if _in_database(index_dir)
+            else store.previous_documents(Path(index_dir))
+        )
+    return sorted(
+        (d for d in previous.values() if isinstance(d, Document) and d.doc_id in failing),
+        key=lambda d: d.doc_id,
+    )
 
 
 def dangling_versions(documents: list[Document]) -> list[str]:

@@ -188,6 +188,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     progress, close_bars = _progress_bars(args.quiet)
     embedder = Embedder.from_settings(settings)
     memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
+    listed: list[set[tuple[str, str]]] = []  # the skipped files the last build listed
 
     def index_once() -> None:
         try:
@@ -209,7 +210,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 )
         finally:  # a failed build under --watch must not leave its bar open over the log
             close_bars()
-        _print_build_report(report)
+        listed[:] = [_print_build_report(report, listed[0] if listed else None)]
 
     from indexer.watch import snapshot, watch
 
@@ -255,7 +256,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_build_report(report: BuildReport) -> None:
+def _print_build_report(
+    report: BuildReport, same_as: set[tuple[str, str]] | None = None
+) -> set[tuple[str, str]]:
+    """The build's summary; the skipped files are listed unless they are ``same_as`` the last
+    build's (under --watch the whole list came again after every save). Returns them."""
     from indexer.pgstore import shown
 
     out = sys.stdout
@@ -278,12 +283,25 @@ def _print_build_report(report: BuildReport) -> None:
                 f"Searchable after {report.searchable_seconds:.1f}s with sentence windows pooled "
                 "from their passages; complete with windows embedded apart at the end.\n"
             )
-    if report.skipped:
-        out.write(f"Skipped {len(report.skipped)} file(s):\n")
-        for item in report.skipped:
+    if report.kept:
+        out.write(
+            f"Kept {len(report.kept)} document(s) as last indexed: their files now fail to read, "
+            "and agents see the earlier version until each file is fixed or deleted:\n"
+        )
+        for item in report.kept:
+            out.write(f"  - {item.path}: {' '.join(item.reason.split())}\n")
+    kept = {item.path for item in report.kept}
+    skipped = [item for item in report.skipped if item.path not in kept]
+    listed = {(item.path, item.reason) for item in skipped}
+    if skipped and listed == same_as:
+        out.write(f"Skipped {len(skipped)} file(s), the same as in the last build.\n")
+    elif skipped:
+        out.write(f"Skipped {len(skipped)} file(s):\n")
+        for item in skipped:
             out.write(f"  - {item.path}: {' '.join(item.reason.split())}\n")
     else:
         out.write("Skipped 0 files.\n")
+    return listed
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
