@@ -62,6 +62,8 @@ class BuildReport:
     searchable_seconds: float | None = None
     # Files that failed to read whose earlier indexed version was kept (also in ``skipped``).
     kept: list[Skipped] = field(default_factory=list)
+    # Files of types no loader reads, by extension ("" for none): left out, and said so.
+    ignored: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,6 +154,7 @@ def _build_index(
     linked: list[Path] = []
     listed = [path for path, _stat in visible_files(source, linked)] if source.is_dir() else []
     files = list(iter_source_files(source, listed if source.is_dir() else None))
+    ignored = ignored_kinds(listed, files)
     progress.on_start("load", len(files))
     # Unchanged files come back from the current generation instead of being parsed again;
     # a watching indexer's memo already knows them after its first build.
@@ -236,6 +239,7 @@ def _build_index(
             manifest,
             unchanged=True,
             kept=[x for x in skipped if x.path in {d.doc_id for d in kept}],
+            ignored=ignored,
         )
     moved, orphaned = follow_renames(index_dir, documents)  # a restriction follows its file
     for problem in orphaned:
@@ -257,7 +261,20 @@ def _build_index(
     )
     drop_moved(index_dir, moved)
     report.kept = [x for x in skipped if x.path in {d.doc_id for d in kept}]
+    report.ignored = ignored
     return report
+
+
+def ignored_kinds(listed: list[Path], files: list[Path]) -> dict[str, int]:
+    """Files of a type no loader reads, counted by extension ("" for none), sidecars aside:
+    a spreadsheet or image in the folder was left out without a word."""
+    read = set(files)
+    counts: dict[str, int] = {}
+    for path in listed:
+        if path not in read and not path.name.endswith(SIDECAR_SUFFIX):
+            kind = path.suffix.lower()
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _last_good(

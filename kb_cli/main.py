@@ -301,6 +301,14 @@ def _print_build_report(
             out.write(f"  - {item.path}: {' '.join(item.reason.split())}\n")
     else:
         out.write("Skipped 0 files.\n")
+    if report.ignored:
+        kinds = ", ".join(
+            f"{n} {kind or 'without extension'}" for kind, n in report.ignored.items()
+        )
+        out.write(
+            f"Ignored {sum(report.ignored.values())} file(s) of types kb-assistant does not "
+            f"read ({kinds}); it reads .md, .txt, .html, .pdf and .docx.\n"
+        )
     return listed
 
 

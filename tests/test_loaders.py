@@ -337,3 +337,33 @@ def test_a_field_the_file_and_its_sidecar_set_differently_is_a_warning(
     assert doc.metadata["version"] == "2.0"
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and "version is '1.0' in the file and '2.0'" in warned[0]
+
+
+def test_html_drops_cookie_banners_but_not_pages_about_cookies() -> None:
+    """A consent banner was the first line of a page and of its first passage."""
+    from indexer.loaders import html
+
+    page = (
+        b"<html><body><div id='cookie-banner' class='cookie-consent'>We use cookies. Accept all"
+        b"</div><div id='onetrust-banner-sdk'>Manage preferences</div>"
+        b"<main><h1>Cookie policy</h1><section class='cookie-policy'><p>We keep session cookies"
+        b" for 30 days.</p></section></main></body></html>"
+    )
+    text = html.parse(page).text
+    assert "Accept all" not in text and "Manage preferences" not in text
+    assert "Cookie policy" in text and "session cookies for 30 days" in text
+
+
+def test_office_lock_files_and_unread_types_are_left_out_and_counted(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    from indexer.build import build_index
+
+    (sample_kb / "sops" / "~$seller-dispute.docx").write_bytes(b"\x00lock")
+    (sample_kb / "sops" / "rates.xlsx").write_bytes(b"PK")
+    (sample_kb / "sops" / "chart.png").write_bytes(b"\x89PNG")
+    (sample_kb / "README").write_text("notes", encoding="utf-8")
+    report = build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    assert all("~$" not in s.path for s in report.skipped)
+    assert {"": 1, ".png": 1, ".xlsx": 1}.items() <= report.ignored.items()
+    assert not any(kind.endswith(".yaml") for kind in report.ignored)  # sidecars are read

@@ -38,6 +38,12 @@ _OPTIONAL_END = {
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
     "track", "wbr", "html", "head", "body",
 }  # fmt: skip
+# A cookie or consent banner ("cookie-banner", "cookie-consent", "consent-bar", OneTrust's
+# and Cookiebot's): not a page about cookies ("cookie-policy", "cookie-faq").
+_CONSENT_RE = re.compile(
+    r"(?:cookie|consent)[-_ ]?(?:banner|bar|notice|popup|dialog|modal|consent|manager|wall)"
+    r"|(?:banner|bar|notice|popup|dialog|modal)[-_ ]?(?:cookie|consent)|onetrust|cookiebot"
+)
 _PERMALINK_RE = re.compile(r"^\s*[¶§#🔗⚓]\s*$")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _WS_RE = re.compile(r"\s+")
@@ -116,6 +122,7 @@ class _Extractor(HTMLParser):
             (found.get("role") or "").strip().lower() in _CHROME_ROLES
             or bool(classes & _CHROME_CLASSES)
             or "breadcrumb" in names
+            or bool(_CONSENT_RE.search(names))
         )
 
     def _flush(self, level: int = 0, anchor: str = "") -> None:
