@@ -367,3 +367,58 @@ def test_office_lock_files_and_unread_types_are_left_out_and_counted(
     assert all("~$" not in s.path for s in report.skipped)
     assert {"": 1, ".png": 1, ".xlsx": 1}.items() <= report.ignored.items()
     assert not any(kind.endswith(".yaml") for kind in report.ignored)  # sidecars are read
+
+
+def _docx_with_notes() -> bytes:
+    """A DOCX whose body cites a footnote and an endnote (python-docx writes neither)."""
+    import io
+    import zipfile
+
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Gift refunds", level=1)
+    document.add_paragraph("Gifts are never refunded.XXFOOTXX").add_run(" Coins are.XXENDXX")
+    document.add_paragraph("Contact Payments Support for anything else.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+    def notes(kind: str, text: str) -> bytes:
+        return (
+            f'<w:{kind}s {w}><w:{kind} w:type="separator" w:id="-1"><w:p><w:r><w:separator/>'
+            f'</w:r></w:p></w:{kind}><w:{kind} w:id="2"><w:p><w:r><w:t>{text}</w:t></w:r>'
+            f"</w:p></w:{kind}></w:{kind}s>"
+        ).encode()
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                text = data.decode()
+                for mark, kind in (("XXFOOTXX", "footnote"), ("XXENDXX", "endnote")):
+                    text = text.replace(
+                        f"{mark}</w:t></w:r>",
+                        f'</w:t></w:r><w:r><w:{kind}Reference w:id="2"/></w:r>',
+                    )
+                data = text.encode()
+            dst.writestr(item, data)
+        dst.writestr(
+            "word/footnotes.xml",
+            notes("footnote", "Except in KR, where gifts sent by minors are refunded."),
+        )
+        dst.writestr("word/endnotes.xml", notes("endnote", "See the coin policy v3."))
+    return out.getvalue()
+
+
+def test_docx_footnotes_and_endnotes_read_after_the_paragraph_citing_them() -> None:
+    from indexer.loaders import docx as docx_loader
+
+    text = docx_loader.parse(_docx_with_notes()).text
+    assert "Gifts are never refunded.[1] Coins are.[i]" in text
+    cited = text.index("Coins are.[i]")
+    footnote = text.index("[1] Except in KR, where gifts sent by minors are refunded.")
+    endnote = text.index("[i] See the coin policy v3.")
+    assert cited < footnote < endnote < text.index("Contact Payments Support")
+    assert "separator" not in text

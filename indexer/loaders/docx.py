@@ -79,6 +79,7 @@ def parse(data: bytes) -> Parsed:
 
     numbering = _read_numbering(document)
     counters = _Counters()
+    notes = _Notes(_read_notes(data))
     blocks: list[tuple[str, int]] = []  # (text, heading level, or 0 for a paragraph, -1 a line)
     title = ""
     body = document._body
@@ -94,8 +95,9 @@ def parse(data: bytes) -> Parsed:
         style = item.style.name if item.style is not None else ""
         if _TOC_STYLE_RE.match(style):
             continue  # a table of contents outside a content control: the headings again
-        text = " ".join(paragraph_text(element).split())
+        text = " ".join(paragraph_text(element, notes).split())
         boxes = [(t, 0) for t in (" ".join(b.split()) for b in _text_box_texts(element)) if t]
+        boxes.extend(notes.take())  # a footnote reads after the paragraph that cites it
         if not text:
             blocks.extend(boxes)  # a box anchored in an empty paragraph
             continue
@@ -217,20 +219,81 @@ _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fal
 _TOC_STYLE_RE = re.compile(r"^(?:TOC|toc) ?\d$|^TOC Heading$")
 
 
-def paragraph_text(p) -> str:
+def paragraph_text(p, notes: _Notes | None = None) -> str:
     """A paragraph's text as Word shows it: runs anywhere inside shown containers count.
 
     python-docx reads only the paragraph's own runs and hyperlinks, which drops text inserted
     with tracked changes on ("within 5 minutes" read "within minutes"), text in content
-    controls (a template's phone number field) and field results.
+    controls (a template's phone number field) and field results. A footnote or endnote
+    reference reads as its number ("[1]") when ``notes`` holds the notes.
     """
     out: list[str] = []
     for child in p:
         if child.tag == _R:
             out.append(child.text)  # python-docx: w:t, tabs, breaks, no-break hyphens
+            if notes is not None:
+                out.extend(notes.cite(ref) for ref in child if ref.tag in _NOTE_REFS)
         elif child.tag in _SHOWN:
-            out.append(paragraph_text(child))
+            out.append(paragraph_text(child, notes))
     return "".join(out)
+
+
+_NOTE_REFS = {f"{_W}footnoteReference": "footnotes", f"{_W}endnoteReference": "endnotes"}
+
+
+def _read_notes(data: bytes) -> dict[tuple[str, str], str]:
+    """Footnote and endnote texts by (part, id): policy exceptions often sit in them, and
+    python-docx does not read them (they were dropped without a word)."""
+    from lxml import etree
+
+    notes: dict[tuple[str, str], str] = {}
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return notes
+    for part in ("footnotes", "endnotes"):
+        try:
+            root = etree.fromstring(archive.read(f"word/{part}.xml"))
+        except (KeyError, etree.XMLSyntaxError):
+            continue
+        for note in root.iter(f"{_W}footnote", f"{_W}endnote"):
+            if note.get(f"{_W}type") not in (None, "normal"):
+                continue  # the separator lines Word keeps as notes
+            paragraphs = (
+                " ".join("".join(t.text or "" for t in p.iter(f"{_W}t")).split())
+                for p in note.iter(_P)
+            )
+            text = " ".join(t for t in paragraphs if t)
+            if text:
+                notes[(part, note.get(f"{_W}id") or "")] = text
+    return notes
+
+
+class _Notes:
+    """Numbers footnotes and endnotes in the order the text cites them, as Word shows them,
+    and hands over the texts a paragraph cited once it is read."""
+
+    def __init__(self, texts: dict[tuple[str, str], str]) -> None:
+        self.texts = texts
+        self.numbers: dict[str, int] = {"footnotes": 0, "endnotes": 0}
+        self.cited: list[tuple[str, str]] = []
+
+    def cite(self, ref) -> str:
+        key = (_NOTE_REFS[ref.tag], ref.get(f"{_W}id") or "")
+        if key not in self.texts:
+            return ""
+        self.numbers[key[0]] += 1
+        mark = str(self.numbers[key[0]])
+        if key[0] == "endnotes":
+            mark = _format_number(self.numbers[key[0]], "lowerRoman")  # Word's endnotes: i, ii
+        self.cited.append((mark, self.texts[key]))
+        return f"[{mark}]"
+
+    def take(self) -> list[tuple[str, int]]:
+        """The notes cited since the last call, as paragraphs: "[1] The note's text."."""
+        out = [(f"[{mark}] {text}", 0) for mark, text in self.cited]
+        self.cited.clear()
+        return out
 
 
 def _block_elements(container) -> list:
