@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -31,7 +32,7 @@ from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.files import visible_files
 from indexer.lexical import TERMS_VERSION
-from indexer.loaders import ParseLimits, Skipped, iter_source_files, load_directory
+from indexer.loaders import LISTED, ParseLimits, Skipped, iter_source_files, load_directory
 from indexer.loaders.metadata import SIDECAR_SUFFIX
 from indexer.memo import RebuildMemo, remembered
 from indexer.stat_cache import StatCache
@@ -189,6 +190,7 @@ def _build_index(
                 "earlier version until the file is fixed or deleted",
                 doc.doc_id,
                 " ".join(reason.split()),
+                extra=LISTED,
             )
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
@@ -212,6 +214,7 @@ def _build_index(
         )
     for problem in [
         *dangling_versions(documents),
+        *not_yet_in_force(documents, dt.date.today().isoformat()),
         *version_cycles(documents),
         *orphaned_sidecars(source, set(listed)),
         *linked_folders(source, linked),
@@ -317,6 +320,22 @@ def dangling_versions(documents: list[Document]) -> list[str]:
         for d in documents
         for field in ("superseded_by", "supersedes")
         if d.metadata.get(field) and d.metadata[field] not in ids
+    ]
+
+
+def not_yet_in_force(documents: list[Document], today: str) -> list[str]:
+    """Documents whose effective date is after ``today``: searches leave them out until then
+    (the version in force answers meanwhile), so a year typed wrong (2062 for 2026) hid a new
+    policy with nothing said at build time."""
+    later = sorted(
+        (str(d.metadata["effective_date"]), d.doc_id)
+        for d in documents
+        if str(d.metadata.get("effective_date") or "") > today
+    )
+    return [
+        f"{doc_id}: takes effect on {date}; searches leave it out until then (as_of before "
+        "that date), so check the year if that is a slip"
+        for date, doc_id in later
     ]
 
 

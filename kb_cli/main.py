@@ -16,7 +16,7 @@ import os
 import sqlite3
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,6 +144,40 @@ def _logs_above_bars() -> contextlib.AbstractContextManager:
     return logging_redirect_tqdm()
 
 
+@contextlib.contextmanager
+def _warnings_kept() -> Iterator[list[str]]:
+    """The indexer's warnings while it lasts: logged as they come (above the bars), and
+    repeated in the summary, where they were lost among a long build's bars."""
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if not getattr(record, "in_summary", False):  # a skipped file: listed already
+                kept.append(record.getMessage())
+
+    kept: list[str] = []
+    handler = Keep(logging.WARNING)
+    target = logging.getLogger("indexer")
+    target.addHandler(handler)
+    try:
+        yield kept
+    finally:
+        target.removeHandler(handler)
+
+
+def _print_warnings(warned: list[str], said: list[str]) -> None:
+    """The build's warnings, once more at the end; under --watch only when they changed."""
+    if not warned:
+        said.clear()
+        return
+    if warned == said:
+        sys.stdout.write(f"{len(warned)} warning(s), the same as in the last build.\n")
+        return
+    sys.stdout.write(f"{len(warned)} warning(s) during the build:\n")
+    for line in warned:
+        sys.stdout.write(f"  - {' '.join(line.split())}\n")
+    said[:] = warned
+
+
 def _progress_bars(quiet: bool) -> tuple[Progress, Callable[[], None]]:
     """tqdm bars on stderr, one per stage of a long run, and the call that closes the last."""
     from tqdm import tqdm
@@ -189,10 +223,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     embedder = Embedder.from_settings(settings)
     memo = RebuildMemo() if args.watch else None  # unchanged files are not parsed again
     listed: list[set[tuple[str, str]]] = []  # the skipped files the last build listed
+    said: list[str] = []  # the warnings the last build repeated in its summary
 
     def index_once() -> None:
         try:
-            with _logs_above_bars():
+            with _logs_above_bars(), _warnings_kept() as warned:
                 report = build_index(
                     source,
                     settings.database_url or settings.index_dir,
@@ -211,6 +246,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         finally:  # a failed build under --watch must not leave its bar open over the log
             close_bars()
         listed[:] = [_print_build_report(report, listed[0] if listed else None)]
+        _print_warnings(warned, said)
 
     from indexer.watch import snapshot, watch
 

@@ -398,3 +398,18 @@ def _with_func(parser, func):
 
     parser.parse_args = parse
     return parser
+
+
+def test_index_summary_repeats_warnings_and_names_documents_not_yet_in_force(
+    sample_kb: Path, tmp_path: Path, capsys
+) -> None:
+    """A year typed wrong (2062) hid a new policy with nothing said, and the warnings a build
+    did log were lost among its progress bars."""
+    coin = sample_kb / "policies" / "coin-refunds.md"
+    coin.write_text(coin.read_text().replace("2026-03-01", "2062-03-01"), encoding="utf-8")
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(sample_kb), "--index-dir", ix, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    summary = out[out.index("warning(s) during the build") :]
+    assert "policies/coin-refunds.md: takes effect on 2062-03-01" in summary
+    assert "broken/encrypted.pdf" not in summary  # a skipped file is in the skip list only

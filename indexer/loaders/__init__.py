@@ -63,6 +63,10 @@ class Skipped:
     source_hash: str = ""  # source_hash(): a failed file is not parsed again until it changes
 
 
+# On a log record the build summary lists anyway (a skipped file): not repeated with warnings.
+LISTED = {"in_summary": True}
+
+
 def doc_id_for(path: Path, root: Path) -> str:
     """The document id: its path relative to the knowledge-base root, with '/' separators."""
     try:
@@ -247,7 +251,8 @@ def load_directory(
             # a file that failed before and did not change is in the report, not news
             again = isinstance(known.get(key), str) if key else False
             logger.log(logging.DEBUG if again else logging.WARNING,
-                       "skipped %s: %s", loaded.path, loaded.reason)  # fmt: skip
+                       "skipped %s: %s", loaded.path, loaded.reason,
+                       extra=LISTED)  # fmt: skip
             skipped.append(Skipped(doc_id, loaded.reason, key))
         else:
             documents.append(loaded)
