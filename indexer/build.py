@@ -736,7 +736,8 @@ def _embed_pooled(
     """Passage vectors and their windows' vectors pooled from the same model pass.
 
     The cache keeps both, keyed by the passage's embedding text (and the window's span in it),
-    so an unchanged passage costs nothing on a re-index. Returns how many passages ran.
+    so an unchanged passage costs nothing on a re-index. Returns how many passages ran
+    (a repeated one once).
     Given ``known`` vectors (by position in passages then windows, as :func:`_embed` takes
     them: separately embedded windows), those are kept and the cache is not asked; only
     passages and the windows still missing are pooled, and with ``keep_windows`` False the
@@ -774,22 +775,30 @@ def _embed_pooled(
         else:
             window_vectors[i - window_base] = vec
     progress.on_advance(len(texts) - len(todo))
-    todo.sort(key=lambda r: -len(texts[r]))  # one length per batch: little padding (see _embed)
-    step = max(32, embedder.batch_size * 4)
+    # A passage the corpus repeats (boilerplate under one heading, a copied macro) runs once:
+    # the same text with the same window spans pools to the same vectors. A 5 MB export of
+    # 9,188 such passages took 6.6 minutes to its early generation instead of seconds.
+    same: dict[tuple[str, tuple[tuple[int, int], ...]], list[int]] = {}
+    for r in todo:
+        same.setdefault((texts[r], tuple(local[r])), []).append(r)
+    leaders = sorted((rows[0] for rows in same.values()), key=lambda r: -len(texts[r]))
+    copies = {rows[0]: rows for rows in same.values()}
+    step = max(32, embedder.batch_size * 4)  # one length per batch: little padding (_embed)
     pooled_windows: list[int] = []
-    for i in range(0, len(todo), step):
-        batch = todo[i : i + step]
+    for i in range(0, len(leaders), step):
+        batch = leaders[i : i + step]
         fresh, pooled = embedder.encode_with_spans(
             [texts[r] for r in batch], [local[r] for r in batch]
         )
-        for r, vec, wins in zip(batch, fresh, pooled, strict=True):
-            if r not in hits:
-                vectors[r] = vec
-            for w, win in zip(range(first[r], first[r + 1]), wins, strict=True):
-                if window_base + w not in hits:
-                    window_vectors[w] = win
-                    pooled_windows.append(w)
-        progress.on_advance(len(batch))
+        for leader, vec, wins in zip(batch, fresh, pooled, strict=True):
+            for r in copies[leader]:
+                if r not in hits:
+                    vectors[r] = vec
+                for w, win in zip(range(first[r], first[r + 1]), wins, strict=True):
+                    if window_base + w not in hits:
+                        window_vectors[w] = win
+                        pooled_windows.append(w)
+        progress.on_advance(sum(len(copies[r]) for r in batch))
     empty = np.flatnonzero(~window_vectors.any(axis=1))  # a window no token fell in: rare
     if len(empty):
         window_vectors[empty] = embedder.encode([window_texts[w] for w in empty])
@@ -800,7 +809,7 @@ def _embed_pooled(
             [keys[r] for r in ran] + [keys[window_base + w] for w in stored],
             np.concatenate([vectors[ran], window_vectors[stored]]).reshape(-1, dim),
         )
-    return vectors, window_vectors, len(todo)
+    return vectors, window_vectors, len(leaders)
 
 
 def _cached(

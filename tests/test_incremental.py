@@ -481,3 +481,32 @@ def test_a_new_title_reaches_the_index(sample_kb: Path, fake_embedder, tmp_path:
         assert titles[doc_id] == new
         assert embedded and all(t.startswith(new) for t in embedded)
         old = new
+
+
+def test_a_passage_the_corpus_repeats_is_pooled_once(
+    tmp_path: Path, fake_embedder, monkeypatch
+) -> None:
+    """Pooled windows (the early generation's) ran every copy of a repeated passage through
+    the model: a 5 MB export of one boilerplate paragraph took minutes, not seconds."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    para = "Refunds are processed within five business days. Agents must not promise a date."
+    body = "\n\n".join(f"## Notice\n\n{para}" for _ in range(40))
+    (kb / "notices.md").write_text(f"# Notices\n\n{body}\n", encoding="utf-8")
+    (kb / "other.md").write_text("# Other\n\nPayouts are weekly. Bank transfer only.\n")
+    ran: list[int] = []
+    real = type(fake_embedder).encode_with_spans
+
+    def counting(self, texts, spans):
+        ran.append(len(texts))
+        return real(self, texts, spans)
+
+    monkeypatch.setattr(type(fake_embedder), "encode_with_spans", counting)
+    report = build_index(
+        kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8, windows="pooled"
+    )
+    assert report.chunks >= 40
+    assert sum(ran) == report.embedded <= 4  # distinct passages only
+    s = Searcher(tmp_path / "ix", fake_embedder)
+    hits = s.search("refunds processed five business days", top_k=3).results
+    assert hits and hits[0].highlight.text  # copies got their windows too
