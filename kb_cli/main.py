@@ -144,6 +144,18 @@ def _logs_above_bars() -> contextlib.AbstractContextManager:
     return logging_redirect_tqdm()
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt: "Stopped watching." when idle, "kb: interrupted"
+    (exit 130) mid-build, the index lock released either way (it ended silently, exit -15,
+    leaving its lock file)."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 @contextlib.contextmanager
 def _warnings_kept() -> Iterator[list[str]]:
     """The indexer's warnings while it lasts: logged as they come (above the bars), and
@@ -250,6 +262,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     from indexer.watch import snapshot, watch
 
+    if args.watch:  # a service manager's stop (SIGTERM) ends the watch as Ctrl-C does
+        _stop_on_sigterm()
     before = snapshot(source) if args.watch and source.exists() else None
     failed: list[str] | None = None
     try:

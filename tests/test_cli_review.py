@@ -5,6 +5,7 @@ command leaves existing indexes, baselines and overrides as they were."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -399,3 +400,37 @@ def test_an_eval_run_that_fails_exits_3_not_as_a_regression(
     assert main(["eval", str(data), "--mode", "bm25", "-q"]) == 3
     line = _one_clean_line(capsys.readouterr().err)
     assert "could not run" in line and "nope" in line
+
+
+def test_sigterm_stops_a_watch_as_ctrl_c_does(
+    sample_kb: Path, tmp_path: Path, fake_embedder, monkeypatch, capsys
+) -> None:
+    """A service manager's stop ended `kb index --watch` silently (exit -15)."""
+    import os
+    import signal
+
+    import indexer.embedding
+    import indexer.watch
+
+    def terminated(*_args, **_kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the handler raises before this returns
+        raise AssertionError("SIGTERM did not stop the watch")
+
+    monkeypatch.setattr(indexer.embedding.Embedder, "from_settings", lambda s: fake_embedder)
+    monkeypatch.setattr(indexer.watch, "watch", terminated)
+    def not_handled(_signum, _frame):
+        raise AssertionError("kb index --watch left SIGTERM to its default (kill)")
+
+    previous = signal.signal(signal.SIGTERM, not_handled)  # not this test runner's death
+    try:
+        ix = tmp_path / "ix"
+        args = ["index", str(sample_kb), "--index-dir", str(ix), "--watch", "-q"]
+        assert main(args) == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "Stopped watching." in capsys.readouterr().out
+    import fcntl
+
+    with (ix / ".lock").open("a+") as lock:  # released: another writer may take it at once
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
