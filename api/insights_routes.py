@@ -676,9 +676,11 @@ def source_view(
         original = f' · <a href="{html.escape(href)}">original PDF</a>'
     body = (
         "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(doc['title'])}</title><style>"
-        "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;line-height:1.5}"
-        ".text{white-space:pre-wrap}mark{background:#ffe58a}"
+        "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
+        "line-height:1.5}"
+        ".text{white-space:pre-wrap;overflow-wrap:anywhere}mark{background:#ffe58a}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}"
         ".page{display:block;color:#888;border-top:1px dashed #bbb;margin-top:1em;font-size:.8em}"
         ".changed{background:#fde2e1;padding:.5em 1em;border-left:4px solid #c0392b}"

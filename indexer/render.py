@@ -19,7 +19,7 @@ from indexer.chunking import table_cells, table_rows
 
 # A table's header rule: "|---|:--:|" or "--- | ---" (at least three dashes a cell).
 _RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_CELL = "border: 1px solid #ccc; padding: 2px 6px; text-align: left"
+_CELL = "border: 1px solid #ccc; padding: 2px 6px; text-align: left; overflow-wrap: anywhere"
 MARK_OPEN, MARK_CLOSE = 2, -1  # orders of the mark's own tags among tags at one offset
 
 
@@ -87,7 +87,13 @@ def _table(rows: list[tuple[int, str]], start: int, end: int, marks: _Marks) -> 
     """Table lines as an HTML table; a row the span [start, end) touches has every cell marked.
     A rule as the second line makes the first a header."""
     header = len(rows) > 1 and bool(_RULE.match(rows[1][1]))
-    out = ["<table style='border-collapse: collapse; margin: 0.25em 0'>"]
+    # Long codes and URLs break inside their cell, and a table still too wide for a narrow
+    # window (a side panel beside the ticket tool) scrolls inside its own box: at 390 px a
+    # table of long error codes pushed its answer column off the page.
+    out = [
+        "<div style='overflow-x: auto; max-width: 100%'>"
+        "<table style='border-collapse: collapse; margin: 0.25em 0'>"
+    ]
     for i, (offset, line) in enumerate(rows):
         if _RULE.match(line):
             continue
@@ -100,7 +106,7 @@ def _table(rows: list[tuple[int, str]], start: int, end: int, marks: _Marks) -> 
             for c in table_cells(line)
         )
         out.append(f"<tr>{cells}</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "".join(out)
 
 

@@ -419,6 +419,7 @@ def test_sigterm_stops_a_watch_as_ctrl_c_does(
 
     monkeypatch.setattr(indexer.embedding.Embedder, "from_settings", lambda s: fake_embedder)
     monkeypatch.setattr(indexer.watch, "watch", terminated)
+
     def not_handled(_signum, _frame):
         raise AssertionError("kb index --watch left SIGTERM to its default (kill)")
 

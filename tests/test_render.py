@@ -31,7 +31,11 @@ def test_a_markdown_table_becomes_a_table_with_its_header() -> None:
     assert re.findall(r"<td[^>]*>(.*?)</td>", rows[2]) == ["GB", "GBP 4.49", "GBP 44.99"]
     # Text around the table stays as written: its heading marks and its lone '|'.
     assert out.startswith("## How much does it cost?\n\n")
-    assert out.endswith("</table>Prices include VAT | where it applies.")
+    assert out.endswith("</table></div>Prices include VAT | where it applies.")
+    # At 390 px a table of long codes pushed its answer column off the page: cells break long
+    # words, and what is still too wide scrolls inside the table's own box.
+    assert out.count("<div style='overflow-x: auto") == 1
+    assert all("overflow-wrap: anywhere" in cell for cell in re.findall(r"<t[dh][^>]*>", out))
 
 
 def test_the_highlighted_row_is_marked_in_every_cell_and_only_it() -> None:

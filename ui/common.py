@@ -27,8 +27,12 @@ def md(text: object) -> str:
 
 def text_block(shown: str) -> str:
     """HTML of a document's text (:func:`indexer.render.marked_html`) as a block that keeps its
-    line breaks, for st.html."""
-    return f"<div style='white-space: pre-wrap; line-height: 1.5'>{shown}</div>"
+    line breaks, for st.html; a long URL or code breaks where it must rather than running off
+    a narrow window."""
+    return (
+        "<div style='white-space: pre-wrap; line-height: 1.5; overflow-wrap: anywhere'>"
+        f"{shown}</div>"
+    )
 
 
 def client() -> ApiClient:
