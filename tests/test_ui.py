@@ -162,6 +162,16 @@ def test_search_page_works_when_the_api_requires_keys(secured_api, monkeypatch) 
     monkeypatch.delenv("KB_API_KEY", raising=False)
     at = AppTest.from_file(AGENT, default_timeout=30).run()
     assert at.error and md("KB_API_KEY") in at.error[0].value  # without a key: what to set
+    assert "`" not in at.error[0].value.replace("\\`", "")  # no Markdown shown as written
+    # A link opened with a refused key keeps its question on the form (the page drew only
+    # the error, and the question was lost).
+    monkeypatch.setenv("KB_API_KEY", "kb_not_a_key")
+    linked = AppTest.from_file(AGENT, default_timeout=30)
+    linked.query_params["q"] = "escalate imminent risk guardian queue"
+    linked.run()
+    assert not linked.exception and linked.error
+    assert md("refused this page's API key") in linked.error[0].value
+    assert linked.text_input(key="q").value == "escalate imminent risk guardian queue"
     monkeypatch.setenv("KB_API_KEY", key)
     at = AppTest.from_file(AGENT, default_timeout=30).run()
     assert not at.exception and not at.error

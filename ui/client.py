@@ -65,10 +65,11 @@ class ApiClient:
                     for d in detail
                 )
             if response.status_code == 401:
-                key = "was refused" if self.api_key else "is not set"
+                key = "refused this page's API key" if self.api_key else "needs an API key"
                 raise ApiUnavailable(
-                    f"The API requires an API key and the UI's key {key} ({detail}). "
-                    "Set KB_API_KEY for the UI to a key from `kb keys create`.",
+                    f"Search is not available here: the search service {key} ({detail}). "
+                    "Ask whoever runs kb-assistant to give the UI a valid key (KB_API_KEY, made "
+                    "with kb keys create).",
                     401,
                 )
             if response.status_code == 403:

@@ -53,7 +53,7 @@ health, api_problem = check_api(api)
 def _facets(base_url: str, index_version: str, access_version: str) -> dict[str, list[str]]:
     """Markets, product areas and document types present in the documents the UI's key may
     see (asked again when the index or `kb access` changes)."""
-    docs = call(api.documents)
+    docs = api.documents()  # ApiUnavailable is the caller's to show
     markets, areas, types = set(), set(), set()
     for d in docs:
         m = d["metadata"]
@@ -275,11 +275,12 @@ def _options(values: list[str], current: str | None) -> list[str]:
 
 st.title("Search the knowledge base")
 st.html("<style>mark{background:#ffe58a;padding:0 .1em}</style>")
-facets = (
-    _facets(api.base_url, health["index_version"], health.get("access_version", ""))
-    if health
-    else NO_FACETS
-)
+facets = NO_FACETS
+if health:
+    try:
+        facets = _facets(api.base_url, health["index_version"], health.get("access_version", ""))
+    except ApiUnavailable as exc:  # a refused key: said below the form, which keeps the link's
+        health, api_problem = None, str(exc)  # question (it was lost with the whole page)
 params = st.query_params.to_dict()
 if not params and st.session_state.get("shown"):
     # Back from another page, which left the address bar empty: put the search on screen back.
