@@ -513,3 +513,34 @@ def test_a_link_made_today_carries_no_day_so_it_reads_as_today_later(api_url: st
     at.date_input(key="as_of").set_value(dt.date(2026, 4, 2))
     at.button[0].click().run()
     assert at.query_params["as_of"] == "2026-04-02"  # a day the agent chose stays in it
+
+
+@pytest.mark.parametrize(
+    ("as_of", "said"),
+    [
+        ("0001-01-01", "outside the dates the form takes (1970-01-01 to 2199-12-31)"),
+        ("2026-02-30", "not a day of the calendar"),
+    ],
+)
+def test_a_link_date_written_right_but_unusable_says_why(api_url: str, as_of, said) -> None:
+    """Both read "is not a date written YYYY-MM-DD", though both are written that way."""
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params.update({"q": "coin refund window", "as_of": as_of})
+    at.run()
+    assert not at.exception
+    warnings = " ".join(_unescape(w.value) for w in at.warning)
+    assert said in warnings and "YYYY-MM-DD" not in warnings
+
+
+def test_a_link_filter_the_index_does_not_list_is_said(api_url: str) -> None:
+    """A tampered or stale link's market was shown as chosen, and searched, without a word."""
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params.update({"q": "coin refund window", "market": "<img src=x>"})
+    at.run()
+    assert not at.exception
+    warnings = " ".join(_unescape(w.value) for w in at.warning)
+    assert "market (<img src=x>) is not one the knowledge base lists" in warnings
+    at = AppTest.from_file(AGENT, default_timeout=30)
+    at.query_params.update({"q": "coin refund window", "market": "DE"})
+    at.run()
+    assert not any("not one the knowledge base lists" in _unescape(w.value) for w in at.warning)

@@ -190,16 +190,22 @@ def _link(params: dict[str, str], today: dt.date) -> tuple[dict[str, Any], list[
     link["as_of"], link["top_k"] = today.isoformat(), DEFAULT_TOP_K
     problems = []
     if params.get("as_of"):
+        written = params["as_of"]
         try:
-            day = dt.date.fromisoformat(params["as_of"])
-            if not FIRST_DAY <= day <= LAST_DAY:
-                raise ValueError(day)
-            link["as_of"] = day.isoformat()
+            day = dt.date.fromisoformat(written)
         except ValueError:
+            day = None
+        if day is not None and FIRST_DAY <= day <= LAST_DAY:
+            link["as_of"] = day.isoformat()
+        elif day is not None:  # "0001-01-01" is written right: say what is wrong with it
             problems.append(
-                f"The link's as_of ({params['as_of']}) is not a date written YYYY-MM-DD; "
-                "searching as of today."
+                f"The link's as_of ({written}) is outside the dates the form takes "
+                f"({FIRST_DAY} to {LAST_DAY}); searching as of today."
             )
+        else:
+            shaped = bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", written))  # "2026-02-30"
+            wrong = "not a day of the calendar" if shaped else "not a date written YYYY-MM-DD"
+            problems.append(f"The link's as_of ({written}) is {wrong}; searching as of today.")
     if params.get("top_k"):
         try:
             top_k = int(params["top_k"])
@@ -292,6 +298,14 @@ signature = tuple(link.items())
 from_link = st.session_state.get("link") != signature
 if from_link or "q" not in st.session_state:  # a new link, or the form's state was dropped
     _seed_form(link)
+if facets is not NO_FACETS:  # a link's filter the index does not have matches little or nothing
+    for name, key in LINK_FILTERS.items():
+        if link[name] and link[name] not in facets[key]:
+            shown = {"market": "market", "product_area": "product area", "doc_type": "type"}
+            problems.append(
+                f"The link's {shown[name]} ({link[name]}) is not one the knowledge base lists"
+                + (": only documents for every market can match." if name == "market" else ".")
+            )
 for problem in problems:
     st.warning(md(problem))
 with st.form("search"):
