@@ -280,7 +280,12 @@ def _options(values: list[str], current: str | None) -> list[str]:
 
 
 st.title("Search the knowledge base")
-st.html("<style>mark{background:#ffe58a;padding:0 .1em}</style>")
+# The citation box's copy icon sat over the end of its first line ("Policy (v3.0)" lost
+# ".0)") exactly when an agent went to copy it: room is kept for the icon.
+st.html(
+    "<style>mark{background:#ffe58a;padding:0 .1em}"
+    "[data-testid='stCode'] pre{padding-right:3rem !important}</style>"
+)
 facets = NO_FACETS
 if health:
     try:
