@@ -339,7 +339,6 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
             "(relevance > 0) and none is marked unanswerable: nothing to measure"
         )
     _warn_dangling(qrels, queries, documents, qrels_path)
-    _warn_empty_documents(qrels, queries, documents, qrels_path)
     if evidence_path is not None:
         asked = [row for row in named if row[0] in queries]
         _warn_unfound_evidence(asked, documents, evidence_path)
@@ -362,46 +361,23 @@ def _warn_dangling(
     documents: list[Document],
     path: Path,
 ) -> None:
-    """A judgement naming a document the corpus lacks can only ever count as a miss (a typo in
-    an id would read as a retrieval failure), so the evaluator hears of it."""
-    known = {doc.doc_id for doc in documents}
-    missing = sorted(
-        (qid, doc_id)
-        for qid, judged in qrels.items()
-        if qid in queries
-        for doc_id, rel in judged.items()
-        if rel > 0 and doc_id not in known
-    )
-    _warn_misses(
-        path,
-        f"{len(missing)} judgement(s) name documents that are not in the corpus",
-        [f"{q} -> {d}" for q, d in missing],
-        5,
-    )
-
-
-def _warn_empty_documents(
-    qrels: dict[str, dict[str, int]],
-    queries: dict[str, str],
-    documents: list[Document],
-    path: Path,
-) -> None:
-    """A relevant document with no text has no passage to find, so it too can only count as
-    a miss."""
-    empty = {doc.doc_id for doc in documents if not doc.text.strip()}
+    """A judgement naming a document the corpus lacks, or one with no text (no passage to
+    find), can only ever count as a miss (a typo in an id would read as a retrieval failure),
+    so the evaluator hears of it."""
+    texts = {doc.doc_id: doc.text for doc in documents}
     judged = sorted(
         (qid, doc_id)
         for qid, found in qrels.items()
         if qid in queries
         for doc_id, rel in found.items()
-        if rel > 0 and doc_id in empty
+        if rel > 0
     )
-    _warn_misses(
-        path,
-        f"{len(judged)} judgement(s) name documents with no text",
-        [f"{q} -> {d}" for q, d in judged],
-        5,
-    )
+    for what, pairs in (
+        ("name documents that are not in the corpus", [p for p in judged if p[1] not in texts]),
+        ("name documents with no text", [p for p in judged if not texts.get(p[1], "x").strip()]),
+    ):
+        examples = [f"{q} -> {d}" for q, d in pairs]
+        _warn_misses(path, f"{len(pairs)} judgement(s) {what}", examples, 5)
 
 
 def _warn_contradictions(
@@ -413,12 +389,11 @@ def _warn_contradictions(
     if both:
         logger.warning(
             "%s marks %d question(s) unanswerable that %s judges a document relevant for "
-            "(%s%s): they are scored as unanswerable",
+            "(%s): they are scored as unanswerable",
             queries_path,
             len(both),
             path.name,
-            ", ".join(both[:5]),
-            " ..." if len(both) > 5 else "",
+            _some(both),
         )
 
 
@@ -485,14 +460,18 @@ def _warn_unknown_questions(
         known = {unicodedata.normalize("NFC", q) for q in queries}
         lookalike = any(unicodedata.normalize("NFC", q) in known for q in unknown)
         logger.warning(
-            "%s names %d question(s) not in %s (%s%s); their rows are ignored%s",
+            "%s names %d question(s) not in %s (%s); their rows are ignored%s",
             path,
             len(unknown),
             queries_path.name,
-            ", ".join(unknown[:5]),
-            " ..." if len(unknown) > 5 else "",
+            _some(unknown),
             " (some differ from a question's id only in how Unicode composes its letters: "
             "save both files in the same normal form, NFC)"
             if lookalike
             else "",
         )
+
+
+def _some(ids: list[str], shown: int = 5) -> str:
+    """The first ``shown`` ids, and " ..." when there are more."""
+    return ", ".join(ids[:shown]) + (" ..." if len(ids) > shown else "")
