@@ -8,10 +8,30 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")  # as typed: a two-capital code counts
+# A word as typed, in any script ("refund", "Müller", "contraseña", "返金"): a two-capital
+# code counts. Only A-Z used to count, so "Müller" was read as "m" and "ller" and a word in
+# Japanese, Korean, Arabic or Thai was no word at all (BM25 could not find it verbatim).
+# Combining marks inside words: accents written apart, Thai and Lao vowels and tones, Indic
+# vowel signs, Arabic and Hebrew points, kana voicing (not letters to the regex's \w).
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+    "\u06d6-\u06ed\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963\u0981-\u0983"
+    "\u09bc-\u09d7\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u0eb1\u0eb4-\u0ebc\u0ec8-\u0ecd"
+    "\u102b-\u103e\u17b4-\u17d3\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u3099\u309a"
+    "\ufe20-\ufe2f"
+)
+_WORD_RE = re.compile(f"(?:[^\\W_]|[{_MARKS}])+(?:'(?:[^\\W_]|[{_MARKS}])+)?")
+# Scripts written without spaces between words (Han, kana, Hangul, Thai, Lao, Khmer, Myanmar):
+# a run of them is read as its overlapping character pairs ("ヤマト運輸": ヤマ マト ト運 運輸),
+# as search engines index them, so a word matches inside a longer run and across particles.
+_UNSPACED_RE = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]+"
+)
 _HYPHENATED_RE = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![\w-])")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
 _LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
@@ -61,7 +81,7 @@ def _term(word: str) -> str:
     "MY buyer", "IN user", "IT", "AT", "BE". Lower-cased they vanished from BM25 on both sides,
     so "MY buyer return window" could not find the passage that starts "MY: ...".
     """
-    lower = word.lower()
+    lower = _folded(word)
     if lower in STOPWORDS:
         return word if len(word) == 2 and word.isupper() else ""
     return _stem(lower)
@@ -87,8 +107,47 @@ def codes(text: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     """The words of ``text`` as typed, then its hyphenated codes written whole (:func:`codes`):
-    what :func:`terms` and :func:`term_pairs` read."""
-    return _WORD_RE.findall(text) + codes(text)
+    what :func:`terms` and :func:`term_pairs` read. A run of a script written without spaces
+    becomes its character pairs (:data:`_UNSPACED_RE`)."""
+    found = _WORD_RE.findall(text)
+    if not text.isascii():
+        found = [part for word in found for part in _split_unspaced(word)]
+    return found + codes(text)
+
+
+def _split_unspaced(word: str) -> list[str]:
+    """``word`` as it is, or, holding a run of an unspaced script, its other parts and the
+    run's overlapping character pairs (a lone character stays one)."""
+    if word.isascii() or not _UNSPACED_RE.search(word):
+        return [word]
+    out: list[str] = []
+    at = 0
+    for run in _UNSPACED_RE.finditer(word):
+        if run.start() > at:
+            out.append(word[at : run.start()])
+        chars = run.group()
+        out.extend([chars[i : i + 2] for i in range(len(chars) - 1)] or [chars])
+        at = run.end()
+    if at < len(word):
+        out.append(word[at:])
+    return out
+
+
+def _folded(word: str) -> str:
+    """``word`` lower-cased without accents: "Müller", "MULLER" and "muller" are one term, as
+    are "café" and "cafe", "Straße" and "strasse" (an agent types what their keyboard has)."""
+    if word.isascii():
+        return word.lower()
+    out = []
+    for ch in unicodedata.normalize("NFKC", word).casefold():
+        if ord(ch) < _ACCENTED_BELOW:  # Latin, Greek, Cyrillic: the accents go
+            out.extend(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        else:  # elsewhere a mark is part of the letter (Japanese で is not て, Thai vowels)
+            out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+_ACCENTED_BELOW = 0x0530  # the end of the Latin, Greek and Cyrillic blocks
 
 
 def terms(text: str) -> list[str]:
@@ -114,7 +173,7 @@ def terms(text: str) -> list[str]:
 def term_pairs(text: str) -> list[tuple[str, str]]:
     """(word as typed, lower-cased; its term) for each word of ``text`` that is a term: what
     :func:`terms` returns, with the words it came from (spelling correction needs both)."""
-    return [(w.lower(), t) for w in words(text) if (t := _term(w))]
+    return [(_folded(w), t) for w in words(text) if (t := _term(w))]
 
 
 def idf_table(texts: Iterable[str]) -> dict[str, float]:

@@ -58,7 +58,11 @@ def query_terms(
     slips = {
         stem: word
         for word, stem in pairs
-        if stem not in known and len(stem) >= MIN_CHARS and stem.isalpha() and word not in words
+        if stem not in known
+        and len(stem) >= MIN_CHARS
+        and stem.isalpha()
+        and stem.isascii()  # the model's vocabulary is English: "décomposées" is no slip
+        and word not in words
     }
     if not slips:
         return stems, {}
