@@ -47,6 +47,7 @@ from indexer.search import (
     model_text,
     prepare_search,
     row_header,
+    shown_links,
     shown_picks,
     spelling_dictionary,
     successor_ids,
@@ -497,8 +498,12 @@ class PgSearcher:
     def list_documents(self, groups: Iterable[str] | None = None) -> list[dict[str, Any]]:
         with self._snapshot() as con:
             catalog = self._catalog_at(con, *_versions(con))
+        may_see = catalog.may_see(groups)
         return [
-            {k: d[k] for k in ("doc_id", "title", "source", "metadata")}
+            {
+                **{k: d[k] for k in ("doc_id", "title", "source")},
+                "metadata": shown_links(d["metadata"], may_see),
+            }
             for d in catalog.docs
             if visible(d["metadata"], groups)
         ]
@@ -513,12 +518,14 @@ class PgSearcher:
             ).fetchone()
         if r is None or not visible(metadata := with_groups(r[4], r[8]), groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")
+        with self._snapshot() as con:
+            may_see = self._catalog_at(con, *_versions(con)).may_see(groups)
         return {
             "doc_id": r[0],
             "title": r[1],
             "source": r[2],
             "format": r[3],
-            "metadata": metadata,
+            "metadata": shown_links(metadata, may_see),
             "text": r[5],
             "sections": [
                 {"heading_path": p, "start": s, "end": e, "anchor": a} for p, s, e, a in r[6]

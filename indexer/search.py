@@ -413,6 +413,20 @@ def hidden_successors(
     return lambda doc_id: not all(may_see(x) for x in successor_ids.get(doc_id, []))
 
 
+def shown_links(meta: dict[str, Any], may_see: Callable[[str], bool] | None) -> dict[str, Any]:
+    """A document's metadata as a caller may read it: a version link (``superseded_by``,
+    ``supersedes``) to a document they may not see names it only as such. GET /documents
+    showed the id of a restricted newer version that GET /documents/{id} then denied."""
+    if may_see is None:
+        return meta
+    hidden = {
+        field: f"a version {OUTSIDE_ACCESS}"
+        for field in ("superseded_by", "supersedes")
+        if meta.get(field) and not may_see(str(meta[field]))
+    }
+    return {**meta, **hidden} if hidden else meta
+
+
 def shown_picks(picks: list[Pick], may_see: Callable[[str], bool] | None) -> list[Pick]:
     """The version picks as a caller may read them: the version in force is not named when
     they may not see it (the response would tell them it exists and is in force)."""
@@ -1203,8 +1217,14 @@ class Searcher:
     def list_documents(self, groups: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every document the caller may see: id, title, source and metadata (no text)."""
         self._refresh_access()
+        may_see = access_check(groups, self._metadata_of)
         return [
-            {"doc_id": d.doc_id, "title": d.title, "source": d.source, "metadata": meta}
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "source": d.source,
+                "metadata": shown_links(meta, may_see),
+            }
             for d in self._docs
             for meta in [self._access_of(d.doc_id, d.metadata)]
             if visible(meta, groups)
@@ -1236,7 +1256,7 @@ class Searcher:
             "title": r["title"],
             "source": r["source"],
             "format": r["format"],
-            "metadata": meta,
+            "metadata": shown_links(meta, access_check(groups, self._metadata_of)),
             "text": r["text"],
             "sections": [
                 {"heading_path": p, "start": s, "end": e, "anchor": a}

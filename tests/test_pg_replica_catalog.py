@@ -138,3 +138,37 @@ def test_health_names_the_access_version_a_client_may_cache_by(
     finally:
         local.close()
         remote.close()
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_documents_name_a_restricted_version_only_as_such(
+    sample_kb: Path, fake_embedder, tmp_path: Path, request, backend: str
+) -> None:
+    """GET /documents showed `superseded_by: policies/coin-refunds.md` to a key that may not
+    see that version (GET /documents/{id} then said it does not exist): its id leaked."""
+    from indexer import pgstore, store
+    from indexer.search import OUTSIDE_ACCESS
+    from tests.fixture_files import write_superseded_coin_policy
+
+    write_superseded_coin_policy(sample_kb)
+    target = request.getfixturevalue("pg_database") if backend == "postgres" else tmp_path / "ix"
+    build_index(sample_kb, target, fake_embedder, **OPTIONS)
+    restrict = {str(COIN): ["tns-specialists"]}
+    if backend == "postgres":
+        pgstore.write_access_overrides(target, restrict)
+    else:
+        store.write_access_overrides(target, restrict)
+    searcher = open_searcher(target, fake_embedder, Settings())
+    try:
+        agent = {d["doc_id"]: d for d in searcher.list_documents(["all-agents"])}
+        old = "policies/coin-refunds-old.md"
+        assert str(COIN) not in agent
+        assert agent[old]["metadata"]["superseded_by"] == f"a version {OUTSIDE_ACCESS}"
+        one = searcher.get_document(old, ["all-agents"])
+        assert one["metadata"]["superseded_by"] == f"a version {OUTSIDE_ACCESS}"
+        everyone = {d["doc_id"]: d for d in searcher.list_documents(None)}
+        assert everyone[old]["metadata"]["superseded_by"] == str(COIN)
+        specialist = searcher.get_document(old, ["tns-specialists", "all-agents"])
+        assert specialist["metadata"]["superseded_by"] == str(COIN)
+    finally:
+        searcher.close()
