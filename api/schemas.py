@@ -269,8 +269,10 @@ class SearchResponseOut(BaseModel):
     )
     unlisted_markets: list[MarketOut] = Field(
         [],
-        description="Countries the question named that no document the caller may see lists "
-        "among its markets: no result is a rule specific to that market.",
+        description="Countries the question named, or markets the filter gave, that no "
+        "document the caller may see lists among its markets: no result is a rule specific to "
+        'that market. A filter naming a country ("Germany", "UK") is searched by the code '
+        "the documents list (DE, GB), as `filters` in the response shows.",
     )
     search_id: str | None = Field(
         None, description="Id of this search in the query log, for POST /feedback."

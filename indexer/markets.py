@@ -77,3 +77,31 @@ def unlisted_markets(query: str, codes: frozenset[str]) -> list[tuple[str, str]]
     if not codes:
         return []
     return [(typed, code) for typed, code in _named(query) if code not in codes]
+
+
+def filter_markets(
+    values: list[str], codes: frozenset[str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """A ``markets`` filter as the documents list markets, and its values no document lists.
+
+    A country given by name ("Germany", "UK") is searched by its code when documents list
+    that code; a value no document lists is returned as (value, code) to be said back, as
+    :func:`unlisted_markets` does for the question: filtered on "UK", an API client got the
+    global documents, marked answerable, and nothing said no document was for the UK.
+    """
+    if not codes:
+        return values, []
+    out: list[str] = []
+    unlisted: list[tuple[str, str]] = []
+    for value in values:
+        if value.lower() == "global" or value.upper() in codes:
+            out.append(value)
+            continue
+        named = {code for _typed, code in _named(value)}
+        code = named.pop() if len(named) == 1 else ""
+        if code in codes:
+            out.append(code)
+        else:
+            out.append(value)
+            unlisted.append((value, code or value.upper()))
+    return out, unlisted

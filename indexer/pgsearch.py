@@ -47,6 +47,7 @@ from indexer.search import (
     model_text,
     prepare_search,
     row_header,
+    said_once,
     shown_links,
     shown_picks,
     spelling_dictionary,
@@ -56,6 +57,7 @@ from indexer.search import (
     version_picks,
     visible,
     warn_unexpandable,
+    with_filter_markets,
     with_groups,
 )
 from indexer.settings import Settings
@@ -192,9 +194,10 @@ class PgSearcher:
             ).fetchone()
             catalog = self._catalog_at(con, version, access)
             may_see = catalog.may_see(groups)
-            keywords, markets, unlisted = keyword_text(
-                query, catalog.market_codes_for(groups), self.settings
-            )
+            codes = catalog.market_codes_for(groups)
+            keywords, markets, unlisted = keyword_text(query, codes, self.settings)
+            flt, unlisted_filter = with_filter_markets(flt, codes)
+            unlisted = said_once(unlisted + unlisted_filter)
             now, acronyms = catalog.model_text(keywords, groups, self.settings)
             # BM25 reads slips as index terms, the model as its own words (indexer/spelling.py):
             # terms of documents the caller may see only.

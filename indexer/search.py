@@ -39,7 +39,7 @@ from indexer.inputs import (
     without_controls,
 )
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25, visible_doc_freqs
-from indexer.markets import market_codes, unlisted_markets, with_market_codes
+from indexer.markets import filter_markets, market_codes, unlisted_markets, with_market_codes
 from indexer.quantise import Int8Rows
 from indexer.render import table_header
 from indexer.settings import SearchMode, Settings
@@ -559,6 +559,23 @@ def model_text(
     return expand_for(query, sources, may_see)
 
 
+def with_filter_markets(
+    flt: dict[str, list[str]], codes: frozenset[str]
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """``flt`` with its markets as the documents list them, and the markets no document
+    lists (:func:`indexer.markets.filter_markets`)."""
+    if "markets" not in flt:
+        return flt, []
+    markets, unlisted = filter_markets(flt["markets"], codes)
+    return {**flt, "markets": markets}, unlisted
+
+
+def said_once(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(name, code) pairs, each code once, in order."""
+    seen: set[str] = set()
+    return [p for p in pairs if not (p[1] in seen or seen.add(p[1]))]
+
+
 def keyword_text(
     query: str, codes: frozenset[str], settings: Settings
 ) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
@@ -963,6 +980,9 @@ class Searcher:
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
+        self._refresh_access()  # the caller's view (market codes) as `kb access` now has it
+        view = self._view(groups)
+        flt, unlisted_filter = with_filter_markets(flt, view.market_codes)
         allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)  # access fresh
         picks = version_picks(
             query, self._meta, self._families, as_of, as_of_s, include_superseded, self.settings
@@ -973,9 +993,9 @@ class Searcher:
                 lambda doc_id: self._chunk_doc == self._doc_row[doc_id],
                 self.settings.in_force_weight > 0,
             )  # fmt: skip
-        view = self._view(groups)
         may_see = access_check(groups, self._metadata_of)
         keywords, markets, unlisted = keyword_text(query, view.market_codes, self.settings)
+        unlisted = said_once(unlisted + unlisted_filter)
         spelled, acronyms = model_text(
             keywords, self.manifest.acronym_sources, self.settings, may_see
         )  # fmt: skip

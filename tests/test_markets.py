@@ -120,3 +120,28 @@ def test_kb_says_when_no_document_lists_the_market_asked_about(
     assert response.unlisted_markets == [("argentina", "AR")] and response.results
     assert response.to_dict()["unlisted_markets"] == [{"name": "argentina", "code": "AR"}]
     assert listed.unlisted_markets == [] and listed.markets == [("germany", "DE")]
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_a_market_filter_by_name_or_unlisted_is_read_and_said(
+    sample_kb: Path, fake_embedder, tmp_path: Path, request, backend: str
+) -> None:
+    """Filtered on "Germany" or "UK", an API client got only the global documents, marked
+    answerable, with nothing said: a country's name is now searched by the code documents
+    list, and a market no document lists is named in unlisted_markets."""
+    from indexer.build import build_index
+    from indexer.search import open_searcher
+    from indexer.settings import Settings
+
+    target = request.getfixturevalue("pg_database") if backend == "postgres" else tmp_path / "ix"
+    build_index(sample_kb, target, fake_embedder, max_tokens=60, min_tokens=8)
+    searcher = open_searcher(target, fake_embedder, Settings())
+    try:
+        by_code = searcher.search("coin refund window", filters={"markets": "DE"})
+        by_name = searcher.search("coin refund window", filters={"markets": "Germany"})
+        assert [r.chunk_id for r in by_name.results] == [r.chunk_id for r in by_code.results]
+        assert by_name.unlisted_markets == [] and by_name.filters == {"markets": ["DE"]}
+        unknown = searcher.search("coin refund window", filters={"markets": ["UK", "DE"]})
+        assert unknown.unlisted_markets == [("UK", "GB")]
+    finally:
+        searcher.close()
