@@ -40,6 +40,7 @@ from api.schemas import (
     GUARDED,
     DocumentOut,
     DocumentSummary,
+    HealthOut,
     SearchRequest,
     SearchResponseOut,
     error_responses,
@@ -175,6 +176,29 @@ def undecodable_body(exc: UnicodeDecodeError) -> dict[str, Any]:
     }
 
 
+KEY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "BearerKey": {"type": "http", "scheme": "bearer", "description": "the same API key"},
+}
+# A browser opening a citation comes with the signed link the search handed out, not a key.
+SIGNED_PATHS = ("/source/{doc_id}", "/source-file/{doc_id}")
+
+
+def declare_keys(schema: dict[str, Any]) -> None:
+    """Say in the OpenAPI document how a caller authenticates when keys are required: it
+    said nothing, so a generated client had no way to send a key and the /docs page no
+    Authorize button. /health needs none; the citation pages take a key or a signed link."""
+    schema.setdefault("components", {})["securitySchemes"] = KEY_SCHEMES
+    either = [{name: []} for name in KEY_SCHEMES]
+    schema["security"] = either
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if path == "/health":
+                operation["security"] = []
+            elif path in SIGNED_PATHS:
+                operation["security"] = [*either, {}]
+
+
 def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
     """Open the newest index generation if one was published; True when the searcher changed.
 
@@ -288,7 +312,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_schema() -> JSONResponse:
-        return JSONResponse(app.openapi())
+        fresh = app.openapi_schema is None
+        schema = app.openapi()  # built once, then kept by FastAPI
+        if fresh and settings.auth_required:
+            declare_keys(schema)
+        return JSONResponse(schema)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_page() -> HTMLResponse:
@@ -328,14 +356,25 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             return JSONResponse(status_code=422, content={"detail": detail})
         return await http_exception_handler(request, exc)
 
-    @app.get("/health")
-    def health(request: Request) -> dict:
+    @app.api_route(
+        "/health",
+        methods=["GET", "HEAD"],
+        response_model=HealthOut,
+        response_model_exclude_none=True,
+        responses={503: {"model": HealthOut, "description": "Not serving: unavailable, and why."}},
+    )
+    def health(request: Request) -> Any:
         """Model, index version and counts; 'unavailable' with the reason when not serving.
 
         Open to every caller, so with keys on the counts, which include documents some keys
-        may not see, are shown only to a key that sees every document."""
+        may not see, are shown only to a key that sees every document. Unavailable is a 503
+        (it was a 200, which load balancers and uptime checks read as healthy); HEAD answers
+        as GET does, without the body."""
         if request.app.state.searcher is None:
-            return {"status": "unavailable", "reason": str(request.app.state.load_error)}
+            return JSONResponse(
+                status_code=503,
+                content={"status": "unavailable", "reason": str(request.app.state.load_error)},
+            )
         out = request.app.state.searcher.health()
         gone = getattr(request.app.state, "backend_error", "")
         if gone:  # the database went away since the index loaded

@@ -331,6 +331,26 @@ class EvalRunOut(BaseModel):
     )
 
 
+class HealthOut(BaseModel):
+    """GET /health: whether the API serves, and what (200 ok or degraded, 503 unavailable)."""
+
+    status: Literal["ok", "degraded", "unavailable"]
+    reason: str = Field("", description="Why degraded or unavailable; empty when ok.")
+    backend: str | None = Field(None, description="'postgres' for the database backend.")
+    model: str | None = None
+    model_fingerprint: str | None = None
+    dimension: int | None = None
+    index_version: str | None = None
+    index_created_at: str | None = None
+    access_version: str | None = Field(
+        None, description="Changes with every `kb access`: what a key may see changed."
+    )
+    chunker: dict[str, Any] | None = None
+    counts: dict[str, Any] | None = Field(
+        None, description="Documents, passages and files skipped; only for a key that sees all."
+    )
+
+
 class ErrorOut(BaseModel):
     detail: str | list[dict[str, Any]] = Field(
         description="What went wrong; for a malformed body, one entry (loc, msg, type) per problem."

@@ -120,6 +120,7 @@ def test_health_and_docs(client: TestClient) -> None:
     assert health["status"] == "ok"
     assert health["counts"]["documents"] == 5
     assert health["model"] == "fake-hash-64"
+    assert client.head("/health").status_code == 200  # uptime monitors send HEAD
     assert client.get("/docs").status_code == 200
     assert "/search" in client.get("/openapi.json").json()["paths"]
 
@@ -127,9 +128,12 @@ def test_health_and_docs(client: TestClient) -> None:
 def test_api_without_index_reports_unavailable(tmp_path: Path) -> None:
     settings = Settings(index_dir=tmp_path / "missing")
     with TestClient(create_app(settings)) as c:
-        health = c.get("/health").json()
+        answer = c.get("/health")
+        health = answer.json()
+        assert answer.status_code == 503  # a load balancer's health check must see it
         assert health["status"] == "unavailable"
         assert "kb index" in health["reason"]
+        assert c.head("/health").status_code == 503
         r = c.post("/search", json={"query": "refund"})
         assert r.status_code == 503
         assert "kb index" in r.json()["detail"]

@@ -50,6 +50,7 @@ def test_every_documented_error_has_the_one_error_shape(client: TestClient) -> N
         (method, path, code)
         for path, method, code, response in errors
         if response["content"]["application/json"]["schema"] != {"$ref": ERROR_REF}
+        and (path, code) != ("/health", "503")  # the health body itself, status unavailable
     ]
     assert not wrong
     assert "HTTPValidationError" not in spec["components"]["schemas"]
@@ -138,3 +139,30 @@ def test_csv_headers_are_the_json_rows_keys(client: TestClient) -> None:
         rows = client.get(f"/analytics/{name}?format=json{extra}").json()
         header = client.get(f"/analytics/{name}?format=csv{extra}").text.splitlines()[0]
         assert rows and header.split(",") == list(rows[0]), name
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_the_openapi_document_says_how_to_send_a_key(
+    sample_kb: Path, fake_embedder, tmp_path: Path, required: bool
+) -> None:
+    """With keys required the document declared no security at all: a generated client had
+    no way to send one, and /docs no Authorize button."""
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix", auth_required=required, keys_path=tmp_path / "keys.sqlite"
+    )
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with TestClient(app) as client:
+        spec = client.get("/openapi.json").json()
+        again = client.get("/openapi.json").json()
+    assert spec == again  # declared once, not once more per request
+    if not required:
+        assert "security" not in spec and "securitySchemes" not in spec.get("components", {})
+        return
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["ApiKeyHeader"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    assert schemes["BearerKey"]["scheme"] == "bearer"
+    assert spec["security"] == [{"ApiKeyHeader": []}, {"BearerKey": []}]
+    assert spec["paths"]["/health"]["get"]["security"] == []
+    assert {} in spec["paths"]["/source/{doc_id}"]["get"]["security"]  # a signed link will do
+    assert "security" not in spec["paths"]["/search"]["post"]  # the document's own applies

@@ -36,7 +36,8 @@ class ApiClient:
         key = "set" if self.api_key else "none"
         return f"ApiClient({self.base_url!r}, api_key={key})"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, read: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        """The response's JSON; a status in ``read`` is read as an answer, not an error."""
         kwargs.setdefault("timeout", self.timeout)
         if self.api_key:
             kwargs["headers"] = {**kwargs.get("headers", {}), "X-API-Key": self.api_key}
@@ -53,7 +54,7 @@ class ApiClient:
                 f"The search API at {self.base_url} is not reachable ({type(exc).__name__}). "
                 "Start it with kb serve, or with the README's run command (./scripts/run)."
             ) from exc
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.status_code not in read:
             try:
                 body = response.json()
             except ValueError:
@@ -82,7 +83,8 @@ class ApiClient:
         return response.json()
 
     def health(self) -> dict[str, Any]:
-        return self._call("GET", "/health")
+        """GET /health; a 503 there is the API saying why it does not serve (its body)."""
+        return self._call("GET", "/health", read=(503,))
 
     def search(
         self,
