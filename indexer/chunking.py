@@ -24,13 +24,19 @@ from indexer.documents import Chunk, Document
 # light separators (model_view); v7: only rows of a table, not a lone 'a | b' line; v8: no
 # sentence ends after an abbreviation ("e.g.", "Inc." before a lower-case word); v9: no cut
 # inside a sentence wrapped over lines (PDF text)
-CHUNKER_VERSION = "structure-v9"
+CHUNKER_VERSION = "structure-v10"
 TokenCounter = Callable[[str], int]
 
 _PARA_SPLIT_RE = re.compile(r"\n[ \t]*\n+")
 _ITEM_RE = re.compile(r"^\s*(?:\d+[.)]|[-*+\u2022]|[a-z][.)])\s+|^\s*\|")
 _SETEXT_RE = re.compile(r"\n {0,3}(?:=+|-+)[ \t]*\Z")  # "Title\n-----": a heading's last line
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+# A sentence ends at . ! ? (Arabic ؟, Devanagari ।) and the space after, where the next
+# sentence starts with a capital in any script, a letter of a script without case (Han,
+# Hangul, Arabic...), a digit, a quote or a bracket ("Über", "É", "코인" were cut mid-sentence
+# instead); or at 。！？ with or without a space (Chinese and Japanese use none).
+_SENTENCE_END_RE = re.compile(
+    r"(?<=[.!?\u061f\u0964])[\"')\]]*\s+(?=[^\s])|(?<=[\u3002\uff01\uff1f])[\u300d\u300f\uff09]*\s*"
+)
 _WORD_CHAR_RE = re.compile(r"[^\W_]")  # a row without one is a rule row: | --- | :-: |
 
 
@@ -129,10 +135,21 @@ def _split_raw_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+def _sentence_starts(text: str, at: int) -> bool:
+    """Whether ``text[at]`` can begin a sentence after a full stop and a space: not a word
+    in lower case ("e.g. the form", "approx. five"), nor a symbol ("- ", "€5", as before)."""
+    if at >= len(text):
+        return False
+    ch = text[at]
+    return ch in "0123456789\"'([" or (ch.isalpha() and not ch.islower())
+
+
 def _split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     out = []
     pos = start
     for match in _SENTENCE_END_RE.finditer(text, start, end):
+        if text[match.start() - 1] in ".!?\u061f\u0964" and not _sentence_starts(text, match.end()):
+            continue
         span = _trim(text, pos, match.start())
         if span:
             out.append(span)

@@ -33,7 +33,10 @@ _UNSPACED_RE = re.compile(
     "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]+"
 )
 _HYPHENATED_RE = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+(?![\w-])")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+")
+# . ! ? (Arabic ؟, Devanagari ।) and the spaces after; 。！？ with or without one.
+_SENTENCE_END_RE = re.compile(
+    r"(?<=[.!?\u061f\u0964])[\"')\]]*[ \t]+|(?<=[\u3002\uff01\uff1f])[\u300d\u300f\uff09]*[ \t]*"
+)
 _LIST_MARKER_RE = re.compile(r"(?:\d+|[a-zA-Z])[.)]")
 # Abbreviations that never end a sentence ("e.g. the SA302 form"), and those that end one only
 # before a capital ("Vybe Inc. is", "see No. 5", but "... refunds, gifts etc. The next" and

@@ -82,3 +82,45 @@ def index(tmp_path_factory) -> Path:
 def test_keyword_search_finds_a_word_held_verbatim(index: Path, query: str, doc: str) -> None:
     results = Searcher(index, FakeEmbedder()).search(query, top_k=3, mode="bm25").results
     assert results and results[0].doc_id == doc, [r.doc_id for r in results]
+
+
+def test_sentences_end_where_other_scripts_end_them() -> None:
+    """Sentences starting with Ü, É or Hangul, and Chinese or Japanese ones ending in 。, were
+    not told apart: a long paragraph was cut mid-sentence ("... innerhalb von 7" | "Werktagen
+    ..."), and a Japanese highlight was the whole paragraph."""
+    from indexer.chunking import _split_sentences
+    from indexer.highlight import sentence_spans
+
+    cases = {
+        "Über A entscheidet das Team. Über B auch. Étape trois.": 3,
+        "第1项规定：账户被限制。第2项规定：申请退款！好": 3,
+        "코인 환불은 가능합니다. 7일 이내입니다.": 2,
+        "هل يمكن استرداد العملات؟ لا، لا يمكن.": 2,
+        "Refunds e.g. the form. approx. five days. Done.": 2,  # English as before
+    }
+    for text, count in cases.items():
+        assert len(_split_sentences(text, 0, len(text))) == count, text
+    jp = "返金は七日以内です。未成年者の購入は全額返金します。"
+    assert [jp[a:b] for a, b in sentence_spans(jp)] == [
+        "返金は七日以内です。", "未成年者の購入は全額返金します。",
+    ]  # fmt: skip
+
+
+def test_a_long_german_paragraph_is_cut_between_sentences(tmp_path: Path) -> None:
+    from indexer.chunking import chunk_document
+    from indexer.loaders import load_file
+    from tests.conftest import FakeEmbedder
+
+    sentences = [
+        f"Über Rückerstattungen der Kategorie {n} entscheidet das Zahlungsteam innerhalb von "
+        f"{n + 2} Werktagen nach Eingang aller Unterlagen."
+        for n in range(1, 13)
+    ]
+    path = tmp_path / "de.md"
+    path.write_text("# Rückerstattung\n\n" + " ".join(sentences) + "\n", encoding="utf-8")
+    doc = load_file(path, tmp_path)
+    chunks = chunk_document(doc, FakeEmbedder().count_tokens, max_tokens=60, min_tokens=8)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        body = chunk.text.split("\n")[-1].strip()
+        assert body.startswith("Über") and body.endswith("Unterlagen."), body
