@@ -268,6 +268,17 @@ class Embedder:
         )
         return len(encoded["input_ids"])
 
+    def unknown_share(self, text: str) -> float:
+        """Share of ``text``'s tokens the model has no piece for: a question in a script its
+        vocabulary lacks (Thai, much Japanese and Chinese for all-MiniLM-L6-v2) reads as a
+        row of unknown tokens, whose vector lands near any other such text."""
+        if self.backend != "torch":
+            return self.onnx.unknown_share(text)
+        tokenizer = self.model.tokenizer
+        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        unk = tokenizer.unk_token_id
+        return sum(i == unk for i in ids) / len(ids) if ids and unk is not None else 0.0
+
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Normalised embeddings, shape (len(texts), dimension), float32."""
         if not texts:

@@ -523,6 +523,19 @@ class OnnxEncoder:
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=True).ids)
 
+    def unknown_share(self, text: str) -> float:
+        """Share of ``text``'s tokens the tokenizer has no piece for (its unknown token)."""
+        unk = next(
+            (
+                i
+                for t in ("[UNK]", "<unk>", "<UNK>")
+                if (i := self._counter.token_to_id(t)) is not None
+            ),
+            None,
+        )
+        ids = self._counter.encode(text, add_special_tokens=False).ids
+        return sum(i == unk for i in ids) / len(ids) if ids and unk is not None else 0.0
+
     def encode(
         self,
         texts: list[str],

@@ -31,6 +31,7 @@ from indexer.pgstore import BM25_B, BM25_K1, ConnectionPool, open_connection, re
 from indexer.search import (
     CITED_FIELDS,
     NO_KEYWORD_MATCH,
+    UNREAD,
     Highlight,
     MaskCache,
     SearchResponse,
@@ -54,6 +55,7 @@ from indexer.search import (
     successor_ids,
     successor_map,
     swap_versions,
+    unread_question,
     version_picks,
     visible,
     warn_unexpandable,
@@ -172,9 +174,11 @@ class PgSearcher:
     ) -> SearchResponse:
         """See ``Searcher.search``: same arguments, same response."""
         started = time.perf_counter()
+        asked = mode
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
+        mode, unread = unread_question(self.embedder, query, asked, mode)
         # Short forms as the catalog last read defines them for this caller; checked against
         # this snapshot's (a re-index or `kb access` since) below.
         codes = self._catalog.market_codes_for(groups)
@@ -229,6 +233,8 @@ class PgSearcher:
                     con, catalog, keywords, vector, restrict, mode, top_k, context, groups,
                     snapshot, (found, looked_up), behind,
                 )  # fmt: skip
+                if unread and results:
+                    answerable, reason = False, UNREAD
                 if include_superseded or picks:
                     mark_in_force(
                         results,

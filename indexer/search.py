@@ -559,6 +559,23 @@ def model_text(
     return expand_for(query, sources, may_see)
 
 
+UNREAD_SHARE = 0.5  # more of a question's tokens than this unknown to the model: unread
+UNREAD = (
+    "the embedding model cannot read most of this question (a script its vocabulary lacks): "
+    "it was searched by its keywords alone, so check that the passages answer it"
+)
+
+
+def unread_question(embedder: Any, query: str, asked: str | None, mode: str) -> tuple[str, bool]:
+    """(mode, unread): a question whose tokens are mostly unknown to the model (Thai, much
+    Chinese and Japanese for all-MiniLM-L6-v2) is searched by BM25 alone unless a mode was
+    asked for. Its vector, a row of unknown tokens, lands near any other such text: "支付宝"
+    ranked a Thai page first and called it answerable, the page holding the word eighth."""
+    share = getattr(embedder, "unknown_share", None)
+    unread = share is not None and share(query) > UNREAD_SHARE
+    return ("bm25" if unread and asked is None else mode), unread
+
+
 def with_filter_markets(
     flt: dict[str, list[str]], codes: frozenset[str]
 ) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
@@ -977,9 +994,11 @@ class Searcher:
         each result, for an agent who needs to read on.
         """
         started = time.perf_counter()
+        asked = mode
         query, top_k, mode, flt, as_of_s = prepare_search(
             self.settings, query, top_k, mode, context, filters, as_of
         )
+        mode, unread = unread_question(self.embedder, query, asked, mode)
         self._refresh_access()  # the caller's view (market codes) as `kb access` now has it
         view = self._view(groups)
         flt, unlisted_filter = with_filter_markets(flt, view.market_codes)
@@ -1052,6 +1071,8 @@ class Searcher:
             )
             if not results:
                 answerable, reason = False, NO_KEYWORD_MATCH
+            elif unread:
+                answerable, reason = False, UNREAD
         else:
             answerable, reason = False, FILTERED_OUT
         took = (time.perf_counter() - started) * 1000

@@ -124,3 +124,49 @@ def test_a_long_german_paragraph_is_cut_between_sentences(tmp_path: Path) -> Non
     for chunk in chunks:
         body = chunk.text.split("\n")[-1].strip()
         assert body.startswith("Über") and body.endswith("Unterlagen."), body
+
+
+class _NoScriptReader(FakeEmbedder):
+    """The fake encoder, reading no letter outside ASCII (as all-MiniLM-L6-v2 reads Thai)."""
+
+    def unknown_share(self, text: str) -> float:
+        letters = [c for c in text if c.isalpha()]
+        return sum(not c.isascii() for c in letters) / len(letters) if letters else 0.0
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_a_question_the_model_cannot_read_is_searched_by_its_keywords(
+    tmp_path: Path, request, backend: str
+) -> None:
+    """ "支付宝" got a Thai page first, called answerable: the model read a row of unknown
+    tokens. Such a question is searched by BM25 unless a mode is asked, and not called
+    answerable."""
+    from indexer.search import UNREAD, open_searcher
+    from indexer.settings import Settings
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for name, text in DOCS.items():
+        (kb / name).write_text(text, encoding="utf-8")
+    embedder = _NoScriptReader()
+    target = request.getfixturevalue("pg_database") if backend == "postgres" else tmp_path / "ix"
+    build_index(kb, target, embedder, max_tokens=60, min_tokens=8)
+    searcher = open_searcher(target, embedder, Settings())
+    try:
+        unread = searcher.search("支付宝", top_k=3)
+        assert unread.mode == "bm25" and unread.results[0].doc_id == "zh.md"
+        assert not unread.answerable and unread.reason == UNREAD
+        asked = searcher.search("支付宝", top_k=3, mode="hybrid")
+        assert asked.mode == "hybrid" and asked.reason == UNREAD
+        english = searcher.search("coins refunded within 14 days", top_k=3)
+        assert english.mode == "hybrid" and english.reason != UNREAD
+    finally:
+        searcher.close()
+
+
+@pytest.mark.integration
+def test_the_bundled_model_reads_no_thai_and_little_chinese(real_embedder) -> None:
+    assert real_embedder.unknown_share("การคืนเหรียญทำได้ภายในเจ็ดวัน") > 0.5
+    assert real_embedder.unknown_share("支付宝") > 0.5
+    assert real_embedder.unknown_share("Rückerstattung innerhalb von 14 Tagen") == 0.0
+    assert real_embedder.unknown_share("user just forgot pw, which macro 😡") < 0.5
