@@ -572,7 +572,9 @@ def unread_question(embedder: Any, query: str, asked: str | None, mode: str) -> 
     asked for. Its vector, a row of unknown tokens, lands near any other such text: "支付宝"
     ranked a Thai page first and called it answerable, the page holding the word eighth."""
     share = getattr(embedder, "unknown_share", None)
-    unread = share is not None and share(query) > UNREAD_SHARE
+    if share is None or query.isascii():  # the model's own alphabet: nothing to check
+        return mode, False
+    unread = share(query) > UNREAD_SHARE
     return ("bm25" if unread and asked is None else mode), unread
 
 
