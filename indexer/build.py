@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -215,6 +216,7 @@ def _build_index(
     for problem in [
         *dangling_versions(documents),
         *not_yet_in_force(documents, dt.date.today().isoformat()),
+        *unusual_languages(documents),
         *version_cycles(documents),
         *orphaned_sidecars(source, set(listed)),
         *linked_folders(source, linked),
@@ -336,6 +338,21 @@ def not_yet_in_force(documents: list[Document], today: str) -> list[str]:
         f"{doc_id}: takes effect on {date}; searches leave it out until then (as_of before "
         "that date), so check the year if that is a slip"
         for date, doc_id in later
+    ]
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
+def unusual_languages(documents: list[Document]) -> list[str]:
+    """Documents whose ``language`` is not a language code ("Deutsch", "Portuguese"): a
+    language filter reads codes (de, pt, pt-BR), so they were left out of filtered searches
+    without a word."""
+    return [
+        f"{d.doc_id}: language {lang!r} is not a language code (de, fr, pt-BR...); a "
+        "language filter will not find it"
+        for d in documents
+        if (lang := str(d.metadata.get("language") or "en")) and not _LANGUAGE_TAG.fullmatch(lang)
     ]
 
 

@@ -333,11 +333,20 @@ def matches(metadata: dict[str, Any], filters: dict[str, list[str]]) -> bool:
         if name != "doc_id":
             have_set = {v.casefold() for v in have_set}
             wanted = [v.casefold() for v in wanted]
+        if name == "language":  # "pt" finds "pt-BR" and "pt_BR" documents, "de-DE" finds "de"
+            have_set = {_primary(v) for v in have_set}
+            wanted = [_primary(v) for v in wanted]
         if name == "markets" and GLOBAL_MARKET in have_set:
             continue
         if not have_set & set(wanted):
             return False
     return True
+
+
+def _primary(language: str) -> str:
+    """A language tag's primary subtag: "pt-br", "pt_br" and "pt" are one language to filter
+    by (a document tagged pt-BR was left out of every search filtered on pt)."""
+    return language.replace("_", "-").split("-", 1)[0]
 
 
 def visible(metadata: dict[str, Any], groups: Iterable[str] | None) -> bool:

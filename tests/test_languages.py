@@ -170,3 +170,28 @@ def test_the_bundled_model_reads_no_thai_and_little_chinese(real_embedder) -> No
     assert real_embedder.unknown_share("支付宝") > 0.5
     assert real_embedder.unknown_share("Rückerstattung innerhalb von 14 Tagen") == 0.0
     assert real_embedder.unknown_share("user just forgot pw, which macro 😡") < 0.5
+
+
+def test_a_language_filter_reads_tags_by_their_language(tmp_path: Path, caplog) -> None:
+    """A document tagged pt-BR was left out of searches filtered on pt, and one tagged
+    'Deutsch' out of every language filter, with nothing said."""
+    import logging
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "pt.md").write_text(
+        "---\nlanguage: pt-BR\n---\n# Reembolso\n\nO reembolso de moedas leva sete dias.\n",
+        encoding="utf-8",
+    )
+    (kb / "de.md").write_text(
+        "---\nlanguage: Deutsch\n---\n# Rückgabe\n\nDie Rückgabe dauert sieben Tage.\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING):
+        build_index(kb, tmp_path / "ix", FakeEmbedder(), max_tokens=60, min_tokens=8)
+    assert "de.md: language 'Deutsch' is not a language code" in caplog.text
+    assert "pt.md" not in caplog.text
+    searcher = Searcher(tmp_path / "ix", FakeEmbedder())
+    for wanted in ("pt", "pt-BR", "PT_br"):
+        hits = searcher.search("reembolso", filters={"language": wanted}, mode="bm25").results
+        assert [r.doc_id for r in hits] == ["pt.md"], wanted
