@@ -52,6 +52,7 @@ from indexer.search import (
     shown_links,
     shown_picks,
     spelling_dictionary,
+    spellings_of,
     successor_ids,
     successor_map,
     swap_versions,
@@ -522,8 +523,8 @@ class PgSearcher:
             r = con.execute(
                 "SELECT d.doc_id, title, source, format, metadata, text, sections, pages, "
                 "a.groups FROM kb_documents d LEFT JOIN kb_access a USING (doc_id) "
-                "WHERE d.doc_id = %s",
-                (doc_id,),
+                "WHERE d.doc_id = ANY(%s) ORDER BY d.doc_id = %s DESC LIMIT 1",
+                (spellings_of(doc_id), doc_id),
             ).fetchone()
         if r is None or not visible(metadata := with_groups(r[4], r[8]), groups):
             raise NotFoundError(f"no document {doc_id!r} in the index")

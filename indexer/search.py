@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -341,6 +342,16 @@ def matches(metadata: dict[str, Any], filters: dict[str, list[str]]) -> bool:
         if not have_set & set(wanted):
             return False
     return True
+
+
+def spellings_of(doc_id: str) -> list[str]:
+    """``doc_id`` as given, then in Unicode's other normal forms: a file a Mac or a sync tool
+    named in decomposed form ("Ru\u0308ckgabe.md") looks the same as the composed id a client
+    types, and was "no document" to it."""
+    if doc_id.isascii():
+        return [doc_id]
+    forms = [doc_id, unicodedata.normalize("NFC", doc_id), unicodedata.normalize("NFD", doc_id)]
+    return list(dict.fromkeys(forms))
 
 
 def _primary(language: str) -> str:
@@ -1298,7 +1309,12 @@ class Searcher:
         """
         self._refresh_access()
         with self._lock:
-            r = self._db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            for spelling in spellings_of(doc_id):
+                r = self._db.execute(
+                    "SELECT * FROM documents WHERE doc_id = ?", (spelling,)
+                ).fetchone()
+                if r is not None:
+                    break
         if r is None or not visible(
             meta := self._access_of(doc_id, json.loads(r["metadata"])), groups
         ):

@@ -195,3 +195,28 @@ def test_a_language_filter_reads_tags_by_their_language(tmp_path: Path, caplog) 
     for wanted in ("pt", "pt-BR", "PT_br"):
         hits = searcher.search("reembolso", filters={"language": wanted}, mode="bm25").results
         assert [r.doc_id for r in hits] == ["pt.md"], wanted
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_a_document_named_in_decomposed_form_opens_by_the_composed_id(
+    tmp_path: Path, request, backend: str
+) -> None:
+    """A file a Mac named "Ru\\u0308ckgabe.md" (decomposed) was "no document" to a client
+    asking for "Rückgabe.md", though the two look the same."""
+    import unicodedata
+
+    from indexer.search import open_searcher
+    from indexer.settings import Settings
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    name = unicodedata.normalize("NFD", "Rückgabe.md")
+    (kb / name).write_text("# Rückgabe\n\nDie Rückgabe dauert sieben Tage.\n", encoding="utf-8")
+    target = request.getfixturevalue("pg_database") if backend == "postgres" else tmp_path / "ix"
+    build_index(kb, target, FakeEmbedder(), max_tokens=60, min_tokens=8)
+    searcher = open_searcher(target, FakeEmbedder(), Settings())
+    try:
+        for asked in (name, unicodedata.normalize("NFC", name)):
+            assert searcher.get_document(asked)["doc_id"] == name
+    finally:
+        searcher.close()
