@@ -112,10 +112,12 @@ def words(text: str) -> list[str]:
     """The words of ``text`` as typed, then its hyphenated codes written whole (:func:`codes`):
     what :func:`terms` and :func:`term_pairs` read. A run of a script written without spaces
     becomes its character pairs (:data:`_UNSPACED_RE`)."""
-    found = _WORD_RE.findall(text)
-    if not text.isascii():
-        found = [part for word in found for part in _split_unspaced(word)]
-    return found + codes(text)
+    if text.isascii():
+        return _WORD_RE.findall(text) + codes(text)
+    # In compatibility form first, as questions are read: Thai ำ is two characters in it, and
+    # a document's pairs must be cut as a question's are.
+    found = _WORD_RE.findall(unicodedata.normalize("NFKC", text))
+    return [part for word in found for part in _split_unspaced(word)] + codes(text)
 
 
 def _split_unspaced(word: str) -> list[str]:

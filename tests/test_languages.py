@@ -220,3 +220,12 @@ def test_a_document_named_in_decomposed_form_opens_by_the_composed_id(
             assert searcher.get_document(asked)["doc_id"] == name
     finally:
         searcher.close()
+
+
+def test_thai_sara_am_pairs_alike_in_documents_and_questions() -> None:
+    """Questions are read in NFKC, where ำ (U+0E33) is two characters; a document's word
+    was cut into other pairs, so "สำนักงาน" typed by an agent missed it."""
+    import unicodedata
+
+    word = "สำนักงานใหญ่"
+    assert terms(word) == terms(unicodedata.normalize("NFKC", word))
