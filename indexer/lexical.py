@@ -35,7 +35,8 @@ def tokenize(text: str) -> list[str]:
 # 4: a hyphenated code of letters and digits is also one term ('BR-03': 'br', '03', 'br03').
 # 5: words in every script, accents folded (Müller = muller), unspaced scripts as character
 #    pairs (返金, 환불, เหรียญ were no words at all).
-TERMS_VERSION = 5
+# 6: non-ASCII text read in compatibility form (NFKC) before it is cut into words.
+TERMS_VERSION = 6
 TERMS_FILE = "bm25_terms.npy"  # int32 term ids of every chunk, concatenated in row order
 TERM_OFFSETS_FILE = "bm25_offsets.npy"  # int64: chunk i's ids are terms[offsets[i]:offsets[i+1]]
 TERM_VOCAB_FILE = "bm25_vocab.json"  # {"version": TERMS_VERSION, "terms": [term of each id]}
