@@ -199,6 +199,11 @@ def declare_keys(schema: dict[str, Any]) -> None:
                 operation["security"] = [*either, {}]
 
 
+def _unparsed_body(error: dict[str, Any]) -> bool:
+    """A validation error saying the whole body is not an object, because it was not parsed."""
+    return list(error.get("loc") or []) == ["body"] and isinstance(error.get("input"), str | bytes)
+
+
 def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
     """Open the newest index generation if one was published; True when the searcher changed.
 
@@ -342,8 +347,21 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": json_safe_errors(exc.errors())})
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = json_safe_errors(exc.errors())
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json" and any(_unparsed_body(e) for e in errors):
+            # A JSON body sent as curl's default form type (or none) was read as text: "Input
+            # should be a valid dictionary", beside valid JSON, sent integrators astray.
+            errors = [
+                {
+                    "type": "content_type",
+                    "loc": ["header", "content-type"],
+                    "msg": f"send the body as JSON with the header Content-Type: "
+                    f"application/json (this request said {kind or 'nothing'})",
+                }
+            ]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

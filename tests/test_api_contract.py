@@ -166,3 +166,19 @@ def test_the_openapi_document_says_how_to_send_a_key(
     assert spec["paths"]["/health"]["get"]["security"] == []
     assert {} in spec["paths"]["/source/{doc_id}"]["get"]["security"]  # a signed link will do
     assert "security" not in spec["paths"]["/search"]["post"]  # the document's own applies
+
+
+@pytest.mark.parametrize("header", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_json_body_sent_as_another_type_is_told_which_header_to_send(
+    client: TestClient, header: str | None
+) -> None:
+    """curl's default form type got "Input should be a valid dictionary" beside valid JSON."""
+    headers = {"content-type": header} if header else {}
+    r = client.post("/search", content='{"query": "refund coins"}', headers=headers)
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    assert error["loc"] == ["header", "content-type"]
+    assert "Content-Type: application/json" in error["msg"]
+    # Sent as JSON, a body that is not an object keeps the usual message.
+    r = client.post("/search", json=["refund coins"])
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
