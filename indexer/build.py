@@ -182,17 +182,18 @@ def _build_index(
     # Every file failing is a failed sync or mount, refused below as a whole (and with
     # --allow-empty, a withdrawal): only a failing file among readable ones is kept.
     kept = _last_good(index_dir, documents, skipped, previous) if documents else []
+    kept_ids = {d.doc_id for d in kept}
+    kept_files = [x for x in skipped if x.path in kept_ids]  # the report's, with their reasons
     if kept:
         documents = sorted([*documents, *kept], key=lambda d: d.doc_id.split("/"))
-        for doc in kept:
-            reason = next(x.reason for x in skipped if x.path == doc.doc_id)
-            logger.warning(
-                "%s: kept as last indexed, its file now fails to read (%s): agents see the "
-                "earlier version until the file is fixed or deleted",
-                doc.doc_id,
-                " ".join(reason.split()),
-                extra=LISTED,
-            )
+    for item in kept_files:
+        logger.warning(
+            "%s: kept as last indexed, its file now fails to read (%s): agents see the "
+            "earlier version until the file is fixed or deleted",
+            item.path,
+            " ".join(item.reason.split()),
+            extra=LISTED,
+        )
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
         problem = f"no readable documents under {source}" + (f" ({reasons})" if reasons else "")
@@ -243,7 +244,7 @@ def _build_index(
             time.perf_counter() - started,
             manifest,
             unchanged=True,
-            kept=[x for x in skipped if x.path in {d.doc_id for d in kept}],
+            kept=kept_files,
             ignored=ignored,
         )
     moved, orphaned = follow_renames(index_dir, documents)  # a restriction follows its file
@@ -265,8 +266,7 @@ def _build_index(
         early_windows=early_windows,
     )
     drop_moved(index_dir, moved)
-    report.kept = [x for x in skipped if x.path in {d.doc_id for d in kept}]
-    report.ignored = ignored
+    report.kept, report.ignored = kept_files, ignored
     return report
 
 

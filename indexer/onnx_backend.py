@@ -525,16 +525,15 @@ class OnnxEncoder:
 
     def unknown_share(self, text: str) -> float:
         """Share of ``text``'s tokens the tokenizer has no piece for (its unknown token)."""
-        unk = next(
-            (
-                i
-                for t in ("[UNK]", "<unk>", "<UNK>")
-                if (i := self._counter.token_to_id(t)) is not None
-            ),
-            None,
-        )
         ids = self._counter.encode(text, add_special_tokens=False).ids
+        unk = self._unknown_id
         return sum(i == unk for i in ids) / len(ids) if ids and unk is not None else 0.0
+
+    @functools.cached_property
+    def _unknown_id(self) -> int | None:
+        """The tokenizer's unknown token (WordPiece's [UNK], SentencePiece's <unk>), if any."""
+        found = (self._counter.token_to_id(t) for t in ("[UNK]", "<unk>", "<UNK>"))
+        return next((i for i in found if i is not None), None)
 
     def encode(
         self,

@@ -519,16 +519,15 @@ class PgSearcher:
         ]
 
     def get_document(self, doc_id: str, groups: Iterable[str] | None = None) -> dict[str, Any]:
-        with self._connection() as con:
+        with self._snapshot() as con:  # the row and who may see its links, read together
             r = con.execute(
                 "SELECT d.doc_id, title, source, format, metadata, text, sections, pages, "
                 "a.groups FROM kb_documents d LEFT JOIN kb_access a USING (doc_id) "
                 "WHERE d.doc_id = ANY(%s) ORDER BY d.doc_id = %s DESC LIMIT 1",
                 (spellings_of(doc_id), doc_id),
             ).fetchone()
-        if r is None or not visible(metadata := with_groups(r[4], r[8]), groups):
-            raise NotFoundError(f"no document {doc_id!r} in the index")
-        with self._snapshot() as con:
+            if r is None or not visible(metadata := with_groups(r[4], r[8]), groups):
+                raise NotFoundError(f"no document {doc_id!r} in the index")
             may_see = self._catalog_at(con, *_versions(con)).may_see(groups)
         return {
             "doc_id": r[0],

@@ -982,13 +982,16 @@ class Searcher:
         as_of: str,
         include_superseded: bool = False,
         groups: Iterable[str] | None = None,
+        refresh: bool = True,
     ) -> np.ndarray:
         """Per chunk row, whether its document may be seen, passes the filters and is in force.
 
         Masks are memoised per (filters, date, groups): most searches repeat a handful, and
-        spreading a document mask over 100k rows costs more than the memo lookup.
+        spreading a document mask over 100k rows costs more than the memo lookup. ``refresh``
+        False: `kb access` as the caller last read it (a search reads it once).
         """
-        self._refresh_access()
+        if refresh:
+            self._refresh_access()
 
         def compute() -> np.ndarray:
             docs = allowed_mask(
@@ -1024,13 +1027,13 @@ class Searcher:
         self._refresh_access()  # the caller's view (market codes) as `kb access` now has it
         view = self._view(groups)
         flt, unlisted_filter = with_filter_markets(flt, view.market_codes)
-        allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups)  # access fresh
+        allowed = self.allowed_rows(flt, as_of_s, include_superseded, groups, refresh=False)
         picks = version_picks(
             query, self._meta, self._families, as_of, as_of_s, include_superseded, self.settings
         )
         if picks:
             allowed, picks = swap_versions(
-                allowed, self.allowed_rows(flt, as_of_s, True, groups), picks,
+                allowed, self.allowed_rows(flt, as_of_s, True, groups, refresh=False), picks,
                 lambda doc_id: self._chunk_doc == self._doc_row[doc_id],
                 self.settings.in_force_weight > 0,
             )  # fmt: skip
@@ -1316,7 +1319,7 @@ class Searcher:
                 if r is not None:
                     break
         if r is None or not visible(
-            meta := self._access_of(doc_id, json.loads(r["metadata"])), groups
+            meta := self._access_of(r["doc_id"], json.loads(r["metadata"])), groups
         ):
             raise NotFoundError(f"no document {doc_id!r} in the index")
         return {

@@ -229,3 +229,24 @@ def test_thai_sara_am_pairs_alike_in_documents_and_questions() -> None:
 
     word = "สำนักงานใหญ่"
     assert terms(word) == terms(unicodedata.normalize("NFKC", word))
+
+
+def test_a_restriction_holds_whichever_normal_form_the_id_is_asked_in(tmp_path: Path) -> None:
+    """Asked by its composed id, a decomposed-named document was checked against the `kb
+    access` overrides of the composed id (none), not of its own: the restriction fell away."""
+    import unicodedata
+
+    from indexer.errors import NotFoundError
+    from indexer.store import write_access_overrides
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    name = unicodedata.normalize("NFD", "Rückgabe.md")
+    (kb / name).write_text("# Rückgabe\n\nDie Rückgabe dauert sieben Tage.\n", encoding="utf-8")
+    (kb / "other.md").write_text("# Other\n\nPayouts are weekly.\n", encoding="utf-8")
+    build_index(kb, tmp_path / "ix", FakeEmbedder(), max_tokens=60, min_tokens=8)
+    write_access_overrides(tmp_path / "ix", {name: ["tns-specialists"]})
+    searcher = Searcher(tmp_path / "ix", FakeEmbedder())
+    for asked in (name, unicodedata.normalize("NFC", name)):
+        with pytest.raises(NotFoundError):
+            searcher.get_document(asked, ["all-agents"])
