@@ -422,3 +422,18 @@ def test_docx_footnotes_and_endnotes_read_after_the_paragraph_citing_them() -> N
     endnote = text.index("[i] See the coin policy v3.")
     assert cited < footnote < endnote < text.index("Contact Payments Support")
     assert "separator" not in text
+
+
+def test_section_anchors_in_any_script_and_unique(tmp_path: Path) -> None:
+    """A-Z-only anchors gave Korean or Arabic headings none (""), and two "Exceptions"
+    sections one id, so a link to the second opened the first."""
+    (tmp_path / "doc.md").write_text(
+        "# 환불 정책\n\n본문.\n\n## Exceptions\n\nA.\n\n## سياسة الاسترداد\n\nB.\n\n"
+        "## Exceptions\n\nC.\n\n## —\n\nD.\n\n## Refunds & Exceptions (EU)\n\nE.\n",
+        encoding="utf-8",
+    )
+    doc = load_file(tmp_path / "doc.md", tmp_path)
+    assert [s.anchor for s in doc.sections] == [
+        "환불-정책", "exceptions", "سياسة-الاسترداد", "exceptions-1", "section-1",
+        "refunds-exceptions-eu",
+    ]  # fmt: skip

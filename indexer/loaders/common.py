@@ -161,12 +161,25 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_SLUG_RE = re.compile(r"[^a-z0-9]+")
-
-
 def slugify(title: str) -> str:
-    """GitHub-style anchor for a heading, for viewers that open a section."""
-    return _SLUG_RE.sub("-", title.lower()).strip("-")
+    """GitHub-style anchor for a heading, for viewers that open a section: letters, digits
+    and marks of any script, lower-cased, runs of anything else one "-". A-Z only gave
+    "환불 정책" or "سياسة الاسترداد" no anchor at all ("")."""
+    lowered = unicodedata.normalize("NFC", title.lower())
+    kept = [c if unicodedata.category(c)[0] in "LNM" else " " for c in lowered]
+    return "-".join("".join(kept).split())
+
+
+def _unique(anchor: str, taken: set[str]) -> str:
+    """``anchor``, or ``anchor-1``, ``anchor-2``... when a heading earlier in the document
+    already has it (GitHub's rule): two "Exceptions" sections were one id, and a link to the
+    second opened the first."""
+    base, n = anchor or "section", 0
+    while anchor in taken or not anchor:
+        n += 1
+        anchor = f"{base}-{n}"
+    taken.add(anchor)
+    return anchor
 
 
 def sections_from_headings(text: str, headings: list[Heading]) -> list[Section]:
@@ -182,12 +195,14 @@ def sections_from_headings(text: str, headings: list[Heading]) -> list[Section]:
     if text[:first].strip():
         sections.append(Section(path=(), start=0, end=first))
     stack: list[Heading] = []
+    # A document's own ids (HTML) stay as written: links from outside point at them.
+    taken = {h.anchor for h in ordered if h.anchor}
     for i, heading in enumerate(ordered):
         while stack and stack[-1].level >= heading.level:
             stack.pop()
         stack.append(heading)
         end = ordered[i + 1].start if i + 1 < len(ordered) else len(text)
-        anchor = heading.anchor or slugify(heading.title)
+        anchor = heading.anchor or _unique(slugify(heading.title), taken)
         path = tuple(h.title for h in stack)
         sections.append(Section(path=path, start=heading.start, end=end, anchor=anchor))
     return sections
