@@ -16,24 +16,55 @@ from pathlib import Path
 from typing import Any
 
 COUNTRIES = Path(__file__).with_name("countries.tsv")
+# Names in other languages (scripts/countries_i18n.py): "Deutschland", "Россия", "독일", "日本".
+COUNTRIES_I18N = Path(__file__).with_name("countries-i18n.tsv")
 _WORD = re.compile(r"\w+")
+# Scripts written without spaces between words (and Korean, whose particles attach to the
+# name: "독일에서"): a name there is found inside running text, not as a whole word.
+_KANA = "\u30a0-\u30ff\uff66-\uff9f"
+_HANGUL = "\uac00-\ud7a3"
+_UNSPACED = re.compile(f"[\u3400-\u4dbf\u4e00-\u9fff{_KANA}{_HANGUL}\u0e00-\u0e7f]")
+
+
+def _unspaced_alternative(name: str) -> str:
+    """``name`` as a pattern that is not part of a longer word of its own script: katakana
+    "インド" is not read inside "ウインドウ" (window), Korean "미국" not at the end of another
+    word; a kanji or Thai name is matched anywhere (nothing marks where its words end)."""
+    before = {"k": f"(?<![{_KANA}])", "h": f"(?<![{_HANGUL}])"}
+    after = {"k": f"(?![{_KANA}])"}
+
+    def kind(c: str) -> str:
+        return "k" if re.match(f"[{_KANA}]", c) else "h" if re.match(f"[{_HANGUL}]", c) else ""
+
+    return before.get(kind(name[0]), "") + re.escape(name) + after.get(kind(name[-1]), "")
+
+
+def _key(name: str) -> str:
+    """A name as the lists write it: lower case, a Turkish "İ" as "i" ("İsviçre".lower() is
+    "i" and a combining dot)."""
+    return name.lower().replace("i\u0307", "i")
 
 
 @lru_cache(maxsize=1)
-def _names() -> tuple[dict[str, str], re.Pattern[str], frozenset[str]]:
-    """Lower-cased name -> code; one pattern matching any name (longest first, so "south
-    korea" wins over "korea") as a whole word; and a word of each name, so a question
-    naming no country skips the pattern (a few microseconds instead of ~0.1 ms per search)."""
+def _names() -> tuple[dict[str, str], re.Pattern[str], frozenset[str], re.Pattern[str]]:
+    """Lower-cased name -> code; one pattern matching any name of a spaced script (longest
+    first, so "south korea" wins over "korea") as a whole word; a word of each such name, so
+    a question naming no country skips the pattern (a few microseconds instead of ~0.1 ms per
+    search); and one pattern for the names of unspaced scripts."""
     names: dict[str, str] = {}
-    for line in COUNTRIES.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            code, name = line.split("\t")
-            names[name] = code
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    for path in (COUNTRIES, COUNTRIES_I18N):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                code, name = line.split("\t")
+                names.setdefault(name, code)
+    spaced = sorted((n for n in names if not _UNSPACED.search(n)), key=len, reverse=True)
+    unspaced = sorted((n for n in names if _UNSPACED.search(n)), key=len, reverse=True)
+    alternatives = "|".join(re.escape(n) for n in spaced)
     pattern = re.compile(rf"(?<![\w.])({alternatives})(?!\w)", re.IGNORECASE)
     # A word every match must contain: a name's first word, or its second after "the".
-    needed = {next((w for w in _WORD.findall(n) if w != "the"), "") for n in names}
-    return names, pattern, frozenset(needed - {""})
+    needed = {next((w for w in _WORD.findall(n) if w != "the"), "") for n in spaced}
+    inside = re.compile("|".join(_unspaced_alternative(n) for n in unspaced))
+    return names, pattern, frozenset(needed - {""}), inside
 
 
 def market_codes(metadatas: Iterable[dict[str, Any]]) -> frozenset[str]:
@@ -45,12 +76,14 @@ def market_codes(metadatas: Iterable[dict[str, Any]]) -> frozenset[str]:
 
 def _named(query: str) -> list[tuple[str, str]]:
     """(name as typed, code) of each country the question names, the first name per code."""
-    names, pattern, needed = _names()
-    if needed.isdisjoint(w.lower() for w in _WORD.findall(query)):
-        return []
+    names, pattern, needed, inside = _names()
     found: dict[str, str] = {}
-    for match in pattern.finditer(query):
-        found.setdefault(names[match.group(1).lower()], match.group(1))
+    if not needed.isdisjoint(_key(w) for w in _WORD.findall(query)):
+        for match in pattern.finditer(query):
+            found.setdefault(names[_key(match.group(1))], match.group(1))
+    if _UNSPACED.search(query):
+        for match in inside.finditer(query):
+            found.setdefault(names[match.group(0)], match.group(0))
     return [(typed, code) for code, typed in found.items()]
 
 

@@ -437,3 +437,23 @@ def test_section_anchors_in_any_script_and_unique(tmp_path: Path) -> None:
         "환불-정책", "exceptions", "سياسة-الاسترداد", "exceptions-1", "section-1",
         "refunds-exceptions-eu",
     ]  # fmt: skip
+
+
+def test_a_date_written_with_a_time_of_day_is_read_as_its_day_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "effective_date: 2026-03-01T18:00:00+01:00" was cut to its day without a word."""
+    (tmp_path / "timed.md").write_text(
+        "---\neffective_date: 2026-03-01T18:00:00+01:00\nreview_date: 2026-09-01T00:00:00\n"
+        "---\n# A\n\nText.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "plain.md").write_text("---\neffective_date: 2026-03-01\n---\n# B\n\nT.\n", "utf-8")
+    with caplog.at_level("WARNING"):
+        timed = load_file(tmp_path / "timed.md", tmp_path)
+        load_file(tmp_path / "plain.md", tmp_path)
+    assert timed.metadata["effective_date"] == "2026-03-01"
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1, said  # midnight and a plain date are days already
+    assert "timed.md: effective_date '2026-03-01T18:00:00+01:00' has a time of day" in said[0]
+    assert "reads as 2026-03-01 (all day)" in said[0]

@@ -51,6 +51,29 @@ def test_names_match_whole_words_only() -> None:
     assert with_market_codes("seller (mexico)", CODES)[1] == [("mexico", "MX")]
 
 
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Kunde aus Deutschland will Münzen zurück", [("Deutschland", "DE")]),
+        ("cliente en México pide reembolso", [("México", "MX")]),
+        ("İsviçre müşterisi iade istiyor", [("İsviçre", "CH")]),  # Turkish dotted capital
+        ("عميل من السعودية", [("السعودية", "SA")]),  # typed without vowel marks
+        ("ドイツのユーザーの返金", [("ドイツ", "DE")]),
+        ("독일에서 구매한 코인", [("독일", "DE")]),  # a particle follows the name
+        ("在德国购买的金币可以退款吗", [("德国", "DE")]),  # no spaces at all
+        ("ลูกค้าในประเทศไทยขอคืนเงิน", [("ประเทศไทย", "TH")]),
+        ("ウインドウが開かない", []),  # "window" holds インド (India) inside a longer word
+        ("상품 인도 후 환불", []),  # 인도 is also "delivery": left out
+        ("Türkçe kullanıcı benim hesabım", []),  # "benim" (my) is Benin in Portuguese
+    ],
+)
+def test_country_names_in_other_languages(question: str, named: list) -> None:
+    """Names in other languages were not read: "Deutschland", "ドイツ" or "독일" added no DE,
+    so the German row ranked nowhere for an agent writing in German or Korean."""
+    codes = frozenset({"DE", "MX", "CH", "SA", "TH", "IN", "BJ"})
+    assert with_market_codes(question, codes)[1] == named
+
+
 def test_common_given_names_are_not_countries() -> None:
     names = {line.split("\t")[1] for line in COUNTRIES.read_text().splitlines() if "\t" in line}
     assert {"chad", "jordan", "georgia", "jersey"}.isdisjoint(names)

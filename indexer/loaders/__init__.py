@@ -152,6 +152,8 @@ def load_file(
         _check_own_links(meta, doc_id_for(path, root))
         for field_name in metadata.unknown_fields(meta):
             logger.warning("%s: unknown metadata field %s", path, field_name)
+        for problem in metadata.timed_dates({**parsed.metadata, **side}):
+            logger.warning("%s: %s", path, problem)
     except ParseError as exc:
         raise DocumentLoadError(str(path), without_nul(str(exc))) from exc
     except OSError as exc:

@@ -202,6 +202,31 @@ def normalise(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def timed_dates(meta: dict[str, Any]) -> list[str]:
+    """A warning for each date field written with a time of day other than midnight: the
+    index compares dates, so "2026-03-01T18:00" is in force all of 1 March, and nothing said
+    the hour was dropped."""
+    out = []
+    for name in DATE_FIELDS:
+        value = meta.get(name)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            continue
+        try:
+            when = (
+                value
+                if isinstance(value, dt.datetime)
+                else dt.datetime.fromisoformat(str(value).strip())
+            )
+        except ValueError:
+            continue  # not a date-time: normalise() refuses it with its reason
+        if when.time() != dt.time(0):
+            out.append(
+                f"{name} {when.isoformat()!r} has a time of day; dates are compared as days, "
+                f"so it reads as {when.date().isoformat()} (all day)"
+            )
+    return out
+
+
 def unknown_fields(meta: dict[str, Any]) -> list[str]:
     """'effectve_date (did you mean effective_date?)' for each field that looks misspelt."""
     found = []
