@@ -39,7 +39,7 @@ from indexer.errors import (
     KBError,
     NotFoundError,
 )
-from indexer.render import marked_html
+from indexer.render import marked_html, text_direction
 from indexer.search import cited_place, version_label
 from indexer.settings import Settings
 from insights import conflicts, evaluation, gaps
@@ -674,8 +674,10 @@ def source_view(
         href = f"/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
         href += f"#page={n}" if (n := _cited_page(doc["pages"], start, end, page)) else ""
         original = f' · <a href="{html.escape(href)}">original PDF</a>'
+    language = str(meta.get("language") or "")
     body = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='{html.escape(language or 'und', quote=True)}'>"
+        "<head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(doc['title'])}</title><style>"
         "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
@@ -685,10 +687,10 @@ def source_view(
         ".page{display:block;color:#888;border-top:1px dashed #bbb;margin-top:1em;font-size:.8em}"
         ".changed{background:#fde2e1;padding:.5em 1em;border-left:4px solid #c0392b}"
         "</style></head><body>"
-        f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc_id)} · "
+        f"<h1 dir='auto'>{html.escape(doc['title'])}</h1><p>{html.escape(doc_id)} · "
         f"{html.escape(version_label(meta))}{original}</p>"
         + (CHANGED_SINCE_CITED if changed else "")
-        + f"<div class='text'>{shown}</div></body></html>"
+        + f"<div class='text' dir='{text_direction(language)}'>{shown}</div></body></html>"
     )
     # Escaped text and one inline style sheet: a policy that allows nothing else keeps it so,
     # even if an escaping slip ever let markup through.

@@ -153,6 +153,19 @@ def marked_html(
     return "".join(parts)
 
 
+# Languages written right to left (primary subtags): Arabic, Hebrew, Persian, Urdu, Pashto,
+# Yiddish, Dhivehi, Sindhi, Uyghur, Kurdish (Sorani), Syriac.
+RTL_LANGUAGES = frozenset("ar he iw fa ur ps yi dv sd ug ckb syr".split())
+
+
+def text_direction(language: str) -> str:
+    """The HTML ``dir`` for a document's text: "rtl" for a language written right to left
+    (an Arabic policy showed its lines left-aligned, punctuation at the wrong end), else
+    "auto" (each paragraph takes its first strong letter's direction)."""
+    primary = language.replace("_", "-").split("-", 1)[0].strip().lower()
+    return "rtl" if primary in RTL_LANGUAGES else "auto"
+
+
 def table_header(text: str, start: int, end: int) -> str | None:
     """The header line of the table whose row [start, end) marks, when that table has one
     (a rule under its first line, or a first line of words alone in a table of three rows

@@ -250,3 +250,28 @@ def test_a_restriction_holds_whichever_normal_form_the_id_is_asked_in(tmp_path: 
     for asked in (name, unicodedata.normalize("NFC", name)):
         with pytest.raises(NotFoundError):
             searcher.get_document(asked, ["all-agents"])
+
+
+def test_the_source_page_writes_right_to_left_text_right_to_left(tmp_path: Path) -> None:
+    """An Arabic policy's source page showed its lines left-aligned, its full stops at the
+    wrong end, and named no language."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from indexer.settings import Settings
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "ar.md").write_text("---\nlanguage: ar-EG\n---\n" + DOCS["ar.md"], encoding="utf-8")
+    (kb / "untagged.md").write_text(DOCS["ar.md"], encoding="utf-8")
+    (kb / "ko.md").write_text("---\nlanguage: ko\n---\n" + DOCS["ko.md"], encoding="utf-8")
+    build_index(kb, tmp_path / "ix", FakeEmbedder(), max_tokens=60, min_tokens=8)
+    searcher = Searcher(tmp_path / "ix", FakeEmbedder())
+    with TestClient(create_app(Settings(index_dir=tmp_path / "ix"), searcher=searcher)) as api:
+        arabic, untagged, korean = (
+            api.get(f"/source/{d}").text for d in ("ar.md", "untagged.md", "ko.md")
+        )
+    assert "<html lang='ar-EG'>" in arabic and "<div class='text' dir='rtl'>" in arabic
+    # Untagged (read as the default "en"): each paragraph takes its first letter's direction.
+    assert "<div class='text' dir='auto'>" in untagged
+    assert "<html lang='ko'>" in korean and "dir='rtl'" not in korean

@@ -296,7 +296,7 @@ def test_the_source_page_runs_nothing_and_sends_no_referrer(unanswered) -> None:
     client, keys = unanswered
     doc = client.get("/documents", headers=_h(keys["agent"])).json()[0]["doc_id"]
     page = client.get(f"/source/{doc}", headers=_h(keys["agent"]))
-    assert page.status_code == 200 and "<div class='text'>" in page.text
+    assert page.status_code == 200 and "<div class='text' dir='auto'>" in page.text
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "no-referrer"
