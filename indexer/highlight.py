@@ -84,7 +84,7 @@ def _term(word: str) -> str:
     "MY buyer", "IN user", "IT", "AT", "BE". Lower-cased they vanished from BM25 on both sides,
     so "MY buyer return window" could not find the passage that starts "MY: ...".
     """
-    lower = _folded(word)
+    lower = folded(word)
     if lower in STOPWORDS:
         return word if len(word) == 2 and word.isupper() else ""
     return _stem(lower)
@@ -117,10 +117,10 @@ def words(text: str) -> list[str]:
     # In compatibility form first, as questions are read: Thai ำ is two characters in it, and
     # a document's pairs must be cut as a question's are.
     found = _WORD_RE.findall(unicodedata.normalize("NFKC", text))
-    return [part for word in found for part in _split_unspaced(word)] + codes(text)
+    return [part for word in found for part in split_unspaced(word)] + codes(text)
 
 
-def _split_unspaced(word: str) -> list[str]:
+def split_unspaced(word: str) -> list[str]:
     """``word`` as it is, or, holding a run of an unspaced script, its other parts and the
     run's overlapping character pairs (a lone character stays one)."""
     if word.isascii() or not _UNSPACED_RE.search(word):
@@ -138,7 +138,7 @@ def _split_unspaced(word: str) -> list[str]:
     return out
 
 
-def _folded(word: str) -> str:
+def folded(word: str) -> str:
     """``word`` lower-cased without accents: "Müller", "MULLER" and "muller" are one term, as
     are "café" and "cafe", "Straße" and "strasse" (an agent types what their keyboard has)."""
     if word.isascii():
@@ -178,7 +178,7 @@ def terms(text: str) -> list[str]:
 def term_pairs(text: str) -> list[tuple[str, str]]:
     """(word as typed, lower-cased; its term) for each word of ``text`` that is a term: what
     :func:`terms` returns, with the words it came from (spelling correction needs both)."""
-    return [(_folded(w), t) for w in words(text) if (t := _term(w))]
+    return [(folded(w), t) for w in words(text) if (t := _term(w))]
 
 
 def idf_table(texts: Iterable[str]) -> dict[str, float]:

@@ -19,7 +19,10 @@ a sentence that states only some of the other's values, or a number inside the o
 range, agrees with it. Numbers that label rather than count (section 4, Tier 2, version 3,
 ordinals, list markers, ids, years, times of day) are no counts. Versions that supersede one
 another, superseded documents and documents' own bookkeeping lines (version, effective and
-review dates) are expected to differ and are left out."""
+review dates) are expected to differ and are left out. Durations are read in other languages
+too ("14 Tagen", "48 heures", "7일", "7日以内", "7天"), and sentences in any script are compared
+by their words (Han, kana, Hangul and Thai by character pairs); rules, counts and ages are read
+in English only."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from indexer.errors import DeadlineExceeded, InvalidQueryError
+from indexer.highlight import folded, split_unspaced
 from insights.redact import EMAIL
 
 _UNITS = {
@@ -71,6 +75,39 @@ _MONTH_NAMES = (
 )
 _MONTHS = {m: i for i, name in enumerate(_MONTH_NAMES.split(), 1) for m in (name, name[:3])}
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# Units in other languages (German, French, Spanish, Portuguese, Italian, Dutch, Arabic), read
+# as the English ones: "14 Tagen" is "14 days", "48 heures" "48 hours". Only the English
+# units were read, so two German policies saying 14 and 30 Tagen did not disagree. Years as
+# "ans" are left out: "18 ans" is an age.
+_FOREIGN_UNITS = {
+    "day": (
+        "werktagen", "werktage", "werktag", "kalendertagen", "kalendertage", "tagen", "tage",
+        "tag", "jours ouvrés", "jours ouvrables", "jours", "jour", "días hábiles", "días",
+        "día", "dias úteis", "dias", "dia", "giorni lavorativi", "giorni", "giorno",
+        "werkdagen", "werkdag", "dagen", "dag", "أيام", "يوما", "يومًا", "يوم",
+    ),
+    "hour": ("stunden", "stunde", "heures", "heure", "horas", "hora", "ore", "uren", "uur",
+             "ساعات", "ساعة"),
+    "week": ("wochen", "woche", "semaines", "semaine", "semanas", "semana", "settimane",
+             "settimana", "weken", "أسابيع", "أسبوع"),
+    "month": ("monaten", "monate", "monat", "mois", "meses", "mes", "mês", "mesi", "mese",
+              "maanden", "maand", "أشهر", "شهرا", "شهر"),
+    "year": ("jahren", "jahre", "jahr", "années", "année", "años", "año", "anos", "ano",
+             "anni", "anno", "jaren", "jaar", "سنوات", "سنة"),
+}  # fmt: skip
+_FOREIGN_UNIT_OF = {w: unit for unit, words in _FOREIGN_UNITS.items() for w in words}
+_FOREIGN_UNIT = "|".join(
+    re.escape(w).replace(r"\ ", r"\s") for w in sorted(_FOREIGN_UNIT_OF, key=len, reverse=True)
+)
+_CJK_UNITS = {
+    "일": "day", "日": "day", "天": "day", "วัน": "day",
+    "시간": "hour", "時間": "hour", "小时": "hour", "小時": "hour", "ชั่วโมง": "hour",
+    "주": "week", "週間": "week", "周": "week", "สัปดาห์": "week",
+    "개월": "month", "ヶ月": "month", "か月": "month", "カ月": "month", "个月": "month",
+    "個月": "month", "เดือน": "month",
+}  # fmt: skip
+_CJK_UNIT = "|".join(sorted(_CJK_UNITS, key=len, reverse=True))
+
 QUANTITY = re.compile(
     rf"(?P<email>{EMAIL.pattern})"  # the address rule redaction uses
     # "+44 20 7946 0018", "+44 (0)20 7946-0018", "0800 123 4567": one phone number
@@ -86,7 +123,10 @@ QUANTITY = re.compile(
     rf"(?P<num>{_NUMBER}|{_WORD_NUMBER})\s?(?:-|\s)?"
     # a unit ends at a word end: "3 minors" is no "3 min", "2 weekly reports" no "2 weeks"
     r"(?P<unit>(?:business days?|working days?|calendar days?|days?|hours?|hrs?|h|minutes?|mins?"
-    r"|weeks?|months?|years?(?!\sold)|coins?|percent)\b|%)"
+    rf"|weeks?|months?|years?(?!\sold)|coins?|percent|{_FOREIGN_UNIT})\b|%)"
+    # "7일", "7日以内", "7天内", "ภายใน 7วัน": no word boundary after a unit in these scripts,
+    # and "3月7日" / "3월 7일" are dates (the number follows a month)
+    rf"|(?<![月월\d])(?<![月월]\s)(?P<cjk_num>\d+)\s?(?P<cjk_unit>{_CJK_UNIT})"
     # an age, unless a unit follows ("at least 7 days old" is a duration, not an age)
     r"|(?P<age>\b(?:under|over|aged?|at least|(?:under|over|above|below) the age of)"
     r"\s(?P<age_n>\d{1,2})\b(?![,.]?\d)"
@@ -146,7 +186,13 @@ def _match_value(m: re.Match[str]) -> tuple[str, str]:
         return "age", m.group("age_n")
     if m.group("age2_n"):
         return "age", m.group("age2_n")
-    unit = m.group("unit").lower()
+    if m.group("cjk_num"):
+        key = _CJK_UNITS[m.group("cjk_unit")]
+        value = float(m.group("cjk_num")) * (7.0 if key == "week" else 1.0)
+        return ("days" if key == "week" else _UNITS[key]), _plain(value)
+    unit = re.sub(r"\s+", " ", m.group("unit").lower())
+    if unit in _FOREIGN_UNIT_OF:
+        unit = _FOREIGN_UNIT_OF[unit]
     key = unit.rstrip("s") if unit not in ("%", "hrs", "mins") else unit
     key = {"hr": "hr", "hrs": "hr", "mins": "min"}.get(key, key)
     scale = 7.0 if key == "week" else 1.0  # "two weeks" is "14 days", "3 weeks" is not
@@ -387,11 +433,42 @@ def _same_things(x: str, y: str) -> bool:
     return set(mx) <= set(my) or set(my) <= set(mx)
 
 
-_WORDS = re.compile(r"[a-z][a-z'-]+")
+# A word of letters in any script ("refund", "rückerstattung", "환불은"); a run of an unspaced
+# script (Han, kana, Thai) is read as its character pairs, as keyword search reads it. Only
+# a-z used to count: a German sentence was a handful of fragments ("ckerstattungen") and a
+# Japanese one no word at all, so no two of them ever said the same thing.
+_WORDS = re.compile(r"[^\W\d_](?:[^\W\d_]|['-])+|[^\W\d_]")
 _STOP = set(
     "the and for are with that this from not any all can will must have has been their they "
     "you your our its into per than then when within after before under over at least".split()
 )
+# The same little words in German, French, Spanish, Portuguese, Italian and Dutch (accents
+# folded; none an English word, so English sentences read as before): two sentences sharing
+# only these say nothing alike.
+_STOP_OTHER = set(
+    "der das dem des und oder ein eine einen einem einer ist sind wird werden von mit fur "
+    "uber auf bei nach innerhalb nicht kann konnen muss mussen les une est sont pour dans "
+    "avec sur qui que peut doivent doit aux los las del una por para puede pueden debe "
+    "deben como das uma com pode podem deve devem nao sao gli della delle degli nel puo "
+    "possono devono het een van voor met niet moet worden zijn".split()
+)
+
+
+def _content_words(masked: str) -> list[str]:
+    """Lower-cased ``masked``'s content words: ASCII words as before (stop words and words of
+    two letters out, :func:`_fold` applied), other words accent-folded, unspaced runs as pairs."""
+    out = []
+    for word in _WORDS.findall(masked):
+        if word.isascii():
+            if word not in _STOP and word not in _STOP_OTHER and len(word) > 2:
+                out.append(_fold(word))
+            continue
+        for part in split_unspaced(folded(word)):
+            if not part.isascii():
+                out.append(part)  # a Han, kana, Hangul or Thai pair, an Arabic word...
+            elif part not in _STOP_OTHER and part not in _STOP and len(part) > 2:
+                out.append(_fold(part))
+    return out
 
 
 # A document's own bookkeeping line ("Version 1.1 | Effective 2026-04-20 | Review by ...",
@@ -406,9 +483,12 @@ _BOOKKEEPING = re.compile(
 # Sentences end at . ! ? or ; before a space. A single newline is mostly a line wrap (PDF text,
 # hard-wrapped Markdown), so it joins; list items, table rows, headings and short label-like
 # lines (table cells, field names) stand on their own.
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?;\u061f])\s+|(?<=[\u3002\uff01\uff1f])\s*"
+)  # 。！？ need no space
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 _BLOCK_START = re.compile(r"(?:[-*•+]\s|\d{1,2}[.)]\s|#|\||>)")
+_ENDS = (".", "!", "?", ";", "\u061f", "\u3002", "\uff01", "\uff1f")
 _WRAP_WORDS = 8  # a line at least this long, without a full stop, is prose that wrapped
 
 
@@ -427,7 +507,7 @@ def _units(paragraph: str) -> list[str]:
         else:
             units.append(line)
         joinable = not (
-            line.startswith(("|", "#")) or " | " in line or line.endswith((".", "!", "?", ";"))
+            line.startswith(("|", "#")) or " | " in line or line.endswith(_ENDS)
         )  # a row of fields ("Version 2.0 | Effective ...") ends where its line does
         wrapped = len(line.split()) >= _WRAP_WORDS
     return units
@@ -466,7 +546,7 @@ def _words(sentence: str) -> set[str]:
     """Content words, quantities and team names left out: two sentences that differ only in
     those say the same thing about different values."""
     masked = _mask_counts(QUANTITY.sub(" ; ", _TEAM.sub(_mask_team, sentence))).lower()
-    return {_fold(w) for w in _WORDS.findall(masked) if w not in _STOP and len(w) > 2}
+    return set(_content_words(masked))
 
 
 # "Tier 1", "section 4.2", "Step 2", "iOS 17": a number that names a thing, not a value.
@@ -758,8 +838,9 @@ def _prose(sentence: str) -> bool:
     text = sentence.strip()
     return (
         not text.startswith(("|", "#"))
-        and text.endswith((".", "!", "?", ";"))  # a clause cut at ";" is running text too
-        and len(re.findall(r"\w+", text)) >= _PROSE_WORDS
+        and text.endswith(_ENDS)  # a clause cut at ";" is running text too
+        # a run of Han, kana or Thai counts its character pairs: it has no spaces to count
+        and sum(len(split_unspaced(w)) for w in re.findall(r"\w+", text)) >= _PROSE_WORDS
     )
 
 

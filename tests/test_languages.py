@@ -275,3 +275,58 @@ def test_the_source_page_writes_right_to_left_text_right_to_left(tmp_path: Path)
     # Untagged (read as the default "en"): each paragraph takes its first letter's direction.
     assert "<div class='text' dir='auto'>" in untagged
     assert "<html lang='ko'>" in korean and "dir='rtl'" not in korean
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "found"),
+    [
+        (
+            "Rückerstattungen für Münzen sind innerhalb von 14 Tagen nach dem Kauf möglich.",
+            "Rückerstattungen für Münzen sind innerhalb von 30 Tagen nach dem Kauf möglich.",
+            {"days": [["14"], ["30"]]},
+        ),
+        (
+            "Les remboursements sont traités dans un délai de 48 heures ouvrées.",
+            "Les remboursements sont traités dans un délai de 72 heures ouvrées.",
+            {"hours": [["48"], ["72"]]},
+        ),
+        (
+            "코인 환불은 구매 후 7일 이내에 가능합니다.",
+            "코인 환불은 구매 후 14일 이내에 가능합니다.",
+            {"days": [["7"], ["14"]]},
+        ),
+        (
+            "コインの返金は購入後7日以内に可能です。",
+            "コインの返金は購入後2週間以内に可能です。",
+            {"days": [["7"], ["14"]]},  # two weeks
+        ),
+        (
+            "通过支付宝购买的金币可以在7天内申请退款。",
+            "通过支付宝购买的金币可以在14天内申请退款。",
+            {"days": [["7"], ["14"]]},
+        ),
+        (
+            "يمكن استرداد العملات خلال 7 أيام من الشراء.",
+            "يمكن استرداد العملات خلال 14 أيام من الشراء.",
+            {"days": [["7"], ["14"]]},
+        ),
+        # look-alikes: the same number of days for different things, and dates
+        (
+            "Rückerstattungen für Münzen sind innerhalb von 14 Tagen nach dem Kauf möglich.",
+            "Beschwerden über Münzen werden innerhalb von 30 Tagen nach dem Kauf bearbeitet.",
+            {},
+        ),
+        (
+            "コインの返金は購入後7日以内に可能です。",
+            "アカウントの停止は違反後14日以内に通知されます。",
+            {},
+        ),
+        ("コインの返金は3月7日から可能です。", "コインの返金は3月14日から可能です。", {}),
+    ],
+)
+def test_conflicts_are_found_in_other_languages(a: str, b: str, found: dict) -> None:
+    """Only English words and units were read: two German policies saying 14 and 30 Tagen, or
+    two Korean ones saying 7일 and 14일, were never reported as disagreeing."""
+    from insights.conflicts import disagreements
+
+    assert disagreements(a, b) == found
