@@ -34,6 +34,7 @@ from api.guards import (
     sees_every_document,
     signed_links,
 )
+from api.inputs import loc_of
 from api.insights_routes import install as install_insights
 from api.insights_routes import record_search
 from api.schemas import (
@@ -142,6 +143,20 @@ def json_safe_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
                 item[key] = safe
         out.append(item)
     return out
+
+
+def invalid_input(request: Request, exc: KBError) -> dict[str, Any]:
+    """A domain error answered 422 as one entry of the validation-error list, ``loc`` naming
+    the field at fault (``InvalidQueryError.field``) where the caller sent it.
+
+    Every 422 then reads one way: a ``top_k`` over KB_MAX_TOP_K, caught by the Searcher, was
+    ``{"detail": "a message"}`` beside FastAPI's list for a ``top_k`` of 0.
+    """
+    return {
+        "type": "value_error",
+        "loc": loc_of(request, getattr(exc, "field", None)),
+        "msg": _printable(str(exc)),
+    }
 
 
 def shown_source(source: str, doc_id: str) -> str:
@@ -336,15 +351,17 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.exception_handler(KBError)
-    async def _kb_error(_request: Request, exc: KBError) -> JSONResponse:
+    async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
         headers = {}
         if isinstance(exc, RateLimitedError):
             headers["Retry-After"] = str(retry_seconds(exc.retry_after))
         elif isinstance(exc, AuthError):
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(
-            status_code=status_for(exc), content={"detail": str(exc)}, headers=headers
-        )
+        status = status_for(exc)
+        detail: Any = str(exc)
+        if status == 422:
+            detail = [invalid_input(request, exc)]
+        return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

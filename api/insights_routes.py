@@ -302,7 +302,7 @@ def _utc_seconds(moment: dt.datetime) -> str:
         return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
     except OverflowError:
         raise errors.InvalidQueryError(
-            f"since {moment.isoformat()} is outside the years 1-9999 in UTC"
+            f"since {moment.isoformat()} is outside the years 1-9999 in UTC", "since"
         ) from None
 
 
@@ -537,7 +537,7 @@ def analytics_searches(
     ``Link: <...>; rel="next"`` the next page while there is one, over the same fixed period
     (``days`` is turned into ``since`` once, so a later page does not start from a later now)."""
     if days is not None and since is not None:  # one would silently win over the other
-        raise InvalidQueryError("give days or since, not both")
+        raise InvalidQueryError("give days or since, not both", "since")
     log = _state(request).log
     start = _since(days) if since is None else _utc_seconds(since)
     # A spreadsheet download is one file: it gets everything up to the page cap by default.
@@ -653,7 +653,10 @@ def source_view(
     if changed:
         start = end = None
     elif marked and (start is None or end is None or not start < end <= len(text)):
-        raise InvalidQueryError("start and end must satisfy 0 <= start < end <= document length")
+        raise InvalidQueryError(
+            "start and end must satisfy 0 <= start < end <= document length",
+            "start" if start is None else "end",
+        )
     events: list[tuple[int, int, str]] = []
     for s in doc["sections"]:
         if s.get("anchor"):
@@ -826,7 +829,8 @@ def _submit(body: EvalRequest, request: Request) -> tuple[dict[str, Any], bool]:
         asked = "queries.jsonl (split null)" if body.split is None else f"split {body.split!r}"
         raise InvalidQueryError(
             f"{body.dataset} has no {asked}; its splits: {named or 'none'}"
-            + (" or null, for queries.jsonl" if None in splits else "")
+            + (" or null, for queries.jsonl" if None in splits else ""),
+            "split",
         )
     try:
         return state.eval_runs.submit(body.dataset, body.split, list(dict.fromkeys(body.modes)))

@@ -352,9 +352,27 @@ class HealthOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    detail: str | list[dict[str, Any]] = Field(
-        description="What went wrong; for a malformed body, one entry (loc, msg, type) per problem."
+    """Every error but a 422: what went wrong, in words."""
+
+    detail: str = Field(description="What went wrong.")
+
+
+class ValidationErrorItem(BaseModel):
+    """One problem with a request, as FastAPI reports one (and the API reports its own)."""
+
+    type: str = Field(description='What kind of problem: "less_than_equal", "missing"...')
+    loc: list[str | int] = Field(
+        description='Where: "body", "query", "path" or "header", then the field ("top_k").'
     )
+    msg: str = Field(description="What is wrong, with the limit and the setting that sets it.")
+    input: Any = Field(None, description="The value refused, when it can be shown.")
+    ctx: dict[str, Any] | None = Field(None, description='The limit broken, e.g. {"le": 50}.')
+
+
+class ValidationErrorOut(BaseModel):
+    """Every 422: one entry per problem, whether FastAPI's checks or the Searcher's found it."""
+
+    detail: list[ValidationErrorItem]
 
 
 ERROR_MEANINGS = {
@@ -363,7 +381,7 @@ ERROR_MEANINGS = {
     404: "No such document, search or labelled set (or not one the key may see).",
     409: "The index is being written; try again.",
     413: "The request body is larger than KB_MAX_BODY_BYTES.",
-    422: "Invalid input: a message, or one entry (loc, msg, type) per problem.",
+    422: "Invalid input: one entry (loc, msg, type) per problem.",
     429: "Too many requests for this key; see Retry-After.",
     503: "No index is loaded (run `kb index`), or it cannot be read.",
     504: "The search took longer than KB_REQUEST_TIMEOUT_S.",
@@ -371,12 +389,19 @@ ERROR_MEANINGS = {
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer, all with :class:`ErrorOut`.
+    """OpenAPI entries for the error statuses a route can answer: :class:`ValidationErrorOut`
+    for a 422, :class:`ErrorOut` for the rest.
 
-    Every error body has that one shape (the app maps domain errors and validation errors
-    to it), so a generated client must not be told FastAPI's default 422 shape instead.
+    The app maps domain errors and FastAPI's validation errors to these two shapes, so a
+    generated client must not be told FastAPI's default 422 instead.
     """
-    return {code: {"model": ErrorOut, "description": ERROR_MEANINGS[code]} for code in codes}
+    return {
+        code: {
+            "model": ValidationErrorOut if code == 422 else ErrorOut,
+            "description": ERROR_MEANINGS[code],
+        }
+        for code in codes
+    }
 
 
 GUARDED = (401, 403, 422, 429)  # any route behind the key check, with a parameter or body

@@ -27,7 +27,15 @@ class ModelIntegrityError(KBError):
 
 
 class InvalidQueryError(KBError):
-    """The query or its options are not acceptable (empty, too long, unknown filter...)."""
+    """The query or its options are not acceptable (empty, too long, unknown filter...).
+
+    ``field`` names the option at fault when there is one ("top_k"), so the API can point at
+    it as it does for its own validation errors, and the CLI can ignore it.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DatasetError(KBError):

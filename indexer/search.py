@@ -303,18 +303,21 @@ def normalise_filters(filters: dict[str, Any] | None) -> dict[str, list[str]]:
     for name, value in (filters or {}).items():
         if name not in FILTER_FIELDS:
             raise InvalidQueryError(
-                f"unknown filter field {name!r}; allowed: {', '.join(FILTER_FIELDS)}"
+                f"unknown filter field {name!r}; allowed: {', '.join(FILTER_FIELDS)}", "filters"
             )
         values = value if isinstance(value, (list, tuple)) else [value]
         if not values or not all(isinstance(v, str) and is_text(v) for v in values):
-            raise InvalidQueryError(f"filter {name!r} takes a string or a list of strings")
+            raise InvalidQueryError(
+                f"filter {name!r} takes a string or a list of strings", "filters"
+            )
         if len(values) > MAX_FILTER_VALUES:
             raise InvalidQueryError(
-                f"filter {name!r} has {len(values)} values; the limit is {MAX_FILTER_VALUES}"
+                f"filter {name!r} has {len(values)} values; the limit is {MAX_FILTER_VALUES}",
+                "filters",
             )
         cleaned = [" ".join(v.split()) for v in values]
         if not all(cleaned):
-            raise InvalidQueryError(f"filter {name!r} has an empty value")
+            raise InvalidQueryError(f"filter {name!r} has an empty value", "filters")
         out[name] = cleaned
     return out
 
@@ -555,9 +558,9 @@ def prepare_search(
     query = validate_query(query, top_k, settings)
     mode = mode or settings.search_mode
     if mode not in MODES:
-        raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        raise InvalidQueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}", "mode")
     if not 0 <= int(context) <= 3:
-        raise InvalidQueryError("context must be between 0 and 3 passages")
+        raise InvalidQueryError("context must be between 0 and 3 passages", "context")
     return query, top_k, mode, normalise_filters(filters), as_of_date(as_of)
 
 
@@ -713,16 +716,22 @@ def validate_query(query: str, top_k: int, settings: Settings) -> str:
     """The query with whitespace collapsed, or InvalidQueryError naming the broken limit."""
     text = without_controls(str(query or ""))
     if is_blank(text):  # zero-width or control characters only: nothing to search for
-        raise InvalidQueryError("query is empty")
+        raise InvalidQueryError("query is empty", "query")
     if not is_text(text):
-        raise InvalidQueryError("query contains an unpaired surrogate (broken UTF-16), not text")
+        raise InvalidQueryError(
+            "query contains an unpaired surrogate (broken UTF-16), not text", "query"
+        )
     query = " ".join(as_typed_plainly(text).split())
     if len(query) > settings.max_query_chars:
         raise InvalidQueryError(
-            f"query is {len(query)} characters; the limit is {settings.max_query_chars}"
+            f"query is {len(query)} characters; the limit is {settings.max_query_chars} "
+            "(KB_MAX_QUERY_CHARS)",
+            "query",
         )
     if not 1 <= int(top_k) <= settings.max_top_k:
-        raise InvalidQueryError(f"top_k must be between 1 and {settings.max_top_k}")
+        raise InvalidQueryError(
+            f"top_k must be between 1 and {settings.max_top_k} (KB_MAX_TOP_K)", "top_k"
+        )
     return query
 
 
@@ -1388,4 +1397,6 @@ def as_of_date(value: dt.date | str | None) -> str:
             raise ValueError(value)
         return dt.date.fromisoformat(str(value)).isoformat()
     except ValueError as exc:
-        raise InvalidQueryError(f"as_of must be a date written YYYY-MM-DD, got {value!r}") from exc
+        raise InvalidQueryError(
+            f"as_of must be a date written YYYY-MM-DD, got {value!r}", "as_of"
+        ) from exc

@@ -1101,7 +1101,8 @@ def similar_pairs(
         if total > MAX_PAIRS:
             raise InvalidQueryError(
                 f"more than {MAX_PAIRS:,} pairs of passages are at least {min_similarity:g} "
-                "alike: ask with a higher min_similarity"
+                "alike: ask with a higher min_similarity",
+                "min_similarity",
             )
         found_i.append(rows + start)
         found_j.append(cols + start)

@@ -70,7 +70,7 @@ def run(
     """
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
-        raise InvalidQueryError(f"modes must be some of {', '.join(MODES)}")
+        raise InvalidQueryError(f"modes must be some of {', '.join(MODES)}", "modes")
     progress = progress or Progress()
     progress.on_start("load", 1)
     dataset = load_dataset(folder, split)

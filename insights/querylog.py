@@ -221,7 +221,7 @@ class QueryLog:
         caller may not see (``may_see``; None: all) is refused exactly like one the search
         never returned, so the answer tells nothing of it."""
         if rating not in RATINGS:
-            raise InvalidQueryError(f"rating must be one of {', '.join(RATINGS)}")
+            raise InvalidQueryError(f"rating must be one of {', '.join(RATINGS)}", "rating")
         found = self._db.query("SELECT results FROM searches WHERE search_id = ?", (search_id,))
         if not found or not made_by(search_id, caller):
             raise NotFoundError(f"no search {search_id!r} in the query log")
@@ -231,7 +231,9 @@ class QueryLog:
             if chunk_id not in returned or (
                 may_see is not None and not may_see(returned[chunk_id])
             ):
-                raise InvalidQueryError(f"search {search_id} did not return chunk {chunk_id!r}")
+                raise InvalidQueryError(
+                    f"search {search_id} did not return chunk {chunk_id!r}", "chunk_id"
+                )
             doc_id = returned[chunk_id]
         feedback_id = uuid.uuid4().hex
         self._db.execute(

@@ -175,7 +175,7 @@ def test_a_failed_run_says_why(client, tmp_path: Path) -> None:
     assert "corpus.jsonl:2: not valid JSON" in failed["error"]
     blocking = client.post("/eval/run", json={"dataset": "broken", "modes": ["bm25"]})
     assert blocking.status_code == 422  # the set is bad input, not a fault of the server
-    assert "corpus.jsonl:2: not valid JSON" in blocking.json()["detail"]
+    assert "corpus.jsonl:2: not valid JSON" in blocking.json()["detail"][0]["msg"]
     # the API goes on: the next run is computed
     ok = client.post("/eval/runs", json={**TINY, "modes": ["bm25"]}).json()
     assert _until_finished(client, ok["run_id"])["status"] == "done"
@@ -202,9 +202,12 @@ def test_unknown_runs_and_bad_requests(client) -> None:
     assert client.post("/eval/runs", json={"dataset": "nope"}).status_code == 404
     wrong = client.post("/eval/runs", json={**TINY, "split": "x"})
     assert wrong.status_code == 422
-    assert wrong.json()["detail"] == "tiny has no split 'x'; its splits: 'dev'"
+    [error] = wrong.json()["detail"]
+    assert error["loc"] == ["body", "split"]
+    assert error["msg"] == "tiny has no split 'x'; its splits: 'dev'"
     unsplit = client.post("/eval/runs", json={**TINY, "split": None})
-    assert unsplit.json()["detail"] == "tiny has no queries.jsonl (split null); its splits: 'dev'"
+    [error] = unsplit.json()["detail"]
+    assert error["msg"] == "tiny has no queries.jsonl (split null); its splits: 'dev'"
     assert client.post("/eval/runs", json={**TINY, "modes": ["fast"]}).status_code == 422
     assert client.get("/eval/runs").json() == []
 

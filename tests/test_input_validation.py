@@ -125,7 +125,9 @@ def test_top_k_limit_follows_kb_max_top_k(index_dir: Path, monkeypatch) -> None:
         assert c.post("/search", json={"query": "refund", "top_k": 80}).status_code == 200
         r = c.post("/search", json={"query": "refund", "top_k": 101})
         assert r.status_code == 422
-        assert "top_k must be between 1 and 100" in r.json()["detail"]
+        [error] = r.json()["detail"]
+        assert error["loc"] == ["body", "top_k"]
+        assert "top_k must be between 1 and 100 (KB_MAX_TOP_K)" in error["msg"]
 
 
 def test_default_top_k_limit_still_holds(client: TestClient) -> None:

@@ -409,7 +409,9 @@ def test_the_conflict_search_is_bounded_in_time_and_pairs(
         assert client.get("/analytics/conflicts", params=everything).status_code == 200
         monkeypatch.setattr(conflicts, "MAX_PAIRS", 3)
         refused = client.get("/analytics/conflicts", params=everything)
-        assert refused.status_code == 422 and "higher min_similarity" in refused.json()["detail"]
+        [error] = refused.json()["detail"]
+        assert refused.status_code == 422 and "higher min_similarity" in error["msg"]
+        assert error["loc"] == ["query", "min_similarity"]
         monkeypatch.setattr(conflicts, "MAX_PAIRS", 10**9)
         settings = client.app.state.insights.settings
         client.app.state.insights.settings = settings.model_copy(update={"request_timeout_s": 1e-9})

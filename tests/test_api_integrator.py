@@ -1,0 +1,71 @@
+"""The HTTP API as an integrator meets it against its OpenAPI document (fake encoder): one
+error shape, limits declared, caching, cancelled runs, feedback comments, strict input, typed
+analytics and CORS. The app is the one of test_insights_api (sample kb, the tiny labelled set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.test_insights_api import make_app
+
+
+@pytest.fixture
+def client(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(make_app(sample_kb, fake_embedder, tmp_path)) as c:
+        yield c
+
+
+def _one_error(r) -> dict:
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert isinstance(detail, list), detail
+    [error] = detail
+    assert set(error) >= {"type", "loc", "msg"}
+    return error
+
+
+# -- 1. every 422 is the list of (loc, msg, type) ---------------------------------------------
+
+
+def test_a_top_k_over_the_maximum_is_a_validation_error_naming_its_setting(
+    client: TestClient,
+) -> None:
+    """top_k above KB_MAX_TOP_K came as {"detail": "a string"}, top_k 0 as FastAPI's list."""
+    error = _one_error(client.post("/search", json={"query": "refund", "top_k": 51}))
+    assert error["loc"] == ["body", "top_k"]
+    assert "50" in error["msg"] and "KB_MAX_TOP_K" in error["msg"]
+    low = _one_error(client.post("/search", json={"query": "refund", "top_k": 0}))
+    assert low["loc"] == ["body", "top_k"]
+
+
+def test_a_query_over_the_maximum_is_a_validation_error_naming_its_setting(
+    client: TestClient,
+) -> None:
+    error = _one_error(client.post("/search", json={"query": "refund " * 200}))
+    assert error["loc"] == ["body", "query"]
+    assert "1000" in error["msg"] and "KB_MAX_QUERY_CHARS" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "loc"),
+    [
+        ("post", "/search", {"query": "refund", "filters": {"colour": "red"}}, ["body", "filters"]),
+        ("get", "/analytics/searches?days=2&since=2026-01-01T00:00:00", None, ["query", "since"]),
+        ("get", "/analytics/searches?since=9999-12-31T23:59:59-12:00", None, ["query", "since"]),
+        ("get", "/source/policies/coin-refunds.md?start=9&end=2", None, ["query", "end"]),
+        ("get", "/source/policies/coin-refunds.md?end=9", None, ["query", "start"]),
+        ("post", "/eval/runs", {"dataset": "tiny", "split": "x"}, ["body", "split"]),
+        ("post", "/eval/run", {"dataset": "tiny", "split": "x"}, ["body", "split"]),
+    ],
+)
+def test_the_api_s_own_checks_answer_in_the_validation_error_shape(
+    client: TestClient, method: str, path: str, body: dict | None, loc: list[str]
+) -> None:
+    """Checks made past FastAPI's (the Searcher's, the routes') answered a bare string."""
+    error = _one_error(client.request(method.upper(), path, json=body))
+    assert error["loc"] == loc and error["msg"]
