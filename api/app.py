@@ -45,6 +45,7 @@ from api.schemas import (
     SearchRequest,
     SearchResponseOut,
     error_responses,
+    search_request_model,
 )
 from api.security import (
     AuthError,
@@ -418,11 +419,6 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             out.pop("counts", None)
         return out
 
-    @app.post(
-        "/search",
-        response_model=SearchResponseOut,
-        responses=error_responses(*GUARDED, 409, 413, 503, 504),
-    )
     async def search(body: SearchRequest, request: Request) -> Response:
         """Ranked passages with citations (document, version, heading path, page, span)."""
         searcher = searcher_of(request)
@@ -464,6 +460,16 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             raise DeadlineExceeded(
                 f"the search took longer than {settings.request_timeout_s:g}s"
             ) from exc
+
+    # The body's model states this server's limits (KB_MAX_QUERY_CHARS, KB_MAX_TOP_K) in the
+    # OpenAPI document and checks them: a class built here, which FastAPI could not find by
+    # the name this module's postponed annotations give it, so it is handed over as a class.
+    search.__annotations__["body"] = search_request_model(settings)
+    app.post(
+        "/search",
+        response_model=SearchResponseOut,
+        responses=error_responses(*GUARDED, 409, 413, 503, 504),
+    )(search)
 
     @app.get(
         "/documents",

@@ -14,11 +14,13 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationInfo,
+    create_model,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from indexer.inputs import is_blank, is_plain_date, is_text
-from indexer.settings import SearchMode
+from indexer.settings import SearchMode, Settings
 
 NOT_TEXT = "holds an unpaired surrogate (broken UTF-16), so it is not text"
 
@@ -98,22 +100,23 @@ class SearchRequest(BaseModel):
     """A question and how to narrow it.
 
     The query length and ``top_k`` limits are the settings' (``KB_MAX_QUERY_CHARS``,
-    ``KB_MAX_TOP_K``), enforced by the Searcher so the API and the CLI agree; they are not
-    repeated here, where they could only be fixed at import.
+    ``KB_MAX_TOP_K``): :func:`search_request_model` adds them for the running app, and the
+    Searcher checks them again for every caller (the CLI too).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     query: Text = Field(
         ...,
-        description="The agent's question, as typed (at most KB_MAX_QUERY_CHARS, default 1000).",
+        description="The agent's question, as typed (at most KB_MAX_QUERY_CHARS characters, "
+        "1000 by default; this server's limit is the maxLength here).",
         examples=["refund coins bought by minor MY"],
     )
     top_k: StrictInt | None = Field(
         None,
         ge=1,
         description="How many passages to return (default KB_DEFAULT_TOP_K, 5; at most "
-        "KB_MAX_TOP_K, 50).",
+        "KB_MAX_TOP_K, 50 by default; this server's limit is the maximum here).",
     )
     filters: dict[str, str | list[str]] = Field(
         default_factory=dict,
@@ -164,6 +167,63 @@ class SearchRequest(BaseModel):
     @classmethod
     def _as_of_is_a_plain_date(cls, value: object) -> object:
         return plain_date(value)
+
+
+def _at_most_chars(limit: int) -> AfterValidator:
+    """The query length limit, counted as typed (as the UI's box counts it)."""
+
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise PydanticCustomError(
+                "string_too_long",
+                "query is {length} characters; the limit is {max_length} (KB_MAX_QUERY_CHARS)",
+                {"max_length": limit, "length": len(value)},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _at_most_top_k(limit: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if value > limit:
+            raise PydanticCustomError(
+                "less_than_equal", "top_k must be between 1 and {le} (KB_MAX_TOP_K)", {"le": limit}
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def search_request_model(settings: Settings) -> type[SearchRequest]:
+    """:class:`SearchRequest` with this server's limits, declared in the OpenAPI document
+    (``maxLength``, ``maximum``) and checked before the search starts.
+
+    They are settings, read when the app is built: a model fixed at import could not state
+    them, so a generated client learnt of them from its first 422. The error names the
+    setting, like the Searcher's own check (which still guards the CLI and the NFKC form of a
+    query, which can be longer than what was typed).
+    """
+    base = SearchRequest.model_fields
+    query = Annotated[
+        Text,
+        Field(json_schema_extra={"maxLength": settings.max_query_chars}),
+        _at_most_chars(settings.max_query_chars),
+    ]
+    top_k = Annotated[
+        StrictInt,
+        Field(ge=1, json_schema_extra={"maximum": settings.max_top_k}),
+        _at_most_top_k(settings.max_top_k),
+    ]
+    return create_model(
+        "SearchRequest",
+        __base__=SearchRequest,
+        __module__=__name__,
+        __doc__=SearchRequest.__doc__,
+        query=(query, Field(..., description=base["query"].description,
+                            examples=base["query"].examples)),
+        top_k=(top_k | None, Field(None, description=base["top_k"].description)),
+    )  # fmt: skip
 
 
 class HighlightOut(BaseModel):

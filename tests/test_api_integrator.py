@@ -69,3 +69,48 @@ def test_the_api_s_own_checks_answer_in_the_validation_error_shape(
     """Checks made past FastAPI's (the Searcher's, the routes') answered a bare string."""
     error = _one_error(client.request(method.upper(), path, json=body))
     assert error["loc"] == loc and error["msg"]
+
+
+# -- 2. the OpenAPI document states the running limits ---------------------------------------
+
+
+def _search_body_schema(spec: dict) -> dict:
+    ref = spec["paths"]["/search"]["post"]["requestBody"]["content"]["application/json"]
+    name = ref["schema"]["$ref"].rsplit("/", 1)[-1]
+    return spec["components"]["schemas"][name]
+
+
+def _integer_branch(prop: dict) -> dict:
+    return next(p for p in prop.get("anyOf", [prop]) if p.get("type") == "integer")
+
+
+def test_the_openapi_document_states_the_limits_of_the_running_settings(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    """top_k's maximum and query's maxLength come from settings, so the document had neither:
+    a generated client learnt them from its first 422."""
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    for most_k, most_chars in ((50, 1000), (7, 30)):
+        settings = Settings(
+            index_dir=tmp_path / "ix", max_top_k=most_k, max_query_chars=most_chars,
+            default_top_k=5,
+        )  # fmt: skip
+        app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+        with TestClient(app) as c:
+            body = _search_body_schema(c.get("/openapi.json").json())
+            assert body["properties"]["query"]["maxLength"] == most_chars
+            top_k = _integer_branch(body["properties"]["top_k"])
+            assert top_k["maximum"] == most_k and top_k["minimum"] == 1
+            # what the document says is what is checked, with the type a generator knows
+            error = _one_error(c.post("/search", json={"query": "refund", "top_k": most_k + 1}))
+            assert error["type"] == "less_than_equal" and error["ctx"] == {"le": most_k}
+            assert c.post("/search", json={"query": "refund", "top_k": most_k}).status_code == 200
+            error = _one_error(c.post("/search", json={"query": "r" * (most_chars + 1)}))
+            assert error["type"] == "string_too_long"
+            assert error["ctx"]["max_length"] == most_chars and "KB_MAX_QUERY_CHARS" in error["msg"]
+            assert c.post("/search", json={"query": "r" * most_chars}).status_code == 200
