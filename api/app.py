@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guards import (
     BodySizeLimit,
+    PrivateResponses,
     groups_of,
     guard,
     searcher_of,
@@ -350,6 +351,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.state.keystore = KeyStore.from_settings(settings) if settings.auth_required else None
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(PrivateResponses)  # outside the size limit: its 413 is marked too
 
     @app.exception_handler(KBError)
     async def _kb_error(request: Request, exc: KBError) -> JSONResponse:

@@ -185,6 +185,51 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class PrivateResponses:
+    """Mark every answer ``Cache-Control: private, no-store`` (unless the route set its own)
+    and ``Vary: Authorization, X-API-Key``; the source pages and searches had neither.
+
+    What the API answers depends on who asks (a key's access groups filter documents, source
+    pages, searches and analytics; a signed link stands in for a key) and may stop being
+    allowed at any time (a key revoked, ``kb access`` changed). no-store, not no-cache:
+    nothing here answers 304 (no ETag, no Last-Modified), so no-cache would save no transfer
+    and would still leave restricted policy text in the browser cache of a shared agent
+    machine, on disk and past the link's expiry. Vary names the key headers for any cache
+    that keeps a response anyway, so it is never served to another key.
+    """
+
+    CACHE_CONTROL = b"private, no-store"
+    VARY = (b"Authorization", b"X-API-Key")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._headers(list(message.get("headers") or []))
+            await send(message)
+
+        await self.app(scope, receive, marked)
+
+    def _headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        names = [name.lower() for name, _ in headers]
+        if b"cache-control" not in names:
+            headers.append((b"cache-control", self.CACHE_CONTROL))
+        varies = [
+            v.strip() for n, value in headers if n.lower() == b"vary" for v in value.split(b",")
+        ]
+        missing = [v for v in self.VARY if v.lower() not in {x.lower() for x in varies}]
+        if missing:
+            headers = [(n, v) for n, v in headers if n.lower() != b"vary"]
+            headers.append((b"vary", b", ".join([v for v in varies if v] + missing)))
+        return headers
+
+
 OPEN_PATHS = ("/health", "/docs", "/redoc", "/openapi.json")
 # Minimum role by path prefix; anything else needs at least an agent key.
 ROLE_FOR_PREFIX = (

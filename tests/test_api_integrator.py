@@ -114,3 +114,61 @@ def test_the_openapi_document_states_the_limits_of_the_running_settings(
             assert error["type"] == "string_too_long"
             assert error["ctx"]["max_length"] == most_chars and "KB_MAX_QUERY_CHARS" in error["msg"]
             assert c.post("/search", json={"query": "r" * most_chars}).status_code == 200
+
+
+# -- 3. access-filtered answers are not cached ------------------------------------------------
+
+
+@pytest.fixture
+def keyed(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[tuple[TestClient, dict]]:
+    """The app with API keys required (local backend): an agent and a manager key."""
+    from api.app import create_app
+    from api.security import KeyStore
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(
+        index_dir=tmp_path / "ix", kb_dir=sample_kb, auth_required=True, reload_interval_s=0,
+        keys_path=tmp_path / "keys.sqlite", log_path=tmp_path / "log.sqlite",
+    )  # fmt: skip
+    store = KeyStore.from_settings(settings)
+    keys = {
+        "agent": store.create("agent", ["all-agents"])[1],
+        "km": store.create("knowledge_manager", ["all-agents"])[1],
+    }
+    store.close()
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with TestClient(app) as c:
+        yield c, keys
+
+
+def _private(r) -> None:
+    assert r.headers.get("cache-control") == "private, no-store", (r.url, r.headers)
+    vary = {v.strip().lower() for v in r.headers.get("vary", "").split(",")}
+    assert {"authorization", "x-api-key"} <= vary, (r.url, r.headers)
+
+
+def test_access_filtered_answers_are_private_and_vary_on_the_key(keyed) -> None:
+    """A citation's source page (and every other answer filtered by the key's access groups)
+    had no Cache-Control: a shared cache or the browser's disk cache could keep restricted
+    text and hand it to another key, or keep it after the key was revoked."""
+    client, keys = keyed
+    agent = {"X-API-Key": keys["agent"]}
+    found = client.post("/search", json={"query": "refund coins"}, headers=agent)
+    assert found.status_code == 200
+    _private(found)
+    hit = found.json()["results"][0]
+    signed = f"/source/{hit['doc_id']}?start={hit['start']}&end={hit['end']}&{hit['link_params']}"
+    page = client.get(signed)  # a browser with the signed link, no key header
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    _private(page)
+    _private(client.get(f"/source-file/{hit['doc_id']}?{hit['link_params']}"))
+    for path in ("/documents", f"/documents/{hit['doc_id']}", "/documents/no/such.md"):
+        _private(client.get(path, headers=agent))
+    manager = {"Authorization": f"Bearer {keys['km']}"}
+    for path in ("/analytics/summary", "/analytics/searches", "/analytics/gaps?format=csv"):
+        _private(client.get(path, headers=manager))
+    _private(client.get("/health", headers=manager))  # its counts depend on the key too
+    _private(client.get("/documents"))  # a 401 is no answer to keep either
