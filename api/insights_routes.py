@@ -872,7 +872,7 @@ async def eval_run(body: EvalRequest, request: Request) -> Any:
         if await request.is_disconnected():
             return Response(status_code=499)  # "client closed request": nobody reads this
         await asyncio.sleep(WAIT_POLL_S)
-    if view["status"] == "failed":
+    if view["status"] != "done":  # failed, or cancelled (a 409)
         raise _failure(view)
     return view["result"]
 
@@ -936,9 +936,10 @@ def _held(runs: evaluation.EvalRuns, run_id: str, view: dict[str, Any] | None) -
     tags=["evaluation"],
 )
 def eval_runs_cancel(run_id: RunId, request: Request) -> dict[str, Any]:
-    """Cancel a run: a queued one at once, a running one within about a second (it is then
-    failed, "cancelled", for everyone following it), so a mistaken run on a big set does not
-    hold the one computing slot. A finished run is answered as it is."""
+    """Cancel a run: a queued one at once, a running one within about a second (its status is
+    then ``cancelled`` for everyone following it, not ``failed``: nothing went wrong), so a
+    mistaken run on a big set does not hold the one computing slot. A finished run is
+    answered as it is."""
     runs = _state(request).eval_runs
     _may_read(request, _held(runs, run_id, runs.get(run_id, with_result=False))["dataset"])
     return _held(runs, run_id, runs.cancel(run_id))
@@ -951,7 +952,8 @@ def eval_runs_cancel(run_id: RunId, request: Request) -> dict[str, Any]:
     tags=["evaluation"],
 )
 def eval_runs_get(run_id: RunId, request: Request) -> dict[str, Any]:
-    """A run's status and progress; its result once done, its error if it failed."""
+    """A run's status and progress; its result once done, its error if it failed or why it
+    stopped if it was cancelled."""
     runs = _state(request).eval_runs
     view = _held(runs, run_id, runs.get(run_id))
     _may_read(request, view["dataset"])

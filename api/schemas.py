@@ -369,10 +369,11 @@ class EvalProgressOut(BaseModel):
 
 
 class EvalRunOut(BaseModel):
-    """An evaluation run started with POST /eval/runs: poll it until done or failed."""
+    """An evaluation run started with POST /eval/runs: poll it until done, failed or cancelled
+    (DELETE /eval/runs/{run_id}; not a failure)."""
 
     run_id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     dataset: str
     split: str | None
     modes: list[str]
@@ -384,7 +385,10 @@ class EvalRunOut(BaseModel):
     created_at: str
     started_at: str | None
     finished_at: str | None
-    error: str | None = Field(description="Why the run failed (status failed).")
+    error: str | None = Field(
+        description="Why the run failed (status failed), or that a caller cancelled it (status "
+        "cancelled, or running while it stops)."
+    )
     result: dict[str, Any] | None = Field(
         description="Once done, what POST /eval/run answers: metrics per mode, table_md, "
         "chart_png (base64) and per-query rows; null in run lists."

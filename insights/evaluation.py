@@ -110,7 +110,8 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs (run_key, status);
 """
-ACTIVE = ("queued", "running")
+ACTIVE = ("queued", "running")  # then "done", "failed" (an error) or "cancelled" (a caller's
+# DELETE: kept apart from failed, so an evaluator or a script does not read it as a broken run)
 
 
 class RunCancelledError(KBError):
@@ -183,7 +184,7 @@ class EvalRuns:
     running join it; at most ``workers`` compute at once (across processes), at most
     ``max_active`` run or wait, and finished runs are deleted after ``keep_s`` seconds or
     beyond the newest ``keep_finished``, so the file stays small. A run whose process died
-    is marked failed by the next caller that looks.
+    is marked failed by the next caller that looks (cancelled, if a caller had cancelled it).
     """
 
     def __init__(
@@ -235,18 +236,17 @@ class EvalRuns:
 
     def _tidy(self, con: sqlite3.Connection) -> None:
         """Fail runs whose process is gone; delete finished runs past their keep."""
-        for row in con.execute("SELECT run_id, owner FROM runs WHERE status = 'running'"):
+        rows = con.execute("SELECT run_id, owner, error_type FROM runs WHERE status = 'running'")
+        for row in rows.fetchall():
             if not _alive(row["owner"]):
                 logger.warning("evaluation run %s: its API process stopped", row["run_id"])
-                self._finish_row(
-                    con,
-                    row["run_id"],
-                    None,
-                    KBError(
-                        "the API process running this evaluation stopped (restarted or "
-                        "killed) before it finished; start it again"
-                    ),
+                stopped = KBError(
+                    "the API process running this evaluation stopped (restarted or "
+                    "killed) before it finished; start it again"
                 )
+                if row["error_type"] == RunCancelledError.__name__:  # it was on its way out
+                    stopped = RunCancelledError(CANCELLED)
+                self._finish_row(con, row["run_id"], None, stopped)
         now = self._clock()
         con.execute(
             "DELETE FROM runs WHERE finished IS NOT NULL AND (finished < ? OR run_id NOT IN "
@@ -263,11 +263,14 @@ class EvalRuns:
         failure: BaseException | None,
     ) -> None:
         now = self._clock()
+        status = "done" if failure is None else "failed"
+        if isinstance(failure, RunCancelledError):
+            status = "cancelled"
         con.execute(
             "UPDATE runs SET status = ?, finished = ?, finished_at = ?, error = ?, "
             "error_type = ?, result = ? WHERE run_id = ? AND status = 'running'",
             (
-                "failed" if failure else "done",
+                status,
                 now,
                 _stamp(now),
                 failure_message(failure) if failure else None,
@@ -358,12 +361,13 @@ class EvalRuns:
 
     def cancel(self, run_id: str) -> dict[str, Any] | None:
         """Stop a run: a queued one at once, a running one at its next progress step (within
-        about FLUSH_S), freeing the one computing slot. Everyone following it sees it failed,
-        cancelled. A finished run is left as it is. None when unknown or expired."""
+        about FLUSH_S), freeing the one computing slot. Everyone following it sees it
+        ``cancelled`` (a running one stays ``running``, its error already saying so, until it
+        stops). A finished run is left as it is. None when unknown or expired."""
         with self._db(write=True) as con:
             now = self._clock()
             con.execute(
-                "UPDATE runs SET status = 'failed', finished = ?, finished_at = ?, error = ?, "
+                "UPDATE runs SET status = 'cancelled', finished = ?, finished_at = ?, error = ?, "
                 "error_type = ? WHERE run_id = ? AND status = 'queued'",
                 (now, _stamp(now), CANCELLED, RunCancelledError.__name__, run_id),
             )

@@ -67,7 +67,7 @@ def _until_finished(client: TestClient, run_id: str, timeout: float = 30.0) -> d
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         view = client.get(f"/eval/runs/{run_id}").json()
-        if view["status"] in ("done", "failed"):
+        if view["status"] in ("done", "failed", "cancelled"):
             return view
         time.sleep(0.05)
     raise AssertionError(f"run {run_id} did not finish: {view}")
@@ -382,6 +382,22 @@ def test_a_run_whose_process_died_is_failed_and_the_queue_moves_on(tmp_path: Pat
     held.set()
 
 
+def test_a_run_whose_process_died_while_it_was_being_cancelled_reads_cancelled(
+    tmp_path: Path,
+) -> None:
+    """It was on its way out at a caller's request: no failure to report."""
+    path = tmp_path / "runs.sqlite"
+    held = threading.Event()
+    runs = EvalRuns(path, lambda *a: held.wait(10) and {})
+    stuck, _ = runs.submit("a", None, ["bm25"])
+    assert runs.cancel(stuck["run_id"])["status"] == "running"  # marked, stops at its next step
+    with sqlite3.connect(path) as con:  # ... but its process is killed first
+        con.execute("UPDATE runs SET owner = ? WHERE run_id = ?", (_dead(), stuck["run_id"]))
+    view = runs.get(stuck["run_id"])
+    assert view["status"] == "cancelled" and view["error"] == evaluation.CANCELLED
+    held.set()
+
+
 def test_a_split_that_shares_another_splits_judgements_is_offered_and_runs(
     client, tmp_path: Path
 ) -> None:
@@ -447,7 +463,7 @@ def test_a_run_can_be_cancelled_queued_or_running(
     assert queued["status"] == "queued"
 
     r = client.delete(f"/eval/runs/{queued['run_id']}")
-    assert r.status_code == 200 and r.json()["status"] == "failed"
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"  # not a failure
     assert "cancelled" in r.json()["error"]
     answer: dict = {}
 
@@ -464,7 +480,9 @@ def test_a_run_can_be_cancelled_queued_or_running(
     assert marked["status"] == "running" and "cancelled" in marked["error"]
     gate.open.set()
     view = _until_finished(client, running["run_id"])
-    assert view["status"] == "failed" and "cancelled" in view["error"]
+    assert view["status"] == "cancelled" and "cancelled" in view["error"]
+    listed = {v["run_id"]: v["status"] for v in client.get("/eval/runs").json()}
+    assert listed[running["run_id"]] == listed[queued["run_id"]] == "cancelled"
     assert view["result"] is None and view["progress"]["questions_done"] < 6
     follower.join(30)
     assert answer["r"].status_code == 409 and "cancelled" in answer["r"].json()["detail"]

@@ -70,6 +70,9 @@ STAGES = {
 }
 
 
+ENDED = ("done", "failed", "cancelled")  # how a run ends (the API's EvalRunOut status)
+
+
 def _status(api: ApiClient, run_id: str) -> tuple[dict[str, Any] | None, str | None, bool]:
     """(the run, None, False); (None, why, False) while the API cannot say; (None, why, True)
     when this page cannot follow the run any more: the API no longer holds it (expired, or the
@@ -137,7 +140,7 @@ def _show_progress(api: ApiClient, run_id: str) -> None:
     """The followed run's progress, asked again every POLL_S seconds; once the run has
     ended (or is gone) the whole page runs again to show what came of it."""
     view, problem, gone = _status(api, run_id)
-    if gone or (view is not None and view["status"] in ("done", "failed")):
+    if gone or (view is not None and view["status"] in ENDED):
         st.rerun()
     if view is None:
         st.warning(md(f"{problem} The evaluation goes on on the API; this page asks again."))
@@ -280,6 +283,13 @@ if view is not None and view["status"] == "done":  # on the first look, or start
 if run_id and st.session_state.get("eval_result_of") != run_id:
     if view is not None and view["status"] == "failed":
         st.error(md(f"The evaluation of {_what(view)} failed: {view['error']}"))
+    elif view is not None and view["status"] == "cancelled":  # asked for: no error to show
+        st.warning(
+            md(
+                f"The evaluation of {_what(view)} was cancelled at "
+                f"{_when(view['finished_at'])}, before it finished: run it again for its result."
+            )
+        )
     elif view is None or view["status"] in ("queued", "running"):
         _show_progress(api, run_id)
 
