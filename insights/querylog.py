@@ -469,15 +469,24 @@ def result_doc_ids(results_text: str) -> set[str]:
 
 
 def latest_verdicts(feedback: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One verdict per (search, passage): the last one given, in the order they came.
+    """One verdict per (search, passage): the last one given, in the order they came, with the
+    latest comment written on it.
 
     A feedback link opened twice, or a verdict changed, leaves the earlier rows in the log;
-    analytics count what the agent last said, once.
+    analytics count what the agent last said, once. The comment is the latest one that says
+    something: a repeat without one (the rating changed, the button pressed again, a client
+    that sends the rating alone) dropped what the agent had written, the one thing a
+    knowledge manager can act on. A newer comment replaces an older: only the agent who
+    searched may rate, and the page keeps the comment box's text between submits, so a second
+    comment is that agent's edit of the first, not a second opinion to list beside it.
     """
     latest: dict[tuple[str | None, str | None], dict[str, Any]] = {}
     for f in feedback:
         key = (f.get("search_id"), f.get("chunk_id"))
-        latest.pop(key, None)
+        before = latest.pop(key, None)
+        said = (before or {}).get("comment") or ""
+        if said.strip() and not (f.get("comment") or "").strip():
+            f = {**f, "comment": said}
         latest[key] = f
     return list(latest.values())
 

@@ -172,3 +172,40 @@ def test_access_filtered_answers_are_private_and_vary_on_the_key(keyed) -> None:
         _private(client.get(path, headers=manager))
     _private(client.get("/health", headers=manager))  # its counts depend on the key too
     _private(client.get("/documents"))  # a 401 is no answer to keep either
+
+
+# -- 5. a repeated verdict keeps what the agent wrote -----------------------------------------
+
+
+@pytest.mark.parametrize("on_passage", [True, False])
+def test_feedback_given_again_keeps_the_latest_comment_written(
+    client: TestClient, on_passage: bool
+) -> None:
+    """A second verdict on the same passage (or search) without a comment erased the first's
+    comment from every report: the rating counts once, the last; the words must stay."""
+    found = client.post("/search", json={"query": "refund coins", "top_k": 3}).json()
+    hit = found["results"][0]
+    first = {"search_id": found["search_id"], "rating": "wrong_or_outdated",
+             "comment": "says 30 days; the v3 policy says 14"}  # fmt: skip
+    if on_passage:
+        first["chunk_id"] = hit["chunk_id"]
+
+    def reports() -> tuple[list[str], dict]:
+        [search] = client.get("/analytics/searches").json()
+        rows = client.get("/analytics/document-feedback").json()
+        return search["comments"], {r["doc_id"]: r for r in rows}
+
+    assert client.post("/feedback", json=first).status_code == 201
+    again = {k: v for k, v in first.items() if k != "comment"} | {"rating": "not_helpful"}
+    assert client.post("/feedback", json=again).status_code == 201
+    comments, by_doc = reports()
+    assert comments == ["says 30 days; the v3 policy says 14"]
+    [search] = client.get("/analytics/searches").json()
+    assert search["feedback"] == ["not_helpful"]  # the verdict counted is still the latest
+    if on_passage:
+        row = by_doc[hit["doc_id"]]
+        assert row["comments"] == ["says 30 days; the v3 policy says 14"]
+        assert (row["not_helpful"], row["wrong_or_outdated"]) == (1, 0)
+    edited = again | {"comment": "says 30 days; v3 (2026-03-01) says 14 for DE"}
+    assert client.post("/feedback", json=edited).status_code == 201
+    assert reports()[0] == ["says 30 days; v3 (2026-03-01) says 14 for DE"]  # the agent's edit
