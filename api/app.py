@@ -35,7 +35,7 @@ from api.guards import (
     sees_every_document,
     signed_links,
 )
-from api.inputs import loc_of
+from api.inputs import DuplicateKeyError, StrictJsonRoute, loc_of
 from api.insights_routes import install as install_insights
 from api.insights_routes import record_search
 from api.schemas import (
@@ -331,6 +331,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         redoc_url=None,
         openapi_url=None,
     )
+    app.router.route_class = StrictJsonRoute  # a key named twice in a JSON body is a 422
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_schema() -> JSONResponse:
@@ -385,6 +386,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, DuplicateKeyError):  # {"query": "a", "query": "b"}
+            return JSONResponse(status_code=422, content={"detail": [exc.__cause__.error()]})
         if isinstance(exc.__cause__, UnicodeDecodeError):  # raised while reading the JSON body
             return JSONResponse(
                 status_code=422, content={"detail": [undecodable_body(exc.__cause__)]}

@@ -1,16 +1,21 @@
-"""What a request's parts are named, as the route that answers it declares them.
+"""What a request may hold, beyond what its schema checks.
 
-Validation errors point at a field with ``loc`` ("body"/"query"/"path", then its name), and a
-domain error (``InvalidQueryError.field``) knows the field's name but not where the caller
-sent it: the route's declared parameters say.
+Which parameters the answering route declares (validation errors point at a field with
+``loc``: "body"/"query"/"path", then its name; a domain error, ``InvalidQueryError.field``,
+knows the name but not where the caller sent it), and JSON bodies read strictly: an object
+that names a key twice is refused instead of silently keeping the last value.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,94 @@ def loc_of(request: Request, field: str | None) -> list[str]:
     else:
         place = params.place_of(field)
     return [place] if field is None else [place, field]
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON body's object names a key twice; ``loc`` is the path to that key."""
+
+    def __init__(self, loc: list[str | int]) -> None:
+        self.loc = loc
+        where = ".".join(str(part) for part in loc)
+        super().__init__(f"the JSON body names {loc[-1]!r} twice (at {where})")
+
+    def error(self) -> dict[str, Any]:
+        """The validation error the API answers with (422)."""
+        return {
+            "type": "json_duplicate_key",
+            "loc": ["body", *self.loc],
+            "msg": f"{self}: send each key once (JSON parsers keep only the last value, so "
+            "which one you meant is a guess)",
+        }
+
+
+class _Repeated(dict):  # type: ignore[type-arg]
+    """A decoded object in which ``key`` came twice."""
+
+    key: str
+
+
+def loads_unique(body: bytes | str) -> Any:
+    """``json.loads``, refusing an object that names a key twice (DuplicateKeyError).
+
+    {"query": "a", "query": "b"} was read as {"query": "b"}: a client that builds bodies by
+    concatenation, or a hand-written request with a pasted field, searched for something
+    else than it thought, with no error to say so.
+    """
+    repeated: list[_Repeated] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(items)
+        if len(obj) == len(items):
+            return obj
+        marked = _Repeated(obj)
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                marked.key = key
+                break
+            seen.add(key)
+        repeated.append(marked)
+        return marked
+
+    value = json.loads(body, object_pairs_hook=pairs)
+    if repeated:
+        raise DuplicateKeyError([*_path_to(value, repeated[0]), repeated[0].key])
+    return value
+
+
+def _path_to(value: Any, target: object) -> list[str | int]:
+    """The keys and indexes leading from ``value`` to the object ``target`` (walked without
+    recursion: the body may nest as deep as the parser allows)."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if isinstance(node, dict):
+            stack += [(v, [*path, k]) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(v, [*path, i]) for i, v in enumerate(node)]
+    return []
+
+
+class StrictJsonRequest(Request):
+    """A request whose JSON body is read by :func:`loads_unique`."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = loads_unique(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """The API's route class: bodies read as :class:`StrictJsonRequest` (FastAPI reads the
+    body with ``request.json()``; a parser error reaches the app's handler as the cause of
+    its 400, which the app answers as a 422)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict

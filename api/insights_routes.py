@@ -27,6 +27,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
+from api.inputs import StrictJsonRoute
 from api.schemas import GUARDED, EvalRunOut, Text, error_responses, plain_today
 from api.security import ForbiddenError, RateLimitedError
 from indexer import errors
@@ -136,7 +137,7 @@ def record_search(
         return None
 
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 ANALYTICS = error_responses(*GUARDED, 503)
 TABLE = {  # JSON rows by default; ?format=csv answers the same rows as a CSV file
     **ANALYTICS,

@@ -209,3 +209,39 @@ def test_feedback_given_again_keeps_the_latest_comment_written(
     edited = again | {"comment": "says 30 days; v3 (2026-03-01) says 14 for DE"}
     assert client.post("/feedback", json=edited).status_code == 201
     assert reports()[0] == ["says 30 days; v3 (2026-03-01) says 14 for DE"]  # the agent's edit
+
+
+# -- 6. a key named twice in a JSON body ------------------------------------------------------
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "loc"),
+    [
+        ("/search", '{"query": "refund", "query": "coins"}', ["body", "query"]),
+        ("/search", '{"query": "refund", "top_k": 3, "top_k": 5}', ["body", "top_k"]),
+        (
+            "/search",
+            '{"query": "refund", "filters": {"markets": "DE", "markets": "FR"}}',
+            ["body", "filters", "markets"],
+        ),
+        ("/feedback", '{"search_id": "f", "rating": "helpful", "rating": "x"}', ["body", "rating"]),
+        ("/eval/runs", '{"dataset": "tiny", "dataset": "kb"}', ["body", "dataset"]),
+    ],
+)
+def test_a_json_body_naming_a_key_twice_is_refused_naming_the_key(
+    client: TestClient, path: str, body: str, loc: list[str]
+) -> None:
+    """{"query": "a", "query": "b"} was read as {"query": "b"}, silently."""
+    error = _one_error(client.post(path, content=body, headers=JSON))
+    assert error["loc"] == loc and error["type"] == "json_duplicate_key"
+    assert repr(loc[-1]) in error["msg"]
+
+
+def test_the_same_key_in_different_objects_is_no_repeat(client: TestClient) -> None:
+    body = '{"query": "refund", "filters": {"query": "x"}}'
+    error = _one_error(client.post("/search", content=body, headers=JSON))
+    assert error["type"] != "json_duplicate_key"  # an unknown filter field, as before
+    ok = '{"query": "refund coins", "filters": {"markets": ["DE", "DE"]}}'
+    assert client.post("/search", content=ok, headers=JSON).status_code == 200
