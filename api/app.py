@@ -35,7 +35,7 @@ from api.guards import (
     sees_every_document,
     signed_links,
 )
-from api.inputs import DuplicateKeyError, StrictJsonRoute, loc_of
+from api.inputs import DuplicateKeyError, StrictJsonRoute, known_query_parameters, loc_of
 from api.insights_routes import install as install_insights
 from api.insights_routes import record_search
 from api.schemas import (
@@ -324,7 +324,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         description="Cited passages from support SOPs and policies for agents mid-ticket.",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(guard)],
+        # The key check first: an unknown query parameter is named only to a caller let in.
+        dependencies=[Depends(guard), Depends(known_query_parameters)],
         # Served below as routes of this app, so the guard's loopback check covers them too:
         # FastAPI's own docs routes bypass app dependencies and answered any Host header.
         docs_url=None,
@@ -402,7 +403,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         methods=["GET", "HEAD"],
         response_model=HealthOut,
         response_model_exclude_none=True,
-        responses={503: {"model": HealthOut, "description": "Not serving: unavailable, and why."}},
+        responses={
+            503: {"model": HealthOut, "description": "Not serving: unavailable, and why."},
+            **error_responses(422),
+        },
     )
     def health(request: Request) -> Any:
         """Model, index version and counts; 'unavailable' with the reason when not serving.

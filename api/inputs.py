@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 
@@ -63,6 +64,35 @@ def route_params(request: Request) -> RouteParams | None:
         known = (route, RouteParams(tuple(query), tuple(path), body))
         _PARAMS[id(route)] = known
     return known[1]
+
+
+def known_query_parameters(request: Request) -> None:
+    """App-wide dependency: a query parameter the route does not take is a 422 naming it and
+    listing those it takes.
+
+    They were ignored: ``?as_off=2024-01-01`` (a typo of as_of) answered as of today, and
+    ``?format=cvs`` was caught only because format has a fixed set of values. Read from the
+    route's own declared parameters, so a parameter added to a route is accepted at once.
+    """
+    params = route_params(request)
+    if params is None:
+        return
+    unknown = [name for name in request.query_params if name not in params.query]
+    if not unknown:
+        return
+    takes = f"takes {', '.join(params.query)}" if params.query else "takes no query parameters"
+    raise RequestValidationError(
+        [
+            {
+                "type": "extra_forbidden",
+                "loc": ("query", name),
+                "msg": f"unknown query parameter {name!r}; {request.method} "
+                f"{getattr(request.scope.get('route'), 'path', 'this route')} {takes}",
+                "input": request.query_params.get(name),
+            }
+            for name in dict.fromkeys(unknown)
+        ]
+    )
 
 
 def loc_of(request: Request, field: str | None) -> list[str]:

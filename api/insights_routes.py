@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -286,7 +286,7 @@ def feedback(body: FeedbackRequest, request: Request) -> dict:
     return {"feedback_id": feedback_id}
 
 
-@router.get("/feedback/ratings", responses=error_responses(401, 403, 429), tags=["feedback"])
+@router.get("/feedback/ratings", responses=error_responses(*GUARDED), tags=["feedback"])
 def ratings() -> list[str]:
     return list(RATINGS)
 
@@ -613,9 +613,28 @@ def _cited_page(
     return first[-1] if first else None
 
 
+def signed_link(
+    kid: Annotated[
+        str | None,
+        Query(
+            description="With API keys on, a signed link (a search result's link_params) "
+            "stands in for the key: the key's id, ..."
+        ),
+    ] = None,
+    exp: Annotated[
+        str | None, Query(description="... when the link expires (Unix time) ...")
+    ] = None,
+    sig: Annotated[str | None, Query(description="... and its signature.")] = None,
+) -> None:
+    """The parameters of a signed link, which a browser opening a citation sends instead of a
+    key. The app's guard reads and checks them (api.guards.link_caller); they are declared
+    here so the document lists them and the unknown-parameter check knows them."""
+
+
 @router.get(
     "/source/{doc_id:path}",
     response_class=Response,
+    dependencies=[Depends(signed_link)],
     responses=_answers("text/html", "The document as an HTML page, the cited span marked."),
     tags=["documents"],
 )
@@ -713,6 +732,7 @@ def source_view(
 @router.get(
     "/source-file/{doc_id:path}",
     response_class=Response,
+    dependencies=[Depends(signed_link)],
     responses=_answers("application/octet-stream", "The file as indexed (PDF, HTML, ...)."),
     tags=["documents"],
 )
@@ -741,7 +761,7 @@ def original_file_headers(source: str) -> dict[str, str]:
 # -- evaluation ----------------------------------------------------------------------------
 
 
-@router.get("/eval/datasets", responses=error_responses(401, 403, 429), tags=["evaluation"])
+@router.get("/eval/datasets", responses=error_responses(*GUARDED), tags=["evaluation"])
 def eval_datasets(request: Request) -> list[dict[str, Any]]:
     """Labelled sets the evaluator can run: kb/ and each folder of the datasets directory, by
     name and splits (not the server's paths: the API never shows them)."""
@@ -911,7 +931,7 @@ def eval_runs_start(body: EvalRequest, request: Request, response: Response) -> 
 @router.get(
     "/eval/runs",
     response_model=list[EvalRunOut],
-    responses=error_responses(401, 403, 429),
+    responses=error_responses(*GUARDED),
     tags=["evaluation"],
 )
 def eval_runs_list(request: Request) -> list[dict[str, Any]]:

@@ -445,7 +445,8 @@ ERROR_MEANINGS = {
     404: "No such document, search or labelled set (or not one the key may see).",
     409: "The index is being written; try again.",
     413: "The request body is larger than KB_MAX_BODY_BYTES.",
-    422: "Invalid input: one entry (loc, msg, type) per problem.",
+    422: "Invalid input, or a query parameter this route does not take: one entry (loc, "
+    "msg, type) per problem.",
     429: "Too many requests for this key; see Retry-After.",
     503: "No index is loaded (run `kb index`), or it cannot be read.",
     504: "The search took longer than KB_REQUEST_TIMEOUT_S.",
@@ -468,4 +469,5 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-GUARDED = (401, 403, 422, 429)  # any route behind the key check, with a parameter or body
+GUARDED = (401, 403, 422, 429)  # any route behind the key check (422: a bad parameter or
+# body, or a query parameter the route does not take)

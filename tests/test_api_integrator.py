@@ -245,3 +245,62 @@ def test_the_same_key_in_different_objects_is_no_repeat(client: TestClient) -> N
     assert error["type"] != "json_duplicate_key"  # an unknown filter field, as before
     ok = '{"query": "refund coins", "filters": {"markets": ["DE", "DE"]}}'
     assert client.post("/search", content=ok, headers=JSON).status_code == 200
+
+
+# -- 7. unknown query parameters --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "unknown", "takes"),
+    [
+        ("/analytics/stale?as_off=2024-01-01", "as_off", ["today", "include_superseded"]),
+        ("/analytics/searches?limit=5&ofset=10", "ofset", ["offset", "since", "format"]),
+        ("/documents?groups=tns", "groups", []),
+        ("/source/policies/coin-refunds.md?strat=1&end=9", "strat", ["start", "chunk", "page"]),
+        ("/eval/runs?status=done", "status", []),
+        ("/health?verbose=1", "verbose", []),
+    ],
+)
+def test_an_unknown_query_parameter_is_named_with_those_the_route_takes(
+    client: TestClient, path: str, unknown: str, takes: list[str]
+) -> None:
+    """?as_off=2024-01-01 (a typo of as_of, of today on stale) was ignored without a word."""
+    error = _one_error(client.get(path))
+    assert error["loc"] == ["query", unknown] and error["type"] == "extra_forbidden"
+    assert repr(unknown) in error["msg"]
+    assert all(name in error["msg"] for name in takes), error["msg"]
+    if not takes:
+        assert "takes no query parameters" in error["msg"]
+
+
+def test_declared_query_parameters_and_signed_links_still_pass(keyed) -> None:
+    client, keys = keyed
+    manager = {"X-API-Key": keys["km"]}
+    for path in (
+        "/analytics/stale?today=2026-01-01&include_superseded=true&format=csv",
+        "/analytics/searches?limit=5&offset=0&since=2026-01-01T00:00:00",
+        "/analytics/conflicts?min_similarity=0.9&limit=5&include_versions=false",
+    ):
+        assert client.get(path, headers=manager).status_code == 200, path
+    hit = client.post("/search", json={"query": "refund coins"}, headers=manager).json()
+    hit = hit["results"][0]
+    page = client.get(
+        f"/source/{hit['doc_id']}?start={hit['start']}&end={hit['end']}&chunk={hit['chunk_id']}"
+        f"&page=1&{hit['link_params']}"
+    )
+    assert page.status_code == 200, page.text
+    # the key is checked first: a caller without one learns nothing of the route's parameters
+    assert client.get("/analytics/stale?as_off=2024-01-01").status_code == 401
+
+
+def test_every_operation_documents_its_422(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    missing = [
+        (method, path)
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if "422" not in op["responses"]
+    ]
+    assert not missing
+    source = spec["paths"]["/source/{doc_id}"]["get"]["parameters"]
+    assert {"kid", "exp", "sig"} <= {p["name"] for p in source}  # the signed link, documented
