@@ -28,7 +28,21 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.guards import groups_of, searcher_of, signed_links
 from api.inputs import StrictJsonRoute
-from api.schemas import GUARDED, EvalRunOut, Text, error_responses, plain_today
+from api.schemas import (
+    GUARDED,
+    ConflictOut,
+    DocumentFeedbackOut,
+    EvalDatasetOut,
+    EvalRunOut,
+    GapTopicOut,
+    SearchLogOut,
+    StaleOut,
+    SummaryOut,
+    Text,
+    UnretrievedOut,
+    error_responses,
+    plain_today,
+)
 from api.security import ForbiddenError, RateLimitedError
 from indexer import errors
 from indexer.build import Progress
@@ -313,7 +327,9 @@ def _since(days: int | None) -> str | None:
     return (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat(timespec="seconds")
 
 
-@router.get("/analytics/summary", responses=ANALYTICS, tags=["analytics"])
+@router.get(
+    "/analytics/summary", response_model=SummaryOut, responses=ANALYTICS, tags=["analytics"]
+)
 def analytics_summary(
     request: Request, days: Days = None, low_margin: Unit = gaps.LOW_MARGIN
 ) -> dict:
@@ -328,7 +344,9 @@ def analytics_summary(
     return gaps.summary_of(stats, verdicts)
 
 
-@router.get("/analytics/gaps", responses=TABLE, tags=["analytics"])
+@router.get(
+    "/analytics/gaps", response_model=list[GapTopicOut], responses=TABLE, tags=["analytics"]
+)
 def analytics_gaps(
     request: Request,
     fmt: Format = "json",
@@ -367,7 +385,12 @@ def _latest_signals(
     return found[: gaps.MAX_QUERIES][::-1]
 
 
-@router.get("/analytics/unretrieved", responses=TABLE, tags=["analytics"])
+@router.get(
+    "/analytics/unretrieved",
+    response_model=list[UnretrievedOut],
+    responses=TABLE,
+    tags=["analytics"],
+)
 def analytics_unretrieved(
     request: Request,
     fmt: Format = "json",
@@ -393,7 +416,7 @@ def analytics_unretrieved(
     return _table(rows, fmt, "never-retrieved")
 
 
-@router.get("/analytics/stale", responses=TABLE, tags=["analytics"])
+@router.get("/analytics/stale", response_model=list[StaleOut], responses=TABLE, tags=["analytics"])
 def analytics_stale(
     request: Request,
     fmt: Format = "json",
@@ -405,7 +428,12 @@ def analytics_stale(
     return _table(rows, fmt, "past-review")
 
 
-@router.get("/analytics/document-feedback", responses=TABLE, tags=["analytics"])
+@router.get(
+    "/analytics/document-feedback",
+    response_model=list[DocumentFeedbackOut],
+    responses=TABLE,
+    tags=["analytics"],
+)
 def analytics_document_feedback(request: Request, fmt: Format = "json", days: Days = None) -> Any:
     """Ratings per document and version rated, the most often 'wrong or outdated' first."""
     log = _state(request).log
@@ -415,7 +443,10 @@ def analytics_document_feedback(request: Request, fmt: Format = "json", days: Da
 
 
 @router.get(
-    "/analytics/conflicts", responses={**TABLE, **error_responses(422, 504)}, tags=["analytics"]
+    "/analytics/conflicts",
+    response_model=list[ConflictOut],
+    responses={**TABLE, **error_responses(422, 504)},
+    tags=["analytics"],
 )
 def analytics_conflicts(
     request: Request,
@@ -508,7 +539,9 @@ PAGED = {
 }
 
 
-@router.get("/analytics/searches", responses=PAGED, tags=["analytics"])
+@router.get(
+    "/analytics/searches", response_model=list[SearchLogOut], responses=PAGED, tags=["analytics"]
+)
 def analytics_searches(
     request: Request,
     response: Response,
@@ -761,7 +794,12 @@ def original_file_headers(source: str) -> dict[str, str]:
 # -- evaluation ----------------------------------------------------------------------------
 
 
-@router.get("/eval/datasets", responses=error_responses(*GUARDED), tags=["evaluation"])
+@router.get(
+    "/eval/datasets",
+    response_model=list[EvalDatasetOut],
+    responses=error_responses(*GUARDED),
+    tags=["evaluation"],
+)
 def eval_datasets(request: Request) -> list[dict[str, Any]]:
     """Labelled sets the evaluator can run: kb/ and each folder of the datasets directory, by
     name and splits (not the server's paths: the API never shows them)."""

@@ -395,6 +395,124 @@ class EvalRunOut(BaseModel):
     )
 
 
+# -- analytics (GET /analytics/*, JSON rows; ?format=csv gives the same rows as CSV) ----------
+
+
+class SummaryOut(BaseModel):
+    """Headline counts of the period (the searches the caller may see the flags of)."""
+
+    searches: int
+    unanswered: int = Field(description="No passage, or none close enough to answer.")
+    low_confidence: int = Field(description="Answered, the best passage under the margin.")
+    negative_feedback: int = Field(description="Searches with a not-helpful or wrong verdict.")
+    feedback: dict[str, int] = Field(description="Latest verdicts by rating.")
+    first: str | None = Field(description="The period's first search (UTC, ISO 8601).")
+    last: str | None = Field(description="Its last search.")
+
+
+class GapTopicOut(BaseModel):
+    """Unanswered, weak or disliked searches about one topic, the worst topic first."""
+
+    topic_id: int = Field(description="Its rank in this answer (1: the worst).")
+    count: int = Field(description="Searches in the topic.")
+    unanswered: int
+    low_confidence: int
+    negative_feedback: int
+    trend: dict[str, int] = Field(description="Searches per day (YYYY-MM-DD).")
+    first_seen: str
+    last_seen: str
+    label: str = Field(description="Words its questions share, or its most typical question.")
+    keywords: list[str]
+    examples: list[str] = Field(description="Its most typical questions (redacted).")
+    distinct_queries: int
+    closest_docs: list[str] = Field(description="Documents its searches ranked first.")
+
+
+class UnretrievedOut(BaseModel):
+    """A document no search of the period returned (within the first ``top``, if given)."""
+
+    doc_id: str
+    title: str
+    doc_type: str | None
+    owner_team: str | None
+    status: str | None
+
+
+class StaleOut(BaseModel):
+    """A document due for review, the most overdue first."""
+
+    doc_id: str
+    title: str
+    review_date: str | None = Field(description="None: it has no review date.")
+    days_overdue: int
+    owner_team: str | None
+    status: str | None
+    reason: str = Field(description="Why it is due (review date passed, in force a year...).")
+
+
+class DocumentFeedbackOut(BaseModel):
+    """Agents' latest verdicts on passages of one document version, the most wrong first."""
+
+    doc_id: str
+    title: str
+    version: str | None = Field(description="The version rated; None for ratings logged before "
+                                "versions were kept.")  # fmt: skip
+    helpful: int
+    not_helpful: int
+    wrong_or_outdated: int
+    comments: list[str] = Field(description="What agents wrote, latest first (at most 5).")
+
+
+class ConflictOut(BaseModel):
+    """Two similar passages of different documents that state different values."""
+
+    similarity: float
+    doc_a: str
+    title_a: str
+    section_a: str = Field(description="Heading path where sentence_a stands, ' > ' between.")
+    sentence_a: str = Field(description="The first sentence of a that disagrees with b.")
+    text_a: str
+    doc_b: str
+    title_b: str
+    section_b: str
+    sentence_b: str
+    text_b: str
+    differences: dict[str, list[list[str]]] = Field(
+        description="Per kind of value (amount, duration, date, count, rule...): [values only "
+        "a states, values only b states]."
+    )
+    sentences: list[list[str]] = Field(description="Every [sentence of a, sentence of b] pair "
+                                       "that disagrees.")  # fmt: skip
+
+
+class SearchLogOut(BaseModel):
+    """One logged search (redacted), with what it returned and its latest verdicts."""
+
+    ts: str = Field(description="When (UTC, ISO 8601).")
+    query: str | None = Field(description="None when withheld.")
+    answerable: bool | None = Field(description="None when withheld.")
+    confidence: float | None = Field(description="Best passage similarity; None when withheld.")
+    top_doc: str | None
+    results: list[str] = Field(
+        description="Documents returned (the caller may see), in rank order."
+    )
+    feedback: list[str] = Field(description="Latest rating per passage or search.")
+    comments: list[str] = Field(description="What the agent wrote with them.")
+    filters: dict[str, Any]
+    search_id: str
+    withheld: bool = Field(
+        description="Results of documents the caller may not see were removed: the question, "
+        "answerable and confidence are not shown."
+    )
+
+
+class EvalDatasetOut(BaseModel):
+    """A labelled set the evaluator can run."""
+
+    name: str
+    splits: list[str | None] = Field(description="Its splits; null is queries.jsonl itself.")
+
+
 class HealthOut(BaseModel):
     """GET /health: whether the API serves, and what (200 ok or degraded, 503 unavailable)."""
 

@@ -304,3 +304,55 @@ def test_every_operation_documents_its_422(client: TestClient) -> None:
     assert not missing
     source = spec["paths"]["/source/{doc_id}"]["get"]["parameters"]
     assert {"kid", "exp", "sig"} <= {p["name"] for p in source}  # the signed link, documented
+
+
+# -- 8. typed analytics ----------------------------------------------------------------------
+
+ANALYTICS = {  # route -> its row (or body) model in the OpenAPI document
+    "/analytics/summary": "SummaryOut",
+    "/analytics/gaps": "GapTopicOut",
+    "/analytics/unretrieved": "UnretrievedOut",
+    "/analytics/stale": "StaleOut",
+    "/analytics/document-feedback": "DocumentFeedbackOut",
+    "/analytics/conflicts": "ConflictOut",
+    "/analytics/searches": "SearchLogOut",
+    "/eval/datasets": "EvalDatasetOut",
+}
+WITH_ROWS = {"/analytics/stale": "?today=2100-01-01", "/analytics/conflicts": "?min_similarity=0"}
+
+
+@pytest.fixture
+def disagreeing(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[TestClient]:
+    """The app over the sample with a page that contradicts coin-refunds.md (a conflict)."""
+    (sample_kb / "policies" / "refund-faq.md").write_text(
+        "# Refund FAQ\n\n## Refund windows\n\n"
+        "Users in Germany may withdraw from a coin purchase within 30 days.\n"
+    )
+    with TestClient(make_app(sample_kb, fake_embedder, tmp_path)) as c:
+        yield c
+
+
+def test_analytics_answers_are_described_by_models(disagreeing: TestClient) -> None:
+    """They were untyped dicts: the document said nothing of their fields, so a generated
+    client got ``object`` and a reader had to call each route to learn its columns."""
+    client = disagreeing
+    found = client.post("/search", json={"query": "refund coins", "top_k": 3}).json()
+    client.post("/search", json={"query": "zebra xylophone quantum"})
+    client.post(
+        "/feedback",
+        json={"search_id": found["search_id"], "rating": "wrong_or_outdated",
+              "chunk_id": found["results"][0]["chunk_id"], "comment": "14 days now"},
+    )  # fmt: skip
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for path, model in ANALYTICS.items():
+        ok = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        ref = ok["schema"] if path == "/analytics/summary" else ok["schema"]["items"]
+        assert ref == {"$ref": f"#/components/schemas/{model}"}, path
+        fields = list(schemas[model]["properties"])
+        body = client.get(path + WITH_ROWS.get(path, "")).json()
+        rows = [body] if isinstance(body, dict) else body
+        assert rows, path
+        for row in rows:  # every key documented, in the order the rows (and CSVs) have them
+            assert list(row) == fields, path
+    assert "text/csv" in spec["paths"]["/analytics/gaps"]["get"]["responses"]["200"]["content"]
