@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -216,6 +217,17 @@ def declare_keys(schema: dict[str, Any]) -> None:
                 operation["security"] = [*either, {}]
 
 
+# CORS (KB_CORS_ORIGINS): what a browser app on a listed origin may send and read. Keys go in
+# headers, never cookies, so no credentials mode; a preflight (OPTIONS) is answered by the
+# middleware before the key check, which a browser cannot satisfy (it sends no key with one).
+CORS_METHODS = ("GET", "HEAD", "POST", "DELETE")
+CORS_HEADERS = ("Authorization", "X-API-Key", "Content-Type")
+CORS_EXPOSED = (
+    "Retry-After", "X-Total-Count", "Link", "Location", "X-Citation-Changed",
+    "Content-Disposition", "WWW-Authenticate",
+)  # fmt: skip
+
+
 def _unparsed_body(error: dict[str, Any]) -> bool:
     """A validation error saying the whole body is not an object, because it was not parsed."""
     return list(error.get("loc") or []) == ["body"] and isinstance(error.get("input"), str | bytes)
@@ -354,6 +366,16 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(PrivateResponses)  # outside the size limit: its 413 is marked too
+    if settings.cors_origins:  # outermost: preflights never reach the key check
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSED,
+            allow_private_network=True,  # a listed site may call an API on the intranet
+            max_age=600,
+        )
 
     @app.exception_handler(KBError)
     async def _kb_error(request: Request, exc: KBError) -> JSONResponse:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
@@ -21,6 +22,7 @@ def _project_root() -> Path | None:
 
 
 PROJECT_ROOT = _project_root()
+_ORIGIN = re.compile(r"https?://[^/?#\s@]+", re.IGNORECASE)  # a browser's Origin header
 # The retrieval modes the Searcher knows (indexer.search.MODES); the API's schema uses it too.
 SearchMode = Literal["dense", "bm25", "hybrid"]
 
@@ -136,6 +138,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(600, ge=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     request_timeout_s: float = Field(10.0, gt=0)
+    # Browser apps on other origins that may call the API (CORS), comma-separated origins
+    # ("https://kb-tools.example.com,http://localhost:3000"), or "*" with keys on. Empty (the
+    # default): no CORS headers, so browsers let only pages of the API's own origin read it.
+    cors_origins: Annotated[list[str], NoDecode] = []
     # Searches one API worker computes at once (0: one per core); the rest wait their turn in
     # order instead of all sharing the cores and the worker's GIL (bench/PROFILE.md).
     search_slots: int = Field(0, ge=0, le=256)
@@ -184,6 +190,40 @@ class Settings(BaseSettings):
         if default is not None and value < default:
             raise ValueError(f"must be at least KB_DEFAULT_TOP_K ({default})")
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_listed(cls, value: object) -> object:
+        """A comma-separated list, as an environment variable gives it."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Origins as browsers send them (scheme://host[:port], lower case): one written with a
+        path or a trailing slash would never match, and CORS would fail with no clue why.
+        "*" needs keys on: with keys off every caller is an admin, so any page the user
+        opens could read the whole knowledge base through their browser."""
+        out = []
+        for origin in value:
+            if origin == "*":
+                if not info.data.get("auth_required"):
+                    raise ValueError(
+                        "'*' lets any web page read the API from a browser; with "
+                        "KB_AUTH_REQUIRED=false every caller is an admin: name the origins, or "
+                        "require API keys"
+                    )
+                out.append(origin)
+                continue
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port], such as "
+                    "https://kb-tools.example.com, without a path or a trailing slash"
+                )
+            out.append(origin.lower())
+        return out
 
     @field_validator("chunk_min_tokens")
     @classmethod

@@ -119,8 +119,9 @@ def test_the_openapi_document_states_the_limits_of_the_running_settings(
 # -- 3. access-filtered answers are not cached ------------------------------------------------
 
 
-@pytest.fixture
-def keyed(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[tuple[TestClient, dict]]:
+def _keyed_app(
+    sample_kb: Path, fake_embedder, tmp_path: Path, **settings_: object
+) -> Iterator[tuple[TestClient, dict]]:
     """The app with API keys required (local backend): an agent and a manager key."""
     from api.app import create_app
     from api.security import KeyStore
@@ -131,7 +132,7 @@ def keyed(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[tuple[Test
     build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
     settings = Settings(
         index_dir=tmp_path / "ix", kb_dir=sample_kb, auth_required=True, reload_interval_s=0,
-        keys_path=tmp_path / "keys.sqlite", log_path=tmp_path / "log.sqlite",
+        keys_path=tmp_path / "keys.sqlite", log_path=tmp_path / "log.sqlite", **settings_,
     )  # fmt: skip
     store = KeyStore.from_settings(settings)
     keys = {
@@ -142,6 +143,11 @@ def keyed(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[tuple[Test
     app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
     with TestClient(app) as c:
         yield c, keys
+
+
+@pytest.fixture
+def keyed(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[tuple[TestClient, dict]]:
+    yield from _keyed_app(sample_kb, fake_embedder, tmp_path)
 
 
 def _private(r) -> None:
@@ -356,3 +362,93 @@ def test_analytics_answers_are_described_by_models(disagreeing: TestClient) -> N
         for row in rows:  # every key documented, in the order the rows (and CSVs) have them
             assert list(row) == fields, path
     assert "text/csv" in spec["paths"]["/analytics/gaps"]["get"]["responses"]["200"]["content"]
+
+
+# -- 9. CORS, when the operator allows it -----------------------------------------------------
+
+APP_ORIGIN = "https://kb-tools.example.com"
+
+
+def _preflight(client: TestClient, path: str, method: str, headers: str, origin: str = APP_ORIGIN):
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers,
+        },
+    )
+
+
+def test_no_cors_headers_unless_origins_are_configured(keyed) -> None:
+    client, keys = keyed
+    r = client.get("/documents", headers={"Origin": APP_ORIGIN, "X-API-Key": keys["agent"]})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    pre = _preflight(client, "/search", "POST", "x-api-key, content-type")
+    assert "access-control-allow-origin" not in pre.headers
+
+
+@pytest.fixture
+def cors(sample_kb: Path, fake_embedder, tmp_path: Path) -> Iterator[tuple[TestClient, dict]]:
+    yield from _keyed_app(
+        sample_kb, fake_embedder, tmp_path, cors_origins=f"{APP_ORIGIN}, http://localhost:3000"
+    )
+
+
+def test_a_listed_origin_can_call_the_api_with_a_key_from_a_browser(cors) -> None:
+    """A browser app on another origin could not call the API at all (no CORS). Its
+    preflight carries no key (browsers never send one with it), so it must not meet the key
+    check; the calls that follow carry the key and are checked as usual."""
+    client, keys = cors
+    for path, method, headers in [
+        ("/search", "POST", "x-api-key, content-type"),
+        ("/analytics/summary", "GET", "authorization"),
+        (f"/eval/runs/{'0' * 32}", "DELETE", "authorization"),
+    ]:
+        pre = _preflight(client, path, method, headers)
+        assert pre.status_code == 200, (path, pre.text)
+        assert pre.headers["access-control-allow-origin"] == APP_ORIGIN
+        assert method in pre.headers["access-control-allow-methods"]
+        allowed = pre.headers["access-control-allow-headers"].lower()
+        assert all(h.strip() in allowed for h in headers.split(","))
+    origin = {"Origin": APP_ORIGIN}
+    r = client.post(
+        "/search", json={"query": "refund"}, headers={**origin, "X-API-Key": keys["agent"]}
+    )
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == APP_ORIGIN
+    vary = {v.strip().lower() for v in r.headers["vary"].split(",")}
+    assert {"origin", "authorization", "x-api-key"} <= vary
+    _private(r)
+    page = client.get("/analytics/searches?limit=1", headers={**origin, "X-API-Key": keys["km"]})
+    assert "x-total-count" in page.headers["access-control-expose-headers"].lower()
+    refused = client.post("/search", json={"query": "refund"}, headers=origin)  # no key
+    assert refused.status_code == 401  # and the app can read why
+    assert refused.headers["access-control-allow-origin"] == APP_ORIGIN
+    stranger = _preflight(client, "/search", "POST", "x-api-key", origin="https://evil.example")
+    assert "access-control-allow-origin" not in stranger.headers
+
+
+@pytest.mark.parametrize(
+    ("value", "auth", "why"),
+    [
+        ("*", False, "name the origins"),
+        ("https://kb-tools.example.com/", True, "not an origin"),
+        ("kb-tools.example.com", True, "not an origin"),
+    ],
+)
+def test_cors_origins_are_checked_at_start(
+    value: str, auth: bool, why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trailing slash never matches a browser's Origin (CORS fails with no clue why); "*"
+    with keys off would let any page the user opens read the API through their browser."""
+    from pydantic import ValidationError
+
+    from indexer.settings import Settings
+
+    monkeypatch.setenv("KB_CORS_ORIGINS", value)
+    with pytest.raises(ValidationError, match=why):
+        Settings(auth_required=auth)
+    monkeypatch.setenv("KB_CORS_ORIGINS", "https://KB-Tools.example.com, http://localhost:3000")
+    assert Settings().cors_origins == [APP_ORIGIN, "http://localhost:3000"]
+    monkeypatch.setenv("KB_CORS_ORIGINS", "*")
+    assert Settings(auth_required=True).cors_origins == ["*"]
