@@ -37,6 +37,7 @@ SEARCH_ID = re.compile(r"[0-9a-f]{32}")  # what the query log hands out; anythin
 DEFAULT_TOP_K, MAX_TOP_K = get_settings().default_top_k, get_settings().max_top_k
 MAX_QUERY_CHARS = get_settings().max_query_chars
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+NARROW_PX = 640  # Streamlit stacks columns below this width: a phone's layout
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
 NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
 # What a filter left empty is called on the form: Streamlit shows an empty option as its
@@ -241,6 +242,18 @@ def _form_search() -> dict[str, Any]:
     return search
 
 
+def options_label(search: dict[str, Any], today: dt.date | None = None) -> str:
+    """The label of the folded search options: the filters, day and count the search uses
+    beyond the defaults ("Filters and options: DE, policy, as of 2026-03-01")."""
+    today = today or dt.date.today()
+    chosen = [search[name] for name in LINK_FILTERS if search[name]]
+    if search["as_of"] != today.isoformat():
+        chosen.append(f"as of {search['as_of']}")
+    if search["top_k"] != DEFAULT_TOP_K:
+        chosen.append(f"{search['top_k']} results")
+    return "Filters and options" + (f": {', '.join(chosen)}" if chosen else "")
+
+
 def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str]:
     """The address-bar parameters of a search: empty filters and the default count left out."""
     # Links are pasted into tickets and kept in browser history: the question goes into one
@@ -281,10 +294,16 @@ def _options(values: list[str], current: str | None) -> list[str]:
 
 st.title("Search the knowledge base")
 # The citation box's copy icon sat over the end of its first line ("Policy (v3.0)" lost
-# ".0)") exactly when an agent went to copy it: room is kept for the icon.
+# ".0)") exactly when an agent went to copy it: room is kept for the icon. On a phone the
+# title (two lines at 2.75rem) and Streamlit's 6rem top margin pushed the first result below
+# the fold: both are smaller there.
 st.html(
     "<style>mark{background:#ffe58a;padding:0 .1em}"
-    "[data-testid='stCode'] pre{padding-right:3rem !important}</style>"
+    "[data-testid='stCode'] pre{padding-right:3rem !important}"
+    f"@media (max-width:{NARROW_PX}px){{"
+    "[data-testid='stMainBlockContainer']{padding-top:4rem !important}"
+    "[data-testid='stMainBlockContainer'] h1{font-size:1.5rem !important;"
+    "padding:0 !important}}</style>"
 )
 facets = NO_FACETS
 if health:
@@ -320,29 +339,32 @@ with st.form("search"):
         key="q",
         max_chars=MAX_QUERY_CHARS,  # the API's limit, counted as it is typed
     )
-    cols = st.columns([1, 1, 1, 1, 0.6])
-    cols[0].selectbox(
-        "Market",
-        _options(facets["markets"], st.session_state["market"]),
-        format_func=lambda v: v or ANY["market"],
-        key="market",
-    )
-    cols[1].selectbox(
-        "Product area",
-        _options(facets["product_area"], st.session_state["product_area"]),
-        format_func=lambda v: v or ANY["product_area"],
-        key="product_area",
-    )
-    cols[2].selectbox(
-        "Document type",
-        _options(facets["doc_type"], st.session_state["doc_type"]),
-        format_func=lambda v: v or ANY["doc_type"],
-        key="doc_type",
-    )
-    cols[3].date_input(
-        "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"
-    )
-    cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
+    # Folded away: stacked on a phone, the five controls alone filled the first screen and
+    # left every result below it. The label says what is set, so nothing chosen is hidden.
+    with st.expander(md(options_label(_form_search()))):
+        cols = st.columns([1, 1, 1, 1, 0.6])
+        cols[0].selectbox(
+            "Market",
+            _options(facets["markets"], st.session_state["market"]),
+            format_func=lambda v: v or ANY["market"],
+            key="market",
+        )
+        cols[1].selectbox(
+            "Product area",
+            _options(facets["product_area"], st.session_state["product_area"]),
+            format_func=lambda v: v or ANY["product_area"],
+            key="product_area",
+        )
+        cols[2].selectbox(
+            "Document type",
+            _options(facets["doc_type"], st.session_state["doc_type"]),
+            format_func=lambda v: v or ANY["doc_type"],
+            key="doc_type",
+        )
+        cols[3].date_input(
+            "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"
+        )
+        cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
     submitted = st.form_submit_button("Search", type="primary")
 
 if health is None:

@@ -1,0 +1,87 @@
+"""What a QA pass by keyboard and at phone and tablet widths found, checked in a real browser.
+
+One API (fake encoder, the sample knowledge base) and one ``streamlit run ui/app.py`` serve the
+whole module: each test opens its own headless chromium (tests/cdp.py) at the width it is
+about. They skip without chromium locally, as tests/test_ui_browser.py does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests import fixture_files
+from tests.cdp import Chromium
+from tests.conftest import FakeEmbedder
+from tests.test_insights_api import make_app
+from tests.test_ui_browser import REPO, require_chromium, start_streamlit, stop
+from tests.test_ui_pages import served
+
+BOX = 'input[aria-label^="Ask the knowledge base"]'
+QUESTION = "escalate imminent risk guardian queue"
+PHONE, TABLET = (390, 844), (768, 1024)
+
+
+@pytest.fixture(scope="module")
+def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_chromium()
+    root = tmp_path_factory.mktemp("a11y")
+    fixture_files.write_sample_kb(root / "kb")
+    with served(make_app(root / "kb", FakeEmbedder(), root)) as api_url:
+        url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
+        try:
+            yield url
+        finally:
+            stop(ui)
+
+
+def _search(browser: Chromium, ui_url: str, question: str = QUESTION) -> str:
+    """Open the Search page, type ``question`` and press Enter, as an agent does."""
+    browser.goto(ui_url)
+    browser.wait_for_text("Search the knowledge base")
+    browser.type_and_enter(BOX, question)
+    return browser.wait_for_text("passages for", "Send feedback")
+
+
+# Where the first result's title and the first lines of its passage are on screen.
+FIRST_RESULT = """(() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const title = [...main.querySelectorAll('h1, h2, h3, h4, p')]
+    .find(e => /^1\\. /.test(e.innerText.trim()));
+  const passage = [...main.querySelectorAll('[data-testid="stHtml"]')]
+    .find(e => e.querySelector('mark'));
+  const box = e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; };
+  return {title: title && box(title), passage: passage && box(passage),
+          height: window.innerHeight};
+})()"""
+
+
+@pytest.mark.parametrize("size", [PHONE, TABLET], ids=["390px", "768px"])
+def test_the_first_result_is_on_the_first_screen(ui_url: str, size: tuple[int, int]) -> None:
+    """At 390 px the title, the question box and the five stacked filters filled the whole
+    first screen: the first result's title started at 890 px of 844."""
+    with Chromium(*size) as browser:
+        _search(browser, ui_url)
+        where = browser.js(FIRST_RESULT)
+    height = where["height"]
+    assert where["title"] and where["passage"], where
+    title_top, title_bottom = where["title"]
+    passage_top = where["passage"][0]
+    assert 0 <= title_top and title_bottom < height, where
+    assert passage_top + 2 * 24 < height, where  # its first two lines, at least
+
+
+def test_the_folded_options_say_what_a_link_set(ui_url: str) -> None:
+    """The filters are folded away on the form: a link's market and date show in its label,
+    so a search is never narrowed by something out of sight."""
+    with Chromium(*PHONE) as browser:
+        browser.goto(f"{ui_url}/?q=coin+refund&market=DE&as_of=2026-03-01&top_k=3")
+        browser.wait_for_text("passages for")
+        labels = browser.js(
+            "[...document.querySelectorAll('[data-testid=\"stExpander\"] summary')]"
+            ".map(s => s.innerText.trim())"
+        )
+    assert any(
+        label.endswith("Filters and options: DE, as of 2026-03-01, 3 results") for label in labels
+    ), labels
