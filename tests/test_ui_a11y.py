@@ -85,3 +85,35 @@ def test_the_folded_options_say_what_a_link_set(ui_url: str) -> None:
     assert any(
         label.endswith("Filters and options: DE, as of 2026-03-01, 3 results") for label in labels
     ), labels
+
+
+FOCUSED = "document.activeElement && document.activeElement.getAttribute('aria-label')"
+
+
+def test_the_question_box_has_focus_on_arrival(ui_url: str) -> None:
+    """An agent opening the Search page types at once: no click or tab to reach the box."""
+    with Chromium(*TABLET) as browser:
+        browser.goto(ui_url)
+        browser.wait_for_text("Search the knowledge base", "passages.")
+        assert browser.js(FOCUSED) == "Ask the knowledge base (Enter searches)"
+        browser.send("Input.insertText", text=QUESTION)  # typed, nowhere clicked
+        key = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13}
+        browser.send("Input.dispatchKeyEvent", type="keyDown", text="\r", **key)
+        browser.send("Input.dispatchKeyEvent", type="keyUp", **key)
+        text = browser.wait_for_text("passages for", "Send feedback")
+        assert "Dangerous Challenges SOP" in text
+    # Arriving from another page by the sidebar's link (Enter on it, as by keyboard), the box
+    # has focus too: the link left behind keeps it otherwise.
+    with Chromium() as browser:
+        browser.goto(f"{ui_url}/knowledge")
+        browser.wait_for_text("Coverage & quality")
+        assert browser.js(
+            "(() => { const a = [...document.querySelectorAll('[data-testid=\"stSidebarNav\"] a')]"
+            ".find(a => a.innerText.trim().endsWith('Search')); a.focus();"
+            " return document.activeElement === a; })()"
+        )
+        key = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13}
+        browser.send("Input.dispatchKeyEvent", type="keyDown", text="\r", **key)
+        browser.send("Input.dispatchKeyEvent", type="keyUp", **key)
+        browser.wait_for_text("Search the knowledge base", "passages.")
+        assert browser.js(FOCUSED) == "Ask the knowledge base (Enter searches)"

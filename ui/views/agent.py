@@ -37,6 +37,25 @@ SEARCH_ID = re.compile(r"[0-9a-f]{32}")  # what the query log hands out; anythin
 DEFAULT_TOP_K, MAX_TOP_K = get_settings().default_top_k, get_settings().max_top_k
 MAX_QUERY_CHARS = get_settings().max_query_chars
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+QUESTION_LABEL = "Ask the knowledge base (Enter searches)"
+# Focus the question box once it is drawn, unless focus is already somewhere on the page (a
+# rerun while the agent works further down must not pull focus back to the top); the page
+# link just followed in the sidebar is a way here, not a place to stay.
+AUTOFOCUS = (
+    "<script id='kb-autofocus'>(() => {"
+    f"const selector = 'input[aria-label=\"{QUESTION_LABEL}\"]';"
+    "let tries = 0;"
+    "const focus = () => {"
+    " const box = document.querySelector(selector);"
+    " const active = document.activeElement;"
+    " if (active && active !== document.body"
+    "     && !active.closest('[data-testid=\"stSidebarNav\"]')) return;"
+    " if (box) box.focus({preventScroll: true});"
+    " else if (tries++ < 50) setTimeout(focus, 100);"
+    "};"
+    "focus();"
+    "})();</script>"
+)
 NARROW_PX = 640  # Streamlit stacks columns below this width: a phone's layout
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
 NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
@@ -300,6 +319,7 @@ st.title("Search the knowledge base")
 st.html(
     "<style>mark{background:#ffe58a;padding:0 .1em}"
     "[data-testid='stCode'] pre{padding-right:3rem !important}"
+    "[data-testid='stElementContainer']:has(#kb-autofocus){display:none}"
     f"@media (max-width:{NARROW_PX}px){{"
     "[data-testid='stMainBlockContainer']{padding-top:4rem !important}"
     "[data-testid='stMainBlockContainer'] h1{font-size:1.5rem !important;"
@@ -334,7 +354,7 @@ for problem in problems:
     st.warning(md(problem))
 with st.form("search"):
     st.text_input(
-        "Ask the knowledge base (Enter searches)",
+        QUESTION_LABEL,
         placeholder="e.g. refund coins bought by a minor in MY",
         key="q",
         max_chars=MAX_QUERY_CHARS,  # the API's limit, counted as it is typed
@@ -366,6 +386,10 @@ with st.form("search"):
         )
         cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
     submitted = st.form_submit_button("Search", type="primary")
+# Streamlit has no autofocus: an agent landing here had to reach for the mouse or tab through
+# the page first. The script runs in the page itself (no iframe: a components.html iframe
+# would be one more tab stop) and never takes focus from something the agent is on.
+st.html(AUTOFOCUS, unsafe_allow_javascript=True)
 
 if health is None:
     kept = "\nWhat you typed is kept: press Search to try again." if st.session_state["q"] else ""
