@@ -117,3 +117,30 @@ def test_the_question_box_has_focus_on_arrival(ui_url: str) -> None:
         browser.send("Input.dispatchKeyEvent", type="keyUp", **key)
         browser.wait_for_text("Search the knowledge base", "passages.")
         assert browser.js(FOCUSED) == "Ask the knowledge base (Enter searches)"
+
+
+def _accessible(browser: Chromium, role: str) -> list[dict]:
+    """What a screen reader is given for every node of ``role`` on the page (chromium's
+    accessibility tree): its name and, for a heading, its level."""
+    nodes = browser.send("Accessibility.getFullAXTree")["nodes"]
+    found = []
+    for node in nodes:
+        if node.get("ignored") or node.get("role", {}).get("value") != role:
+            continue
+        props = {p["name"]: p["value"].get("value") for p in node.get("properties", [])}
+        found.append({"name": node.get("name", {}).get("value", ""), "level": props.get("level")})
+    return found
+
+
+def test_each_result_title_is_a_heading(ui_url: str) -> None:
+    """Result titles were bold text: a screen-reader user could not jump from one result to
+    the next by headings."""
+    with Chromium(*TABLET) as browser:
+        text = _search(browser, ui_url)
+        headings = _accessible(browser, "heading")
+    shown = int(text.split(" passages for")[0].split()[-1])
+    titles = [h for h in headings if h["name"][:1].isdigit()]
+    assert [h["name"].split(". ")[0] for h in titles] == [str(n) for n in range(1, shown + 1)]
+    assert titles[0]["name"] == "1. Dangerous Challenges SOP"
+    assert {h["level"] for h in titles} == {2}  # under the page's title, a level 1
+    assert [h["level"] for h in headings if h["name"] == "Search the knowledge base"] == [1]

@@ -20,6 +20,7 @@ import streamlit as st
 from indexer.render import marked_html
 from indexer.settings import get_settings
 from insights.redact import redact
+from ui.cards import result_heading
 from ui.client import ApiUnavailable
 from ui.common import call, check_api, client, md, text_block
 
@@ -168,9 +169,9 @@ def render_card(result: dict, search_id: str | None, asked: dict[str, str]) -> N
     meta = result.get("metadata", {})
     path = " > ".join(result["heading_path"]) or "(top of document)"
     page = f" · page {result['page']}" if result.get("page") else ""
+    st.markdown(result_heading(result), anchors=False)
     st.markdown(
-        f"**{result['rank']}\\. {md(result['title'])}**  \n"
-        + md(f"{path}{page} · {_version(meta)} · {meta.get('doc_type', '')}")
+        md(f"{path}{page} · {_version(meta)} · {meta.get('doc_type', '')}")
         + f" · score {result['score']:.2f}"
     )
     note = _not_in_force(result, asked)
@@ -320,6 +321,8 @@ st.html(
     "<style>mark{background:#ffe58a;padding:0 .1em}"
     "[data-testid='stCode'] pre{padding-right:3rem !important}"
     "[data-testid='stElementContainer']:has(#kb-autofocus){display:none}"
+    # result titles and the feedback question are level-2 headings, sized as before
+    "[data-testid='stMainBlockContainer'] h2{font-size:1.25rem;padding:.5rem 0 0}"
     f"@media (max-width:{NARROW_PX}px){{"
     "[data-testid='stMainBlockContainer']{padding-top:4rem !important}"
     "[data-testid='stMainBlockContainer'] h1{font-size:1.5rem !important;"
@@ -474,5 +477,6 @@ elif not response.get("answerable", True):
 asked = {pick["doc_id"]: pick["why"] for pick in response.get("versions") or []}
 for result in response["results"]:
     render_card(result, response.get("search_id"), asked)
-st.subheader("Did this search answer your question?")
+# A level-2 heading as each result is: as a level 3 it read as part of the last result.
+st.header("Did this search answer your question?", anchor=False)
 _feedback_form(response.get("search_id"), None, f"{response.get('search_id')}-search")
