@@ -144,3 +144,16 @@ def test_each_result_title_is_a_heading(ui_url: str) -> None:
     assert titles[0]["name"] == "1. Dangerous Challenges SOP"
     assert {h["level"] for h in titles} == {2}  # under the page's title, a level 1
     assert [h["level"] for h in headings if h["name"] == "Search the knowledge base"] == [1]
+
+
+def test_each_source_link_has_its_own_name(ui_url: str) -> None:
+    """Five links all named "Open in source": a screen reader's list of links could not tell
+    which result each one opens."""
+    with Chromium(*TABLET) as browser:
+        _search(browser, ui_url)
+        links = [link["name"] for link in _accessible(browser, "link")]
+    sources = [n for n in links if n.startswith("Open in source")]
+    assert len(sources) == 5 and len(set(sources)) == 5, links
+    assert sources[0] == "Open in source: 1. Dangerous Challenges SOP § 2 Escalation"
+    pdf = [n for n in links if n.startswith("original PDF")]
+    assert pdf == ["original PDF, page 2: 1. Dangerous Challenges SOP § 2 Escalation"]

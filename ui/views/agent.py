@@ -20,7 +20,7 @@ import streamlit as st
 from indexer.render import marked_html
 from indexer.settings import get_settings
 from insights.redact import redact
-from ui.cards import result_heading
+from ui.cards import result_heading, source_links_html
 from ui.client import ApiUnavailable
 from ui.common import call, check_api, client, md, text_block
 
@@ -189,11 +189,10 @@ def render_card(result: dict, search_id: str | None, asked: dict[str, str]) -> N
     if around:
         with st.expander("More context (the text before and after)"):
             st.html(around)
-    links = f"[Open in source]({api.source_url(result)})"
-    original = api.original_url(result)
-    if original:
-        links += f" · [original PDF, page {result.get('page') or 1}]({original})"
-    st.markdown(links)
+    st.markdown(
+        source_links_html(result, api.source_url(result), api.original_url(result)),
+        unsafe_allow_html=True,
+    )
     st.caption("Citation (copy with the icon at the right of the box)")
     # Wrapped: the span and document id at its end must be readable without scrolling.
     st.code(result["citation"], language=None, wrap_lines=True)
