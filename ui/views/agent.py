@@ -2,9 +2,9 @@
 
 A search is also a link an agent can share in a ticket: the address bar holds the search on
 screen with every filter (``?q=...&market=DE&product_area=payments&doc_type=policy&as_of=
-2026-03-01&top_k=8``, plus ``sid``, the id of the logged search; the question with personal
-data replaced, as the query log keeps it), and opening such a link fills
-the form and searches once. Reloading it shows the logged search again rather than logging it
+2026-03-01&top_k=8&mode=bm25``, plus ``sid``, the id of the logged search; the question with
+personal data replaced, as the query log keeps it), and opening such a link fills the form and
+searches once. Reloading it shows the logged search again rather than logging it
 twice, while this UI process still holds it. With the API down or slow the form stays as
 typed, says why, and Search tries again.
 """
@@ -58,6 +58,16 @@ AUTOFOCUS = (
     "})();</script>"
 )
 NARROW_PX = 640  # Streamlit stacks columns below this width: a phone's layout
+# "default" sends no mode: the API's KB_SEARCH_MODE, and its keyword fallback for a question
+# the model cannot read, apply. The others are the API's modes, for an agent checking whether
+# a passage is found by its words (bm25) or by its meaning (dense).
+MODES = ("default", "hybrid", "dense", "bm25")  # every SearchMode (tests check), best first
+MODE_NAMES = {
+    "default": "Default (the service's choice)",
+    "hybrid": "Hybrid (words and meaning)",
+    "dense": "Dense (meaning only)",
+    "bm25": "BM25 (the question's words only)",
+}
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
 NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
 # What a filter left empty is called on the form: Streamlit shows an empty option as its
@@ -208,7 +218,16 @@ def _link(params: dict[str, str], today: dt.date) -> tuple[dict[str, Any], list[
     for name in LINK_FILTERS:
         link[name] = params.get(name, "").strip()
     link["as_of"], link["top_k"] = today.isoformat(), DEFAULT_TOP_K
+    link["mode"] = "default"
     problems = []
+    if params.get("mode"):
+        if params["mode"] in MODES:
+            link["mode"] = params["mode"]
+        else:
+            problems.append(
+                f"The link's mode ({params['mode']}) is not one of {', '.join(MODES)}; "
+                "searching in the default mode."
+            )
     if params.get("as_of"):
         written = params["as_of"]
         try:
@@ -248,6 +267,7 @@ def _seed_form(link: dict[str, Any]) -> None:
         state[name] = link[name]
     state["as_of"] = dt.date.fromisoformat(link["as_of"])
     state["top_k"] = link["top_k"]
+    state["mode"] = link["mode"]
 
 
 def _form_search() -> dict[str, Any]:
@@ -258,6 +278,7 @@ def _form_search() -> dict[str, Any]:
         search[name] = state[name] or ""
     search["as_of"] = (state["as_of"] or dt.date.today()).isoformat()
     search["top_k"] = int(state["top_k"])
+    search["mode"] = state["mode"]
     return search
 
 
@@ -270,6 +291,8 @@ def options_label(search: dict[str, Any], today: dt.date | None = None) -> str:
         chosen.append(f"as of {search['as_of']}")
     if search["top_k"] != DEFAULT_TOP_K:
         chosen.append(f"{search['top_k']} results")
+    if search["mode"] != "default":
+        chosen.append(f"{search['mode']} mode")
     return "Filters and options" + (f": {', '.join(chosen)}" if chosen else "")
 
 
@@ -286,6 +309,8 @@ def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str
         out["as_of"] = search["as_of"]
     if search["top_k"] != DEFAULT_TOP_K:
         out["top_k"] = str(search["top_k"])
+    if search["mode"] != "default":
+        out["mode"] = search["mode"]
     if search_id:
         out["sid"] = search_id
     return out
@@ -299,7 +324,9 @@ def _search(search: dict[str, Any], filters: dict[str, str], replay: str | None)
     as_of = None if search["as_of"] == dt.date.today().isoformat() else search["as_of"]
     try:
         with st.spinner("Searching the knowledge base..."):
-            return api.search(search["q"], search["top_k"], filters, as_of, replay, CONTEXT)
+            return api.search(
+                search["q"], search["top_k"], filters, as_of, replay, CONTEXT, search["mode"]
+            )
     except ApiUnavailable as exc:
         failure = str(exc)
     st.error(md(failure))
@@ -387,6 +414,9 @@ with st.form("search"):
             "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"
         )
         cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
+        st.columns([2, 3])[0].selectbox(
+            "Search mode", MODES, format_func=MODE_NAMES.get, key="mode"
+        )
     submitted = st.form_submit_button("Search", type="primary")
 # Streamlit has no autofocus: an agent landing here had to reach for the mouse or tab through
 # the page first. The script runs in the page itself (no iframe: a components.html iframe
