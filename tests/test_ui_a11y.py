@@ -7,6 +7,8 @@ about. They skip without chromium locally, as tests/test_ui_browser.py does.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -157,3 +159,50 @@ def test_each_source_link_has_its_own_name(ui_url: str) -> None:
     assert sources[0] == "Open in source: 1. Dangerous Challenges SOP § 2 Escalation"
     pdf = [n for n in links if n.startswith("original PDF")]
     assert pdf == ["original PDF, page 2: 1. Dangerous Challenges SOP § 2 Escalation"]
+
+
+TAB = {"key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9}
+# Where focus is: the element's test id and whether it sits in the sidebar.
+FOCUS_AT = """(() => { const a = document.activeElement;
+  return [a.getAttribute('data-testid') || a.tagName,
+          !!a.closest('[data-testid="stSidebar"]')]; })()"""
+SIDEBAR_LINKS = '[data-testid="stSidebar"] a'
+
+
+def _tab_through(browser: Chromium, presses: int = 14) -> list[list]:
+    """Where each of ``presses`` Tab key presses from the top of the page puts focus."""
+    browser.js("window.scrollTo(0, 0); document.activeElement.blur()")
+    seen = []
+    for _ in range(presses):
+        browser.send("Input.dispatchKeyEvent", type="keyDown", **TAB)
+        browser.send("Input.dispatchKeyEvent", type="keyUp", **TAB)
+        seen.append(browser.js(FOCUS_AT))
+    return seen
+
+
+def _click(browser: Chromium, selector: str) -> None:
+    assert browser.js(f"""(() => {{ const b = document.querySelector({json.dumps(selector)});
+      if (!b) return false; b.click(); return true; }})()"""), selector
+    time.sleep(0.8)  # the sidebar slides for 0.3 s
+
+
+def test_a_collapsed_sidebar_is_out_of_the_tab_order(ui_url: str) -> None:
+    """At 390 px the sidebar starts collapsed, slid off screen, yet Tab went through its three
+    page links: keyboard users landed on links they could not see."""
+    with Chromium(*PHONE) as browser:
+        browser.goto(ui_url)
+        browser.wait_for_text("Search the knowledge base", "passages.")
+        stops = _tab_through(browser)
+        assert [testid for testid, in_sidebar in stops if in_sidebar] == [], stops
+        assert "stExpandSidebarButton" in [testid for testid, _ in stops]  # the way to open it
+        assert browser.js(f"[...document.querySelectorAll('{SIDEBAR_LINKS}')].length") == 3
+        # Opened, its links are on screen and reached by Tab; closed again, they are not.
+        _click(browser, '[data-testid="stExpandSidebarButton"]')
+        stops = _tab_through(browser)
+        assert [testid for testid, in_sidebar in stops if in_sidebar].count("stSidebarNavLink") == 3
+        assert browser.js(
+            f"[...document.querySelectorAll('{SIDEBAR_LINKS}')].every(a => a.checkVisibility())"
+        )
+        _click(browser, '[data-testid="stSidebarCollapseButton"] button')
+        stops = _tab_through(browser)
+        assert [testid for testid, in_sidebar in stops if in_sidebar] == [], stops
