@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from tests import fixture_files
 from tests.cdp import Chromium
@@ -26,16 +27,22 @@ PHONE, TABLET = (390, 844), (768, 1024)
 
 
 @pytest.fixture(scope="module")
-def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The UI's and the API's addresses."""
     require_chromium()
     root = tmp_path_factory.mktemp("a11y")
     fixture_files.write_sample_kb(root / "kb")
     with served(make_app(root / "kb", FakeEmbedder(), root)) as api_url:
         url, ui = start_streamlit(REPO / "ui" / "app.py", {"KB_API_URL": api_url})
         try:
-            yield url
+            yield url, api_url
         finally:
             stop(ui)
+
+
+@pytest.fixture
+def ui_url(servers: tuple[str, str]) -> str:
+    return servers[0]
 
 
 def _search(browser: Chromium, ui_url: str, question: str = QUESTION) -> str:
@@ -206,3 +213,55 @@ def test_a_collapsed_sidebar_is_out_of_the_tab_order(ui_url: str) -> None:
         _click(browser, '[data-testid="stSidebarCollapseButton"] button')
         stops = _tab_through(browser)
         assert [testid for testid, in_sidebar in stops if in_sidebar] == [], stops
+
+
+def test_the_gap_trend_chart_has_its_figures_as_text_and_a_table(
+    servers: tuple[str, str],
+) -> None:
+    """The Coverage page's bar chart was a picture only: a screen reader got no figure."""
+    ui_url, api_url = servers
+    for _ in range(2):  # a question the knowledge base does not answer: a gap signal
+        answer = requests.post(f"{api_url}/search", json={"query": "zakat"}, timeout=30).json()
+        assert not answer["answerable"]
+    with Chromium(*TABLET) as browser:
+        browser.goto(f"{ui_url}/knowledge")
+        text = browser.wait_for_text("Trend (gap searches per day", "Gap searches per day from")
+        table = browser.js(
+            "[...document.querySelectorAll('table[data-testid=\"stTableStyledTable\"]')]"
+            ".map(t => [t.getAttribute('aria-label'), [...t.querySelectorAll('tr')]"
+            ".map(r => [...r.cells].map(c => c.textContent.trim()))])"
+        )
+        chart = browser.js(
+            "[...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+            ".map(e => e.getAttribute('aria-label'))"
+        )
+    said = next(line for line in text.splitlines() if line.startswith("Gap searches per day"))
+    assert ": 2 searches, most on " in said and "zakat" in said, said
+    [(name, rows)] = table
+    assert name and rows[0][0] == "day"
+    [column] = [i for i, cell in enumerate(rows[0]) if cell.endswith(". zakat")]  # as written
+    assert sum(int(row[column]) for row in rows[1:]) == 2
+    assert any("gap searches per day" in (label or "") for label in chart), chart
+
+
+CLICK_RUN = """(() => {
+  const b = [...document.querySelectorAll('button')].find(e => e.innerText.trim() ===
+    'Run evaluation');
+  if (!b || b.disabled) return false;
+  b.click();
+  return true;
+})()"""
+
+
+def test_the_evaluation_chart_has_its_figures_as_text(ui_url: str) -> None:
+    """The mode comparison chart is a PNG whose text alternative was its caption alone."""
+    with Chromium(*TABLET) as browser:
+        browser.goto(f"{ui_url}/evaluate")
+        browser.wait_for_text("Evaluation", "Run evaluation")
+        assert browser.js(CLICK_RUN)
+        browser.wait_for_text("Metrics: tiny (dev)", "Per query", timeout=120)
+        alts = browser.js("[...document.querySelectorAll('[data-testid=\"stMain\"] img')]"
+                          ".map(i => i.alt)")  # fmt: skip
+    [alt] = [a for a in alts if "metrics" in a]
+    assert alt.startswith("Bar chart of the headline metrics by mode (0 to 1). recall@1: default ")
+    assert all(name in alt for name in ("recall@5", "mrr@10", "ndcg@10")), alt
