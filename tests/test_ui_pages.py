@@ -114,7 +114,7 @@ def test_agent_search_renders_cards_and_feedback_reaches_the_api(api_url: str) -
     assert "Dangerous Challenges SOP" in shown
     passages = [h.proto.body for h in at.get("html") if "<mark>" in h.proto.body]
     assert passages and "guardian queue" in passages[0].lower()
-    assert f"]({api_url}/source/sops/dangerous-challenges.pdf?start=" in shown
+    assert f'href="{api_url}/source/sops/dangerous-challenges.pdf?start=' in shown
     assert "original PDF, page" in shown
     assert any("chars" in c.value and "[sops/dangerous-challenges.pdf]" in c.value for c in at.code)
     assert "v2.0 · effective 2026-01-10" in shown

@@ -94,10 +94,15 @@ class ApiClient:
         as_of: str | None = None,
         replay_of: str | None = None,
         context: int = 0,
+        mode: str | None = None,
     ) -> dict[str, Any]:
         """POST /search; ``replay_of`` (a logged search_id) shows that search again unlogged,
-        ``context`` adds that many neighbouring passages on each side of every result."""
+        ``context`` adds that many neighbouring passages on each side of every result, and
+        ``mode`` (dense, bm25, hybrid) overrides the API's own choice (None or "default": not
+        sent, so the API's setting and its fallbacks apply)."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "filters": filters or {}}
+        if mode and mode != "default":
+            body["mode"] = mode
         if context:
             body["context"] = context
         if as_of:

@@ -2,9 +2,9 @@
 
 A search is also a link an agent can share in a ticket: the address bar holds the search on
 screen with every filter (``?q=...&market=DE&product_area=payments&doc_type=policy&as_of=
-2026-03-01&top_k=8``, plus ``sid``, the id of the logged search; the question with personal
-data replaced, as the query log keeps it), and opening such a link fills
-the form and searches once. Reloading it shows the logged search again rather than logging it
+2026-03-01&top_k=8&mode=bm25``, plus ``sid``, the id of the logged search; the question with
+personal data replaced, as the query log keeps it), and opening such a link fills the form and
+searches once. Reloading it shows the logged search again rather than logging it
 twice, while this UI process still holds it. With the API down or slow the form stays as
 typed, says why, and Search tries again.
 """
@@ -20,6 +20,7 @@ import streamlit as st
 from indexer.render import marked_html
 from indexer.settings import get_settings
 from insights.redact import redact
+from ui.cards import result_heading, source_links_html
 from ui.client import ApiUnavailable
 from ui.common import call, check_api, client, md, text_block
 
@@ -37,6 +38,36 @@ SEARCH_ID = re.compile(r"[0-9a-f]{32}")  # what the query log hands out; anythin
 DEFAULT_TOP_K, MAX_TOP_K = get_settings().default_top_k, get_settings().max_top_k
 MAX_QUERY_CHARS = get_settings().max_query_chars
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+QUESTION_LABEL = "Ask the knowledge base (Enter searches)"
+# Focus the question box once it is drawn, unless focus is already somewhere on the page (a
+# rerun while the agent works further down must not pull focus back to the top); the page
+# link just followed in the sidebar is a way here, not a place to stay.
+AUTOFOCUS = (
+    "<script id='kb-autofocus'>(() => {"
+    f"const selector = 'input[aria-label=\"{QUESTION_LABEL}\"]';"
+    "let tries = 0;"
+    "const focus = () => {"
+    " const box = document.querySelector(selector);"
+    " const active = document.activeElement;"
+    " if (active && active !== document.body"
+    "     && !active.closest('[data-testid=\"stSidebarNav\"]')) return;"
+    " if (box) box.focus({preventScroll: true});"
+    " else if (tries++ < 50) setTimeout(focus, 100);"
+    "};"
+    "focus();"
+    "})();</script>"
+)
+NARROW_PX = 640  # Streamlit stacks columns below this width: a phone's layout
+# "default" sends no mode: the API's KB_SEARCH_MODE, and its keyword fallback for a question
+# the model cannot read, apply. The others are the API's modes, for an agent checking whether
+# a passage is found by its words (bm25) or by its meaning (dense).
+MODES = ("default", "hybrid", "dense", "bm25")  # every SearchMode (tests check), best first
+MODE_NAMES = {
+    "default": "Default (the service's choice)",
+    "hybrid": "Hybrid (words and meaning)",
+    "dense": "Dense (meaning only)",
+    "bm25": "BM25 (the question's words only)",
+}
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
 NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
 # What a filter left empty is called on the form: Streamlit shows an empty option as its
@@ -148,9 +179,9 @@ def render_card(result: dict, search_id: str | None, asked: dict[str, str]) -> N
     meta = result.get("metadata", {})
     path = " > ".join(result["heading_path"]) or "(top of document)"
     page = f" · page {result['page']}" if result.get("page") else ""
+    st.markdown(result_heading(result), anchors=False)
     st.markdown(
-        f"**{result['rank']}\\. {md(result['title'])}**  \n"
-        + md(f"{path}{page} · {_version(meta)} · {meta.get('doc_type', '')}")
+        md(f"{path}{page} · {_version(meta)} · {meta.get('doc_type', '')}")
         + f" · score {result['score']:.2f}"
     )
     note = _not_in_force(result, asked)
@@ -168,11 +199,10 @@ def render_card(result: dict, search_id: str | None, asked: dict[str, str]) -> N
     if around:
         with st.expander("More context (the text before and after)"):
             st.html(around)
-    links = f"[Open in source]({api.source_url(result)})"
-    original = api.original_url(result)
-    if original:
-        links += f" · [original PDF, page {result.get('page') or 1}]({original})"
-    st.markdown(links)
+    st.markdown(
+        source_links_html(result, api.source_url(result), api.original_url(result)),
+        unsafe_allow_html=True,
+    )
     st.caption("Citation (copy with the icon at the right of the box)")
     # Wrapped: the span and document id at its end must be readable without scrolling.
     st.code(result["citation"], language=None, wrap_lines=True)
@@ -188,7 +218,16 @@ def _link(params: dict[str, str], today: dt.date) -> tuple[dict[str, Any], list[
     for name in LINK_FILTERS:
         link[name] = params.get(name, "").strip()
     link["as_of"], link["top_k"] = today.isoformat(), DEFAULT_TOP_K
+    link["mode"] = "default"
     problems = []
+    if params.get("mode"):
+        if params["mode"] in MODES:
+            link["mode"] = params["mode"]
+        else:
+            problems.append(
+                f"The link's mode ({params['mode']}) is not one of {', '.join(MODES)}; "
+                "searching in the default mode."
+            )
     if params.get("as_of"):
         written = params["as_of"]
         try:
@@ -228,6 +267,7 @@ def _seed_form(link: dict[str, Any]) -> None:
         state[name] = link[name]
     state["as_of"] = dt.date.fromisoformat(link["as_of"])
     state["top_k"] = link["top_k"]
+    state["mode"] = link["mode"]
 
 
 def _form_search() -> dict[str, Any]:
@@ -238,7 +278,22 @@ def _form_search() -> dict[str, Any]:
         search[name] = state[name] or ""
     search["as_of"] = (state["as_of"] or dt.date.today()).isoformat()
     search["top_k"] = int(state["top_k"])
+    search["mode"] = state["mode"]
     return search
+
+
+def options_label(search: dict[str, Any], today: dt.date | None = None) -> str:
+    """The label of the folded search options: the filters, day and count the search uses
+    beyond the defaults ("Filters and options: DE, policy, as of 2026-03-01")."""
+    today = today or dt.date.today()
+    chosen = [search[name] for name in LINK_FILTERS if search[name]]
+    if search["as_of"] != today.isoformat():
+        chosen.append(f"as of {search['as_of']}")
+    if search["top_k"] != DEFAULT_TOP_K:
+        chosen.append(f"{search['top_k']} results")
+    if search["mode"] != "default":
+        chosen.append(f"{search['mode']} mode")
+    return "Filters and options" + (f": {', '.join(chosen)}" if chosen else "")
 
 
 def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str]:
@@ -254,6 +309,8 @@ def _link_params(search: dict[str, Any], search_id: str | None) -> dict[str, str
         out["as_of"] = search["as_of"]
     if search["top_k"] != DEFAULT_TOP_K:
         out["top_k"] = str(search["top_k"])
+    if search["mode"] != "default":
+        out["mode"] = search["mode"]
     if search_id:
         out["sid"] = search_id
     return out
@@ -267,7 +324,9 @@ def _search(search: dict[str, Any], filters: dict[str, str], replay: str | None)
     as_of = None if search["as_of"] == dt.date.today().isoformat() else search["as_of"]
     try:
         with st.spinner("Searching the knowledge base..."):
-            return api.search(search["q"], search["top_k"], filters, as_of, replay, CONTEXT)
+            return api.search(
+                search["q"], search["top_k"], filters, as_of, replay, CONTEXT, search["mode"]
+            )
     except ApiUnavailable as exc:
         failure = str(exc)
     st.error(md(failure))
@@ -281,10 +340,19 @@ def _options(values: list[str], current: str | None) -> list[str]:
 
 st.title("Search the knowledge base")
 # The citation box's copy icon sat over the end of its first line ("Policy (v3.0)" lost
-# ".0)") exactly when an agent went to copy it: room is kept for the icon.
+# ".0)") exactly when an agent went to copy it: room is kept for the icon. On a phone the
+# title (two lines at 2.75rem) and Streamlit's 6rem top margin pushed the first result below
+# the fold: both are smaller there.
 st.html(
     "<style>mark{background:#ffe58a;padding:0 .1em}"
-    "[data-testid='stCode'] pre{padding-right:3rem !important}</style>"
+    "[data-testid='stCode'] pre{padding-right:3rem !important}"
+    "[data-testid='stElementContainer']:has(#kb-autofocus){display:none}"
+    # result titles and the feedback question are level-2 headings, sized as before
+    "[data-testid='stMainBlockContainer'] h2{font-size:1.25rem;padding:.5rem 0 0}"
+    f"@media (max-width:{NARROW_PX}px){{"
+    "[data-testid='stMainBlockContainer']{padding-top:4rem !important}"
+    "[data-testid='stMainBlockContainer'] h1{font-size:1.5rem !important;"
+    "padding:0 !important}}</style>"
 )
 facets = NO_FACETS
 if health:
@@ -315,35 +383,45 @@ for problem in problems:
     st.warning(md(problem))
 with st.form("search"):
     st.text_input(
-        "Ask the knowledge base (Enter searches)",
+        QUESTION_LABEL,
         placeholder="e.g. refund coins bought by a minor in MY",
         key="q",
         max_chars=MAX_QUERY_CHARS,  # the API's limit, counted as it is typed
     )
-    cols = st.columns([1, 1, 1, 1, 0.6])
-    cols[0].selectbox(
-        "Market",
-        _options(facets["markets"], st.session_state["market"]),
-        format_func=lambda v: v or ANY["market"],
-        key="market",
-    )
-    cols[1].selectbox(
-        "Product area",
-        _options(facets["product_area"], st.session_state["product_area"]),
-        format_func=lambda v: v or ANY["product_area"],
-        key="product_area",
-    )
-    cols[2].selectbox(
-        "Document type",
-        _options(facets["doc_type"], st.session_state["doc_type"]),
-        format_func=lambda v: v or ANY["doc_type"],
-        key="doc_type",
-    )
-    cols[3].date_input(
-        "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"
-    )
-    cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
+    # Folded away: stacked on a phone, the five controls alone filled the first screen and
+    # left every result below it. The label says what is set, so nothing chosen is hidden.
+    with st.expander(md(options_label(_form_search()))):
+        cols = st.columns([1, 1, 1, 1, 0.6])
+        cols[0].selectbox(
+            "Market",
+            _options(facets["markets"], st.session_state["market"]),
+            format_func=lambda v: v or ANY["market"],
+            key="market",
+        )
+        cols[1].selectbox(
+            "Product area",
+            _options(facets["product_area"], st.session_state["product_area"]),
+            format_func=lambda v: v or ANY["product_area"],
+            key="product_area",
+        )
+        cols[2].selectbox(
+            "Document type",
+            _options(facets["doc_type"], st.session_state["doc_type"]),
+            format_func=lambda v: v or ANY["doc_type"],
+            key="doc_type",
+        )
+        cols[3].date_input(
+            "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"
+        )
+        cols[4].number_input("Results", min_value=1, max_value=MAX_TOP_K, key="top_k")
+        st.columns([2, 3])[0].selectbox(
+            "Search mode", MODES, format_func=MODE_NAMES.get, key="mode"
+        )
     submitted = st.form_submit_button("Search", type="primary")
+# Streamlit has no autofocus: an agent landing here had to reach for the mouse or tab through
+# the page first. The script runs in the page itself (no iframe: a components.html iframe
+# would be one more tab stop) and never takes focus from something the agent is on.
+st.html(AUTOFOCUS, unsafe_allow_javascript=True)
 
 if health is None:
     kept = "\nWhat you typed is kept: press Search to try again." if st.session_state["q"] else ""
@@ -428,5 +506,6 @@ elif not response.get("answerable", True):
 asked = {pick["doc_id"]: pick["why"] for pick in response.get("versions") or []}
 for result in response["results"]:
     render_card(result, response.get("search_id"), asked)
-st.subheader("Did this search answer your question?")
+# A level-2 heading as each result is: as a level 3 it read as part of the last result.
+st.header("Did this search answer your question?", anchor=False)
 _feedback_form(response.get("search_id"), None, f"{response.get('search_id')}-search")

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from eval.report import compare_questions, measured_with, moved_summary
+from ui.charts import metrics_chart_text
 from ui.client import ApiClient, ApiUnavailable
 from ui.common import call, client, md, require_api
 
@@ -309,7 +310,12 @@ if isinstance(run.get("config"), dict):  # what was measured: model, chunker, se
     st.caption(measured_with(run["config"]))  # Markdown: names are in code spans, as written
 _table([{"mode": mode, **block["metrics"]} for mode, block in run["results"].items()])
 if run.get("chart_png"):
-    st.image(base64.b64decode(run["chart_png"]), caption="Headline metrics by mode")
+    # The picture's figures as its text alternative: a screen reader read only the caption.
+    st.image(
+        base64.b64decode(run["chart_png"]),
+        caption="Headline metrics by mode (the figures of the table above)",
+        alt=metrics_chart_text(run),
+    )
 else:
     st.caption("No chart for this run.")
 _against_earlier(api, run, st.session_state.get("eval_result_of"))

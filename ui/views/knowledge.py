@@ -14,6 +14,7 @@ import streamlit as st
 from indexer.render import marked_html
 from insights.gaps import CLUSTER_THRESHOLD, MAX_QUERIES
 from insights.redact import csv_text
+from ui.charts import trend_table, trend_text
 from ui.common import call, client, md, require_api, text_block
 
 api = client()
@@ -112,7 +113,19 @@ else:
     trend = trend.sort_index().asfreq("D", fill_value=0)
     trend.index = trend.index.date
     trend.index.name = "day"
-    st.bar_chart(trend)
+    # A chart is a picture to a screen reader: its figures follow in words and as a table.
+    st.bar_chart(
+        trend,
+        alt="Bar chart of gap searches per day for the top topics; its figures follow in the "
+        "caption and table below it.",
+    )
+    st.caption(md(trend_text(trend)))
+    with st.expander("The trend as a table (days with gap searches)"):
+        st.table(
+            trend_table(trend).rename(columns=md),  # cells are Markdown: "1. x" made a list
+            hide_index=True,
+            alt="Gap searches per day and topic, days with none left out",
+        )
     st.subheader("Example questions")
     for t in topics[:10]:
         with st.expander(
