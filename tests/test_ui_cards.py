@@ -65,3 +65,14 @@ def test_a_source_link_shows_a_title_as_written_and_opens_a_new_tab() -> None:
     [(href, name, text)] = _links(markup)
     assert name == 'Open in source: 1. Refunds "<b>fast</b>" & more § Step <2> "now"'
     assert (href, text) == ("http://api/source/a?b=1&c=2", "Open in source")
+
+
+def test_a_passage_in_a_right_to_left_language_is_written_right_to_left() -> None:
+    """An Arabic passage showed left-aligned on the Search page, its full stops at the wrong
+    end; English and untagged text keep each paragraph's own direction."""
+    from ui.common import text_block
+
+    assert text_block("نص", "ar").startswith("<div dir='rtl' lang='ar' ")
+    assert text_block("text", "en-GB").startswith("<div dir='auto' lang='en-GB' ")
+    assert text_block("text").startswith("<div dir='auto' style=")
+    assert "lang='x&#x27; onload=&#x27;y'" in text_block("t", "x' onload='y")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from typing import Any
 
 import streamlit as st
 
+from indexer.render import text_direction
 from ui.client import ApiClient, ApiUnavailable
 
 # Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and escaping
@@ -25,12 +27,16 @@ def md(text: object) -> str:
     return "  \n".join(_MARKUP.sub(r"\\\1", line.strip()) for line in lines)
 
 
-def text_block(shown: str) -> str:
+def text_block(shown: str, language: str = "") -> str:
     """HTML of a document's text (:func:`indexer.render.marked_html`) as a block that keeps its
     line breaks, for st.html; a long URL or code breaks where it must rather than running off
-    a narrow window."""
+    a narrow window. Written right to left for a right-to-left ``language`` (an Arabic
+    passage showed left-aligned, its full stops at the wrong end), else each paragraph in its
+    own first letter's direction."""
+    lang = f" lang='{html.escape(language, quote=True)}'" if language else ""
     return (
-        "<div style='white-space: pre-wrap; line-height: 1.5; overflow-wrap: anywhere'>"
+        f"<div dir='{text_direction(language)}'{lang} "
+        "style='white-space: pre-wrap; line-height: 1.5; overflow-wrap: anywhere'>"
         f"{shown}</div>"
     )
 

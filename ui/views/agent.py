@@ -151,7 +151,8 @@ def _context_html(result: dict) -> str | None:
     if not before and not after:
         return None
     here = "<em style='color:#888'>[the passage shown above]</em>"
-    return text_block("\n\n".join([*before, here, *after]))
+    language = str(result.get("metadata", {}).get("language") or "")
+    return text_block("\n\n".join([*before, here, *after]), language)
 
 
 def _not_in_force(result: dict, asked: dict[str, str]) -> str | None:
@@ -194,7 +195,7 @@ def render_card(result: dict, search_id: str | None, asked: dict[str, str]) -> N
         st.caption(md(f"Table columns: {header}"))
     marked = marked_html(result["text"], hl["start"] - result["start"], hl["end"] - result["start"])
     # st.html, not st.markdown: a passage's own "#", "*" or "1." must show as written.
-    st.html(text_block(marked))
+    st.html(text_block(marked, str(meta.get("language") or "")))
     around = _context_html(result)
     if around:
         with st.expander("More context (the text before and after)"):
