@@ -189,7 +189,7 @@ def check_baseline_fits(
         raise BaselineError(
             "does not match this run: "
             + "; ".join(problems)
-            + " (record a baseline for it with kb eval ... --json)"
+            + " (record a baseline for it with kb eval ... --save-baseline FILE.json)"
         )
 
 

@@ -126,7 +126,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     ui_port: int = Field(8501, ge=1, le=65535)
-    api_url: str = "http://127.0.0.1:8000"
+    # The API the UI calls; "" is this machine's KB_API_PORT (ui/common.py reads it per call,
+    # so a test or `kb ui --api-url` can point one UI process elsewhere).
+    api_url: str = ""
     # API worker processes (0: one per core). Each computes on its own cores without sharing a
     # GIL (measured at 100k chunks on 2 cores: ~1.5x the requests/s of one process); window
     # vectors are memory-mapped, so workers share them. Rate limits count per worker.

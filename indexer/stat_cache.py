@@ -68,7 +68,7 @@ class StatCache:
         stats = (_stat(str(path)), _stat(str(sidecar)))
         if stats[0] is None:  # gone, or unreadable: let the caller find out
             return compute()
-        key = hashlib.sha256(salt + repr((str(path), doc_id, stats)).encode()).digest()
+        key = hashlib.sha256(salt + repr((str(path.absolute()), doc_id, stats)).encode()).digest()
         try:
             row = self._con.execute(
                 "SELECT source_hash, used FROM source_stats WHERE key = ?", (key,)

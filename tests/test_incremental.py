@@ -27,6 +27,19 @@ def _build(kb: Path, ix: Path, embedder, cache: Path):
     return build_index(kb, ix, embedder, max_tokens=60, min_tokens=8, cache_path=cache)
 
 
+def test_the_folder_named_relative_or_absolute_is_one_knowledge_base(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kb index kb` after `./scripts/run`, then `kb index` (the default folder, absolute):
+    the files' paths were hashed as typed, so nothing changed and everything was rebuilt."""
+    ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
+    monkeypatch.chdir(sample_kb.parent)
+    first = _build(Path(sample_kb.name), ix, fake_embedder, cache)
+    again = _build(sample_kb.absolute(), ix, fake_embedder, cache)
+    assert again.unchanged and again.manifest.index_version == first.manifest.index_version
+    assert _build(Path(sample_kb.name), ix, fake_embedder, tmp_path / "other.sqlite").unchanged
+
+
 def test_reindex_embeds_only_changed_text(sample_kb: Path, fake_embedder, tmp_path: Path) -> None:
     ix, cache = tmp_path / "ix", tmp_path / "cache.sqlite"
     first = _build(sample_kb, ix, fake_embedder, cache)

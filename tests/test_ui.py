@@ -315,3 +315,20 @@ def test_a_reopened_link_shows_only_what_the_key_may_see_now(
     page = " ".join(m.value for m in again.markdown)
     assert md(shown["title"]) not in page
     assert "passages for" in " ".join(c.value for c in again.caption)  # it did search again
+
+
+def test_the_ui_calls_the_api_on_this_machines_api_port_by_default(monkeypatch) -> None:
+    """The README's default for KB_API_URL is this machine's KB_API_PORT; the UI called port
+    8000 whatever the API's port, unless started through `kb ui`."""
+    from indexer.settings import get_settings
+    from ui.common import client
+
+    monkeypatch.delenv("KB_API_URL", raising=False)
+    monkeypatch.setenv("KB_API_PORT", "9123")
+    get_settings.cache_clear()
+    try:
+        assert client().base_url == "http://127.0.0.1:9123"
+        monkeypatch.setenv("KB_API_URL", "http://10.0.0.5:8000/")
+        assert client().base_url == "http://10.0.0.5:8000"
+    finally:
+        get_settings.cache_clear()

@@ -17,6 +17,7 @@ import requests
 from tests import fixture_files
 from tests.cdp import Chromium
 from tests.conftest import FakeEmbedder
+from tests.test_evaluation_browser import CLICK_RUN
 from tests.test_insights_api import make_app
 from tests.test_ui_browser import REPO, require_chromium, start_streamlit, stop
 from tests.test_ui_pages import served
@@ -242,15 +243,6 @@ def test_the_gap_trend_chart_has_its_figures_as_text_and_a_table(
     [column] = [i for i, cell in enumerate(rows[0]) if cell.endswith(". zakat")]  # as written
     assert sum(int(row[column]) for row in rows[1:]) == 2
     assert any("gap searches per day" in (label or "") for label in chart), chart
-
-
-CLICK_RUN = """(() => {
-  const b = [...document.querySelectorAll('button')].find(e => e.innerText.trim() ===
-    'Run evaluation');
-  if (!b || b.disabled) return false;
-  b.click();
-  return true;
-})()"""
 
 
 def test_the_evaluation_chart_has_its_figures_as_text(ui_url: str) -> None:

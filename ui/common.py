@@ -50,7 +50,7 @@ def client() -> ApiClient:
     from indexer.settings import get_settings
 
     return ApiClient(
-        os.environ.get("KB_API_URL", "http://127.0.0.1:8000"),
+        os.environ.get("KB_API_URL", "").strip() or f"http://127.0.0.1:{get_settings().api_port}",
         timeout=get_settings().request_timeout_s + UI_TIMEOUT_MARGIN_S,
         api_key=os.environ.get("KB_API_KEY", "").strip() or None,
     )

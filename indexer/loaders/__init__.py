@@ -319,9 +319,12 @@ def source_hash(path: Path, doc_id: str, salt: bytes, keep: list[Source] | None 
 
 
 def _hash_source(source: Source, path: Path, doc_id: str, salt: bytes) -> str:
-    """:func:`source_hash` of the bytes as read."""
+    """:func:`source_hash` of the bytes as read. The path as the Document stores it
+    (absolute): "kb/a.md" typed in the project and the default folder's "/srv/kb/a.md" are
+    one file, and hashing it as typed rebuilt the whole index when `kb index` followed
+    `kb index kb`."""
     h = hashlib.sha256(salt)
-    h.update(f"{path}\0{doc_id}\0".encode("utf-8", "surrogateescape"))
+    h.update(f"{path.absolute()}\0{doc_id}\0".encode("utf-8", "surrogateescape"))
     too_large = f"too large:{source.size}".encode()
     for data in (too_large if source.size > MAX_FILE_BYTES else source.data, source.sidecar):
         if data is None:

@@ -68,6 +68,12 @@ MODE_NAMES = {
     "dense": "Dense (meaning only)",
     "bm25": "BM25 (the question's words only)",
 }
+# The filters chosen from lists: label, form key, facet of /health.
+SELECTS = (
+    ("Market", "market", "markets"),
+    ("Product area", "product_area", "product_area"),
+    ("Document type", "doc_type", "doc_type"),
+)
 CONTEXT = 1  # neighbouring passages on each side, for a card's "More context"
 NO_FACETS = {"markets": [""], "product_area": [""], "doc_type": DOC_TYPES}  # API down
 # What a filter left empty is called on the form: Streamlit shows an empty option as its
@@ -393,24 +399,13 @@ with st.form("search"):
     # left every result below it. The label says what is set, so nothing chosen is hidden.
     with st.expander(md(options_label(_form_search()))):
         cols = st.columns([1, 1, 1, 1, 0.6])
-        cols[0].selectbox(
-            "Market",
-            _options(facets["markets"], st.session_state["market"]),
-            format_func=lambda v: v or ANY["market"],
-            key="market",
-        )
-        cols[1].selectbox(
-            "Product area",
-            _options(facets["product_area"], st.session_state["product_area"]),
-            format_func=lambda v: v or ANY["product_area"],
-            key="product_area",
-        )
-        cols[2].selectbox(
-            "Document type",
-            _options(facets["doc_type"], st.session_state["doc_type"]),
-            format_func=lambda v: v or ANY["doc_type"],
-            key="doc_type",
-        )
+        for column, (label, key, facet) in zip(cols, SELECTS, strict=False):
+            column.selectbox(
+                label,
+                _options(facets[facet], st.session_state[key]),
+                format_func=lambda v, key=key: v or ANY[key],
+                key=key,
+            )
         cols[3].date_input(
             "As of", min_value=FIRST_DAY, max_value=LAST_DAY, format="YYYY-MM-DD", key="as_of"
         )
