@@ -646,7 +646,7 @@ def _cited_page(
     return first[-1] if first else None
 
 
-def signed_link(
+async def signed_link(
     kid: Annotated[
         str | None,
         Query(
