@@ -158,11 +158,18 @@ def marked_html(
 RTL_LANGUAGES = frozenset("ar he iw fa ur ps yi dv sd ug ckb syr".split())
 
 
+def primary_language(language: str) -> str:
+    """A language tag's primary subtag: "pt-br", "pt_br" and "pt" are one language to filter
+    by (a document tagged pt-BR was left out of every search filtered on pt), and "ar-EG" is
+    written as Arabic is."""
+    return language.replace("_", "-").split("-", 1)[0]
+
+
 def text_direction(language: str) -> str:
     """The HTML ``dir`` for a document's text: "rtl" for a language written right to left
     (an Arabic policy showed its lines left-aligned, punctuation at the wrong end), else
     "auto" (each paragraph takes its first strong letter's direction)."""
-    primary = language.replace("_", "-").split("-", 1)[0].strip().lower()
+    primary = primary_language(language).strip().lower()
     return "rtl" if primary in RTL_LANGUAGES else "auto"
 
 

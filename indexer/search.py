@@ -42,7 +42,7 @@ from indexer.inputs import (
 from indexer.lexical import bm25_scores, doc_freq_of, load_bm25, visible_doc_freqs
 from indexer.markets import filter_markets, market_codes, unlisted_markets, with_market_codes
 from indexer.quantise import Int8Rows
-from indexer.render import table_header
+from indexer.render import primary_language, table_header
 from indexer.settings import SearchMode, Settings
 from indexer.spelling import model_spellings, query_terms, read_as, recording, respelled
 from indexer.store import (
@@ -338,8 +338,8 @@ def matches(metadata: dict[str, Any], filters: dict[str, list[str]]) -> bool:
             have_set = {v.casefold() for v in have_set}
             wanted = [v.casefold() for v in wanted]
         if name == "language":  # "pt" finds "pt-BR" and "pt_BR" documents, "de-DE" finds "de"
-            have_set = {_primary(v) for v in have_set}
-            wanted = [_primary(v) for v in wanted]
+            have_set = {primary_language(v) for v in have_set}
+            wanted = [primary_language(v) for v in wanted]
         if name == "markets" and GLOBAL_MARKET in have_set:
             continue
         if not have_set & set(wanted):
@@ -355,12 +355,6 @@ def spellings_of(doc_id: str) -> list[str]:
         return [doc_id]
     forms = [doc_id, unicodedata.normalize("NFC", doc_id), unicodedata.normalize("NFD", doc_id)]
     return list(dict.fromkeys(forms))
-
-
-def _primary(language: str) -> str:
-    """A language tag's primary subtag: "pt-br", "pt_br" and "pt" are one language to filter
-    by (a document tagged pt-BR was left out of every search filtered on pt)."""
-    return language.replace("_", "-").split("-", 1)[0]
 
 
 def visible(metadata: dict[str, Any], groups: Iterable[str] | None) -> bool:
