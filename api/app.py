@@ -363,7 +363,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         return get_redoc_html(openapi_url="/openapi.json", title="kb-assistant - ReDoc")
 
     app.state.keystore = KeyStore.from_settings(settings) if settings.auth_required else None
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.limiter = (  # kept with the keys: every worker draws on the same buckets
+        app.state.keystore.rate_limiter(settings.rate_limit_per_minute)
+        if app.state.keystore is not None
+        else RateLimiter(settings.rate_limit_per_minute)
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(PrivateResponses)  # outside the size limit: its 413 is marked too
     if settings.cors_origins:  # outermost: preflights never reach the key check

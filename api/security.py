@@ -78,7 +78,10 @@ def _digest(key: str) -> str:
 KEYS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (key_id TEXT PRIMARY KEY, digest TEXT UNIQUE, role TEXT NOT NULL,
     groups TEXT, created_at TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS rate_buckets (key_id TEXT PRIMARY KEY, tokens REAL NOT NULL,
+    updated REAL NOT NULL);
 """
+KEYS_TABLES = ("keys", "rate_buckets")
 
 
 class KeyStore:
@@ -90,7 +93,12 @@ class KeyStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
-        return cls(open_db(settings, settings.keys_path, KEYS_SCHEMA, ("keys",), private=True))
+        return cls(open_db(settings, settings.keys_path, KEYS_SCHEMA, KEYS_TABLES, private=True))
+
+    def rate_limiter(self, per_minute: int) -> RateLimiter:
+        """A rate limiter whose buckets live beside the keys, so every API worker process
+        (and, on the postgres backend, every replica) draws on the same ones."""
+        return RateLimiter(per_minute, self._db)
 
     def create(self, role: str, groups: list[str] | None) -> tuple[str, str]:
         """A new key for ``role``: returns (key_id, the key itself, which is not stored)."""
@@ -196,18 +204,31 @@ def _link_mac(digest: str, doc_id: str, expires: int) -> str:
 
 
 class RateLimiter:
-    """A token bucket per key: ``per_minute`` requests a minute, bursts up to that many."""
+    """A token bucket per key: ``per_minute`` requests a minute, bursts up to that many.
 
-    def __init__(self, per_minute: int) -> None:
+    With ``db`` (the key store's database) the buckets are rows there, taken from by one
+    conditional UPDATE, so that concurrent processes cannot both spend the last token. Kept
+    in each process's memory, they let N API workers serve N times the limit: uvicorn hands
+    a client's connections to whichever worker accepts them.
+    """
+
+    def __init__(self, per_minute: int, db: SqlDb | None = None) -> None:
         self.rate = per_minute / 60.0
         self.capacity = float(per_minute)
+        self._db = db
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def check(self, key_id: str) -> None:
+        """Take one request from ``key_id``'s bucket, or raise RateLimitedError."""
         if self.rate <= 0:
             return
-        now = time.monotonic()
+        if self._db is None:
+            self._check_here(key_id, time.monotonic())
+        else:
+            self._check_shared(key_id, time.time())  # wall clock: the same in every process
+
+    def _check_here(self, key_id: str, now: float) -> None:
         with self._lock:
             tokens, last = self._buckets.get(key_id, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
@@ -215,3 +236,38 @@ class RateLimiter:
                 self._buckets[key_id] = (tokens, now)
                 raise RateLimitedError((1.0 - tokens) / self.rate)
             self._buckets[key_id] = (tokens - 1.0, now)
+
+    def _check_shared(self, key_id: str, now: float) -> None:
+        assert self._db is not None
+        for _ in range(2):  # a second try when another process created the row meanwhile
+            if self._db.execute(_TAKE, _take_params(key_id, now, self.rate, self.capacity)):
+                return
+            if self._db.execute(_NEW_BUCKET, (key_id, self.capacity - 1.0, now)):
+                return
+        rows = self._db.query(
+            "SELECT tokens, updated FROM rate_buckets WHERE key_id = ?", (key_id,)
+        )
+        tokens = rows[0]["tokens"] + max(0.0, now - rows[0]["updated"]) * self.rate
+        raise RateLimitedError((1.0 - min(self.capacity, tokens)) / self.rate)
+
+
+# The bucket refilled up to now (never past its capacity, never drained by a clock that went
+# back), in SQL both SQLite and PostgreSQL run: one statement, so the row is locked while it
+# is read and written.
+_REFILLED = (
+    "CASE WHEN tokens + (CASE WHEN ? > updated THEN ? - updated ELSE 0 END) * ? > ? THEN ? "
+    "ELSE tokens + (CASE WHEN ? > updated THEN ? - updated ELSE 0 END) * ? END"
+)
+_TAKE = (
+    f"UPDATE rate_buckets SET tokens = ({_REFILLED}) - 1, updated = ? "
+    f"WHERE key_id = ? AND ({_REFILLED}) >= 1"
+)
+_NEW_BUCKET = (
+    "INSERT INTO rate_buckets (key_id, tokens, updated) VALUES (?, ?, ?) "
+    "ON CONFLICT (key_id) DO NOTHING"
+)
+
+
+def _take_params(key_id: str, now: float, rate: float, capacity: float) -> tuple[Any, ...]:
+    refilled = (now, now, rate, capacity, capacity, now, now, rate)
+    return (*refilled, now, key_id, *refilled)

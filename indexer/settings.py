@@ -131,7 +131,8 @@ class Settings(BaseSettings):
     api_url: str = ""
     # API worker processes (0: one per core). Each computes on its own cores without sharing a
     # GIL (measured at 100k chunks on 2 cores: ~1.5x the requests/s of one process); window
-    # vectors are memory-mapped, so workers share them. Rate limits count per worker.
+    # vectors are memory-mapped, so workers share them. Rate-limit buckets are rows beside the
+    # keys (api/security.py), so workers share those too.
     api_workers: int = Field(0, ge=0, le=64)
     # Security. Without auth every caller is an admin, so the server then listens on loopback
     # only. Keys live hashed in keys_path; limits bound what one request or key can cost.
