@@ -8,13 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.security import KEYS_SCHEMA, KeyStore, RateLimitedError, RateLimiter
-from indexer.build import build_index
-from indexer.search import Searcher
-from indexer.settings import Settings
+from api.security import KEYS_SCHEMA, RateLimitedError, RateLimiter
 from indexer.sqldb import PostgresDb, SqliteDb
 
 
@@ -82,26 +77,3 @@ def test_limiters_on_the_postgres_database_share_the_budget(pg_database: str) ->
     assert 30 <= allowed <= 31
     with pytest.raises(RateLimitedError):
         limiters[1].check("k1")
-
-
-def test_two_app_workers_on_one_keys_file_grant_the_limit_once(
-    sample_kb: Path, fake_embedder, tmp_path: Path
-) -> None:
-    build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
-    settings = Settings(
-        index_dir=tmp_path / "ix",
-        auth_required=True,
-        reload_interval_s=0,
-        keys_path=tmp_path / "k.sqlite",
-        rate_limit_per_minute=4,
-        log_path=tmp_path / "log.sqlite",
-    )
-    key = KeyStore(settings.keys_path).create("agent", ["all-agents"])[1]
-    headers = {"Authorization": f"Bearer {key}"}
-    apps = [create_app(settings, Searcher(tmp_path / "ix", fake_embedder, settings)) for _ in "ab"]
-    with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
-        codes = [
-            client.post("/search", json={"query": "refund"}, headers=headers).status_code
-            for client in (one, two, one, two, one, two)
-        ]
-    assert codes == [200, 200, 200, 200, 429, 429]

@@ -120,17 +120,22 @@ def test_narrow_caller_still_gets_top_k(secured) -> None:
     assert docs <= RESTRICTED and len(r.json()["results"]) == 3
 
 
-def test_rate_limit_answers_429_with_retry_after(sample_kb, fake_embedder, tmp_path) -> None:
+def _rate_limited(sample_kb: Path, fake_embedder, tmp_path: Path, per_minute: int):
+    """Settings with keys on and ``per_minute`` requests a minute, and an agent's key."""
     build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
     settings = Settings(
         index_dir=tmp_path / "ix",
         auth_required=True,
         reload_interval_s=0,
         keys_path=tmp_path / "k.sqlite",
-        rate_limit_per_minute=3,
+        rate_limit_per_minute=per_minute,
         log_path=tmp_path / "log.sqlite",
     )
-    key = KeyStore(settings.keys_path).create("agent", ["all-agents"])[1]
+    return settings, KeyStore(settings.keys_path).create("agent", ["all-agents"])[1]
+
+
+def test_rate_limit_answers_429_with_retry_after(sample_kb, fake_embedder, tmp_path) -> None:
+    settings, key = _rate_limited(sample_kb, fake_embedder, tmp_path, 3)
     with TestClient(create_app(settings, Searcher(tmp_path / "ix", fake_embedder, settings))) as c:
         codes = [
             c.post("/search", json={"query": "refund"}, headers=_h(key)).status_code
@@ -139,6 +144,21 @@ def test_rate_limit_answers_429_with_retry_after(sample_kb, fake_embedder, tmp_p
         assert codes[:3] == [200, 200, 200] and codes[3] == 429
         limited = c.post("/search", json={"query": "refund"}, headers=_h(key))
         assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_two_app_workers_on_one_keys_file_grant_the_limit_once(
+    sample_kb, fake_embedder, tmp_path
+) -> None:
+    """Each worker process builds its own app; kept in memory, the buckets let two workers
+    serve twice the limit (uvicorn hands a client's connections to either)."""
+    settings, key = _rate_limited(sample_kb, fake_embedder, tmp_path, 4)
+    apps = [create_app(settings, Searcher(tmp_path / "ix", fake_embedder, settings)) for _ in "ab"]
+    with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
+        codes = [
+            client.post("/search", json={"query": "refund"}, headers=_h(key)).status_code
+            for client in (one, two, one, two, one, two)
+        ]
+    assert codes == [200, 200, 200, 200, 429, 429]
 
 
 def test_body_limits_with_and_without_content_length(secured) -> None:
