@@ -11,7 +11,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,8 @@ from typing import Any
 from indexer.errors import KBError
 from indexer.settings import Settings
 from indexer.sqldb import SqlDb, as_db, open_db
+
+logger = logging.getLogger(__name__)
 
 ROLES = ("agent", "knowledge_manager", "admin")
 KEY_PREFIX = "kb_"
@@ -223,10 +227,18 @@ class RateLimiter:
         """Take one request from ``key_id``'s bucket, or raise RateLimitedError."""
         if self.rate <= 0:
             return
-        if self._db is None:
-            self._check_here(key_id, time.monotonic())
-        else:
-            self._check_shared(key_id, time.time())  # wall clock: the same in every process
+        if self._db is not None:
+            try:
+                self._check_shared(key_id, time.time())  # wall clock: the same in every process
+                return
+            except sqlite3.OperationalError as exc:  # a keys file mounted read-only, say
+                logger.warning(
+                    "rate limits count per API worker from now on: the keys database "
+                    "cannot keep them (%s)",
+                    exc,
+                )
+                self._db = None
+        self._check_here(key_id, time.monotonic())
 
     def _check_here(self, key_id: str, now: float) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ file or the postgres backend's database), so two workers grant the limit once, n
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -77,3 +78,19 @@ def test_limiters_on_the_postgres_database_share_the_budget(pg_database: str) ->
     assert 30 <= allowed <= 31
     with pytest.raises(RateLimitedError):
         limiters[1].check("k1")
+
+
+class _ReadOnly(SqliteDb):
+    """A keys database that can be read but not written (a read-only mount)."""
+
+    def execute(self, sql: str, params=()) -> int:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+
+def test_a_keys_database_that_cannot_be_written_still_limits_each_worker(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = RateLimiter(3, _ReadOnly(tmp_path / "keys.sqlite", KEYS_SCHEMA))
+    with caplog.at_level("WARNING", logger="api.security"):
+        assert _allowed(limiter, "k", 5) == 3  # not a 500 on every request, and still limited
+    assert "count per API worker" in caplog.text
