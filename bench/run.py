@@ -846,10 +846,14 @@ def render(results: dict, command: str) -> str:
         if not when:
             return []
         note = f", {when['note']}" if when.get("note") else ""  # context written by hand
+        # Paragraphs written by hand about this run (other machines, side-by-side checks):
+        # kept in RESULTS.json, so that re-measuring another part does not drop them.
+        notes = [line for paragraph in when.get("notes", []) for line in (paragraph, "")]
         return [
             f"Re-measured apart with `python -m bench.run --only {part}` on {when['date']}"
             f"{note}, machine: {when['machine']}.",
             "",
+            *notes,
         ]
 
     def build_row(label: str, x: dict) -> str:
@@ -1073,6 +1077,7 @@ def main() -> int:
     if args.only:
         results = json.loads(Path(args.out).with_suffix(".json").read_text(encoding="utf-8"))
         results[args.only] = parts[args.only]()
+        # its notes described the figures this run replaces: write new ones in RESULTS.json
         results.setdefault("measured", {})[args.only] = {"date": now, "machine": _machine()}
         command = results.get("command", "python -m bench.run")
     else:

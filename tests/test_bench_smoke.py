@@ -57,3 +57,24 @@ def test_a_benchmark_api_logs_its_searches_in_its_own_folder(tmp_path) -> None:
     assert env["KB_LOG_PATH"] == str(work / "querylog-8123.sqlite")
     assert env["KB_INDEX_DIR"] == "ix"  # the rest of the caller's environment is kept
     assert server_env({}, work, 8124)["KB_LOG_PATH"] != env["KB_LOG_PATH"]  # one per server
+
+
+def test_results_md_is_what_results_json_renders() -> None:
+    """RESULTS.md is rewritten from RESULTS.json by every run, `--only` ones included: a
+    paragraph added to the Markdown alone would vanish at the next run (two did), so notes
+    written by hand go into RESULTS.json (``measured.PART.notes``)."""
+    from bench.run import render
+
+    results = json.loads((REPO / "bench" / "RESULTS.json").read_text(encoding="utf-8"))
+    shown = (REPO / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    assert render(results, results.get("command", "python -m bench.run")) == shown
+
+
+def test_notes_of_one_part_are_rendered_after_its_dateline() -> None:
+    from bench.run import render
+
+    results = json.loads((REPO / "bench" / "RESULTS.json").read_text(encoding="utf-8"))
+    results["measured"]["reindex"]["notes"] = ["First note.", "Second note."]
+    text = render(results, "python -m bench.run")
+    dateline = text.index("python -m bench.run --only reindex")
+    assert dateline < text.index("First note.\n\nSecond note.\n\n| run |")
