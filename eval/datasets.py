@@ -7,6 +7,7 @@ A dataset folder holds ``corpus.jsonl`` (or, like ``kb/``, the documents themsel
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
@@ -78,14 +79,34 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # JSON Lines' breaks (see _lines)
+
+
 def _read(path: Path) -> str:
-    """A dataset file's text (UTF-8, a byte-order mark allowed), or an error naming the file."""
+    """A dataset file's text (UTF-8, a byte-order mark allowed), or an error naming the file
+    and, for bytes that are not UTF-8, the line they are on (a byte offset alone sent the
+    evaluator counting through the file)."""
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = len(_LINE_BREAK.findall(data[:start].decode("utf-8", errors="replace"))) + 1
+        raise DatasetError(
+            f"{path}:{line}: not UTF-8 text (byte {start}, {data[start : start + 1]!r}; "
+            "save the file as UTF-8)"
+        ) from None
+
+
+def _lines(text: str) -> list[str]:
+    """A file's lines, split at line feeds and carriage returns only. ``str.splitlines`` also
+    splits at U+2028, U+2029 and U+0085, which JSON allows inside a string (``json.dumps(...,
+    ensure_ascii=False)`` writes them as they are): a valid line holding one was refused as
+    broken JSON, and every later line number was off by one."""
+    return _LINE_BREAK.split(text)
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -93,7 +114,7 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     before any indexing starts (a byte-order mark, as some editors write, is allowed)."""
     rows = []
     text = _read(path)
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -144,7 +165,7 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     (the later row would silently replace the earlier, 1 then 0 dropping the question)."""
     qrels: dict[str, dict[str, int]] = defaultdict(dict)
     seen: dict[tuple[str, str], int] = {}
-    lines = _read(path).splitlines()
+    lines = _lines(_read(path))
     if not lines or [h.strip() for h in lines[0].split("\t")[:2]] not in QRELS_HEADERS:
         raise DatasetError(f"{path} must start with the header 'query_id<TAB>doc_id<TAB>relevance'")
     for number, line in enumerate(lines[1:], start=2):

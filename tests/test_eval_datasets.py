@@ -151,7 +151,7 @@ def test_evidence_no_passage_can_hold_is_reported(
 def test_files_that_are_not_utf8_are_named(tmp_path: Path) -> None:
     folder = _write(tmp_path / "set")
     (folder / "queries.jsonl").write_bytes(b'{"query_id": "q1", "text": "caf\xe9"}\n')
-    with pytest.raises(KBError, match=r"queries\.jsonl: not UTF-8 text"):
+    with pytest.raises(KBError, match=r"queries\.jsonl:1: not UTF-8 text"):
         load_dataset(folder)
 
 
@@ -417,3 +417,35 @@ def test_labels_hash_follows_every_label_and_nothing_else(tmp_path: Path) -> Non
         tmp_path / "e", evidence=[{"query_id": "q1", "doc_id": "d2", "evidence": ["14 days"]}]
     )
     assert load_dataset(moved).labels_hash != load_dataset(with_evidence).labels_hash
+
+
+def test_line_separators_json_allows_inside_strings_do_not_break_a_line(tmp_path: Path) -> None:
+    # json.dumps(..., ensure_ascii=False) writes U+2028, U+2029 and U+0085 as they are: text
+    # pasted from web pages and Word holds them, and the line stays one valid JSON object.
+    text = "Refunds take 14 days.\u2028Payouts\u2029are weekly.\x85Done."
+    folder = _write(tmp_path / "set")
+    (folder / "corpus.jsonl").write_text(
+        json.dumps({"doc_id": "d1", "title": "Refunds", "text": text}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"doc_id": "d2", "title": "Payouts", "text": "Payouts are weekly."})
+        + "\n",
+        encoding="utf-8",
+    )
+    dataset = load_dataset(folder)
+    assert [d.doc_id for d in dataset.documents] == ["d1", "d2"]
+    # and a broken line after one is named by the line an editor shows
+    with (folder / "corpus.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"doc_id": "d3", "text": \n')
+    with pytest.raises(KBError, match=r"corpus\.jsonl:3: not valid JSON"):
+        load_dataset(folder)
+
+
+def test_bytes_that_are_not_utf8_are_named_by_line(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").write_bytes(
+        b'{"query_id": "q0", "text": "refunds"}\r\n'
+        b'{"query_id": "q1", "text": "how long do refunds take"}\r\n'
+        b'{"query_id": "q2", "text": "caf\xe9 refunds"}\r\n'
+    )
+    with pytest.raises(KBError, match=r"queries\.jsonl:3: not UTF-8 text \(byte 126, b'\\xe9'"):
+        load_dataset(folder)
