@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kb")
 
+MAX_DROP = 0.01  # kb eval --baseline: the largest drop per metric allowed when none is given
+
 
 class UsageError(Exception):
     """A command-line value the command cannot use (exit status 2, like argparse's errors)."""
@@ -600,10 +602,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _note_local_eval(settings)
     modes = ["default", "dense", "bm25", "hybrid"] if args.mode == "all" else [args.mode]
+    if args.max_drop is not None and not args.baseline:
+        raise UsageError(
+            f"--max-drop {args.max_drop} gates nothing without --baseline FILE.json: name the "
+            "earlier run to compare with"
+        )
     try:
-        max_drop = check_max_drop(args.max_drop)
-    except ValueError:
-        raise UsageError(f"--max-drop must be a finite number >= 0, got {args.max_drop}") from None
+        max_drop = check_max_drop(MAX_DROP if args.max_drop is None else args.max_drop)
+    except ValueError as exc:
+        raise UsageError(f"--{str(exc).replace('_', '-', 1)}") from None
     baseline = _read_baseline(args.baseline) if args.baseline else None
     outputs = (
         ("--json", args.json),
@@ -877,7 +884,9 @@ def build_parser() -> argparse.ArgumentParser:
         "exit 1 on a regression, 2 if it does not match this run",
     )
     p.add_argument(
-        "--max-drop", type=float, default=0.01, help="largest allowed drop per metric (>= 0)"
+        "--max-drop",
+        type=float,
+        help=f"with --baseline: largest allowed drop per metric, 0 <= D < 1 (default {MAX_DROP})",
     )
     p.add_argument(
         "--save-baseline",

@@ -226,6 +226,34 @@ def test_a_bad_max_drop_exits_2_before_indexing(
     )
 
 
+@pytest.mark.parametrize("max_drop", ["1", "1.5", "5"])
+def test_a_max_drop_no_run_could_exceed_exits_2_before_indexing(
+    max_drop, fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    # "--max-drop 1" meant as 1%: the metrics run from 0 to 1, so every run passed the gate
+    folder = write_tiny(tmp_path)
+    baseline = json.loads(_recorded(tmp_path, folder, capsys).read_text())
+    for block in baseline["results"].values():
+        block["metrics"] = {k: (1.0 if k == "ndcg@10" else v) for k, v in block["metrics"].items()}
+    path = tmp_path / "higher.json"
+    path.write_text(json.dumps(baseline))
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--baseline", str(path), "--max-drop", max_drop]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kb: --max-drop must be below 1, got {float(max_drop)}"), err
+    assert "0.01" in err and err.count("\n") == 1
+
+
+def test_a_max_drop_without_a_baseline_exits_2_before_indexing(
+    fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    folder = write_tiny(tmp_path)
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--max-drop", "0.02"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kb: --max-drop 0.02 gates nothing without --baseline"), err
+
+
 def test_eval_all_reads_kb_datasets_dir(fake_eval, tmp_path, monkeypatch, capsys) -> None:
     seen: list[tuple[Path, Path]] = []
 
