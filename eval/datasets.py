@@ -340,6 +340,16 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
     if not queries:
         raise DatasetError(f"{queries_path} has no questions")
     evidence_path = judgements_of(folder, "evidence", split, ".jsonl")
+    if evidence_path is None and split and (folder / "evidence.jsonl").is_file():
+        # not an error, as a missing qrels file is (evidence is optional), but not silence:
+        # the evidence metrics vanished from the run without a word
+        logger.warning(
+            "%s: evidence.jsonl is not read for split %s (it labels queries.jsonl); name this "
+            "split's evidence evidence.%s.jsonl: this run has no evidence metrics",
+            folder,
+            split,
+            split,
+        )
     evidence, named = read_evidence(evidence_path) if evidence_path else ({}, [])
     qrels = read_qrels(qrels_path)
     own = (f"qrels{_suffix(split)}.tsv", f"evidence{_suffix(split)}.jsonl")

@@ -330,7 +330,7 @@ def test_a_damaged_cached_index_is_built_again(tmp_path: Path, fake_embedder) ->
 
 
 def test_a_split_without_judgements_of_its_own_does_not_take_the_unsuffixed_ones(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """queries.test.jsonl beside qrels.tsv and evidence.jsonl (labels of other questions with
     the same ids) was scored against them without a word."""
@@ -343,9 +343,20 @@ def test_a_split_without_judgements_of_its_own_does_not_take_the_unsuffixed_ones
     with pytest.raises(KBError, match=r"has no qrels\.test\.tsv"):
         load_dataset(folder, "test")
     (folder / "qrels.test.tsv").write_text("query_id\tdoc_id\trelevance\nq1\td2\t1\n", "utf-8")
-    dataset = load_dataset(folder, "test")
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        dataset = load_dataset(folder, "test")
     assert dataset.qrels == {"q1": {"d2": 1}} and dataset.evidence == {}
     assert dataset.labels_from == ["queries.test.jsonl", "qrels.test.tsv"]
+    # the evidence metrics are gone from the run: the evaluator is told why
+    assert "evidence.jsonl is not read for split test" in caplog.text
+    assert "evidence.test.jsonl" in caplog.text
+    caplog.clear()
+    (folder / "evidence.test.jsonl").write_text(
+        json.dumps({"query_id": "q1", "doc_id": "d2", "evidence": ["weekly"]}) + "\n", "utf-8"
+    )
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        assert load_dataset(folder, "test").evidence == {"q1": ["weekly"]}
+    assert "is not read" not in caplog.text
 
 
 @pytest.mark.parametrize("value", ['"false"', "0", "null", '"no"'])
