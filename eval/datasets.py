@@ -22,7 +22,7 @@ from typing import Any
 from eval.metrics import normalise_ws
 from indexer.documents import Document
 from indexer.errors import DatasetError
-from indexer.inputs import as_typed_plainly
+from indexer.inputs import as_typed_plainly, is_blank, is_text, without_controls
 from indexer.loaders import load_directory
 from indexer.loaders.common import sections_from_headings
 from indexer.loaders.markdown import parse as parse_markdown
@@ -123,8 +123,26 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
             raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
         if not isinstance(row, dict):
             raise DatasetError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        if not _all_text(row):
+            raise DatasetError(
+                f"{path}:{number}: holds half a character, a \\u escape of an unpaired UTF-16 "
+                "surrogate (as a string cut inside an emoji leaves): valid JSON, but not text"
+            )
         rows.append((number, row))
     return rows
+
+
+def _all_text(value: Any) -> bool:
+    """Whether every string of a decoded JSON value (keys too) is text: ``"\\ud83d"`` is
+    valid JSON that no UTF-8 encoder takes, and it failed as a traceback while hashing the
+    labels, or as a failed search after the indexing."""
+    if isinstance(value, str):
+        return is_text(value)
+    if isinstance(value, dict):
+        return all(is_text(k) and _all_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_all_text(v) for v in value)
+    return True
 
 
 def _field(row: dict[str, Any], names: tuple[str, ...], where: str) -> Any:
@@ -219,7 +237,8 @@ def read_queries(path: Path) -> tuple[dict[str, str], set[str]]:
         where = f"{path}:{number}"
         qid = str(_field(row, ("query_id", "_id"), where))
         text = _text(row, where)
-        if not as_typed_plainly(text).strip():  # as search reads it: "\u200b" is empty too
+        if is_blank(without_controls(as_typed_plainly(text))):  # as search reads it:
+            # "\u200b" and "\x00" are empty too (a failed run after the indexing, otherwise)
             raise DatasetError(f"{where}: question {qid!r} is empty")
         if qid in queries:
             raise DatasetError(f"{where}: query_id {qid!r} is repeated")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -459,4 +460,39 @@ def test_bytes_that_are_not_utf8_are_named_by_line(tmp_path: Path) -> None:
         b'{"query_id": "q2", "text": "caf\xe9 refunds"}\r\n'
     )
     with pytest.raises(KBError, match=r"queries\.jsonl:3: not UTF-8 text \(byte 126, b'\\xe9'"):
+        load_dataset(folder)
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("corpus.jsonl", '{"doc_id": "d3", "text": "Refunds \\ud83d take 14 days."}'),
+        ("queries.jsonl", '{"query_id": "q2", "text": "refund window \\ud83d"}'),
+        ("queries.jsonl", '{"query_id": "q\\udc00", "text": "refund window"}'),
+        ("evidence.jsonl", '{"query_id": "q1", "doc_id": "d1", "evidence": ["14 \\ud83d"]}'),
+    ],
+)
+def test_half_a_character_is_named_by_file_and_line_before_indexing(
+    tmp_path: Path, name: str, line: str
+) -> None:
+    """A string cut inside an emoji (JavaScript's slice) leaves a \\u escape of a lone UTF-16
+    surrogate: valid JSON, not text. It ended in a traceback while the labels were hashed, or
+    in a failed run (exit 3) once the corpus was indexed."""
+    folder = _write(tmp_path / "set", evidence=[])
+    with (folder / name).open("a", encoding="utf-8") as f:
+        f.write(line + "\n")
+    number = len((folder / name).read_text("utf-8").splitlines())
+    with pytest.raises(KBError, match=rf"{re.escape(name)}:{number}: holds half a character"):
+        load_dataset(folder)
+
+
+def test_a_question_of_control_characters_is_empty_before_indexing(tmp_path: Path) -> None:
+    """Search reads control characters as spaces: "\\x00\\x01" failed the run after indexing."""
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").write_text(
+        '{"query_id": "q1", "text": "how long do refunds take"}\n'
+        '{"query_id": "q2", "text": "\\u0000\\u0001 \\u007f"}\n',
+        "utf-8",
+    )
+    with pytest.raises(KBError, match=r"queries\.jsonl:2: question 'q2' is empty"):
         load_dataset(folder)
