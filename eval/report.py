@@ -125,6 +125,18 @@ def check_baseline(data: Any) -> dict[str, Any]:
         bad = [f"{name}={value!r}" for name, value in metrics.items() if not _is_value(value)]
         if bad:
             problems.append(f"mode {mode!r} has values that are not numbers: {', '.join(bad)}")
+        # A gated metric is a share: 82.7 (a percentage, from another tool) failed the gate as
+        # a regression of 81.9, exit 1, for what is a baseline that cannot gate (exit 2).
+        outside = [
+            f"{name}={value!r}"
+            for name in gated(metrics)
+            if _is_value(value := metrics[name]) and value is not None and not 0 <= value <= 1
+        ]
+        if outside:
+            problems.append(
+                f"mode {mode!r} has values outside 0..1 (shares, 0.83 not 83%): "
+                + ", ".join(outside)
+            )
         rows = block.get("per_query", [])
         if rows is not None and not (
             isinstance(rows, list)

@@ -146,11 +146,13 @@ def test_gate_passes_and_fails_on_a_matching_baseline(fake_eval, tmp_path, capsy
     same.write_text(json.dumps(baseline))
     assert main(["eval", str(folder), "--baseline", str(same), "--max-drop", "0"]) == 0
     assert "no metric dropped" in capsys.readouterr().out
-    baseline["results"]["default"]["metrics"]["ndcg@10"] = 2.0  # unreachable: a sure drop
-    better = tmp_path / "better.json"
-    better.write_text(json.dumps(baseline))
-    assert main(["eval", str(folder), "--baseline", str(better)]) == 1
-    assert "regression: default ndcg@10: 2.0000 -> 1.0000" in capsys.readouterr().err
+    assert baseline["results"]["default"]["metrics"]["recall@1"] == 1.0
+    with (folder / "qrels.tsv").open("a") as f:  # q2 gets a second relevant document
+        f.write("q2\trefunds\t1\n")  # so its recall@1 is 0.5 at best: a sure drop
+    assert main(["eval", str(folder), "--baseline", str(same)]) == 1
+    assert "regression: default recall@1: 1.0000 -> 0.7500 (drop 0.2500 > 0.01)" in (
+        capsys.readouterr().err
+    )
 
 
 def _variants(run: dict) -> dict[str, object]:
@@ -170,6 +172,8 @@ def _variants(run: dict) -> dict[str, object]:
         "no-metrics": {**run, "results": {"default": {"per_query": []}}},
         "null-metrics": {**run, "results": {"default": {"metrics": None}}},
         "string-metric": {**run, "results": {"default": {"metrics": {**metrics, "hit@1": "x"}}}},
+        "percent-metric": {**run, "results": {"default": {"metrics": {**metrics, "mrr@10": 83.3}}}},
+        "negative-metric": {**run, "results": {"default": {"metrics": {**metrics, "hit@1": -1}}}},
         "per-query-string": {**run, "results": {"default": {"metrics": metrics,
                                                             "per_query": "oops"}}},
         "per-query-list-id": {**run, "results": {"default": {"metrics": metrics,
@@ -190,6 +194,8 @@ def _variants(run: dict) -> dict[str, object]:
         "no-metrics",
         "null-metrics",
         "string-metric",
+        "percent-metric",
+        "negative-metric",
         "per-query-string",
         "per-query-list-id",
         "missing-file",
