@@ -654,6 +654,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             results = run_modes(dataset, modes, settings, cache_dir, progress)
     except KBError as exc:
         raise EvalRunError(f"the evaluation could not run: {exc}") from None
+    except OSError as exc:  # the cache folder cannot be made or written, a full disk: nothing
+        # was measured, so not exit 1, which a gate reads as a regression
+        where = f": {exc.filename}" if exc.filename else ""
+        raise EvalRunError(f"the evaluation could not run: {exc.strerror or exc}{where}") from None
     finally:
         close_bars()
     table = markdown_table(results)

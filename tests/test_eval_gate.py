@@ -260,6 +260,20 @@ def test_a_max_drop_without_a_baseline_exits_2_before_indexing(
     assert err.startswith("kb: --max-drop 0.02 gates nothing without --baseline"), err
 
 
+def test_a_cache_folder_that_cannot_be_written_is_a_failed_run_not_a_regression(
+    fake_eval, tmp_path, capsys
+) -> None:
+    """Exit 1 is a regression to a CI gate; an evaluation cache that cannot be made (a file
+    in its place, a full disk) measured nothing: exit 3, as for a locked cache."""
+    folder = write_tiny(tmp_path)
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["eval", str(folder), "--cache-dir", str(taken), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("kb: the evaluation could not run: Not a directory: "), err
+    assert str(taken) in err and err.count("\n") == 1
+
+
 def test_eval_all_reads_kb_datasets_dir(fake_eval, tmp_path, monkeypatch, capsys) -> None:
     seen: list[tuple[Path, Path]] = []
 
