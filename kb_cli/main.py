@@ -555,8 +555,8 @@ def _read_baseline(path: str) -> dict[str, Any]:
     """The --baseline file, checked before any indexing; a bad one is a usage error (2)."""
     from eval.report import BaselineError, check_baseline
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
+    try:  # a byte-order mark allowed, as in the labelled sets: Windows tools write one
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UsageError(f"--baseline {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -565,6 +565,10 @@ def _read_baseline(path: str) -> dict[str, Any]:
         return check_baseline(json.loads(text))
     except json.JSONDecodeError as exc:
         raise UsageError(f"--baseline {path} is not valid JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." deeper than the parser goes: a traceback, not a gate
+        raise UsageError(
+            f"--baseline {path} is not a kb eval --json file: nested too deep"
+        ) from None
     except BaselineError as exc:
         raise UsageError(f"--baseline {path} {exc}") from None
 

@@ -260,6 +260,27 @@ def test_a_max_drop_without_a_baseline_exits_2_before_indexing(
     assert err.startswith("kb: --max-drop 0.02 gates nothing without --baseline"), err
 
 
+def test_a_baseline_with_a_byte_order_mark_gates_and_one_nested_too_deep_is_refused(
+    fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    """Windows tools save JSON with a byte-order mark (accepted in the labelled sets, refused
+    as "not valid JSON" in a baseline); JSON nested past the parser's depth was a traceback."""
+    folder = write_tiny(tmp_path)
+    recorded = _recorded(tmp_path, folder, capsys)
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + recorded.read_bytes())
+    assert main(["eval", str(folder), "--baseline", str(with_bom), "-q"]) == 0
+    assert "no metric dropped" in capsys.readouterr().out
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--baseline", str(deep)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"kb: --baseline {deep} is not a kb eval --json file: nested too deep\n"
+    )
+
+
 def test_a_cache_folder_that_cannot_be_written_is_a_failed_run_not_a_regression(
     fake_eval, tmp_path, capsys
 ) -> None:
