@@ -121,6 +121,8 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:  # "[[[[..." deeper than the parser goes: not a traceback
+            raise DatasetError(f"{path}:{number}: JSON nested too deep") from None
         if not isinstance(row, dict):
             raise DatasetError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         if not _all_text(row):

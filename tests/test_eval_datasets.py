@@ -496,3 +496,11 @@ def test_a_question_of_control_characters_is_empty_before_indexing(tmp_path: Pat
     )
     with pytest.raises(KBError, match=r"queries\.jsonl:2: question 'q2' is empty"):
         load_dataset(folder)
+
+
+def test_a_line_nested_past_the_parsers_depth_is_named(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    with (folder / "queries.jsonl").open("a", encoding="utf-8") as f:
+        f.write("[" * 100_000 + "\n")
+    with pytest.raises(KBError, match=r"queries\.jsonl:2: JSON nested too deep"):
+        load_dataset(folder)
