@@ -187,7 +187,12 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     seen: dict[tuple[str, str], int] = {}
     lines = _lines(_read(path))
     if not lines or [h.strip() for h in lines[0].split("\t")[:2]] not in QRELS_HEADERS:
-        raise DatasetError(f"{path} must start with the header 'query_id<TAB>doc_id<TAB>relevance'")
+        first = lines[0] if lines else ""
+        raise DatasetError(
+            f"{path}:1: must start with the header 'query_id<TAB>doc_id<TAB>relevance'; "
+            + (f"its first line is {first[:80]!r}" if first.strip() else "it is empty")
+            + _header_hint(first)
+        )
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
@@ -202,6 +207,19 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
         seen[pair] = number
         qrels[parts[0]][parts[1]] = _relevance(parts[2], f"{path}:{number}")
     return dict(qrels)
+
+
+def _header_hint(first: str) -> str:
+    """Why a qrels file's first line is not the header, where the usual slips show: the
+    header left out (a judgement in its place), spaces or commas for tabs, pandas' index."""
+    fields = first.split("\t")
+    if len(fields) == 3 and fields[0] not in ("query_id", "query-id"):
+        return " (a judgement: add the header line above it)"
+    if "\t" not in first and ("," in first or " " in first.strip()):
+        return " (the fields must be separated by tabs)"
+    if len(fields) == 4 and not fields[0].strip():
+        return " (a leading index column, as pandas writes: to_csv(..., index=False))"
+    return ""
 
 
 def corpus_documents(path: Path) -> list[Document]:

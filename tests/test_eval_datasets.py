@@ -504,3 +504,26 @@ def test_a_line_nested_past_the_parsers_depth_is_named(tmp_path: Path) -> None:
         f.write("[" * 100_000 + "\n")
     with pytest.raises(KBError, match=r"queries\.jsonl:2: JSON nested too deep"):
         load_dataset(folder)
+
+
+@pytest.mark.parametrize(
+    ("first", "hint"),
+    [
+        ("q1\td1\t1", "its first line is 'q1\\td1\\t1' (a judgement: add the header line"),
+        ("query_id doc_id relevance", "(the fields must be separated by tabs)"),
+        ("query_id,doc_id,relevance", "(the fields must be separated by tabs)"),
+        ("\tquery_id\tdoc_id\trelevance", "(a leading index column, as pandas writes"),
+        ("", "it is empty"),
+    ],
+)
+def test_a_qrels_file_without_its_header_shows_its_first_line_and_why(
+    tmp_path: Path, first: str, hint: str
+) -> None:
+    """ "must start with the header" alone left the evaluator to guess what was wrong with a
+    line that looked like one (spaces for tabs) or that they had not noticed was missing."""
+    folder = _write(tmp_path / "set", qrels=first + ("\nq1\td1\t1\n" if first else ""))
+    with pytest.raises(KBError) as caught:
+        load_dataset(folder)
+    message = str(caught.value)
+    assert "qrels.tsv:1: must start with the header 'query_id<TAB>doc_id<TAB>relevance'" in message
+    assert hint in message, message
