@@ -198,7 +198,15 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
             continue
         parts = [part.strip() for part in line.split("\t")]
         if len(parts) != 3:
-            raise DatasetError(f"{path}:{number}: expected 3 tab-separated fields")
+            raise DatasetError(
+                f"{path}:{number}: expected 3 tab-separated fields (query_id, doc_id, "
+                f"relevance), got {len(parts)}: {line[:80]!r}"
+                + (
+                    " (TREC's 'query Q0 doc relevance' has 4: drop the second)"
+                    if len(parts) == 4
+                    else ""
+                )
+            )
         pair = (parts[0], parts[1])
         if pair in seen:
             raise DatasetError(

@@ -527,3 +527,17 @@ def test_a_qrels_file_without_its_header_shows_its_first_line_and_why(
     message = str(caught.value)
     assert "qrels.tsv:1: must start with the header 'query_id<TAB>doc_id<TAB>relevance'" in message
     assert hint in message, message
+
+
+def test_a_judgement_line_of_another_shape_shows_what_it_holds(tmp_path: Path) -> None:
+    head = "query_id\tdoc_id\trelevance\n"
+    folder = _write(tmp_path / "trec", qrels=head + "q1\t0\td1\t1\n")
+    with pytest.raises(
+        KBError,
+        match=r"qrels\.tsv:2: expected 3 tab-separated fields .* got 4: "
+        r"'q1\\t0\\td1\\t1' \(TREC's 'query Q0 doc relevance' has 4",
+    ):
+        load_dataset(folder)
+    folder = _write(tmp_path / "spaces", qrels=head + "q1 d1 1\n")
+    with pytest.raises(KBError, match=r"qrels\.tsv:2: expected 3 .* got 1: 'q1 d1 1'$"):
+        load_dataset(folder)
