@@ -200,12 +200,7 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
         if len(parts) != 3:
             raise DatasetError(
                 f"{path}:{number}: expected 3 tab-separated fields (query_id, doc_id, "
-                f"relevance), got {len(parts)}: {line[:80]!r}"
-                + (
-                    " (TREC's 'query Q0 doc relevance' has 4: drop the second)"
-                    if len(parts) == 4
-                    else ""
-                )
+                f"relevance), got {len(parts)}: {line[:80]!r}" + _fields_hint(parts)
             )
         pair = (parts[0], parts[1])
         if pair in seen:
@@ -227,6 +222,15 @@ def _header_hint(first: str) -> str:
         return " (the fields must be separated by tabs)"
     if len(fields) == 4 and not fields[0].strip():
         return " (a leading index column, as pandas writes: to_csv(..., index=False))"
+    return ""
+
+
+def _fields_hint(parts: list[str]) -> str:
+    """The likely slip behind a judgement line of another shape than three fields."""
+    if len(parts) > 3 and not any(parts[3:]):
+        return " (a tab after the last field)"
+    if len(parts) == 4:
+        return " (TREC's 'query Q0 doc relevance' has 4: drop the second)"
     return ""
 
 

@@ -538,6 +538,9 @@ def test_a_judgement_line_of_another_shape_shows_what_it_holds(tmp_path: Path) -
         r"'q1\\t0\\td1\\t1' \(TREC's 'query Q0 doc relevance' has 4",
     ):
         load_dataset(folder)
+    folder = _write(tmp_path / "tab", qrels=head + "q1\td1\t1\t\n")
+    with pytest.raises(KBError, match=r"got 4: 'q1\\td1\\t1\\t' \(a tab after the last field\)$"):
+        load_dataset(folder)
     folder = _write(tmp_path / "spaces", qrels=head + "q1 d1 1\n")
     with pytest.raises(KBError, match=r"qrels\.tsv:2: expected 3 .* got 1: 'q1 d1 1'$"):
         load_dataset(folder)
