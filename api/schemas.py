@@ -391,7 +391,8 @@ class EvalRunOut(BaseModel):
     )
     result: dict[str, Any] | None = Field(
         description="Once done, what POST /eval/run answers: metrics per mode, table_md, "
-        "chart_png (base64) and per-query rows; null in run lists."
+        "chart_png (base64), per-query rows and warnings (what the set's labels warn of, as "
+        "kb eval prints it); null in run lists."
     )
 
 

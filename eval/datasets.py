@@ -7,6 +7,7 @@ A dataset folder holds ``corpus.jsonl`` (or, like ``kb/``, the documents themsel
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ from typing import Any
 from eval.metrics import normalise_ws
 from indexer.documents import Document
 from indexer.errors import DatasetError
-from indexer.inputs import as_typed_plainly
+from indexer.inputs import as_typed_plainly, is_blank, is_text, without_controls
 from indexer.loaders import load_directory
 from indexer.loaders.common import sections_from_headings
 from indexer.loaders.markdown import parse as parse_markdown
@@ -78,14 +79,34 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # JSON Lines' breaks (see _lines)
+
+
 def _read(path: Path) -> str:
-    """A dataset file's text (UTF-8, a byte-order mark allowed), or an error naming the file."""
+    """A dataset file's text (UTF-8, a byte-order mark allowed), or an error naming the file
+    and, for bytes that are not UTF-8, the line they are on (a byte offset alone sent the
+    evaluator counting through the file)."""
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = len(_LINE_BREAK.findall(data[:start].decode("utf-8", errors="replace"))) + 1
+        raise DatasetError(
+            f"{path}:{line}: not UTF-8 text (byte {start}, {data[start : start + 1]!r}; "
+            "save the file as UTF-8)"
+        ) from None
+
+
+def _lines(text: str) -> list[str]:
+    """A file's lines, split at line feeds and carriage returns only. ``str.splitlines`` also
+    splits at U+2028, U+2029 and U+0085, which JSON allows inside a string (``json.dumps(...,
+    ensure_ascii=False)`` writes them as they are): a valid line holding one was refused as
+    broken JSON, and every later line number was off by one."""
+    return _LINE_BREAK.split(text)
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -93,17 +114,37 @@ def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     before any indexing starts (a byte-order mark, as some editors write, is allowed)."""
     rows = []
     text = _read(path)
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:  # "[[[[..." deeper than the parser goes: not a traceback
+            raise DatasetError(f"{path}:{number}: JSON nested too deep") from None
         if not isinstance(row, dict):
             raise DatasetError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        if not _all_text(row):
+            raise DatasetError(
+                f"{path}:{number}: holds half a character, a \\u escape of an unpaired UTF-16 "
+                "surrogate (as a string cut inside an emoji leaves): valid JSON, but not text"
+            )
         rows.append((number, row))
     return rows
+
+
+def _all_text(value: Any) -> bool:
+    """Whether every string of a decoded JSON value (keys too) is text: ``"\\ud83d"`` is
+    valid JSON that no UTF-8 encoder takes, and it failed as a traceback while hashing the
+    labels, or as a failed search after the indexing."""
+    if isinstance(value, str):
+        return is_text(value)
+    if isinstance(value, dict):
+        return all(is_text(k) and _all_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_all_text(v) for v in value)
+    return True
 
 
 def _field(row: dict[str, Any], names: tuple[str, ...], where: str) -> Any:
@@ -144,15 +185,23 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     (the later row would silently replace the earlier, 1 then 0 dropping the question)."""
     qrels: dict[str, dict[str, int]] = defaultdict(dict)
     seen: dict[tuple[str, str], int] = {}
-    lines = _read(path).splitlines()
+    lines = _lines(_read(path))
     if not lines or [h.strip() for h in lines[0].split("\t")[:2]] not in QRELS_HEADERS:
-        raise DatasetError(f"{path} must start with the header 'query_id<TAB>doc_id<TAB>relevance'")
+        first = lines[0] if lines else ""
+        raise DatasetError(
+            f"{path}:1: must start with the header 'query_id<TAB>doc_id<TAB>relevance'; "
+            + (f"its first line is {first[:80]!r}" if first.strip() else "it is empty")
+            + _header_hint(first)
+        )
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         parts = [part.strip() for part in line.split("\t")]
         if len(parts) != 3:
-            raise DatasetError(f"{path}:{number}: expected 3 tab-separated fields")
+            raise DatasetError(
+                f"{path}:{number}: expected 3 tab-separated fields (query_id, doc_id, "
+                f"relevance), got {len(parts)}: {line[:80]!r}" + _fields_hint(parts)
+            )
         pair = (parts[0], parts[1])
         if pair in seen:
             raise DatasetError(
@@ -161,6 +210,28 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
         seen[pair] = number
         qrels[parts[0]][parts[1]] = _relevance(parts[2], f"{path}:{number}")
     return dict(qrels)
+
+
+def _header_hint(first: str) -> str:
+    """Why a qrels file's first line is not the header, where the usual slips show: the
+    header left out (a judgement in its place), spaces or commas for tabs, pandas' index."""
+    fields = first.split("\t")
+    if len(fields) == 3 and fields[0] not in ("query_id", "query-id"):
+        return " (a judgement: add the header line above it)"
+    if "\t" not in first and ("," in first or " " in first.strip()):
+        return " (the fields must be separated by tabs)"
+    if len(fields) == 4 and not fields[0].strip():
+        return " (a leading index column, as pandas writes: to_csv(..., index=False))"
+    return ""
+
+
+def _fields_hint(parts: list[str]) -> str:
+    """The likely slip behind a judgement line of another shape than three fields."""
+    if len(parts) > 3 and not any(parts[3:]):
+        return " (a tab after the last field)"
+    if len(parts) == 4:
+        return " (TREC's 'query Q0 doc relevance' has 4: drop the second)"
+    return ""
 
 
 def corpus_documents(path: Path) -> list[Document]:
@@ -198,7 +269,8 @@ def read_queries(path: Path) -> tuple[dict[str, str], set[str]]:
         where = f"{path}:{number}"
         qid = str(_field(row, ("query_id", "_id"), where))
         text = _text(row, where)
-        if not as_typed_plainly(text).strip():  # as search reads it: "\u200b" is empty too
+        if is_blank(without_controls(as_typed_plainly(text))):  # as search reads it:
+            # "\u200b" and "\x00" are empty too (a failed run after the indexing, otherwise)
             raise DatasetError(f"{where}: question {qid!r} is empty")
         if qid in queries:
             raise DatasetError(f"{where}: query_id {qid!r} is repeated")
@@ -319,6 +391,16 @@ def load_dataset(folder: Path, split: str | None = None, corpus: str = "corpus.j
     if not queries:
         raise DatasetError(f"{queries_path} has no questions")
     evidence_path = judgements_of(folder, "evidence", split, ".jsonl")
+    if evidence_path is None and split and (folder / "evidence.jsonl").is_file():
+        # not an error, as a missing qrels file is (evidence is optional), but not silence:
+        # the evidence metrics vanished from the run without a word
+        logger.warning(
+            "%s: evidence.jsonl is not read for split %s (it labels queries.jsonl); name this "
+            "split's evidence evidence.%s.jsonl: this run has no evidence metrics",
+            folder,
+            split,
+            split,
+        )
     evidence, named = read_evidence(evidence_path) if evidence_path else ({}, [])
     qrels = read_qrels(qrels_path)
     own = (f"qrels{_suffix(split)}.tsv", f"evidence{_suffix(split)}.jsonl")

@@ -125,6 +125,18 @@ def check_baseline(data: Any) -> dict[str, Any]:
         bad = [f"{name}={value!r}" for name, value in metrics.items() if not _is_value(value)]
         if bad:
             problems.append(f"mode {mode!r} has values that are not numbers: {', '.join(bad)}")
+        # A gated metric is a share: 82.7 (a percentage, from another tool) failed the gate as
+        # a regression of 81.9, exit 1, for what is a baseline that cannot gate (exit 2).
+        outside = [
+            f"{name}={value!r}"
+            for name in gated(metrics)
+            if _is_value(value := metrics[name]) and value is not None and not 0 <= value <= 1
+        ]
+        if outside:
+            problems.append(
+                f"mode {mode!r} has values outside 0..1 (shares, 0.83 not 83%): "
+                + ", ".join(outside)
+            )
         rows = block.get("per_query", [])
         if rows is not None and not (
             isinstance(rows, list)
@@ -137,12 +149,19 @@ def check_baseline(data: Any) -> dict[str, Any]:
 
 
 def check_max_drop(max_drop: float) -> float:
-    """``max_drop`` if it is a finite number >= 0: a negative one fails identical runs and NaN
-    compares false with everything, which would switch the gate off."""
+    """``max_drop`` if it is a finite number from 0 up to, not including, 1: a negative one
+    fails identical runs, NaN compares false with everything, and 1 or more lets every run
+    pass, since the gated metrics run from 0 to 1 (``--max-drop 1`` meant as 1% switched the
+    gate off while it said "no metric dropped")."""
     if isinstance(max_drop, bool) or not isinstance(max_drop, int | float):
         raise ValueError(f"max_drop must be a number, got {max_drop!r}")
     if not math.isfinite(max_drop) or max_drop < 0:
         raise ValueError(f"max_drop must be a finite number >= 0, got {max_drop}")
+    if max_drop >= 1:
+        raise ValueError(
+            f"max_drop must be below 1, got {max_drop}: the gated metrics run from 0 to 1, so "
+            "no drop could exceed it (a drop of one point, 1%, is 0.01)"
+        )
     return float(max_drop)
 
 

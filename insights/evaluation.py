@@ -26,7 +26,7 @@ from eval.datasets import judgements_of, load_dataset, splits_of
 from eval.report import markdown_table
 from eval.runner import run_modes
 from indexer.build import Progress
-from indexer.errors import InvalidQueryError, KBError
+from indexer.errors import DatasetError, InvalidQueryError, KBError
 from indexer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def run(
     cache_root: Path,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Metrics per mode, a markdown table, a PNG chart (base64) and a per-query drill-down.
+    """Metrics per mode, a markdown table, a PNG chart (base64), a per-query drill-down and
+    ``warnings``, what the labelled set's reading warned of (``kb eval`` prints the same).
 
     ``progress`` hears each stage ("load", "index", the build's "chunk", "embed" and "write"
     when the set is not cached yet, "questions", "report") and each step of it; "questions"
@@ -72,17 +73,51 @@ def run(
     if bad or not modes:
         raise InvalidQueryError(f"modes must be some of {', '.join(MODES)}", "modes")
     progress = progress or Progress()
-    progress.on_start("load", 1)
-    dataset = load_dataset(folder, split)
-    progress.on_start("index", 1)
-    # What `kb eval` runs (long questions measured too), with the model the API serves.
-    results = run_modes(dataset, modes, settings, cache_root, progress, embedder)
+    with _warnings_kept() as warned:
+        progress.on_start("load", 1)
+        try:
+            dataset = load_dataset(folder, split)
+        except DatasetError as exc:
+            raise DatasetError(without_folder(str(exc), folder)) from None
+        progress.on_start("index", 1)
+        # What `kb eval` runs (long questions measured too), with the model the API serves.
+        results = run_modes(dataset, modes, settings, cache_root, progress, embedder)
     progress.on_start("report", 1)  # per-query rows carry their evidence and ranks already
     with tempfile.TemporaryDirectory() as tmp:
         png = write_chart(results, Path(tmp) / "chart.png").read_bytes()
     results["table_md"] = markdown_table(results)
     results["chart_png"] = base64.b64encode(png).decode("ascii")
+    results["warnings"] = [without_folder(line, folder) for line in warned]
     return results
+
+
+def without_folder(text: str, folder: Path) -> str:
+    """``text`` with the set's folder on the server named by the set's own name: the API
+    shows no server path, and the file and line are what the evaluator needs."""
+    return text.replace(str(folder), Path(folder).name)
+
+
+@contextlib.contextmanager
+def _warnings_kept() -> Iterator[list[str]]:
+    """The harness's warnings (eval.*) logged by this thread while it lasts: judgements of
+    documents not in the corpus, evidence no passage holds, labels of unknown questions, long
+    questions. ``kb eval`` prints them; a run on the API only logged them on the server, so
+    the evaluator page showed metrics those labels had lowered without a word."""
+    me = threading.get_ident()
+    kept: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == me:  # not another run's, nor a search's
+                kept.append(" ".join(record.getMessage().split()))
+
+    handler = Keep(logging.WARNING)
+    target = logging.getLogger("eval")
+    target.addHandler(handler)
+    try:
+        yield kept
+    finally:
+        target.removeHandler(handler)
 
 
 # -- evaluation runs as jobs -----------------------------------------------------------------

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("kb")
 
+MAX_DROP = 0.01  # kb eval --baseline: the largest drop per metric allowed when none is given
+
 
 class UsageError(Exception):
     """A command-line value the command cannot use (exit status 2, like argparse's errors)."""
@@ -553,8 +555,8 @@ def _read_baseline(path: str) -> dict[str, Any]:
     """The --baseline file, checked before any indexing; a bad one is a usage error (2)."""
     from eval.report import BaselineError, check_baseline
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
+    try:  # a byte-order mark allowed, as in the labelled sets: Windows tools write one
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UsageError(f"--baseline {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -563,6 +565,10 @@ def _read_baseline(path: str) -> dict[str, Any]:
         return check_baseline(json.loads(text))
     except json.JSONDecodeError as exc:
         raise UsageError(f"--baseline {path} is not valid JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." deeper than the parser goes: a traceback, not a gate
+        raise UsageError(
+            f"--baseline {path} is not a kb eval --json file: nested too deep"
+        ) from None
     except BaselineError as exc:
         raise UsageError(f"--baseline {path} {exc}") from None
 
@@ -600,10 +606,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _note_local_eval(settings)
     modes = ["default", "dense", "bm25", "hybrid"] if args.mode == "all" else [args.mode]
+    if args.max_drop is not None and not args.baseline:
+        raise UsageError(
+            f"--max-drop {args.max_drop} gates nothing without --baseline FILE.json: name the "
+            "earlier run to compare with"
+        )
     try:
-        max_drop = check_max_drop(args.max_drop)
-    except ValueError:
-        raise UsageError(f"--max-drop must be a finite number >= 0, got {args.max_drop}") from None
+        max_drop = check_max_drop(MAX_DROP if args.max_drop is None else args.max_drop)
+    except ValueError as exc:
+        raise UsageError(f"--{str(exc).replace('_', '-', 1)}") from None
     baseline = _read_baseline(args.baseline) if args.baseline else None
     outputs = (
         ("--json", args.json),
@@ -647,6 +658,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             results = run_modes(dataset, modes, settings, cache_dir, progress)
     except KBError as exc:
         raise EvalRunError(f"the evaluation could not run: {exc}") from None
+    except OSError as exc:  # the cache folder cannot be made or written, a full disk: nothing
+        # was measured, so not exit 1, which a gate reads as a regression
+        where = f": {exc.filename}" if exc.filename else ""
+        raise EvalRunError(f"the evaluation could not run: {exc.strerror or exc}{where}") from None
     finally:
         close_bars()
     table = markdown_table(results)
@@ -877,7 +892,9 @@ def build_parser() -> argparse.ArgumentParser:
         "exit 1 on a regression, 2 if it does not match this run",
     )
     p.add_argument(
-        "--max-drop", type=float, default=0.01, help="largest allowed drop per metric (>= 0)"
+        "--max-drop",
+        type=float,
+        help=f"with --baseline: largest allowed drop per metric, 0 <= D < 1 (default {MAX_DROP})",
     )
     p.add_argument(
         "--save-baseline",

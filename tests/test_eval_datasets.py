@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -151,7 +152,7 @@ def test_evidence_no_passage_can_hold_is_reported(
 def test_files_that_are_not_utf8_are_named(tmp_path: Path) -> None:
     folder = _write(tmp_path / "set")
     (folder / "queries.jsonl").write_bytes(b'{"query_id": "q1", "text": "caf\xe9"}\n')
-    with pytest.raises(KBError, match=r"queries\.jsonl: not UTF-8 text"):
+    with pytest.raises(KBError, match=r"queries\.jsonl:1: not UTF-8 text"):
         load_dataset(folder)
 
 
@@ -330,7 +331,7 @@ def test_a_damaged_cached_index_is_built_again(tmp_path: Path, fake_embedder) ->
 
 
 def test_a_split_without_judgements_of_its_own_does_not_take_the_unsuffixed_ones(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """queries.test.jsonl beside qrels.tsv and evidence.jsonl (labels of other questions with
     the same ids) was scored against them without a word."""
@@ -343,9 +344,20 @@ def test_a_split_without_judgements_of_its_own_does_not_take_the_unsuffixed_ones
     with pytest.raises(KBError, match=r"has no qrels\.test\.tsv"):
         load_dataset(folder, "test")
     (folder / "qrels.test.tsv").write_text("query_id\tdoc_id\trelevance\nq1\td2\t1\n", "utf-8")
-    dataset = load_dataset(folder, "test")
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        dataset = load_dataset(folder, "test")
     assert dataset.qrels == {"q1": {"d2": 1}} and dataset.evidence == {}
     assert dataset.labels_from == ["queries.test.jsonl", "qrels.test.tsv"]
+    # the evidence metrics are gone from the run: the evaluator is told why
+    assert "evidence.jsonl is not read for split test" in caplog.text
+    assert "evidence.test.jsonl" in caplog.text
+    caplog.clear()
+    (folder / "evidence.test.jsonl").write_text(
+        json.dumps({"query_id": "q1", "doc_id": "d2", "evidence": ["weekly"]}) + "\n", "utf-8"
+    )
+    with caplog.at_level(logging.WARNING, logger="eval.datasets"):
+        assert load_dataset(folder, "test").evidence == {"q1": ["weekly"]}
+    assert "is not read" not in caplog.text
 
 
 @pytest.mark.parametrize("value", ['"false"', "0", "null", '"no"'])
@@ -417,3 +429,118 @@ def test_labels_hash_follows_every_label_and_nothing_else(tmp_path: Path) -> Non
         tmp_path / "e", evidence=[{"query_id": "q1", "doc_id": "d2", "evidence": ["14 days"]}]
     )
     assert load_dataset(moved).labels_hash != load_dataset(with_evidence).labels_hash
+
+
+def test_line_separators_json_allows_inside_strings_do_not_break_a_line(tmp_path: Path) -> None:
+    # json.dumps(..., ensure_ascii=False) writes U+2028, U+2029 and U+0085 as they are: text
+    # pasted from web pages and Word holds them, and the line stays one valid JSON object.
+    text = "Refunds take 14 days.\u2028Payouts\u2029are weekly.\x85Done."
+    folder = _write(tmp_path / "set")
+    (folder / "corpus.jsonl").write_text(
+        json.dumps({"doc_id": "d1", "title": "Refunds", "text": text}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"doc_id": "d2", "title": "Payouts", "text": "Payouts are weekly."})
+        + "\n",
+        encoding="utf-8",
+    )
+    dataset = load_dataset(folder)
+    assert [d.doc_id for d in dataset.documents] == ["d1", "d2"]
+    # and a broken line after one is named by the line an editor shows
+    with (folder / "corpus.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"doc_id": "d3", "text": \n')
+    with pytest.raises(KBError, match=r"corpus\.jsonl:3: not valid JSON"):
+        load_dataset(folder)
+
+
+def test_bytes_that_are_not_utf8_are_named_by_line(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").write_bytes(
+        b'{"query_id": "q0", "text": "refunds"}\r\n'
+        b'{"query_id": "q1", "text": "how long do refunds take"}\r\n'
+        b'{"query_id": "q2", "text": "caf\xe9 refunds"}\r\n'
+    )
+    with pytest.raises(KBError, match=r"queries\.jsonl:3: not UTF-8 text \(byte 126, b'\\xe9'"):
+        load_dataset(folder)
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("corpus.jsonl", '{"doc_id": "d3", "text": "Refunds \\ud83d take 14 days."}'),
+        ("queries.jsonl", '{"query_id": "q2", "text": "refund window \\ud83d"}'),
+        ("queries.jsonl", '{"query_id": "q\\udc00", "text": "refund window"}'),
+        ("evidence.jsonl", '{"query_id": "q1", "doc_id": "d1", "evidence": ["14 \\ud83d"]}'),
+    ],
+)
+def test_half_a_character_is_named_by_file_and_line_before_indexing(
+    tmp_path: Path, name: str, line: str
+) -> None:
+    """A string cut inside an emoji (JavaScript's slice) leaves a \\u escape of a lone UTF-16
+    surrogate: valid JSON, not text. It ended in a traceback while the labels were hashed, or
+    in a failed run (exit 3) once the corpus was indexed."""
+    folder = _write(tmp_path / "set", evidence=[])
+    with (folder / name).open("a", encoding="utf-8") as f:
+        f.write(line + "\n")
+    number = len((folder / name).read_text("utf-8").splitlines())
+    with pytest.raises(KBError, match=rf"{re.escape(name)}:{number}: holds half a character"):
+        load_dataset(folder)
+
+
+def test_a_question_of_control_characters_is_empty_before_indexing(tmp_path: Path) -> None:
+    """Search reads control characters as spaces: "\\x00\\x01" failed the run after indexing."""
+    folder = _write(tmp_path / "set")
+    (folder / "queries.jsonl").write_text(
+        '{"query_id": "q1", "text": "how long do refunds take"}\n'
+        '{"query_id": "q2", "text": "\\u0000\\u0001 \\u007f"}\n',
+        "utf-8",
+    )
+    with pytest.raises(KBError, match=r"queries\.jsonl:2: question 'q2' is empty"):
+        load_dataset(folder)
+
+
+def test_a_line_nested_past_the_parsers_depth_is_named(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "set")
+    with (folder / "queries.jsonl").open("a", encoding="utf-8") as f:
+        f.write("[" * 100_000 + "\n")
+    with pytest.raises(KBError, match=r"queries\.jsonl:2: JSON nested too deep"):
+        load_dataset(folder)
+
+
+@pytest.mark.parametrize(
+    ("first", "hint"),
+    [
+        ("q1\td1\t1", "its first line is 'q1\\td1\\t1' (a judgement: add the header line"),
+        ("query_id doc_id relevance", "(the fields must be separated by tabs)"),
+        ("query_id,doc_id,relevance", "(the fields must be separated by tabs)"),
+        ("\tquery_id\tdoc_id\trelevance", "(a leading index column, as pandas writes"),
+        ("", "it is empty"),
+    ],
+)
+def test_a_qrels_file_without_its_header_shows_its_first_line_and_why(
+    tmp_path: Path, first: str, hint: str
+) -> None:
+    """ "must start with the header" alone left the evaluator to guess what was wrong with a
+    line that looked like one (spaces for tabs) or that they had not noticed was missing."""
+    folder = _write(tmp_path / "set", qrels=first + ("\nq1\td1\t1\n" if first else ""))
+    with pytest.raises(KBError) as caught:
+        load_dataset(folder)
+    message = str(caught.value)
+    assert "qrels.tsv:1: must start with the header 'query_id<TAB>doc_id<TAB>relevance'" in message
+    assert hint in message, message
+
+
+def test_a_judgement_line_of_another_shape_shows_what_it_holds(tmp_path: Path) -> None:
+    head = "query_id\tdoc_id\trelevance\n"
+    folder = _write(tmp_path / "trec", qrels=head + "q1\t0\td1\t1\n")
+    with pytest.raises(
+        KBError,
+        match=r"qrels\.tsv:2: expected 3 tab-separated fields .* got 4: "
+        r"'q1\\t0\\td1\\t1' \(TREC's 'query Q0 doc relevance' has 4",
+    ):
+        load_dataset(folder)
+    folder = _write(tmp_path / "tab", qrels=head + "q1\td1\t1\t\n")
+    with pytest.raises(KBError, match=r"got 4: 'q1\\td1\\t1\\t' \(a tab after the last field\)$"):
+        load_dataset(folder)
+    folder = _write(tmp_path / "spaces", qrels=head + "q1 d1 1\n")
+    with pytest.raises(KBError, match=r"qrels\.tsv:2: expected 3 .* got 1: 'q1 d1 1'$"):
+        load_dataset(folder)

@@ -146,11 +146,13 @@ def test_gate_passes_and_fails_on_a_matching_baseline(fake_eval, tmp_path, capsy
     same.write_text(json.dumps(baseline))
     assert main(["eval", str(folder), "--baseline", str(same), "--max-drop", "0"]) == 0
     assert "no metric dropped" in capsys.readouterr().out
-    baseline["results"]["default"]["metrics"]["ndcg@10"] = 2.0  # unreachable: a sure drop
-    better = tmp_path / "better.json"
-    better.write_text(json.dumps(baseline))
-    assert main(["eval", str(folder), "--baseline", str(better)]) == 1
-    assert "regression: default ndcg@10: 2.0000 -> 1.0000" in capsys.readouterr().err
+    assert baseline["results"]["default"]["metrics"]["recall@1"] == 1.0
+    with (folder / "qrels.tsv").open("a") as f:  # q2 gets a second relevant document
+        f.write("q2\trefunds\t1\n")  # so its recall@1 is 0.5 at best: a sure drop
+    assert main(["eval", str(folder), "--baseline", str(same)]) == 1
+    assert "regression: default recall@1: 1.0000 -> 0.7500 (drop 0.2500 > 0.01)" in (
+        capsys.readouterr().err
+    )
 
 
 def _variants(run: dict) -> dict[str, object]:
@@ -170,6 +172,8 @@ def _variants(run: dict) -> dict[str, object]:
         "no-metrics": {**run, "results": {"default": {"per_query": []}}},
         "null-metrics": {**run, "results": {"default": {"metrics": None}}},
         "string-metric": {**run, "results": {"default": {"metrics": {**metrics, "hit@1": "x"}}}},
+        "percent-metric": {**run, "results": {"default": {"metrics": {**metrics, "mrr@10": 83.3}}}},
+        "negative-metric": {**run, "results": {"default": {"metrics": {**metrics, "hit@1": -1}}}},
         "per-query-string": {**run, "results": {"default": {"metrics": metrics,
                                                             "per_query": "oops"}}},
         "per-query-list-id": {**run, "results": {"default": {"metrics": metrics,
@@ -190,6 +194,8 @@ def _variants(run: dict) -> dict[str, object]:
         "no-metrics",
         "null-metrics",
         "string-metric",
+        "percent-metric",
+        "negative-metric",
         "per-query-string",
         "per-query-list-id",
         "missing-file",
@@ -224,6 +230,69 @@ def test_a_bad_max_drop_exits_2_before_indexing(
     assert capsys.readouterr().err == (
         f"kb: --max-drop must be a finite number >= 0, got {float(max_drop)}\n"
     )
+
+
+@pytest.mark.parametrize("max_drop", ["1", "1.5", "5"])
+def test_a_max_drop_no_run_could_exceed_exits_2_before_indexing(
+    max_drop, fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    # "--max-drop 1" meant as 1%: the metrics run from 0 to 1, so every run passed the gate
+    folder = write_tiny(tmp_path)
+    baseline = json.loads(_recorded(tmp_path, folder, capsys).read_text())
+    for block in baseline["results"].values():
+        block["metrics"] = {k: (1.0 if k == "ndcg@10" else v) for k, v in block["metrics"].items()}
+    path = tmp_path / "higher.json"
+    path.write_text(json.dumps(baseline))
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--baseline", str(path), "--max-drop", max_drop]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kb: --max-drop must be below 1, got {float(max_drop)}"), err
+    assert "0.01" in err and err.count("\n") == 1
+
+
+def test_a_max_drop_without_a_baseline_exits_2_before_indexing(
+    fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    folder = write_tiny(tmp_path)
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--max-drop", "0.02"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kb: --max-drop 0.02 gates nothing without --baseline"), err
+
+
+def test_a_baseline_with_a_byte_order_mark_gates_and_one_nested_too_deep_is_refused(
+    fake_eval, tmp_path, monkeypatch, capsys
+) -> None:
+    """Windows tools save JSON with a byte-order mark (accepted in the labelled sets, refused
+    as "not valid JSON" in a baseline); JSON nested past the parser's depth was a traceback."""
+    folder = write_tiny(tmp_path)
+    recorded = _recorded(tmp_path, folder, capsys)
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + recorded.read_bytes())
+    assert main(["eval", str(folder), "--baseline", str(with_bom), "-q"]) == 0
+    assert "no metric dropped" in capsys.readouterr().out
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    _no_indexing(monkeypatch)
+    assert main(["eval", str(folder), "--baseline", str(deep)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"kb: --baseline {deep} is not a kb eval --json file: nested too deep\n"
+    )
+
+
+def test_a_cache_folder_that_cannot_be_written_is_a_failed_run_not_a_regression(
+    fake_eval, tmp_path, capsys
+) -> None:
+    """Exit 1 is a regression to a CI gate; an evaluation cache that cannot be made (a file
+    in its place, a full disk) measured nothing: exit 3, as for a locked cache."""
+    folder = write_tiny(tmp_path)
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["eval", str(folder), "--cache-dir", str(taken), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("kb: the evaluation could not run: Not a directory: "), err
+    assert str(taken) in err and err.count("\n") == 1
 
 
 def test_eval_all_reads_kb_datasets_dir(fake_eval, tmp_path, monkeypatch, capsys) -> None:

@@ -304,13 +304,14 @@ def test_gate_counts_a_metric_gone_n_a_as_a_regression() -> None:
     assert line == "default ndcg@10: 0.5000 -> n/a (nothing left to measure)"
 
 
-@pytest.mark.parametrize("bad", [-0.01, math.nan, math.inf, -math.inf])
-def test_max_drop_must_be_finite_and_not_negative(bad) -> None:
+@pytest.mark.parametrize("bad", [-0.01, math.nan, math.inf, -math.inf, 1, 1.0, 2.5])
+def test_max_drop_must_be_finite_not_negative_and_below_one(bad) -> None:
     with pytest.raises(ValueError, match="max_drop"):
         check_max_drop(bad)
     with pytest.raises(ValueError, match="max_drop"):
         regressions(_base(), _base(), bad)
     assert regressions(_base(), _base(), 0.0) == []
+    assert regressions(_base(), _base(), 0.99) == []
 
 
 def test_chart_labels_do_not_overlap() -> None:

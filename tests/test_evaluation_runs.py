@@ -181,6 +181,26 @@ def test_a_failed_run_says_why(client, tmp_path: Path) -> None:
     assert _until_finished(client, ok["run_id"])["status"] == "done"
 
 
+def test_a_run_reports_the_sets_warnings_without_server_paths(client, tmp_path: Path) -> None:
+    """`kb eval` prints what the labels warn of (a judgement of a document the corpus lacks
+    can only count as a miss); a run on the API only logged it on the server, so the page
+    showed lowered metrics without a word. Neither a warning nor an error shows the server's
+    folder: the set is named as GET /eval/datasets names it."""
+    tiny = tmp_path / "datasets" / "tiny"
+    with (tiny / "qrels.dev.tsv").open("a") as f:
+        f.write("q1\tno-such-doc\t1\n")
+    run = client.post("/eval/runs", json={**TINY, "modes": ["bm25"]}).json()
+    done = _until_finished(client, run["run_id"])
+    assert done["status"] == "done", done["error"]
+    [warning] = done["result"]["warnings"]
+    assert warning.startswith("tiny/qrels.dev.tsv: 1 judgement(s) name documents that are not")
+    assert "q1 -> no-such-doc" in warning and str(tmp_path) not in warning
+    _broken_set(tmp_path / "datasets")
+    run = client.post("/eval/runs", json={"dataset": "broken", "modes": ["bm25"]}).json()
+    failed = _until_finished(client, run["run_id"])
+    assert failed["error"].startswith("broken/corpus.jsonl:2: not valid JSON"), failed["error"]
+
+
 def test_an_unexpected_error_is_reported_without_its_internals(
     client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -501,6 +501,50 @@ def test_evaluate_page_names_the_questions_worse_than_in_an_earlier_run(
     assert "bm25, ndcg@10: 1 question worse" in _markdown(at)
 
 
+def test_evaluate_page_says_when_the_earlier_run_had_other_labels(
+    api_url: str, tmp_path: Path
+) -> None:
+    """An evaluator fixes a label and runs again: the questions that moved are the label's
+    doing, which `kb eval --baseline` notes and the page did not."""
+    api = ApiClient(api_url)
+
+    def page_against_earlier(run: dict, earlier: dict) -> list[str]:
+        at = AppTest.from_file(EVALUATE, default_timeout=60)
+        at.session_state["eval"] = run["result"]
+        at.session_state["eval_result_of"] = run["run_id"]
+        at.run()
+        assert not at.exception, at.exception
+        assert at.selectbox(key="compare-run").value["run_id"] == earlier["run_id"]
+        return [w.value for w in at.warning if "earlier run differs" in w.value]
+
+    first = _finished_run(api, ["bm25"])
+    second = _finished_run(api, ["bm25"])
+    assert page_against_earlier(second, first) == []  # the same labels: nothing to say
+    qrels = tmp_path / "datasets" / "tiny" / "qrels.dev.tsv"
+    qrels.write_text(qrels.read_text().replace("q2\tpayouts\t1", "q2\tpayouts\t1\nq2\tlive\t1"))
+    third = _finished_run(api, ["bm25"])
+    [note] = page_against_earlier(third, second)
+    assert "other labels" in note, note
+
+
+def test_evaluate_page_shows_what_the_labels_warn_of(api_url: str, tmp_path: Path) -> None:
+    """A judgement of a document the corpus lacks can only count as a miss: `kb eval` says so,
+    and so must the page, above the metrics it lowered."""
+    qrels = tmp_path / "datasets" / "tiny" / "qrels.dev.tsv"
+    qrels.write_text(qrels.read_text() + "q1\tno-such-doc\t1\n")
+    run = _finished_run(ApiClient(api_url), ["bm25"])
+    at = AppTest.from_file(EVALUATE, default_timeout=60)
+    at.query_params["run"] = run["run_id"]
+    at.run()
+    assert not at.exception, at.exception
+    shown = [_unescape(w.value) for w in at.warning]
+    assert any(
+        w.startswith("tiny/qrels.dev.tsv: 1 judgement(s) name documents that are not in the corpus")
+        and "q1 -> no-such-doc" in w
+        for w in shown
+    ), shown
+
+
 def test_a_link_made_today_carries_no_day_so_it_reads_as_today_later(api_url: str) -> None:
     """A link always carried the day it was made: opened on a later day, that day was sent as
     a chosen as_of, which turns off searching the version a question names."""

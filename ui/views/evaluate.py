@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from eval.report import compare_questions, measured_with, moved_summary
+from eval.report import baseline_notes, compare_questions, measured_with, moved_summary
 from ui.charts import metrics_chart_text
 from ui.client import ApiClient, ApiUnavailable
 from ui.common import call, client, md, require_api
@@ -203,6 +203,10 @@ def _against_earlier(api: ApiClient, run: dict[str, Any], run_id: str | None) ->
     if not changes:
         st.caption("The two runs share no mode with per-question results.")
         return
+    # What `kb eval --baseline` notes: questions that moved because a label, a document or a
+    # setting changed between the runs are not retrieval's doing.
+    for note in baseline_notes(run, before):
+        st.warning(md(f"The earlier run differs: {note}."))
     st.caption(
         "A change that helps or hurts moves questions mostly one way; int8 noise moves a few "
         "each way. The sign test's p is how likely a split this uneven is by chance."
@@ -308,6 +312,8 @@ if run_id and st.session_state.get("eval_result_of") == run_id:
     st.caption(md(st.session_state.get("eval_finished", "")))
 if isinstance(run.get("config"), dict):  # what was measured: model, chunker, settings
     st.caption(measured_with(run["config"]))  # Markdown: names are in code spans, as written
+for warning in run.get("warnings") or []:  # labels that can only count as misses, and such
+    st.warning(md(warning))
 _table([{"mode": mode, **block["metrics"]} for mode, block in run["results"].items()])
 if run.get("chart_png"):
     # The picture's figures as its text alternative: a screen reader read only the caption.
