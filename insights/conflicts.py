@@ -623,16 +623,28 @@ def _facts(sentence: str) -> dict[str, set[str]]:
 
 
 # A rule and its negation: "must" / "must not", "are allowed" / "are not allowed", "can" /
-# "cannot". Only sentences with a modal are rules; an odd number of negations flips one.
+# "cannot". Only sentences with a modal are rules; a negation at a modal flips one.
 _NEGATIONS = set(
     "not never cannot can't mustn't shouldn't don't doesn't isn't aren't won't without".split()
 )
 _DEONTIC = re.compile(
-    r"\b(?:must|may|can|cannot|can't|should|shall|allowed|permitted|required|eligible)\b",
+    r"\b(?:must|mustn't|may|can|cannot|can't|should|shouldn't|shall|allowed|permitted|required"
+    r"|eligible)\b",
     re.IGNORECASE,
 )
+_MODALS = set("must mustn't may can cannot can't should shouldn't shall".split()) | set(
+    "allowed permitted required eligible".split()
+)
+# What negates a modal next to it: "must not", "can never", "are not allowed", "cannot".
+# "without a receipt", "not as described" or ", and never to minors" elsewhere in the
+# sentence qualify what the rule is about; counted as negations, they made "can refund coins
+# without a receipt" the negation of "can refund coins with a receipt".
+_MODAL_NEGATIONS = set("not never cannot can't mustn't shouldn't isn't aren't".split())
 _RULE_PHRASE = re.compile(
-    r"\b(?:must|may|can|cannot|can't|should|shall|is|are)(?:\s(?:not|never))?\s(?:be\s)?[a-z]+",
+    r"\b(?:(?:(?:is|are)(?:\s(?:not|never))?|isn't|aren't)\s(?:allowed|permitted|required"
+    r"|eligible)"
+    r"|(?:must|mustn't|may|cannot|can't|can|should|shouldn't|shall)(?:\s(?:not|never))?"
+    r"\s(?:be\s)?[a-z]+)",
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[a-z']+")
@@ -640,10 +652,13 @@ _SAME_RULE = 0.8  # Jaccard overlap of two rules' words: the same action, not a 
 
 
 def _negated(sentence: str) -> bool | None:
-    """Whether a rule is negated (an odd number of negations); None for no rule."""
+    """Whether a rule is negated (an odd number of negations at its modals, emphasis such as
+    "also" or "always" skipped); None for no rule."""
     if not _DEONTIC.search(sentence):
         return None
-    return _negations(sentence) % 2 == 1
+    tokens = [t for t in _TOKEN.findall(sentence.lower()) if t not in _EMPHASIS]
+    near = {j for i, t in enumerate(tokens) if t in _MODALS for j in (i - 1, i, i + 1)}
+    return sum(tokens[j] in _MODAL_NEGATIONS for j in near if 0 <= j < len(tokens)) % 2 == 1
 
 
 def _negations(text: str) -> int:

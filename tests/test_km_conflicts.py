@@ -884,3 +884,73 @@ def test_a_rule_against_its_negation_with_a_reason_or_emphasis_is_reported(a: st
 )
 def test_reason_markers_do_not_turn_other_rules_into_one(a: str, b: str) -> None:
     assert "rule" not in conflicts.disagreements(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (  # "without" qualifies the coins, it does not negate "can refund" (QA pass)
+            "Agents can refund coins bought by a minor without a receipt.",
+            "Agents can refund coins bought by a minor with a receipt.",
+        ),
+        (  # "not as described" is a kind of item, not a negated rule (shop returns v1 / v2)
+            "For items priced under USD 5 that are reported as damaged, agents can approve a "
+            "refund without asking the buyer to send the item back.",
+            "For items priced under USD 5 that are reported as damaged or not as described, "
+            "agents can approve a refund without asking the buyer to send the item back.",
+        ),
+        (  # a restriction added in a clause of its own (LIVE eligibility v1 / v2)
+            "Creator Support can grant temporary access for partner events only.",
+            "Creator Support can grant temporary access for partner events only, and never to "
+            "users under 18.",
+        ),
+    ],
+)
+def test_a_negation_away_from_the_modal_does_not_negate_the_rule(a: str, b: str) -> None:
+    """Only a negation at the rule's modal ("must not", "are not allowed", "cannot") flips
+    it: counting every "not", "never" and "without" in the sentence reported these as a rule
+    and its negation, named "can refund" against "can refund"."""
+    assert "rule" not in conflicts.disagreements(a, b)
+    assert "rule" not in conflicts.disagreements(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rules"),
+    [
+        (
+            "Agents should escalate threats of violence to the safety team.",
+            "Agents shouldn't escalate threats of violence to the safety team.",
+            ["should escalate", "shouldn't escalate"],
+        ),
+        (
+            "Agents must share the full ticket history with the user.",
+            "Agents mustn't share the full ticket history with the user.",
+            ["must share", "mustn't share"],
+        ),
+        (  # "must not ... without" is still "must not": two negations do not cancel out
+            "Agents must not unlock an account without a video selfie check.",
+            "Agents must unlock an account without a video selfie check.",
+            ["must not unlock", "must unlock"],
+        ),
+        (
+            "Users under 13 are not allowed to create an account.",
+            "Users under 13 are allowed to create an account.",
+            ["are not allowed", "are allowed"],
+        ),
+        (
+            "Sellers aren't allowed to list knives in the Home category.",
+            "Sellers are allowed to list knives in the Home category.",
+            ["aren't allowed", "are allowed"],
+        ),
+        (
+            "A receipt isn't required to refund coins bought in the app.",
+            "A receipt is required to refund coins bought in the app.",
+            ["isn't required", "is required"],
+        ),
+    ],
+)
+def test_a_rule_against_its_negation_names_both_rules(a: str, b: str, rules: list[str]) -> None:
+    """Contracted negations ("shouldn't", "mustn't") are rules too, and each side names the
+    words that say which way its rule goes."""
+    assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
+    assert conflicts.disagreements(b, a).get("rule") == [[rules[1]], [rules[0]]]
