@@ -903,11 +903,18 @@ def _parsed(text: str) -> tuple[_Statement, ...]:
     (a passage meets hundreds of others on a low similarity bar)."""
     return tuple(
         _Statement(
-            s, clause, frozenset(_words(s)), frozenset(_markets(s)), _facts(s), _prose(s),
-            _rule_parts(s), _aims(s), _labels(s),
+            s, clause, frozenset(_words(p)), frozenset(_markets(p)), _facts(p), _prose(p),
+            _rule_parts(p), _aims(p), _labels(p),
         )
         for s, clause in _statements(text)
+        for p in [_apostrophes(s)]
     )  # fmt: skip
+
+
+def _apostrophes(sentence: str) -> str:
+    """The sentence with typographic apostrophes as ASCII ones: Word and most editors write
+    "can’t", which read as "can" and "t" lost the rule's negation."""
+    return sentence.replace("\u2019", "'")
 
 
 def disagreements(
@@ -960,7 +967,8 @@ def compare(
                     va, vb = sa.facts[kind], sb.facts[kind]
                     differ |= _add(found, kind, *_conflicting(va, vb, counts=kind == "count"))
             if prose and _opposite_rules(sa, sb, min_shared):
-                differ |= _add(found, "rule", {_rule(sa.text)}, {_rule(sb.text)})
+                rules = {_rule(_apostrophes(sa.text))}, {_rule(_apostrophes(sb.text))}
+                differ |= _add(found, "rule", *rules)
             if differ and (sa.text, sb.text) not in pairs:
                 pairs.append((sa.text, sb.text))
     values = {

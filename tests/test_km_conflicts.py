@@ -954,3 +954,31 @@ def test_a_rule_against_its_negation_names_both_rules(a: str, b: str, rules: lis
     words that say which way its rule goes."""
     assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
     assert conflicts.disagreements(b, a).get("rule") == [[rules[1]], [rules[0]]]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rules"),
+    [
+        (
+            "Agents can\u2019t refund coins that were spent on gifts.",
+            "Agents can refund coins that were spent on gifts.",
+            ["can't refund", "can refund"],
+        ),
+        (
+            "Agents shouldn\u2019t escalate threats of violence to the safety team.",
+            "Agents should escalate threats of violence to the safety team.",
+            ["shouldn't escalate", "should escalate"],
+        ),
+        (
+            "Sellers aren\u2019t allowed to list knives in the Home category.",
+            "Sellers are allowed to list knives in the Home category.",
+            ["aren't allowed", "are allowed"],
+        ),
+    ],
+)
+def test_a_negation_typed_with_a_typographic_apostrophe_is_read(
+    a: str, b: str, rules: list[str]
+) -> None:
+    """Word and most editors write "can’t" with U+2019: read as "can" and "t", the rule lost
+    its negation and the contradiction went unreported."""
+    assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
