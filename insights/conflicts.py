@@ -399,9 +399,45 @@ def _agree(x: str, y: str) -> bool:
     if x == y:
         return True
     sx, sy = _span(x), _span(y)
-    if sx is None or sy is None or (sx[0] != sx[1] and sy[0] != sy[1]):
+    return sx is not None and sy is not None and _within(sx, sy)
+
+
+def _within(sx: tuple[float, float], sy: tuple[float, float]) -> bool:
+    """Whether two spans can both hold: equal, or a single number inside the other range."""
+    if sx == sy:
+        return True
+    if sx[0] != sx[1] and sy[0] != sy[1]:
         return False
     return sx[0] <= sy[0] <= sy[1] <= sx[1] or sy[0] <= sx[0] <= sx[1] <= sy[1]
+
+
+_HOURS_IN = {"days": 24.0, "hours": 1.0}  # durations read in either unit, compared in hours
+
+
+def _durations(facts: dict[str, set[str]]) -> dict[str, tuple[float, float]]:
+    """A sentence's durations as hours, by their spelling ("2 days", "48 hours"), when it
+    states them in days or in hours, not both: "replies within 24 hours, refunds within 5
+    days" states two things, which cannot be paired with one other duration."""
+    kinds = [kind for kind in _HOURS_IN if kind in facts]
+    if len(kinds) != 1:
+        return {}
+    kind, out = kinds[0], {}
+    for value in facts[kind]:
+        if span := _span(value):
+            out[f"{value} {kind}"] = (span[0] * _HOURS_IN[kind], span[1] * _HOURS_IN[kind])
+    return out
+
+
+def _other_units(fa: dict[str, set[str]], fb: dict[str, set[str]]) -> tuple[set[str], set[str]]:
+    """Durations one sentence states in days and the other in hours that disagree, as
+    :func:`_conflicting` reads values of one unit: one SLA written "within 24 hours" and
+    "within 2 days" was never compared (48 hours and "1 to 2 days" agree with 2 days)."""
+    da, db = _durations(fa), _durations(fb)
+    if not da or not db or set(fa) & set(fb) & set(_HOURS_IN):
+        return set(), set()  # none, or in one unit: compared as that unit's values
+    only_a = {x for x, sx in da.items() if not any(_within(sx, sy) for sy in db.values())}
+    only_b = {y for y, sy in db.items() if not any(_within(sy, sx) for sx in da.values())}
+    return (only_a, only_b) if only_a and only_b else (set(), set())
 
 
 def _conflicting(va: set[str], vb: set[str], counts: bool = False) -> tuple[set[str], set[str]]:
@@ -966,6 +1002,8 @@ def compare(
                         continue
                     va, vb = sa.facts[kind], sb.facts[kind]
                     differ |= _add(found, kind, *_conflicting(va, vb, counts=kind == "count"))
+                if prose:  # a table row or fragment ("| 2 | 24-hour restriction") is a tier
+                    differ |= _add(found, "duration", *_other_units(sa.facts, sb.facts))
             if prose and _opposite_rules(sa, sb, min_shared):
                 rules = {_rule(_apostrophes(sa.text))}, {_rule(_apostrophes(sb.text))}
                 differ |= _add(found, "rule", *rules)

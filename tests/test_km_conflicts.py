@@ -982,3 +982,45 @@ def test_a_negation_typed_with_a_typographic_apostrophe_is_read(
     """Word and most editors write "can’t" with U+2019: read as "can" and "t", the rule lost
     its negation and the contradiction went unreported."""
     assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (
+            "Payments Support must answer a chargeback notice within 24 hours.",
+            "Payments Support must answer a chargeback notice within 2 days.",
+            [["24 hours"], ["2 days"]],
+        ),
+        (  # shop returns v1 against v2: the refund after the seller confirms receipt
+            "The refund is issued within 5 business days after the seller confirms receipt.",
+            "The refund is issued within 48 hours after the seller confirms receipt.",
+            [["5 days"], ["48 hours"]],
+        ),
+    ],
+)
+def test_a_duration_in_hours_against_one_in_days_is_compared(
+    a: str, b: str, expected: list[list[str]]
+) -> None:
+    """One SLA written in hours and in days: durations were compared only within one unit, so
+    "within 24 hours" against "within 2 days" was never reported."""
+    assert conflicts.disagreements(a, b).get("duration") == expected
+    assert conflicts.disagreements(b, a).get("duration") == expected[::-1]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Payments Support must answer a chargeback notice within 48 hours.",
+            "Payments Support must answer a chargeback notice within 2 days.",
+        ),
+        (
+            "Payments Support must answer a chargeback notice within 24 hours.",
+            "Payments Support must answer a chargeback notice within 1 to 2 days.",
+        ),
+    ],
+)
+def test_a_duration_in_hours_that_matches_one_in_days_agrees(a: str, b: str) -> None:
+    assert conflicts.disagreements(a, b) == {}
+    assert conflicts.disagreements(b, a) == {}
