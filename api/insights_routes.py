@@ -259,6 +259,7 @@ COLUMNS = {
     "conflicts": (
         "similarity", "doc_a", "title_a", "section_a", "sentence_a", "text_a",
         "doc_b", "title_b", "section_b", "sentence_b", "text_b", "differences", "sentences",
+        "sections",
     ),
     "searches": (
         "ts", "query", "answerable", "confidence", "top_doc", "results", "feedback", "comments",

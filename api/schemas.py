@@ -483,6 +483,10 @@ class ConflictOut(BaseModel):
     )
     sentences: list[list[str]] = Field(description="Every [sentence of a, sentence of b] pair "
                                        "that disagrees.")  # fmt: skip
+    sections: list[list[str]] = Field(
+        default_factory=list,
+        description="For each pair of sentences, [section of a, section of b] where they stand.",
+    )
 
 
 class SearchLogOut(BaseModel):

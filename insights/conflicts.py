@@ -1196,9 +1196,10 @@ def find_conflicts(
 ) -> list[dict[str, Any]]:
     """Pairs of similar passages from different documents whose quantities differ, the most
     alike first, at most ``limit``; with the first pair of sentences that disagree
-    (``sentence_a``, ``sentence_b``; every pair in ``sentences``), each side's section named
-    where its sentence stands (``section_of(doc_id, offset)``, the document's heading path
-    there: a passage can span several sections, and its first heading named the wrong one).
+    (``sentence_a``, ``sentence_b``; every pair in ``sentences``, their sections in
+    ``sections``), each side's section named where its sentence stands
+    (``section_of(doc_id, offset)``, the document's heading path there: a passage can span
+    several sections, and its first heading named the wrong one).
 
     ``retired``: ids of versions a newer one has taken over from (``insights.gaps.superseded``,
     the rule search follows); like versions of one policy, they are left out unless
@@ -1226,21 +1227,28 @@ def find_conflicts(
         if not differ:
             continue
         first_a, first_b = pairs[0] if pairs else ("", "")
+        # each pair's own sections: a short policy is one passage of several sections, and
+        # the first pair's section named an age that differs two sections further down
+        sections = [
+            [" > ".join(_section(a, sa, section_of)), " > ".join(_section(b, sb, section_of))]
+            for sa, sb in pairs or [("", "")]
+        ]
         out.append(
             {
                 "similarity": round(float(sim), 3),
                 "doc_a": a["doc_id"],
                 "title_a": da["title"] if da else "",
-                "section_a": " > ".join(_section(a, first_a, section_of)),
+                "section_a": sections[0][0],
                 "sentence_a": first_a,
                 "text_a": a["text"],
                 "doc_b": b["doc_id"],
                 "title_b": db["title"] if db else "",
-                "section_b": " > ".join(_section(b, first_b, section_of)),
+                "section_b": sections[0][1],
                 "sentence_b": first_b,
                 "text_b": b["text"],
                 "differences": differ,
                 "sentences": [list(pair) for pair in pairs],
+                "sections": sections[: len(pairs)],
             }
         )
     return out

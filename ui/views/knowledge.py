@@ -231,3 +231,11 @@ if found:
                 at = text.find(sentence) if sentence else -1
                 end = at + len(sentence) if at >= 0 else 0
                 column.html(text_block(marked_html(text, max(at, 0), end)))
+            pairs = list(zip(c.get("sentences") or [], c.get("sections") or [], strict=False))
+            if len(pairs) > 1:  # the marks show the first pair: a short policy is one passage
+                st.markdown("Every pair of sentences that disagree:")
+                for (sentence_a, sentence_b), (section_a, section_b) in pairs:
+                    st.markdown(
+                        f"- {md(section_a)} — {md(sentence_a)}  \n"
+                        f"  {md(section_b)} — {md(sentence_b)}"
+                    )
