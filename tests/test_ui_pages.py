@@ -345,6 +345,23 @@ def test_knowledge_page_renders_gaps_from_a_seeded_log(api_url: str, tmp_path: P
     assert any("documents no logged search has returned" in c.value for c in at.caption)
 
 
+def test_never_retrieved_says_which_period_and_which_versions_it_leaves_out(
+    api_url: str,
+) -> None:
+    """With "Last 7 days" picked the caption still read as if no search had ever returned
+    those documents, and it named superseded versions as the only ones left out, though
+    versions not in force yet are too (a manager looks for a version published for next
+    month and does not find it)."""
+    at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    [caption] = [c.value for c in at.caption if "no logged search" in c.value]
+    assert "in the last" not in caption and "versions not in force yet" in caption
+    at.selectbox[0].select("Last 7 days").run()
+    assert not at.exception, at.exception
+    [caption] = [c.value for c in at.caption if "no logged search" in c.value]
+    assert "in the last 7 days" in caption and "versions not in force yet" in caption
+
+
 def test_knowledge_page_shows_conflicting_passages_with_their_tables(
     fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:

@@ -160,9 +160,10 @@ within = st.selectbox(
 )
 unretrieved = call(api.analytics, "unretrieved", days=days, top=within)
 where = "" if within is None else f" within {_first(within)}"
-st.caption(
-    f"{_n(len(unretrieved), 'document', 'documents')} no logged search has returned{where} "
-    "(superseded versions are left out)."
+period = "" if days is None else f" in the last {days} days"
+st.caption(  # search serves neither retired versions nor ones not in force yet: no gap to fix
+    f"{_n(len(unretrieved), 'document', 'documents')} no logged search{period} has "
+    f"returned{where} (superseded versions and versions not in force yet are left out)."
 )
 if unretrieved:
     frame = pd.DataFrame(unretrieved)
