@@ -665,11 +665,11 @@ _NEGATIONS = set(
 )
 _DEONTIC = re.compile(
     r"\b(?:must|mustn't|may|can|cannot|can't|should|shouldn't|shall|allowed|permitted|required"
-    r"|eligible)\b",
+    r"|eligible|able|possible)\b",
     re.IGNORECASE,
 )
 _MODALS = set("must mustn't may can cannot can't should shouldn't shall".split()) | set(
-    "allowed permitted required eligible".split()
+    "allowed permitted required eligible able possible".split()
 )
 # What negates a modal next to it: "must not", "can never", "are not allowed", "cannot".
 # "without a receipt", "not as described" or ", and never to minors" elsewhere in the
@@ -677,8 +677,8 @@ _MODALS = set("must mustn't may can cannot can't should shouldn't shall".split()
 # without a receipt" the negation of "can refund coins with a receipt".
 _MODAL_NEGATIONS = set("not never cannot can't mustn't shouldn't isn't aren't".split())
 _RULE_PHRASE = re.compile(
-    r"\b(?:(?:(?:is|are)(?:\s(?:not|never))?|isn't|aren't)\s(?:allowed|permitted|required"
-    r"|eligible)"
+    r"\b(?:(?:(?:is|are)(?:\s(?:not|never|no\slonger))?|isn't|aren't)\s(?:allowed|permitted"
+    r"|required|eligible|able|unable|possible|impossible)"
     r"|(?:must|mustn't|may|cannot|can't|can|should|shouldn't|shall)(?:\s(?:not|never))?"
     r"\s(?:be\s)?[a-z]+)",
     re.IGNORECASE,
@@ -839,8 +839,9 @@ def _aims(sentence: str) -> frozenset[str]:
 
 
 def _rule(sentence: str) -> str:
-    """The words that carry a rule's polarity ("must not share"), to show what disagrees."""
-    m = _RULE_PHRASE.search(sentence)
+    """The words that carry a rule's polarity ("must not share"), to show what disagrees
+    (an apostrophe as ASCII: "can’t refund" as "can't refund")."""
+    m = _RULE_PHRASE.search(sentence.replace("\u2019", "'"))
     return m.group(0).lower() if m else sentence
 
 
@@ -943,14 +944,21 @@ def _parsed(text: str) -> tuple[_Statement, ...]:
             _rule_parts(p), _aims(p), _labels(p),
         )
         for s, clause in _statements(text)
-        for p in [_apostrophes(s)]
+        for p in [_as_read(s)]
     )  # fmt: skip
 
 
-def _apostrophes(sentence: str) -> str:
-    """The sentence with typographic apostrophes as ASCII ones: Word and most editors write
-    "can’t", which read as "can" and "t" lost the rule's negation."""
-    return sentence.replace("\u2019", "'")
+# How a changed rule says "not" in other words: "are no longer allowed", "unable to",
+# "impossible to" (read as "not allowed", "not able", "not possible").
+_OTHER_NEGATIONS = re.compile(r"\bno longer\b|\b(?:un(?=able\b)|im(?=possible\b))", re.IGNORECASE)
+
+
+def _as_read(sentence: str) -> str:
+    """The sentence as its rule is read: typographic apostrophes as ASCII ones (Word and most
+    editors write "can’t", which read as "can" and "t" lost the rule's negation), and "no
+    longer", "unable" and "impossible" as "not ...", which were not read as rules at all."""
+    plain = sentence.replace("\u2019", "'")
+    return _OTHER_NEGATIONS.sub(lambda m: "not" if " " in m.group(0) else "not ", plain)
 
 
 def disagreements(
@@ -1005,8 +1013,7 @@ def compare(
                 if prose:  # a table row or fragment ("| 2 | 24-hour restriction") is a tier
                     differ |= _add(found, "duration", *_other_units(sa.facts, sb.facts))
             if prose and _opposite_rules(sa, sb, min_shared):
-                rules = {_rule(_apostrophes(sa.text))}, {_rule(_apostrophes(sb.text))}
-                differ |= _add(found, "rule", *rules)
+                differ |= _add(found, "rule", {_rule(sa.text)}, {_rule(sb.text)})
             if differ and (sa.text, sb.text) not in pairs:
                 pairs.append((sa.text, sb.text))
     values = {

@@ -1024,3 +1024,35 @@ def test_a_duration_in_hours_against_one_in_days_is_compared(
 def test_a_duration_in_hours_that_matches_one_in_days_agrees(a: str, b: str) -> None:
     assert conflicts.disagreements(a, b) == {}
     assert conflicts.disagreements(b, a) == {}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rules"),
+    [
+        (
+            "Sellers are no longer allowed to list knives in the Home category.",
+            "Sellers are allowed to list knives in the Home category.",
+            ["are no longer allowed", "are allowed"],
+        ),
+        (
+            "Agents are not able to reverse a permanent ban from the console.",
+            "Agents are able to reverse a permanent ban from the console.",
+            ["are not able", "are able"],
+        ),
+        (
+            "Agents are unable to reverse a permanent ban from the console.",
+            "Agents are able to reverse a permanent ban from the console.",
+            ["are unable", "are able"],
+        ),
+        (
+            "It is not possible to merge two accounts into one account.",
+            "It is possible to merge two accounts into one account.",
+            ["is not possible", "is possible"],
+        ),
+    ],
+)
+def test_a_rule_changed_in_other_words_is_reported(a: str, b: str, rules: list[str]) -> None:
+    """How a changed policy says it: "no longer allowed", "not able", "unable", "not
+    possible" were not read as rules at all."""
+    assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
+    assert conflicts.disagreements(b, a).get("rule") == [[rules[1]], [rules[0]]]
