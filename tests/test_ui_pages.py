@@ -384,6 +384,29 @@ def test_knowledge_page_shows_conflicting_passages_with_their_tables(
     assert only == ["Only here: days: 14", "Only here: days: 7"]
 
 
+def test_past_review_caption_covers_a_document_with_no_date_at_all(
+    fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """A document with no review date and no effective date is listed (nobody can tell when
+    it was checked), but the caption named only a passed review date or a year in force,
+    neither of which it has."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "sounds.md").write_text(
+        "---\ntitle: Sound library note\n---\n\n# Sound library note\n\nSounds in the "
+        "library are licensed for use in videos only.\n"
+    )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=100)
+    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with served(app, monkeypatch):
+        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    [caption] = [c.value for c in at.caption if "due for review" in c.value]
+    assert caption.startswith("1 document is due for review")
+    assert "no date at all" in caption
+
+
 def test_knowledge_page_lists_every_disagreeing_pair_with_its_sections(
     fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:

@@ -174,8 +174,8 @@ st.header("Past review date")
 stale = call(api.analytics, "stale")
 st.caption(
     f"{_n(len(stale), 'document is', 'documents are')} due for review: their review date has "
-    "passed, or they have none and took effect over a year ago (superseded versions are left "
-    "out)."
+    "passed, or they have none and took effect over a year ago, or they have no date at all "
+    "(superseded versions are left out)."
 )
 if stale:
     frame = pd.DataFrame(stale)
