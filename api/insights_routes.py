@@ -249,9 +249,10 @@ COLUMNS = {
         "first_seen", "last_seen", "label", "keywords", "examples", "distinct_queries",
         "closest_docs",
     ),
-    "never-retrieved": ("doc_id", "title", "doc_type", "owner_team", "status"),
+    "never-retrieved": ("doc_id", "title", "doc_type", "owner_team", "status", "not_in_force"),
     "past-review": (
         "doc_id", "title", "review_date", "days_overdue", "owner_team", "status", "reason",
+        "not_in_force",
     ),
     "doc-feedback": (
         "doc_id", "title", "version", "helpful", "not_helpful", "wrong_or_outdated", "comments",

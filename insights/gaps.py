@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.search import in_force, retired, successor_map
+from indexer.search import not_in_force, retired, successor_map
 from insights.querylog import NEGATIVE, latest_verdicts, unanswered
 
 LOW_MARGIN = 0.05  # answered, but best similarity under threshold + this: low confidence
@@ -264,12 +264,20 @@ def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) ->
     return _versions_where(documents, today, retired)
 
 
-def not_served(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
-    """Ids of documents search does not serve on ``today`` (:func:`indexer.search.in_force`):
-    retired versions, and versions not in force yet."""
-    return _versions_where(
-        documents, today, lambda meta, after, as_of: not in_force(meta, after, as_of)
-    )
+def out_of_force(documents: list[dict[str, Any]], today: dt.date | None = None) -> dict[str, str]:
+    """Why each version search does not serve on ``today`` is not in force, in the words its
+    citations use (:func:`indexer.search.not_in_force`), by id; versions in force left out.
+
+    A version retired by its successor's ``supersedes`` alone still says "active" in its own
+    status field: listed with include_superseded, it read as a live policy."""
+    as_of = (today or dt.date.today()).isoformat()
+    docs = [(d["doc_id"], d.get("metadata") or {}) for d in documents]
+    successors = successor_map(docs)
+    return {
+        doc_id: why
+        for doc_id, meta in docs
+        if (why := not_in_force(meta, successors[doc_id], as_of))
+    }
 
 
 def never_retrieved(
@@ -296,7 +304,7 @@ def not_retrieved(
 ) -> list[dict[str, Any]]:
     """:func:`never_retrieved` from the ids of the documents searches returned (what the
     query log can count without decoding every search)."""
-    unserved = set() if include_superseded else not_served(documents, today)
+    why = out_of_force(documents, today)
     return [
         {
             "doc_id": d["doc_id"],
@@ -304,9 +312,10 @@ def not_retrieved(
             "doc_type": d["metadata"].get("doc_type"),
             "owner_team": d["metadata"].get("owner_team"),
             "status": d["metadata"].get("status"),
+            "not_in_force": why.get(d["doc_id"], ""),
         }
         for d in documents
-        if d["doc_id"] not in retrieved and d["doc_id"] not in unserved
+        if d["doc_id"] not in retrieved and (include_superseded or d["doc_id"] not in why)
     ]
 
 
@@ -354,6 +363,7 @@ def past_review(
     """
     today = today or dt.date.today()
     retired_ids = set() if include_superseded else superseded(documents, today)
+    why = out_of_force(documents, today) if include_superseded else {}
     out = []
     for d in documents:
         if d["doc_id"] in retired_ids:
@@ -373,6 +383,7 @@ def past_review(
                 "owner_team": meta.get("owner_team"),
                 "status": meta.get("status"),
                 "reason": reason,
+                "not_in_force": why.get(d["doc_id"], ""),
             }
         )
     return sorted(out, key=lambda r: -r["days_overdue"])

@@ -238,6 +238,38 @@ def test_superseded_versions_are_not_listed_for_review_or_as_never_retrieved() -
     assert len(gaps.never_retrieved(docs, [], today, include_superseded=True)) == 6
 
 
+def test_versions_listed_with_include_superseded_say_why_they_are_not_in_force() -> None:
+    """With include_superseded a version retired only by its successor's ``supersedes`` still
+    read "active" (its own status field), next to live policies overdue for review: nothing
+    told a manager it was no longer served, nor that a listed version starts next month."""
+    today = dt.date(2026, 6, 1)
+    docs = [
+        {"doc_id": "old.md", "title": "Old", "metadata": {"review_date": "2025-06-01",
+         "status": "active"}},
+        {"doc_id": "new.md", "title": "New", "metadata": {"supersedes": "old.md",
+         "effective_date": "2026-03-01", "review_date": "2027-03-01"}},
+        {"doc_id": "next.md", "title": "Next", "metadata": {"effective_date": "2026-09-01",
+         "review_date": "2027-09-01"}},
+        {"doc_id": "live.md", "title": "Live", "metadata": {"review_date": "2026-01-01"}},
+    ]  # fmt: skip
+    stale = {r["doc_id"]: r for r in gaps.past_review(docs, today, include_superseded=True)}
+    gone = "superseded by a newer version from 2026-03-01, as of 2026-06-01"  # as cited
+    assert stale["old.md"]["not_in_force"] == gone
+    assert stale["live.md"]["not_in_force"] == ""
+    unretrieved = {
+        r["doc_id"]: r["not_in_force"]
+        for r in gaps.never_retrieved(docs, [], today, include_superseded=True)
+    }
+    assert unretrieved == {
+        "old.md": gone,
+        "new.md": "",
+        "next.md": "not yet in force on 2026-06-01, effective 2026-09-01",
+        "live.md": "",
+    }
+    # without the flag only versions in force are listed, each saying so
+    assert {r["not_in_force"] for r in gaps.never_retrieved(docs, [], today)} == {""}
+
+
 def test_sentences_are_cut_at_sentence_ends_not_at_line_wraps() -> None:
     pdf = (
         "If the payout date falls on a weekend, the payout is sent on the next\n"

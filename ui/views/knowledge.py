@@ -53,6 +53,12 @@ def _first(n: int) -> str:
     return "the first result" if n == 1 else f"the first {n} results"
 
 
+def _in_force_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows without the empty ``not_in_force`` column: this page lists versions in force
+    only (the API's ?include_superseded=true fills it)."""
+    return frame.drop(columns=["not_in_force"], errors="ignore")
+
+
 def _download(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
         f"Download {name}.csv",
@@ -166,7 +172,7 @@ st.caption(  # search serves neither retired versions nor ones not in force yet:
     f"returned{where} (superseded versions and versions not in force yet are left out)."
 )
 if unretrieved:
-    frame = pd.DataFrame(unretrieved)
+    frame = _in_force_only(pd.DataFrame(unretrieved))
     st.dataframe(frame, hide_index=True, width="stretch")
     _download(frame, "never-retrieved")
 
@@ -178,7 +184,7 @@ st.caption(
     "(superseded versions are left out)."
 )
 if stale:
-    frame = pd.DataFrame(stale)
+    frame = _in_force_only(pd.DataFrame(stale))
     if "reason" in frame:  # why it is due, next to how long: the first thing a reader asks
         frame.insert(2, "reason", frame.pop("reason"))
     st.dataframe(frame, hide_index=True, width="stretch")
