@@ -414,6 +414,7 @@ def analytics_unretrieved(
         _visible_documents(request),
         _state(request).log.retrieved_doc_ids(_since(days), top),
         include_superseded=include_superseded,
+        every=searcher_of(request).list_documents(None),  # versions retire for everyone
     )
     return _table(rows, fmt, "never-retrieved")
 
@@ -426,7 +427,8 @@ def analytics_stale(
     include_superseded: Superseded = False,
 ) -> Any:
     """Documents past their review date (superseded versions left out)."""
-    rows = gaps.past_review(_visible_documents(request), today, include_superseded)
+    every = searcher_of(request).list_documents(None)  # versions retire for everyone
+    rows = gaps.past_review(_visible_documents(request), today, include_superseded, every)
     return _table(rows, fmt, "past-review")
 
 
@@ -474,7 +476,7 @@ def analytics_conflicts(
         min_similarity=min_similarity,
         limit=limit,
         include_versions=include_versions,
-        retired=gaps.superseded(documents),
+        retired=gaps.superseded(searcher.list_documents(None)),  # for everyone, as search
         deadline=started + _state(request).settings.request_timeout_s,
         section_of=_sections_reader(searcher, groups_of(request)),
     )

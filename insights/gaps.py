@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.search import not_in_force, retired, successor_map
+from indexer.search import not_in_force, retired, successor_ids, successor_map
 from insights.querylog import NEGATIVE, latest_verdicts, unanswered
 
 LOW_MARGIN = 0.05  # answered, but best similarity under threshold + this: low confidence
@@ -264,20 +264,34 @@ def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) ->
     return _versions_where(documents, today, retired)
 
 
-def out_of_force(documents: list[dict[str, Any]], today: dt.date | None = None) -> dict[str, str]:
+def out_of_force(
+    documents: list[dict[str, Any]],
+    today: dt.date | None = None,
+    every: list[dict[str, Any]] | None = None,
+) -> dict[str, str]:
     """Why each version search does not serve on ``today`` is not in force, in the words its
     citations use (:func:`indexer.search.not_in_force`), by id; versions in force left out.
 
     A version retired by its successor's ``supersedes`` alone still says "active" in its own
-    status field: listed with include_superseded, it read as a live policy."""
+    status field: listed with include_superseded, it read as a live policy. ``every``: all
+    indexed documents, when ``documents`` are those a caller may see; search retires a version
+    whoever may see its successor, which is then named only as outside their access groups.
+    """
     as_of = (today or dt.date.today()).isoformat()
-    docs = [(d["doc_id"], d.get("metadata") or {}) for d in documents]
-    successors = successor_map(docs)
-    return {
-        doc_id: why
-        for doc_id, meta in docs
-        if (why := not_in_force(meta, successors[doc_id], as_of))
+    seen = {d["doc_id"] for d in documents}
+    docs = [(d["doc_id"], d.get("metadata") or {}) for d in every or documents]
+    by_id, newer = dict(docs), successor_ids(docs)
+    whys = {
+        doc_id: not_in_force(
+            by_id[doc_id],
+            [by_id[n] for n in newer[doc_id]],
+            as_of,
+            hidden=not set(newer[doc_id]) <= seen,
+        )
+        for doc_id in seen
+        if doc_id in by_id
     }
+    return {doc_id: why for doc_id, why in whys.items() if why}
 
 
 def never_retrieved(
@@ -301,10 +315,12 @@ def not_retrieved(
     retrieved: set[str],
     today: dt.date | None = None,
     include_superseded: bool = False,
+    every: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`never_retrieved` from the ids of the documents searches returned (what the
-    query log can count without decoding every search)."""
-    why = out_of_force(documents, today)
+    query log can count without decoding every search); ``every`` as in
+    :func:`out_of_force`."""
+    why = out_of_force(documents, today, every)
     return [
         {
             "doc_id": d["doc_id"],
@@ -354,16 +370,18 @@ def past_review(
     documents: list[dict[str, Any]],
     today: dt.date | None = None,
     include_superseded: bool = False,
+    every: list[dict[str, Any]] | None = None,
 ) -> list[dict]:
     """Documents due for review, most overdue first (:func:`review_due`): their
     ``review_date`` has passed, or they have none and took effect over a year ago.
 
     Superseded versions are left out unless ``include_superseded``: their review dates lapse
-    by design, so they would otherwise top the list as the "most overdue".
+    by design, so they would otherwise top the list as the "most overdue". ``every`` as in
+    :func:`out_of_force`.
     """
     today = today or dt.date.today()
-    retired_ids = set() if include_superseded else superseded(documents, today)
-    why = out_of_force(documents, today) if include_superseded else {}
+    retired_ids = set() if include_superseded else superseded(every or documents, today)
+    why = out_of_force(documents, today, every) if include_superseded else {}
     out = []
     for d in documents:
         if d["doc_id"] in retired_ids:

@@ -461,3 +461,25 @@ def test_the_logged_confidence_is_the_similarity_to_within_half_a_thousandth(bes
     assert answerable == (best >= 0.35)
     assert abs(confidence_from_reason(reason) - best) <= 0.0005
     assert (confidence_from_reason(reason) < 0.40) == (best < 0.40)
+
+
+def test_a_version_whose_successor_the_manager_may_not_see_is_still_retired() -> None:
+    """Search retires a version once a successor is in force, whoever may see that successor;
+    the review and never-retrieved lists judged from the manager's own documents only, and
+    listed as due for review a version no search of theirs is ever answered from."""
+    today = dt.date(2026, 6, 1)
+    seen = [
+        {"doc_id": "tips-v1.md", "title": "Tips v1", "metadata": {"review_date": "2026-01-01",
+         "effective_date": "2025-01-01"}},
+        {"doc_id": "live.md", "title": "Live", "metadata": {"review_date": "2026-01-01"}},
+    ]  # fmt: skip
+    newer = {"supersedes": "tips-v1.md", "effective_date": "2026-03-01", "access_groups": ["legal"]}
+    hidden = {"doc_id": "tips-v2.md", "title": "Tips v2", "metadata": newer}
+    every = [*seen, hidden]
+    assert [r["doc_id"] for r in gaps.past_review(seen, today, every=every)] == ["live.md"]
+    assert [r["doc_id"] for r in gaps.not_retrieved(seen, set(), today, every=every)] == ["live.md"]
+    [listed] = [
+        r for r in gaps.past_review(seen, today, True, every=every) if r["doc_id"] == "tips-v1.md"
+    ]
+    assert "outside your access groups" in listed["not_in_force"]
+    assert "tips-v2" not in listed["not_in_force"] and "2026-03-01" not in listed["not_in_force"]
