@@ -1018,9 +1018,20 @@ def compare(
                 pairs.append((sa.text, sb.text))
     values = {
         kind: [sorted(va, key=_order), sorted(vb, key=_order)]
-        for kind, (va, vb) in sorted(found.items())
+        for kind, (va, vb) in sorted(_only_one_side(found).items())
     }
     return values, pairs
+
+
+def _only_one_side(found: dict[str, list[set[str]]]) -> dict[str, list[set[str]]]:
+    """Each kind's values less those both sides list: tiers that moved up a row (1,000 then
+    5,000 followers, against 5,000 then 10,000) listed 5,000 as stated "only" by each side.
+    Kept when that would empty a side (two rows swapped: 3 and 5 days, against 5 and 3)."""
+    out: dict[str, list[set[str]]] = {}
+    for kind, (va, vb) in found.items():
+        both = va & vb
+        out[kind] = [va - both, vb - both] if va - both and vb - both else [va, vb]
+    return out
 
 
 def _same_case(wa: frozenset[str], wb: frozenset[str], min_overlap: float) -> bool:

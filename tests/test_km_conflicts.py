@@ -1056,3 +1056,22 @@ def test_a_rule_changed_in_other_words_is_reported(a: str, b: str, rules: list[s
     possible" were not read as rules at all."""
     assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
     assert conflicts.disagreements(b, a).get("rule") == [[rules[1]], [rules[0]]]
+
+
+def test_a_value_is_never_listed_as_only_on_both_sides() -> None:
+    """Tiers that moved up a row (LIVE eligibility v1 against v2: 1,000 then 5,000 followers,
+    against 5,000 then 10,000) listed 5,000 followers among the values "only a states" and
+    among those "only b states"; the page showed "Only here: 5000 followers" on both sides."""
+    a = (
+        "| Feature | Requirement |\n|---|---|\n"
+        "| LIVE from desktop with a stream key | Host has 1,000 followers |\n"
+        "| LIVE subscriptions | Host has 5,000 followers |\n"
+    )
+    b = (
+        "| Feature | Requirement |\n|---|---|\n"
+        "| LIVE from desktop with a stream key | Host has 5,000 followers |\n"
+        "| LIVE subscriptions | Host has 10,000 followers |\n"
+    )
+    values, pairs = conflicts.compare(a, b)
+    assert len(pairs) == 2  # both rows disagree
+    assert values["count"] == [["1000 followers"], ["10000 followers"]]
