@@ -9,12 +9,14 @@ that names a key twice is refused instead of silently keeping the last value.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import field_annotation_is_sequence
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
@@ -26,6 +28,7 @@ class RouteParams:
     query: tuple[str, ...]
     path: tuple[str, ...]
     body: bool
+    repeatable: tuple[str, ...] = ()  # query parameters that take a list (may come again)
 
     def place_of(self, name: str | None) -> str:
         """Where a caller sends ``name``: "query", "path" or "body" (a body field, or the
@@ -41,12 +44,19 @@ class RouteParams:
 _PARAMS: dict[int, tuple[object, RouteParams]] = {}
 
 
-def _collect(dependant: Dependant, query: list[str], path: list[str]) -> bool:
+def _collect(
+    dependant: Dependant, query: list[str], path: list[str], repeatable: list[str]
+) -> bool:
     query += [f.alias for f in dependant.query_params if f.alias not in query]
+    repeatable += [
+        f.alias
+        for f in dependant.query_params
+        if field_annotation_is_sequence(f.field_info.annotation) and f.alias not in repeatable
+    ]
     path += [f.alias for f in dependant.path_params if f.alias not in path]
     body = bool(dependant.body_params)
     for sub in dependant.dependencies:
-        body = _collect(sub, query, path) or body
+        body = _collect(sub, query, path, repeatable) or body
     return body
 
 
@@ -60,8 +70,9 @@ def route_params(request: Request) -> RouteParams | None:
     if known is None or known[0] is not route:
         query: list[str] = []
         path: list[str] = []
-        body = _collect(dependant, query, path)
-        known = (route, RouteParams(tuple(query), tuple(path), body))
+        repeatable: list[str] = []
+        body = _collect(dependant, query, path, repeatable)
+        known = (route, RouteParams(tuple(query), tuple(path), body, tuple(repeatable)))
         _PARAMS[id(route)] = known
     return known[1]
 
@@ -81,6 +92,7 @@ async def known_query_parameters(request: Request) -> None:
         return
     unknown = [name for name in request.query_params if name not in params.query]
     if not unknown:
+        _once_each(request, params)
         return
     takes = f"takes {', '.join(params.query)}" if params.query else "takes no query parameters"
     raise RequestValidationError(
@@ -95,6 +107,27 @@ async def known_query_parameters(request: Request) -> None:
             for name in dict.fromkeys(unknown)
         ]
     )
+
+
+def _once_each(request: Request, params: RouteParams) -> None:
+    """A query parameter that takes one value, given twice, is a 422: ``?days=60&days=7``
+    answered for 7 days without a word (the last value won), as a JSON body naming a key
+    twice did before it was refused."""
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = [n for n, times in given.items() if times > 1 and n not in params.repeatable]
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", name),
+                    "msg": f"query parameter {name!r} is given {given[name]} times; "
+                    "it takes one value",
+                    "input": request.query_params.getlist(name),
+                }
+                for name in repeated
+            ]
+        )
 
 
 def loc_of(request: Request, field: str | None) -> list[str]:

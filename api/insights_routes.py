@@ -249,9 +249,10 @@ COLUMNS = {
         "first_seen", "last_seen", "label", "keywords", "examples", "distinct_queries",
         "closest_docs",
     ),
-    "never-retrieved": ("doc_id", "title", "doc_type", "owner_team", "status"),
+    "never-retrieved": ("doc_id", "title", "doc_type", "owner_team", "status", "not_in_force"),
     "past-review": (
         "doc_id", "title", "review_date", "days_overdue", "owner_team", "status", "reason",
+        "not_in_force",
     ),
     "doc-feedback": (
         "doc_id", "title", "version", "helpful", "not_helpful", "wrong_or_outdated", "comments",
@@ -259,6 +260,7 @@ COLUMNS = {
     "conflicts": (
         "similarity", "doc_a", "title_a", "section_a", "sentence_a", "text_a",
         "doc_b", "title_b", "section_b", "sentence_b", "text_b", "differences", "sentences",
+        "sections",
     ),
     "searches": (
         "ts", "query", "answerable", "confidence", "top_doc", "results", "feedback", "comments",
@@ -412,6 +414,7 @@ def analytics_unretrieved(
         _visible_documents(request),
         _state(request).log.retrieved_doc_ids(_since(days), top),
         include_superseded=include_superseded,
+        every=searcher_of(request).list_documents(None),  # versions retire for everyone
     )
     return _table(rows, fmt, "never-retrieved")
 
@@ -424,7 +427,8 @@ def analytics_stale(
     include_superseded: Superseded = False,
 ) -> Any:
     """Documents past their review date (superseded versions left out)."""
-    rows = gaps.past_review(_visible_documents(request), today, include_superseded)
+    every = searcher_of(request).list_documents(None)  # versions retire for everyone
+    rows = gaps.past_review(_visible_documents(request), today, include_superseded, every)
     return _table(rows, fmt, "past-review")
 
 
@@ -472,7 +476,7 @@ def analytics_conflicts(
         min_similarity=min_similarity,
         limit=limit,
         include_versions=include_versions,
-        retired=gaps.superseded(documents),
+        retired=gaps.superseded(searcher.list_documents(None)),  # for everyone, as search
         deadline=started + _state(request).settings.request_timeout_s,
         section_of=_sections_reader(searcher, groups_of(request)),
     )

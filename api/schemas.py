@@ -437,6 +437,11 @@ class UnretrievedOut(BaseModel):
     doc_type: str | None
     owner_team: str | None
     status: str | None
+    not_in_force: str = Field(
+        "",
+        description="Why search does not serve this version ('superseded by ... from ...', "
+        "'not yet in force on ...'), listed with include_superseded; '' when in force.",
+    )
 
 
 class StaleOut(BaseModel):
@@ -449,6 +454,11 @@ class StaleOut(BaseModel):
     owner_team: str | None
     status: str | None
     reason: str = Field(description="Why it is due (review date passed, in force a year...).")
+    not_in_force: str = Field(
+        "",
+        description="Why search no longer serves this version ('superseded by ... from ...'), "
+        "listed with include_superseded; '' when in force.",
+    )
 
 
 class DocumentFeedbackOut(BaseModel):
@@ -484,6 +494,10 @@ class ConflictOut(BaseModel):
     )
     sentences: list[list[str]] = Field(description="Every [sentence of a, sentence of b] pair "
                                        "that disagrees.")  # fmt: skip
+    sections: list[list[str]] = Field(
+        default_factory=list,
+        description="For each pair of sentences, [section of a, section of b] where they stand.",
+    )
 
 
 class SearchLogOut(BaseModel):

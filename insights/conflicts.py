@@ -399,9 +399,45 @@ def _agree(x: str, y: str) -> bool:
     if x == y:
         return True
     sx, sy = _span(x), _span(y)
-    if sx is None or sy is None or (sx[0] != sx[1] and sy[0] != sy[1]):
+    return sx is not None and sy is not None and _within(sx, sy)
+
+
+def _within(sx: tuple[float, float], sy: tuple[float, float]) -> bool:
+    """Whether two spans can both hold: equal, or a single number inside the other range."""
+    if sx == sy:
+        return True
+    if sx[0] != sx[1] and sy[0] != sy[1]:
         return False
     return sx[0] <= sy[0] <= sy[1] <= sx[1] or sy[0] <= sx[0] <= sx[1] <= sy[1]
+
+
+_HOURS_IN = {"days": 24.0, "hours": 1.0}  # durations read in either unit, compared in hours
+
+
+def _durations(facts: dict[str, set[str]]) -> dict[str, tuple[float, float]]:
+    """A sentence's durations as hours, by their spelling ("2 days", "48 hours"), when it
+    states them in days or in hours, not both: "replies within 24 hours, refunds within 5
+    days" states two things, which cannot be paired with one other duration."""
+    kinds = [kind for kind in _HOURS_IN if kind in facts]
+    if len(kinds) != 1:
+        return {}
+    kind, out = kinds[0], {}
+    for value in facts[kind]:
+        if span := _span(value):
+            out[f"{value} {kind}"] = (span[0] * _HOURS_IN[kind], span[1] * _HOURS_IN[kind])
+    return out
+
+
+def _other_units(fa: dict[str, set[str]], fb: dict[str, set[str]]) -> tuple[set[str], set[str]]:
+    """Durations one sentence states in days and the other in hours that disagree, as
+    :func:`_conflicting` reads values of one unit: one SLA written "within 24 hours" and
+    "within 2 days" was never compared (48 hours and "1 to 2 days" agree with 2 days)."""
+    da, db = _durations(fa), _durations(fb)
+    if not da or not db or set(fa) & set(fb) & set(_HOURS_IN):
+        return set(), set()  # none, or in one unit: compared as that unit's values
+    only_a = {x for x, sx in da.items() if not any(_within(sx, sy) for sy in db.values())}
+    only_b = {y for y, sy in db.items() if not any(_within(sy, sx) for sx in da.values())}
+    return (only_a, only_b) if only_a and only_b else (set(), set())
 
 
 def _conflicting(va: set[str], vb: set[str], counts: bool = False) -> tuple[set[str], set[str]]:
@@ -623,16 +659,28 @@ def _facts(sentence: str) -> dict[str, set[str]]:
 
 
 # A rule and its negation: "must" / "must not", "are allowed" / "are not allowed", "can" /
-# "cannot". Only sentences with a modal are rules; an odd number of negations flips one.
+# "cannot". Only sentences with a modal are rules; a negation at a modal flips one.
 _NEGATIONS = set(
     "not never cannot can't mustn't shouldn't don't doesn't isn't aren't won't without".split()
 )
 _DEONTIC = re.compile(
-    r"\b(?:must|may|can|cannot|can't|should|shall|allowed|permitted|required|eligible)\b",
+    r"\b(?:must|mustn't|may|can|cannot|can't|should|shouldn't|shall|allowed|permitted|required"
+    r"|eligible|able|possible)\b",
     re.IGNORECASE,
 )
+_MODALS = set("must mustn't may can cannot can't should shouldn't shall".split()) | set(
+    "allowed permitted required eligible able possible".split()
+)
+# What negates a modal next to it: "must not", "can never", "are not allowed", "cannot".
+# "without a receipt", "not as described" or ", and never to minors" elsewhere in the
+# sentence qualify what the rule is about; counted as negations, they made "can refund coins
+# without a receipt" the negation of "can refund coins with a receipt".
+_MODAL_NEGATIONS = set("not never cannot can't mustn't shouldn't isn't aren't".split())
 _RULE_PHRASE = re.compile(
-    r"\b(?:must|may|can|cannot|can't|should|shall|is|are)(?:\s(?:not|never))?\s(?:be\s)?[a-z]+",
+    r"\b(?:(?:(?:is|are)(?:\s(?:not|never|no\slonger))?|isn't|aren't)\s(?:allowed|permitted"
+    r"|required|eligible|able|unable|possible|impossible)"
+    r"|(?:must|mustn't|may|cannot|can't|can|should|shouldn't|shall)(?:\s(?:not|never))?"
+    r"\s(?:be\s)?[a-z]+)",
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[a-z']+")
@@ -640,10 +688,13 @@ _SAME_RULE = 0.8  # Jaccard overlap of two rules' words: the same action, not a 
 
 
 def _negated(sentence: str) -> bool | None:
-    """Whether a rule is negated (an odd number of negations); None for no rule."""
+    """Whether a rule is negated (an odd number of negations at its modals, emphasis such as
+    "also" or "always" skipped); None for no rule."""
     if not _DEONTIC.search(sentence):
         return None
-    return _negations(sentence) % 2 == 1
+    tokens = [t for t in _TOKEN.findall(sentence.lower()) if t not in _EMPHASIS]
+    near = {j for i, t in enumerate(tokens) if t in _MODALS for j in (i - 1, i, i + 1)}
+    return sum(tokens[j] in _MODAL_NEGATIONS for j in near if 0 <= j < len(tokens)) % 2 == 1
 
 
 def _negations(text: str) -> int:
@@ -788,8 +839,9 @@ def _aims(sentence: str) -> frozenset[str]:
 
 
 def _rule(sentence: str) -> str:
-    """The words that carry a rule's polarity ("must not share"), to show what disagrees."""
-    m = _RULE_PHRASE.search(sentence)
+    """The words that carry a rule's polarity ("must not share"), to show what disagrees
+    (an apostrophe as ASCII: "can’t refund" as "can't refund")."""
+    m = _RULE_PHRASE.search(sentence.replace("\u2019", "'"))
     return m.group(0).lower() if m else sentence
 
 
@@ -888,11 +940,25 @@ def _parsed(text: str) -> tuple[_Statement, ...]:
     (a passage meets hundreds of others on a low similarity bar)."""
     return tuple(
         _Statement(
-            s, clause, frozenset(_words(s)), frozenset(_markets(s)), _facts(s), _prose(s),
-            _rule_parts(s), _aims(s), _labels(s),
+            s, clause, frozenset(_words(p)), frozenset(_markets(p)), _facts(p), _prose(p),
+            _rule_parts(p), _aims(p), _labels(p),
         )
         for s, clause in _statements(text)
+        for p in [_as_read(s)]
     )  # fmt: skip
+
+
+# How a changed rule says "not" in other words: "are no longer allowed", "unable to",
+# "impossible to" (read as "not allowed", "not able", "not possible").
+_OTHER_NEGATIONS = re.compile(r"\bno longer\b|\b(?:un(?=able\b)|im(?=possible\b))", re.IGNORECASE)
+
+
+def _as_read(sentence: str) -> str:
+    """The sentence as its rule is read: typographic apostrophes as ASCII ones (Word and most
+    editors write "can’t", which read as "can" and "t" lost the rule's negation), and "no
+    longer", "unable" and "impossible" as "not ...", which were not read as rules at all."""
+    plain = sentence.replace("\u2019", "'")
+    return _OTHER_NEGATIONS.sub(lambda m: "not" if " " in m.group(0) else "not ", plain)
 
 
 def disagreements(
@@ -944,15 +1010,28 @@ def compare(
                         continue
                     va, vb = sa.facts[kind], sb.facts[kind]
                     differ |= _add(found, kind, *_conflicting(va, vb, counts=kind == "count"))
+                if prose:  # a table row or fragment ("| 2 | 24-hour restriction") is a tier
+                    differ |= _add(found, "duration", *_other_units(sa.facts, sb.facts))
             if prose and _opposite_rules(sa, sb, min_shared):
                 differ |= _add(found, "rule", {_rule(sa.text)}, {_rule(sb.text)})
             if differ and (sa.text, sb.text) not in pairs:
                 pairs.append((sa.text, sb.text))
     values = {
         kind: [sorted(va, key=_order), sorted(vb, key=_order)]
-        for kind, (va, vb) in sorted(found.items())
+        for kind, (va, vb) in sorted(_only_one_side(found).items())
     }
     return values, pairs
+
+
+def _only_one_side(found: dict[str, list[set[str]]]) -> dict[str, list[set[str]]]:
+    """Each kind's values less those both sides list: tiers that moved up a row (1,000 then
+    5,000 followers, against 5,000 then 10,000) listed 5,000 as stated "only" by each side.
+    Kept when that would empty a side (two rows swapped: 3 and 5 days, against 5 and 3)."""
+    out: dict[str, list[set[str]]] = {}
+    for kind, (va, vb) in found.items():
+        both = va & vb
+        out[kind] = [va - both, vb - both] if va - both and vb - both else [va, vb]
+    return out
 
 
 def _same_case(wa: frozenset[str], wb: frozenset[str], min_overlap: float) -> bool:
@@ -1135,9 +1214,10 @@ def find_conflicts(
 ) -> list[dict[str, Any]]:
     """Pairs of similar passages from different documents whose quantities differ, the most
     alike first, at most ``limit``; with the first pair of sentences that disagree
-    (``sentence_a``, ``sentence_b``; every pair in ``sentences``), each side's section named
-    where its sentence stands (``section_of(doc_id, offset)``, the document's heading path
-    there: a passage can span several sections, and its first heading named the wrong one).
+    (``sentence_a``, ``sentence_b``; every pair in ``sentences``, their sections in
+    ``sections``), each side's section named where its sentence stands
+    (``section_of(doc_id, offset)``, the document's heading path there: a passage can span
+    several sections, and its first heading named the wrong one).
 
     ``retired``: ids of versions a newer one has taken over from (``insights.gaps.superseded``,
     the rule search follows); like versions of one policy, they are left out unless
@@ -1165,21 +1245,28 @@ def find_conflicts(
         if not differ:
             continue
         first_a, first_b = pairs[0] if pairs else ("", "")
+        # each pair's own sections: a short policy is one passage of several sections, and
+        # the first pair's section named an age that differs two sections further down
+        sections = [
+            [" > ".join(_section(a, sa, section_of)), " > ".join(_section(b, sb, section_of))]
+            for sa, sb in pairs or [("", "")]
+        ]
         out.append(
             {
                 "similarity": round(float(sim), 3),
                 "doc_a": a["doc_id"],
                 "title_a": da["title"] if da else "",
-                "section_a": " > ".join(_section(a, first_a, section_of)),
+                "section_a": sections[0][0],
                 "sentence_a": first_a,
                 "text_a": a["text"],
                 "doc_b": b["doc_id"],
                 "title_b": db["title"] if db else "",
-                "section_b": " > ".join(_section(b, first_b, section_of)),
+                "section_b": sections[0][1],
                 "sentence_b": first_b,
                 "text_b": b["text"],
                 "differences": differ,
                 "sentences": [list(pair) for pair in pairs],
+                "sections": sections[: len(pairs)],
             }
         )
     return out

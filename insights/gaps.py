@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.search import in_force, retired, successor_map
+from indexer.search import not_in_force, retired, successor_ids, successor_map
 from insights.querylog import NEGATIVE, latest_verdicts, unanswered
 
 LOW_MARGIN = 0.05  # answered, but best similarity under threshold + this: low confidence
@@ -264,12 +264,34 @@ def superseded(documents: list[dict[str, Any]], today: dt.date | None = None) ->
     return _versions_where(documents, today, retired)
 
 
-def not_served(documents: list[dict[str, Any]], today: dt.date | None = None) -> set[str]:
-    """Ids of documents search does not serve on ``today`` (:func:`indexer.search.in_force`):
-    retired versions, and versions not in force yet."""
-    return _versions_where(
-        documents, today, lambda meta, after, as_of: not in_force(meta, after, as_of)
-    )
+def out_of_force(
+    documents: list[dict[str, Any]],
+    today: dt.date | None = None,
+    every: list[dict[str, Any]] | None = None,
+) -> dict[str, str]:
+    """Why each version search does not serve on ``today`` is not in force, in the words its
+    citations use (:func:`indexer.search.not_in_force`), by id; versions in force left out.
+
+    A version retired by its successor's ``supersedes`` alone still says "active" in its own
+    status field: listed with include_superseded, it read as a live policy. ``every``: all
+    indexed documents, when ``documents`` are those a caller may see; search retires a version
+    whoever may see its successor, which is then named only as outside their access groups.
+    """
+    as_of = (today or dt.date.today()).isoformat()
+    seen = {d["doc_id"] for d in documents}
+    docs = [(d["doc_id"], d.get("metadata") or {}) for d in every or documents]
+    by_id, newer = dict(docs), successor_ids(docs)
+    whys = {
+        doc_id: not_in_force(
+            by_id[doc_id],
+            [by_id[n] for n in newer[doc_id]],
+            as_of,
+            hidden=not set(newer[doc_id]) <= seen,
+        )
+        for doc_id in seen
+        if doc_id in by_id
+    }
+    return {doc_id: why for doc_id, why in whys.items() if why}
 
 
 def never_retrieved(
@@ -293,10 +315,12 @@ def not_retrieved(
     retrieved: set[str],
     today: dt.date | None = None,
     include_superseded: bool = False,
+    every: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`never_retrieved` from the ids of the documents searches returned (what the
-    query log can count without decoding every search)."""
-    unserved = set() if include_superseded else not_served(documents, today)
+    query log can count without decoding every search); ``every`` as in
+    :func:`out_of_force`."""
+    why = out_of_force(documents, today, every)
     return [
         {
             "doc_id": d["doc_id"],
@@ -304,9 +328,10 @@ def not_retrieved(
             "doc_type": d["metadata"].get("doc_type"),
             "owner_team": d["metadata"].get("owner_team"),
             "status": d["metadata"].get("status"),
+            "not_in_force": why.get(d["doc_id"], ""),
         }
         for d in documents
-        if d["doc_id"] not in retrieved and d["doc_id"] not in unserved
+        if d["doc_id"] not in retrieved and (include_superseded or d["doc_id"] not in why)
     ]
 
 
@@ -345,15 +370,18 @@ def past_review(
     documents: list[dict[str, Any]],
     today: dt.date | None = None,
     include_superseded: bool = False,
+    every: list[dict[str, Any]] | None = None,
 ) -> list[dict]:
     """Documents due for review, most overdue first (:func:`review_due`): their
     ``review_date`` has passed, or they have none and took effect over a year ago.
 
     Superseded versions are left out unless ``include_superseded``: their review dates lapse
-    by design, so they would otherwise top the list as the "most overdue".
+    by design, so they would otherwise top the list as the "most overdue". ``every`` as in
+    :func:`out_of_force`.
     """
     today = today or dt.date.today()
-    retired_ids = set() if include_superseded else superseded(documents, today)
+    retired_ids = set() if include_superseded else superseded(every or documents, today)
+    why = out_of_force(documents, today, every) if include_superseded else {}
     out = []
     for d in documents:
         if d["doc_id"] in retired_ids:
@@ -373,6 +401,7 @@ def past_review(
                 "owner_team": meta.get("owner_team"),
                 "status": meta.get("status"),
                 "reason": reason,
+                "not_in_force": why.get(d["doc_id"], ""),
             }
         )
     return sorted(out, key=lambda r: -r["days_overdue"])

@@ -278,6 +278,26 @@ def test_an_unknown_query_parameter_is_named_with_those_the_route_takes(
         assert "takes no query parameters" in error["msg"]
 
 
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/analytics/summary?days=60&days=7", "days"),
+        ("/analytics/unretrieved?top=5&top=1", "top"),
+        ("/analytics/stale?today=2026-01-01&today=2027-01-01", "today"),
+        ("/analytics/searches?limit=5&offset=0&offset=10", "offset"),
+    ],
+)
+def test_a_query_parameter_named_twice_is_refused(
+    client: TestClient, path: str, named: str
+) -> None:
+    """?days=60&days=7 answered for 7 days without a word (the last value won), as a JSON
+    body naming a key twice did before it was refused: a script or a pasted link that
+    repeats a parameter gets figures for a period it may not have meant."""
+    error = _one_error(client.get(path))
+    assert error["loc"] == ["query", named] and repr(named) in error["msg"]
+    assert "twice" in error["msg"] or "times" in error["msg"]
+
+
 def test_health_takes_whatever_a_monitor_adds(client: TestClient) -> None:
     """Uptime monitors add a cache-buster ("?t=1733600000"): the health check answered 422,
     and the monitor paged someone about a healthy API."""

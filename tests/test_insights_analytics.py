@@ -238,6 +238,38 @@ def test_superseded_versions_are_not_listed_for_review_or_as_never_retrieved() -
     assert len(gaps.never_retrieved(docs, [], today, include_superseded=True)) == 6
 
 
+def test_versions_listed_with_include_superseded_say_why_they_are_not_in_force() -> None:
+    """With include_superseded a version retired only by its successor's ``supersedes`` still
+    read "active" (its own status field), next to live policies overdue for review: nothing
+    told a manager it was no longer served, nor that a listed version starts next month."""
+    today = dt.date(2026, 6, 1)
+    docs = [
+        {"doc_id": "old.md", "title": "Old", "metadata": {"review_date": "2025-06-01",
+         "status": "active"}},
+        {"doc_id": "new.md", "title": "New", "metadata": {"supersedes": "old.md",
+         "effective_date": "2026-03-01", "review_date": "2027-03-01"}},
+        {"doc_id": "next.md", "title": "Next", "metadata": {"effective_date": "2026-09-01",
+         "review_date": "2027-09-01"}},
+        {"doc_id": "live.md", "title": "Live", "metadata": {"review_date": "2026-01-01"}},
+    ]  # fmt: skip
+    stale = {r["doc_id"]: r for r in gaps.past_review(docs, today, include_superseded=True)}
+    gone = "superseded by a newer version from 2026-03-01, as of 2026-06-01"  # as cited
+    assert stale["old.md"]["not_in_force"] == gone
+    assert stale["live.md"]["not_in_force"] == ""
+    unretrieved = {
+        r["doc_id"]: r["not_in_force"]
+        for r in gaps.never_retrieved(docs, [], today, include_superseded=True)
+    }
+    assert unretrieved == {
+        "old.md": gone,
+        "new.md": "",
+        "next.md": "not yet in force on 2026-06-01, effective 2026-09-01",
+        "live.md": "",
+    }
+    # without the flag only versions in force are listed, each saying so
+    assert {r["not_in_force"] for r in gaps.never_retrieved(docs, [], today)} == {""}
+
+
 def test_sentences_are_cut_at_sentence_ends_not_at_line_wraps() -> None:
     pdf = (
         "If the payout date falls on a weekend, the payout is sent on the next\n"
@@ -429,3 +461,25 @@ def test_the_logged_confidence_is_the_similarity_to_within_half_a_thousandth(bes
     assert answerable == (best >= 0.35)
     assert abs(confidence_from_reason(reason) - best) <= 0.0005
     assert (confidence_from_reason(reason) < 0.40) == (best < 0.40)
+
+
+def test_a_version_whose_successor_the_manager_may_not_see_is_still_retired() -> None:
+    """Search retires a version once a successor is in force, whoever may see that successor;
+    the review and never-retrieved lists judged from the manager's own documents only, and
+    listed as due for review a version no search of theirs is ever answered from."""
+    today = dt.date(2026, 6, 1)
+    seen = [
+        {"doc_id": "tips-v1.md", "title": "Tips v1", "metadata": {"review_date": "2026-01-01",
+         "effective_date": "2025-01-01"}},
+        {"doc_id": "live.md", "title": "Live", "metadata": {"review_date": "2026-01-01"}},
+    ]  # fmt: skip
+    newer = {"supersedes": "tips-v1.md", "effective_date": "2026-03-01", "access_groups": ["legal"]}
+    hidden = {"doc_id": "tips-v2.md", "title": "Tips v2", "metadata": newer}
+    every = [*seen, hidden]
+    assert [r["doc_id"] for r in gaps.past_review(seen, today, every=every)] == ["live.md"]
+    assert [r["doc_id"] for r in gaps.not_retrieved(seen, set(), today, every=every)] == ["live.md"]
+    [listed] = [
+        r for r in gaps.past_review(seen, today, True, every=every) if r["doc_id"] == "tips-v1.md"
+    ]
+    assert "outside your access groups" in listed["not_in_force"]
+    assert "tips-v2" not in listed["not_in_force"] and "2026-03-01" not in listed["not_in_force"]

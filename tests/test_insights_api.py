@@ -355,3 +355,47 @@ def test_a_conflict_names_the_sentences_and_the_sections_that_disagree(
     assert sorted(sum(row["differences"]["days"], [])) == ["14", "30"]
     assert row["sentences"] == [[row["sentence_a"], row["sentence_b"]]]
     assert "sentence_a" in csv.text.splitlines()[0]
+
+
+def test_every_pair_of_disagreeing_sentences_names_its_sections(
+    tmp_path: Path, fake_embedder
+) -> None:
+    """Two short policies, each one passage of three sections, disagree in two of them: the
+    row named only the first pair's sections, so the age that differs read as if it stood in
+    the refund section. ``sections`` names both sides' sections for each pair of
+    ``sentences``."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for name, title, days, age in [
+        ("policy", "Merch policy", 30, 16),
+        ("faq", "Merch FAQ", 14, 18),
+    ]:
+        (kb / f"{name}.md").write_text(
+            f"# {title}\n\n## Refund window\n\nBuyers of official merch can request a refund "
+            f"within {days} days of delivery.\n\n## Shipping\n\nOrders ship from the EU "
+            "warehouse.\n\n## Age requirement\n\nUsers must be at least "
+            f"{age} to buy official merch with a stored card.\n",
+            encoding="utf-8",
+        )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=100)
+    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with TestClient(app) as client:
+        assert len(app.state.searcher.chunks()) == 2  # one passage per document
+        [row] = client.get("/analytics/conflicts", params={"min_similarity": 0.0}).json()
+        csv = client.get("/analytics/conflicts", params={"min_similarity": 0, "format": "csv"})
+    titles = {row["doc_a"]: "a", row["doc_b"]: "b"}
+    policy, faq = titles["policy.md"], titles["faq.md"]
+    assert len(row["sentences"]) == 2
+    named = {
+        pair[0 if policy == "a" else 1].split(" within ")[0].split(" at least ")[0]: sections
+        for pair, sections in zip(row["sentences"], row["sections"], strict=True)
+    }
+    side = {"a": 0, "b": 1}
+    refund, age = named["Buyers of official merch can request a refund"], named["Users must be"]
+    assert refund[side[policy]] == "Merch policy > Refund window"
+    assert refund[side[faq]] == "Merch FAQ > Refund window"
+    assert age[side[policy]] == "Merch policy > Age requirement"
+    assert age[side[faq]] == "Merch FAQ > Age requirement"
+    assert row["sections"][0] == [row["section_a"], row["section_b"]]
+    assert "sections" in csv.text.splitlines()[0]

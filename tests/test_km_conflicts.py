@@ -884,3 +884,194 @@ def test_a_rule_against_its_negation_with_a_reason_or_emphasis_is_reported(a: st
 )
 def test_reason_markers_do_not_turn_other_rules_into_one(a: str, b: str) -> None:
     assert "rule" not in conflicts.disagreements(a, b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (  # "without" qualifies the coins, it does not negate "can refund" (QA pass)
+            "Agents can refund coins bought by a minor without a receipt.",
+            "Agents can refund coins bought by a minor with a receipt.",
+        ),
+        (  # "not as described" is a kind of item, not a negated rule (shop returns v1 / v2)
+            "For items priced under USD 5 that are reported as damaged, agents can approve a "
+            "refund without asking the buyer to send the item back.",
+            "For items priced under USD 5 that are reported as damaged or not as described, "
+            "agents can approve a refund without asking the buyer to send the item back.",
+        ),
+        (  # a restriction added in a clause of its own (LIVE eligibility v1 / v2)
+            "Creator Support can grant temporary access for partner events only.",
+            "Creator Support can grant temporary access for partner events only, and never to "
+            "users under 18.",
+        ),
+    ],
+)
+def test_a_negation_away_from_the_modal_does_not_negate_the_rule(a: str, b: str) -> None:
+    """Only a negation at the rule's modal ("must not", "are not allowed", "cannot") flips
+    it: counting every "not", "never" and "without" in the sentence reported these as a rule
+    and its negation, named "can refund" against "can refund"."""
+    assert "rule" not in conflicts.disagreements(a, b)
+    assert "rule" not in conflicts.disagreements(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rules"),
+    [
+        (
+            "Agents should escalate threats of violence to the safety team.",
+            "Agents shouldn't escalate threats of violence to the safety team.",
+            ["should escalate", "shouldn't escalate"],
+        ),
+        (
+            "Agents must share the full ticket history with the user.",
+            "Agents mustn't share the full ticket history with the user.",
+            ["must share", "mustn't share"],
+        ),
+        (  # "must not ... without" is still "must not": two negations do not cancel out
+            "Agents must not unlock an account without a video selfie check.",
+            "Agents must unlock an account without a video selfie check.",
+            ["must not unlock", "must unlock"],
+        ),
+        (
+            "Users under 13 are not allowed to create an account.",
+            "Users under 13 are allowed to create an account.",
+            ["are not allowed", "are allowed"],
+        ),
+        (
+            "Sellers aren't allowed to list knives in the Home category.",
+            "Sellers are allowed to list knives in the Home category.",
+            ["aren't allowed", "are allowed"],
+        ),
+        (
+            "A receipt isn't required to refund coins bought in the app.",
+            "A receipt is required to refund coins bought in the app.",
+            ["isn't required", "is required"],
+        ),
+    ],
+)
+def test_a_rule_against_its_negation_names_both_rules(a: str, b: str, rules: list[str]) -> None:
+    """Contracted negations ("shouldn't", "mustn't") are rules too, and each side names the
+    words that say which way its rule goes."""
+    assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
+    assert conflicts.disagreements(b, a).get("rule") == [[rules[1]], [rules[0]]]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rules"),
+    [
+        (
+            "Agents can\u2019t refund coins that were spent on gifts.",
+            "Agents can refund coins that were spent on gifts.",
+            ["can't refund", "can refund"],
+        ),
+        (
+            "Agents shouldn\u2019t escalate threats of violence to the safety team.",
+            "Agents should escalate threats of violence to the safety team.",
+            ["shouldn't escalate", "should escalate"],
+        ),
+        (
+            "Sellers aren\u2019t allowed to list knives in the Home category.",
+            "Sellers are allowed to list knives in the Home category.",
+            ["aren't allowed", "are allowed"],
+        ),
+    ],
+)
+def test_a_negation_typed_with_a_typographic_apostrophe_is_read(
+    a: str, b: str, rules: list[str]
+) -> None:
+    """Word and most editors write "can’t" with U+2019: read as "can" and "t", the rule lost
+    its negation and the contradiction went unreported."""
+    assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (
+            "Payments Support must answer a chargeback notice within 24 hours.",
+            "Payments Support must answer a chargeback notice within 2 days.",
+            [["24 hours"], ["2 days"]],
+        ),
+        (  # shop returns v1 against v2: the refund after the seller confirms receipt
+            "The refund is issued within 5 business days after the seller confirms receipt.",
+            "The refund is issued within 48 hours after the seller confirms receipt.",
+            [["5 days"], ["48 hours"]],
+        ),
+    ],
+)
+def test_a_duration_in_hours_against_one_in_days_is_compared(
+    a: str, b: str, expected: list[list[str]]
+) -> None:
+    """One SLA written in hours and in days: durations were compared only within one unit, so
+    "within 24 hours" against "within 2 days" was never reported."""
+    assert conflicts.disagreements(a, b).get("duration") == expected
+    assert conflicts.disagreements(b, a).get("duration") == expected[::-1]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Payments Support must answer a chargeback notice within 48 hours.",
+            "Payments Support must answer a chargeback notice within 2 days.",
+        ),
+        (
+            "Payments Support must answer a chargeback notice within 24 hours.",
+            "Payments Support must answer a chargeback notice within 1 to 2 days.",
+        ),
+    ],
+)
+def test_a_duration_in_hours_that_matches_one_in_days_agrees(a: str, b: str) -> None:
+    assert conflicts.disagreements(a, b) == {}
+    assert conflicts.disagreements(b, a) == {}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rules"),
+    [
+        (
+            "Sellers are no longer allowed to list knives in the Home category.",
+            "Sellers are allowed to list knives in the Home category.",
+            ["are no longer allowed", "are allowed"],
+        ),
+        (
+            "Agents are not able to reverse a permanent ban from the console.",
+            "Agents are able to reverse a permanent ban from the console.",
+            ["are not able", "are able"],
+        ),
+        (
+            "Agents are unable to reverse a permanent ban from the console.",
+            "Agents are able to reverse a permanent ban from the console.",
+            ["are unable", "are able"],
+        ),
+        (
+            "It is not possible to merge two accounts into one account.",
+            "It is possible to merge two accounts into one account.",
+            ["is not possible", "is possible"],
+        ),
+    ],
+)
+def test_a_rule_changed_in_other_words_is_reported(a: str, b: str, rules: list[str]) -> None:
+    """How a changed policy says it: "no longer allowed", "not able", "unable", "not
+    possible" were not read as rules at all."""
+    assert conflicts.disagreements(a, b).get("rule") == [[rules[0]], [rules[1]]]
+    assert conflicts.disagreements(b, a).get("rule") == [[rules[1]], [rules[0]]]
+
+
+def test_a_value_is_never_listed_as_only_on_both_sides() -> None:
+    """Tiers that moved up a row (LIVE eligibility v1 against v2: 1,000 then 5,000 followers,
+    against 5,000 then 10,000) listed 5,000 followers among the values "only a states" and
+    among those "only b states"; the page showed "Only here: 5000 followers" on both sides."""
+    a = (
+        "| Feature | Requirement |\n|---|---|\n"
+        "| LIVE from desktop with a stream key | Host has 1,000 followers |\n"
+        "| LIVE subscriptions | Host has 5,000 followers |\n"
+    )
+    b = (
+        "| Feature | Requirement |\n|---|---|\n"
+        "| LIVE from desktop with a stream key | Host has 5,000 followers |\n"
+        "| LIVE subscriptions | Host has 10,000 followers |\n"
+    )
+    values, pairs = conflicts.compare(a, b)
+    assert len(pairs) == 2  # both rows disagree
+    assert values["count"] == [["1000 followers"], ["10000 followers"]]

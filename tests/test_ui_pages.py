@@ -17,6 +17,10 @@ import requests
 import uvicorn
 from streamlit.testing.v1 import AppTest
 
+from api.app import create_app
+from indexer.build import build_index
+from indexer.search import Searcher
+from indexer.settings import Settings
 from insights.querylog import QueryLog
 from tests.fixture_files import write_superseded_coin_policy
 from tests.test_insights_api import make_app
@@ -341,6 +345,23 @@ def test_knowledge_page_renders_gaps_from_a_seeded_log(api_url: str, tmp_path: P
     assert any("documents no logged search has returned" in c.value for c in at.caption)
 
 
+def test_never_retrieved_says_which_period_and_which_versions_it_leaves_out(
+    api_url: str,
+) -> None:
+    """With "Last 7 days" picked the caption still read as if no search had ever returned
+    those documents, and it named superseded versions as the only ones left out, though
+    versions not in force yet are too (a manager looks for a version published for next
+    month and does not find it)."""
+    at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    [caption] = [c.value for c in at.caption if "no logged search" in c.value]
+    assert "in the last" not in caption and "versions not in force yet" in caption
+    at.selectbox[0].select("Last 7 days").run()
+    assert not at.exception, at.exception
+    [caption] = [c.value for c in at.caption if "no logged search" in c.value]
+    assert "in the last 7 days" in caption and "versions not in force yet" in caption
+
+
 def test_knowledge_page_shows_conflicting_passages_with_their_tables(
     fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
@@ -361,6 +382,56 @@ def test_knowledge_page_shows_conflicting_passages_with_their_tables(
     assert len(shown) == 2 and all("<table" in h and "| DE |" not in h for h in shown)
     only = sorted(_unescape(c.value) for c in pairs[0].caption if c.value.startswith("Only"))
     assert only == ["Only here: days: 14", "Only here: days: 7"]
+
+
+def test_past_review_caption_covers_a_document_with_no_date_at_all(
+    fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """A document with no review date and no effective date is listed (nobody can tell when
+    it was checked), but the caption named only a passed review date or a year in force,
+    neither of which it has."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "sounds.md").write_text(
+        "---\ntitle: Sound library note\n---\n\n# Sound library note\n\nSounds in the "
+        "library are licensed for use in videos only.\n"
+    )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=100)
+    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with served(app, monkeypatch):
+        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    [caption] = [c.value for c in at.caption if "due for review" in c.value]
+    assert caption.startswith("1 document is due for review")
+    assert "no date at all" in caption
+
+
+def test_knowledge_page_lists_every_disagreeing_pair_with_its_sections(
+    fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """A short policy is one passage of several sections: only its first disagreeing sentence
+    was marked, and the age that differs two sections further down was named nowhere."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for name, days, age in (("policy", 30, 16), ("faq", 14, 18)):
+        (kb / f"{name}.md").write_text(
+            f"# Merch {name}\n\n## Refund window\n\nBuyers of official merch can request a "
+            f"refund within {days} days of delivery.\n\n## Age requirement\n\nUsers must be "
+            f"at least {age} to buy official merch with a stored card.\n"
+        )
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=100)
+    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with served(app, monkeypatch):
+        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    [pair] = [e for e in at.expander if " vs " in e.label]
+    listed = _unescape("\n".join(m.value for m in pair.markdown))
+    for name in ("policy", "faq"):
+        assert f"Merch {name} > Refund window" in listed
+        assert f"Merch {name} > Age requirement" in listed
+    assert "Users must be at least 16" in listed and "Users must be at least 18" in listed
 
 
 def test_evaluate_page_runs_a_tiny_set(api_url: str) -> None:

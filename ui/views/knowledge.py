@@ -53,6 +53,12 @@ def _first(n: int) -> str:
     return "the first result" if n == 1 else f"the first {n} results"
 
 
+def _in_force_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows without the empty ``not_in_force`` column: this page lists versions in force
+    only (the API's ?include_superseded=true fills it)."""
+    return frame.drop(columns=["not_in_force"], errors="ignore")
+
+
 def _download(frame: pd.DataFrame, name: str) -> None:
     st.download_button(
         f"Download {name}.csv",
@@ -160,12 +166,13 @@ within = st.selectbox(
 )
 unretrieved = call(api.analytics, "unretrieved", days=days, top=within)
 where = "" if within is None else f" within {_first(within)}"
-st.caption(
-    f"{_n(len(unretrieved), 'document', 'documents')} no logged search has returned{where} "
-    "(superseded versions are left out)."
+period = "" if days is None else f" in the last {days} days"
+st.caption(  # search serves neither retired versions nor ones not in force yet: no gap to fix
+    f"{_n(len(unretrieved), 'document', 'documents')} no logged search{period} has "
+    f"returned{where} (superseded versions and versions not in force yet are left out)."
 )
 if unretrieved:
-    frame = pd.DataFrame(unretrieved)
+    frame = _in_force_only(pd.DataFrame(unretrieved))
     st.dataframe(frame, hide_index=True, width="stretch")
     _download(frame, "never-retrieved")
 
@@ -173,11 +180,11 @@ st.header("Past review date")
 stale = call(api.analytics, "stale")
 st.caption(
     f"{_n(len(stale), 'document is', 'documents are')} due for review: their review date has "
-    "passed, or they have none and took effect over a year ago (superseded versions are left "
-    "out)."
+    "passed, or they have none and took effect over a year ago, or they have no date at all "
+    "(superseded versions are left out)."
 )
 if stale:
-    frame = pd.DataFrame(stale)
+    frame = _in_force_only(pd.DataFrame(stale))
     if "reason" in frame:  # why it is due, next to how long: the first thing a reader asks
         frame.insert(2, "reason", frame.pop("reason"))
     st.dataframe(frame, hide_index=True, width="stretch")
@@ -231,3 +238,11 @@ if found:
                 at = text.find(sentence) if sentence else -1
                 end = at + len(sentence) if at >= 0 else 0
                 column.html(text_block(marked_html(text, max(at, 0), end)))
+            pairs = list(zip(c.get("sentences") or [], c.get("sections") or [], strict=False))
+            if len(pairs) > 1:  # the marks show the first pair: a short policy is one passage
+                st.markdown("Every pair of sentences that disagree:")
+                for (sentence_a, sentence_b), (section_a, section_b) in pairs:
+                    st.markdown(
+                        f"- {md(section_a)} — {md(sentence_a)}  \n"
+                        f"  {md(section_b)} — {md(sentence_b)}"
+                    )
