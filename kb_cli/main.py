@@ -268,11 +268,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     failed: list[str] | None = None
     try:
         index_once()
-    except KBError as exc:
+    except Exception as exc:  # noqa: BLE001 - under --watch any failure is retried
         if not args.watch or before is None:  # nothing to watch: a bad path or settings
             raise
-        # An empty folder, a locked index: the watcher retries, and indexes once it is fixed.
-        sys.stderr.write(f"kb: the first build failed: {exc}\n")
+        # An empty folder, a locked, read-only or full index: the watcher retries, and
+        # indexes once it is fixed (an OSError ended the watch, though rebuilds retry it).
+        sys.stderr.write(f"kb: the first build failed: {_one_line(exc)}; retrying\n")
         failed = []
     if not args.watch:
         return 0
@@ -304,6 +305,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stdout.write("Stopped watching.\n")
     return 0
+
+
+def _one_line(exc: Exception) -> str:
+    """An error as ``main`` prints it: a refused path as its reason and file name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) if isinstance(exc, KBError) else f"{type(exc).__name__}: {exc}"
 
 
 def _print_build_report(
