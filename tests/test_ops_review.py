@@ -55,3 +55,75 @@ def test_a_first_build_failing_on_the_file_system_still_fails_without_watch(
     blocker.write_text("x")
     assert main(["index", str(sample_kb), "--index-dir", str(blocker / "ix"), "-q"]) == 1
     assert str(blocker) in capsys.readouterr().err
+
+
+def _unlistable(monkeypatch, folder: Path) -> None:
+    """``folder`` refuses to be listed, as a folder of mode 000 does to anyone but root (the
+    tests run as root, whom permissions do not stop)."""
+    import os
+
+    import indexer.files
+
+    real = os.scandir
+
+    def scandir(path):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(indexer.files.os, "scandir", scandir)
+
+
+@pytest.mark.parametrize("watching", [False, True], ids=["one-shot", "watch"])
+def test_a_folder_that_cannot_be_read_keeps_its_documents_and_is_reported(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch, capsys, watching: bool
+) -> None:
+    """A folder the indexer may not list (a sync that left it mode 000) was passed over in
+    silence: its documents dropped out of every answer as if deleted, `kb index` said
+    "Skipped 0 files"."""
+    from indexer.build import build_index
+    from indexer.memo import RebuildMemo
+    from indexer.search import Searcher
+    from kb_cli.main import _print_build_report
+
+    options = {"max_tokens": 60, "min_tokens": 8}
+    ix = tmp_path / "ix"
+    memo = RebuildMemo() if watching else None
+    build_index(sample_kb, ix, fake_embedder, memo=memo, **options)
+    sops = {
+        d["doc_id"]
+        for d in Searcher(ix, fake_embedder).list_documents()
+        if d["doc_id"].startswith("sops/")
+    }
+    assert sops
+    _unlistable(monkeypatch, sample_kb / "sops")
+
+    report = build_index(sample_kb, ix, fake_embedder, memo=memo, **options)
+    assert sorted(x.path for x in report.kept) == sorted(sops)
+    assert "sops/" in {x.path for x in report.skipped}
+    docs = {d["doc_id"] for d in Searcher(ix, fake_embedder).list_documents()}
+    assert sops <= docs
+    _print_build_report(report)
+    out = capsys.readouterr().out
+    assert "sops/: cannot read folder: Permission denied" in out
+    assert f"Kept {len(sops)} document(s) as last indexed" in out
+
+    monkeypatch.undo()  # readable again; then deleted: gone, as any deleted folder
+    for path in sorted((sample_kb / "sops").iterdir()):
+        path.unlink()
+    (sample_kb / "sops").rmdir()
+    gone = build_index(sample_kb, ix, fake_embedder, memo=memo, **options)
+    assert gone.kept == [] and not any(x.path.endswith("/") for x in gone.skipped)
+    assert not sops & {d["doc_id"] for d in Searcher(ix, fake_embedder).list_documents()}
+
+
+def test_an_unreadable_knowledge_base_folder_says_why(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """`kb index` on a folder it may not list said only "no readable documents under ..."."""
+    from indexer.build import build_index
+    from indexer.errors import KBError
+
+    _unlistable(monkeypatch, sample_kb)
+    with pytest.raises(KBError, match="cannot read folder: Permission denied"):
+        build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
