@@ -127,3 +127,73 @@ def test_an_unreadable_knowledge_base_folder_says_why(
     _unlistable(monkeypatch, sample_kb)
     with pytest.raises(KBError, match="cannot read folder: Permission denied"):
         build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
+
+
+def _fake_checkout(tmp_path: Path, serve: str) -> Path:
+    """scripts/run in a checkout whose install does nothing and whose `kb` logs each command
+    to calls.log, and runs ``serve`` (shell) for `kb serve`."""
+    import shutil
+    import sys
+
+    repo = tmp_path / "checkout"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    shutil.copy(Path(__file__).parents[1] / "scripts" / "run", repo / "scripts" / "run")
+    (repo / "scripts" / "install").write_text("#!/usr/bin/env bash\nexit 0\n")
+    (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    kb = repo / ".venv" / "bin" / "kb"
+    kb.write_text(
+        '#!/usr/bin/env bash\necho "$1" >> "$(dirname "$0")/../../calls.log"\n'
+        f'if [ "$1" = serve ]; then {serve}; fi\nexit 0\n'
+    )
+    for script in (repo / "scripts" / "run", repo / "scripts" / "install", kb):
+        script.chmod(0o755)
+    return repo
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_run_stops_when_the_api_does_not_start(tmp_path: Path) -> None:
+    """`kb serve` failing at once (its port taken, a bad setting) left ./scripts/run waiting a
+    minute and then starting the UI anyway, against whatever answered on that port."""
+    import os
+    import subprocess
+    import time
+
+    repo = _fake_checkout(tmp_path, 'echo "ERROR: [Errno 98] Address already in use" >&2; exit 1')
+    env = {**os.environ, "KB_API_PORT": str(_free_port())}
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(repo / "scripts" / "run")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "the API did not start" in done.stderr
+    assert time.monotonic() - started < 20
+    assert (repo / "calls.log").read_text().split() == ["index", "serve"]  # no `kb ui`
+
+
+def test_run_refuses_a_port_another_program_holds(tmp_path: Path) -> None:
+    """Another server on KB_API_PORT answered the start-up health check in the API's place,
+    so the UI searched it (another team's index) while our API had died on the taken port."""
+    import os
+    import socket
+    import subprocess
+
+    repo = _fake_checkout(tmp_path, "sleep 30")
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = {**os.environ, "KB_API_PORT": str(port)}
+        done = subprocess.run(
+            [str(repo / "scripts" / "run")], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1
+    assert f"port {port} is already in use" in done.stderr and "KB_API_PORT" in done.stderr
+    assert not (repo / "calls.log").exists()  # nothing indexed, served or shown
