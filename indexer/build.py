@@ -517,10 +517,15 @@ def _up_to_date(
     chunker: dict[str, object],
     ann_min_chunks: int = 0,
 ) -> bool:
-    """True when the index holds exactly these documents, built the same way."""
+    """True when the index holds exactly these documents, built the same way, and (local
+    files) its current generation passes its checksums: a damaged one is refused by the API,
+    which then serves the previous generation until a build writes a new one."""
     try:
         manifest = _read_manifest(index_dir)
     except KBError:
+        return False
+    if not _in_database(index_dir) and (problem := store.damage(Path(index_dir))):
+        logger.warning("%s: writing the index again", problem)
         return False
     return (
         manifest.model_fingerprint == fingerprint

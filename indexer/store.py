@@ -351,6 +351,21 @@ def verify_generation(generation: Path, manifest: Manifest) -> None:
     _verify_files(generation, manifest, list(manifest.files))
 
 
+def damage(index_dir: Path) -> str:
+    """Why the current generation would be refused by a reader ("" when it is intact): a build
+    must not call such an index up to date, or the API serves the previous generation for
+    good (checked as the rebuild's own readers do, so one build hashes a file once)."""
+    try:
+        generation = current_generation(index_dir)
+        manifest = read_manifest(index_dir, generation)
+        _verify_files(generation, manifest, list(manifest.files), for_reuse=True)
+    except IndexCorruptError as exc:
+        return str(exc)
+    except (KBError, OSError, ValueError) as exc:  # a manifest unreadable or not JSON
+        return f"{type(exc).__name__}: {exc}" if not isinstance(exc, KBError) else str(exc)
+    return ""
+
+
 # Files a rebuild already checked, by path, inode, size and mtime: the readers that reuse the
 # current generation (its documents, then its vectors) hash its chunk table once per build,
 # not once each (0.3-0.55 s at 100k passages). Generations are written once and never

@@ -197,3 +197,41 @@ def test_run_refuses_a_port_another_program_holds(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"port {port} is already in use" in done.stderr and "KB_API_PORT" in done.stderr
     assert not (repo / "calls.log").exists()  # nothing indexed, served or shown
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_kb_index_rewrites_a_damaged_current_generation_instead_of_calling_it_up_to_date(
+    sample_kb: Path, fake_embedder, tmp_path: Path, damage: str
+) -> None:
+    """A current generation that fails its checksums is refused by the API, which serves the
+    previous one (degraded); `kb index` with no file changed then said "up to date" (exit 0)
+    and left it so for good: agents searched the older index until a document changed."""
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+    from indexer.store import current_generation
+
+    options = {"max_tokens": 60, "min_tokens": 8}
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, **options)
+    (sample_kb / "policies" / "live-gifts.html").unlink()
+    build_index(sample_kb, ix, fake_embedder, **options)
+    damaged = current_generation(ix)
+    target = damaged / "vectors.faiss"
+    if damage == "flip":
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+    elif damage == "truncate":
+        target.write_bytes(target.read_bytes()[:100])
+    else:
+        target.unlink()
+    assert Searcher.open_best(ix, fake_embedder, Settings()).degraded  # the API's view
+
+    report = build_index(sample_kb, ix, fake_embedder, **options)
+    assert not report.unchanged
+    assert current_generation(ix) != damaged
+    healed = Searcher.open_best(ix, fake_embedder, Settings())
+    assert healed.degraded == "" and healed.health()["status"] == "ok"
+    assert "policies/live-gifts.html" not in {d["doc_id"] for d in healed.list_documents()}
+    assert build_index(sample_kb, ix, fake_embedder, **options).unchanged  # and then it is
