@@ -530,6 +530,15 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     return app
 
 
+def check_app(settings: Settings) -> None:
+    """Build the app as a worker would, then release what it opened (key store, query log):
+    a setting it refuses raises here, in the process that can report it in one line."""
+    app = create_app(settings)
+    app.state.insights.close()
+    if app.state.keystore is not None:
+        app.state.keystore.close()
+
+
 def app_factory() -> FastAPI:
     """Entry point for ``uvicorn --factory api.app:app_factory``."""
     return create_app()

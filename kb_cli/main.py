@@ -472,7 +472,7 @@ def _loopback(host: str) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import check_app, create_app
 
     settings = _settings(args)
     host = args.host or settings.api_host
@@ -486,6 +486,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return 0
+    # Each worker builds its own app: build one here first, so what the app refuses at start
+    # (a database behind on migrations, a key store that cannot be opened) stops `kb serve`
+    # with one line; in the workers it was a traceback per worker, restarted for ever.
+    check_app(settings)
     # Worker processes build their own app from the environment: carry the CLI's choices there.
     os.environ["KB_INDEX_DIR"] = str(settings.index_dir)
     os.environ["KB_DATABASE_URL"] = settings.database_url  # "" when --index-dir chose local

@@ -235,3 +235,37 @@ def test_kb_index_rewrites_a_damaged_current_generation_instead_of_calling_it_up
     assert healed.degraded == "" and healed.health()["status"] == "ok"
     assert "policies/live-gifts.html" not in {d["doc_id"] for d in healed.list_documents()}
     assert build_index(sample_kb, ix, fake_embedder, **options).unchanged  # and then it is
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_an_app_it_cannot_build_in_one_line_with_any_worker_count(
+    tmp_path: Path, monkeypatch, capsys, workers: str
+) -> None:
+    """With several workers (the default: one per core) each worker built the app itself, so
+    a key store that cannot be opened (or a database behind on migrations) was a traceback in
+    every worker, restarted by uvicorn for ever, while `kb serve` held the port answering
+    nothing; one worker said it in one line."""
+    import uvicorn
+
+    def started(*_args, **_kwargs):
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setenv("KB_API_WORKERS", workers)
+    monkeypatch.setenv("KB_AUTH_REQUIRED", "true")
+    monkeypatch.setenv("KB_KEYS_PATH", str(tmp_path))  # a folder, not a key store
+    get_settings.cache_clear()
+    assert main(["serve", "--index-dir", str(tmp_path / "ix")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path) in err and "Traceback" not in err
+
+
+def test_serve_with_workers_starts_them_when_the_app_builds(tmp_path: Path, monkeypatch) -> None:
+    import uvicorn
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append(k))
+    monkeypatch.setenv("KB_API_WORKERS", "2")
+    get_settings.cache_clear()
+    assert main(["serve", "--index-dir", str(tmp_path / "ix")]) == 0
+    assert calls and calls[0]["workers"] == 2
