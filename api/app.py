@@ -446,10 +446,12 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
                 status_code=503,
                 content={"status": "unavailable", "reason": str(request.app.state.load_error)},
             )
-        out = request.app.state.searcher.health()
         gone = getattr(request.app.state, "backend_error", "")
-        if gone:  # the database went away since the index loaded
-            out.update(status="degraded", reason=gone)
+        if gone:  # the database went away since the index loaded: every search is a 503, so
+            # the check says unavailable too ("degraded", a 200, kept it in a load balancer
+            # and had the UI tell agents their answers came from an older index)
+            return JSONResponse(status_code=503, content={"status": "unavailable", "reason": gone})
+        out = request.app.state.searcher.health()
         if not sees_every_document(request):
             out.pop("counts", None)
         return out
