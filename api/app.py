@@ -228,6 +228,12 @@ CORS_EXPOSED = (
 )  # fmt: skip
 
 
+def openapi_url(request: Request) -> str:
+    """Where a browser fetches the OpenAPI document: under the root path the API is served at
+    (``kb serve --root-path /kb`` behind a proxy), where "/openapi.json" was another app's."""
+    return request.scope.get("root_path", "") + "/openapi.json"
+
+
 def _unparsed_body(error: dict[str, Any]) -> bool:
     """A validation error saying the whole body is not an object, because it was not parsed."""
     return list(error.get("loc") or []) == ["body"] and isinstance(error.get("input"), str | bytes)
@@ -347,20 +353,25 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.router.route_class = StrictJsonRoute  # a key named twice in a JSON body is a 422
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi_schema() -> JSONResponse:
+    def openapi_schema(request: Request) -> JSONResponse:
         fresh = app.openapi_schema is None
         schema = app.openapi()  # built once, then kept by FastAPI
         if fresh and settings.auth_required:
             declare_keys(schema)
+        root = request.scope.get("root_path", "")
+        if root:  # behind a proxy's prefix: "Try it out" and generated clients call under it
+            schema = {**schema, "servers": [{"url": root}]}
         return JSONResponse(schema)
 
     @app.get("/docs", include_in_schema=False)
-    def swagger_page() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="kb-assistant - docs")
+    def swagger_page(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url(request), title="kb-assistant - docs"
+        )  # fmt: skip
 
     @app.get("/redoc", include_in_schema=False)
-    def redoc_page() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title="kb-assistant - ReDoc")
+    def redoc_page(request: Request) -> HTMLResponse:
+        return get_redoc_html(openapi_url=openapi_url(request), title="kb-assistant - ReDoc")
 
     app.state.keystore = KeyStore.from_settings(settings) if settings.auth_required else None
     app.state.limiter = (  # kept with the keys: every worker draws on the same buckets

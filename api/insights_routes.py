@@ -727,7 +727,8 @@ def source_view(
     original = ""
     if doc["format"] == "pdf" and Path(doc["source"]).is_file():
         signed = signed_links(request)(doc_id)  # the browser came with a link, not a key
-        href = f"/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
+        root = request.scope.get("root_path", "")  # behind a proxy's prefix, under it
+        href = f"{root}/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
         href += f"#page={n}" if (n := _cited_page(doc["pages"], start, end, page)) else ""
         original = f' · <a href="{html.escape(href)}">original PDF</a>'
     language = str(meta.get("language") or "")

@@ -80,6 +80,14 @@ def port(text: str) -> int:
     return value
 
 
+def root_path(text: str) -> str:
+    """``--root-path`` as a URL path prefix: "/kb", not "kb", "/kb/" or a full URL, which would
+    make every link the API writes (the docs page's, a source page's PDF link) miss."""
+    if not text.startswith("/") or text.endswith("/") or "//" in text or "?" in text:
+        raise argparse.ArgumentTypeError(f"must be a path such as /kb, got {text!r}")
+    return text
+
+
 def seconds(minimum: float, inclusive: bool) -> Callable[[str], float]:
     """A finite number of seconds above ``minimum`` (or at it, when ``inclusive``): a poll
     interval of 0 or less would walk the tree in a busy loop."""
@@ -483,8 +491,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "and create keys with `kb keys create`, or listen on 127.0.0.1"
         )
     workers = settings.worker_count()
+    root = {"root_path": args.root_path} if args.root_path else {}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **root)
         return 0
     # Each worker builds its own app: build one here first, so what the app refuses at start
     # (a database behind on migrations, a key store that cannot be opened) stops `kb serve`
@@ -495,7 +504,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["KB_DATABASE_URL"] = settings.database_url  # "" when --index-dir chose local
     uvicorn.run(
         "api.app:app_factory", factory=True, workers=workers, host=host, port=port,
-        log_level="info",
+        log_level="info", **root,
     )  # fmt: skip
     return 0
 
@@ -945,6 +954,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host", help="address to listen on (default: KB_API_HOST, 127.0.0.1)")
     p.add_argument("--port", type=port, help="default: KB_API_PORT, 8000")
+    p.add_argument(
+        "--root-path",
+        type=root_path,
+        help="the path prefix a reverse proxy serves the API under (e.g. /kb), which it "
+        "strips before passing requests on",
+    )
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_serve)
 

@@ -269,3 +269,54 @@ def test_serve_with_workers_starts_them_when_the_app_builds(tmp_path: Path, monk
     get_settings.cache_clear()
     assert main(["serve", "--index-dir", str(tmp_path / "ix")]) == 0
     assert calls and calls[0]["workers"] == 2
+
+
+def test_behind_a_proxy_prefix_the_docs_and_source_links_stay_under_it(
+    sample_kb: Path, fake_embedder, tmp_path: Path
+) -> None:
+    """Served under a prefix (`kb serve --root-path /kb` behind a proxy that strips it), the
+    /docs page fetched /openapi.json from the proxy's root (another app's, or a 404), its
+    "Try it out" called /search there, and a source page's "original PDF" link pointed at
+    /source-file/... outside the prefix."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    settings = Settings(index_dir=ix, reload_interval_s=0)
+    app = create_app(settings, searcher=Searcher(ix, fake_embedder, settings))
+    with TestClient(app, root_path="/kb") as client:
+        for page in ("/kb/docs", "/kb/redoc"):
+            html = client.get(page).text
+            assert "/kb/openapi.json" in html and "'/openapi.json'" not in html, page
+        assert client.get("/kb/openapi.json").json()["servers"] == [{"url": "/kb"}]
+        source = client.get("/kb/source/sops/dangerous-challenges.pdf")
+        assert source.status_code == 200
+        assert 'href="/kb/source-file/sops/dangerous-challenges.pdf' in source.text
+    with TestClient(app) as client:  # no prefix: as before
+        assert "servers" not in client.get("/openapi.json").json()
+        assert "'/openapi.json'" in client.get("/docs").text
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_takes_the_proxy_prefix(tmp_path: Path, monkeypatch, workers: str) -> None:
+    """`kb serve` had no way to name the prefix: only running uvicorn by hand did."""
+    import uvicorn
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append(k))
+    monkeypatch.setenv("KB_API_WORKERS", workers)
+    get_settings.cache_clear()
+    assert main(["serve", "--root-path", "/kb", "--index-dir", str(tmp_path / "ix")]) == 0
+    assert calls[0]["root_path"] == "/kb"
+
+
+@pytest.mark.parametrize("prefix", ["kb", "/kb/", "/", "https://x.example/kb"])
+def test_serve_refuses_a_prefix_that_is_no_path(prefix: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["serve", "--root-path", prefix])
+    assert stop.value.code == 2 and "--root-path" in capsys.readouterr().err
