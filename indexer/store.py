@@ -215,6 +215,13 @@ def write_index(
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
         _publish(tmp, index_dir, manifest.index_version)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename:
+            raise
+        # A write that fails mid-file (a full disk, a quota) names no file: "kb: No space left
+        # on device" did not say which disk. The index folder is the one to free or move.
+        raise OSError(exc.errno, exc.strerror or str(exc), str(index_dir)) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -320,3 +320,30 @@ def test_serve_refuses_a_prefix_that_is_no_path(prefix: str, capsys) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["serve", "--root-path", prefix])
     assert stop.value.code == 2 and "--root-path" in capsys.readouterr().err
+
+
+def test_a_full_disk_names_the_index_folder_and_keeps_the_last_generation(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A write failing mid-file on a full disk raised an OSError naming no file, so `kb index`
+    said only "kb: No space left on device" (which disk?)."""
+    import errno
+
+    import indexer.store
+    from indexer.build import build_index
+    from indexer.store import current_generation
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    served = current_generation(ix)
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(indexer.store, "save_bm25", full)
+    (sample_kb / "policies" / "live-gifts.html").unlink()  # something to write
+    code = main(["index", str(sample_kb), "--index-dir", str(ix), "-q"])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == f"kb: No space left on device: {ix}"
+    assert current_generation(ix) == served  # still served
+    assert sorted(p.name for p in ix.iterdir() if p.name.startswith(".tmp-")) == []
