@@ -347,3 +347,32 @@ def test_a_full_disk_names_the_index_folder_and_keeps_the_last_generation(
     assert capsys.readouterr().err.strip() == f"kb: No space left on device: {ix}"
     assert current_generation(ix) == served  # still served
     assert sorted(p.name for p in ix.iterdir() if p.name.startswith(".tmp-")) == []
+
+
+def test_a_stop_signal_while_waiting_for_changes_ends_the_watch_as_an_interrupt(
+    tmp_path: Path,
+) -> None:
+    """A service manager's SIGTERM (or Ctrl-C) while `kb index --watch` waited on the
+    kernel's events was swallowed by watchfiles ("WARNING watchfiles.main: KeyboardInterrupt
+    caught, stopping watch") and the watch returned as if stopped on purpose, so the
+    service's log never said "Stopped watching."."""
+    import os
+    import signal
+    import threading
+
+    from indexer.watch import watch
+
+    (tmp_path / "a.md").write_text("# A\n\nSome text.\n")
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            watch(tmp_path, lambda _changes: None, debounce_s=0.05)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
