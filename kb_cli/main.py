@@ -767,7 +767,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             key_id, key = store.create(args.role, groups)
             sys.stdout.write(f"{key}\n")
             sys.stderr.write(
-                f"key {key_id} ({args.role}, groups: {groups or 'all'}); it is "
+                f"key {key_id} ({args.role}, groups: {','.join(groups or []) or 'all'}); it is "
                 "shown only now: store it safely\n"
             )
         elif args.keys_command == "list":
@@ -777,11 +777,19 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 sys.stdout.write(
                     f"{k['key_id']}\t{k['role']}\t{groups_text}\t{k['created_at']}\t{state}\n"
                 )
-        elif not store.revoke(args.key_id):
-            known = [k["key_id"] for k in store.listing()]
-            close = difflib.get_close_matches(args.key_id, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else " (kb keys list shows them)"
-            raise KBError(f"no key {args.key_id!r}{hint}")
+        else:
+            listed = {k["key_id"]: k for k in store.listing()}
+            if args.key_id not in listed:
+                close = difflib.get_close_matches(args.key_id, list(listed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else " (kb keys list shows them)"
+                raise KBError(f"no key {args.key_id!r}{hint}")
+            # Said, not silent: whoever revokes a leaked key needs to know it took effect.
+            was = "was already revoked" if listed[args.key_id]["revoked"] else "is revoked"
+            store.revoke(args.key_id)
+            sys.stderr.write(
+                f"key {args.key_id} ({listed[args.key_id]['role']}) {was}: the API refuses it "
+                "and its signed links at their next request\n"
+            )
         return 0
     finally:
         store.close()

@@ -376,3 +376,17 @@ def test_a_stop_signal_while_waiting_for_changes_ends_the_watch_as_an_interrupt(
     finally:
         timer.cancel()
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_revoking_a_key_says_so(tmp_path: Path, capsys) -> None:
+    """`kb keys revoke` printed nothing, and revoking a key twice was as silent: whoever
+    revokes a leaked key at 3 a.m. could not tell it took."""
+    assert main(["keys", "create", "--role", "agent", "--groups", "payments,all-agents"]) == 0
+    made = capsys.readouterr().err
+    assert "groups: payments,all-agents" in made  # not the Python list "['payments', ...]"
+    key_id = made.split()[1]
+    assert main(["keys", "revoke", key_id]) == 0
+    first = capsys.readouterr()
+    assert first.out == "" and f"key {key_id} (agent) is revoked" in first.err
+    assert main(["keys", "revoke", key_id]) == 0
+    assert f"key {key_id} (agent) was already revoked" in capsys.readouterr().err
