@@ -515,8 +515,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.action == "stop":
-        pgdev.stop(settings.pg_data_dir)
-        sys.stdout.write(f"Stopped the database in {settings.pg_data_dir}.\n")
+        if pgdev.stop(settings.pg_data_dir):
+            sys.stdout.write(f"Stopped the database in {settings.pg_data_dir}.\n")
+        else:
+            sys.stdout.write(f"No database server was running in {settings.pg_data_dir}.\n")
         return 0
     if args.action == "start":
         url = pgdev.start(settings.pg_data_dir)

@@ -390,3 +390,38 @@ def test_revoking_a_key_says_so(tmp_path: Path, capsys) -> None:
     assert first.out == "" and f"key {key_id} (agent) is revoked" in first.err
     assert main(["keys", "revoke", key_id]) == 0
     assert f"key {key_id} (agent) was already revoked" in capsys.readouterr().err
+
+
+def test_db_stop_says_when_no_server_was_running(tmp_path: Path) -> None:
+    """`kb db stop` with no server running started one (to attach to it) only to stop it, and
+    said "Stopped the database" either way; every `kb db` command printed platformdirs'
+    two-line RuntimeDirWarning where XDG_RUNTIME_DIR is unset (a service's environment)."""
+    import os
+    import subprocess
+    import sys
+
+    from indexer import pgdev
+
+    data = tmp_path / "pgdata"
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env["KB_PG_DATA_DIR"] = str(data)
+
+    def kb_db(action: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "kb_cli.main", "db", action],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    try:
+        assert kb_db("start").returncode == 0 and pgdev.running(data)
+        stopped = kb_db("stop")
+        assert stopped.stdout == f"Stopped the database in {data}.\n"
+        assert not pgdev.running(data)
+        again = kb_db("stop")
+        assert again.returncode == 0
+        assert again.stdout == f"No database server was running in {data}.\n"
+        assert "Warning" not in stopped.stderr + again.stderr
+        assert not pgdev.running(data)
+    finally:
+        if pgdev.running(data):
+            pgdev.stop(data)
