@@ -425,3 +425,37 @@ def test_db_stop_says_when_no_server_was_running(tmp_path: Path) -> None:
     finally:
         if pgdev.running(data):
             pgdev.stop(data)
+
+
+def test_a_query_log_that_cannot_be_opened_is_named_not_a_bare_500(
+    sample_kb: Path, fake_embedder, tmp_path: Path, caplog
+) -> None:
+    """KB_LOG_PATH in a folder the API may not write: feedback and every analytics page were
+    a bare "Internal Server Error", and each search logged a traceback saying only "unable to
+    open database file", none naming the file or the setting."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")  # as root, a folder's permissions stop nothing: a file does
+    log_path = blocker / "querylog.sqlite"
+    settings = Settings(index_dir=ix, reload_interval_s=0, log_path=log_path)
+    app = create_app(settings, searcher=Searcher(ix, fake_embedder, settings))
+    with TestClient(app) as client, caplog.at_level("ERROR"):
+        found = client.post("/search", json={"query": "refund coins"})
+        assert found.status_code == 200 and found.json()["search_id"] is None
+        said = [r for r in caplog.records if r.name == "api.insights_routes"]
+        assert len(said) == 1 and said[0].exc_info is None
+        assert str(log_path) in said[0].getMessage()
+        rated = client.post("/feedback", json={"search_id": "abcdefgh12", "rating": "helpful"})
+        summary = client.get("/analytics/summary")
+        for answer in (rated, summary):
+            assert answer.status_code == 503
+            assert str(log_path) in answer.json()["detail"]
+            assert "KB_LOG_PATH" in answer.json()["detail"]
