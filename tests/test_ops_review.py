@@ -459,3 +459,23 @@ def test_a_query_log_that_cannot_be_opened_is_named_not_a_bare_500(
             assert answer.status_code == 503
             assert str(log_path) in answer.json()["detail"]
             assert "KB_LOG_PATH" in answer.json()["detail"]
+
+
+def test_citation_links_use_the_address_agents_browsers_reach(monkeypatch) -> None:
+    """The UI served to a team (`kb ui --public`, or behind a proxy) calls the API at an
+    address only its server reaches (http://127.0.0.1:8000), and put that address in every
+    "Open in source" link: on an agent's machine it opened their own computer."""
+    from ui.common import client
+
+    monkeypatch.setenv("KB_API_URL", "http://127.0.0.1:8961")
+    monkeypatch.setenv("KB_API_PUBLIC_URL", "https://kb.example.com/api/")
+    api = client()
+    assert api.base_url == "http://127.0.0.1:8961"  # the UI's own calls
+    result = {"doc_id": "sops/a.pdf", "start": 3, "end": 9, "page": 2, "source": "sops/a.pdf",
+              "chunk_id": "c" * 20, "link_params": "kid=k1&exp=99&sig=ab"}  # fmt: skip
+    assert api.source_url(result).startswith("https://kb.example.com/api/source/sops/a.pdf?")
+    assert api.original_url(result) == (
+        "https://kb.example.com/api/source-file/sops/a.pdf?kid=k1&exp=99&sig=ab#page=2"
+    )
+    monkeypatch.delenv("KB_API_PUBLIC_URL")
+    assert client().source_url(result).startswith("http://127.0.0.1:8961/source/")  # as before
