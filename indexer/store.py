@@ -215,6 +215,7 @@ def write_index(
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
         _publish(tmp, index_dir, manifest.index_version)
+        _remember_written(index_dir / f"{GEN_PREFIX}{manifest.index_version}", manifest.files)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.filename:
@@ -320,9 +321,34 @@ def _publish(tmp: Path, index_dir: Path, version: str) -> None:
     # corrupt. Any other goes, including one a build killed between its rename and the
     # pointer's left unpublished: kept as "the newest", it became the fallback, and a
     # damaged current generation then served text that was never published.
+    keep = _fallback(index_dir, served)
     for old in previous_generations(index_dir):
-        if old.name != served:
+        if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _fallback(index_dir: Path, served: str) -> str:
+    """The generation to keep beside a new one: the one served until now, unless it fails its
+    checksums; then the newest intact one before it, which readers were falling back to (a
+    rebuild that heals a damaged index deleted that one and kept the damaged one, leaving no
+    intact fallback behind the new generation)."""
+    if not served or _intact(index_dir, index_dir / served):
+        return served
+    for older in previous_generations(index_dir):
+        if older.name < served and _intact(index_dir, older):
+            return older.name
+    return served
+
+
+def _intact(index_dir: Path, generation: Path) -> bool:
+    """Whether ``generation`` passes its checksums (a file a build already hashed is not
+    hashed again)."""
+    try:
+        manifest = read_manifest(index_dir, generation)
+        _verify_files(generation, manifest, list(manifest.files), for_reuse=True)
+    except (KBError, OSError, ValueError):
+        return False
+    return True
 
 
 def _remove_leftovers(index_dir: Path) -> None:
@@ -404,9 +430,25 @@ def _verify_files(
         if sha256_file(path) != expected:
             raise IndexCorruptError(f"{generation.name}: {name} fails its checksum")
         if for_reuse:
-            if len(_CHECKED) >= 64:
-                _CHECKED.pop(next(iter(_CHECKED)))  # the oldest: a long-running watcher
-            _CHECKED[key] = expected
+            _note_checked(key, expected)
+
+
+def _note_checked(key: tuple[str, int, int, int], digest: str) -> None:
+    if len(_CHECKED) >= 64:
+        _CHECKED.pop(next(iter(_CHECKED)))  # the oldest: a long-running watcher
+    _CHECKED[key] = digest
+
+
+def _remember_written(generation: Path, files: dict[str, str]) -> None:
+    """The files of a generation this process has just written and hashed: the next build's
+    checks of its current generation (a watcher's, every edit) need not hash them again."""
+    for name, digest in files.items():
+        path = generation / name
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        _note_checked((str(path), st.st_ino, st.st_size, st.st_mtime_ns), digest)
 
 
 @contextmanager
@@ -655,7 +697,7 @@ def previous_vectors(
         spans, window_matrix = read_windows(generation)
         terms = None
         if all(name in manifest.files for name in TERM_FILES):
-            _verify_files(generation, manifest, list(TERM_FILES))
+            _verify_files(generation, manifest, list(TERM_FILES), for_reuse=True)
             terms = read_terms(generation)
         con = connect_table(generation)
         try:
