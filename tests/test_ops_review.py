@@ -129,9 +129,9 @@ def test_an_unreadable_knowledge_base_folder_says_why(
         build_index(sample_kb, tmp_path / "ix", fake_embedder, max_tokens=60, min_tokens=8)
 
 
-def _fake_checkout(tmp_path: Path, serve: str) -> Path:
+def _fake_checkout(tmp_path: Path, serve: str, ui: str = "true") -> Path:
     """scripts/run in a checkout whose install does nothing and whose `kb` logs each command
-    to calls.log, and runs ``serve`` (shell) for `kb serve`."""
+    to calls.log, and runs ``serve`` (shell) for `kb serve` and ``ui`` for `kb ui`."""
     import shutil
     import sys
 
@@ -144,7 +144,7 @@ def _fake_checkout(tmp_path: Path, serve: str) -> Path:
     kb = repo / ".venv" / "bin" / "kb"
     kb.write_text(
         '#!/usr/bin/env bash\necho "$1" >> "$(dirname "$0")/../../calls.log"\n'
-        f'if [ "$1" = serve ]; then {serve}; fi\nexit 0\n'
+        f'if [ "$1" = serve ]; then {serve}; fi\nif [ "$1" = ui ]; then {ui}; fi\nexit 0\n'
     )
     for script in (repo / "scripts" / "run", repo / "scripts" / "install", kb):
         script.chmod(0o755)
@@ -530,3 +530,55 @@ def test_a_watchers_rebuild_does_not_hash_the_generation_it_wrote(
     coin.write_text(coin.read_text() + "\nOne more line about refunds.\n")
     assert not build_index(sample_kb, ix, fake_embedder, memo=memo, **options).unchanged
     assert [p for p in hashed if p.is_relative_to(written)] == []
+
+
+HEALTHY_API = (
+    'echo $$ > "$(dirname "$0")/../../api.pid"; exec "$(dirname "$0")/python" -c '
+    '"import http.server as h, os\n'
+    "class H(h.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        self.send_response(200); self.end_headers(); self.wfile.write(b'{}')\n"
+    "h.HTTPServer(('127.0.0.1', int(os.environ['KB_API_PORT'])), H).serve_forever()\""
+)
+
+
+def test_a_sigterm_to_run_stops_the_api_and_the_ui(tmp_path: Path) -> None:
+    """`kill PID` of ./scripts/run (docker stop, a supervisor that signals only its child):
+    bash ran its trap only once the foreground UI exited, so the API and the UI both kept
+    running, holding their ports."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import time
+
+    repo = _fake_checkout(
+        tmp_path, HEALTHY_API, ui='echo $$ > "$(dirname "$0")/../../ui.pid"; exec sleep 60'
+    )
+    env = {**os.environ, "KB_API_PORT": str(_free_port())}
+    run = subprocess.Popen(
+        [str(repo / "scripts" / "run")], env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (repo / "ui.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = [int((repo / name).read_text()) for name in ("api.pid", "ui.pid")]
+        run.send_signal(signal.SIGTERM)  # the script alone, not its process group
+        run.wait(timeout=10)
+
+        def alive(pid: int) -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            return True
+
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in pids)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)  # whatever is left of this test's run
