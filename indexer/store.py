@@ -496,8 +496,16 @@ def current_generation(index_dir: Path) -> Path:
     index_dir = Path(index_dir)
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
+        if name:
+            (index_dir / name / MANIFEST).stat()
+    except (FileNotFoundError, NotADirectoryError):
         name = ""
+    except OSError as exc:  # there, but this user may not read it: not "build one"
+        raise IndexNotFoundError(
+            f"cannot read the index at {index_dir} ({exc.strerror or exc}: {exc.filename}): "
+            "the user running kb needs read access to it (a build under another user or "
+            "umask?)"
+        ) from exc
     if not name or not (index_dir / name / MANIFEST).is_file():
         raise IndexNotFoundError(
             f"no index at {index_dir}: build one with `kb index` (or set KB_INDEX_DIR)"

@@ -582,3 +582,34 @@ def test_a_sigterm_to_run_stops_the_api_and_the_ui(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(run.pid, signal.SIGKILL)  # whatever is left of this test's run
+
+
+def test_an_index_the_user_may_not_read_is_not_called_missing(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """An index built by another user (or under umask 077) that the API's user may not read
+    was reported as "no index at ...: build one with `kb index`", sending the operator to
+    rebuild what is there; /health now names the file and the missing read access."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.settings import Settings
+    from indexer.store import CURRENT
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, max_tokens=60, min_tokens=8)
+    real = Path.read_text
+
+    def read_text(self: Path, *args, **kwargs) -> str:
+        if self == ix / CURRENT:  # mode 600, another owner: what a non-root user meets
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    with TestClient(create_app(Settings(index_dir=ix, reload_interval_s=0))) as client:
+        health = client.get("/health")
+    assert health.status_code == 503
+    reason = health.json()["reason"]
+    assert "Permission denied" in reason and str(ix / CURRENT) in reason
+    assert "build one" not in reason
