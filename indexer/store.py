@@ -427,7 +427,15 @@ def _verify_files(
         key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
         if for_reuse and _CHECKED.get(key) == expected:
             continue
-        if sha256_file(path) != expected:
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:  # refused like a damaged file (the API then serves an older
+            # generation, or says why not); it crashed the API's start-up with a traceback
+            raise IndexCorruptError(
+                f"{generation.name}: {name} cannot be read ({exc.strerror or exc}): the user "
+                "running kb needs read access to the index"
+            ) from exc
+        if digest != expected:
             raise IndexCorruptError(f"{generation.name}: {name} fails its checksum")
         if for_reuse:
             _note_checked(key, expected)

@@ -613,3 +613,41 @@ def test_an_index_the_user_may_not_read_is_not_called_missing(
     reason = health.json()["reason"]
     assert "Permission denied" in reason and str(ix / CURRENT) in reason
     assert "build one" not in reason
+
+
+def test_an_unreadable_index_file_is_refused_not_a_crashed_start_up(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    """One file of the current generation the API's user may not read (mode 600, another
+    owner) raised PermissionError out of the API's start-up: a traceback and "Application
+    startup failed. Exiting."; it is refused like a damaged file: the previous generation is
+    served (degraded), the reason naming the file."""
+    from fastapi.testclient import TestClient
+
+    import indexer.store
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.settings import Settings
+    from indexer.store import current_generation
+
+    options = {"max_tokens": 60, "min_tokens": 8}
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, **options)
+    older = current_generation(ix)
+    (sample_kb / "policies" / "live-gifts.html").unlink()
+    build_index(sample_kb, ix, fake_embedder, **options)
+    refused = current_generation(ix) / "vectors.faiss"
+    real = indexer.store.sha256_file
+
+    def sha256_file(path: Path) -> str:
+        if Path(path) == refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(indexer.store, "sha256_file", sha256_file)
+    indexer.store._CHECKED.clear()  # the API is another process than the indexer
+    with TestClient(create_app(Settings(index_dir=ix, reload_interval_s=0))) as client:
+        health = client.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert health.json()["index_version"] in older.name
+    assert "vectors.faiss cannot be read (Permission denied)" in health.json()["reason"]
