@@ -28,7 +28,7 @@ from indexer.chunking import (
     sentence_windows,
 )
 from indexer.documents import Chunk, Document
-from indexer.embed_cache import EmbeddingCache
+from indexer.embed_cache import EmbeddingCache, cache_problem
 from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.files import visible_files
@@ -152,6 +152,9 @@ def _build_index(
         raise KBError(f"nothing to index: {source} does not exist")
     if memo is not None:
         memo.start_build()
+    if cache_path and (problem := cache_problem(Path(cache_path))):
+        logger.warning("building without the embedding cache: %s", problem)
+        cache_path = None
     # One walk of the tree: the files to load, and the sidecars and linked folders to warn of.
     linked: list[Path] = []
     unreadable: dict[Path, str] = {}

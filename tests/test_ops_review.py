@@ -651,3 +651,21 @@ def test_an_unreadable_index_file_is_refused_not_a_crashed_start_up(
     assert health.status_code == 200 and health.json()["status"] == "degraded"
     assert health.json()["index_version"] in older.name
     assert "vectors.faiss cannot be read (Permission denied)" in health.json()["reason"]
+
+
+def test_an_embedding_cache_that_cannot_be_opened_is_warned_about_not_a_traceback(
+    sample_kb: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """KB_EMBED_CACHE_PATH in a folder the indexer may not write (var/ made by another user)
+    ended `kb index` in sqlite's traceback "unable to open database file"; the cache only
+    saves work, so the build goes on without it and says why."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("KB_EMBED_CACHE_PATH", str(blocker / "embed-cache.sqlite"))
+    get_settings.cache_clear()
+    ix = tmp_path / "ix"
+    assert main(["index", str(sample_kb), "--index-dir", str(ix), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "Indexed 5 documents" in out
+    assert f"building without the embedding cache: {blocker}" in out
+    assert "KB_EMBED_CACHE_PATH" in out
