@@ -452,7 +452,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         may not see, are shown only to a key that sees every document. Unavailable is a 503
         (it was a 200, which load balancers and uptime checks read as healthy); HEAD answers
         as GET does, without the body."""
-        if request.app.state.searcher is None:
+        # No searcher, or one whose model would not load at start (a model cache it may not
+        # write): every search fails, where /health said "ok"
+        if request.app.state.searcher is None or request.app.state.load_error is not None:
             return JSONResponse(
                 status_code=503,
                 content={"status": "unavailable", "reason": str(request.app.state.load_error)},

@@ -669,3 +669,29 @@ def test_an_embedding_cache_that_cannot_be_opened_is_warned_about_not_a_tracebac
     assert "Indexed 5 documents" in out
     assert f"building without the embedding cache: {blocker}" in out
     assert "KB_EMBED_CACHE_PATH" in out
+
+
+def test_a_model_that_would_not_load_at_start_makes_health_unavailable(
+    sample_kb: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The index loaded but the model did not (its cache folder not writable): /health said
+    "ok" (200) while every search failed, so a load balancer kept sending agents to it."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.errors import KBError
+    from indexer.settings import Settings
+    from tests.conftest import FakeEmbedder
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, FakeEmbedder(), max_tokens=60, min_tokens=8)
+
+    def refuse(_self) -> None:
+        raise KBError("cannot prepare the int8 model in /srv/kb/var/models (Permission denied)")
+
+    monkeypatch.setattr(FakeEmbedder, "warm_up", refuse, raising=False)
+    with TestClient(create_app(Settings(index_dir=ix, reload_interval_s=0))) as client:
+        health = client.get("/health")
+    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    assert "Permission denied" in health.json()["reason"]
