@@ -803,6 +803,9 @@ def cmd_access(args: argparse.Namespace) -> int:
     from indexer import access
 
     settings = _settings(args)
+    # --groups naming none (" , ", an unset shell variable) hid the document from every key
+    # but an admin's, said as "[]": refused, as for `kb keys create`
+    groups = group_list(args.groups) if args.access_command == "set" else []
     overrides = access.read_overrides(settings)
     if args.access_command == "set":
         known = access.indexed_documents(settings)
@@ -819,7 +822,7 @@ def cmd_access(args: argparse.Namespace) -> int:
                 f"no document {args.doc_id!r} in the index{hint}; an override for it would "
                 "never apply (--force sets it anyway, for a document not indexed yet)"
             )
-        overrides[args.doc_id] = [g.strip() for g in args.groups.split(",") if g.strip()]
+        overrides[args.doc_id] = groups
     elif args.access_command == "clear":
         if args.doc_id not in overrides:
             near = difflib.get_close_matches(args.doc_id, sorted(overrides), n=3, cutoff=0.7)
@@ -833,7 +836,9 @@ def cmd_access(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(overrides, indent=2) + "\n")
         return 0
     access.write_overrides(settings, overrides)
-    sys.stdout.write(f"{args.doc_id}: {overrides.get(args.doc_id, 'groups from its metadata')}\n")
+    now = overrides.get(args.doc_id)
+    shown = f"groups {','.join(now)}" if now is not None else "groups from its metadata"
+    sys.stdout.write(f"{args.doc_id}: {shown}\n")
     return 0
 
 

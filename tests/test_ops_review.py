@@ -695,3 +695,20 @@ def test_a_model_that_would_not_load_at_start_makes_health_unavailable(
         health = client.get("/health")
     assert health.status_code == 503 and health.json()["status"] == "unavailable"
     assert "Permission denied" in health.json()["reason"]
+
+
+@pytest.mark.parametrize("groups", ["", " , ", ","])
+def test_access_set_with_no_group_named_is_refused(
+    sample_kb: Path, tmp_path: Path, capsys, groups: str
+) -> None:
+    """`kb access set DOC --groups " , "` (or an unset shell variable) set an empty list:
+    the policy vanished for every key but an admin's, and the command printed "DOC: []"."""
+    ix = str(tmp_path / "ix")
+    assert main(["index", str(sample_kb), "--index-dir", ix, "-q"]) == 0
+    doc = "policies/coin-refunds.md"
+    assert main(["access", "set", doc, "--groups", groups, "--index-dir", ix]) == 2
+    assert "names no access group" in capsys.readouterr().err
+    assert main(["access", "list", "--index-dir", ix]) == 0
+    assert capsys.readouterr().out.strip() == "{}"
+    assert main(["access", "set", doc, "--groups", "tns, payments", "--index-dir", ix]) == 0
+    assert capsys.readouterr().out == f"{doc}: groups tns,payments\n"
