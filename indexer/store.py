@@ -524,7 +524,14 @@ def current_generation(index_dir: Path) -> Path:
 def read_manifest(index_dir: Path, generation: Path | None = None) -> Manifest:
     """The manifest of a generation (default: the current one at ``index_dir``)."""
     path = (generation or current_generation(index_dir)) / MANIFEST
-    manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:  # truncated, not JSON, fields missing: the file
+        # that holds the others' checksums has none of its own. Refused like a damaged file
+        # (an older generation is served, `kb index` writes a new one), not a traceback.
+        raise IndexCorruptError(
+            f"{path.parent.name}: {MANIFEST} cannot be read ({type(exc).__name__}: {exc})"
+        ) from exc
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index at {index_dir} has format {manifest.format_version}, this version reads "

@@ -712,3 +712,45 @@ def test_access_set_with_no_group_named_is_refused(
     assert capsys.readouterr().out.strip() == "{}"
     assert main(["access", "set", doc, "--groups", "tns, payments", "--index-dir", ix]) == 0
     assert capsys.readouterr().out == f"{doc}: groups tns,payments\n"
+
+
+def test_a_truncated_manifest_is_refused_like_a_damaged_file(
+    sample_kb: Path, fake_embedder, tmp_path: Path, caplog
+) -> None:
+    """manifest.json, the one file of a generation without a checksum, truncated: `kb ask`
+    and `kb index` ended in a JSONDecodeError traceback (so `kb index` could not heal the
+    index), and an API moving to that generation logged the traceback every reload interval."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app, refresh_searcher
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+    from indexer.store import MANIFEST, current_generation
+
+    options = {"max_tokens": 60, "min_tokens": 8}
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, **options)
+    settings = Settings(index_dir=ix, reload_interval_s=0)
+    searcher = Searcher(ix, fake_embedder, settings)
+    served = searcher.generation
+    with TestClient(create_app(settings, searcher=searcher)) as client:
+        (sample_kb / "policies" / "live-gifts.html").unlink()
+        build_index(sample_kb, ix, fake_embedder, **options)
+        manifest = current_generation(ix) / MANIFEST
+        manifest.write_text(manifest.read_text()[:40])
+        with caplog.at_level("ERROR"):
+            refresh_searcher(client.app, settings)  # refused: the older one, degraded
+            assert refresh_searcher(client.app, settings) is False  # and not tried again
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and "manifest.json cannot be read" in health["reason"]
+        assert client.app.state.searcher.generation == served
+        assert len([r for r in caplog.records if "manifest.json" in r.getMessage()]) == 1
+
+    fallback = Searcher.open_best(ix, fake_embedder, settings)
+    assert fallback.generation == served and fallback.degraded
+    report = build_index(sample_kb, ix, fake_embedder, **options)  # heals it
+    assert not report.unchanged
+    healed = Searcher.open_best(ix, fake_embedder, settings)
+    assert healed.degraded == ""
+    assert "policies/live-gifts.html" not in {d["doc_id"] for d in healed.list_documents()}
