@@ -259,7 +259,13 @@ def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
     try:
         fresh = Searcher.from_settings(settings) if current is None else current.reopen()
         fresh.warm_up()
-    except KBError as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure refuses that generation, once
+        if not isinstance(exc, KBError):  # said once, not a traceback every reload interval
+            # (ten a second), as an unexpected error of one generation was
+            said = f"{type(exc).__name__}: {exc}"
+            if current is not None or str(app.state.load_error) != said:
+                logger.exception("loading the newest index generation failed")
+            exc = IndexCorruptError(said)
         if current is None:
             app.state.load_error = exc
         else:

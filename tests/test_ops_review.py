@@ -754,3 +754,38 @@ def test_a_truncated_manifest_is_refused_like_a_damaged_file(
     healed = Searcher.open_best(ix, fake_embedder, settings)
     assert healed.degraded == ""
     assert "policies/live-gifts.html" not in {d["doc_id"] for d in healed.list_documents()}
+
+
+def test_an_unexpected_error_loading_a_generation_is_said_once(
+    sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """An error other than the API's own (a RuntimeError of faiss, an OSError) while loading a
+    new generation escaped refresh_searcher: the generation was never marked refused, so the
+    watcher tried it again every reload interval, logging a traceback ten times a second."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app, refresh_searcher
+    from indexer.build import build_index
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+    options = {"max_tokens": 60, "min_tokens": 8}
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, **options)
+    settings = Settings(index_dir=ix, reload_interval_s=0)
+    searcher = Searcher(ix, fake_embedder, settings)
+    with TestClient(create_app(settings, searcher=searcher)) as client:
+        (sample_kb / "policies" / "live-gifts.html").unlink()
+        build_index(sample_kb, ix, fake_embedder, **options)
+
+        def broken(_self):
+            raise RuntimeError("Error in faiss::FileIOReader: read error")
+
+        monkeypatch.setattr(Searcher, "reopen", broken)
+        with caplog.at_level("ERROR"):
+            for _ in range(5):
+                assert refresh_searcher(client.app, settings) is False
+        assert len([r for r in caplog.records if r.exc_info]) == 1
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and "faiss" in health["reason"]
+        assert client.post("/search", json={"query": "refund coins"}).status_code == 200
