@@ -324,6 +324,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             except KBError as exc:
                 logger.error("search is unavailable: %s", exc)
                 app.state.load_error = exc
+            except Exception as exc:  # noqa: BLE001 - the API still starts and says why
+                # ("Application startup failed. Exiting." left nothing to ask /health)
+                logger.exception("search is unavailable")
+                app.state.load_error = IndexCorruptError(f"{type(exc).__name__}: {exc}")
         stop = threading.Event()
         watcher = threading.Thread(
             target=_watch_generations,

@@ -789,3 +789,30 @@ def test_an_unexpected_error_loading_a_generation_is_said_once(
         health = client.get("/health").json()
         assert health["status"] == "degraded" and "faiss" in health["reason"]
         assert client.post("/search", json={"query": "refund coins"}).status_code == 200
+
+
+def test_an_unexpected_error_at_start_leaves_the_api_up_saying_why(
+    sample_kb: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """An error other than kb-assistant's own while loading the index at start ended the API
+    ("Application startup failed. Exiting."): a service restarting it in a loop, and no
+    /health to ask why."""
+    from fastapi.testclient import TestClient
+
+    import indexer.search
+    from api.app import create_app
+    from indexer.build import build_index
+    from indexer.settings import Settings
+    from tests.conftest import FakeEmbedder
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, FakeEmbedder(), max_tokens=60, min_tokens=8)
+
+    def broken(_settings, _index_dir=None):
+        raise RuntimeError("Error in faiss::FileIOReader: read error")
+
+    monkeypatch.setattr(indexer.search.Searcher, "from_settings", broken)
+    with TestClient(create_app(Settings(index_dir=ix, reload_interval_s=0))) as client:
+        health = client.get("/health")
+        assert health.status_code == 503 and "faiss" in health.json()["reason"]
+        assert client.post("/search", json={"query": "refund"}).status_code == 503
