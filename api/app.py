@@ -228,6 +228,12 @@ CORS_EXPOSED = (
 )  # fmt: skip
 
 
+def openapi_url(request: Request) -> str:
+    """Where a browser fetches the OpenAPI document: under the root path the API is served at
+    (``kb serve --root-path /kb`` behind a proxy), where "/openapi.json" was another app's."""
+    return request.scope.get("root_path", "") + "/openapi.json"
+
+
 def _unparsed_body(error: dict[str, Any]) -> bool:
     """A validation error saying the whole body is not an object, because it was not parsed."""
     return list(error.get("loc") or []) == ["body"] and isinstance(error.get("input"), str | bytes)
@@ -253,7 +259,13 @@ def refresh_searcher(app: FastAPI, settings: Settings) -> bool:
     try:
         fresh = Searcher.from_settings(settings) if current is None else current.reopen()
         fresh.warm_up()
-    except KBError as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure refuses that generation, once
+        if not isinstance(exc, KBError):  # said once, not a traceback every reload interval
+            # (ten a second), as an unexpected error of one generation was
+            said = f"{type(exc).__name__}: {exc}"
+            if current is not None or str(app.state.load_error) != said:
+                logger.exception("loading the newest index generation failed")
+            exc = IndexCorruptError(said)
         if current is None:
             app.state.load_error = exc
         else:
@@ -312,6 +324,10 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
             except KBError as exc:
                 logger.error("search is unavailable: %s", exc)
                 app.state.load_error = exc
+            except Exception as exc:  # noqa: BLE001 - the API still starts and says why
+                # ("Application startup failed. Exiting." left nothing to ask /health)
+                logger.exception("search is unavailable")
+                app.state.load_error = IndexCorruptError(f"{type(exc).__name__}: {exc}")
         stop = threading.Event()
         watcher = threading.Thread(
             target=_watch_generations,
@@ -347,20 +363,25 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.router.route_class = StrictJsonRoute  # a key named twice in a JSON body is a 422
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi_schema() -> JSONResponse:
+    def openapi_schema(request: Request) -> JSONResponse:
         fresh = app.openapi_schema is None
         schema = app.openapi()  # built once, then kept by FastAPI
         if fresh and settings.auth_required:
             declare_keys(schema)
+        root = request.scope.get("root_path", "")
+        if root:  # behind a proxy's prefix: "Try it out" and generated clients call under it
+            schema = {**schema, "servers": [{"url": root}]}
         return JSONResponse(schema)
 
     @app.get("/docs", include_in_schema=False)
-    def swagger_page() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="kb-assistant - docs")
+    def swagger_page(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url(request), title="kb-assistant - docs"
+        )  # fmt: skip
 
     @app.get("/redoc", include_in_schema=False)
-    def redoc_page() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title="kb-assistant - ReDoc")
+    def redoc_page(request: Request) -> HTMLResponse:
+        return get_redoc_html(openapi_url=openapi_url(request), title="kb-assistant - ReDoc")
 
     app.state.keystore = KeyStore.from_settings(settings) if settings.auth_required else None
     app.state.limiter = (  # kept with the keys: every worker draws on the same buckets
@@ -441,15 +462,19 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         may not see, are shown only to a key that sees every document. Unavailable is a 503
         (it was a 200, which load balancers and uptime checks read as healthy); HEAD answers
         as GET does, without the body."""
-        if request.app.state.searcher is None:
+        # No searcher, or one whose model would not load at start (a model cache it may not
+        # write): every search fails, where /health said "ok"
+        if request.app.state.searcher is None or request.app.state.load_error is not None:
             return JSONResponse(
                 status_code=503,
                 content={"status": "unavailable", "reason": str(request.app.state.load_error)},
             )
-        out = request.app.state.searcher.health()
         gone = getattr(request.app.state, "backend_error", "")
-        if gone:  # the database went away since the index loaded
-            out.update(status="degraded", reason=gone)
+        if gone:  # the database went away since the index loaded: every search is a 503, so
+            # the check says unavailable too ("degraded", a 200, kept it in a load balancer
+            # and had the UI tell agents their answers came from an older index)
+            return JSONResponse(status_code=503, content={"status": "unavailable", "reason": gone})
+        out = request.app.state.searcher.health()
         if not sees_every_document(request):
             out.pop("counts", None)
         return out
@@ -528,6 +553,15 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
     install_insights(app, settings)
     return app
+
+
+def check_app(settings: Settings) -> None:
+    """Build the app as a worker would, then release what it opened (key store, query log):
+    a setting it refuses raises here, in the process that can report it in one line."""
+    app = create_app(settings)
+    app.state.insights.close()
+    if app.state.keystore is not None:
+        app.state.keystore.close()
 
 
 def app_factory() -> FastAPI:

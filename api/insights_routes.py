@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import html
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -109,9 +110,18 @@ class InsightsState:
 
     @property
     def log(self) -> QueryLog:
+        """The query log, or BackendUnavailableError (503) naming KB_LOG_PATH when its file
+        cannot be opened: feedback and analytics were bare 500s, and each search's traceback
+        said only "unable to open database file". Tried again at the next call."""
         with self._lock:
             if self._log is None:
-                self._log = QueryLog.from_settings(self.settings)
+                try:
+                    self._log = QueryLog.from_settings(self.settings)
+                except (sqlite3.Error, OSError) as exc:
+                    raise errors.BackendUnavailableError(
+                        f"the query log {self.settings.log_path} cannot be opened ({exc}): "
+                        "check KB_LOG_PATH, and that the API may write to its folder"
+                    ) from exc
             return self._log
 
     def close(self) -> None:
@@ -146,6 +156,9 @@ def record_search(
         if replay_of and log.logged(replay_of, response, caller):
             return replay_of
         return log.log_search(response, caller=caller)
+    except KBError as exc:  # one line, not a traceback per search
+        logger.error("search not logged: %s", exc)
+        return None
     except Exception:  # the log is a side channel: keep answering agents
         logger.exception("could not write the query log")
         return None
@@ -731,7 +744,8 @@ def source_view(
     original = ""
     if doc["format"] == "pdf" and Path(doc["source"]).is_file():
         signed = signed_links(request)(doc_id)  # the browser came with a link, not a key
-        href = f"/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
+        root = request.scope.get("root_path", "")  # behind a proxy's prefix, under it
+        href = f"{root}/source-file/{quote(doc_id)}" + (f"?{signed}" if signed else "")
         href += f"#page={n}" if (n := _cited_page(doc["pages"], start, end, page)) else ""
         original = f' · <a href="{html.escape(href)}">original PDF</a>'
     language = str(meta.get("language") or "")

@@ -28,7 +28,7 @@ from indexer.chunking import (
     sentence_windows,
 )
 from indexer.documents import Chunk, Document
-from indexer.embed_cache import EmbeddingCache
+from indexer.embed_cache import EmbeddingCache, cache_problem
 from indexer.embedding import Embedder
 from indexer.errors import KBError
 from indexer.files import visible_files
@@ -152,9 +152,17 @@ def _build_index(
         raise KBError(f"nothing to index: {source} does not exist")
     if memo is not None:
         memo.start_build()
+    if cache_path and (problem := cache_problem(Path(cache_path))):
+        logger.warning("building without the embedding cache: %s", problem)
+        cache_path = None
     # One walk of the tree: the files to load, and the sidecars and linked folders to warn of.
     linked: list[Path] = []
-    listed = [path for path, _stat in visible_files(source, linked)] if source.is_dir() else []
+    unreadable: dict[Path, str] = {}
+    listed = (
+        [path for path, _stat in visible_files(source, linked, unreadable)]
+        if source.is_dir()
+        else []
+    )
     files = list(iter_source_files(source, listed if source.is_dir() else None))
     ignored = ignored_kinds(listed, files)
     progress.on_start("load", len(files))
@@ -179,11 +187,11 @@ def _build_index(
             previous=previous,
             stats=stats,
         )
+    skipped += unreadable_folders(source, unreadable)
     # Every file failing is a failed sync or mount, refused below as a whole (and with
     # --allow-empty, a withdrawal): only a failing file among readable ones is kept.
     kept = _last_good(index_dir, documents, skipped, previous) if documents else []
-    kept_ids = {d.doc_id for d in kept}
-    kept_files = [x for x in skipped if x.path in kept_ids]  # the report's, with their reasons
+    kept_files = [why_kept(d.doc_id, skipped) for d in kept]  # the report's, with reasons
     if kept:
         documents = sorted([*documents, *kept], key=lambda d: d.doc_id.split("/"))
     for item in kept_files:
@@ -296,6 +304,7 @@ def _last_good(
     """
     loaded = {d.doc_id for d in documents}
     failing = {x.path for x in skipped if x.path not in loaded}
+    folders = tuple(path for path in failing if path.endswith("/"))  # unreadable_folders
     if not failing:
         return []
     if previous is None:  # a watching indexer's memo: read the current generation once
@@ -305,9 +314,41 @@ def _last_good(
             else store.previous_documents(Path(index_dir))
         )
     return sorted(
-        (d for d in previous.values() if isinstance(d, Document) and d.doc_id in failing),
+        (
+            d
+            for d in previous.values()
+            if isinstance(d, Document)
+            and d.doc_id not in loaded
+            and (d.doc_id in failing or d.doc_id.startswith(folders))
+        ),
         key=lambda d: d.doc_id,
     )
+
+
+def unreadable_folders(source: Path, folders: dict[Path, str]) -> list[Skipped]:
+    """A skip entry per folder the walk could not list (``path/``, ending in a slash), from
+    ``visible_files``' folder -> reason.
+
+    Such a folder was passed over in silence: its documents dropped out of the index as if
+    deleted (a sync that left a folder mode 000 withdrew every SOP in it from answers, while
+    `kb index` reported success). Listed, its indexed documents are kept as last indexed.
+    """
+    out = []
+    for folder, reason in sorted(folders.items()):
+        shown = folder.relative_to(source).as_posix() if folder != source else str(source)
+        item = Skipped(f"{shown.rstrip('/')}/", f"cannot read folder: {reason}")
+        logger.warning("skipped %s: %s", item.path, item.reason, extra=LISTED)
+        out.append(item)
+    return out
+
+
+def why_kept(doc_id: str, skipped: list[Skipped]) -> Skipped:
+    """The skip entry that kept ``doc_id`` as last indexed: its file's, or its folder's."""
+    for item in skipped:
+        if item.path == doc_id:
+            return item
+    folder = next(x for x in skipped if x.path.endswith("/") and doc_id.startswith(x.path))
+    return Skipped(doc_id, f"in {folder.path}: {folder.reason}")
 
 
 def dangling_versions(documents: list[Document]) -> list[str]:
@@ -479,10 +520,15 @@ def _up_to_date(
     chunker: dict[str, object],
     ann_min_chunks: int = 0,
 ) -> bool:
-    """True when the index holds exactly these documents, built the same way."""
+    """True when the index holds exactly these documents, built the same way, and (local
+    files) its current generation passes its checksums: a damaged one is refused by the API,
+    which then serves the previous generation until a build writes a new one."""
     try:
         manifest = _read_manifest(index_dir)
     except KBError:
+        return False
+    if not _in_database(index_dir) and (problem := store.damage(Path(index_dir))):
+        logger.warning("%s: writing the index again", problem)
         return False
     return (
         manifest.model_fingerprint == fingerprint

@@ -72,6 +72,18 @@ def open_cache(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def cache_problem(path: Path) -> str:
+    """Why the cache file at ``path`` cannot be opened or created ("" when it can): a folder
+    this user may not write, a path under a file. The cache only saves work, so a build goes
+    on without it, warned; `kb index` failed with sqlite's traceback ("unable to open
+    database file"), naming neither the file nor the setting."""
+    try:
+        open_cache(path, _SCHEMA).close()
+    except (sqlite3.Error, OSError) as exc:
+        return f"{path} cannot be opened ({exc}); check KB_EMBED_CACHE_PATH"
+    return ""
+
+
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, dim INTEGER, vec BLOB)"
 KEEP_S = 30 * 86400  # a vector no build has used for this long is dropped
 TOUCH_S = 86400  # how often a used vector's time is refreshed (not a write on every build)

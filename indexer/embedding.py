@@ -214,7 +214,14 @@ class Embedder:
                 "set KB_EMBED_BACKEND=torch"
             )
         check_modules(self._load_path)
-        model_file = ensure_export(self._load_path, self.source_fingerprint, self.cache_dir)
+        try:
+            model_file = ensure_export(self._load_path, self.source_fingerprint, self.cache_dir)
+        except OSError as exc:  # the API's start-up ended in this traceback
+            raise KBError(
+                f"cannot prepare the int8 model in {self.cache_dir} ({exc.strerror or exc}: "
+                f"{exc.filename}): the user running kb must be able to write KB_MODEL_CACHE_DIR "
+                "(or point it at a folder holding the export already)"
+            ) from exc
         return OnnxEncoder(model_file, self.threads)
 
     @cached_property

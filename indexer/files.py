@@ -18,7 +18,9 @@ def sha256_file(path: Path) -> str:
 
 
 def visible_files(
-    root: Path, linked_dirs: list[Path] | None = None
+    root: Path,
+    linked_dirs: list[Path] | None = None,
+    unreadable_dirs: dict[Path, str] | None = None,
 ) -> list[tuple[Path, os.stat_result]]:
     """Every regular file under ``root`` with its stat, sorted by path; hidden names skipped,
     and the lock files Word and Excel write beside an open document (``~$policy.docx``: not a
@@ -29,7 +31,9 @@ def visible_files(
     a watcher polling the tree several times a second. Like ``rglob``, it does not descend into
     symlinked directories (appended to ``linked_dirs`` when given, for a build to name them);
     a symlinked file counts with its target's stat, and a dangling link or a link loop with
-    its own, so a build reports it instead of passing over it in silence.
+    its own, so a build reports it instead of passing over it in silence. A folder that
+    cannot be listed (its permissions) goes into ``unreadable_dirs`` with the reason, when
+    given: its files are not gone, and a build must not drop them as if they were.
     """
     root = Path(root)
     if root.is_file():
@@ -37,8 +41,9 @@ def visible_files(
     found: list[tuple[str, os.stat_result]] = []
     stack = [str(root)]
     while stack:
+        folder = stack.pop()
         try:
-            with os.scandir(stack.pop()) as entries:
+            with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.name.startswith((".", "~$")):  # hidden; an Office lock file
                         continue
@@ -57,7 +62,11 @@ def visible_files(
                         # anything else vanished between listing and stat (the next look sees it)
                         if (link := _link_stat(entry)) is not None:
                             found.append((entry.path, link))
-        except OSError:  # a directory removed or unreadable mid-walk
+        except (FileNotFoundError, NotADirectoryError):  # removed mid-walk
+            continue
+        except OSError as exc:  # there but unreadable (permissions): the caller reports it
+            if unreadable_dirs is not None:
+                unreadable_dirs[Path(folder)] = exc.strerror or str(exc)
             continue
     # Path order (component by component), sorted on split strings: Path's own comparison
     # took 0.13 s of a 5,000-file re-index.

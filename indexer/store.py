@@ -215,6 +215,14 @@ def write_index(
         )
         (tmp / MANIFEST).write_text(json.dumps(manifest.__dict__, indent=2), encoding="utf-8")
         _publish(tmp, index_dir, manifest.index_version)
+        _remember_written(index_dir / f"{GEN_PREFIX}{manifest.index_version}", manifest.files)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename:
+            raise
+        # A write that fails mid-file (a full disk, a quota) names no file: "kb: No space left
+        # on device" did not say which disk. The index folder is the one to free or move.
+        raise OSError(exc.errno, exc.strerror or str(exc), str(index_dir)) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -313,9 +321,34 @@ def _publish(tmp: Path, index_dir: Path, version: str) -> None:
     # corrupt. Any other goes, including one a build killed between its rename and the
     # pointer's left unpublished: kept as "the newest", it became the fallback, and a
     # damaged current generation then served text that was never published.
+    keep = _fallback(index_dir, served)
     for old in previous_generations(index_dir):
-        if old.name != served:
+        if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _fallback(index_dir: Path, served: str) -> str:
+    """The generation to keep beside a new one: the one served until now, unless it fails its
+    checksums; then the newest intact one before it, which readers were falling back to (a
+    rebuild that heals a damaged index deleted that one and kept the damaged one, leaving no
+    intact fallback behind the new generation)."""
+    if not served or _intact(index_dir, index_dir / served):
+        return served
+    for older in previous_generations(index_dir):
+        if older.name < served and _intact(index_dir, older):
+            return older.name
+    return served
+
+
+def _intact(index_dir: Path, generation: Path) -> bool:
+    """Whether ``generation`` passes its checksums (a file a build already hashed is not
+    hashed again)."""
+    try:
+        manifest = read_manifest(index_dir, generation)
+        _verify_files(generation, manifest, list(manifest.files), for_reuse=True)
+    except (KBError, OSError, ValueError):
+        return False
+    return True
 
 
 def _remove_leftovers(index_dir: Path) -> None:
@@ -351,6 +384,21 @@ def verify_generation(generation: Path, manifest: Manifest) -> None:
     _verify_files(generation, manifest, list(manifest.files))
 
 
+def damage(index_dir: Path) -> str:
+    """Why the current generation would be refused by a reader ("" when it is intact): a build
+    must not call such an index up to date, or the API serves the previous generation for
+    good (checked as the rebuild's own readers do, so one build hashes a file once)."""
+    try:
+        generation = current_generation(index_dir)
+        manifest = read_manifest(index_dir, generation)
+        _verify_files(generation, manifest, list(manifest.files), for_reuse=True)
+    except IndexCorruptError as exc:
+        return str(exc)
+    except (KBError, OSError, ValueError) as exc:  # a manifest unreadable or not JSON
+        return f"{type(exc).__name__}: {exc}" if not isinstance(exc, KBError) else str(exc)
+    return ""
+
+
 # Files a rebuild already checked, by path, inode, size and mtime: the readers that reuse the
 # current generation (its documents, then its vectors) hash its chunk table once per build,
 # not once each (0.3-0.55 s at 100k passages). Generations are written once and never
@@ -379,12 +427,36 @@ def _verify_files(
         key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
         if for_reuse and _CHECKED.get(key) == expected:
             continue
-        if sha256_file(path) != expected:
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:  # refused like a damaged file (the API then serves an older
+            # generation, or says why not); it crashed the API's start-up with a traceback
+            raise IndexCorruptError(
+                f"{generation.name}: {name} cannot be read ({exc.strerror or exc}): the user "
+                "running kb needs read access to the index"
+            ) from exc
+        if digest != expected:
             raise IndexCorruptError(f"{generation.name}: {name} fails its checksum")
         if for_reuse:
-            if len(_CHECKED) >= 64:
-                _CHECKED.pop(next(iter(_CHECKED)))  # the oldest: a long-running watcher
-            _CHECKED[key] = expected
+            _note_checked(key, expected)
+
+
+def _note_checked(key: tuple[str, int, int, int], digest: str) -> None:
+    if len(_CHECKED) >= 64:
+        _CHECKED.pop(next(iter(_CHECKED)))  # the oldest: a long-running watcher
+    _CHECKED[key] = digest
+
+
+def _remember_written(generation: Path, files: dict[str, str]) -> None:
+    """The files of a generation this process has just written and hashed: the next build's
+    checks of its current generation (a watcher's, every edit) need not hash them again."""
+    for name, digest in files.items():
+        path = generation / name
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        _note_checked((str(path), st.st_ino, st.st_size, st.st_mtime_ns), digest)
 
 
 @contextmanager
@@ -432,8 +504,16 @@ def current_generation(index_dir: Path) -> Path:
     index_dir = Path(index_dir)
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
+        if name:
+            (index_dir / name / MANIFEST).stat()
+    except (FileNotFoundError, NotADirectoryError):
         name = ""
+    except OSError as exc:  # there, but this user may not read it: not "build one"
+        raise IndexNotFoundError(
+            f"cannot read the index at {index_dir} ({exc.strerror or exc}: {exc.filename}): "
+            "the user running kb needs read access to it (a build under another user or "
+            "umask?)"
+        ) from exc
     if not name or not (index_dir / name / MANIFEST).is_file():
         raise IndexNotFoundError(
             f"no index at {index_dir}: build one with `kb index` (or set KB_INDEX_DIR)"
@@ -444,7 +524,14 @@ def current_generation(index_dir: Path) -> Path:
 def read_manifest(index_dir: Path, generation: Path | None = None) -> Manifest:
     """The manifest of a generation (default: the current one at ``index_dir``)."""
     path = (generation or current_generation(index_dir)) / MANIFEST
-    manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        manifest = Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:  # truncated, not JSON, fields missing: the file
+        # that holds the others' checksums has none of its own. Refused like a damaged file
+        # (an older generation is served, `kb index` writes a new one), not a traceback.
+        raise IndexCorruptError(
+            f"{path.parent.name}: {MANIFEST} cannot be read ({type(exc).__name__}: {exc})"
+        ) from exc
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index at {index_dir} has format {manifest.format_version}, this version reads "
@@ -633,7 +720,7 @@ def previous_vectors(
         spans, window_matrix = read_windows(generation)
         terms = None
         if all(name in manifest.files for name in TERM_FILES):
-            _verify_files(generation, manifest, list(TERM_FILES))
+            _verify_files(generation, manifest, list(TERM_FILES), for_reuse=True)
             terms = read_terms(generation)
         con = connect_table(generation)
         try:

@@ -151,7 +151,7 @@ def _notified(
             stop_event=stop,
             rust_timeout=500,  # so ``stop`` and a replaced folder are noticed within 0.5 s
             yield_on_timeout=True,
-            raise_interrupt=False,
+            raise_interrupt=True,  # Ctrl-C or SIGTERM: "Stopped watching.", not its warning
         )
         replaced = False
         try:

@@ -82,6 +82,14 @@ def port(text: str) -> int:
     return value
 
 
+def root_path(text: str) -> str:
+    """``--root-path`` as a URL path prefix: "/kb", not "kb", "/kb/" or a full URL, which would
+    make every link the API writes (the docs page's, a source page's PDF link) miss."""
+    if not text.startswith("/") or text.endswith("/") or "//" in text or "?" in text:
+        raise argparse.ArgumentTypeError(f"must be a path such as /kb, got {text!r}")
+    return text
+
+
 def seconds(minimum: float, inclusive: bool) -> Callable[[str], float]:
     """A finite number of seconds above ``minimum`` (or at it, when ``inclusive``): a poll
     interval of 0 or less would walk the tree in a busy loop."""
@@ -270,11 +278,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     failed: list[str] | None = None
     try:
         index_once()
-    except KBError as exc:
+    except Exception as exc:  # noqa: BLE001 - under --watch any failure is retried
         if not args.watch or before is None:  # nothing to watch: a bad path or settings
             raise
-        # An empty folder, a locked index: the watcher retries, and indexes once it is fixed.
-        sys.stderr.write(f"kb: the first build failed: {exc}\n")
+        # An empty folder, a locked, read-only or full index: the watcher retries, and
+        # indexes once it is fixed (an OSError ended the watch, though rebuilds retry it).
+        sys.stderr.write(f"kb: the first build failed: {_one_line(exc)}; retrying\n")
         failed = []
     if not args.watch:
         return 0
@@ -306,6 +315,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stdout.write("Stopped watching.\n")
     return 0
+
+
+def _one_line(exc: Exception) -> str:
+    """An error as ``main`` prints it: a refused path as its reason and file name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) if isinstance(exc, KBError) else f"{type(exc).__name__}: {exc}"
 
 
 def _print_build_report(
@@ -466,7 +482,7 @@ def _loopback(host: str) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import check_app, create_app
 
     settings = _settings(args)
     host = args.host or settings.api_host
@@ -477,15 +493,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "and create keys with `kb keys create`, or listen on 127.0.0.1"
         )
     workers = settings.worker_count()
+    root = {"root_path": args.root_path} if args.root_path else {}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **root)
         return 0
+    # Each worker builds its own app: build one here first, so what the app refuses at start
+    # (a database behind on migrations, a key store that cannot be opened) stops `kb serve`
+    # with one line; in the workers it was a traceback per worker, restarted for ever.
+    check_app(settings)
     # Worker processes build their own app from the environment: carry the CLI's choices there.
     os.environ["KB_INDEX_DIR"] = str(settings.index_dir)
     os.environ["KB_DATABASE_URL"] = settings.database_url  # "" when --index-dir chose local
     uvicorn.run(
         "api.app:app_factory", factory=True, workers=workers, host=host, port=port,
-        log_level="info",
+        log_level="info", **root,
     )  # fmt: skip
     return 0
 
@@ -496,8 +517,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.action == "stop":
-        pgdev.stop(settings.pg_data_dir)
-        sys.stdout.write(f"Stopped the database in {settings.pg_data_dir}.\n")
+        if pgdev.stop(settings.pg_data_dir):
+            sys.stdout.write(f"Stopped the database in {settings.pg_data_dir}.\n")
+        else:
+            sys.stdout.write(f"No database server was running in {settings.pg_data_dir}.\n")
         return 0
     if args.action == "start":
         url = pgdev.start(settings.pg_data_dir)
@@ -761,7 +784,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             key_id, key = store.create(args.role, groups)
             sys.stdout.write(f"{key}\n")
             sys.stderr.write(
-                f"key {key_id} ({args.role}, groups: {groups or 'all'}); it is "
+                f"key {key_id} ({args.role}, groups: {','.join(groups or []) or 'all'}); it is "
                 "shown only now: store it safely\n"
             )
         elif args.keys_command == "list":
@@ -771,11 +794,19 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 sys.stdout.write(
                     f"{k['key_id']}\t{k['role']}\t{groups_text}\t{k['created_at']}\t{state}\n"
                 )
-        elif not store.revoke(args.key_id):
-            known = [k["key_id"] for k in store.listing()]
-            close = difflib.get_close_matches(args.key_id, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else " (kb keys list shows them)"
-            raise KBError(f"no key {args.key_id!r}{hint}")
+        else:
+            listed = {k["key_id"]: k for k in store.listing()}
+            if args.key_id not in listed:
+                close = difflib.get_close_matches(args.key_id, list(listed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else " (kb keys list shows them)"
+                raise KBError(f"no key {args.key_id!r}{hint}")
+            # Said, not silent: whoever revokes a leaked key needs to know it took effect.
+            was = "was already revoked" if listed[args.key_id]["revoked"] else "is revoked"
+            store.revoke(args.key_id)
+            sys.stderr.write(
+                f"key {args.key_id} ({listed[args.key_id]['role']}) {was}: the API refuses it "
+                "and its signed links at their next request\n"
+            )
         return 0
     finally:
         store.close()
@@ -787,6 +818,9 @@ def cmd_access(args: argparse.Namespace) -> int:
     from indexer import access
 
     settings = _settings(args)
+    # --groups naming none (" , ", an unset shell variable) hid the document from every key
+    # but an admin's, said as "[]": refused, as for `kb keys create`
+    groups = group_list(args.groups) if args.access_command == "set" else []
     overrides = access.read_overrides(settings)
     if args.access_command == "set":
         known = access.indexed_documents(settings)
@@ -803,7 +837,7 @@ def cmd_access(args: argparse.Namespace) -> int:
                 f"no document {args.doc_id!r} in the index{hint}; an override for it would "
                 "never apply (--force sets it anyway, for a document not indexed yet)"
             )
-        overrides[args.doc_id] = [g.strip() for g in args.groups.split(",") if g.strip()]
+        overrides[args.doc_id] = groups
     elif args.access_command == "clear":
         if args.doc_id not in overrides:
             near = difflib.get_close_matches(args.doc_id, sorted(overrides), n=3, cutoff=0.7)
@@ -817,7 +851,9 @@ def cmd_access(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(overrides, indent=2) + "\n")
         return 0
     access.write_overrides(settings, overrides)
-    sys.stdout.write(f"{args.doc_id}: {overrides.get(args.doc_id, 'groups from its metadata')}\n")
+    now = overrides.get(args.doc_id)
+    shown = f"groups {','.join(now)}" if now is not None else "groups from its metadata"
+    sys.stdout.write(f"{args.doc_id}: {shown}\n")
     return 0
 
 
@@ -950,6 +986,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host", help="address to listen on (default: KB_API_HOST, 127.0.0.1)")
     p.add_argument("--port", type=port, help="default: KB_API_PORT, 8000")
+    p.add_argument(
+        "--root-path",
+        type=root_path,
+        help="the path prefix a reverse proxy serves the API under (e.g. /kb), which it "
+        "strips before passing requests on",
+    )
     p.add_argument("--index-dir")
     p.set_defaults(func=cmd_serve)
 

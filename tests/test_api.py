@@ -241,7 +241,9 @@ def test_a_database_gone_away_shows_in_health_and_logs_once(
     sample_kb: Path, fake_embedder, tmp_path: Path, monkeypatch, caplog
 ) -> None:
     """With the database down, /health kept saying "ok" while every reload check logged a
-    traceback (377 in a minute in a QA pass)."""
+    traceback (377 in a minute in a QA pass). Then it said "degraded" (a 200) while every
+    search was a 503: a load balancer kept the replica and the UI told agents their answers
+    came from the previous index; it is "unavailable", a 503, until the database is back."""
     from api.app import refresh_searcher
     from indexer.errors import BackendUnavailableError
 
@@ -260,8 +262,10 @@ def test_a_database_gone_away_shows_in_health_and_logs_once(
                 assert refresh_searcher(c.app, settings) is False
         said = [r.getMessage() for r in caplog.records if r.name == "api.app"]
         assert said == ["cannot connect to the database: refused"]
-        health = c.get("/health").json()
-        assert health["status"] == "degraded" and "refused" in health["reason"]
+        answer = c.get("/health")  # no search can be answered: the check says so
+        assert answer.status_code == 503
+        assert answer.json() == {"status": "unavailable", "reason": said[0]}
+        assert c.head("/health").status_code == 503
         monkeypatch.setattr(searcher, "is_stale", lambda: False)
         assert refresh_searcher(c.app, settings) is False
         assert c.get("/health").json()["status"] == "ok"

@@ -27,8 +27,17 @@ class ApiUnavailable(Exception):
 class ApiClient:
     """Calls the kb-assistant API; every failure becomes ApiUnavailable with a readable reason."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        api_key: str | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Where agents' browsers reach the API (citation links): the UI server may call it at
+        # an address only it can reach (http://127.0.0.1:8000), which a link must not carry.
+        self.public_url = (public_url or base_url).rstrip("/")
         self.timeout = timeout
         self.api_key = api_key
 
@@ -159,7 +168,7 @@ class ApiClient:
         the chunk id lets the page say so when the document has changed since."""
         signed = f"&{result['link_params']}" if result.get("link_params") else ""
         return (
-            f"{self.base_url}/source/{quote(result['doc_id'])}"
+            f"{self.public_url}/source/{quote(result['doc_id'])}"
             f"?start={result['start']}&end={result['end']}&chunk={result['chunk_id']}"
             + (f"&page={result['page']}" if result.get("page") else "")
             + f"{signed}#passage"
@@ -171,4 +180,4 @@ class ApiClient:
             return None
         page = f"#page={result['page']}" if result.get("page") else ""
         signed = f"?{result['link_params']}" if result.get("link_params") else ""
-        return f"{self.base_url}/source-file/{quote(result['doc_id'])}{signed}{page}"
+        return f"{self.public_url}/source-file/{quote(result['doc_id'])}{signed}{page}"

@@ -42,7 +42,8 @@ def text_block(shown: str, language: str = "") -> str:
 
 
 def client() -> ApiClient:
-    """The API client: ``KB_API_URL``, and ``KB_API_KEY`` when the API requires keys.
+    """The API client: ``KB_API_URL``, and ``KB_API_KEY`` when the API requires keys;
+    citation links go to ``KB_API_PUBLIC_URL`` when set (the API as agents' browsers reach it).
 
     It waits a little longer than the API's own deadline (``KB_REQUEST_TIMEOUT_S``), so a slow
     search ends in the API's message about it rather than the UI giving up at the same moment.
@@ -53,6 +54,7 @@ def client() -> ApiClient:
         os.environ.get("KB_API_URL", "").strip() or f"http://127.0.0.1:{get_settings().api_port}",
         timeout=get_settings().request_timeout_s + UI_TIMEOUT_MARGIN_S,
         api_key=os.environ.get("KB_API_KEY", "").strip() or None,
+        public_url=os.environ.get("KB_API_PUBLIC_URL", "").strip() or None,
     )
 
 
