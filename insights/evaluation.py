@@ -27,6 +27,7 @@ from eval.report import markdown_table
 from eval.runner import run_modes
 from indexer.build import Progress
 from indexer.errors import DatasetError, InvalidQueryError, KBError
+from indexer.logs import warnings_kept
 from indexer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def run(
         png = write_chart(results, Path(tmp) / "chart.png").read_bytes()
     results["table_md"] = markdown_table(results)
     results["chart_png"] = base64.b64encode(png).decode("ascii")
-    results["warnings"] = [without_folder(line, folder) for line in warned]
+    results["warnings"] = [without_folder(" ".join(line.split()), folder) for line in warned]
     return results
 
 
@@ -97,27 +98,13 @@ def without_folder(text: str, folder: Path) -> str:
     return text.replace(str(folder), Path(folder).name)
 
 
-@contextlib.contextmanager
-def _warnings_kept() -> Iterator[list[str]]:
+def _warnings_kept() -> contextlib.AbstractContextManager[list[str]]:
     """The harness's warnings (eval.*) logged by this thread while it lasts: judgements of
     documents not in the corpus, evidence no passage holds, labels of unknown questions, long
     questions. ``kb eval`` prints them; a run on the API only logged them on the server, so
     the evaluator page showed metrics those labels had lowered without a word."""
-    me = threading.get_ident()
-    kept: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.thread == me:  # not another run's, nor a search's
-                kept.append(" ".join(record.getMessage().split()))
-
-    handler = Keep(logging.WARNING)
-    target = logging.getLogger("eval")
-    target.addHandler(handler)
-    try:
-        yield kept
-    finally:
-        target.removeHandler(handler)
+    me = threading.get_ident()  # not another run's, nor a search's
+    return warnings_kept("eval", lambda record: record.thread == me)
 
 
 # -- evaluation runs as jobs -----------------------------------------------------------------

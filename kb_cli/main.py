@@ -16,7 +16,7 @@ import os
 import sqlite3
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,24 +166,13 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-@contextlib.contextmanager
-def _warnings_kept() -> Iterator[list[str]]:
+def _warnings_kept() -> contextlib.AbstractContextManager[list[str]]:
     """The indexer's warnings while it lasts: logged as they come (above the bars), and
-    repeated in the summary, where they were lost among a long build's bars."""
+    repeated in the summary, where they were lost among a long build's bars (a skipped file
+    is listed there already)."""
+    from indexer.logs import warnings_kept
 
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if not getattr(record, "in_summary", False):  # a skipped file: listed already
-                kept.append(record.getMessage())
-
-    kept: list[str] = []
-    handler = Keep(logging.WARNING)
-    target = logging.getLogger("indexer")
-    target.addHandler(handler)
-    try:
-        yield kept
-    finally:
-        target.removeHandler(handler)
+    return warnings_kept("indexer", lambda record: not getattr(record, "in_summary", False))
 
 
 def _print_warnings(warned: list[str], said: list[str]) -> None:

@@ -481,6 +481,23 @@ def test_citation_links_use_the_address_agents_browsers_reach(monkeypatch) -> No
     assert client().source_url(result).startswith("http://127.0.0.1:8961/source/")  # as before
 
 
+OPTIONS = {"max_tokens": 60, "min_tokens": 8}
+
+
+def _two_generations(sample_kb: Path, fake_embedder, tmp_path: Path) -> tuple[Path, Path]:
+    """An index of ``sample_kb`` with two generations (one document deleted in the second):
+    the index folder and the older generation."""
+    from indexer.build import build_index
+    from indexer.store import current_generation
+
+    ix = tmp_path / "ix"
+    build_index(sample_kb, ix, fake_embedder, **OPTIONS)
+    older = current_generation(ix)
+    (sample_kb / "policies" / "live-gifts.html").unlink()
+    build_index(sample_kb, ix, fake_embedder, **OPTIONS)
+    return ix, older
+
+
 def test_healing_a_damaged_index_keeps_an_intact_fallback(
     sample_kb: Path, fake_embedder, tmp_path: Path
 ) -> None:
@@ -492,14 +509,9 @@ def test_healing_a_damaged_index_keeps_an_intact_fallback(
     from indexer.settings import Settings
     from indexer.store import current_generation
 
-    options = {"max_tokens": 60, "min_tokens": 8}
-    ix = tmp_path / "ix"
-    build_index(sample_kb, ix, fake_embedder, **options)
-    intact = current_generation(ix)
-    (sample_kb / "policies" / "live-gifts.html").unlink()
-    build_index(sample_kb, ix, fake_embedder, **options)
+    ix, intact = _two_generations(sample_kb, fake_embedder, tmp_path)
     (current_generation(ix) / "vectors.faiss").write_bytes(b"damaged")
-    build_index(sample_kb, ix, fake_embedder, **options)  # heals: a new generation
+    build_index(sample_kb, ix, fake_embedder, **OPTIONS)  # heals: a new generation
     healed = current_generation(ix)
     assert intact.is_dir()  # kept: the last intact one before the damaged
     (healed / "vectors.faiss").write_bytes(b"damaged too")
@@ -626,16 +638,10 @@ def test_an_unreadable_index_file_is_refused_not_a_crashed_start_up(
 
     import indexer.store
     from api.app import create_app
-    from indexer.build import build_index
     from indexer.settings import Settings
     from indexer.store import current_generation
 
-    options = {"max_tokens": 60, "min_tokens": 8}
-    ix = tmp_path / "ix"
-    build_index(sample_kb, ix, fake_embedder, **options)
-    older = current_generation(ix)
-    (sample_kb / "policies" / "live-gifts.html").unlink()
-    build_index(sample_kb, ix, fake_embedder, **options)
+    ix, older = _two_generations(sample_kb, fake_embedder, tmp_path)
     refused = current_generation(ix) / "vectors.faiss"
     real = indexer.store.sha256_file
 

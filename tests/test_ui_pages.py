@@ -384,6 +384,16 @@ def test_knowledge_page_shows_conflicting_passages_with_their_tables(
     assert only == ["Only here: days: 14", "Only here: days: 7"]
 
 
+def _knowledge_page(kb: Path, fake_embedder, tmp_path: Path, monkeypatch) -> AppTest:
+    """The knowledge page run against an API over ``kb`` indexed whole-section (each short
+    policy one passage)."""
+    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=100)
+    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
+    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
+    with served(app, monkeypatch):
+        return AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+
+
 def test_past_review_caption_covers_a_document_with_no_date_at_all(
     fake_embedder, tmp_path: Path, monkeypatch
 ) -> None:
@@ -396,11 +406,7 @@ def test_past_review_caption_covers_a_document_with_no_date_at_all(
         "---\ntitle: Sound library note\n---\n\n# Sound library note\n\nSounds in the "
         "library are licensed for use in videos only.\n"
     )
-    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=100)
-    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
-    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
-    with served(app, monkeypatch):
-        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    at = _knowledge_page(kb, fake_embedder, tmp_path, monkeypatch)
     assert not at.exception, at.exception
     [caption] = [c.value for c in at.caption if "due for review" in c.value]
     assert caption.startswith("1 document is due for review")
@@ -420,11 +426,7 @@ def test_knowledge_page_lists_every_disagreeing_pair_with_its_sections(
             f"refund within {days} days of delivery.\n\n## Age requirement\n\nUsers must be "
             f"at least {age} to buy official merch with a stored card.\n"
         )
-    build_index(kb, tmp_path / "ix", fake_embedder, max_tokens=120, min_tokens=100)
-    settings = Settings(index_dir=tmp_path / "ix", log_path=tmp_path / "log.sqlite")
-    app = create_app(settings, searcher=Searcher(tmp_path / "ix", fake_embedder, settings))
-    with served(app, monkeypatch):
-        at = AppTest.from_file(KNOWLEDGE, default_timeout=30).run()
+    at = _knowledge_page(kb, fake_embedder, tmp_path, monkeypatch)
     assert not at.exception, at.exception
     [pair] = [e for e in at.expander if " vs " in e.label]
     listed = _unescape("\n".join(m.value for m in pair.markdown))
