@@ -237,6 +237,18 @@ class Settings(BaseSettings):
             raise ValueError(f"must be below KB_CHUNK_MAX_TOKENS ({most})")
         return value
 
+    def api_local_url(self) -> str:
+        """Where a process on this machine reaches the API ``kb serve`` starts: its host, or
+        127.0.0.1 when it listens on every interface (0.0.0.0, ::). A UI and a health check
+        that always called 127.0.0.1 found nothing when the API listened on one address only
+        (KB_API_HOST=10.0.0.5)."""
+        host = self.api_host.strip() or "127.0.0.1"
+        if host in ("0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        if ":" in host and not host.startswith("["):  # an IPv6 address goes in brackets
+            host = f"[{host}]"
+        return f"http://{host}:{self.api_port}"
+
     def worker_count(self) -> int:
         """API worker processes: ``api_workers``, or one per core."""
         return self.api_workers or usable_cores()

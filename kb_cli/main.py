@@ -546,7 +546,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     settings = _settings(args)
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     # Without an explicit URL, follow the configured API port (KB_API_PORT).
-    default_url = os.environ.get("KB_API_URL") or f"http://127.0.0.1:{settings.api_port}"
+    default_url = os.environ.get("KB_API_URL") or settings.api_local_url()
     env = {**os.environ, "KB_API_URL": args.api_url or default_url}
     port = str(args.port or settings.ui_port)
     host = args.host or "127.0.0.1"

@@ -822,3 +822,49 @@ def test_an_unexpected_error_at_start_leaves_the_api_up_saying_why(
         health = client.get("/health")
         assert health.status_code == 503 and "faiss" in health.json()["reason"]
         assert client.post("/search", json={"query": "refund"}).status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8123"),
+        ("0.0.0.0", "http://127.0.0.1:8123"),  # every interface: this machine's loopback
+        ("::", "http://127.0.0.1:8123"),
+        ("10.0.0.5", "http://10.0.0.5:8123"),  # one address only: 127.0.0.1 finds nothing
+        ("fd00::5", "http://[fd00::5]:8123"),
+        ("localhost", "http://localhost:8123"),
+    ],
+)
+def test_the_ui_and_scripts_run_call_the_api_where_it_listens(host: str, url: str) -> None:
+    from indexer.settings import Settings
+
+    assert Settings(api_host=host, api_port=8123).api_local_url() == url
+
+
+def test_kb_ui_calls_the_api_at_the_address_it_listens_on(monkeypatch) -> None:
+    """`kb ui` (which ./scripts/run starts) handed the UI http://127.0.0.1:PORT whatever
+    KB_API_HOST said: with the API on one address only, every search said it was down."""
+    import os
+
+    from indexer.settings import get_settings
+    from kb_cli.main import main
+
+    handed: dict[str, str] = {}
+
+    def execve(path: str, argv: list[str], env: dict[str, str]) -> None:
+        handed.update(env)
+        raise SystemExit(0)
+
+    monkeypatch.delenv("KB_API_URL", raising=False)
+    monkeypatch.setenv("KB_API_HOST", "10.0.0.5")
+    monkeypatch.setenv("KB_API_PORT", "8123")
+    monkeypatch.setattr(os, "execve", execve)
+    get_settings.cache_clear()
+    try:
+        try:
+            main(["ui"])
+        except SystemExit:
+            pass
+    finally:
+        get_settings.cache_clear()
+    assert handed["KB_API_URL"] == "http://10.0.0.5:8123"

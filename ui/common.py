@@ -51,7 +51,7 @@ def client() -> ApiClient:
     from indexer.settings import get_settings
 
     return ApiClient(
-        os.environ.get("KB_API_URL", "").strip() or f"http://127.0.0.1:{get_settings().api_port}",
+        os.environ.get("KB_API_URL", "").strip() or get_settings().api_local_url(),
         timeout=get_settings().request_timeout_s + UI_TIMEOUT_MARGIN_S,
         api_key=os.environ.get("KB_API_KEY", "").strip() or None,
         public_url=os.environ.get("KB_API_PUBLIC_URL", "").strip() or None,
