@@ -40,7 +40,18 @@ def available_datasets(kb_dir: Path, datasets_dir: Path) -> dict[str, dict[str, 
     found: dict[str, dict[str, Any]] = {}
     candidates = [("kb", Path(kb_dir))]
     if Path(datasets_dir).is_dir():
-        candidates += [(p.name, p) for p in sorted(Path(datasets_dir).iterdir()) if p.is_dir()]
+        for p in sorted(Path(datasets_dir).iterdir()):
+            if not p.is_dir():
+                continue
+            if p.name == "kb":  # it replaced the knowledge base's own set, unseen
+                if p.resolve() != Path(kb_dir).resolve():
+                    logger.warning(
+                        "%s is not listed: 'kb' names the knowledge base's own questions "
+                        "(KB_KB_DIR); rename that folder to evaluate it",
+                        p,
+                    )
+                continue
+            candidates.append((p.name, p))
     for name, folder in candidates:
         # The files load_dataset reads, judged as it judges them: a split that re-words
         # another's questions (ConditionalQA's dev_with_scenario) shares that split's qrels.

@@ -176,6 +176,24 @@ def test_the_evaluator_page_offers_only_real_splits(tmp_path: Path) -> None:
     assert found["s"]["splits"] == [None]
 
 
+def test_a_labelled_set_named_kb_does_not_replace_the_knowledge_bases_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder named kb in KB_DATASETS_DIR silently took the name of the knowledge base's own
+    questions, on the evaluator page and in /eval/runs."""
+    own = write_set(tmp_path / "kb")
+    write_set(tmp_path / "sets" / "kb")
+    write_set(tmp_path / "sets" / "other")
+    with caplog.at_level(logging.WARNING, logger="insights.evaluation"):
+        found = available_datasets(own, tmp_path / "sets")
+    assert found["kb"]["path"] == str(own) and "other" in found
+    assert "rename that folder" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="insights.evaluation"):
+        same = available_datasets(tmp_path / "kb", tmp_path)  # KB_DATASETS_DIR holds kb/ itself
+    assert same["kb"]["path"] == str(tmp_path / "kb") and not caplog.text
+
+
 # -- a run that fits the API's limits still measures -----------------------------------------
 
 
