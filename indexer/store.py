@@ -343,12 +343,7 @@ def _fallback(index_dir: Path, served: str) -> str:
 def _intact(index_dir: Path, generation: Path) -> bool:
     """Whether ``generation`` passes its checksums (a file a build already hashed is not
     hashed again)."""
-    try:
-        manifest = read_manifest(index_dir, generation)
-        _verify_files(generation, manifest, list(manifest.files), for_reuse=True)
-    except (KBError, OSError, ValueError):
-        return False
-    return True
+    return not _problem(index_dir, generation)
 
 
 def _remove_leftovers(index_dir: Path) -> None:
@@ -390,12 +385,20 @@ def damage(index_dir: Path) -> str:
     good (checked as the rebuild's own readers do, so one build hashes a file once)."""
     try:
         generation = current_generation(index_dir)
+    except KBError as exc:
+        return str(exc)
+    return _problem(index_dir, generation)
+
+
+def _problem(index_dir: Path, generation: Path) -> str:
+    """Why ``generation`` fails its checksums or its manifest cannot be read ("" if neither)."""
+    try:
         manifest = read_manifest(index_dir, generation)
         _verify_files(generation, manifest, list(manifest.files), for_reuse=True)
-    except IndexCorruptError as exc:
+    except KBError as exc:
         return str(exc)
-    except (KBError, OSError, ValueError) as exc:  # a manifest unreadable or not JSON
-        return f"{type(exc).__name__}: {exc}" if not isinstance(exc, KBError) else str(exc)
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
     return ""
 
 

@@ -663,14 +663,10 @@ def _facts(sentence: str) -> dict[str, set[str]]:
 _NEGATIONS = set(
     "not never cannot can't mustn't shouldn't don't doesn't isn't aren't won't without".split()
 )
-_DEONTIC = re.compile(
-    r"\b(?:must|mustn't|may|can|cannot|can't|should|shouldn't|shall|allowed|permitted|required"
-    r"|eligible|able|possible)\b",
-    re.IGNORECASE,
-)
 _MODALS = set("must mustn't may can cannot can't should shouldn't shall".split()) | set(
     "allowed permitted required eligible able possible".split()
 )
+_DEONTIC = re.compile(rf"\b(?:{'|'.join(sorted(_MODALS, key=len, reverse=True))})\b", re.IGNORECASE)
 # What negates a modal next to it: "must not", "can never", "are not allowed", "cannot".
 # "without a receipt", "not as described" or ", and never to minors" elsewhere in the
 # sentence qualify what the rule is about; counted as negations, they made "can refund coins

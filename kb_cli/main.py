@@ -308,9 +308,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _one_line(exc: Exception) -> str:
     """An error as ``main`` prints it: a refused path as its reason and file name."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if isinstance(exc, OSError):
+        return os_error_text(exc)
     return str(exc) if isinstance(exc, KBError) else f"{type(exc).__name__}: {exc}"
+
+
+def os_error_text(exc: OSError) -> str:
+    """A file-system error in one line: its reason, and the file it names."""
+    return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
 
 
 def _print_build_report(
@@ -672,8 +677,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise EvalRunError(f"the evaluation could not run: {exc}") from None
     except OSError as exc:  # the cache folder cannot be made or written, a full disk: nothing
         # was measured, so not exit 1, which a gate reads as a regression
-        where = f": {exc.filename}" if exc.filename else ""
-        raise EvalRunError(f"the evaluation could not run: {exc.strerror or exc}{where}") from None
+        raise EvalRunError(f"the evaluation could not run: {os_error_text(exc)}") from None
     finally:
         close_bars()
     table = markdown_table(results)
@@ -1032,8 +1036,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"kb: {exc}\n")
         return 1
     except OSError as exc:  # a path the command cannot create, read or write: name it
-        where = f": {exc.filename}" if exc.filename else ""
-        sys.stderr.write(f"kb: {exc.strerror or exc}{where}\n")
+        sys.stderr.write(f"kb: {os_error_text(exc)}\n")
         return 1
     except KeyboardInterrupt:  # the index being written is a new generation: never half-used
         sys.stderr.write("\nkb: interrupted\n")
