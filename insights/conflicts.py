@@ -123,19 +123,30 @@ QUANTITY = re.compile(
     rf"(?P<num>{_NUMBER}|{_WORD_NUMBER})\s?(?:-|\s)?"
     # a unit ends at a word end: "3 minors" is no "3 min", "2 weekly reports" no "2 weeks"
     r"(?P<unit>(?:business days?|working days?|calendar days?|days?|hours?|hrs?|h|minutes?|mins?"
-    rf"|weeks?|months?|years?(?!\sold)|coins?|percent|{_FOREIGN_UNIT})\b|%)"
+    rf"|weeks?|months?|years?(?!\s(?:old|of\sage))|coins?|percent|{_FOREIGN_UNIT})\b|%)"
     # "7일", "7日以内", "7天内", "ภายใน 7วัน": no word boundary after a unit in these scripts,
     # and "3月7日" / "3월 7일" are dates (the number follows a month)
     rf"|(?<![月월\d])(?<![月월]\s)(?P<cjk_num>\d+)\s?(?P<cjk_unit>{_CJK_UNIT})"
     # an age, unless a unit follows ("at least 7 days old" is a duration, not an age)
-    r"|(?P<age>\b(?:under|over|aged?|at least|(?:under|over|above|below) the age of)"
+    r"|(?P<age>\b(?:under|over|aged?|at least|(?:under|over|above|below) the age of"
+    # a minimum age as a label or a statement: "Minimum age: 13", "the minimum age to open
+    # an account is 16", "Age requirement: 18", "an age limit of 18"
+    r"|(?P<age_label>(?:(?:minimum|min\.|required|legal) age|age (?:requirement|limit|minimum))"
+    r"(?P<age_for>\s(?:for|to) [^.:;\d]{1,60}?)?(?:\s(?:is|of)|:)?)"
+    r")"
     r"\s(?P<age_n>\d{1,2})\b(?![,.]?\d)"
     r"(?!\s?-?(?:business|working|calendar|days?\b|hours?\b|hrs?\b|h\b|minutes?\b|mins?\b"
     r"|weeks?\b|months?\b|coins?\b|%|percent)))"
-    # "18 or older", "16+", "13 years old"
-    r"|\b(?P<age2_n>\d{1,2})(?:\+|\s(?:or\s(?:older|over|above)|years?\sold)\b)",
+    # "18 or older", "16+", "13 years old", "13 years of age"
+    r"|\b(?P<age2_n>\d{1,2})(?:\+|\s(?:or\s(?:older|over|above)|years?\s(?:old|of\sage))\b)",
     re.IGNORECASE,
 )
+
+
+def _mask_quantity(m: re.Match[str]) -> str:
+    """A quantity masked out of a sentence's words, but not what a minimum age is for ("the
+    minimum age to open an account is 16" keeps "open an account": the rule it sets)."""
+    return f" ; {m.group('age_for')} ; " if m.group("age_for") else " ; "
 
 
 def _number(text: str) -> float:
@@ -216,7 +227,7 @@ def quantities(text: str) -> dict[str, set[str]]:
     for m in QUANTITY.finditer(text):
         kind, value = _match_value(m)
         out.setdefault(kind, set()).add(value)
-    for _start, _end, value in _counts(QUANTITY.sub(" ; ", text)):
+    for _start, _end, value in _counts(QUANTITY.sub(_mask_quantity, text)):
         out.setdefault("count", set()).add(value)
     return out
 
@@ -581,7 +592,7 @@ def _statements(text: str) -> list[tuple[str, bool]]:
 def _words(sentence: str) -> set[str]:
     """Content words, quantities and team names left out: two sentences that differ only in
     those say the same thing about different values."""
-    masked = _mask_counts(QUANTITY.sub(" ; ", _TEAM.sub(_mask_team, sentence))).lower()
+    masked = _mask_counts(QUANTITY.sub(_mask_quantity, _TEAM.sub(_mask_team, sentence))).lower()
     return set(_content_words(masked))
 
 
@@ -591,7 +602,7 @@ _LABELLED = re.compile(r"(?<![\w.])([A-Za-z][\w.]*)\s#?(\d+(?:\.\d+)*)\b(?![.,]\
 
 def _labels(sentence: str) -> frozenset[tuple[str, str]]:
     """The numbered names in a sentence (``("tier", "1")``), its other quantities masked."""
-    masked = QUANTITY.sub(" ; ", sentence)
+    masked = QUANTITY.sub(_mask_quantity, sentence)
     return frozenset(
         (m.group(1).lower(), m.group(2))
         for m in _LABELLED.finditer(masked)
@@ -830,7 +841,7 @@ _AIM = re.compile(r"(?<!\bup\s)(?<!\bUp\s)\bto\s([a-z]+)\b")
 def _aims(sentence: str) -> frozenset[str]:
     """The actions a sentence's values are for: "1,000 followers to go LIVE" and "5,000
     followers to use LIVE Studio" are two requirements, not one stated twice."""
-    masked = QUANTITY.sub(" ; ", sentence)  # "to privacy@example.com" is no action
+    masked = QUANTITY.sub(_mask_quantity, sentence)  # "to privacy@example.com" is no action
     return frozenset(v for v in _AIM.findall(masked) if _verb_like(v) and v not in _NUMBER_WORDS)
 
 
